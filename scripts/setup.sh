@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up benchctl on a fresh Debian/Ubuntu machine: system packages (when
+# root), a virtual environment in .venv, and the package with its test extras.
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(python3 python3-venv python3-pip memcached libmemcached-tools fio xfsprogs
+      e2fsprogs util-linux cryptsetup-bin kmod procps linux-perf)
+# The nested-VM harness (tests/vm) needs these too; opt in with BENCHCTL_VM=1.
+if [ "${BENCHCTL_VM:-0}" = 1 ]; then
+  PKGS+=(qemu-system-x86 qemu-system-arm mmdebstrap cpio busybox-static zstd)
+fi
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    avail=()
+    for p in "${missing[@]}"; do
+      if apt-cache show "$p" >/dev/null 2>&1; then avail+=("$p"); else echo "setup: no package $p here, skipped"; fi
+    done
+    [ ${#avail[@]} -gt 0 ] && apt-get install -y -qq --no-install-recommends "${avail[@]}" >/dev/null
+  fi
+else
+  echo "setup: not root or no apt-get; install these yourself if missing: ${PKGS[*]}"
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "setup: ready (.venv/bin/benchctl)"
