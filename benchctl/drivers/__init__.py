@@ -1,0 +1,1 @@
+"""Workload drivers: one module per driver, all implementing drivers.base.Driver."""
