@@ -1,0 +1,285 @@
+"""Exact page-table arithmetic for the arm64 linear map, PTE arm vs block arm.
+
+Why exact and not a rule of thumb: the boot-memory claim (+504 MiB MemTotal on
+256 GB) is checked against this arithmetic, and a reviewer must be able to redo
+it by hand. Every table is one granule of 8-byte descriptors
+(../shared/domain.md, "Page-table arithmetic"; kernel.md section 7).
+
+Model of the map (stated so it can be checked):
+- RAM is one bank starting at a physical address aligned to the largest block;
+  the top-level table (swapper_pg_dir) is static and not counted.
+- VA_BITS=48 layout: 4K = PGD/PUD/PMD/PTE (PUD entry 1 GiB, PMD 2 MiB);
+  16K = PGD/PUD/PMD/PTE (PUD entry 64 GiB, never a block in Linux, PMD 32 MiB);
+  64K = PGD/PMD/PTE (PGD entry 4 TiB, PMD 512 MiB).
+- The map is built range by range as map_mem() does: a leaf of span S is used
+  for an S-aligned chunk only if the chunk lies wholly inside one range whose
+  flags allow it; contiguous runs likewise (ARM64_CONT_PTE/PMD_SHIFT).
+- PTE arm: NO_BLOCK_MAPPINGS|NO_CONT_MAPPINGS everywhere except the kernel
+  image alias, which map_mem() maps with NO_CONT_MAPPINGS only, in both arms.
+- Block arm: blocks everywhere; the KFENCE pool is PTE-mapped; a 4 KiB
+  permission change splits only the blocks holding its boundaries
+  (PUD -> CONT_PMD -> PMD -> CONT_PTE -> PTE), which is the same end state as
+  mapping that page as its own no-block range. Splits never re-merge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchctl.errors import UsageError
+
+KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
+MAPPING_KINDS = ("PUD", "CONT_PMD", "PMD", "CONT_PTE", "PTE")
+
+
+@dataclass(frozen=True)
+class Level:
+    """One table level: what one entry spans, and whether it may be a leaf."""
+
+    name: str
+    entry_span: int
+    block: bool          # entries may be block (leaf) descriptors
+    cont_span: int | None  # span of a contiguous-bit run of entries, if any
+
+
+@dataclass(frozen=True)
+class Layout:
+    granule: int
+    pgd_entry_span: int       # one table at levels[0] covers this much
+    levels: tuple[Level, ...]  # from the first allocated table level down to PTE
+
+
+LAYOUTS: dict[int, Layout] = {
+    4 * KiB: Layout(4 * KiB, 512 * GiB, (
+        Level("PUD", 1 * GiB, True, None),
+        Level("PMD", 2 * MiB, True, 32 * MiB),
+        Level("PTE", 4 * KiB, True, 64 * KiB),
+    )),
+    16 * KiB: Layout(16 * KiB, 128 * TiB, (
+        Level("PUD", 64 * GiB, False, None),
+        Level("PMD", 32 * MiB, True, 1 * GiB),
+        Level("PTE", 16 * KiB, True, 2 * MiB),
+    )),
+    64 * KiB: Layout(64 * KiB, 4 * TiB, (
+        Level("PMD", 512 * MiB, True, 16 * GiB),
+        Level("PTE", 64 * KiB, True, 2 * MiB),
+    )),
+}
+
+GRANULE_NAMES = {"4k": 4 * KiB, "16k": 16 * KiB, "64k": 64 * KiB}
+
+
+def parse_granule(value: str | int) -> int:
+    """Granule in bytes from "4k"/"16k"/"64k" or 4096/16384/65536."""
+    if isinstance(value, int) or str(value).strip().isdigit():
+        g = int(value)
+        if g in LAYOUTS:
+            return g
+        raise UsageError(f"unsupported granule {value!r}; use 4k, 16k or 64k")
+    g = GRANULE_NAMES.get(str(value).strip().lower().removesuffix("b").removesuffix("i"))
+    if g is None:
+        raise UsageError(f"unsupported granule {value!r}; use 4k, 16k or 64k")
+    return g
+
+
+@dataclass(frozen=True)
+class Range:
+    """A physical range mapped in one map_mem() call, with its mapping flags."""
+
+    start: int
+    end: int
+    no_block: bool
+    no_cont: bool
+    what: str = "ram"
+
+
+def _full(a: int, b: int, span: int) -> int:
+    """Bytes of span-aligned chunks lying wholly inside [a, b)."""
+    lo = -(-a // span) * span
+    hi = (b // span) * span
+    return max(0, hi - lo)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def build_ranges(ram: int, granule: int, arm: str, *, kernel_image: int = 0,
+                 kfence_pool: int = 0, perm_changes: int = 0) -> list[Range]:
+    """The ranges map_mem() would map, for one arm, in address order.
+
+    Placement (documented, deterministic): the kernel image alias at the
+    bottom of RAM, the KFENCE pool at the top, and the `perm_changes` 4 KiB
+    pages spread evenly over the rest — the worst case, every change landing
+    in a block no earlier change has split.
+    """
+    if arm not in ("pte", "block"):
+        raise UsageError(f"unknown arm {arm!r}; use pte or block")
+    if ram <= 0 or ram % granule:
+        raise UsageError(f"RAM size must be a positive multiple of the {granule // KiB} KiB granule")
+    for name, v in (("kernel image", kernel_image), ("KFENCE pool", kfence_pool), ("permission changes", perm_changes)):
+        if v < 0:
+            raise UsageError(f"{name} must not be negative")
+    kimg = _ceil_div(kernel_image, granule) * granule
+    kfence = _ceil_div(kfence_pool, granule) * granule
+    if kimg + kfence + perm_changes * granule > ram:
+        raise UsageError("kernel image, KFENCE pool and permission changes do not fit in the RAM size given")
+    general_no_block = arm == "pte"
+    specials: list[Range] = []
+    if kimg:
+        specials.append(Range(0, kimg, False, True, "kernel image alias"))
+    lo, hi = kimg, ram - kfence
+    if kfence:
+        specials.append(Range(hi, ram, True, True, "KFENCE pool"))
+    if perm_changes:
+        span = hi - lo
+        pages = span // granule
+        n = min(perm_changes, pages)
+        for i in range(n):
+            page = (i * pages) // n + (pages // n) // 2 if n < pages else i
+            s = lo + page * granule
+            specials.append(Range(s, s + granule, True, True, "4 KiB permission change"))
+    specials.sort(key=lambda r: r.start)
+    out: list[Range] = []
+    pos = 0
+    for r in specials:
+        if r.start > pos:
+            out.append(Range(pos, r.start, general_no_block, general_no_block))
+        out.append(Range(r.start, r.end, r.no_block or (general_no_block and r.what != "kernel image alias"),
+                         r.no_cont or general_no_block, r.what))
+        pos = r.end
+    if pos < ram:
+        out.append(Range(pos, ram, general_no_block, general_no_block))
+    return out
+
+
+def _covered_by_leaves_at_or_above(r: Range, layout: Layout, k: int) -> int:
+    """Bytes of level-k-entry-sized chunks of r that a leaf at level <= k covers."""
+    if r.no_block:
+        return 0
+    allowed = [j for j in range(k + 1) if layout.levels[j].block and j < len(layout.levels) - 1]
+    if not allowed:
+        return 0
+    return _full(r.start, r.end, layout.levels[max(allowed)].entry_span)
+
+
+def map_arm(ram: int, granule: int, arm: str, **splits: int) -> dict:
+    """Tables per level and bytes per mapping kind for one arm."""
+    layout = LAYOUTS[granule]
+    ranges = build_ranges(ram, granule, arm, **splits)
+    levels = layout.levels
+    tables: dict[str, dict[str, int]] = {}
+    for k, lvl in enumerate(levels):
+        if k == 0:
+            count = _ceil_div(ram, layout.pgd_entry_span)
+        else:
+            parent = levels[k - 1]
+            covered = sum(_covered_by_leaves_at_or_above(r, layout, k - 1) for r in ranges)
+            count = _ceil_div(ram, parent.entry_span) - covered // parent.entry_span
+        tables[lvl.name] = {"count": count, "bytes": count * granule}
+
+    mapped = {kind: 0 for kind in MAPPING_KINDS}
+    for r in ranges:
+        higher = 0  # bytes of r already mapped by leaves at higher levels
+        for k, lvl in enumerate(levels):
+            last = k == len(levels) - 1
+            if last:
+                here = r.end - r.start
+            elif lvl.block and not r.no_block:
+                here = _full(r.start, r.end, lvl.entry_span)
+            else:
+                continue
+            leaf = here - higher
+            cont = 0
+            if lvl.cont_span and not r.no_cont:
+                cont = _full(r.start, r.end, lvl.cont_span) - higher
+            name = lvl.name if lvl.name != "PUD" else "PUD"
+            if cont:
+                mapped["CONT_" + name] += cont
+            mapped[name] += leaf - cont
+            higher = here
+    return {"tables": tables, "table_bytes": sum(t["bytes"] for t in tables.values()), "mapped": mapped}
+
+
+def compare(ram: int, granule: int = 4 * KiB, *, kernel_image: int = 0, kfence_pool: int = 0,
+            perm_changes: int = 0, block_allowed: bool = True) -> dict:
+    """Both arms and their difference; JSON-ready (keys per issue 6).
+
+    `block_allowed=False` models a CPU off the BBML2_NOABORT allow-list: the
+    patched kernel maps it with PTEs, so both arms are the PTE arm.
+    """
+    if granule not in LAYOUTS:
+        raise UsageError(f"unsupported granule {granule}; use 4k, 16k or 64k")
+    splits = {"kernel_image": kernel_image, "kfence_pool": kfence_pool, "perm_changes": perm_changes}
+    pte = map_arm(ram, granule, "pte", **splits)
+    block = map_arm(ram, granule, "block" if block_allowed else "pte", **splits)
+    per_level = [{
+        "level": name,
+        "pte_arm_tables": pte["tables"][name]["count"],
+        "block_arm_tables": block["tables"][name]["count"],
+        "pte_arm_bytes": pte["tables"][name]["bytes"],
+        "block_arm_bytes": block["tables"][name]["bytes"],
+        "saving_bytes": pte["tables"][name]["bytes"] - block["tables"][name]["bytes"],
+    } for name in pte["tables"]]
+    return {
+        "simulated": True,
+        "basis": "exact page-table arithmetic (model output, not a measurement)",
+        "ram_bytes": ram,
+        "granule_bytes": granule,
+        "va_bits": 48,
+        "splits": splits,
+        "block_allowed": block_allowed,
+        "pte_arm_bytes": pte["table_bytes"],
+        "block_arm_bytes": block["table_bytes"],
+        "saving_bytes": pte["table_bytes"] - block["table_bytes"],
+        "levels": per_level,
+        "mapped_bytes": {"pte": pte["mapped"], "block": block["mapped"]},
+    }
+
+
+def leaf_size_at(ram: int, granule: int, arm: str, address: int, **splits: int) -> int:
+    """Size of the TLB entry that maps `address` (contiguous runs count as one entry)."""
+    layout = LAYOUTS[granule]
+    for r in build_ranges(ram, granule, arm, **splits):
+        if r.start <= address < r.end:
+            for lvl in layout.levels[:-1]:
+                if lvl.block and not r.no_block and _full(r.start, r.end, lvl.entry_span) and \
+                        _chunk_inside(r, address, lvl.entry_span):
+                    if lvl.cont_span is None or r.no_cont:
+                        return lvl.entry_span
+                    return lvl.cont_span if _chunk_inside(r, address, lvl.cont_span) else lvl.entry_span
+            last = layout.levels[-1]
+            if last.cont_span and not r.no_cont and _chunk_inside(r, address, last.cont_span):
+                return last.cont_span
+            return granule
+    raise UsageError(f"address {address:#x} outside RAM")
+
+
+def _chunk_inside(r: Range, address: int, span: int) -> bool:
+    lo = address // span * span
+    return r.start <= lo and lo + span <= r.end
+
+
+def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
+    """(RAM bytes, granule bytes) from a `benchctl env --json` fingerprint.
+
+    Uses memory.total_kb (MemTotal: what the kernel manages, a little less
+    than installed RAM, and already net of the PTE arm's tables) rounded down
+    to the granule, and kernel.page_size (bytes, or "4k"-style text).
+    """
+    from benchctl.errors import InputError
+
+    if not isinstance(doc, dict) or not str(doc.get("format", "")).startswith("benchctl-env/"):
+        raise InputError("not a benchctl env fingerprint (format benchctl-env/1 expected)", path)
+    total_kb = (doc.get("memory") or {}).get("total_kb")
+    page = (doc.get("kernel") or {}).get("page_size")
+    if not isinstance(total_kb, (int, float)) or isinstance(total_kb, bool) or total_kb <= 0:
+        raise InputError("memory.total_kb is missing or not a positive number", path)
+    if page is None:
+        raise InputError("kernel.page_size is missing", path)
+    try:
+        granule = parse_granule(page)
+    except UsageError as e:
+        raise InputError(f"kernel.page_size: {e}", path)
+    ram = int(total_kb) * 1024 // granule * granule
+    return ram, granule
