@@ -1,0 +1,48 @@
+"""One run per host: the second run is refused with a message naming the first, exit code 5."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from benchctl.errors import EXIT_RESOURCE, ResourceError
+from benchctl.resources import HostLock
+
+
+def test_second_lock_names_holder(tmp_path):
+    a = HostLock(tmp_path)
+    a.acquire("run-A", tmp_path / "results/run-A")
+    try:
+        with pytest.raises(ResourceError) as e:
+            HostLock(tmp_path).acquire("run-B", None)
+        assert "run-A" in str(e.value) and "results/run-A" in str(e.value)
+        assert e.value.exit_code == EXIT_RESOURCE
+    finally:
+        a.release()
+    b = HostLock(tmp_path)
+    b.acquire("run-B", None)  # free again after release
+    b.release()
+
+
+def test_lock_is_released_when_holder_is_killed(tmp_path):
+    code = textwrap.dedent(f"""
+        import sys, time
+        from benchctl.resources import HostLock
+        HostLock({str(tmp_path)!r}).acquire("run-K", "/x")
+        print("locked", flush=True)
+        time.sleep(60)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "locked"
+        with pytest.raises(ResourceError, match="run-K"):
+            HostLock(tmp_path).acquire("run-L", None)
+    finally:
+        p.kill()
+        p.wait()
+    lock = HostLock(tmp_path)
+    lock.acquire("run-L", None)  # the kernel dropped the flock with the process
+    lock.release()
