@@ -1,0 +1,393 @@
+"""The block stack the storage workloads measure: ramdisk -> [dm-crypt] -> filesystem -> private mount.
+
+Built the same way on every boot and every arm, so the only thing that
+differs between arms is the kernel. Bottom up:
+
+1. backing: `brd` (a real ramdisk, `rd_size` from the preset) when the module
+   can be loaded by us; otherwise a loop device over a sparse file in a
+   private tmpfs (memory-backed too, but with the loop driver and a second
+   page cache in the path -- recorded as `backing: loop-tmpfs`, so analyze
+   never mixes the two); or a user device, after blockdev.check_user_device.
+2. dm-crypt (`cryptsetup open --type plain`, random key on a pipe), or none.
+3. mkfs (ext4 with lazy init off, so no background ext4lazyinit writes
+   during the measurement; or xfs).
+4. a mount at a private temporary directory.
+
+Every resource is written to the run's ledger BEFORE it is created and
+marked removed after; teardown runs in reverse, checks what is actually
+there, and is safe after a partial setup and when called twice. The kinds
+registered at the bottom let `benchctl cleanup` remove the same things
+after a SIGKILL, and only when they are provably ours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from benchctl import blockdev, dmcrypt
+from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
+from benchctl.resources import register_kind
+
+TMPFS_SLACK = 64 << 20          # tmpfs holds the sparse image plus nothing else
+MKFS_OPTIONS = {
+    "ext4": ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"],
+    "xfs": ["mkfs.xfs", "-q", "-f"],
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*$")
+
+
+def parse_size(text: str | int, what: str = "size") -> int:
+    """'128G' -> bytes, 1024-based like fio and xfs_io (k, m, g, t; a bare number is bytes)."""
+    if isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise InputError(f"{what}={text!r}: expected a size like 256M or 100G")
+    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
+    return int(float(m.group(1)) * mult)
+
+
+@dataclass
+class StackSpec:
+    size: int                                  # ramdisk / tmpfs image size in bytes
+    fs: str = "ext4"                           # ext4 | xfs
+    crypt: str = "dm-crypt"                    # dm-crypt | none
+    cipher: str = dmcrypt.DEFAULT_CIPHER
+    key_bits: int = dmcrypt.DEFAULT_KEY_BITS
+    backing: str = "auto"                      # auto | brd | loop | device
+    device: str | None = None
+    confirm_destroy: str | None = None
+
+    def validate(self) -> None:
+        if self.fs not in MKFS_OPTIONS:
+            raise InputError(f"fs={self.fs!r}: expected one of {', '.join(MKFS_OPTIONS)}")
+        if self.crypt not in ("dm-crypt", "none"):
+            raise InputError(f"crypt={self.crypt!r}: expected dm-crypt or none")
+        if self.backing not in ("auto", "brd", "loop", "device"):
+            raise InputError(f"backing={self.backing!r}: expected auto, brd, loop or device")
+        if self.device and self.backing not in ("auto", "device"):
+            raise InputError(f"device= is given but backing={self.backing}")
+        if self.backing == "device" and not self.device:
+            raise InputError("backing=device needs --set device=/dev/...")
+
+
+def require_device_mapper(root: Path = blockdev.ROOT, try_load: bool = True) -> None:
+    """Refuse a crypt stack where device-mapper is missing, saying how to run without it."""
+    if not blockdev.has_device_mapper(root) and try_load and root == blockdev.ROOT:
+        _quiet(["modprobe", "dm_crypt"])
+    if not blockdev.has_device_mapper(root):
+        raise ResourceError(
+            "this kernel has no device-mapper (no /dev/mapper/control, dm_mod not loaded and modprobe "
+            "failed), so dm-crypt cannot be built; run without encryption with --set crypt=none "
+            "(recorded in every record, never compared with crypt runs)")
+
+
+def _quiet(argv: list[str]) -> int:
+    try:
+        return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        return -1
+
+
+def _mounted(path: str) -> bool:
+    return any(m["target"] == path for m in blockdev.mounts())
+
+
+class BlockStack:
+    """Build with `build()` (returns the mount point), undo with `teardown()`."""
+
+    def __init__(self, spec: StackSpec, ledger: Any, log_command: Callable[..., None] | None = None,
+                 warn: Callable[[str], None] | None = None):
+        spec.validate()
+        self.spec = spec
+        self.ledger = ledger
+        self._log = log_command or (lambda *a, **k: None)
+        self._warn = warn or (lambda msg: None)
+        self.undo: list[tuple[str, str, dict[str, Any]]] = []   # (kind, ledger id, attrs) in creation order
+        self.info: dict[str, Any] = {"fs": spec.fs, "crypt": spec.crypt, "size_bytes": spec.size}
+        self.device: str | None = None
+        self.mountpoint: Path | None = None
+        self.workdir: Path | None = None
+
+    # -- helpers ---------------------------------------------------------------
+    def _run(self, argv: list[str], *, input: bytes | None = None, timeout: float = 3600) -> str:
+        try:
+            proc = subprocess.run(argv, input=input, capture_output=True, timeout=timeout)
+        except FileNotFoundError:
+            raise ToolMissingError(f"{argv[0]} is not installed") from None
+        self._log(argv, rc=proc.returncode)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise RunFailed(f"{' '.join(argv[:2])} failed (rc {proc.returncode}): {err[-1] if err else ''}")
+        return proc.stdout.decode(errors="replace")
+
+    def _add(self, kind: str, **attrs: Any) -> str:
+        rid = self.ledger.add(kind, **attrs)
+        self.undo.append((kind, rid, self.ledger.entry(rid)["attrs"]))
+        return rid
+
+    def _name(self) -> str:
+        return f"benchctl-{self.ledger.token[:12]}"
+
+    # -- build -----------------------------------------------------------------
+    def build(self) -> Path:
+        s = self.spec
+        if s.crypt == "dm-crypt":
+            require_device_mapper()
+        rid, self.workdir = self.ledger.make_tempdir(prefix="benchctl-stack-")
+        self.undo.append(("tempdir", rid, self.ledger.entry(rid)["attrs"]))
+        self.device = self._backing()
+        if s.crypt == "dm-crypt":
+            self.device = self._crypt(self.device)
+        argv = [*MKFS_OPTIONS[s.fs], self.device]
+        self.info["mkfs"] = argv[:-1]
+        self._run(argv)
+        self.mountpoint = self._mount(self.device, self.workdir / "mnt", s.fs)
+        return self.mountpoint
+
+    def _backing(self) -> str:
+        s = self.spec
+        if s.device or s.backing == "device":
+            name = blockdev.check_user_device(s.device or "", s.confirm_destroy)
+            self.info.update(backing="device", device=f"/dev/{name}")
+            return f"/dev/{name}"
+        if s.backing in ("auto", "brd"):
+            dev = self._brd()
+            if dev:
+                return dev
+            if s.backing == "brd":
+                raise ResourceError("backing=brd: the brd module could not be loaded by benchctl "
+                                    f"({self.info.get('brd_reason')}); use backing=auto or loop")
+        return self._loop()
+
+    def _brd(self) -> str | None:
+        if blockdev.has_module("brd"):
+            # someone else's ramdisks: their /dev/ramN may hold data, and rd_size is not ours to choose
+            self.info["brd_reason"] = "brd already loaded (not by benchctl)"
+            return None
+        if not (blockdev.ROOT / "lib" / "modules" / os.uname().release).exists():
+            self.info["brd_reason"] = f"no /lib/modules/{os.uname().release}"
+            return None
+        kb = (self.spec.size + 1023) // 1024
+        self._add("brd", rd_size_kb=kb, loaded_by="benchctl")
+        argv = ["modprobe", "brd", "rd_nr=1", f"rd_size={kb}", "max_part=0"]
+        rc = subprocess.run(argv, capture_output=True).returncode
+        self._log(argv, rc=rc)
+        if rc != 0 or not Path("/dev/ram0").exists():
+            kind, rid, _ = self.undo.pop()
+            self.ledger.removed(rid)
+            self.info["brd_reason"] = f"modprobe brd failed (rc {rc})"
+            return None
+        self.ledger.created(rid)
+        self.info.update(backing="brd", device="/dev/ram0", rd_size_kb=kb)
+        return "/dev/ram0"
+
+    def _loop(self) -> str:
+        assert self.workdir is not None
+        ram = self.workdir / "ram"
+        ram.mkdir(mode=0o700)
+        size = self.spec.size
+        rid = self._add("mount", path=str(ram), fstype="tmpfs", source="benchctl-ram")
+        self._run(["mount", "-t", "tmpfs", "-o", f"size={size + TMPFS_SLACK},mode=0700",
+                   "benchctl-ram", str(ram)])
+        self.ledger.created(rid)
+        image = ram / "disk.img"
+        rid = self._add("file", path=str(image))
+        fd = os.open(image, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        try:
+            os.ftruncate(fd, size)
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        self.ledger.created(rid, dev=st.st_dev, ino=st.st_ino)
+        rid = self._add("loop", backing=str(image))
+        dev = self._run(["losetup", "--find", "--show", str(image)]).strip()
+        self.ledger.created(rid, device=dev)
+        self.info.update(backing="loop-tmpfs", device=dev,
+                         brd_unavailable=self.info.pop("brd_reason", None))
+        return dev
+
+    def _crypt(self, lower: str) -> str:
+        s = self.spec
+        name = self._name()
+        rid = self._add("dm-crypt", name=name)
+        dmcrypt.open_mapping(lower, name, s.cipher, s.key_bits, log_command=self._log)
+        self.ledger.created(rid)
+        dev = f"/dev/mapper/{name}"
+        desc = dmcrypt.describe(name, log_command=self._log)
+        try:
+            desc["driver"] = dmcrypt.crypto_driver(s.cipher, Path("/proc/crypto").read_text())
+        except OSError:
+            desc["driver"] = None
+        self.info["dm_crypt"] = {"cipher": s.cipher, "key_bits": s.key_bits, **desc}
+        return dev
+
+    def _mount(self, device: str, target: Path, fstype: str) -> Path:
+        target.mkdir(mode=0o700)
+        rid = self._add("mount", path=str(target), fstype=fstype, source=device)
+        self._run(["mount", "-t", fstype, device, str(target)])
+        if not _mounted(str(target)):
+            raise RunFailed(f"mount of {device} at {target} did not take effect")
+        self.ledger.created(rid)
+        self.info["mountpoint"] = str(target)
+        return target
+
+    # -- teardown --------------------------------------------------------------
+    def teardown(self) -> list[str]:
+        """Remove everything in reverse order; returns what could not be removed (also warned)."""
+        errors = []
+        while self.undo:
+            kind, rid, attrs = self.undo[-1]
+            h = _HANDLERS[kind]
+            try:
+                if h["present"](attrs):
+                    h["remove"](attrs)
+                self.ledger.removed(rid)
+            except Exception as e:  # keep going: later (lower) layers may still be removable
+                errors.append(f"{kind} {attrs}: {e}")
+                self._warn(f"teardown: could not remove {kind} {attrs}: {e}")
+            self.undo.pop()
+        return errors
+
+
+# -- resource kinds: present / owned / remove from ledger attributes alone ---------
+
+def _mount_present(a: dict) -> bool:
+    return _mounted(a.get("path", ""))
+
+
+def _mount_owned(a: dict) -> bool:
+    path = a.get("path", "")
+    if "/benchctl-" not in path:
+        return False
+    rows = [m for m in blockdev.mounts() if m["target"] == path]
+    return bool(rows) and rows[-1]["fstype"] == a.get("fstype") and \
+        (a.get("source") is None or rows[-1]["source"] == a.get("source")
+         or os.path.realpath(rows[-1]["source"]) == os.path.realpath(a["source"]))
+
+
+def _mount_remove(a: dict) -> None:
+    subprocess.run(["sync", "-f", a["path"]], capture_output=True, timeout=600)
+    p = subprocess.run(["umount", a["path"]], capture_output=True, text=True, timeout=600)
+    if p.returncode != 0 and _mounted(a["path"]):
+        raise RunFailed(f"umount {a['path']}: {p.stderr.strip()}")
+
+
+def _loops_of(backing: str) -> list[str]:
+    out = []
+    sysblock = Path("/sys/block")
+    for d in sysblock.glob("loop*"):
+        try:
+            bf = (d / "loop" / "backing_file").read_text().strip()
+        except OSError:
+            continue
+        if bf == backing or bf == f"{backing} (deleted)":
+            out.append(f"/dev/{d.name}")
+    return out
+
+
+def _loop_present(a: dict) -> bool:
+    return bool(_loops_of(a.get("backing", "")))
+
+
+def _loop_owned(a: dict) -> bool:
+    return "/benchctl-" in a.get("backing", "") and _loop_present(a)
+
+
+def _loop_remove(a: dict) -> None:
+    for dev in _loops_of(a["backing"]):
+        p = subprocess.run(["losetup", "-d", dev], capture_output=True, text=True, timeout=60)
+        if p.returncode != 0 and dev in _loops_of(a["backing"]):
+            raise RunFailed(f"losetup -d {dev}: {p.stderr.strip()}")
+
+
+def _dm_present(a: dict) -> bool:
+    name = a.get("name", "")
+    for d in Path("/sys/block").glob("dm-*"):
+        try:
+            if (d / "dm" / "name").read_text().strip() == name:
+                return True
+        except OSError:
+            continue
+    return bool(name) and os.path.lexists(f"/dev/mapper/{name}")
+
+
+def _dm_owned(a: dict) -> bool:
+    return a.get("name", "").startswith("benchctl-") and _dm_present(a)
+
+
+def _dm_remove(a: dict) -> None:
+    p = subprocess.run(dmcrypt.close_argv(a["name"]), capture_output=True, text=True, timeout=120)
+    if p.returncode != 0 and _dm_present(a):
+        p2 = subprocess.run(["dmsetup", "remove", a["name"]], capture_output=True, text=True, timeout=120)
+        if p2.returncode != 0 and _dm_present(a):
+            raise RunFailed(f"cryptsetup close {a['name']}: {p.stderr.strip()}")
+
+
+def _brd_present(a: dict) -> bool:
+    return blockdev.has_module("brd")
+
+
+def _brd_owned(a: dict) -> bool:
+    return a.get("loaded_by") == "benchctl" and _brd_present(a)
+
+
+def _brd_remove(a: dict) -> None:
+    p = subprocess.run(["rmmod", "brd"], capture_output=True, text=True, timeout=120)
+    if p.returncode != 0 and blockdev.has_module("brd"):
+        raise RunFailed(f"rmmod brd: {p.stderr.strip()}")
+
+
+def _file_present(a: dict) -> bool:
+    return os.path.lexists(a.get("path", ""))
+
+
+def _file_owned(a: dict) -> bool:
+    try:
+        st = os.lstat(a["path"])
+    except (OSError, KeyError):
+        return False
+    if a.get("ino") is None:   # killed between create and record: only inside our own temp dirs
+        return stat.S_ISREG(st.st_mode) and "/benchctl-" in a["path"]
+    return stat.S_ISREG(st.st_mode) and st.st_dev == a.get("dev") and st.st_ino == a.get("ino")
+
+
+def _file_remove(a: dict) -> None:
+    try:
+        os.unlink(a["path"])
+    except FileNotFoundError:
+        pass
+
+
+def _tempdir_present(a: dict) -> bool:
+    return os.path.lexists(a.get("path", ""))
+
+
+def _tempdir_remove(a: dict) -> None:
+    path = a["path"]
+    inside = [m["target"] for m in blockdev.mounts() if m["target"].startswith(path.rstrip("/") + "/")]
+    if inside:
+        raise RunFailed(f"{path} still has mounts inside ({inside[0]}); not removing it")
+    import shutil
+
+    shutil.rmtree(path)
+
+
+_HANDLERS: dict[str, dict[str, Callable[[dict], Any]]] = {
+    "mount": {"present": _mount_present, "owned": _mount_owned, "remove": _mount_remove},
+    "loop": {"present": _loop_present, "owned": _loop_owned, "remove": _loop_remove},
+    "dm-crypt": {"present": _dm_present, "owned": _dm_owned, "remove": _dm_remove},
+    "brd": {"present": _brd_present, "owned": _brd_owned, "remove": _brd_remove},
+    "file": {"present": _file_present, "owned": _file_owned, "remove": _file_remove},
+    "tempdir": {"present": _tempdir_present, "owned": lambda a: True, "remove": _tempdir_remove},
+}
+
+for _kind in ("mount", "loop", "dm-crypt", "brd", "file"):
+    register_kind(_kind, remove=_HANDLERS[_kind]["remove"], owned=_HANDLERS[_kind]["owned"],
+                  present=_HANDLERS[_kind]["present"])
