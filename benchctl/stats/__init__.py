@@ -1,0 +1,11 @@
+"""Statistics for boot-aware A/B comparison.
+
+Modules, one job each:
+- components: Kalibera & Jones variance components and optimal repetitions.
+- bootstrap: the hierarchical (boots, then iterations) bootstrap of the ratio.
+- classical: Welch t-test on per-boot means, Mann-Whitney U, Holm.
+- trend: drift over run order.
+- power: design planning (boots x iterations for 80 % power at lowest cost).
+
+Nothing here imports pandas: functions take numpy arrays and return plain data.
+"""
