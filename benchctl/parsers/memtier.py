@@ -1,0 +1,347 @@
+"""memtier_benchmark 2.3.0 output: --json-out-file, the text report, and --hdr-file-prefix files.
+
+Quirks handled (workload-tools.md §1, checked against the recorded runs):
+- latencies are printed in ms; benchctl records us.
+- JSON percentile keys are cut to 6 characters (snprintf(buf, 7, "p%.3f")):
+  99.99 and 99.999 both become "p99.99". Python's json keeps the last
+  duplicate, so keys are read with object_pairs_hook and the first one wins
+  (memtier writes them in ascending order).
+- Totals "Average Latency" is 0.0 in 2.3.0 JSON: the mean comes from the
+  decoded histogram, else from the Count-weighted Sets/Gets/Waits averages.
+- The "Compressed Histogram" (HdrHistogram V2 log encoding, values in us)
+  gives p50/p99/p99.9 and mean at the histogram's own precision; that is
+  used whenever present and reproduces memtier's own figures. The recorded
+  2.3.0 histograms carry 2 significant digits (value buckets <= 1 % wide),
+  so figures printed by 2.3.0 (text, JSON keys) are labelled "hdr-2sig".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from benchctl.parsers import Measurement, ParseError, ParseResult
+from benchctl.parsers.textutil import is_transcript_line, lines, to_float
+
+_TARGETS = (("p50_latency_us", 50.0), ("p99_latency_us", 99.0), ("p999_latency_us", 99.9))
+_ROWS = ("Sets", "Gets", "Waits", "Totals")
+
+
+def decode_histogram(encoded: str):
+    """An HdrHistogram from its compressed base64 form, or ParseError.
+
+    hdrh raises a zoo of exception types on corrupt input (binascii, zlib,
+    ctypes, its own Hdr*Exception), so any failure is reported as a parse error.
+    """
+    from hdrh.histogram import HdrHistogram
+
+    if not isinstance(encoded, str) or not encoded.startswith("HIST"):
+        raise ParseError("expected an HdrHistogram compressed string starting with 'HIST'")
+    try:
+        return HdrHistogram.decode(encoded)
+    except Exception as e:  # noqa: BLE001 - third-party decoder over untrusted bytes
+        raise ParseError(f"could not decode the compressed HdrHistogram ({type(e).__name__}: {e})") from None
+
+
+def histogram_measurements(hist, source: str) -> list[Measurement]:
+    """p50/p99/p99.9 and mean (us) of a decoded histogram whose values are us."""
+    if hist.get_total_count() <= 0:
+        return []
+    note = {"latency_resolution": f"hdr-{hist.significant_figures}sig", "source": source,
+            "count": int(hist.get_total_count())}
+    out = [Measurement(m, float(hist.get_value_at_percentile(p)), "us", dict(note)) for m, p in _TARGETS]
+    out.append(Measurement("mean_latency_us", float(hist.get_mean_value()), "us", dict(note)))
+    return out
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict:
+    """object_pairs_hook: keep the first of duplicate keys, remember every pair."""
+    d: dict = {}
+    for k, v in pairs:
+        if k not in d:
+            d[k] = v
+    d["__pairs__"] = pairs if any(k == kk for i, (k, _) in enumerate(pairs) for kk, _ in pairs[:i]) else None
+    if d["__pairs__"] is None:
+        del d["__pairs__"]
+    return d
+
+
+def _section(doc: dict) -> tuple[str, dict]:
+    if isinstance(doc.get("ALL STATS"), dict):
+        return "ALL STATS", doc["ALL STATS"]
+    for k, v in doc.items():
+        if k.startswith("AGGREGATED AVERAGE RESULTS") and isinstance(v, dict):
+            return k, v
+    raise ParseError("expected an 'ALL STATS' or 'AGGREGATED AVERAGE RESULTS' section in the memtier JSON")
+
+
+def _number(d: dict, key: str, where: str) -> float:
+    v = d.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ParseError(f"expected a number at {where}.{key!r}, got {v!r}")
+    return float(v)
+
+
+def parse_json(text: str) -> ParseResult:
+    """memtier --json-out-file: ops_per_sec (Totals), p50/p99/p99.9 and mean latency in us."""
+    try:
+        doc = json.loads(text, object_pairs_hook=_pairs)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ParseError(f"expected memtier's JSON output: {e}") from None
+    if not isinstance(doc, dict):
+        raise ParseError("expected a JSON object from memtier --json-out-file")
+    name, stats = _section(doc)
+    totals = stats.get("Totals")
+    if not isinstance(totals, dict):
+        raise ParseError(f"expected {name}.Totals in the memtier JSON")
+    res = ParseResult()
+    ops = _number(totals, "Ops/sec", f"{name}.Totals")
+    res.measurements.append(Measurement("ops_per_sec", ops, "ops/s", {"source": f"{name}.Totals"}))
+    pl = totals.get("Percentile Latencies")
+    hist_str = None
+    if isinstance(pl, dict):
+        hl = pl.get("Histogram log format")
+        if isinstance(hl, dict):
+            hist_str = hl.get("Compressed Histogram")
+    lat: list[Measurement] = []
+    if hist_str is not None:
+        lat = histogram_measurements(decode_histogram(hist_str), "compressed-histogram")
+    if not lat:
+        lat = _json_latencies(stats, name, totals, pl, res)
+    res.measurements.extend(lat)
+    printed = {}
+    if isinstance(pl, dict):
+        dup = pl.get("__pairs__")
+        if dup:
+            res.warnings.append("memtier wrote duplicate percentile keys (truncated to 6 characters); "
+                                "the first of each was taken")
+        printed = {k: v for k, v in pl.items() if k.startswith("p") and isinstance(v, (int, float))}
+    avg = totals.get("Average Latency")
+    if avg == 0.0 and totals.get("Count"):
+        res.warnings.append("Totals 'Average Latency' is 0.0 (memtier 2.3.0 bug); the mean comes from "
+                            + ("the histogram" if hist_str else "Count-weighted Sets/Gets/Waits"))
+    run = doc.get("run information") if isinstance(doc.get("run information"), dict) else {}
+    cfg = doc.get("configuration") if isinstance(doc.get("configuration"), dict) else {}
+    res.info = {
+        "tool": "memtier_benchmark", "section": name, "run_information": run, "configuration": cfg,
+        "threads": run.get("Threads", cfg.get("threads")),
+        "connections_per_thread": run.get("Connections per thread", cfg.get("clients")),
+        "seconds": run.get("Seconds", cfg.get("test_time")),
+        "format_version": run.get("Format version"),
+        "rows": {r: {k: v for k, v in stats[r].items() if k not in ("Time-Serie", "Percentile Latencies")}
+                 for r in _ROWS if isinstance(stats.get(r), dict)},
+        "printed_percentiles_ms": printed,
+        "runtime": stats.get("Runtime"),
+        "other_sections": [k for k in doc if k not in ("configuration", "run information", name)],
+    }
+    return res
+
+
+def _json_latencies(stats: dict, name: str, totals: dict, pl: object, res: ParseResult) -> list[Measurement]:
+    """Latencies from the printed JSON percentiles (ms, 3 decimals) when no histogram is there."""
+    out = []
+    note = {"latency_resolution": "hdr-2sig", "source": "json-percentiles"}
+    keys = {"p50_latency_us": "p50.00", "p99_latency_us": "p99.00", "p999_latency_us": "p99.90"}
+    for metric, key in keys.items():
+        v = pl.get(key) if isinstance(pl, dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out.append(Measurement(metric, float(v) * 1000.0, "us", dict(note)))
+        else:
+            res.warnings.append(f"{metric}: memtier printed no {key} (add it to --print-percentiles)")
+    avg = totals.get("Average Latency")
+    mean = None
+    if isinstance(avg, (int, float)) and not isinstance(avg, bool) and avg > 0 and math.isfinite(avg):
+        mean = float(avg)
+    else:
+        weighted = count = 0.0
+        for r in ("Sets", "Gets", "Waits"):
+            row = stats.get(r)
+            if isinstance(row, dict):
+                c = row.get("Count")
+                a = row.get("Average Latency")
+                if isinstance(c, (int, float)) and isinstance(a, (int, float)) and c > 0 and math.isfinite(a):
+                    weighted += c * a
+                    count += c
+        if count > 0:
+            mean = weighted / count
+    if mean is not None:
+        out.append(Measurement("mean_latency_us", mean * 1000.0, "us", dict(note)))
+    return out
+
+
+# --- text report ---------------------------------------------------------------
+
+_HEADER_COL = re.compile(r"Type|Ops/sec|Hits/sec|Misses/sec|MOVED/sec|ASK/sec|Avg\. Latency|p[\d.]+ Latency|KB/sec")
+_SECTION = re.compile(r"^(ALL STATS|BEST RUN RESULTS|WORST RUN RESULTS|AGGREGATED AVERAGE RESULTS.*|RUN #\d+ RESULTS)\s*$")
+
+
+def parse_text(text: str) -> ParseResult:
+    """memtier's text report (stdout or -o file): the ALL STATS / AGGREGATED AVERAGE Totals row."""
+    res = ParseResult()
+    info: dict = {"tool": "memtier_benchmark"}
+    sections: dict[str, dict[str, dict]] = {}
+    current = None
+    cols: list[str] | None = None
+    for raw in lines(text):
+        s = raw.strip()
+        if not s or is_transcript_line(s) or s.startswith("[RUN #"):
+            continue
+        m = re.match(r"^(\d+)\s+(Threads|Connections per thread|Seconds|Requests per client)$", s)
+        if m:
+            info[m.group(2).lower().replace(" ", "_")] = int(m.group(1))
+            continue
+        m = _SECTION.match(s)
+        if m:
+            current = m.group(1)
+            sections[current] = {}
+            cols = None
+            continue
+        if current is None:
+            continue
+        if s.startswith("Type"):
+            cols = _HEADER_COL.findall(s)
+            continue
+        if set(s) <= set("=-"):
+            continue
+        parts = s.split()
+        if cols and parts[0] in _ROWS and len(parts) == len(cols):
+            row = {}
+            for c, v in zip(cols[1:], parts[1:]):
+                row[c] = None if v == "---" else to_float(v, f"{parts[0]} {c}")
+            sections[current][parts[0]] = row
+            continue
+        if cols and parts[0] in _ROWS:
+            raise ParseError(f"expected {len(cols)} columns in memtier's {parts[0]} row, got {len(parts)}")
+    name = "ALL STATS" if "ALL STATS" in sections else next(
+        (k for k in sections if k.startswith("AGGREGATED AVERAGE")), None)
+    if name is None or "Totals" not in sections[name]:
+        raise ParseError("expected memtier's 'ALL STATS' (or 'AGGREGATED AVERAGE RESULTS') table with a Totals row")
+    tot = sections[name]["Totals"]
+    if tot.get("Ops/sec") is None:
+        raise ParseError("expected an Ops/sec value in memtier's Totals row")
+    res.measurements.append(Measurement("ops_per_sec", tot["Ops/sec"], "ops/s", {"source": f"{name}.Totals"}))
+    note = {"latency_resolution": "hdr-2sig", "source": "text"}
+    wanted = {"p50_latency_us": 50.0, "p99_latency_us": 99.0, "p999_latency_us": 99.9}
+    by_pct = {}
+    for c, v in tot.items():
+        m = re.fullmatch(r"p([\d.]+) Latency", c)
+        if m:
+            try:
+                by_pct[float(m.group(1))] = v
+            except ValueError:
+                continue
+    for metric, p in wanted.items():
+        v = next((val for pp, val in by_pct.items() if abs(pp - p) < 1e-9), None)
+        if v is None:
+            res.warnings.append(f"{metric}: not in memtier's text report (add it to --print-percentiles)")
+        else:
+            res.measurements.append(Measurement(metric, v * 1000.0, "us", dict(note)))
+    if tot.get("Avg. Latency") is not None:
+        res.measurements.append(Measurement("mean_latency_us", tot["Avg. Latency"] * 1000.0, "us", dict(note)))
+    info["section"] = name
+    info["sections"] = sections
+    res.info = info
+    return res
+
+
+# --- --hdr-file-prefix files -----------------------------------------------------
+
+def parse_hgrm(text: str) -> ParseResult:
+    """P_FULL_RUN_1.hgrm (HdrHistogram interval log): all intervals added, latencies in us.
+
+    The log holds no operation mix or duration the way the report does, so no
+    ops_per_sec is derived from it.
+    """
+    from hdrh.histogram import HdrHistogram
+
+    res = ParseResult()
+    total = None
+    intervals = 0
+    start = end = None
+    for raw in lines(text):
+        s = raw.strip()
+        if not s or s.startswith("#") or s.startswith('"'):
+            continue
+        parts = s.split(",")
+        if len(parts) != 4 or not parts[3].startswith("HIST"):
+            res.warnings.append(f"ignored a line that is not an interval histogram: {s[:80]!r}")
+            continue
+        t0 = to_float(parts[0], "interval start")
+        t1 = to_float(parts[1], "interval end")
+        h = decode_histogram(parts[3])
+        if total is None:
+            total = HdrHistogram(h.lowest_trackable_value, h.highest_trackable_value, h.significant_figures)
+        try:
+            total.add(h)
+        except Exception as e:  # noqa: BLE001 - hdrh raises plain exceptions on incompatible histograms
+            raise ParseError(f"could not add interval histogram ({type(e).__name__}: {e})") from None
+        intervals += 1
+        start = t0 if start is None else min(start, t0)
+        end = t1 if end is None else max(end, t1)
+    if total is None:
+        raise ParseError("expected an HdrHistogram log line 'start,end,max,HISTF...'")
+    res.measurements = histogram_measurements(total, "hgrm")
+    if not res.measurements:
+        res.warnings.append("the histogram is empty: no latency metrics")
+    res.warnings.append("an .hgrm log holds latencies only; ops_per_sec comes from the report (JSON or text)")
+    res.info = {"tool": "memtier_benchmark", "intervals": intervals, "start": start, "end": end,
+                "count": int(total.get_total_count())}
+    return res
+
+
+def parse_hdr_txt(text: str) -> ParseResult:
+    """P_FULL_RUN_1.txt (HdrHistogram percentile distribution, values in ms with 2 decimals).
+
+    Coarse: rows sit at fixed percentile ticks and print 10 us steps, so a
+    percentile is only bracketed between two rows. The value reported is the
+    first row whose TotalCount reaches p/100 * N (an upper bound); the note
+    gives the bracket. The .hgrm next to it, or the JSON histogram, is exact.
+    """
+    res = ParseResult()
+    rows: list[tuple[float, int]] = []
+    mean = None
+    for raw in lines(text):
+        s = raw.strip()
+        if not s:
+            continue
+        m = re.match(r"^#\[Mean\s*=\s*([\d.]+)", s)
+        if m:
+            mean = to_float(m.group(1), "Mean")
+            continue
+        if s.startswith("#") or s.startswith("Value"):
+            continue
+        parts = s.split()
+        if len(parts) == 4 and parts[2].isdigit():
+            rows.append((to_float(parts[0], "Value"), int(parts[2])))
+            continue
+        res.warnings.append(f"ignored an unexpected line: {s[:80]!r}")
+    if not rows:
+        raise ParseError("expected an HdrHistogram percentile table (Value Percentile TotalCount 1/(1-Percentile))")
+    n = max(c for _, c in rows)
+    for metric, p in _TARGETS:
+        prev = 0.0
+        for value, count in rows:
+            if n > 0 and count >= p / 100.0 * n:
+                res.measurements.append(Measurement(metric, value * 1000.0, "us", {
+                    "latency_resolution": "hdr-txt-rows",
+                    # rows print ms rounded to 2 decimals: widen by half a step (5 us)
+                    "bracket_us": [max(0.0, prev * 1000.0 - 5.0), value * 1000.0 + 5.0],
+                    "value_is": "bracket upper bound", "source": "hdr-txt"}))
+                break
+            prev = value
+    if mean is not None:
+        res.measurements.append(Measurement("mean_latency_us", mean * 1000.0, "us",
+                                            {"latency_resolution": "printed-10us", "source": "hdr-txt"}))
+    res.warnings.append("the .txt percentile table only brackets percentiles (ms with 2 decimals); "
+                        "prefer the .hgrm or the JSON histogram")
+    res.info = {"tool": "memtier_benchmark", "rows": len(rows), "count": n}
+    return res
+
+
+def parse_version(text: str) -> str:
+    """'memtier_benchmark 2.3.0' or 'v=2.3.0 sha=...' -> '2.3.0'."""
+    m = re.search(r"(?:memtier_benchmark\s+|v=)(\d+\.\d+(?:\.\d+)?)", text)
+    if not m:
+        raise ParseError("expected 'memtier_benchmark X.Y.Z' or 'v=X.Y.Z' from memtier_benchmark --version")
+    return m.group(1)

@@ -1,0 +1,39 @@
+"""Small text helpers shared by the tool parsers."""
+
+from __future__ import annotations
+
+import math
+import re
+
+# Lines our recorded transcripts add around real tool output ("$ cmd", "[perf exit=0]", "exit=1").
+_TRANSCRIPT = re.compile(r"^(\$ .*|\[[\w ]*exit=\d+\]|exit=\d+|\(no output.*\))$")
+
+
+def is_transcript_line(line: str) -> bool:
+    """True for the command echo and exit-status lines of a recorded session, not tool output."""
+    return bool(_TRANSCRIPT.match(line.strip()))
+
+
+def lines(text: str) -> list[str]:
+    """Lines of text, treating a bare \\r (progress/ETA redraws) as a line break too."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def finite(value: float, what: str) -> float:
+    """The value if finite; tools never print NaN or inf, so those mean a corrupt file."""
+    from benchctl.parsers import ParseError
+
+    if not math.isfinite(value):
+        raise ParseError(f"expected a finite number for {what}, got {value!r}")
+    return value
+
+
+def to_float(s: str, what: str) -> float:
+    """float(s), or ParseError naming what was expected."""
+    from benchctl.parsers import ParseError
+
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        raise ParseError(f"expected a number for {what}, got {s!r}") from None
+    return finite(v, what)
