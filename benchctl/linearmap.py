@@ -1,0 +1,43 @@
+"""Mapping kinds of the arm64 linear map and how a byte census becomes a verdict.
+
+Both observers (ptdump and /proc/meminfo DirectMap*) reduce to bytes per
+descriptor kind; the verdict "block" / "pte" / "mixed" is made here once so the
+two sources cannot disagree on what the words mean.
+"""
+
+from __future__ import annotations
+
+KINDS = ("PUD", "CONT_PMD", "PMD", "CONT_PTE", "PTE")
+BLOCK_KINDS = ("PUD", "CONT_PMD", "PMD", "CONT_PTE")
+STATES = ("block", "pte", "mixed", "unknown")
+
+# A block-mapped map still has PTE islands (KFENCE pool, unaligned edges,
+# regions split by set_memory_*): ~1% in the recorded trees. Below 90% blocks
+# the map has degraded enough to call it "mixed" rather than either arm.
+BLOCK_THRESHOLD = 0.90
+
+
+def empty_census() -> dict[str, int]:
+    return {kind: 0 for kind in KINDS} | {"invalid": 0}
+
+
+def block_fraction(rw_bytes: dict[str, int]) -> float | None:
+    """Share of mapped bytes held by block or contiguous descriptors; None if nothing mapped."""
+    total = sum(rw_bytes.get(k, 0) for k in KINDS)
+    if total == 0:
+        return None
+    return sum(rw_bytes.get(k, 0) for k in BLOCK_KINDS) / total
+
+
+def classify(rw_bytes: dict[str, int]) -> str:
+    """"pte" when not one writable byte sits in a block/contiguous descriptor (the PTE arm
+    sets NO_BLOCK_MAPPINGS | NO_CONT_MAPPINGS for the whole map), "block" when at least
+    BLOCK_THRESHOLD of it does, "mixed" in between, "unknown" when nothing is mapped."""
+    frac = block_fraction(rw_bytes)
+    if frac is None:
+        return "unknown"
+    if frac == 0.0:
+        return "pte"
+    if frac >= BLOCK_THRESHOLD:
+        return "block"
+    return "mixed"
