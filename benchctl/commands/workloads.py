@@ -1,0 +1,49 @@
+"""`benchctl workloads`: what can be run, with which presets, and what each needs."""
+
+from __future__ import annotations
+
+import shutil
+
+import click
+
+
+@click.command(name="workloads")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def command(as_json: bool) -> None:
+    """List workloads, their presets and what each needs (and whether this host has it)."""
+    from benchctl.specs import list_workload_names, load_workload, workloads_dir
+
+    rows = []
+    for name in list_workload_names():
+        w = load_workload(name)
+        missing = [f"{prog} ({pkg})" for prog, pkg in w.programs.items() if not shutil.which(prog)]
+        for group in w.one_of:
+            if not any(shutil.which(p) for p in group):
+                missing.append("one of " + ", ".join(f"{p} ({pkg})" for p, pkg in group.items()))
+        rows.append({"name": w.name, "driver": w.driver, "description": w.description,
+                     "presets": {p.name: {"description": p.description, "iterations": p.iterations,
+                                          "warmup": p.warmup, "set": p.values} for p in w.presets.values()},
+                     "needs": {"programs": w.programs, "one_of": w.one_of, "min_memory_mb": w.min_memory_mb,
+                               "root": w.root},
+                     "missing_here": missing})
+    if as_json:
+        import json
+
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no workloads in {workloads_dir()}")
+    for r in rows:
+        click.echo(f"{r['name']}: {r['description']}")
+        for pname, p in r["presets"].items():
+            sets = ", ".join(f"{k}={v}" for k, v in p["set"].items())
+            click.echo(f"  preset {pname}: {p['iterations']} iterations + {p['warmup']} warm-up"
+                       f"{' — ' + p['description'] if p['description'] else ''}{' [' + sets + ']' if sets else ''}")
+        needs = [f"{prog} ({pkg})" for prog, pkg in r["needs"]["programs"].items()]
+        needs += ["one of " + " | ".join(g) for g in r["needs"]["one_of"]]
+        if r["needs"]["min_memory_mb"]:
+            needs.append(f">= {r['needs']['min_memory_mb']} MiB free")
+        if r["needs"]["root"]:
+            needs.append("root")
+        click.echo(f"  needs: {'; '.join(needs) or 'nothing'}")
+        click.echo(f"  here: {'ready' if not r['missing_here'] else 'missing ' + '; '.join(r['missing_here'])}")
