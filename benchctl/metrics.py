@@ -54,6 +54,7 @@ CATALOGUE: dict[str, MetricInfo] = {m.name: m for m in [
     MetricInfo("cycles_k", "count", "none", "CPU_CYCLES:k over the measured window"),
     MetricInfo("l1d_tlb_refill_k", "count", "lower", "L1D_TLB_REFILL:k"),
     MetricInfo("l2d_tlb_refill_k", "count", "lower", "L2D_TLB_REFILL:k"),
+    MetricInfo("l1i_tlb_refill_k", "count", "lower", "L1I_TLB_REFILL:k"),
 ]}
 
 RATIOS: dict[str, RatioMetric] = {r.name: r for r in [

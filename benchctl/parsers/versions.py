@@ -1,0 +1,50 @@
+"""Version strings from the tools' --version outputs, recorded with every run.
+
+Each function takes the tool's output as text and returns the bare version
+("3.33", "6.1.0", ...) or raises ParseError.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from benchctl.parsers import ParseError
+from benchctl.parsers.fio import parse_version as fio
+from benchctl.parsers.memtier import parse_version as memtier
+from benchctl.parsers.mutilate import parse_version as mutilate
+from benchctl.parsers.perfstat import parse_version as perf
+from benchctl.parsers.xfs_io import parse_version as xfs_io
+
+
+def memcached(text: str) -> str:
+    """'memcached 1.6.18' (memcached -V) -> '1.6.18'."""
+    m = re.search(r"\bmemcached (\d+\.\d+(?:\.\d+)?\S*)", text)
+    if not m:
+        raise ParseError("expected 'memcached X.Y.Z' from memcached -V")
+    return m.group(1)
+
+
+def memaslap(text: str) -> str:
+    """'memaslap v1.0' / 'memcaslap v1.0' (memcaslap -V) -> '1.0'."""
+    m = re.search(r"\bmemc?aslap v?(\d+\.\d+(?:\.\d+)?)", text)
+    if not m:
+        raise ParseError("expected 'memaslap vX.Y' from memcaslap -V")
+    return m.group(1)
+
+
+# tool -> (argv that prints the version, parser)
+VERSION_COMMANDS: dict[str, tuple[list[str], Callable[[str], str]]] = {
+    "fio": (["fio", "--version"], fio),
+    "xfs_io": (["xfs_io", "-V"], xfs_io),
+    "memcached": (["memcached", "-V"], memcached),
+    "perf": (["perf", "--version"], perf),
+    "memtier_benchmark": (["memtier_benchmark", "--version"], memtier),
+    "memcaslap": (["memcaslap", "-V"], memaslap),
+    "mutilate": (["mutilate", "--version"], mutilate),
+}
+
+
+def parse_version(tool: str, text: str) -> str:
+    """The version of `tool` from its version output (KeyError for an unknown tool)."""
+    return VERSION_COMMANDS[tool][1](text)
