@@ -54,7 +54,9 @@ def power(delta: float, within: tuple[float, float], between: tuple[float, float
     if var <= 0:
         return 1.0 if delta != 0 else alpha
     ncp = abs(delta) / math.sqrt(var)
-    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+    upper = float(stats.nct.sf(crit, df, ncp))
+    lower = float(stats.nct.cdf(-crit, df, ncp))  # scipy can return nan deep in the tail
+    return min(1.0, upper + (lower if math.isfinite(lower) else 0.0))
 
 
 def kj_iterations(within: float, between: float, boot_cost: float, iter_cost: float) -> float | None:
