@@ -1,0 +1,138 @@
+"""memtier_benchmark 2.3.0 parser on the recorded JSON, text and --hdr-file-prefix outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchctl.parsers import ParseError, detect
+from benchctl.parsers.memtier import decode_histogram, parse_hdr_txt, parse_hgrm, parse_json, parse_text, parse_version
+
+
+def _v(r, metric):
+    m = r.get(metric)
+    assert m is not None, metric
+    return m.value
+
+
+def test_json_uses_the_histogram(tools_dir):
+    text = (tools_dir / "memtier-memcache_text.json").read_text()
+    r = parse_json(text)
+    assert _v(r, "ops_per_sec") == 67584.32
+    # decoded histogram reproduces memtier's printed p50/p99/p99.9 (ms) and the text report's mean 0.29621 ms
+    assert (_v(r, "p50_latency_us"), _v(r, "p99_latency_us"), _v(r, "p999_latency_us")) == (183, 2991, 5311)
+    assert _v(r, "mean_latency_us") == pytest.approx(296.21, abs=0.005)
+    assert r.get("p99_latency_us").note["latency_resolution"] == "hdr-2sig"
+    assert r.get("p99_latency_us").note["count"] == 338028
+    assert any("0.0" in w for w in r.warnings)  # the 2.3.0 Totals Average Latency bug
+    assert r.info["threads"] == 2 and r.info["connections_per_thread"] == 10 and r.info["seconds"] == 5
+    assert r.info["printed_percentiles_ms"]["p99.00"] == 2.991
+
+
+def _without_histograms(doc):
+    for row in doc["ALL STATS"].values():
+        if isinstance(row, dict):
+            row.get("Percentile Latencies", {}).pop("Histogram log format", None)
+    return doc
+
+
+def test_json_without_histogram_uses_keys_and_weighted_mean(tools_dir):
+    doc = _without_histograms(json.loads((tools_dir / "memtier-memcache_text.json").read_text()))
+    r = parse_json(json.dumps(doc))
+    assert (_v(r, "p50_latency_us"), _v(r, "p99_latency_us"), _v(r, "p999_latency_us")) == \
+        pytest.approx((183, 2991, 5311))
+    # Count-weighted Sets (30739 x 0.296) and Gets (307289 x 0.295) -> ms -> us
+    expect = (30739 * 0.296 + 307289 * 0.295) / (30739 + 307289) * 1000
+    assert _v(r, "mean_latency_us") == pytest.approx(expect)
+    assert r.get("p99_latency_us").note["source"] == "json-percentiles"
+
+
+def test_duplicate_truncated_keys_take_the_first(tools_dir):
+    doc = _without_histograms(json.loads((tools_dir / "memtier-memcache_text.json").read_text()))
+    text = json.dumps(doc)
+    # memtier writes 99.99 and 99.999 both as "p99.99"; and 99.9 / 99.901 both as "p99.90"
+    text = text.replace('"p99.90": 5.311, "p99.99": 8.319', '"p99.90": 5.311, "p99.90": 7.0, "p99.99": 8.319, "p99.99": 9.9')
+    r = parse_json(text)
+    assert _v(r, "p999_latency_us") == pytest.approx(5311)
+    assert any("duplicate" in w for w in r.warnings)
+
+
+def test_aggregated_section(tools_dir):
+    doc = json.loads((tools_dir / "memtier-memcache_text.json").read_text())
+    doc["AGGREGATED AVERAGE RESULTS (3 runs)"] = doc.pop("ALL STATS")
+    r = parse_json(json.dumps(doc))
+    assert r.info["section"].startswith("AGGREGATED AVERAGE") and _v(r, "ops_per_sec") == 67584.32
+
+
+def test_json_errors():
+    with pytest.raises(ParseError):
+        parse_json("{")
+    with pytest.raises(ParseError, match="ALL STATS"):
+        parse_json('{"configuration": {}}')
+    with pytest.raises(ParseError, match="Ops/sec"):
+        parse_json('{"ALL STATS": {"Totals": {"Ops/sec": "x"}}}')
+    with pytest.raises(ParseError, match="HdrHistogram"):
+        decode_histogram("HISTFAAAbroken")
+
+
+def test_text_report(tools_dir):
+    r = parse_text((tools_dir / "memtier-memcache_text.stdout.txt").read_text())
+    assert _v(r, "ops_per_sec") == 67584.32
+    assert _v(r, "p50_latency_us") == pytest.approx(183)
+    assert _v(r, "p99_latency_us") == pytest.approx(2991)
+    assert _v(r, "p999_latency_us") == pytest.approx(5311)
+    assert _v(r, "mean_latency_us") == pytest.approx(296.21)
+    rows = r.info["sections"]["ALL STATS"]
+    assert rows["Sets"]["Hits/sec"] is None  # '---'
+    assert rows["Totals"]["p99.990 Latency"] == 8.319
+    assert rows["Waits"]["Avg. Latency"] is None
+
+
+def test_text_populate_with_progress_lines(tools_dir):
+    r = parse_text((tools_dir / "memtier-populate-allkeys.stdout_stderr.txt").read_text())
+    assert _v(r, "ops_per_sec") == 60017.49
+    assert _v(r, "p99_latency_us") == pytest.approx(1943)
+    assert r.info["requests_per_client"] == 12500
+
+
+def test_text_single_space_headers():
+    text = ("ALL STATS\n"
+            "Type         Ops/sec     Hits/sec   Misses/sec    Avg. Latency     p50 Latency p99.900 Latency p99.990 Latency       KB/sec\n"
+            "Totals      10.00       1.00        2.00          0.50000         0.40000       3.00000       4.00000         5.00\n")
+    r = parse_text(text)
+    assert _v(r, "p999_latency_us") == pytest.approx(3000) and _v(r, "p50_latency_us") == pytest.approx(400)
+
+
+def test_text_needs_totals():
+    with pytest.raises(ParseError, match="Totals"):
+        parse_text("ALL STATS\nType Ops/sec\n")
+
+
+def test_hdr_files(tools_dir):
+    d = tools_dir / "memtier-hdr"
+    stdout = parse_text((d / "stdout.txt").read_text())
+    hgrm = parse_hgrm((d / "mt_FULL_RUN_1.hgrm").read_text())
+    # the .hgrm log reproduces the run's own printed percentiles exactly
+    for metric in ("p50_latency_us", "p99_latency_us", "p999_latency_us"):
+        assert _v(hgrm, metric) == pytest.approx(_v(stdout, metric)), metric
+    assert _v(hgrm, "mean_latency_us") == pytest.approx(80.38, abs=0.005)
+    assert hgrm.get("ops_per_sec") is None and hgrm.info["count"] == 124708
+    txt = parse_hdr_txt((d / "mt_FULL_RUN_1.txt").read_text())
+    lo, hi = txt.get("p99_latency_us").note["bracket_us"]
+    assert lo <= _v(hgrm, "p99_latency_us") <= hi
+    assert txt.info["count"] == 124708
+
+
+def test_version():
+    assert parse_version("memtier_benchmark 2.3.0\n") == "2.3.0"
+    assert parse_version("v=2.3.0 sha=1655c39a") == "2.3.0"
+    with pytest.raises(ParseError):
+        parse_version("memtier")
+
+
+def test_detect(tools_dir):
+    assert detect((tools_dir / "memtier-memcache_text.json").read_text()) == "memtier-json"
+    assert detect((tools_dir / "memtier-memcache_text.stdout.txt").read_text()) == "memtier-text"
+    assert detect((tools_dir / "memtier-hdr" / "mt_FULL_RUN_1.hgrm").read_text()) == "memtier-hgrm"
+    assert detect((tools_dir / "memtier-hdr" / "mt_FULL_RUN_1.txt").read_text()) == "memtier-hdr-txt"
