@@ -126,6 +126,14 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
                                    seed_seq=_seed_for(seed, workload, metric))
     warnings += bs.warnings
     mb, mc = base.arm.boot_stats(), cand.arm.boot_stats()
+    ci_pct = list(bs.ci_pct)
+    method = bs.method
+    tint = bootstrap.t_interval_ratio(mb, mc, confidence)
+    if tint is not None:
+        t_pct = [(tint[0] - 1) * 100, (tint[1] - 1) * 100]
+        if t_pct[0] < ci_pct[0] or t_pct[1] > ci_pct[1]:
+            method += "; interval widened to the Welch t interval of log per-boot means (few boots)"
+        ci_pct = [min(ci_pct[0], t_pct[0]), max(ci_pct[1], t_pct[1])]
     w = classical.welch(mb, mc)
     u = classical.mann_whitney(mb, mc)
     vc = {}
@@ -138,13 +146,12 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
     if w.p_value is None:
         warnings.append(f"no p-value: Welch's test {w.note}")
     res, res_name = _resolution(base.notes | cand.notes)
-    method = bs.method
     if is_ratio:
         method += "; ratio of sums of raw counters per boot"
     return {
         "workload": workload, "metric": metric, "unit": base.unit or cand.unit,
         "baseline": _summary(base), "candidate": _summary(cand),
-        "change_pct": bs.change_pct, "ci_pct": list(bs.ci_pct), "p_value": w.p_value,
+        "change_pct": bs.change_pct, "ci_pct": ci_pct, "bootstrap_ci_pct": list(bs.ci_pct), "p_value": w.p_value,
         "method": method + "; p: Welch t-test on per-boot means",
         "variance_components": vc, "warnings": warnings,
         "ci_level_used": bs.level_used,
