@@ -52,7 +52,8 @@ class LinearMapProbe(Probe):
             extra = ""
             if state == "mixed":
                 frac = ctx.get("linear_map.block_fraction") or 0.0
-                extra = f" ({frac:.0%} of writable bytes in blocks; splits since boot never re-merge)"
+                which = "writable bytes" if source == "ptdump" else "bytes"
+                extra = f" ({frac:.0%} of {which} in blocks; splits since boot never re-merge)"
             ctx.warn(f"linear map is {state} ({source}){extra} but {want} was expected: "
                      f"{ctx.get('linear_map.expected_reason')}")
 

@@ -69,7 +69,8 @@ def probe_tool(exe: str, args: list[str]) -> tuple[str | None, str]:
         result = (None, f"{' '.join(argv)}: {e.strerror or e}")
     else:
         out = proc.stdout.decode(errors="replace") or proc.stderr.decode(errors="replace")
-        version = version_from_output(out)
+        # A failing wrapper (Debian's perf: "perf not found for kernel 6.18") prints numbers too.
+        version = version_from_output(out) if proc.returncode == 0 else None
         if version is None:
             first = next((ln.strip() for ln in out.splitlines() if ln.strip()), "")
             result = (None, f"{' '.join(argv)}: exit {proc.returncode}, no version in {first[:100]!r}")
