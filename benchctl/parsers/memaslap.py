@@ -105,7 +105,7 @@ def parse(text: str) -> ParseResult:
         if sep and key in _SETTINGS:
             settings[_SETTINGS[key]] = value.strip()
             continue
-        if sep and key in _COUNTERS and value.strip().isdigit():
+        if sep and key in _COUNTERS and value.strip().isdecimal():
             counters[key] = int(value.strip())
             continue
         if s.startswith("Type ") or s.startswith("memaslap") or s.startswith("memcaslap"):

@@ -312,7 +312,7 @@ def parse_hdr_txt(text: str) -> ParseResult:
         if s.startswith("#") or s.startswith("Value"):
             continue
         parts = s.split()
-        if len(parts) == 4 and parts[2].isdigit():
+        if len(parts) == 4 and parts[2].isdecimal():
             rows.append((to_float(parts[0], "Value"), int(parts[2])))
             continue
         res.warnings.append(f"ignored an unexpected line: {s[:80]!r}")

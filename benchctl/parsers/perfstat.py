@@ -67,7 +67,7 @@ def _row(fields: list[str], sep: str) -> dict | None:
     if i < n and _AGGR.match(fields[i].strip()):
         aggr = fields[i].strip()
         i += 1
-        if i + 1 < n and fields[i].strip().isdigit() and _is_value(fields[i + 1]):
+        if i + 1 < n and fields[i].strip().isdecimal() and _is_value(fields[i + 1]):
             cpus = int(fields[i])
             i += 1
     if i >= n or not _is_value(fields[i]):
@@ -79,7 +79,7 @@ def _row(fields: list[str], sep: str) -> dict | None:
     rest = fields[i + 2:]
     # find run_ns (integer) followed by pct (number), after at least one event field
     for j in range(1, len(rest) - 1):
-        if rest[j].strip().isdigit() and _is_num(rest[j + 1]):
+        if rest[j].strip().isdecimal() and _is_num(rest[j + 1]):
             ev_fields = rest[:j]
             variance = None
             if len(ev_fields) > 1 and re.fullmatch(r"\s*-?[\d.]+%\s*", ev_fields[-1]):
