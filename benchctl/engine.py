@@ -1,0 +1,447 @@
+"""The run engine: one workload, N iterations, on the booted kernel, every number kept with its provenance.
+
+Order of work (docs/result-format.md has the folder layout):
+fingerprint -> requirements (refuse, naming the package) -> hygiene
+warnings -> host lock -> run folder + resource ledger -> kernel-log mark ->
+driver setup -> warm-up -> iterations (perf around the measured window,
+records appended as produced) -> teardown -> ledger release -> fingerprint
+after -> kernel-log scan (taint) -> status.
+
+SIGINT/SIGTERM stop the run between two instructions: the driver tears
+down, the run is marked interrupted, the user is told where the results
+are, exit 130. SIGKILL cannot be caught: the folder is still consistent
+(records and manifest are written atomically), children die with us
+(PDEATHSIG) and `benchctl cleanup` removes the rest from the ledger;
+`--resume DIR` continues to the requested count on the same boot.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from benchctl import hygiene, kmsg, perf, resources
+from benchctl.drivers.base import RunContext
+from benchctl.errors import (BenchctlError, InputError, Interrupted, ResourceError, RunFailed,
+                             ToolMissingError)
+from benchctl.fsutil import atomic_write_text
+from benchctl.specs import ResolvedSpec, load_suite, load_workload
+from benchctl.store import RunFolder, new_run_id, utc_now
+
+DEFAULT_RESULTS = Path("results")
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class RunOptions:
+    arm: str
+    preset: str | None = None
+    iterations: int | None = None
+    warmup: int | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    results: Path | None = None          # results root: <results>/<host>/<run-id>/
+    perf: bool = True
+    state_dir: Path | None = None
+    echo: Callable[[str], None] = _stderr
+    fingerprint: Callable[[], dict] | None = None    # injectable for tests; default fingerprint.collect
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by the SIGINT/SIGTERM handler (BaseException: drivers cannot swallow it)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _Signals:
+    """SIGINT/SIGTERM -> _Stop once; later signals during teardown are remembered, not raised."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.armed = True
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        first = self.received is None
+        self.received = self.received or signum
+        if self.armed and first:
+            raise _Stop(signum)
+
+    def __enter__(self) -> "_Signals":
+        for s in (signal.SIGINT, signal.SIGTERM):
+            self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def load_driver(name: str) -> Any:
+    """benchctl/drivers/<name>.py exposes DRIVER (an instance implementing drivers.base.Driver)."""
+    mod_name = "benchctl.drivers." + name.replace("-", "_")
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        if e.name == mod_name:
+            raise InputError(f"no driver {name!r} (module {mod_name})")
+        raise
+    drv = getattr(mod, "DRIVER", None)
+    if drv is None:
+        raise InputError(f"driver module {mod_name} has no DRIVER")
+    return drv
+
+
+def check_requirements(spec_json: dict[str, Any], driver: Any, params: dict[str, Any]) -> None:
+    """Refuse before anything is created when a program is missing, naming its package."""
+    needs = spec_json.get("needs", {})
+    missing = [(p, pkg) for p, pkg in needs.get("programs", {}).items() if shutil.which(p) is None]
+    missing += [(p, pkg) for p, pkg in driver.requirements(params) if shutil.which(p) is None]
+    if missing:
+        seen = dict(missing)
+        raise ToolMissingError("missing program(s): " + ", ".join(f"{p} (install {pkg})" for p, pkg in seen.items()))
+    for group in needs.get("one_of", []):
+        if group and not any(shutil.which(p) for p in group):
+            raise ToolMissingError("none of " + ", ".join(group) + " is installed; install one of: "
+                                   + "; ".join(f"{p}: {pkg}" for p, pkg in group.items()))
+    if needs.get("root") and os.geteuid() != 0:
+        raise ResourceError(f"workload {spec_json.get('name')} must run as root (it builds block devices)")
+
+
+def _fp(opts: RunOptions) -> dict:
+    if opts.fingerprint is not None:
+        return opts.fingerprint()
+    from benchctl.fingerprint import collect
+
+    return collect()
+
+
+def _host(fp: dict) -> str:
+    return ((fp.get("host") or {}).get("name")) or socket.gethostname()
+
+
+class Run:
+    """One run of one workload into one folder (new or resumed)."""
+
+    def __init__(self, opts: RunOptions, spec_json: dict[str, Any], params: dict[str, Any], *,
+                 folder: RunFolder | None = None, lock: resources.HostLock | None = None):
+        self.opts = opts
+        self.spec_json = spec_json
+        self.params = params
+        self.folder = folder
+        self.lock = lock
+        self.own_lock = lock is None
+        self.driver = load_driver(spec_json["driver"])
+        self.ledger: resources.Ledger | None = None
+        self.ctx: RunContext | None = None
+        self.plan: perf.PerfPlan | None = None
+        self.mark: kmsg.Mark | None = None
+
+    # -- helpers ---------------------------------------------------------------
+    def warn(self, msg: str) -> None:
+        if self.folder is not None:
+            if msg in self.folder.manifest["warnings"]:
+                return
+            self.folder.warn(msg)
+        self.opts.echo(f"benchctl: warning: {msg}")
+
+    def _record(self, iteration: int, m: Any, note: dict[str, Any], warmup: bool = False) -> None:
+        value = float(m.value) if m.value is not None else math.nan
+        if not math.isfinite(value):
+            self.warn(f"{m.metric}: no finite value in iteration {iteration}; not recorded")
+            return
+        self.folder.record(iteration, m.metric, value, m.unit, note={**note, **(m.note or {})} or None,
+                           warmup=warmup)
+
+    # -- the run ---------------------------------------------------------------
+    def start(self, fp: dict, *, resume: bool) -> None:
+        opts = self.opts
+        check_requirements(self.spec_json, self.driver, self.params)
+        host = _host(fp)
+        if self.own_lock:
+            self.lock = resources.HostLock(opts.state_dir)
+        if resume:
+            run_id, run_dir = self.folder.manifest["run_id"], self.folder.path
+        else:
+            run_id = new_run_id(self.spec_json["name"], opts.arm)
+            run_dir = Path(opts.results or DEFAULT_RESULTS) / host / run_id
+        if self.own_lock:
+            self.lock.acquire(run_id, run_dir)
+        else:
+            self.lock.set_holder(run_id, run_dir)
+        ident = resources.process_identity()
+        if resume:
+            self.folder.manifest.setdefault("resumes", []).append(
+                {"t": utc_now(), "pid": ident["pid"], "iterations_done": self.folder.manifest["iterations_done"]})
+            self.folder.update(status="running", finished=None, owner=ident,
+                               iterations_requested=self.iterations)
+        else:
+            self.folder = RunFolder.create(
+                Path(opts.results or DEFAULT_RESULTS), host=host, workload=self.spec_json["name"], arm=opts.arm,
+                run_id=run_id, preset=self.spec_json.get("preset"), boot_id=(fp.get("boot") or {}).get("id"),
+                kernel_release=(fp.get("kernel") or {}).get("release"), iterations_requested=self.iterations,
+                warmup=self.warmups, spec=self.spec_json, overrides=self.overrides,
+                tool_versions=fp.get("tools") or {}, owner=ident)
+            self.folder.write_fingerprint("before", fp)
+        self.ledger = resources.Ledger.create(f"{run_id}-{os.getpid()}", state=opts.state_dir,
+                                              run_dir=self.folder.path)
+        self.ledger.data["run_id"] = run_id
+        self.ledger.save()
+
+    def execute(self, fp: dict, *, resume: bool = False) -> RunFolder:
+        opts = self.opts
+        with _Signals() as sig:
+            try:
+                self.start(fp, resume=resume)
+            except _Stop:
+                self._abandon_start()
+                raise Interrupted("interrupted before the run started; nothing was measured")
+            except BaseException:
+                self._abandon_start()
+                raise
+            folder = self.folder
+            opts.echo(f"benchctl: {self.spec_json['name']} ({self.spec_json.get('preset')}) arm={opts.arm}: "
+                      f"{self.iterations} iterations + {self.warmups} warm-up -> {folder.path}")
+            for w in self.pre_warnings:
+                self.warn(w)
+            error: BaseException | None = None
+            status = "complete"
+            try:
+                self._body(fp)
+            except _Stop as e:
+                status, error = "interrupted", e
+            except BenchctlError as e:
+                status, error = "failed", e
+            except Exception as e:  # a bug: keep the folder consistent, then let it surface
+                status, error = "failed", e
+            sig.armed = False
+            if sig.received and status == "complete":
+                status = "interrupted"
+            self._finish(status, error)
+            sig.armed = True
+        if status == "interrupted":
+            raise Interrupted(f"interrupted ({signal.Signals(sig.received).name if sig.received else 'signal'}): "
+                              f"{folder.manifest['iterations_done']} of {self.iterations} iterations kept in "
+                              f"{folder.path}; continue with: benchctl run --resume {folder.path}")
+        if status == "failed":
+            opts.echo(f"benchctl: run failed; what was measured is kept in {folder.path}")
+            raise error  # type: ignore[misc]
+        return folder
+
+    def _abandon_start(self) -> None:
+        if self.ledger is not None:
+            self.ledger.release()
+        if self.own_lock and self.lock is not None:
+            self.lock.release()
+
+    def _body(self, fp: dict) -> None:
+        folder = self.folder
+        self.mark = kmsg.mark()
+        ctx = RunContext(params=self.params, fingerprint=fp, run_dir=folder.path, ledger=self.ledger,
+                         log_command=folder.log_command, warn=self.warn)
+        self.ctx = ctx
+        self.plan = perf.plan(fp, enabled=self.opts.perf)
+        folder.update(perf=self.plan.to_json())
+        for w in self.plan.warnings:
+            self.warn(w)
+        for w in self.driver.check(ctx) or []:
+            self.warn(w)
+        self.driver.setup(ctx)
+        if ctx.state.get("run_info"):
+            folder.update(run_info=ctx.state["run_info"])
+        for k in range(1, self.warmups + 1):
+            ctx.state["iteration_dir"] = folder.raw_dir(k, warmup=True)
+            self.opts.echo(f"benchctl: warm-up {k}/{self.warmups}")
+            self.driver.warmup(ctx, k)
+        done = folder.completed_iterations()
+        it = max(done, default=0)
+        while len(done) < self.iterations:
+            it += 1
+            self._iteration(it)
+            done.add(it)
+            folder.update(iterations_done=len(done))
+
+    def _iteration(self, it: int) -> None:
+        folder, ctx = self.folder, self.ctx
+        raw = folder.raw_dir(it)
+        ctx.state["iteration_dir"] = raw
+        perf_file = raw / perf.PERF_FILE
+        wrapped: list[bool] = []
+
+        def wrap(argv: list[str]) -> list[str]:
+            wrapped.append(True)
+            return self.plan.wrap(argv, perf_file)
+
+        t0 = time.monotonic()
+        res = self.driver.measure(ctx, it, wrap)
+        for name, content in (res.raw or {}).items():
+            p = raw / Path(name).name
+            if isinstance(content, bytes):
+                p.write_bytes(content)
+            else:
+                p.write_text(content)
+        note = {**ctx.state.get("note", {}), **(res.note or {})}
+        for m in res.measurements:
+            self._record(it, m, note)
+        if wrapped and self.plan.enabled:
+            ms, warns, _ = perf.read(perf_file)
+            for w in warns:
+                self.warn(f"perf: {w}")
+            for m in ms:
+                self._record(it, m, {"perf_events": self.plan.events.name})
+        summary = ", ".join(f"{m.metric}={m.value:.6g}" for m in res.measurements[:3])
+        self.opts.echo(f"benchctl: iteration {it}/{self.iterations} ({time.monotonic() - t0:.1f} s): {summary}")
+
+    def _finish(self, status: str, error: BaseException | None) -> None:
+        folder = self.folder
+        try:
+            if self.ctx is not None:
+                try:
+                    self.driver.teardown(self.ctx)
+                except Exception as e:
+                    self.warn(f"teardown failed: {e}")
+                    if status == "complete":
+                        status = "failed"
+            if self.ledger is not None:
+                for row in self.ledger.release():
+                    if row["action"] not in ("removed", "already gone"):
+                        self.warn(f"left behind: {row['kind']} {row['attrs']}: {row['action']}")
+            try:
+                folder.write_fingerprint("after", _fp(self.opts))
+            except Exception as e:
+                self.warn(f"fingerprint after the run failed: {e}")
+            if self.mark is not None:
+                lines, w = kmsg.since(self.mark)
+                if w:
+                    self.warn(w)
+                atomic_write_text(folder.path / "kmsg.txt", "\n".join(lines) + ("\n" if lines else ""))
+                bad = kmsg.taint_lines(lines)
+                if bad:
+                    folder.update(tainted=True, taint_lines=bad)
+                    self.opts.echo("benchctl: the kernel logged problems during the run (run marked tainted):")
+                    for ln in bad:
+                        self.opts.echo(f"  {ln}")
+            fields: dict[str, Any] = {"status": status, "finished": utc_now()}
+            if error is not None and status == "failed":
+                fields["error"] = str(error)
+            folder.update(**fields)
+        finally:
+            if self.own_lock and self.lock is not None:
+                self.lock.release()
+        if status == "complete":
+            self.opts.echo(f"benchctl: complete: {folder.manifest['iterations_done']} iterations in {folder.path}")
+
+    # set by the constructors below
+    iterations: int = 0
+    warmups: int = 0
+    overrides: dict[str, Any] = {}
+    pre_warnings: list[str] = []
+
+
+def _new_run(spec: ResolvedSpec, opts: RunOptions, lock: resources.HostLock | None = None) -> Run:
+    r = Run(opts, spec.to_json(), spec.params, lock=lock)
+    r.iterations, r.warmups, r.overrides = spec.iterations, spec.warmup, spec.overrides
+    return r
+
+
+def _dead_ledgers_warning(opts: RunOptions) -> list[str]:
+    out = []
+    for p in resources.ledgers(opts.state_dir):
+        try:
+            led = resources.Ledger.load(p)
+        except InputError:
+            continue
+        if led.outstanding() and not resources.identity_alive(led.data.get("owner", {})):
+            out.append(f"killed run {led.run_id} may have left resources behind: run `benchctl cleanup`")
+    return out
+
+
+def run_workload(workload: str, opts: RunOptions, *, lock: resources.HostLock | None = None,
+                 spec: ResolvedSpec | None = None) -> RunFolder:
+    """`benchctl run WORKLOAD`: a new run folder on this boot."""
+    if spec is None:
+        spec = load_workload(workload).resolve(opts.preset, opts.overrides, iterations=opts.iterations,
+                                               warmup=opts.warmup)
+    fp = _fp(opts)
+    run = _new_run(spec, opts, lock)
+    run.pre_warnings = hygiene.check(fp, spec.min_memory_mb) + _dead_ledgers_warning(opts)
+    return run.execute(fp)
+
+
+def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
+    """`benchctl run --resume DIR`: continue a run to its requested count, on the same boot only."""
+    folder = RunFolder.open(run_dir)
+    m = folder.manifest
+    if m.get("imported") or m.get("simulated") or m.get("status") in ("imported", "simulated"):
+        raise InputError(f"run {m.get('run_id')} is {m.get('status')}: only measured runs can be resumed", run_dir)
+    owner = m.get("owner") or {}
+    if m.get("status") == "running" and resources.identity_alive(owner):
+        raise ResourceError(f"run {m['run_id']} is still running (pid {owner.get('pid')}); it cannot be resumed twice")
+    fp = _fp(opts)
+    here = (fp.get("boot") or {}).get("id")
+    if m.get("boot_id") and here and m["boot_id"] != here:
+        raise ResourceError(
+            f"run {m['run_id']} was measured on boot {m['boot_id']}, this is boot {here}: iterations from another "
+            f"boot are a different replicate, so the run cannot be continued. Start a new run on this boot: "
+            f"benchctl run {m['workload']} --arm {m['arm']} --preset {m.get('preset')}")
+    requested = opts.iterations or int(m.get("iterations_requested") or 0)
+    if len(folder.completed_iterations()) >= requested and m.get("status") == "complete":
+        opts.echo(f"benchctl: run {m['run_id']} is already complete ({requested} iterations); nothing to do")
+        return folder
+    rows = resources.cleanup(opts.state_dir)
+    for r in rows:
+        if r["action"] not in ("already gone",):
+            opts.echo(f"benchctl: cleanup before resume: {r['kind']} {r['attrs'].get('pid') or r['attrs'].get('path') or ''}"
+                      f" {r['action']}")
+    spec_json = m.get("spec") or {}
+    if not spec_json.get("driver"):
+        raise InputError("run.json has no spec.driver; cannot resume", run_dir)
+    run = Run(opts, spec_json, dict(spec_json.get("params") or {}), folder=folder)
+    run.iterations = requested
+    run.warmups = opts.warmup if opts.warmup is not None else int(m.get("warmup") or 0)
+    run.overrides = m.get("overrides") or {}
+    run.pre_warnings = hygiene.check(fp, int(spec_json.get("min_memory_mb") or 0))
+    opts.echo(f"benchctl: resuming {m['run_id']}: {len(folder.completed_iterations())} of {requested} done")
+    return run.execute(fp, resume=True)
+
+
+def run_suite(name: str, opts: RunOptions) -> list[RunFolder]:
+    """`benchctl run --suite NAME`: the suite's workloads in order, one folder each, one boot, one lock."""
+    suite = load_suite(name)
+    plan = suite.plan(opts.preset, opts.overrides, iterations=opts.iterations, warmup=opts.warmup)
+    lock = resources.HostLock(opts.state_dir)
+    lock.acquire(f"suite-{suite.name}", opts.results or DEFAULT_RESULTS)
+    folders: list[RunFolder] = []
+    failed: list[str] = []
+    try:
+        for i, spec in enumerate(plan, 1):
+            opts.echo(f"benchctl: suite {suite.name}: {i}/{len(plan)} {spec.workload.name}")
+            try:
+                folders.append(run_workload(spec.workload.name, opts, lock=lock, spec=spec))
+            except Interrupted:
+                raise
+            except BenchctlError as e:
+                opts.echo(f"benchctl: error: {spec.workload.name}: {e}")
+                failed.append(spec.workload.name)
+    finally:
+        lock.release()
+    boots = {f.manifest.get("boot_id") for f in folders}
+    opts.echo(f"benchctl: suite {suite.name}: {len(folders)} run folder(s) on boot {', '.join(map(str, boots))}:")
+    for f in folders:
+        opts.echo(f"  {f.path}")
+    if failed:
+        raise RunFailed(f"suite {suite.name}: {', '.join(failed)} failed (the other runs are kept)")
+    return folders
