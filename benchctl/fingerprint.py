@@ -100,24 +100,23 @@ def collect(root: Path = Path("/"), *, which: Callable[[str], str | None] = shut
 
 
 def _put(tree: dict, dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = tree
-    for key in parents:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[leaf] = value
+    # Paths are "section.key"; a key may itself hold a dot ("tools.mkfs.xfs").
+    section, _, key = dotted.partition(".")
+    if not key:
+        tree[section] = value
+        return
+    if not isinstance(tree.get(section), dict):
+        tree[section] = {}
+    tree[section][key] = value
 
 
 def get(fp: dict, dotted: str, default: Any = None) -> Any:
-    """Value at a dotted path of a fingerprint (default if absent or null)."""
-    node: Any = fp
-    for key in dotted.split("."):
-        if not isinstance(node, dict) or node.get(key) is None:
-            return default
-        node = node[key]
-    return node
+    """Value at a "section.key" path of a fingerprint (default if absent or null)."""
+    section, _, key = dotted.partition(".")
+    node = fp.get(section)
+    if key:
+        node = node.get(key) if isinstance(node, dict) else None
+    return default if node is None else node
 
 
 _STATE_WORDS = {"block": "block-mapped linear map", "pte": "PTE-mapped linear map",

@@ -71,6 +71,22 @@ def test_live_json_on_this_machine() -> None:
         assert fp["tools"]["fio"].startswith("fio-")
     if shutil.which("memcached"):
         assert fp["tools"]["memcached"][0].isdigit()
+    assert list(fp["tools"]) == list(tools.VERSION_ARGS)      # "mkfs.xfs" stays one key
+    if shutil.which("mkfs.xfs"):
+        assert fp["tools"]["mkfs.xfs"][0].isdigit()
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not os.path.exists("/dev/kmsg") or shutil.which("dmesg") is None, reason="no /dev/kmsg or dmesg")
+def test_kmsg_reader_matches_dmesg() -> None:
+    from benchctl.probes.dmesg import read_kmsg
+    try:
+        ours = read_kmsg().splitlines()
+    except PermissionError:
+        pytest.skip("/dev/kmsg not readable (dmesg_restrict)")
+    theirs = subprocess.run(["dmesg", "--notime"], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert ours and theirs
+    assert ours[0].strip() == theirs[0].strip()
 
 
 @X86
