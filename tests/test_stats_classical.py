@@ -1,0 +1,84 @@
+"""Welch, Mann-Whitney, Holm, drift and power checked against scipy / by hand."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from benchctl.stats import classical, power, trend
+
+A = np.array([100.2, 99.1, 101.5, 100.8, 99.9])
+B = np.array([103.1, 104.0, 102.2, 103.9, 105.1])
+
+
+def test_welch_matches_scipy():
+    r = classical.welch(A, B)
+    ref = stats.ttest_ind(B, A, equal_var=False)
+    assert r.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    assert r.statistic == pytest.approx(ref.statistic, rel=1e-12)
+
+
+def test_welch_needs_two_boots_per_side():
+    r = classical.welch(A[:1], B)
+    assert r.p_value is None and "2 boots" in r.note
+
+
+def test_mann_whitney_matches_scipy():
+    r = classical.mann_whitney(A, B)
+    ref = stats.mannwhitneyu(B, A, alternative="two-sided")
+    assert r.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+    assert r.statistic == ref.statistic
+
+
+def test_mann_whitney_says_why_not_with_three_boots():
+    r = classical.mann_whitney(A[:3], B[:3])
+    assert r.p_value is None
+    assert ">= 4 boots" in r.note and "0.1" in r.note
+    assert classical.min_mwu_p(4, 4) == pytest.approx(0.0286, abs=1e-4)
+
+
+def test_holm_by_hand():
+    # p sorted: 0.01, 0.02, 0.04 (m=3): 0.03, 0.04, max(0.04, 0.04) = 0.04
+    assert classical.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    # Monotone step-down and capping at 1; None stays out of the family.
+    assert classical.holm([0.5, None, 0.3]) == [0.6, None, 0.6]
+    assert classical.holm([0.9, 0.8]) == [1.0, 1.0]
+
+
+def test_drift_detected_across_boots_and_within_a_boot():
+    w = trend.drift_warnings("pte", np.arange(8.0), [("b1", np.arange(12.0)), ("b2", np.ones(12))])
+    assert any("rising with boot order" in x for x in w)
+    assert any("rises over iterations in boot b1" in x for x in w)
+
+
+def test_no_drift_on_noise_mostly():
+    rng = np.random.default_rng(1)
+    hits = sum(bool(trend.drift_warnings("a", rng.normal(size=8), [("b", rng.normal(size=20))]))
+               for _ in range(200))
+    assert hits <= 20   # about 5 % across boots + 1 % within
+
+
+def test_power_matches_noncentral_t_and_simulation():
+    within, between = (4.0, 4.0), (1.0, 1.0)
+    p = power.power(2.0, within, between, boots=6, iters=4)
+    var = (1 + 4 / 4 + 1 + 4 / 4) / 6
+    crit = np.sqrt(6 / 5) * stats.t.ppf(0.975, 10)
+    ncp = 2.0 / np.sqrt(var)
+    assert p == pytest.approx(stats.nct.sf(crit, 10, ncp) + stats.nct.cdf(-crit, 10, ncp))
+    assert power.power(2.0, within, between, 12, 4) > p > power.power(2.0, within, between, 3, 4)
+
+
+def test_plan_is_cheapest_feasible_design():
+    within, between = (9.0, 9.0), (1.0, 1.0)
+    pl = power.plan(3.0, within, between, boot_cost=300, iter_cost=10)
+    assert pl.power >= 0.8
+    best = min((2 * b * (300 + n * 10), b, n) for b in range(2, 40) for n in range(1, 80)
+               if power.power(3.0, within, between, b, n) >= 0.8)
+    assert pl.cost_s == best[0]
+    # Expensive reboots push towards more iterations per boot.
+    cheap = power.plan(3.0, within, between, boot_cost=1, iter_cost=10)
+    assert cheap.iterations <= pl.iterations
+
+
+def test_plan_unreachable_says_so():
+    pl = power.plan(0.001, (1.0, 1.0), (100.0, 100.0), 300, 10, max_boots=5)
+    assert pl.boots is None and "not reachable" in pl.note
