@@ -406,6 +406,7 @@ def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
         if r["action"] not in ("already gone",):
             opts.echo(f"benchctl: cleanup before resume: {r['kind']} {r['attrs'].get('pid') or r['attrs'].get('path') or ''}"
                       f" {r['action']}")
+    opts.arm = m["arm"]
     spec_json = m.get("spec") or {}
     if not spec_json.get("driver"):
         raise InputError("run.json has no spec.driver; cannot resume", run_dir)

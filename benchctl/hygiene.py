@@ -66,8 +66,9 @@ def other_processes(sample_s: float = 0.2) -> list[str]:
     for p in psutil.process_iter(["pid", "name", "cmdline"]):
         if p.info["pid"] in ancestors:
             continue
-        cmd = " ".join(p.info.get("cmdline") or [])
-        if "benchctl" in cmd and (" run " in f" {cmd} " or cmd.endswith(" run")):
+        argv = p.info.get("cmdline") or []
+        cmd = " ".join(argv)
+        if is_benchctl_run(argv):
             out.append(f"another benchctl run is active (pid {p.info['pid']}: {cmd[:80]})")
         try:
             p.cpu_percent(None)
@@ -83,6 +84,14 @@ def other_processes(sample_s: float = 0.2) -> list[str]:
         if pct >= HEAVY_CPU_PCT:
             out.append(f"busy process: pid {p.pid} ({p.info['name']}) used {pct:.0f}% CPU while benchctl started")
     return out
+
+
+def is_benchctl_run(argv: list[str]) -> bool:
+    """`benchctl run ...` or `python -m benchctl run ...` (not any command line that mentions benchctl)."""
+    for i, a in enumerate(argv):
+        if os.path.basename(a) == "benchctl" or (a == "benchctl" and i > 0 and argv[i - 1] == "-m"):
+            return "run" in argv[i + 1:i + 2]
+    return False
 
 
 def check(fp: dict, min_memory_mb: int) -> list[str]:

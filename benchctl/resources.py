@@ -153,12 +153,14 @@ def handler(kind: str) -> KindHandler | None:
 # process: {pid, start_time, token, argv}. Owned = same pid, same start time,
 # and our token in its environment (set by the engine when it spawned it).
 def _proc_present(a: dict) -> bool:
-    return isinstance(a.get("pid"), int) and proc_start_time(a["pid"]) is not None
+    """Running at all (a zombie is dead: it holds no memory, port or file, only a pid entry)."""
+    pid = a.get("pid")
+    return isinstance(pid, int) and proc_start_time(pid) is not None and not _is_zombie(pid)
 
 
 def _proc_owned(a: dict) -> bool:
     pid = a.get("pid")
-    if not isinstance(pid, int) or proc_start_time(pid) is None:
+    if not _proc_present(a):
         return False
     if a.get("start_time") is not None and proc_start_time(pid) != a["start_time"]:
         return False

@@ -207,3 +207,15 @@ def load_json(path: Path) -> Any:
         raise InputError("not UTF-8 text", path)
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", path)
+
+
+def effective_status(manifest: dict[str, Any]) -> str:
+    """The status readers should show: "running" whose benchctl process is gone was interrupted (SIGKILL)."""
+    status = str(manifest.get("status", "unknown"))
+    if status == "running":
+        from benchctl.resources import identity_alive
+
+        owner = manifest.get("owner")
+        if not isinstance(owner, dict) or not identity_alive(owner):
+            return "interrupted"
+    return status

@@ -1,0 +1,83 @@
+"""`benchctl import`: outputs of runs made by hand become a run folder marked imported.
+
+Each FILE is one iteration, in the order given. The format is recognised
+among the tool's formats (benchctl.parsers.TOOL_FORMATS) and parsed by the
+same pure parsers the run engine uses, so an imported memtier JSON yields
+exactly the metrics a benchctl run would record. The host and boot of a
+hand run are unknown unless given; by default each import is its own boot
+so analyze never pools it with another one by accident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+DEFAULT_WORKLOAD = {"memtier": "memcached", "mutilate": "memcached", "memaslap": "memcached",
+                    "memcaslap": "memcached", "perf": "perf", "fio": "fio-dmcrypt", "xfs_io": "seqread-xfs"}
+
+
+def parse_file(tool: str, path: Path):
+    """(format, ParseResult) for one file; InputError naming the file when it is not that tool's output."""
+    from benchctl.errors import InputError
+    from benchctl.parsers import TOOL_FORMATS, ParseError, detect, parse
+
+    key = "memaslap" if tool == "memcaslap" else tool
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror})", path)
+    if not text.strip():
+        raise InputError("empty file", path)
+    fmt = detect(text)
+    formats = TOOL_FORMATS[key]
+    if fmt not in formats:
+        found = f" (it looks like {fmt})" if fmt else ""
+        raise InputError(f"not {tool} output{found}; expected one of: {', '.join(formats)}", path)
+    try:
+        return fmt, parse(fmt, text)
+    except ParseError as e:
+        raise InputError(str(e), path) from None
+
+
+@click.command(name="import")
+@click.argument("tool", type=click.Choice(sorted(DEFAULT_WORKLOAD)))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--arm", required=True, help="Arm label of the kernel these outputs were measured on.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Results root (default ./results): the folder goes to DIR/<host>/<run-id>/.")
+@click.option("--workload", help="Workload name for the records (default by tool, e.g. memcached).")
+@click.option("--host", default="unknown", show_default=True, help="Host the outputs came from.")
+@click.option("--boot", help="Boot id of that host's run (default: a new id per import).")
+def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, workload: str | None,
+            host: str, boot: str | None) -> None:
+    """Turn outputs of runs made by hand (memtier JSON/text/HDR, mutilate, memaslap, perf stat, fio,
+    xfs_io) into a run folder marked imported; each FILE is one iteration."""
+    from benchctl.fsutil import atomic_write_text
+    from benchctl.store import RunFolder, new_run_id, utc_now
+
+    parsed = [(f, *parse_file(tool, f)) for f in files]   # all files checked before anything is written
+    workload = workload or DEFAULT_WORKLOAD[tool]
+    run_id = new_run_id(workload, arm)
+    folder = RunFolder.create(output or Path("results"), host=host, workload=workload, arm=arm, run_id=run_id,
+                              boot_id=boot or f"import-{run_id}", status="imported", imported=True,
+                              iterations_requested=len(files), warmup=0,
+                              spec={"name": workload, "imported_from": tool}, overrides={},
+                              tool_versions={}, kernel_release=None)
+    n = 0
+    for i, (path, fmt, res) in enumerate(parsed, 1):
+        raw = folder.raw_dir(i)
+        atomic_write_text(raw / path.name, path.read_text(encoding="utf-8", errors="replace"))
+        folder.log_command(["import", tool, str(path.resolve())], rc=0, iteration=i, format=fmt)
+        for w in res.warnings:
+            folder.warn(f"{path.name}: {w}")
+        if not res.measurements:
+            folder.warn(f"{path.name}: no metrics in this {fmt} output")
+        for m in res.measurements:
+            folder.record(i, m.metric, m.value, m.unit, note={**(m.note or {}), "imported_from": path.name,
+                                                               "format": fmt})
+            n += 1
+    folder.update(iterations_done=len(parsed), finished=utc_now())
+    click.echo(f"benchctl: imported {n} records from {len(parsed)} file(s) -> {folder.path}", err=True)
+    click.echo(folder.path)
