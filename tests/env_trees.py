@@ -21,7 +21,6 @@ PTE_EXCERPT = ARM64 / "ptdump-pte-excerpt.txt"
 PTDUMP = "sys/kernel/debug/kernel_page_tables"
 
 AMPEREONE = 0xC00FAC30     # implementer 0xC0, part 0xAC3, r0p0 (reference/kernel.md 1.2)
-NEOVERSE_N1 = 0x414FD0C1   # as recorded from qemu -cpu neoverse-n1
 BBML2_LINE = "[    0.000000] CPU features: detected: BBM Level 2 without conflict abort"
 
 
@@ -113,7 +112,6 @@ def ptdump_text(entries: list[tuple[int, int, str, str]]) -> str:
 RW = "     RW NX SHD AF            UXN    MEM/NORMAL-TAGGED"
 RW_CON = "     RW NX SHD AF    CON     UXN    MEM/NORMAL-TAGGED"
 RW_BLK = "     RW NX SHD AF        BLK UXN    MEM/NORMAL-TAGGED"
-RW_CON_BLK = "     RW NX SHD AF    CON BLK UXN    MEM/NORMAL-TAGGED"
 RO = "     ro NX SHD AF            UXN    MEM/NORMAL"
 F_RW = "F    RW NX SHD AF            UXN    MEM/NORMAL-TAGGED"
 K, M, G = 1 << 10, 1 << 20, 1 << 30

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from env_trees import (AMPEREONE, ARM64, BBML2_LINE, BLOCK_EXCERPT, F_RW, NEOVERSE_N1, PTDUMP, RO, RW,
-                       RW_BLK, RW_CON, RW_CON_BLK, G, K, M, derive, ptdump_text)
+from env_trees import (AMPEREONE, ARM64, BBML2_LINE, BLOCK_EXCERPT, F_RW, PTDUMP, RO, RW, RW_BLK, RW_CON, G,
+                       K, M, derive, ptdump_text)
 
 from benchctl.fingerprint import FORMAT, SCHEMA, collect, get, summary
 
