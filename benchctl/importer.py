@@ -1,0 +1,68 @@
+"""Read outputs of runs made by hand (`benchctl import TOOL FILE...`) with the same parsers as `run`.
+
+Each file's format is detected from its content (memtier JSON or text,
+perf CSV with any separator, ...), restricted to the formats TOOL can
+produce; a file that looks like another tool's output is refused rather
+than read as something it is not. Writing the run folder is the caller's job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchctl.errors import InputError, UsageError
+from benchctl.parsers import PARSERS, TOOL_FORMATS, ParseError, ParseResult, detect
+
+MAX_BYTES = 256 << 20  # tool outputs are KiB to a few MiB; anything this large is not one
+
+
+def read_text(path: Path) -> str:
+    """The file as text (undecodable bytes replaced), or InputError naming it."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{size} bytes is too large for a tool output (limit {MAX_BYTES})", path=path)
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", path=path) from None
+    return data.decode("utf-8", errors="replace")
+
+
+def format_of(tool: str, text: str, path: Path) -> str | None:
+    """The detected format if it belongs to tool; None when nothing was recognised."""
+    fmt = detect(text)
+    if fmt is None or fmt in TOOL_FORMATS[tool]:
+        return fmt
+    owner = next((t for t, fmts in TOOL_FORMATS.items() if fmt in fmts), "another tool")
+    raise InputError(f"this looks like {owner} output ({fmt}), not {tool}", path=path)
+
+
+def import_file(tool: str, path: Path) -> ParseResult:
+    """Parse one file made by TOOL; InputError naming the file when it cannot be read as such."""
+    if tool not in TOOL_FORMATS:
+        raise UsageError(f"unknown tool {tool!r}; choose one of {', '.join(sorted(TOOL_FORMATS))}")
+    text = read_text(path)
+    if not text.strip():
+        raise InputError(f"empty file: expected {tool} output", path=path)
+    fmt = format_of(tool, text, path)
+    candidates = [fmt] if fmt else list(TOOL_FORMATS[tool])
+    first_error: ParseError | None = None
+    for candidate in candidates:
+        try:
+            result = PARSERS[candidate](text)
+        except ParseError as e:
+            first_error = first_error or e
+            continue
+        result.info.setdefault("format", candidate)
+        result.info["parser_format"] = candidate
+        result.info["source_file"] = str(path)
+        return result
+    assert first_error is not None
+    if fmt is None and len(candidates) > 1:
+        raise InputError(f"not recognised as {tool} output (tried {', '.join(candidates)})", path=path)
+    raise InputError(f"not readable as {fmt or candidates[0]}: {first_error}", path=path)
+
+
+def import_files(tool: str, files: list[Path]) -> list[tuple[Path, ParseResult]]:
+    """Parse every file; the first one that fails stops the import with an InputError naming it."""
+    return [(Path(f), import_file(tool, Path(f))) for f in files]
