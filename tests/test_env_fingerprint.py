@@ -348,3 +348,34 @@ def test_missing_sources_are_null_with_reason(tmp_path: Path) -> None:
     assert fp["linear_map"]["state"] == "block" and fp["linear_map"]["expected"] == "block"
     assert "(inferred, not observed)" in fp["verdict"]
     assert fp["cpu"]["count"] == 2       # sys/devices/system/cpu/online is still there
+
+
+def test_degraded_block_map_is_mixed(tmp_path: Path) -> None:
+    # From the AmpereOne case (qemu-n1-6.1-4k-rodatafull + block excerpt) with 6G of the 9G of PUD
+    # blocks replaced by plain PTEs, as after many splits: (2M+960M+3G+64K)/(that+6G+32K) = 40% blocks.
+    dump = BLOCK_EXCERPT.read_text().replace(
+        "0xffff0001c0000000-0xffff000300000000           5G PUD       RW NX SHD AF        BLK UXN",
+        "0xffff0001c0000000-0xffff000300000000           5G PTE       RW NX SHD AF            UXN").replace(
+        "0xffff000040000000-0xffff000140000000           4G PUD       RW NX SHD AF        BLK UXN",
+        "0xffff000040000000-0xffff000080000000           1G PTE       RW NX SHD AF            UXN")
+    dump = dump.replace("0xffff000300000000-0xffff008000000000         500G PUD",
+                        "0xffff000080000000-0xffff000140000000           3G PUD       RW NX SHD AF        BLK UXN"
+                        "    MEM/NORMAL-TAGGED\n0xffff000300000000-0xffff008000000000         500G PUD")
+    tree = derive(tmp_path, "qemu-n1-6.1-4k-rodatafull", release="6.18.0", midr=AMPEREONE,
+                  config=NO_RODATA_CFG, ptdump=dump, dmesg_add=[BBML2_LINE])
+    fp = collect(tree)
+    check(fp, bbml2=True, rodata="full", state="mixed", expected="block",
+          warnings=["linear map is mixed (ptdump) (40% of writable bytes in blocks"])
+    assert fp["verdict"].startswith("arm: mixed linear map (40% in blocks) (ptdump), BBML2_NOABORT CPU")
+
+
+def test_unknown_arch_still_reads_an_arm64_dump(tmp_path: Path) -> None:
+    # From qemu-n1-6.1-4k-rodataon without config files or cpuinfo: the arch cannot be named,
+    # but the dump is arm64's and is still the observation.
+    tree = derive(tmp_path, "qemu-n1-6.1-4k-rodataon")
+    (tree / "proc/config.gz").unlink()
+    next((tree / "boot").glob("config-*")).unlink()
+    (tree / "proc/cpuinfo").unlink()
+    fp = collect(tree)
+    assert fp["host"]["arch"] is None
+    assert fp["linear_map"]["source"] == "ptdump" and fp["linear_map"]["state"] == "block"

@@ -101,7 +101,9 @@ class LinearMapProbe(Probe):
     # -- observation -----------------------------------------------------------------------
     def _observe(self, ctx: Context, exp: expected.Expectation | None) -> None:
         reasons: list[str] = []
-        if ctx.get("host.arch") == "aarch64" and self._from_ptdump(ctx, reasons):
+        arch = ctx.get("host.arch")
+        # x86 also has a kernel_page_tables, in another format; with the arch unknown, try it.
+        if arch in ("aarch64", None) and self._from_ptdump(ctx, reasons):
             return
         if ctx.get("host.arch") not in (None, "aarch64"):
             reasons.append("ptdump parsing is arm64-only")
