@@ -10,7 +10,7 @@ from __future__ import annotations
 from benchctl import directmap, expected
 from benchctl.linearmap import block_fraction, classify
 from benchctl.probes.base import Context, Probe, Unavailable
-from benchctl.ptdump import parse_linear_map
+from benchctl.ptdump import START, parse_linear_map
 
 PTDUMP = "sys/kernel/debug/kernel_page_tables"
 
@@ -128,6 +128,9 @@ class LinearMapProbe(Probe):
                         True for _ in _safe_iter(ctx, "sys/kernel/debug")):
                     reason += " (debugfs not mounted: mount -t debugfs none /sys/kernel/debug)"
             reasons.append(reason)
+            return False
+        if ctx.get("host.arch") != "aarch64" and START not in text:
+            reasons.append(f"{ctx.shown(PTDUMP)} is not an arm64 dump (no Linear Mapping section)")
             return False
         census = parse_linear_map(text, ctx.root / PTDUMP)
         src = ctx.shown(PTDUMP) + " (Linear Mapping section)"
