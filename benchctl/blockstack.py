@@ -171,11 +171,8 @@ class BlockStack:
             # someone else's ramdisks: their /dev/ramN may hold data, and rd_size is not ours to choose
             self.info["brd_reason"] = "brd already loaded (not by benchctl)"
             return None
-        if not (blockdev.ROOT / "lib" / "modules" / os.uname().release).exists():
-            self.info["brd_reason"] = f"no /lib/modules/{os.uname().release}"
-            return None
         kb = (self.spec.size + 1023) // 1024
-        self._add("brd", rd_size_kb=kb, loaded_by="benchctl")
+        rid = self._add("brd", rd_size_kb=kb, loaded_by="benchctl")
         argv = ["modprobe", "brd", "rd_nr=1", f"rd_size={kb}", "max_part=0"]
         rc = subprocess.run(argv, capture_output=True).returncode
         self._log(argv, rc=rc)
