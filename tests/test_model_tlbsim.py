@@ -96,3 +96,12 @@ def test_fast_steady_state_has_no_compulsory_misses():
     a, s = irm_trace(7, 20000, 100, 0.0, "4K")
     assert simulate_fast(a, s, N1, cold=False).walks == pytest.approx(0.0, abs=1e-9)
     assert simulate_fast(a, s, N1, cold=True).walks == pytest.approx(100.0)
+
+
+def test_warmup_counts_only_later_accesses():
+    a, s = irm_trace(8, 120000, 3000, 0.5, "4K")
+    ref = simulate_reference(a, s, N1, warmup=40000)
+    fast = simulate_fast(a, s, N1, warmup=40000)
+    assert ref.accesses == fast.accesses == 80000
+    assert abs(fast.miss_ratio - ref.miss_ratio) <= 0.02 * ref.miss_ratio
+    assert ref.walks < simulate_reference(a, s, N1).walks

@@ -102,12 +102,15 @@ class ReferenceTLB:
         return len(self.levels)
 
 
-def simulate_reference(addrs, sizes, levels: list[TLBLevel]) -> SimResult:
+def simulate_reference(addrs, sizes, levels: list[TLBLevel], *, warmup: int = 0) -> SimResult:
+    """Run the trace; count only accesses from index `warmup` on (the TLB warms up before)."""
     tlb = ReferenceTLB(levels)
     counts = [0] * (len(levels) + 1)
-    for a, s in zip(np.asarray(addrs).tolist(), np.asarray(sizes).tolist()):
-        counts[tlb.access(a, s)] += 1
-    return SimResult(len(counts) and sum(counts), [float(c) for c in counts[:-1]], float(counts[-1]))
+    for i, (a, s) in enumerate(zip(np.asarray(addrs).tolist(), np.asarray(sizes).tolist())):
+        where = tlb.access(a, s)
+        if i >= warmup:
+            counts[where] += 1
+    return SimResult(sum(counts), [float(c) for c in counts[:-1]], float(counts[-1]))
 
 
 def _che_hit(rates: np.ndarray, sets: np.ndarray, nsets: int, ways: int) -> np.ndarray:
@@ -136,7 +139,7 @@ def _che_hit(rates: np.ndarray, sets: np.ndarray, nsets: int, ways: int) -> np.n
     return hit
 
 
-def simulate_fast(addrs, sizes, levels: list[TLBLevel], *, cold: bool = True) -> SimResult:
+def simulate_fast(addrs, sizes, levels: list[TLBLevel], *, cold: bool = True, warmup: int = 0) -> SimResult:
     """Che's approximation over the trace's own reference frequencies.
 
     Each level is solved on the whole reference stream with its own geometry
@@ -151,19 +154,20 @@ def simulate_fast(addrs, sizes, levels: list[TLBLevel], *, cold: bool = True) ->
 
     `cold=True` counts the first reference to each entry as a miss (what a
     simulator started empty sees); `cold=False` gives the steady state of an
-    endless run with the same reference rates, which is what predict uses.
-    One sort by address groups every level's entries (an entry covers an
+    endless run with the same reference rates. `warmup` counts only accesses
+    from that index on, as in simulate_reference. One sort by address groups every level's entries (an entry covers an
     aligned range whose mapping size is uniform), so the cost is one sort plus
     O(entries) work per Newton step.
     """
     addrs = np.asarray(addrs, dtype=np.int64)
     sizes = np.asarray(sizes, dtype=np.int64)
     n = addrs.size
-    res = SimResult(n)
-    if n == 0:
+    res = SimResult(max(0, n - warmup))
+    if n == 0 or warmup >= n:
         res.hits = [0.0] * len(levels)
         return res
     order = np.argsort(addrs)
+    measured = order >= warmup
     a_sorted, s_sorted = addrs[order], sizes[order]
     pos_of = None
     reach = np.ones(n)  # probability that each access (in sorted order) reaches the current level
@@ -187,7 +191,7 @@ def simulate_fast(addrs, sizes, levels: list[TLBLevel], *, cold: bool = True) ->
                 pos_of[order] = np.arange(n)
             miss[pos_of[np.minimum.reduceat(order, starts)]] = 1.0
         nxt = np.minimum(reach, miss)
-        res.hits.append(float(reach.sum() - nxt.sum()))
+        res.hits.append(float((reach - nxt)[measured].sum()))
         reach = nxt
-    res.walks = float(reach.sum())
+    res.walks = float(reach[measured].sum())
     return res
