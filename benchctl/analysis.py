@@ -241,12 +241,12 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
         raise InputError("baseline and candidate must be different arms")
     df = tidy.df
     arms_present = sorted(set(df["arm"].unique())) if len(df) else []
-    known = arms_present + [b.arm for b in tidy.boots]
+    known = set(arms_present) | {b.arm for b in tidy.boots} | {s.arm for s in tidy.skipped if s.arm}
     for arm in (baseline, candidate):
         if arm not in arms_present:
             why = " (every row of it was skipped)" if arm in known else ""
-            skipped = summarize_skipped(tidy.skipped)
-            extra = f"; first problem: {skipped[0]}" if skipped and arm in known else ""
+            first = next((s for s in tidy.skipped if s.arm == arm), None)
+            extra = f"; first problem: {first}" if first else ""
             raise InputError(f"arm {arm!r} has no usable rows{why}; arms in the data: "
                              f"{', '.join(arms_present) or 'none'}{extra}")
     df = df[df["arm"].isin([baseline, candidate])]

@@ -65,11 +65,16 @@ def consistency(boots: list[BootMeta], arms: list[str]) -> list[str]:
 
 
 def taint(boots: list[BootMeta], arms: list[str]) -> list[str]:
+    """Kernel BUG/WARNING lines during a run (e.g. the v6.18-rc1..rc5 sleeping-in-atomic bug)."""
     out = []
-    for b in boots:
-        if b.arm in arms and b.tainted:
-            first = b.taint_lines[0] if b.taint_lines else "tainted flag set in run.json"
-            out.append(f"{b.arm}: run {b.run} is tainted by kernel messages: {first[:120]}")
+    for arm in arms:
+        bs = _boots_of(boots, arm)
+        bad = [b for b in bs if b.tainted]
+        if bad:
+            first = next((b.taint_lines[0] for b in bad if b.taint_lines), "tainted flag set in run.json")
+            runs = ", ".join(b.run for b in bad[:3]) + (" ..." if len(bad) > 3 else "")
+            out.append(f"{arm}: {len(bad)} of {len(bs)} runs tainted by kernel messages "
+                       f"(first: {first[:100]}); runs: {runs}")
     return out
 
 

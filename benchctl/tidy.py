@@ -43,6 +43,7 @@ class Skipped:
     file: str
     line: int | None
     reason: str
+    arm: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
@@ -114,22 +115,22 @@ def _finish(df, skipped: list[Skipped], lines, path: str):
     import pandas as pd
     value = pd.to_numeric(df["value"], errors="coerce")
     finite = np.isfinite(value.to_numpy(dtype=float, na_value=np.nan))
-    raw = df["value"]
+    arms = df["arm"].to_numpy()
+
+    def skip(mask, reason):
+        for ln, arm in zip(lines[mask][:10_000], arms[mask][:10_000]):
+            skipped.append(Skipped(path, int(ln), reason, None if arm is None or arm is pd.NA else str(arm)))
+
     nonnum = value.isna().to_numpy()
-    for ln in lines[nonnum][:10_000]:
-        skipped.append(Skipped(path, int(ln), "value is not a number"))
-    infinite = ~finite & ~nonnum
-    for ln in lines[infinite][:10_000]:
-        skipped.append(Skipped(path, int(ln), "value is infinite"))
+    skip(nonnum, "value is not a number")
+    skip(~finite & ~nonnum, "value is infinite")
     keep = finite
     iteration = pd.to_numeric(df["iteration"], errors="coerce")
     bad_it = iteration.isna().to_numpy() & keep
-    for ln in lines[bad_it][:10_000]:
-        skipped.append(Skipped(path, int(ln), "iteration is not an integer"))
+    skip(bad_it, "iteration is not an integer")
     keep &= ~bad_it
     missing_key = df[["arm", "boot", "workload", "metric"]].isna().any(axis=1).to_numpy() & keep
-    for ln in lines[missing_key][:10_000]:
-        skipped.append(Skipped(path, int(ln), "empty arm, boot, workload or metric"))
+    skip(missing_key, "empty arm, boot, workload or metric")
     keep &= ~missing_key
     if "warmup" in df.columns:
         keep &= ~_parse_bool(df["warmup"]).to_numpy()

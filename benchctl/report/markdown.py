@@ -31,7 +31,7 @@ def render(result: dict) -> str:
                 "|---|---|---:|---|---|---:|---:|---|"]
         for cl in result["claims"]:
             refs = notes.refs(cl["warnings"])
-            out.append(f"| {cl['id']} | {cl['workload']} {cl['metric']} | {pct(cl['change_pct'])} % | "
+            out.append(f"| {cl['id']} | {cl['workload']} {cl['metric']} | {pct(cl['change_pct']) + ' %' if cl['ci_pct'] else 'no data'} | "
                        f"{ci(cl['ci_pct'])} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
                        f"{pval(cl['p_adjusted'])} | **{cl['verdict']}** {refs} |")
         for cl in result["claims"]:

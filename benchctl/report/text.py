@@ -86,8 +86,9 @@ def render(result: dict) -> str:
         for cl in result["claims"]:
             refs = notes.refs(cl["warnings"])
             out.append(f"  {cl['id']}: {cl['workload']} {cl['metric']}")
-            out.append(f"    measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}, "
-                       f"claimed {cl['claimed_text']}")
+            measured = (f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}"
+                        if cl["ci_pct"] else "measured: no data")
+            out.append(f"    {measured}, claimed {cl['claimed_text']}")
             out += _wrap(f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  "
                          f"verdict: {verdict_word(cl['verdict'])} {refs}".rstrip(), "      ", "    ")
             dec = cl.get("decide")

@@ -1,0 +1,186 @@
+"""`benchctl analyze` and `benchctl plan` end to end, through the real CLI entry point."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import analysis_data as ad
+
+REPO = Path(__file__).resolve().parents[1]
+CLAIMS = REPO / "analysis/claims/bbml2.toml"
+
+
+def bench(*args):
+    return subprocess.run([sys.executable, "-m", "benchctl", *map(str, args)], capture_output=True, text=True,
+                          cwd=REPO)
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("benchctl: error: "), r.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+def tlb_records(rng, boots=4, iters=6):
+    """Raw counters per iteration: walks fall ~28 % in the block arm."""
+    out = []
+    for k, (arm, rate) in enumerate((("pte", 2.0e-3), ("block", 1.43e-3))):
+        for b in range(boots):
+            boot_rate = rate * (1 + rng.normal(0, 0.03))
+            for i in range(iters):
+                inst = rng.uniform(1e9, 3e9)
+                dtlb = inst * boot_rate * (1 + rng.normal(0, 0.02))
+                for metric, v in (("inst_retired_k", inst), ("dtlb_walk_k", 0.8 * dtlb), ("itlb_walk_k", 0.2 * dtlb)):
+                    out.append({"arm": arm, "host": "h1", "boot": f"{arm}-{b}", "run": f"r-{arm}-{b}",
+                                "workload": "memcached", "iteration": i, "metric": metric, "value": v,
+                                "unit": "count", "t": 1.7e9 + (2 * b + k) * 1000 + i})
+    return out
+
+
+@pytest.fixture(scope="module")
+def csv_path(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    recs = ad.rows(rng) + ad.rows(rng, metric="p99_latency_us", unit="us",
+                                  arms=(("pte", 200.0), ("block", 181.0))) + tlb_records(rng)
+    return ad.write_csv(tmp_path_factory.mktemp("csv") / "tidy.csv", recs)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_every_format_on_csv(csv_path, fmt):
+    r = bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS,
+              "--format", fmt, "--resamples", 1000, "--seed", 3)
+    assert r.returncode == 0, r.stderr
+    assert "memcached-p99" in r.stdout
+    if fmt == "json":
+        j = json.loads(r.stdout)
+        verdicts = {c["id"]: c["verdict"] for c in j["claims"]}
+        assert verdicts["memcached-p99"] == "confirmed"
+        assert verdicts["memcached-tlb"] == "confirmed"
+        tlb = next(c for c in j["comparisons"] if c["metric"] == "kernel_tlb_walk_mpki")
+        assert "ratio of sums" in tlb["method"]
+        assert tlb["baseline"]["mean"] == pytest.approx(2.0, rel=0.05)
+        assert tlb["baseline"]["n_samples"] == 24
+
+
+def test_mpki_is_ratio_of_sums_per_boot(tmp_path):
+    rng = np.random.default_rng(1)
+    recs = tlb_records(rng, boots=2, iters=3)
+    p = ad.write_csv(tmp_path / "t.csv", recs)
+    r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--format", "json",
+              "--resamples", 200)
+    j = json.loads(r.stdout)
+    tlb = next(c for c in j["comparisons"] if c["metric"] == "kernel_tlb_walk_mpki")
+    for arm, key in (("pte", "baseline"), ("block", "candidate")):
+        expect = []
+        for b in range(2):
+            rows = [x for x in recs if x["boot"] == f"{arm}-{b}"]
+            walks = sum(x["value"] for x in rows if x["metric"] in ("dtlb_walk_k", "itlb_walk_k"))
+            inst = sum(x["value"] for x in rows if x["metric"] == "inst_retired_k")
+            expect.append(1000 * walks / inst)
+        assert tlb[key]["boot_means"] == pytest.approx(expect)
+
+
+def test_run_folders_checks_and_plots(tmp_path):
+    rng = np.random.default_rng(2)
+    recs = ad.rows(rng, interleave=False) + ad.rows(rng, metric="p99_latency_us", unit="us", interleave=False)
+    ad.write_runs(tmp_path / "runs", recs, state="pte")
+    plots = tmp_path / "plots"
+    r = bench("analyze", tmp_path / "runs", "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS,
+              "--plots", plots, "--resamples", 500)
+    assert r.returncode == 0, r.stderr
+    assert "both arms have the linear map in state 'pte'" in r.stdout
+    assert "not interleaved" in r.stdout
+    names = {p.name for p in plots.iterdir()}
+    for stem in ("claims-forest", "dist-memcached-ops_per_sec", "order-memcached-ops_per_sec", "latency-memcached"):
+        assert f"{stem}.png" in names and f"{stem}.svg" in names
+    assert "SIMULATED" not in (plots / "claims-forest.svg").read_text()
+    assert str(tmp_path / "runs") in (plots / "claims-forest.svg").read_text()
+
+
+def test_truncated_jsonl_is_reported_and_rest_analysed(tmp_path):
+    rng = np.random.default_rng(2)
+    recs = ad.rows(rng, boots=3, iters=5)
+    dirs = ad.write_runs(tmp_path, recs)
+    d = dirs[0]
+    (d / "records.jsonl").write_text((d / "records.jsonl").read_text()[:-30])
+    r = bench("analyze", tmp_path, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
+    assert r.returncode == 0, r.stderr
+    assert "truncated last record" in r.stdout and "records.jsonl: line 6" in r.stdout
+
+
+def test_bad_values_named_but_analysis_continues(tmp_path):
+    recs = ad.rows(np.random.default_rng(0), boots=3, iters=4)
+    recs[2]["value"] = "n/a"
+    p = ad.write_csv(tmp_path / "x.csv", recs)
+    r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
+    assert r.returncode == 0
+    assert f"{p}: line 4: value is not a number (skipped)" in r.stdout.replace("\n    ", " ")
+
+
+def test_missing_columns_exit_3(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("arm,value\npte,1\n")
+    one_line_error(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"),
+                   str(p), "missing column")
+
+
+def test_unknown_arm_exit_3(csv_path):
+    one_line_error(bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "blk"),
+                   "'blk'", "arms in the data: block, pte")
+
+
+def test_empty_arm_exit_3(tmp_path):
+    recs = ad.rows(np.random.default_rng(0), boots=2, iters=2)
+    for r in recs:
+        if r["arm"] == "block":
+            r["value"] = "inf"
+    p = ad.write_csv(tmp_path / "x.csv", recs)
+    one_line_error(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"),
+                   "'block' has no usable rows", "value is infinite")
+
+
+def test_bad_claims_exit_3(tmp_path, csv_path):
+    c = tmp_path / "c.toml"
+    c.write_text('[[claim]]\nid = "x"\nworkload = "w"\nmetric = "m"\ndirection = "increase"\nvalue = 1\nfoo = 2\n')
+    one_line_error(bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", c),
+                   str(c), "'foo'")
+
+
+def test_no_input_is_usage_error():
+    r = bench("analyze", "--baseline", "pte", "--candidate", "block")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_simulated_runs_banner(tmp_path):
+    recs = ad.rows(np.random.default_rng(0), boots=3, iters=4)
+    ad.write_runs(tmp_path / "r", recs, simulated=True)
+    r = bench("analyze", tmp_path / "r", "--baseline", "pte", "--candidate", "block", "--resamples", 300,
+              "--plots", tmp_path / "p")
+    assert "SIMULATED DATA" in r.stdout.splitlines()[1]
+    assert "SIMULATED" in (tmp_path / "p" / "dist-memcached-ops_per_sec.svg").read_text()
+
+
+def test_plan_text_and_json(csv_path):
+    r = bench("plan", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS,
+              "--reboot-cost", 300)
+    assert r.returncode == 0, r.stderr
+    assert "memcached-ops" in r.stdout and "boots per arm x" in r.stdout
+    assert max(len(x) for x in r.stdout.splitlines()) <= 72
+    r = bench("plan", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--effect", 2,
+              "--iteration-cost", 5, "--format", "json")
+    j = json.loads(r.stdout)
+    assert j["costs"]["iteration_s"] == 5
+    ops = next(p for p in j["plans"] if p["metric"] == "ops_per_sec")
+    assert ops["plan"]["boots_per_arm"] >= 2 and ops["plan"]["power"] >= 0.8
+
+
+def test_plan_needs_claims_or_effect(csv_path):
+    r = bench("plan", "--csv", csv_path, "--baseline", "pte", "--candidate", "block")
+    assert r.returncode == 2 and "--effect" in r.stderr
