@@ -114,3 +114,10 @@ def test_version_parsers(tool, text):
 
 def test_every_format_has_real_samples():
     assert set(SAMPLES) == set(PARSERS)
+
+
+@pytest.mark.parametrize("fmt", sorted(PARSERS))
+def test_numbers_thousands_of_digits_long(fmt):
+    huge = "9" * 5000
+    for text in (SAMPLES[fmt][0].replace("1", huge, 3), f"{huge} {huge}\n", f'{{"fio version": "fio-3.33", "jobs": [{huge}]}}'):
+        _check(fmt, text)

@@ -21,7 +21,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import lines, to_float
+from benchctl.parsers.textutil import guarded, lines, to_float
 
 _RESOLUTION = "fio-log-linear-64"
 _TARGETS = {"clat_p50_us": 50.0, "clat_p99_us": 99.0, "clat_p999_us": 99.9}
@@ -132,6 +132,7 @@ def _direction(job: dict, where: str) -> str:
     return active[0]
 
 
+@guarded
 def parse_json(text: str) -> ParseResult:
     """fio --output-format=json or json+ (possibly several documents): the final report."""
     docs, skipped = split_documents(text)
@@ -239,6 +240,7 @@ _BW_UNITS = {"B/s": 1 / 1024, "KiB/s": 1.0, "MiB/s": 1024.0, "GiB/s": 1024.0 ** 
 _LAT_UNITS = {"nsec": 1e-3, "usec": 1.0, "msec": 1e3, "sec": 1e6}
 
 
+@guarded
 def parse_text(text: str) -> ParseResult:
     """fio's normal text report. Coarser than JSON: IOPS has 3 significant digits, BW 3-4."""
     res = ParseResult()

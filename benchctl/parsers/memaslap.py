@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
 
 _SETTINGS = {
     "servers": "servers", "threads count": "threads", "concurrency": "concurrency", "run time": "run_time",
@@ -51,6 +51,7 @@ def pow2_quantile_bracket(buckets: dict[int, int], q: float) -> tuple[float, flo
     return float(2 ** (i - 1)) if i else 0.0, float(2 ** i)
 
 
+@guarded
 def parse(text: str) -> ParseResult:
     """ops_per_sec from the TPS line; mean and a bracketed P99 from the -S Total Statistics block."""
     res = ParseResult()

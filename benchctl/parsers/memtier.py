@@ -22,7 +22,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
 
 _TARGETS = (("p50_latency_us", 50.0), ("p99_latency_us", 99.0), ("p999_latency_us", 99.9))
 _ROWS = ("Sets", "Gets", "Waits", "Totals")
@@ -83,6 +83,7 @@ def _number(d: dict, key: str, where: str) -> float:
     return float(v)
 
 
+@guarded
 def parse_json(text: str) -> ParseResult:
     """memtier --json-out-file: ops_per_sec (Totals), p50/p99/p99.9 and mean latency in us."""
     try:
@@ -176,6 +177,7 @@ _HEADER_COL = re.compile(r"Type|Ops/sec|Hits/sec|Misses/sec|MOVED/sec|ASK/sec|Av
 _SECTION = re.compile(r"^(ALL STATS|BEST RUN RESULTS|WORST RUN RESULTS|AGGREGATED AVERAGE RESULTS.*|RUN #\d+ RESULTS)\s*$")
 
 
+@guarded
 def parse_text(text: str) -> ParseResult:
     """memtier's text report (stdout or -o file): the ALL STATS / AGGREGATED AVERAGE Totals row."""
     res = ParseResult()
@@ -247,6 +249,7 @@ def parse_text(text: str) -> ParseResult:
 
 # --- --hdr-file-prefix files -----------------------------------------------------
 
+@guarded
 def parse_hgrm(text: str) -> ParseResult:
     """P_FULL_RUN_1.hgrm (HdrHistogram interval log): all intervals added, latencies in us.
 
@@ -290,6 +293,7 @@ def parse_hgrm(text: str) -> ParseResult:
     return res
 
 
+@guarded
 def parse_hdr_txt(text: str) -> ParseResult:
     """P_FULL_RUN_1.txt (HdrHistogram percentile distribution, values in ms with 2 decimals).
 

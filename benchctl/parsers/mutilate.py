@@ -20,7 +20,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
 
 _COLS = ("avg", "std", "min", "p5", "p10", "p90", "p95", "p99")
 _SCAN_COLS = _COLS + ("qps", "target")
@@ -39,6 +39,7 @@ def _row(s: str, ncols: int) -> list[float] | None:
         return None
 
 
+@guarded
 def parse(text: str) -> ParseResult:
     """ops_per_sec (Total QPS), p99_latency_us and mean_latency_us of GETs (the read row)."""
     res = ParseResult()
@@ -133,6 +134,7 @@ def quantile(sorted_values: list[float], q: float) -> float:
     return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
 
 
+@guarded
 def parse_samples(text: str) -> ParseResult:
     """mutilate --save file: `<start_s> <latency_us>` per GET -> exact p50/p99/p99.9 and mean of GETs.
 

@@ -25,7 +25,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import is_transcript_line, lines
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines
 
 NOT_SUPPORTED = "<not supported>"
 NOT_COUNTED = "<not counted>"
@@ -62,13 +62,13 @@ def _row(fields: list[str], sep: str) -> dict | None:
         return None
     # -I timestamp: a number followed by a value or an aggregation id (a unit is never numeric).
     if _is_num(fields[0]) and n > 1 and (_is_value(fields[1]) or _AGGR.match(fields[1].strip())):
-        interval = float(fields[0])
+        interval = float(fields[0].strip())
         i = 1
     if i < n and _AGGR.match(fields[i].strip()):
         aggr = fields[i].strip()
         i += 1
         if i + 1 < n and fields[i].strip().isdecimal() and _is_value(fields[i + 1]):
-            cpus = int(fields[i])
+            cpus = int(fields[i].strip())
             i += 1
     if i >= n or not _is_value(fields[i]):
         return None
@@ -82,20 +82,20 @@ def _row(fields: list[str], sep: str) -> dict | None:
         if rest[j].strip().isdecimal() and _is_num(rest[j + 1]):
             ev_fields = rest[:j]
             variance = None
-            if len(ev_fields) > 1 and re.fullmatch(r"\s*-?[\d.]+%\s*", ev_fields[-1]):
+            if len(ev_fields) > 1 and re.fullmatch(r"\s*-?\d+(\.\d*)?%\s*", ev_fields[-1]):
                 variance = float(ev_fields[-1].strip().rstrip("%"))
                 ev_fields = ev_fields[:-1]
             event = sep.join(ev_fields).strip()
             if not event:
                 return None
             tail = rest[j + 2:]
-            pct = float(rest[j + 1])
+            pct = float(rest[j + 1].strip())
             if not math.isfinite(pct):
                 return None
             mv = tail[0].strip() if tail else ""
             row = {
                 "event": event, "value": value, "unit": unit, "status": status,
-                "run_ns": int(rest[j]), "pct_running": pct, "variance_pct": variance,
+                "run_ns": int(rest[j].strip()), "pct_running": pct, "variance_pct": variance,
                 "interval": interval, "aggr": aggr, "aggr_cpus": cpus,
                 "metric_value": float(mv) if _is_num(mv) else None,
                 "metric_unit": sep.join(tail[1:]).strip() if len(tail) > 1 else "",
@@ -191,6 +191,7 @@ def _preamble(line: str, res: ParseResult) -> bool:
     return False
 
 
+@guarded
 def parse_csv(text: str) -> ParseResult:
     """perf stat -x SEP (stderr or the -o file)."""
     res = ParseResult()
@@ -208,7 +209,7 @@ def parse_csv(text: str) -> ParseResult:
         fields = ln.split(sep)
         if events and len(fields) >= 2 and not any(f.strip() for f in fields[:-2]) and _is_num(fields[-2]):
             events[-1].setdefault("extra_metrics", []).append(
-                {"value": float(fields[-2]), "unit": fields[-1].strip()})
+                {"value": float(fields[-2].strip()), "unit": fields[-1].strip()})
             continue
         errors.append(ln.strip())
     if not events:
@@ -224,6 +225,7 @@ def parse_csv(text: str) -> ParseResult:
     return _result(events, res, "csv")
 
 
+@guarded
 def parse_json(text: str) -> ParseResult:
     """perf stat -j: one JSON object per line."""
     res = ParseResult()
@@ -252,7 +254,7 @@ def parse_json(text: str) -> ParseResult:
         def num(key: str) -> float | None:
             v = obj.get(key)
             if isinstance(v, str) and _is_num(v):
-                v = float(v)
+                v = float(v.strip())
             return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
         aggr = None
@@ -274,15 +276,17 @@ def parse_json(text: str) -> ParseResult:
     return _result(events, res, "json")
 
 
+_F = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _HUMAN = re.compile(
     r"^\s*(?P<value>[\d,]+(?:\.\d+)?|<not supported>|<not counted>)\s+(?:(?P<unit>msec|ns|Joules|MiB|KiB|bytes)\s+)?"
     r"(?P<event>\S+)"
-    r"(?:\s+#\s+(?P<mv>[\d.]+)\s+(?P<mu>.*?))?"
-    r"(?:\s*\(\s*\+-\s*(?P<var>[\d.]+)%\s*\))?"
-    r"(?:\s*\((?P<pct>[\d.]+)%\))?\s*$"
+    rf"(?:\s+#\s+(?P<mv>{_F})\s+(?P<mu>.*?))?"
+    rf"(?:\s*\(\s*\+-\s*(?P<var>{_F})%\s*\))?"
+    rf"(?:\s*\((?P<pct>{_F})%\))?\s*$"
 )
 
 
+@guarded
 def parse_text(text: str) -> ParseResult:
     """perf stat's human-readable output (thousands separators, '# metric', '(66.67%)', '( +- 3.00% )')."""
     res = ParseResult()
@@ -297,7 +301,7 @@ def parse_text(text: str) -> ParseResult:
             if m.group(3):
                 res.info["runs"] = int(m.group(3))
             continue
-        m = re.match(r"^([\d.]+)(?: \+- [\d.]+)? seconds (time elapsed|user|sys)", s)
+        m = re.match(rf"^({_F})(?: \+- {_F})? seconds (time elapsed|user|sys)", s)
         if m:
             res.info[f"seconds_{m.group(2).split()[0]}"] = float(m.group(1))
             continue

@@ -37,3 +37,25 @@ def to_float(s: str, what: str) -> float:
     except (TypeError, ValueError):
         raise ParseError(f"expected a number for {what}, got {s!r}") from None
     return finite(v, what)
+
+
+def guarded(fn):
+    """Report Python's int-conversion digit limit (a number thousands of digits long) as a ParseError.
+
+    Every int() in the parsers converts a regex-matched run of digits, which
+    cannot fail except on that limit (sys.get_int_max_str_digits, 4300).
+    """
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(text: str, *args, **kwargs):
+        from benchctl.parsers import ParseError
+
+        try:
+            return fn(text, *args, **kwargs)
+        except ValueError as e:
+            if "digits" in str(e) and "limit" in str(e):
+                raise ParseError("expected a number of sensible length, got one thousands of digits long") from None
+            raise
+
+    return wrapper

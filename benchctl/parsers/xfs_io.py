@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
 
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50, "EiB": 1 << 60}
 _U = "|".join(_UNITS)
@@ -74,6 +74,7 @@ def _best(total: int, seconds: float, dt: float, rate_bps: float, drate_bps: flo
     raise ParseError("xfs_io reported neither a non-zero time nor a non-zero rate")
 
 
+@guarded
 def parse(text: str) -> ParseResult:
     """One bandwidth_bytes_s measurement per pread/pwrite command, in order."""
     res = ParseResult()
