@@ -159,6 +159,13 @@ def _proc_present(a: dict) -> bool:
 
 
 def _proc_owned(a: dict) -> bool:
+    """The recorded process is ours, or some process still carries our token (a descendant)."""
+    if _proc_present(a) and _proc_owned_exact(a):
+        return True
+    return bool(token_processes(a.get("token")))
+
+
+def _proc_owned_exact(a: dict) -> bool:
     pid = a.get("pid")
     if not _proc_present(a):
         return False
@@ -169,7 +176,26 @@ def _proc_owned(a: dict) -> bool:
 
 
 def _proc_remove(a: dict) -> None:
-    terminate_process(a["pid"], a.get("start_time"))
+    if _proc_present(a) and _proc_owned_exact(a):
+        terminate_process(a["pid"], a.get("start_time"))
+    for pid in token_processes(a.get("token")):   # its children (e.g. the generator under perf)
+        terminate_process(pid, proc_start_time(pid))
+
+
+def token_processes(token: str | None, proc: Path = Path("/proc")) -> list[int]:
+    """Live processes whose environment carries our token: the one we started and its descendants.
+
+    The token is random per ledger and inherited through fork/exec, so it
+    proves ownership even for a child whose pid we never saw.
+    """
+    if not token:
+        return []
+    out = []
+    for p in proc.iterdir():
+        if p.name.isdigit() and int(p.name) != os.getpid() and _environ_has(int(p.name), token) \
+                and not _is_zombie(int(p.name)):
+            out.append(int(p.name))
+    return out
 
 
 def terminate_process(pid: int, start_time: int | None, grace_s: float = 3.0) -> None:

@@ -163,6 +163,24 @@ def child_setup(cpus: list[int] | None) -> Callable[[], None]:
     return fn
 
 
+def kill_group(proc: subprocess.Popen, grace_s: float = 1.0) -> None:
+    """SIGTERM the process group led by proc, then SIGKILL what is left of it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader is gone; members may linger (perf's child)
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+
+
 def _wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -272,14 +290,14 @@ class Memcached:
         rid, env = ctx.ledger.add_process(argv)
         cpus = ctx.state["cpus"]["client_cpus"]
         with open(out, "wb") as fo, open(out.with_suffix(".stderr"), "wb") as fe:
+            # own process group: stopping it stops perf AND the generator perf started
             proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
-                                    preexec_fn=child_setup(cpus))
+                                    preexec_fn=child_setup(cpus), start_new_session=True)
             ctx.ledger.process_started(rid, proc.pid)
             try:
                 rc = proc.wait()
             except BaseException:
-                terminate_process(proc.pid, proc_start_time(proc.pid), grace_s=1.0)
-                proc.wait()
+                kill_group(proc)
                 ctx.ledger.removed(rid)
                 raise
         ctx.ledger.removed(rid)

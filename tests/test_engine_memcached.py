@@ -1,0 +1,106 @@
+"""Live: `benchctl run memcached --preset quick` for real here, then export; nothing left running."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+
+import pytest
+
+from benchctl.drivers.memcached import cpu_plan, generator_argv, pick_generator, preload_argv
+from benchctl.errors import InputError, ToolMissingError
+from benchctl.specs import load_workload
+from tests.live_helpers import benchctl, live_processes_of, memcached_token_processes, needs_memcached
+
+pytestmark = []
+
+
+@pytest.mark.live
+@needs_memcached
+def test_quick_run_writes_a_complete_folder(tmp_path):
+    res = tmp_path / "results"
+    p = benchctl(["run", "memcached", "--preset", "quick", "--arm", "demo", "--iterations", "2", "-o", str(res)],
+                 tmp_path / "state")
+    assert p.returncode == 0, p.stderr
+    run_dir = res.joinpath(*[]) / p.stdout.strip().splitlines()[-1]
+    assert run_dir.is_dir() and str(run_dir).startswith(str(res))
+    man = json.loads((run_dir / "run.json").read_text())
+    assert man["status"] == "complete" and man["iterations_done"] == 2 and man["arm"] == "demo"
+    assert man["spec"]["preset"] == "quick" and man["spec"]["params"]["duration_s"] == 1
+    assert man["run_info"]["generator"] in ("memtier", "mutilate", "memcaslap")
+    assert "pinned" in man["run_info"]["cpus"] and man["run_info"]["cpus"]["reason"]
+    assert man["boot_id"] == json.loads((run_dir / "env-before.json").read_text())["boot"]["id"]
+    assert (run_dir / "env-after.json").is_file() and (run_dir / "kmsg.txt").is_file()
+    cmds = [json.loads(line) for line in (run_dir / "commands.jsonl").read_text().splitlines()]
+    server = [c for c in cmds if c.get("role") == "server"][0]["argv"]
+    assert server[server.index("-l") + 1] == "127.0.0.1"
+    measured = [c for c in cmds if c.get("role") == "measure"]
+    assert len(measured) == 2 and all(c["rc"] == 0 and c["generator_argv"] for c in measured)
+    assert (run_dir / "raw/iter-0001/generator.out").stat().st_size > 0
+
+    ex = benchctl(["export", str(run_dir), "--format", "csv"], tmp_path / "state")
+    assert ex.returncode == 0, ex.stderr
+    rows = list(csv.DictReader(io.StringIO(ex.stdout)))
+    for it in ("1", "2"):
+        metrics = {r["metric"] for r in rows if r["iteration"] == it}
+        assert "ops_per_sec" in metrics
+        assert metrics & {"p99_latency_us", "p50_latency_us", "mean_latency_us"}, metrics
+        ops = [float(r["value"]) for r in rows if r["iteration"] == it and r["metric"] == "ops_per_sec"]
+        assert ops[0] > 1000
+    assert {r["boot"] for r in rows} == {man["boot_id"]}
+    assert live_processes_of(run_dir) == [] and memcached_token_processes(run_dir) == []
+    assert not any((tmp_path / "state" / "ledgers").glob("*.json")), "a finished run leaves no ledger"
+
+
+@pytest.mark.live
+@needs_memcached
+def test_missing_generator_is_refused_naming_the_package(tmp_path):
+    if shutil.which("mutilate"):
+        pytest.skip("mutilate is installed here")
+    p = benchctl(["run", "memcached", "--preset", "quick", "--arm", "x", "--set", "generator=mutilate",
+                  "-o", str(tmp_path)], tmp_path / "state")
+    assert p.returncode == 4 and "mutilate" in p.stderr and "Traceback" not in p.stderr
+    assert not list(tmp_path.rglob("run.json")), "refused before creating anything"
+
+
+def test_bad_override_is_exit_3(tmp_path):
+    p = benchctl(["run", "memcached", "--arm", "x", "--set", "threads=many", "-o", str(tmp_path)], tmp_path / "s")
+    assert p.returncode == 3 and "--set threads" in p.stderr and "memcached.toml" in p.stderr
+
+
+def test_generator_choice_prefers_memtier_then_mutilate():
+    have = {"memtier_benchmark": "/x/memtier_benchmark", "mutilate": "/x/mutilate", "memcaslap": "/usr/bin/memcaslap"}
+    assert pick_generator("auto", have.get) == ("memtier", "/x/memtier_benchmark")
+    del have["memtier_benchmark"]
+    assert pick_generator("auto", have.get)[0] == "mutilate"
+    del have["mutilate"]
+    assert pick_generator("auto", have.get)[0] == "memcaslap"
+    assert pick_generator("memcaslap", {"memaslap": "/y/memaslap"}.get) == ("memcaslap", "/y/memaslap")
+    with pytest.raises(ToolMissingError, match="libmemcached-tools"):
+        pick_generator("auto", {}.get)
+
+
+def test_generator_command_lines(tmp_path):
+    p = load_workload("memcached").resolve("quick", {"qps": "5000", "set_ratio": "0.1"}).params
+    mt = generator_argv("memtier", "memtier_benchmark", p, 1234, tmp_path)
+    assert "--protocol=memcache_text" in mt and "--ratio=1:9" in mt and "--port=1234" in mt
+    assert f"--json-out-file={tmp_path / 'memtier.json'}" in mt and "--server=127.0.0.1" in mt
+    mu = generator_argv("mutilate", "mutilate", p, 1234, tmp_path)
+    assert mu[mu.index("-q") + 1] == "5000" and mu[mu.index("-i") + 1] == "exponential:1"
+    mc = generator_argv("memcaslap", "memcaslap", p, 1234, tmp_path)
+    assert "-S" in mc and mc[mc.index("-s") + 1] == "127.0.0.1:1234"
+    assert "--requests=allkeys" in preload_argv("memtier", "memtier_benchmark", p, 1) and \
+        preload_argv("memcaslap", "memcaslap", p, 1) is None
+
+
+def test_cpu_plan():
+    p = {"pin": "auto", "server_cpus": "auto", "client_cpus": "auto"}
+    assert cpu_plan(p, 2)["pinned"] is False and "2 CPUs" in cpu_plan(p, 2)["reason"]
+    plan = cpu_plan(p, 8)
+    assert plan["server_cpus"] == [0, 1, 2, 3] and plan["client_cpus"] == [4, 5, 6, 7]
+    with pytest.raises(InputError, match="overlap"):
+        cpu_plan({"pin": "on", "server_cpus": "0-2", "client_cpus": "2-3"}, 4)
+    assert cpu_plan({**p, "pin": "on"}, 2)["server_cpus"] == [0]
