@@ -107,3 +107,17 @@ def test_unknown_tool_missing_and_empty_files(tmp_path):
     (tmp_path / "cut.json").write_text((TOOLS / "fio-json.json").read_text()[:500])
     with pytest.raises(InputError, match="cut.json"):
         import_file("fio", tmp_path / "cut.json")
+
+
+def test_every_latency_resolution_label_is_documented():
+    from benchctl.parsers import LATENCY_RESOLUTION
+
+    labels = set()
+    for name, (tool, *_rest) in EXPECTED.items():
+        for m in import_file(tool, TOOLS / name).measurements:
+            if "latency_resolution" in m.note:
+                labels.add(m.note["latency_resolution"])
+    labels |= {m.note["latency_resolution"] for m in import_file("memaslap", OWN / "memcaslap-S-1s-3s.txt").measurements
+               if "latency_resolution" in m.note}
+    assert labels <= set(LATENCY_RESOLUTION), labels - set(LATENCY_RESOLUTION)
+    assert {"coarse-pow2", "hdr-2sig", "log-bins-10pct", "exact", "fio-log-linear-64"} <= labels

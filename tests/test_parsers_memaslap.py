@@ -24,12 +24,13 @@ def test_tps_without_stats(tools_dir, name, tps, ops):
     assert r.info["final"]["ops"] == ops
     assert r.get("p99_latency_us") is None and r.get("mean_latency_us") is None
     assert any("-S" in w for w in r.warnings)
-    assert r.info["settings"]["threads"] == "2" and r.info["settings"]["concurrency"] == "16"
+    assert r.info["settings"]["threads"] == 2 and r.info["settings"]["concurrency"] == 16
+    assert r.info["settings"]["set_proportion"] == 0.1 and r.info["settings"]["get_proportion"] == 0.9
 
 
 def test_execnum_settings(tools_dir):
     r = parse((tools_dir / "memcaslap-execnum-100k.txt").read_text())
-    assert r.info["settings"]["execute_number"] == "100000"
+    assert r.info["settings"]["execute_number"] == 100000
     assert r.info["counters"]["cmd_get"] == 90000
 
 

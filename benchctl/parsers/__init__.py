@@ -60,6 +60,23 @@ class ParseResult:
         return None
 
 
+# note["latency_resolution"] values the parsers write -> worst relative error of a
+# latency figure with that label (None: only absolute rounding or a bracket in the
+# note). analyze uses this to refuse judging an effect smaller than the error.
+LATENCY_RESOLUTION: dict[str, float | None] = {
+    "exact": 0.0,                 # mutilate --save samples (every GET)
+    "hdr-3sig": 0.001,            # HdrHistogram, 3 significant digits
+    "hdr-2sig": 0.01,             # HdrHistogram, 2 significant digits (memtier 2.3.0)
+    "fio-log-linear-64": 1 / 64,  # fio latency bins: 64 per power of two
+    "log-bins-10pct": 0.10,       # mutilate's table: 1.1^i bins, interpolated
+    "coarse-pow2": 1.0,           # memaslap Log2 Dist: a factor-2 bracket (note bracket_us)
+    "hdr-txt-rows": None,         # memtier .txt percentile rows (note bracket_us)
+    "fio-text-rounded": None,     # fio text report, integers in its unit
+    "integer-us": None,           # memaslap Avg, whole us
+    "printed-0.1us": None,        # mutilate avg, 0.1 us
+    "printed-10us": None,         # memtier .txt mean, 10 us
+}
+
 # format name -> (module, function). Resolved lazily by PARSERS.
 _REGISTRY: dict[str, tuple[str, str]] = {
     "memtier-json": ("benchctl.parsers.memtier", "parse_json"),
@@ -161,4 +178,5 @@ def detect(text: str) -> str | None:
     return None
 
 
-__all__ = ["ParseError", "Measurement", "ParseResult", "PARSERS", "TOOL_FORMATS", "detect", "parse"]
+__all__ = ["ParseError", "Measurement", "ParseResult", "PARSERS", "TOOL_FORMATS", "LATENCY_RESOLUTION", "detect",
+           "parse"]

@@ -37,6 +37,16 @@ _DIST = re.compile(r"^\s*(\d+):((?:\s+\d+){1,4})\s*$")
 _PERIOD = re.compile(r"^(Period|Global)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s*$")
 
 
+def _setting(name: str, value: str) -> object:
+    """Echoed settings as numbers where they are numbers ("2" -> 2, "set_prop=0.10" -> 0.1, "3s" -> 3.0 s)."""
+    if name in ("threads", "concurrency", "execute_number") and re.fullmatch(r"[0-9]+", value):
+        return int(value)
+    m = re.fullmatch(r"(?:set|get)_prop=([0-9]+(?:\.[0-9]+)?)", value)
+    if m:
+        return float(m.group(1))
+    return value
+
+
 def pow2_quantile_bracket(buckets: dict[int, int], q: float) -> tuple[float, float]:
     """(lo, hi] in us of the log2 bucket holding quantile q (0..1): the smallest i with cum >= q*N."""
     total = sum(buckets.values())
@@ -104,7 +114,7 @@ def parse(text: str) -> ParseResult:
                 continue
         key, sep, value = s.partition(":")
         if sep and key in _SETTINGS:
-            settings[_SETTINGS[key]] = value.strip()
+            settings[_SETTINGS[key]] = _setting(_SETTINGS[key], value.strip())
             continue
         if sep and key in _COUNTERS and value.strip().isdecimal():
             counters[key] = int(value.strip())
