@@ -136,3 +136,10 @@ def test_detect(tools_dir):
     assert detect((tools_dir / "memtier-memcache_text.stdout.txt").read_text()) == "memtier-text"
     assert detect((tools_dir / "memtier-hdr" / "mt_FULL_RUN_1.hgrm").read_text()) == "memtier-hgrm"
     assert detect((tools_dir / "memtier-hdr" / "mt_FULL_RUN_1.txt").read_text()) == "memtier-hdr-txt"
+
+
+def test_no_requests_is_refused(tools_dir):
+    doc = json.loads((tools_dir / "memtier-memcache_text.json").read_text())
+    doc["ALL STATS"]["Totals"]["Count"] = 0
+    with pytest.raises(ParseError, match="no requests"):
+        parse_json(json.dumps(doc))

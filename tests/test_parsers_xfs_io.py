@@ -101,3 +101,12 @@ def test_version():
 def test_detect(tools_dir):
     for f in tools_dir.glob("xfs_io-*.txt"):
         assert detect(f.read_text()) == "xfs_io"
+
+
+def test_read_past_eof_transfers_nothing():
+    text = ("read 0/1048576 bytes at offset 1073741824\n"
+            "0.000000 bytes, 0 ops; 0.0000 sec (0.000000 bytes/sec and 0.0000 ops/sec)\n"
+            "read 1024/1024 bytes at offset 0\n1 KiB, 1 ops; 0.0001 sec (9.766 MiB/sec and 10000.0000 ops/sec)\n")
+    r = parse(text)
+    assert [m.note["command_index"] for m in r.measurements] == [1]
+    assert any("command 0" in w for w in r.warnings)

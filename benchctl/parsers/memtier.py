@@ -56,14 +56,16 @@ def histogram_measurements(hist, source: str) -> list[Measurement]:
 
 
 def _pairs(pairs: list[tuple[str, object]]) -> dict:
-    """object_pairs_hook: keep the first of duplicate keys, remember every pair."""
+    """object_pairs_hook: keep the first of duplicate keys and list the duplicated ones."""
     d: dict = {}
+    dups = []
     for k, v in pairs:
-        if k not in d:
+        if k in d:
+            dups.append(k)
+        else:
             d[k] = v
-    d["__pairs__"] = pairs if any(k == kk for i, (k, _) in enumerate(pairs) for kk, _ in pairs[:i]) else None
-    if d["__pairs__"] is None:
-        del d["__pairs__"]
+    if dups:
+        d["__duplicates__"] = dups
     return d
 
 
@@ -98,6 +100,9 @@ def parse_json(text: str) -> ParseResult:
         raise ParseError(f"expected {name}.Totals in the memtier JSON")
     res = ParseResult()
     ops = _number(totals, "Ops/sec", f"{name}.Totals")
+    if totals.get("Count") == 0:
+        raise ParseError(f"memtier completed no requests ({name}.Totals.Count = 0, "
+                         f"connection errors: {totals.get('Connection Errors', 'unknown')})")
     res.measurements.append(Measurement("ops_per_sec", ops, "ops/s", {"source": f"{name}.Totals"}))
     pl = totals.get("Percentile Latencies")
     hist_str = None
@@ -113,8 +118,7 @@ def parse_json(text: str) -> ParseResult:
     res.measurements.extend(lat)
     printed = {}
     if isinstance(pl, dict):
-        dup = pl.get("__pairs__")
-        if dup:
+        if pl.get("__duplicates__"):
             res.warnings.append("memtier wrote duplicate percentile keys (truncated to 6 characters); "
                                 "the first of each was taken")
         printed = {k: v for k, v in pl.items() if k.startswith("p") and isinstance(v, (int, float))}

@@ -63,15 +63,15 @@ def _rate_uncertainty(number: str) -> float:
     return 0.5 * 10.0 ** -len(number.split(".", 1)[1])
 
 
-def _best(total: int, seconds: float, dt: float, rate_bps: float, drate_bps: float) -> tuple[float, str, float]:
-    """(bytes/s, source, relative uncertainty), choosing the more precise printed figure."""
+def _best(total: int, seconds: float, dt: float, rate_bps: float, drate_bps: float) -> tuple[float, str, float] | None:
+    """(bytes/s, source, relative uncertainty), choosing the more precise printed figure; None if both are 0."""
     rel_time = dt / seconds if seconds > 0 else float("inf")
     rel_rate = drate_bps / rate_bps if rate_bps > 0 else float("inf")
     if rel_time <= rel_rate and seconds > 0:
         return total / seconds, "total/time", rel_time
     if rate_bps > 0:
         return rate_bps, "printed-rate", rel_rate
-    raise ParseError("xfs_io reported neither a non-zero time nor a non-zero rate")
+    return None
 
 
 @guarded
@@ -135,7 +135,11 @@ def parse(text: str) -> ParseResult:
     for e in errors:
         res.warnings.append(f"xfs_io reported an error: {e}")
     for i, cmd in enumerate(commands):
-        bps, source, rel = cmd.pop("bandwidth")
+        best = cmd.pop("bandwidth")
+        if best is None or cmd["total"] == 0:
+            res.warnings.append(f"command {i}: transferred {cmd['total']} bytes; no bandwidth")
+            continue
+        bps, source, rel = best
         note = {"command_index": i, "source": source, "rel_uncertainty": rel}
         if cmd["op"]:
             note["op"] = cmd["op"]
