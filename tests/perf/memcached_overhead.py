@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Does benchctl's harness cost memcached throughput? Prints benchctl ops/sec / hand-run ops/sec.
+
+Claim checked: the ops/sec benchctl records is >= 0.97 of what the same
+generator with the same flags reports when run by hand against the same
+server. Method: one benchctl run (engine, real memcached, perf on as by
+default); between its measured iterations the exact generator argv that
+benchctl logged in commands.jsonl (`generator_argv`) is run by hand
+(plain subprocess, no perf, no pinning, output parsed by the same parser)
+against the same server. Pairs alternate which side goes first, so drift
+(cache warming, other load) hits both sides equally; the statistic is the
+median of the per-pair ratios (robust to one disturbed pair).
+
+    .venv/bin/python tests/perf/memcached_overhead.py [--pairs 7] [--duration 2] [--no-perf]
+
+Exit 0 when the median ratio is >= 0.97, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchctl import engine, resources  # noqa: E402
+from benchctl.drivers.memcached import parse_output  # noqa: E402
+from benchctl.specs import load_workload  # noqa: E402
+
+THRESHOLD = 0.97
+
+
+def last_generator_argv(run_dir: Path) -> list[str]:
+    cmds = [json.loads(line) for line in (run_dir / "commands.jsonl").read_text().splitlines() if line.strip()]
+    return [c for c in cmds if c.get("role") == "measure"][-1]["generator_argv"]
+
+
+def benchctl_ops(run_dir: Path, iteration: int) -> float:
+    for line in (run_dir / "records.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["iteration"] == iteration and r["metric"] == "ops_per_sec" and not r["warmup"]:
+            return float(r["value"])
+    raise SystemExit(f"no ops_per_sec record for iteration {iteration}")
+
+
+def hand_run(argv: list[str], gen: str, work: Path) -> float:
+    """The generator exactly as logged, except memtier's JSON goes to a scratch file."""
+    argv = [f"--json-out-file={work / 'memtier.json'}" if a.startswith("--json-out-file=") else a for a in argv]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise SystemExit(f"hand run failed (rc {p.returncode}): {p.stderr[-300:]}")
+    res = parse_output(gen, p.stdout, work)
+    return float(res.get("ops_per_sec").value)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=7)
+    ap.add_argument("--duration", type=int, default=2, help="seconds per generator run")
+    ap.add_argument("--no-perf", action="store_true", help="run benchctl's side without perf stat")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="benchctl-overhead-") as tmp:
+        tmp = Path(tmp)
+        os.environ.setdefault("BENCHCTL_STATE_DIR", str(tmp / "state"))
+        spec = load_workload("memcached").resolve("quick", {"duration_s": str(args.duration)},
+                                                  iterations=args.pairs, warmup=1)
+        opts = engine.RunOptions(arm="overhead", results=tmp / "results", perf=not args.no_perf,
+                                 echo=lambda m: None)
+        from benchctl.fingerprint import collect
+
+        fp = collect()
+        run = engine._new_run(spec, opts)
+        run.start(fp, resume=False)
+        status, error = "complete", None
+        pairs: list[tuple[float, float]] = []
+        try:
+            from benchctl import perf as perfmod
+            from benchctl.drivers.base import RunContext
+
+            folder = run.folder
+            run.ctx = ctx = RunContext(params=run.params, fingerprint=fp, run_dir=folder.path, ledger=run.ledger,
+                                       log_command=folder.log_command, warn=lambda m: None)
+            run.plan = perfmod.plan(fp, enabled=opts.perf)
+            run.driver.setup(ctx)
+            ctx.state["iteration_dir"] = folder.raw_dir(1, warmup=True)
+            run.driver.warmup(ctx, 1)
+            gen = ctx.state["gen"]
+            for k in range(1, args.pairs + 1):
+                def ours() -> float:
+                    run._iteration(k)
+                    return benchctl_ops(folder.path, k)
+
+                def theirs() -> float:
+                    return hand_run(last_generator_argv(folder.path), gen, tmp)  # k=1: ours ran first
+
+                if k % 2:
+                    b = ours()
+                    h = theirs()
+                else:
+                    h = theirs()
+                    b = ours()
+                pairs.append((b, h))
+                print(f"pair {k}: benchctl {b:10.0f} ops/s   by hand {h:10.0f} ops/s   ratio {b / h:.3f}",
+                      flush=True)
+                folder.update(iterations_done=k)
+        except BaseException as e:
+            status, error = "failed", e
+            raise
+        finally:
+            run._finish(status, error)
+    ratios = [b / h for b, h in pairs]
+    med = statistics.median(ratios)
+    print(f"generator {gen}, {args.duration} s per run, perf {'off' if args.no_perf else 'on'}, "
+          f"{len(pairs)} alternating pairs")
+    print(f"median benchctl {statistics.median(b for b, _ in pairs):.0f} ops/s, "
+          f"median by hand {statistics.median(h for _, h in pairs):.0f} ops/s")
+    print(f"ratio (median of pairs) = {med:.3f}  (required >= {THRESHOLD})  -> {'PASS' if med >= THRESHOLD else 'FAIL'}")
+    return 0 if med >= THRESHOLD else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
