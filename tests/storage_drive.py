@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
+import time
 import tempfile
 import traceback
 from pathlib import Path
@@ -78,8 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--iterations", type=int)
     ap.add_argument("set", nargs="*")
-    a = ap.parse_args(argv)
-    res = drive(a.workload, a.preset, specs.parse_overrides(a.set), a.iterations)
+    a = ap.parse_intermixed_args(argv)
+    pause = os.environ.get("STORAGE_DRIVE_PAUSE")   # "PHASE": announce it and wait there (signal tests)
+
+    def hook(phase: str, ctx: RunContext) -> None:
+        if phase == pause:
+            print(f"PHASE {phase} {ctx.ledger.path}", file=sys.stderr, flush=True)
+            time.sleep(60)
+
+    res = drive(a.workload, a.preset, specs.parse_overrides(a.set), a.iterations,
+                state=Path(os.environ["STORAGE_DRIVE_STATE"]) if os.environ.get("STORAGE_DRIVE_STATE") else None,
+                phase_hook=hook)
     print(json.dumps(res, indent=1, default=str))
     return 0 if res["error"] is None and not res["outstanding"] else 1
 
