@@ -49,8 +49,9 @@ class Figure:
 
 # Model-wide assumptions, not tied to a CPU or a workload.
 MODEL_FIGURES: dict[str, Figure] = {
-    "model.perm_changes": Figure(1000, "assumed", "4 KiB linear-map permission changes since boot (modules, BPF, "
-                                 "vmalloc VM_FLUSH_RESET_PERMS, secretmem) that split blocks in the block arm", 0, 20000),
+    "model.perm_changes": Figure(200, "assumed", "4 KiB linear-map permission changes since boot (module and BPF "
+                                 "text, vmalloc VM_FLUSH_RESET_PERMS, secretmem), each splitting a block not split "
+                                 "before (worst case spread); about a hundred modules at boot", 0, 5000),
     "model.kfence_pool": Figure(2 * 1024 * 1024, "assumed", "KFENCE pool (255 objects = 2 MiB), PTE-mapped in the block arm"),
     "model.usable_ram_fraction": Figure(0.967, "assumed", "MemTotal/installed RAM: 247.5 of 256 GiB (domain.md estimate)",
                                         0.95, 1.0),

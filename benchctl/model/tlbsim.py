@@ -61,6 +61,7 @@ class SimResult:
     accesses: int
     hits: list[float] = field(default_factory=list)  # per level
     walks: float = 0.0
+    walk_prob: np.ndarray | None = None  # fast path: P(walk) per access, trace order (0 in warm-up)
 
     @property
     def miss_ratio(self) -> float:
@@ -194,4 +195,6 @@ def simulate_fast(addrs, sizes, levels: list[TLBLevel], *, cold: bool = True, wa
         res.hits.append(float((reach - nxt)[measured].sum()))
         reach = nxt
     res.walks = float(reach[measured].sum())
+    res.walk_prob = np.zeros(n)
+    res.walk_prob[order] = np.where(measured, reach, 0.0)
     return res
