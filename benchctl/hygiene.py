@@ -88,8 +88,11 @@ def other_processes(sample_s: float = 0.2) -> list[str]:
 
 def is_benchctl_run(argv: list[str]) -> bool:
     """`benchctl run ...` or `python -m benchctl run ...` (not any command line that mentions benchctl)."""
-    for i, a in enumerate(argv):
-        if os.path.basename(a) == "benchctl" or (a == "benchctl" and i > 0 and argv[i - 1] == "-m"):
+    for i, a in enumerate(argv[:4]):
+        program = os.path.basename(a) == "benchctl" and (
+            i == 0 or (i == 1 and os.path.basename(argv[0]).startswith("python")))
+        module = a == "benchctl" and i > 0 and argv[i - 1] == "-m"
+        if program or module:
             return "run" in argv[i + 1:i + 2]
     return False
 

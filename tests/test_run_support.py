@@ -1,0 +1,114 @@
+"""kmsg taint scan, hygiene warnings, perf planning, effective status: the engine's helpers on recorded data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchctl import hygiene, kmsg, perf
+from benchctl.store import effective_status
+
+# Real splats as the kernel prints them (format of lib/bug.c / kernel/sched/core.c / lockdep)
+SPLATS = [
+    "[  12.345678] BUG: sleeping function called from invalid context at mm/page_alloc.c:4321",
+    "[  12.345680] in_atomic(): 1, irqs_disabled(): 128, non_block: 0, pid: 1, name: swapper/0",
+    "[  13.000001] WARNING: CPU: 3 PID: 77 at arch/arm64/mm/pageattr.c:55 split_kernel_leaf_mapping+0x1c/0x90",
+    "[  14.2] [ BUG: Invalid wait context ]",
+    "[  15.0] memcached[1234]: segfault at 0 ip 0000 sp 0000 error 4",
+]
+
+
+def test_taint_lines_pick_only_the_splats():
+    bad = kmsg.taint_lines(SPLATS)
+    assert bad == [SPLATS[0], SPLATS[2], SPLATS[3]]
+    assert kmsg.taint_lines(["[ 1.0] loop0: detected capacity change", "[ 2.0] EXT4-fs (loop0): mounted"]) == []
+
+
+def test_kmsg_reader_sees_lines_after_mark():
+    if not os.access("/dev/kmsg", os.R_OK):
+        pytest.skip("/dev/kmsg not readable here")
+    m = kmsg.mark()
+    assert m.source == "kmsg" and m.seq is not None
+    lines, warn = kmsg.since(m)
+    assert isinstance(lines, list) and warn is None
+    # a mark before the whole buffer returns every record currently there
+    everything, _ = kmsg.since(kmsg.Mark("kmsg", seq=-1))
+    assert len(everything) >= len(lines)
+
+
+def fp(**tuning):
+    return {"tuning": {"governor": {"policy0": "performance"}, "thp_enabled": "madvise", **tuning},
+            "memory": {"available_kb": 8 << 20}}
+
+
+def test_hygiene_from_fingerprint():
+    assert hygiene.from_fingerprint(fp(), 1024) == []
+    w = hygiene.from_fingerprint(fp(governor={"policy0": "performance", "policy1": "schedutil"}), 1024)
+    assert len(w) == 1 and "schedutil" in w[0]
+    assert "always" in hygiene.from_fingerprint(fp(thp_enabled="always"), 0)[0]
+    assert "unknown" in hygiene.from_fingerprint(fp(governor=None), 0)[0]
+    low = hygiene.from_fingerprint(fp(), 16 * 1024)
+    assert len(low) == 1 and "8192 MiB" in low[0] and "16384 MiB" in low[0]
+
+
+def test_hygiene_sees_another_benchctl_run():
+    code = "import time; time.sleep(30)"
+    p = subprocess.Popen([sys.executable, "-c", code, "benchctl", "run"])   # argv mentions benchctl: not a run
+    try:
+        assert not any(str(p.pid) in w for w in hygiene.other_processes(0.05))
+    finally:
+        p.kill()
+        p.wait()
+    assert hygiene.is_benchctl_run(["/usr/bin/python3", "-m", "benchctl", "run", "memcached"])
+    assert hygiene.is_benchctl_run(["/opt/venv/bin/benchctl", "run", "--suite", "bbml2"])
+    assert not hygiene.is_benchctl_run(["/opt/venv/bin/benchctl", "export", "x"])
+
+
+def test_pmu_detection(tmp_path):
+    devs = tmp_path / "sys/bus/event_source/devices"
+    for n in ("breakpoint", "software", "tracepoint", "msr"):
+        (devs / n).mkdir(parents=True)
+    assert not perf.pmu_present(tmp_path / "sys")
+    (devs / "armv8_pmuv3_0").mkdir()
+    assert perf.pmu_present(tmp_path / "sys")
+
+
+def test_perf_plan_by_cpu(tmp_path, monkeypatch):
+    (tmp_path / "sys/bus/event_source/devices/cpu").mkdir(parents=True)
+    p = perf.plan({"host": {"arch": "aarch64"}}, sys_root=tmp_path, probe=False)
+    if p.enabled:
+        assert p.events.name == "arm64-architected" and all(e.endswith(":k") for e in p.events.events)
+        argv = p.wrap(["memcaslap", "-t", "1s"], Path("/x/perf.csv"))
+        assert argv[:6] == [p.perf, "stat", "-x,", "-a", "-o", "/x/perf.csv"] and argv[-3:] == ["memcaslap", "-t", "1s"]
+    nopmu = perf.plan({"host": {"arch": "x86_64"}}, sys_root=tmp_path / "none", probe=False)
+    assert nopmu.events.name == "software"
+    assert not perf.plan({}, enabled=False).enabled
+    monkeypatch.setattr(perf.shutil, "which", lambda name: None)
+    gone = perf.plan({"host": {"arch": "x86_64"}}, probe=False)
+    assert not gone.enabled and "linux-perf" in gone.warnings[0]
+    assert gone.wrap(["a"], Path("f")) == ["a"]
+
+
+def test_perf_read_of_real_output(tmp_path):
+    src = Path(__file__).parent / "fixtures/tools/perf-stat-x-hw-unsupported.txt"
+    text = "".join(ln for ln in src.read_text().splitlines(keepends=True) if not ln.startswith("$ "))
+    f = tmp_path / perf.PERF_FILE
+    f.write_text(text)
+    ms, warns, _ = perf.read(f)
+    names = {m.metric for m in ms}
+    assert "perf:task-clock" in names and "perf:cycles" not in names
+    assert any("not supported" in w for w in warns)
+    ms, warns, _ = perf.read(tmp_path / "absent.csv")
+    assert ms == [] and "missing" in warns[0]
+
+
+def test_effective_status():
+    assert effective_status({"status": "complete"}) == "complete"
+    assert effective_status({"status": "running", "owner": {"pid": 2**22 + 7, "start_time": 1}}) == "interrupted"
+    from benchctl.resources import process_identity
+    assert effective_status({"status": "running", "owner": process_identity()}) == "running"
