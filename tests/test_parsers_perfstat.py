@@ -249,3 +249,21 @@ def test_detect(tools_dir):
         assert detect(f.read_text()) == "perf-stat-csv", f.name
     for f in OWN.glob("perf-stat-x-*.txt"):
         assert detect(f.read_text()) == "perf-stat-csv", f.name
+
+
+def test_per_thread():
+    r = parse_csv((OWN / "perf-stat-x-per-thread.txt").read_text())
+    assert len(r.info["events"]) == 20 and r.warnings == []
+    first = r.info["events"][0]
+    assert (first["aggr"], first["value"], first["event"]) == ("python-16175", 106.97, "task-clock")
+    assert "kworker/u8:2-flush-254:0-35" in r.info["aggregation"]
+
+
+def test_per_node_and_interval_per_socket():
+    r = parse_csv((OWN / "perf-stat-x-per-node.txt").read_text())
+    assert [(e["aggr"], e["aggr_cpus"], e["value"]) for e in r.info["events"]] == [("N0", 2, 208.04), ("N0", 2, 35)]
+    r = parse_csv((OWN / "perf-stat-x-interval-per-socket.txt").read_text())
+    e = r.info["events"][1]
+    assert (e["interval"], e["aggr"], e["aggr_cpus"], e["value"], e["event"]) == \
+        (pytest.approx(0.100170861), "S0", 2, 36, "context-switches")
+    assert r.info["totals"]["context-switches"]["value"] == 50

@@ -127,11 +127,13 @@ def parse(fmt: str, text: str) -> ParseResult:
 
 
 _PERF_CSV_ROW = re.compile(
-    r"^(\s*\d+\.\d+[,;\t])?"                       # -I timestamp
-    r"((CPU\d+|S\d+[-\w]*|N\d+)[,;\t](\d+[,;\t])?)?"  # -A / --per-* aggregation id
+    r"^(\s*\d+\.\d+[,;\t])?"                           # -I timestamp
+    r"([^,;\t\s]+[,;\t](\d+[,;\t])?)?"                  # aggregation id (CPU0, S0,2, comm-pid), CPU count
     r"(-?[\d.]+|<not supported>|<not counted>)[,;\t]"  # value
-    r"[^,;\t]*[,;\t]"                               # unit
-    r"[^,;\t]+[,;\t]",                              # event
+    r"[^,;\t]*[,;\t]"                                   # unit
+    r"[^,;\t]+[,;\t]"                                   # event
+    r"(-?[\d.]+%[,;\t])?"                               # -r variance
+    r"\d+[,;\t][\d.]+",                                  # run time, percentage running
     re.M,
 )
 

@@ -53,23 +53,41 @@ def _value(s: str) -> tuple[float | None, str]:
     return v, "counted"
 
 
+def _prefix(fields: list[str]) -> tuple[float | None, str | None, int | None, int] | None:
+    """(interval, aggregation id, its CPU count, index of the value field), or None.
+
+    The value field is a number or <not ...> and is followed by the unit,
+    which is never numeric; an aggregation id (CPU0, S0, S0-D0-C1, N0,
+    comm-pid) is anything else, optionally followed by a CPU count.
+    """
+    n = len(fields)
+    for has_ts in (True, False):
+        i = 1 if has_ts else 0
+        if has_ts and not _is_num(fields[0]):
+            continue
+        if i + 3 >= n:
+            continue
+        head = fields[i].strip()
+        if _is_value(head) and not _is_value(fields[i + 1]):
+            return (float(fields[0].strip()) if has_ts else None), None, None, i
+        if not head or _is_value(head):
+            continue
+        if fields[i + 1].strip().isdecimal() and _is_value(fields[i + 2]) and not _is_value(fields[i + 3]):
+            return (float(fields[0].strip()) if has_ts else None), head, int(fields[i + 1].strip()), i + 2
+        if _is_value(fields[i + 1]) and not _is_value(fields[i + 2]):
+            return (float(fields[0].strip()) if has_ts else None), head, None, i + 1
+    return None
+
+
 def _row(fields: list[str], sep: str) -> dict | None:
     """One CSV row as a dict, or None when the line is not a perf stat row."""
-    i = 0
-    interval = aggr = cpus = None
     n = len(fields)
     if n < 5:
         return None
-    # -I timestamp: a number followed by a value or an aggregation id (a unit is never numeric).
-    if _is_num(fields[0]) and n > 1 and (_is_value(fields[1]) or _AGGR.match(fields[1].strip())):
-        interval = float(fields[0].strip())
-        i = 1
-    if i < n and _AGGR.match(fields[i].strip()):
-        aggr = fields[i].strip()
-        i += 1
-        if i + 1 < n and fields[i].strip().isdecimal() and _is_value(fields[i + 1]):
-            cpus = int(fields[i].strip())
-            i += 1
+    prefix = _prefix(fields)
+    if prefix is None:
+        return None
+    interval, aggr, cpus, i = prefix
     if i >= n or not _is_value(fields[i]):
         return None
     value, status = _value(fields[i])
