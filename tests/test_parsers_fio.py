@@ -151,3 +151,22 @@ def test_detect(tools_dir):
     assert detect((tools_dir / "fio-jsonplus.json").read_text()) == "fio-json"
     assert detect((tools_dir / "fio-normal.txt").read_text()) == "fio-text"
     assert detect((tools_dir / "fio-normal-eta-always.txt").read_text()) == "fio-text"
+
+
+OWN = __import__("pathlib").Path(__file__).parent / "fixtures" / "parsers"
+
+
+def test_recorded_status_interval_stream_takes_the_final_report():
+    r = parse_json((OWN / "fio-json-status-interval-1s.json").read_text())
+    docs, _ = split_documents((OWN / "fio-json-status-interval-1s.json").read_text())
+    assert [d["jobs"][0]["write"]["total_ios"] for d in docs] == [1422, 3022, 4096]
+    assert r.info["total_ios"] == 4096 and r.info["reports_in_stream"] == 3
+    assert r.get("iops").value == 1600.0
+
+
+def test_recorded_json_and_normal_in_one_stream():
+    text = (OWN / "fio-json-normal.txt").read_text()
+    assert detect(text) == "fio-json"
+    r = parse_json(text)
+    assert r.info["total_ios"] == 4096 and r.get("iops").value == 1024000.0
+    assert any("non-JSON" in w for w in r.warnings)
