@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Does benchctl's harness cost storage throughput? Prints benchctl / by-hand ratios for fio and xfs_io.
+
+Claim checked: the IOPS (fio-dmcrypt) and bandwidth (fio-dmcrypt KiB/s,
+seqread-xfs B/s) that benchctl records are >= 0.97 of what the same command
+reports when run by hand on the same stack. Method: one benchctl run per
+workload (engine in-process, perf on as by default), its block stack built
+once by the driver; between its measured iterations the same command is run
+by hand on that same stack (plain subprocess, no perf; for fio the same
+per-pass preparation: delete the previous file, sync), parsed by the same
+parser. Pairs alternate which side goes first, so drift hits both sides
+equally; the statistic is the median of the per-pair ratios.
+
+Here (no device-mapper) fio-dmcrypt runs with crypt=none; in the nested VM
+or on a lab host it runs with dm-crypt (`--crypt dm-crypt`).
+
+    .venv/bin/python tests/perf/storage_overhead.py [--pairs 9] [--fio-size 256M] [--read-size 1G]
+        [--crypt none|dm-crypt] [--no-perf] [--only fio-dmcrypt|seqread-xfs]
+
+Exit 0 when every median ratio is >= 0.97, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchctl import engine  # noqa: E402
+from benchctl.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
+from benchctl.parsers import parse  # noqa: E402
+from benchctl.specs import load_workload  # noqa: E402
+
+THRESHOLD = 0.97
+
+
+def recorded(run_dir: Path, iteration: int, metric: str) -> float:
+    for line in (run_dir / "records.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["iteration"] == iteration and r["metric"] == metric and not r["warmup"]:
+            return float(r["value"])
+    raise SystemExit(f"no {metric} record for iteration {iteration}")
+
+
+def hand_fio(ctx) -> dict[str, float]:
+    d = ctx.state["dir"]
+    for f in Path(d).glob(f"{fio_dmcrypt.JOB_NAME}*"):
+        f.unlink()
+    os.sync()
+    p = subprocess.run(fio_dmcrypt.fio_argv(d, ctx.params["size"]), capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise SystemExit(f"hand fio failed (rc {p.returncode}): {p.stderr[-300:]}")
+    res = parse("fio-json", p.stdout)
+    return {"iops": res.get("iops").value, "bandwidth_kib_s": res.get("bandwidth_kib_s").value}
+
+
+def hand_xfs_io(ctx) -> dict[str, float]:
+    argv = seqread_xfs.read_argv(ctx.state["file"], str(ctx.params["bs"]), str(ctx.params["size"]))
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise SystemExit(f"hand xfs_io failed (rc {p.returncode}): {p.stdout[-300:]}")
+    return {"bandwidth_bytes_s": parse("xfs_io", p.stdout).measurements[-1].value}
+
+
+def compare(workload: str, overrides: dict[str, str], metrics: list[str], hand: Callable, pairs: int,
+            perf_on: bool, tmp: Path) -> dict[str, float]:
+    spec = load_workload(workload).resolve("quick", overrides, iterations=pairs, warmup=1)
+    opts = engine.RunOptions(arm="overhead", results=tmp / "results", perf=perf_on, echo=lambda m: None)
+    from benchctl import perf as perfmod
+    from benchctl.drivers.base import RunContext
+    from benchctl.fingerprint import collect
+
+    fp = collect()
+    run = engine._new_run(spec, opts)
+    run.start(fp, resume=False)
+    status, error = "complete", None
+    rows: list[tuple[dict[str, float], dict[str, float]]] = []
+    try:
+        folder = run.folder
+        run.ctx = ctx = RunContext(params=run.params, fingerprint=fp, run_dir=folder.path, ledger=run.ledger,
+                                   log_command=folder.log_command, warn=lambda m: None)
+        run.plan = perfmod.plan(fp, enabled=opts.perf)
+        run.driver.check(ctx)
+        run.driver.setup(ctx)
+        ctx.state["iteration_dir"] = folder.raw_dir(1, warmup=True)
+        run.driver.warmup(ctx, 1)
+        hand(ctx)   # the hand side gets its warm-up pass too
+        for k in range(1, pairs + 1):
+            def ours() -> dict[str, float]:
+                run._iteration(k)
+                return {m: recorded(folder.path, k, m) for m in metrics}
+
+            if k % 2:
+                b, h = ours(), hand(ctx)
+            else:
+                h = hand(ctx)
+                b = ours()
+            rows.append((b, h))
+            print(f"{workload} pair {k}: " + "   ".join(
+                f"{m} benchctl {b[m]:.4g} hand {h[m]:.4g} ratio {b[m] / h[m]:.3f}" for m in metrics), flush=True)
+            folder.update(iterations_done=k)
+    except BaseException as e:
+        status, error = "failed", e
+        raise
+    finally:
+        run._finish(status, error)
+    return {m: statistics.median(b[m] / h[m] for b, h in rows) for m in metrics}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=9)
+    ap.add_argument("--fio-size", default="256M")
+    ap.add_argument("--read-size", default="1G")
+    ap.add_argument("--crypt", default="none", choices=["none", "dm-crypt"])
+    ap.add_argument("--no-perf", action="store_true", help="run benchctl's side without perf stat")
+    ap.add_argument("--only", choices=["fio-dmcrypt", "seqread-xfs"])
+    args = ap.parse_args()
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="benchctl-overhead-") as tmp:
+        tmp_p = Path(tmp)
+        os.environ.setdefault("BENCHCTL_STATE_DIR", str(tmp_p / "state"))
+        if args.only in (None, "fio-dmcrypt"):
+            ramdisk = f"{max(256 << 20, 2 * fio_dmcrypt.parse_size(args.fio_size)) >> 20}M"
+            results["fio-dmcrypt"] = compare(
+                "fio-dmcrypt", {"crypt": args.crypt, "size": args.fio_size, "ramdisk_size": ramdisk},
+                ["iops", "bandwidth_kib_s"], hand_fio, args.pairs, not args.no_perf, tmp_p)
+        if args.only in (None, "seqread-xfs"):
+            results["seqread-xfs"] = compare("seqread-xfs", {"size": args.read_size}, ["bandwidth_bytes_s"],
+                                             hand_xfs_io, args.pairs, not args.no_perf, tmp_p)
+    ok = True
+    print(f"{args.pairs} alternating pairs each, perf {'off' if args.no_perf else 'on'}, "
+          f"fio --size {args.fio_size} crypt={args.crypt}, xfs_io pread of {args.read_size}")
+    for w, ratios in results.items():
+        for m, r in ratios.items():
+            ok &= r >= THRESHOLD
+            print(f"{w:12s} {m:18s} ratio (median of pairs) = {r:.3f}  (required >= {THRESHOLD})  -> "
+                  f"{'PASS' if r >= THRESHOLD else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
