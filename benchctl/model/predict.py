@@ -156,6 +156,14 @@ class Model:
         return {"nominal": nominal, "oat": oat}
 
 
+def _fmt_value(name: str) -> Callable[[Any], Any]:
+    if name.endswith(".footprint") or name == "model.kfence_pool":
+        from benchctl.model.sizes import fmt_size
+
+        return lambda v: fmt_size(v).replace(" ", "")
+    return lambda v: v
+
+
 def _overridden(overrides: list[str]) -> set[str]:
     return {s.split("=", 1)[0].strip() for s in overrides}
 
@@ -172,7 +180,9 @@ def assumptions_for(model: Model, claim: Claim) -> list[str]:
         v = model.values[name]
         if f.status != "assumed" and name not in _overridden(model.overrides):
             continue
-        rng = f" [{f.low}..{f.high}]" if f.sweepable else ""
+        fmt = _fmt_value(name)
+        v = fmt(v)
+        rng = f" [{fmt(f.low)}..{fmt(f.high)}]" if f.sweepable else ""
         tag = " (set on the command line)" if name in _overridden(model.overrides) else ""
         out.append(f"{name} = {v}{rng}{tag}: {f.source}")
     if claim.kind != "boot":
