@@ -56,6 +56,7 @@ class RunOptions:
     state_dir: Path | None = None
     echo: Callable[[str], None] = _stderr
     fingerprint: Callable[[], dict] | None = None    # injectable for tests; default fingerprint.collect
+    suite: dict[str, Any] | None = None              # {name, id, index, of}: ties a suite's folders together
 
 
 class _Stop(BaseException):
@@ -194,7 +195,7 @@ class Run:
                 run_id=run_id, preset=self.spec_json.get("preset"), boot_id=(fp.get("boot") or {}).get("id"),
                 kernel_release=(fp.get("kernel") or {}).get("release"), iterations_requested=self.iterations,
                 warmup=self.warmups, spec=self.spec_json, overrides=self.overrides,
-                tool_versions=fp.get("tools") or {}, owner=ident)
+                tool_versions=fp.get("tools") or {}, owner=ident, suite=opts.suite)
             self.folder.write_fingerprint("before", fp)
         self.ledger = resources.Ledger.create(f"{run_id}-{os.getpid()}", state=opts.state_dir,
                                               run_dir=self.folder.path)
@@ -427,9 +428,11 @@ def run_suite(name: str, opts: RunOptions) -> list[RunFolder]:
     lock.acquire(f"suite-{suite.name}", opts.results or DEFAULT_RESULTS)
     folders: list[RunFolder] = []
     failed: list[str] = []
+    suite_id = new_run_id(f"suite-{suite.name}", opts.arm)
     try:
         for i, spec in enumerate(plan, 1):
             opts.echo(f"benchctl: suite {suite.name}: {i}/{len(plan)} {spec.workload.name}")
+            opts.suite = {"name": suite.name, "id": suite_id, "index": i, "of": len(plan)}
             try:
                 folders.append(run_workload(spec.workload.name, opts, lock=lock, spec=spec))
             except Interrupted:

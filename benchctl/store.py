@@ -75,6 +75,9 @@ class RunFolder:
     def create(cls, results_root: Path, *, host: str, workload: str, arm: str,
                run_id: str | None = None, **fields: Any) -> "RunFolder":
         run_id = run_id or new_run_id(workload, arm)
+        if Path(results_root).is_symlink():   # the root a user names, e.g. a planted /tmp/results -> elsewhere
+            raise ResourceError(f"refusing to write results into {results_root}: it is a symlink; "
+                                "give a real directory")
         host_dir = make_private_dir(Path(results_root) / _slug(host))
         path = host_dir / run_id
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 
 import pytest
@@ -36,6 +37,14 @@ def test_sigkill_leaves_readable_folder_then_cleanup_and_resume(tmp_path):
     assert cl.returncode == 0, cl.stdout + cl.stderr
     assert live_processes_of(run_dir) == [] and memcached_token_processes(run_dir) == []
     assert not any((state / "ledgers").glob("*.json"))
+
+    other_boot = tmp_path / "other-boot" / run_dir.name
+    shutil.copytree(run_dir, other_boot)
+    man = json.loads((other_boot / "run.json").read_text())
+    man["boot_id"] = "00000000-0000-0000-0000-000000000000"
+    (other_boot / "run.json").write_text(json.dumps(man))
+    rb = benchctl(["run", "--resume", str(other_boot)], state)
+    assert rb.returncode == 5 and "different replicate" in rb.stderr and "benchctl run memcached" in rb.stderr
 
     rs = benchctl(["run", "--resume", str(run_dir)], state)
     assert rs.returncode == 0, rs.stderr
