@@ -117,13 +117,13 @@ def _resolution(notes: set[str]) -> tuple[float | None, str | None]:
 
 
 def compare(workload: str, metric: str, base: Series, cand: Series, *, confidence: float, seed: int,
-            resamples: int, baseline: str, candidate: str, is_ratio: bool) -> dict:
+            resamples: int, baseline: str, candidate: str, is_ratio: bool, exact: bool | None = None) -> dict:
     warnings: list[str] = []
     few = [f"{name} {s.arm.n_boots}" for name, s in ((baseline, base), (candidate, cand)) if s.arm.n_boots < 2]
     if few:
         warnings.append(ONE_BOOT_WARNING.format(sides=", ".join(few)))
     bs = bootstrap.bootstrap_ratio(base.arm, cand.arm, resamples=resamples, level=confidence,
-                                   seed_seq=_seed_for(seed, workload, metric))
+                                   seed_seq=_seed_for(seed, workload, metric), exact=exact)
     warnings += bs.warnings
     mb, mc = base.arm.boot_stats(), cand.arm.boot_stats()
     ci_pct = list(bs.ci_pct)
@@ -253,6 +253,7 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
     order = _boot_order(tidy, df)
     notes: list[str] = []
     comps: dict[tuple[str, str], dict] = {}
+    series: dict[tuple[str, str], tuple[Series, Series, bool]] = {}
     groups = {k: g for k, g in df.groupby(["workload", "metric"], sort=True)}
     ratio_keys: dict[tuple[str, str], object] = {}
     for workload in sorted({w for w, _ in groups}):
@@ -284,9 +285,15 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
         if base.arm.estimate() == 0:
             notes.append(f"{workload}/{metric}: baseline mean is 0, a percent change is undefined; not compared")
             continue
+        series[(workload, metric)] = (base, cand, r is not None)
+    # One budget for the whole table: past it every comparison uses the normal limit, so
+    # which metrics get exact resampling never depends on their order.
+    work = sum(bootstrap.exact_work(s.arm, resamples) for b, c, _ in series.values() for s in (b, c))
+    exact = None if work <= bootstrap.TOTAL_EXACT_BUDGET else False
+    for (workload, metric), (base, cand, is_ratio) in series.items():
         comps[(workload, metric)] = compare(workload, metric, base, cand, confidence=confidence, seed=seed,
                                             resamples=resamples, baseline=baseline, candidate=candidate,
-                                            is_ratio=r is not None)
+                                            is_ratio=is_ratio, exact=exact)
     iter_cost = iteration_cost if iteration_cost is not None else _iteration_cost(df)
     cost_note = None
     if iter_cost is None:

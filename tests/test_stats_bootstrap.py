@@ -27,8 +27,8 @@ def test_percentile_indices_follow_libkalibera():
 def test_vectorised_equals_straightforward_loop():
     rng = np.random.default_rng(5)
     a = arm(rng, ragged=True)
-    fast, exact = bs.resample_arm(a, np.random.default_rng(42), 500)
-    slow = bs.reference_loop(a, np.random.default_rng(42), 500)
+    fast, exact = bs.resample_arm(a, np.random.default_rng(42), 200)
+    slow = bs.reference_loop(a, np.random.default_rng(42), 200)
     assert exact
     np.testing.assert_allclose(fast, slow, rtol=1e-12)
 
@@ -118,3 +118,13 @@ def test_t_interval_ratio_matches_welch_on_logs_for_equal_variance():
     assert math.log(hi) - c == pytest.approx(c - math.log(lo))
     se = math.sqrt(a.var(ddof=1) / (4 * a.mean() ** 2) + b.var(ddof=1) / (4 * b.mean() ** 2))
     assert (math.log(hi) - c) / se == pytest.approx(stats.t.ppf(0.975, bs.welch_df(a / a.mean(), b / b.mean())))
+
+
+def test_vectorised_equals_loop_balanced_ratio_metric():
+    rng = np.random.default_rng(8)
+    den = [rng.uniform(1e6, 2e6, 5) for _ in range(3)]
+    num = [d * 0.002 for d in den]
+    a = bs.Arm.from_groups(num, den, 1000.0)
+    fast, _ = bs.resample_arm(a, np.random.default_rng(1), 100)
+    slow = bs.reference_loop(a, np.random.default_rng(1), 100)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12)

@@ -25,10 +25,12 @@ degrees of freedom of the per-boot means. tests/calibration.py shows the
 effect on coverage. With fewer than 2 boots on a side no expansion is
 possible and the caller attaches a warning.
 
-Speed: all resamples are drawn as one uniform array per chunk, laid out so
-that chunk k of the vectorised code consumes exactly the numbers a loop over
-resamples would (see reference_loop), which is how the tests prove both give
-the same interval. When B x iterations exceeds EXACT_BUDGET, the resampled
+Speed: resamples are drawn a chunk at a time as whole arrays, from two
+streams (boot draws, iteration draws) so that a chunk consumes exactly the
+numbers a loop over resamples would (see reference_loop): that is how the
+tests prove both give the same interval. When B x iterations exceeds EXACT_BUDGET (or the whole
+analysis exceeds TOTAL_EXACT_BUDGET: a million rows x 10,000 resamples is
+10^10 draws however it is coded), the resampled
 mean of a boot's iterations is drawn from its normal limit (mean, cov/n) -
 the central limit theorem at n in the hundreds or thousands; the method
 string says so.
@@ -43,7 +45,8 @@ from fractions import Fraction
 import numpy as np
 
 EXACT_BUDGET = 40_000_000   # uniforms per arm above which the normal limit is used
-CHUNK_ELEMS = 2_000_000
+TOTAL_EXACT_BUDGET = 150_000_000  # uniforms per analysis (~3 s); analyze switches to the normal limit above
+CHUNK_ELEMS = 200_000     # per-chunk temporaries stay small enough to reuse memory (no page faults)
 
 
 @dataclass
@@ -133,23 +136,42 @@ def _uniforms_per_resample(arm: Arm) -> int:
     return arm.n_boots + arm.n_boots * int(arm.sizes.max())
 
 
-def _exact_chunk(arm: Arm, u: np.ndarray) -> np.ndarray:
-    """Statistics for a chunk of resamples from uniforms u, shape (b, nb + nb*maxn)."""
+def _balanced(arm: Arm) -> bool:
+    s = arm.sizes
+    return bool((s == s[0]).all())
+
+
+def _exact_chunk(arm: Arm, boot_rng: np.random.Generator, it_rng: np.random.Generator, b: int) -> np.ndarray:
+    """Statistics of b resamples. Boot draws come from boot_rng, iteration draws
+    from it_rng, so a chunk consumes each stream exactly as b loop passes would.
+
+    Balanced boots: bounded integers. Unequal boots: floor(u * n_k) with u
+    uniform in [0, 1) (float64 u * n < n always holds), padded to the largest
+    boot and masked.
+    """
     sizes = arm.sizes
     nb = arm.n_boots
     maxn = int(sizes.max())
-    b = u.shape[0]
-    k = np.minimum((u[:, :nb] * nb).astype(np.int64), nb - 1)          # drawn boots (b, nb)
-    nk = sizes[k]                                                        # (b, nb)
-    ui = u[:, nb:].reshape(b, nb, maxn)
-    idx = np.minimum((ui * nk[..., None]).astype(np.int64), nk[..., None] - 1)
-    flat = arm.offsets[:-1][k][..., None] + idx
-    mask = np.arange(maxn) < nk[..., None]
-    sums = np.where(mask, arm.num[flat], 0.0).sum(axis=-1)
-    if arm.den is None:
-        dens = nk.astype(float)
+    k = boot_rng.integers(0, nb, size=(b, nb))                       # drawn boots
+    balanced = _balanced(arm)
+    if balanced:
+        idx = it_rng.integers(0, maxn, size=(b, nb, maxn))
     else:
-        dens = np.where(mask, arm.den[flat], 0.0).sum(axis=-1)
+        nk = sizes[k]
+        idx = (it_rng.random((b, nb, maxn)) * nk[..., None]).astype(np.int64)
+    idx += arm.offsets[:-1][k][..., None]
+    vals = arm.num.take(idx)
+    if not balanced:
+        mask = np.arange(maxn) < nk[..., None]
+        vals *= mask
+    sums = vals.sum(axis=-1)
+    if arm.den is None:
+        dens = float(maxn) if balanced else nk.astype(float)
+    else:
+        dv = arm.den.take(idx)
+        if not balanced:
+            dv *= mask
+        dens = dv.sum(axis=-1)
     return (arm.scale * sums / dens).mean(axis=-1)
 
 
@@ -187,44 +209,65 @@ def _normal_limit(arm: Arm, rng: np.random.Generator, b: int) -> np.ndarray:
     return out
 
 
-def resample_arm(arm: Arm, rng: np.random.Generator, b: int) -> tuple[np.ndarray, bool]:
-    """B bootstrap statistics of one arm; second value: exact (True) or normal limit."""
+def exact_work(arm: Arm, b: int) -> int:
+    """Uniform draws the exact path needs for b resamples of this arm."""
+    return _uniforms_per_resample(arm) * b
+
+
+def resample_arm(arm: Arm, rng: np.random.Generator, b: int, exact: bool | None = None) -> tuple[np.ndarray, bool]:
+    """B bootstrap statistics of one arm; second value: exact (True) or normal limit.
+
+    exact=None decides by EXACT_BUDGET; False forces the normal limit (used by
+    analyze when the whole table would exceed TOTAL_EXACT_BUDGET).
+    """
     per = _uniforms_per_resample(arm)
-    if per * b > EXACT_BUDGET:
+    if exact is False or (exact is None and per * b > EXACT_BUDGET):
         return _normal_limit(arm, rng, b), False
+    boot_rng, it_rng = _streams(rng)
     out = np.empty(b)
     step = max(1, CHUNK_ELEMS // per)
     for s in range(0, b, step):
         m = min(step, b - s)
-        out[s:s + m] = _exact_chunk(arm, rng.random((m, per)))
+        out[s:s + m] = _exact_chunk(arm, boot_rng, it_rng, m)
     return out, True
 
 
-def reference_loop(arm: Arm, rng: np.random.Generator, b: int) -> np.ndarray:
-    """The straightforward loop over resamples (libkalibera style), for tests.
+def _streams(rng: np.random.Generator) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent boot-level and iteration-level streams derived from rng."""
+    seeds = rng.integers(0, 2**63, size=2)
+    return np.random.default_rng(int(seeds[0])), np.random.default_rng(int(seeds[1]))
 
-    Consumes the same uniforms as resample_arm's exact path, so given the same
-    generator state it yields the same statistics.
+
+def reference_loop(arm: Arm, rng: np.random.Generator, b: int) -> np.ndarray:
+    """The straightforward loop: libkalibera's bootstrap, one resample, one
+    boot and one value at a time, one generator call per draw. Kept for the
+    tests and tests/perf/bootstrap_speed.py.
+
+    It calls the same two streams in the same order as resample_arm's exact
+    path (iteration draws padded to the largest boot when boots differ in
+    size), so given the same generator it returns the same statistics.
     """
+    boot_rng, it_rng = _streams(rng)
     nb = arm.n_boots
     sizes = [int(x) for x in arm.sizes]
     maxn = max(sizes)
+    balanced = _balanced(arm)
     starts = [int(x) for x in arm.offsets[:-1]]
-    num = arm.num.tolist()
-    den = arm.den.tolist() if arm.den is not None else None
     out = []
     for _ in range(b):
-        u = rng.random(nb + nb * maxn).tolist()
         stats = []
-        for slot in range(nb):
-            k = min(int(u[slot] * nb), nb - 1)
+        for _slot in range(nb):
+            k = int(boot_rng.integers(0, nb))
             n = sizes[k]
             s_num = 0.0
             s_den = 0.0
-            for j in range(n):
-                i = starts[k] + min(int(u[nb + slot * maxn + j] * n), n - 1)
-                s_num += num[i]
-                s_den += den[i] if den is not None else 1.0
+            for j in range(maxn):
+                d = int(it_rng.integers(0, maxn)) if balanced else int(it_rng.random() * n)
+                if j >= n:
+                    continue
+                i = starts[k] + d
+                s_num += float(arm.num[i])
+                s_den += float(arm.den[i]) if arm.den is not None else 1.0
             stats.append(arm.scale * s_num / s_den)
         out.append(sum(stats) / nb)
     return np.array(out)
@@ -242,12 +285,13 @@ def welch_df(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def bootstrap_ratio(baseline: Arm, candidate: Arm, *, resamples: int = 10_000, level: float = 0.95,
-                    seed_seq: np.random.SeedSequence | None = None, expand: bool = True) -> BootstrapResult:
+                    seed_seq: np.random.SeedSequence | None = None, expand: bool = True,
+                    exact: bool | None = None) -> BootstrapResult:
     """Interval of candidate/baseline by the hierarchical bootstrap (module doc)."""
     seed_seq = seed_seq if seed_seq is not None else np.random.SeedSequence(0)
     ss_b, ss_c = seed_seq.spawn(2)
-    rb, exact_b = resample_arm(baseline, np.random.default_rng(ss_b), resamples)
-    rc, exact_c = resample_arm(candidate, np.random.default_rng(ss_c), resamples)
+    rb, exact_b = resample_arm(baseline, np.random.default_rng(ss_b), resamples, exact)
+    rc, exact_c = resample_arm(candidate, np.random.default_rng(ss_c), resamples, exact)
     warnings: list[str] = []
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = rc / rb
