@@ -104,3 +104,23 @@ def test_cpu_plan():
     with pytest.raises(InputError, match="overlap"):
         cpu_plan({"pin": "on", "server_cpus": "0-2", "client_cpus": "2-3"}, 4)
     assert cpu_plan({**p, "pin": "on"}, 2)["server_cpus"] == [0]
+
+
+@pytest.mark.live
+@needs_memcached
+def test_server_that_cannot_start_fails_cleanly(tmp_path):
+    import socket
+
+    with socket.socket() as s:   # hold the port memcached is told to use
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = benchctl(["run", "memcached", "--preset", "quick", "--arm", "x", "--set", f"port={port}",
+                      "-o", str(tmp_path / "r")], tmp_path / "state")
+    assert p.returncode == 1, p.stderr
+    assert "memcached" in p.stderr and "Traceback" not in p.stderr
+    run_dir = next((tmp_path / "r").rglob("run.json")).parent
+    man = json.loads((run_dir / "run.json").read_text())
+    assert man["status"] == "failed" and "memcached" in man["error"] and man["iterations_done"] == 0
+    assert live_processes_of(run_dir) == [] and memcached_token_processes(run_dir) == []
+    assert not any((tmp_path / "state" / "ledgers").glob("*.json"))
