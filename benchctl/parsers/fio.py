@@ -66,6 +66,14 @@ def _dict(d: object, key: str, where: str) -> dict:
     return v
 
 
+def _total(sections: list[dict], key: str) -> int | None:
+    """Sum of an integer field over jobs, None when any job lacks it (info only, not a metric)."""
+    vals = [s.get(key) for s in sections]
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        return sum(vals)  # type: ignore[arg-type]
+    return None
+
+
 def percentile_from_bins(bins: dict[int, int], pct: float) -> float | None:
     """fio's percentile rule over clat_ns.bins: first bin value whose cumulative count >= pct/100*N."""
     total = sum(bins.values())
@@ -125,7 +133,8 @@ def _direction(job: dict, where: str) -> str:
     active = []
     for d in ("write", "read", "trim"):
         sec = job.get(d)
-        if isinstance(sec, dict) and (sec.get("io_bytes") or sec.get("total_ios")):
+        if isinstance(sec, dict) and any(isinstance(sec.get(k), (int, float)) and sec.get(k) > 0
+                                         for k in ("io_bytes", "total_ios")):
             active.append(d)
     if not active:
         raise ParseError(f"expected {where} to have done some I/O (read/write/trim io_bytes are all 0)")
@@ -217,8 +226,8 @@ def parse_json(text: str) -> ParseResult:
         "runtime_ms": sections[0].get("runtime"),
         "job_runtime_ms": job0.get("job_runtime"),
         "elapsed_s": job0.get("elapsed"),
-        "io_bytes": sum(s.get("io_bytes", 0) or 0 for s in sections),
-        "total_ios": sum(s.get("total_ios", 0) or 0 for s in sections),
+        "io_bytes": _total(sections, "io_bytes"),
+        "total_ios": _total(sections, "total_ios"),
         "usr_cpu": job0.get("usr_cpu"),
         "sys_cpu": job0.get("sys_cpu"),
         "disk_util": doc.get("disk_util", []),

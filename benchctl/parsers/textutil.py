@@ -40,7 +40,10 @@ def to_float(s: str, what: str) -> float:
 
 
 def guarded(fn):
-    """Report Python's int-conversion digit limit (a number thousands of digits long) as a ParseError.
+    """Check a parser's result: every measurement a finite float, else ParseError.
+
+    Also reports Python's int-conversion digit limit (a number thousands of
+    digits long) as a ParseError.
 
     Every int() in the parsers converts a regex-matched run of digits, which
     cannot fail except on that limit (sys.get_int_max_str_digits, 4300).
@@ -52,10 +55,14 @@ def guarded(fn):
         from benchctl.parsers import ParseError
 
         try:
-            return fn(text, *args, **kwargs)
+            result = fn(text, *args, **kwargs)
         except ValueError as e:
             if "digits" in str(e) and "limit" in str(e):
                 raise ParseError("expected a number of sensible length, got one thousands of digits long") from None
             raise
+        for m in result.measurements:
+            if not isinstance(m.value, float) or not math.isfinite(m.value):
+                raise ParseError(f"{m.metric} came out as {m.value!r}: the numbers in this output are out of range")
+        return result
 
     return wrapper
