@@ -226,12 +226,20 @@ class Run:
                 status, error = "interrupted", e
             except BenchctlError as e:
                 status, error = "failed", e
+            except OSError as e:   # full, read-only or vanished results folder, or a tool's file
+                status, error = "failed", ResourceError(
+                    f"{e.strerror or e}{': ' + str(e.filename) if e.filename else ''}; "
+                    f"records already written to {folder.path} are intact")
             except Exception as e:  # a bug: keep the folder consistent, then let it surface
                 status, error = "failed", e
             sig.armed = False
             if sig.received and status == "complete":
                 status = "interrupted"
-            self._finish(status, error)
+            try:
+                self._finish(status, error)
+            except OSError as e:
+                raise ResourceError(f"could not finish writing {folder.path} ({e.strerror or e}); "
+                                    "records already written are intact") from None
             sig.armed = True
         if status == "interrupted":
             raise Interrupted(f"interrupted ({signal.Signals(sig.received).name if sig.received else 'signal'}): "
@@ -323,7 +331,10 @@ class Run:
             try:
                 folder.write_fingerprint("after", _fp(self.opts))
             except Exception as e:
-                self.warn(f"fingerprint after the run failed: {e}")
+                try:
+                    self.warn(f"fingerprint after the run failed: {e}")
+                except OSError:
+                    pass
             if self.mark is not None:
                 lines, w = kmsg.since(self.mark)
                 if w:

@@ -54,15 +54,17 @@ def test_sigkill_leaves_readable_folder_then_cleanup_and_resume(tmp_path):
     assert memcached_token_processes(run_dir) == []
 
 
-def test_sigint_stops_cleanly_and_says_where(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_stops_cleanly_and_says_where(tmp_path, sig):
     res, state = tmp_path / "results", tmp_path / "state"
     proc = start([*ARGS, "--iterations", "20", "-o", str(res)], state)
     try:
         run_dir = wait_for_folder(res, 1)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
+    assert sig.name in err
     assert str(run_dir) in err and "--resume" in err and "Traceback" not in err
     man = json.loads((run_dir / "run.json").read_text())
     assert man["status"] == "interrupted" and man["finished"]
