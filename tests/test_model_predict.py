@@ -96,3 +96,14 @@ def test_workload_filter_and_unknown():
     assert [p["claim"] for p in r["predictions"]] == ["seqread-bw"]
     with pytest.raises(UsageError, match="unknown workload"):
         predict("ampereone", workloads=["redis"])
+
+
+def test_docs_table_is_current(ampere, n1):
+    """docs/model.md pastes markdown_table(); regenerate it if this fails."""
+    from pathlib import Path
+
+    from benchctl.model.predict import markdown_table
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    assert markdown_table(ampere) in doc
+    assert markdown_table(n1) in doc

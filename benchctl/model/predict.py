@@ -234,3 +234,22 @@ def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = Non
             "cpu": model.cpu.key, "cpu_name": model.cpu.name, "on_allow_list": model.cpu.on_allow_list,
             "ram_bytes": ram, "granule_bytes": model.granule, "claims_source": source,
             "overrides": list(overrides or []), "predictions": preds}
+
+
+def markdown_table(result: dict[str, Any]) -> str:
+    """The claims table of docs/model.md, generated from predict's output."""
+    rows = [f"Predictions for {result['cpu_name']} ({result['ram_bytes'] >> 30} GiB RAM), SIMULATED:", "",
+            "| claim | metric | published | predicted (range) | kernel walk MPKI pte -> block | assumptions it rests on most |",
+            "|---|---|---|---|---|---|"]
+    for p in result["predictions"]:
+        pub = p["published_pct"]
+        pub_s = "-" if not pub else (f"{pub[0]:+.3g} %" if pub[0] == pub[1] else f"{pub[0]:+.0f} to {pub[1]:+.0f} %")
+        pred = f"{p['change_pct']:+.2f} % ({p['range_pct'][0]:+.2f} to {p['range_pct'][1]:+.2f})"
+        mpki = f"{p['mpki']['pte']:.3f} -> {p['mpki']['block']:.3f} ({p['mpki']['change_pct']:+.1f} %)" if "mpki" in p else "-"
+        top = sorted(((k, v) for k, v in p["sensitivity"].items() if v[0] != v[1]),
+                     key=lambda kv: (-abs(kv[1][1] - kv[1][0]), kv[0]))[:3]
+        names = ", ".join(f"`{k.replace('workload.', '')}`" for k, _ in top)
+        if not names:
+            names = "none: off the allow-list, both arms PTE-mapped" if not result["on_allow_list"] else "exact arithmetic"
+        rows.append(f"| {p['claim']} | {p['metric']} | {pub_s} | {pred} | {mpki} | {names} |")
+    return "\n".join(rows)
