@@ -124,3 +124,27 @@ def test_server_that_cannot_start_fails_cleanly(tmp_path):
     assert man["status"] == "failed" and "memcached" in man["error"] and man["iterations_done"] == 0
     assert live_processes_of(run_dir) == [] and memcached_token_processes(run_dir) == []
     assert not any((tmp_path / "state" / "ledgers").glob("*.json"))
+
+
+@pytest.mark.live
+@needs_memcached
+def test_kernel_splat_during_run_marks_it_tainted(tmp_path, monkeypatch):
+    """The engine's taint path, with real splat text standing in for what the kernel would log.
+
+    (Writing to /dev/kmsg would taint every other run on this host at the same time.)
+    """
+    from benchctl import engine, kmsg
+    from tests.test_run_support import SPLATS
+
+    monkeypatch.setenv("BENCHCTL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(kmsg, "since", lambda mark: (list(SPLATS), None))
+    shown: list[str] = []
+    opts = engine.RunOptions(arm="t", preset="quick", iterations=1, warmup=0, results=tmp_path / "r",
+                             perf=False, echo=shown.append)
+    folder = engine.run_workload("memcached", opts)
+    man = json.loads((folder.path / "run.json").read_text())
+    assert man["status"] == "complete" and man["tainted"] is True
+    assert man["taint_lines"] == kmsg.taint_lines(SPLATS) and len(man["taint_lines"]) == 3
+    assert (folder.path / "kmsg.txt").read_text().splitlines() == SPLATS
+    assert any("tainted" in s for s in shown) and any(SPLATS[0] in s for s in shown)
+    assert man["perf"]["enabled"] is False
