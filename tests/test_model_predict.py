@@ -107,3 +107,9 @@ def test_docs_table_is_current(ampere, n1):
     doc = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
     assert markdown_table(ampere) in doc
     assert markdown_table(n1) in doc
+
+
+def test_footprint_larger_than_ram_is_flagged():
+    r = predict("ampereone", ram=64 << 30, workloads=["seqread"], overrides=["model.ops=1500"])
+    assert any("seqread" in w and "exceeds" in w for w in r["warnings"])
+    assert not predict("ampereone", workloads=["seqread"], overrides=["model.ops=1500"])["warnings"]

@@ -125,6 +125,8 @@ def render_predictions(r: dict) -> str:
         rng = f"[{p['range_pct'][0]:+.2f}, {p['range_pct'][1]:+.2f}] %"
         mpki = f"{p['mpki']['pte']:.3f}->{p['mpki']['block']:.3f}" if "mpki" in p else "-"
         lines.append(f"{p['claim']:<15} {p['metric']:<22} {p['change_pct']:>+8.2f} % {rng:>21} {pub_s:>15} {mpki:>17}")
+    for w in r.get("warnings", []):
+        lines.append(f"WARNING: {w}")
     lines.append("")
     lines.append("Assumptions (assumed figures with their swept range; `benchctl model sensitivity` ranks them):")
     seen: set[str] = set()

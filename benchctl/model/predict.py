@@ -208,6 +208,12 @@ def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = Non
         if bad:
             raise UsageError(f"unknown workload(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(known))}")
         claims = [c for c in claims if c.kind in wanted or c.workload.lower() in wanted]
+    warnings = []
+    for wl in model.workloads.values():
+        lin = sum(int(model.values[f"workload.{wl.key}.regions.{r.name}.footprint"]) for r in wl.regions if r.kind == "linear")
+        if lin > ram * float(model.values["model.usable_ram_fraction"]):
+            warnings.append(f"{wl.key}: linear-map footprint {lin >> 20} MiB exceeds the usable RAM of the modelled "
+                            f"machine; pages are folded onto RAM and the prediction is not meaningful for --ram {ram >> 30} GiB")
     preds = []
     for c in claims:
         if not c.kind:
@@ -233,7 +239,7 @@ def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = Non
     return {"simulated": True, "kind": "model prediction (SIMULATED, not a measurement)",
             "cpu": model.cpu.key, "cpu_name": model.cpu.name, "on_allow_list": model.cpu.on_allow_list,
             "ram_bytes": ram, "granule_bytes": model.granule, "claims_source": source,
-            "overrides": list(overrides or []), "predictions": preds}
+            "overrides": list(overrides or []), "warnings": warnings, "predictions": preds}
 
 
 def markdown_table(result: dict[str, Any]) -> str:
