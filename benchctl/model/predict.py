@@ -209,7 +209,7 @@ def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = Non
             raise UsageError(f"unknown workload(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(known))}")
         claims = [c for c in claims if c.kind in wanted or c.workload.lower() in wanted]
     warnings = []
-    for wl in model.workloads.values():
+    for wl in (w for k, w in model.workloads.items() if k in {c.kind for c in claims}):
         lin = sum(int(model.values[f"workload.{wl.key}.regions.{r.name}.footprint"]) for r in wl.regions if r.kind == "linear")
         if lin > ram * float(model.values["model.usable_ram_fraction"]):
             warnings.append(f"{wl.key}: linear-map footprint {lin >> 20} MiB exceeds the usable RAM of the modelled "
