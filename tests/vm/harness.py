@@ -54,6 +54,7 @@ INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+hostname benchctl-vm
 echo "MARK boot-done $(cut -d' ' -f1 /proc/uptime)"
 fail() { echo "MARK fail $*"; echo o > /proc/sysrq-trigger; sleep 5; poweroff -f; }
 KVER=$(uname -r)
@@ -94,11 +95,13 @@ snapshot() {{ {{ echo "## mounts"; grep -E 'benchctl|/dev/(loop|ram|mapper)' /pr
   echo "## dm"; ls /sys/block | grep '^dm-'; echo "## brd"; ls -d /sys/module/brd 2>/dev/null;
   echo "## tmp"; ls /run/tmp | grep benchctl; }} > $OUT/leftovers-$1.txt 2>&1; }}
 snapshot before
-for w in {workloads}; do
+for w in {drive}; do   # the drivers without the engine (tests/storage_drive.py), when asked for
   echo "MARK drive $w $(cut -d' ' -f1 /proc/uptime)"
   "{python}" tests/storage_drive.py $w --preset quick > $OUT/drive-$w.json 2> $OUT/drive-$w.err
   echo "MARK rc drive-$w $? $(cut -d' ' -f1 /proc/uptime)"
   snapshot after-drive-$w
+done
+for w in {workloads}; do
   echo "MARK run $w $(cut -d' ' -f1 /proc/uptime)"
   "{python}" -m benchctl run $w --preset quick --arm vm-{kver} -o $OUT/results > $OUT/run-$w.log 2>&1
   echo "MARK rc run-$w $? $(cut -d' ' -f1 /proc/uptime)"
@@ -234,11 +237,18 @@ def qemu_argv(meta: dict[str, str], out: Path, mem_mb: int = 3072) -> list[str]:
             "-virtfs", f"local,path={out},mount_tag=out,security_model=none"]
 
 
-def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: int = TIMEOUT_S) -> dict:
+def guest_python() -> str:
+    """The project's venv interpreter when there is one (it has benchctl's dependencies), else this one."""
+    venv = REPO / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: int = TIMEOUT_S,
+              drive: list[str] | None = None) -> dict:
     """Boot, run the workloads in the guest, return the MARK timeline; outputs land in `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "guest.sh").write_text(GUEST.format(repo=REPO, python=sys.executable, workloads=" ".join(workloads),
-                                               kver=meta["kver"]))
+    (out / "guest.sh").write_text(GUEST.format(repo=REPO, python=guest_python(), workloads=" ".join(workloads),
+                                               drive=" ".join(drive or []), kver=meta["kver"]))
     argv = qemu_argv(meta, out)
     t0 = time.monotonic()
     marks: list[tuple[float, str]] = []
@@ -271,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("action", choices=["build", "run", "all"])
     ap.add_argument("--work", type=Path, default=Path("/var/tmp/benchctl-vm"))
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--workloads", default="fio-dmcrypt seqread-xfs")
+    ap.add_argument("--workloads", default="fio-dmcrypt seqread-xfs", help="run with `benchctl run`")
+    ap.add_argument("--drive", default="", help="also drive these without the engine (tests/storage_drive.py)")
     a = ap.parse_args(argv)
     t0 = time.monotonic()
     if a.action in ("build", "all"):
@@ -280,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads((a.work / "build.json").read_text())
     if a.action in ("run", "all"):
         out = a.out or a.work / f"out-{time.strftime('%Y%m%dT%H%M%S')}"
-        res = run_guest(meta, out.resolve(), a.workloads.split())
+        res = run_guest(meta, out.resolve(), a.workloads.split(), drive=a.drive.split())
         print(json.dumps({k: res[k] for k in ("wall_s", "marks", "out")}, indent=1))
     log(f"total {time.monotonic() - t0:.1f} s")
     return 0

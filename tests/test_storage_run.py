@@ -1,0 +1,120 @@
+"""`benchctl run` end to end for the storage workloads and the bbml2 suite, live on this machine.
+
+Each run uses its own state dir (BENCHCTL_STATE_DIR) and results dir, and
+must leave no mount, loop device or temp dir of its own behind, also after
+SIGINT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from benchctl import blockdev
+from benchctl.errors import EXIT_INTERRUPTED, EXIT_RESOURCE
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_storage_drivers import _why_not_live, leftovers  # noqa: E402
+
+pytestmark = [pytest.mark.live,
+              pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    before = leftovers()
+    e = dict(os.environ, BENCHCTL_STATE_DIR=str(tmp_path / "state"))
+    yield e
+    assert leftovers() == before, f"left behind: {leftovers()}"
+
+
+def benchctl(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "benchctl", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return sorted(p for p in out.glob("*/*") if (p / "run.json").exists())
+
+
+def records(d: Path) -> list[dict]:
+    return [json.loads(ln) for ln in (d / "records.jsonl").read_text().splitlines() if ln.strip()]
+
+
+def test_run_seqread_xfs_quick(env, tmp_path: Path) -> None:
+    p = benchctl(["run", "seqread-xfs", "--preset", "quick", "--arm", "demo", "-o", str(tmp_path / "r")], env)
+    assert p.returncode == 0, p.stderr
+    (d,) = run_dirs(tmp_path / "r")
+    run = json.loads((d / "run.json").read_text())
+    assert run["status"] == "complete" and run["iterations_done"] == 5
+    assert run["run_info"]["stack"]["fs"] == "xfs"
+    bw = [r for r in records(d) if r["metric"] == "bandwidth_bytes_s" and not r["warmup"]]
+    assert len(bw) == 5 and all(r["value"] > 1e6 and r["note"]["resident_fraction"] >= 0.99 for r in bw)
+    assert (d / "raw/iter-0001/xfs_io.txt").read_text().startswith("read 134217728/134217728 bytes")
+
+
+def test_run_fio_crypt_none_is_recorded_everywhere(env, tmp_path: Path) -> None:
+    p = benchctl(["run", "fio-dmcrypt", "--preset", "quick", "--arm", "demo", "--set", "crypt=none",
+                  "--set", "size=32M", "-o", str(tmp_path / "r")], env)
+    assert p.returncode == 0, p.stderr
+    (d,) = run_dirs(tmp_path / "r")
+    run = json.loads((d / "run.json").read_text())
+    assert run["status"] == "complete" and run["overrides"]["crypt"] == "none"
+    assert run["run_info"]["stack"]["crypt"] == "none"
+    assert any("crypt=none" in w for w in run["warnings"])
+    recs = [r for r in records(d) if not r["warmup"]]
+    assert {r["metric"] for r in recs} >= {"iops", "bandwidth_kib_s", "clat_mean_us", "clat_p50_us",
+                                           "clat_p99_us", "clat_p999_us"}
+    fio_recs = [r for r in recs if r["metric"] in ("iops", "bandwidth_kib_s", "clat_mean_us", "clat_p99_us")]
+    assert fio_recs and all(r["note"]["crypt"] == "none" for r in fio_recs)
+
+
+def test_run_fio_dmcrypt_refused_without_device_mapper(env, tmp_path: Path) -> None:
+    if blockdev.has_device_mapper():
+        pytest.skip("this kernel has device-mapper: nothing to refuse")
+    p = benchctl(["run", "fio-dmcrypt", "--preset", "quick", "--arm", "demo", "-o", str(tmp_path / "r")], env)
+    assert p.returncode == EXIT_RESOURCE
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("benchctl: error: this kernel has no device-mapper") and "--set crypt=none" in last
+    assert "Traceback" not in p.stderr
+
+
+def test_sigint_during_fio_leaves_nothing(env, tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "benchctl", "run", "fio-dmcrypt", "--preset", "quick",
+                             "--arm", "demo", "--set", "crypt=none", "--iterations", "50", "-o", str(tmp_path / "r")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    for line in proc.stdout:
+        if "iteration 1/50" in line:
+            break
+        assert time.monotonic() < deadline, "no first iteration within 120 s"
+    proc.send_signal(signal.SIGINT)
+    out = proc.stdout.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == EXIT_INTERRUPTED, out
+    (d,) = run_dirs(tmp_path / "r")
+    run = json.loads((d / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["iterations_done"] >= 1
+    assert not list((tmp_path / "state" / "ledgers").glob("*.json")), "ledger kept: something was not removed"
+
+
+@pytest.mark.slow
+def test_suite_bbml2_quick_crypt_none(env, tmp_path: Path) -> None:
+    p = benchctl(["run", "--suite", "bbml2", "--preset", "quick", "--arm", "demo", "--set", "crypt=none",
+                  "--iterations", "1", "--warmup", "0", "-o", str(tmp_path / "r")], env, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    dirs = run_dirs(tmp_path / "r")
+    runs = [json.loads((d / "run.json").read_text()) for d in dirs]
+    assert sorted(r["workload"] for r in runs) == ["boot-memory", "fio-dmcrypt", "memcached", "seqread-xfs"]
+    assert len({r["boot_id"] for r in runs}) == 1 and all(r["status"] == "complete" for r in runs)
+    fio = next(r for r in runs if r["workload"] == "fio-dmcrypt")
+    assert fio["overrides"]["crypt"] == "none"
