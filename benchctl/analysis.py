@@ -313,6 +313,18 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
             "linear_map": sorted({b.linear_map_before for b in boots_sel if b.arm == arm and b.linear_map_before}),
         }
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
+    checks = design_checks.all_checks(boots_sel, baseline, candidate)
+    if boots_sel and all(b.source == "csv" for b in boots_sel):
+        checks.append("CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
+                      "boot-consistency and taint checks could not run")
+    # Drift and resolution problems are per result, but they can void a verdict: list them up front too.
+    for comp in comps.values():
+        checks += [f"{comp['workload']}/{comp['metric']}: {w}" for w in comp["warnings"] if "Kendall" in w]
+    for row in judged:
+        checks += [f"claim {row['id']}: {w}" for w in row["warnings"]
+                   if w.startswith("not judged") and "resolution" in w]
+    if simulated:
+        checks.insert(0, "SIMULATED data present (model output): nothing here is a measurement")
     return {
         "format": FORMAT,
         "simulated": simulated,
@@ -320,7 +332,7 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
         "confidence": confidence, "seed": seed, "resamples": resamples,
         "costs": {"reboot_s": reboot_cost, "iteration_s": iter_cost, "note": cost_note},
         "design": design,
-        "checks": design_checks.all_checks(boots_sel, baseline, candidate),
+        "checks": checks,
         "notes": notes,
         "skipped": summarize_skipped(tidy.skipped),
         "comparisons": [comps[k] for k in sorted(comps)],

@@ -38,7 +38,7 @@ def _stamp(fig, result: dict, sources: list[str]) -> None:
     if result["simulated"]:
         fig.text(0.5, 0.5, "SIMULATED", fontsize=60, color="red", alpha=0.18, ha="center", va="center",
                  rotation=25, weight="bold")
-        fig.text(0.99, 0.99, "SIMULATED DATA", fontsize=12, color="red", ha="right", va="top", weight="bold")
+        fig.text(0.99, 0.005, "SIMULATED DATA", fontsize=12, color="red", ha="right", va="bottom", weight="bold")
 
 
 def _save(fig, out: Path, name: str, written: list[Path]) -> None:
@@ -147,7 +147,8 @@ def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
             for k, arm in enumerate((result["baseline"], result["candidate"])):
                 f = df[(df["workload"] == w) & (df["metric"] == m) & (df["arm"] == arm)]
                 per_boot = f.groupby("boot")["value"].agg(["median", "min", "max"])
-                xs = [k] * len(per_boot)
+                nbt = len(per_boot)
+                xs = [k + (j - (nbt - 1) / 2) * (0.6 / max(nbt, 1)) for j in range(nbt)]
                 ax.errorbar(xs, per_boot["median"], yerr=[per_boot["median"] - per_boot["min"],
                             per_boot["max"] - per_boot["median"]], fmt="o", color=ARM_COLOURS[k],
                             alpha=0.7, capsize=3)
