@@ -61,15 +61,27 @@ def state_dir(explicit: Path | str | None = None) -> Path:
     if explicit is not None:
         return Path(explicit)
     env = os.environ.get("BENCHCTL_STATE_DIR")
-    return Path(env) if env else DEFAULT_STATE_DIR
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return DEFAULT_STATE_DIR
+    import tempfile   # an unprivileged user cannot write /run; a per-user runtime dir instead
+
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"benchctl-{os.geteuid()}"
 
 
 def _private_dir(path: Path) -> Path:
-    """Create a root-only directory; refuse a symlink planted in its place."""
+    """Create an owner-only directory; refuse a symlink planted in its place."""
     path = Path(path)
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise ResourceError(f"cannot create state directory {path} ({e.strerror}); "
+                            "set BENCHCTL_STATE_DIR to a writable directory")
     if path.is_symlink() or not path.is_dir():
         raise ResourceError(f"refusing to use state directory {path}: not a plain directory")
+    if path.stat().st_uid != os.geteuid():
+        raise ResourceError(f"refusing to use state directory {path}: owned by uid {path.stat().st_uid}, not us")
     return path
 
 
