@@ -150,6 +150,11 @@ class Run:
         self.ctx: RunContext | None = None
         self.plan: perf.PerfPlan | None = None
         self.mark: kmsg.Mark | None = None
+        # set by _new_run / resume
+        self.iterations = 0
+        self.warmups = 0
+        self.overrides: dict[str, Any] = {}
+        self.pre_warnings: list[str] = []
 
     # -- helpers ---------------------------------------------------------------
     def warn(self, msg: str) -> None:
@@ -356,11 +361,6 @@ class Run:
         if status == "complete":
             self.opts.echo(f"benchctl: complete: {folder.manifest['iterations_done']} iterations in {folder.path}")
 
-    # set by the constructors below
-    iterations: int = 0
-    warmups: int = 0
-    overrides: dict[str, Any] = {}
-    pre_warnings: list[str] = []
 
 
 def _new_run(spec: ResolvedSpec, opts: RunOptions, lock: resources.HostLock | None = None) -> Run:
