@@ -13,9 +13,16 @@ def command(as_json: bool) -> None:
     """List workloads, their presets and what each needs (and whether this host has it)."""
     from benchctl.specs import list_workload_names, load_workload, workloads_dir
 
+    from benchctl.errors import InputError
+
     rows = []
+    broken: list[str] = []
     for name in list_workload_names():
-        w = load_workload(name)
+        try:
+            w = load_workload(name)
+        except InputError as e:
+            broken.append(str(e))
+            continue
         missing = [f"{prog} ({pkg})" for prog, pkg in w.programs.items() if not shutil.which(prog)]
         for group in w.one_of:
             if not any(shutil.which(p) for p in group):
@@ -47,3 +54,7 @@ def command(as_json: bool) -> None:
             needs.append("root")
         click.echo(f"  needs: {'; '.join(needs) or 'nothing'}")
         click.echo(f"  here: {'ready' if not r['missing_here'] else 'missing ' + '; '.join(r['missing_here'])}")
+    if broken:
+        for b in broken[1:]:
+            click.echo(f"benchctl: error: {b}", err=True)
+        raise InputError(broken[0])
