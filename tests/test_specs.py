@@ -127,3 +127,23 @@ def test_shipped_suites_load():
         suite = load_suite(p)
         for e in suite.entries:
             load_workload(e.workload)
+
+
+def test_workloads_command_lists_presets_and_needs(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from benchctl.cli import cli
+
+    res = CliRunner().invoke(cli, ["workloads", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    mc = rows["memcached"]
+    assert {"quick", "claim"} <= set(mc["presets"]) and mc["needs"]["programs"] == {"memcached": "memcached"}
+    assert mc["presets"]["claim"]["set"]["threads"] >= 96
+    monkeypatch.setenv("BENCHCTL_WORKLOADS", str(tmp_path))
+    write(tmp_path, GOOD)
+    write(tmp_path, GOOD.replace("default = 2", "default = 'x'"), name="bad")
+    res = CliRunner().invoke(cli, ["workloads"])
+    assert "w:" in res.stdout and isinstance(res.exception, InputError) and "bad.toml" in str(res.exception)
