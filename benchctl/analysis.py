@@ -8,6 +8,17 @@ is (see report/jsonout.py for the stable field list). Steps:
    per-boot means, drift;
 3. per claim: verdict, Holm across claims, what would decide it;
 4. design checks (checks.py) listed before any number.
+
+Choices a reader of the numbers should know (docs/analyze.md has more):
+- Fewer than 2 boots on a side: the bootstrap can only resample iterations,
+  so the interval describes that boot, not the kernel. We still compute it
+  and keep the verdict (hiding it would hide the data), but every result
+  carries a warning, Welch has no p-value, and a verdict asserting an effect
+  is prefixed "VERDICT FROM ITERATIONS OF ONE BOOT" as the first warning.
+- The interval is the hull of the expanded hierarchical-bootstrap interval
+  and a Welch t interval of log per-boot means: with few boots the
+  percentile bootstrap cannot reach past the boots it saw (tests/calibration.py).
+- A verdict asserting an effect also needs the Holm-adjusted p < 1 - confidence.
 """
 
 from __future__ import annotations
@@ -67,7 +78,7 @@ def _series(sub, order: dict[str, float], ratio=None) -> Series:
     sub = sub.assign(_o=sub["boot"].map(order).fillna(math.inf))
     if ratio is None:
         sub = sub.sort_values(["_o", "boot", "run", "iteration"], kind="stable")
-        codes, first = np.unique(sub["boot"].to_numpy(), return_index=True)
+        _, first = np.unique(sub["boot"].to_numpy(), return_index=True)
         boots = list(sub["boot"].to_numpy()[np.sort(first)])
         sizes = sub.groupby("boot", sort=False).size().reindex(boots).to_numpy()
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
