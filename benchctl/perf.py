@@ -73,17 +73,28 @@ def plan(fp: dict, *, enabled: bool = True, sys_root: Path = Path("/"), probe: b
         warnings.append(f"no hardware PMU on this host ({arch}): perf counts software events only; "
                         "no TLB-walk or MPKI metrics")
     if probe:
-        try:
-            p = subprocess.run([perf, "stat", "-x,", "-a", "-e", "task-clock", "--", "true"],
-                               capture_output=True, text=True, timeout=30)
-            ok = p.returncode == 0
-            why = (p.stderr or p.stdout).strip().splitlines()[-1:] if not ok else []
-        except (OSError, subprocess.TimeoutExpired) as e:
-            ok, why = False, [str(e)]
+        ok, why = _probe(perf, ["task-clock"])
         if not ok:
-            return PerfPlan(False, events, pmu, [f"perf stat does not work here ({' '.join(why)}): "
+            return PerfPlan(False, events, pmu, [f"perf stat does not work here ({why}): "
                                                  "running without perf counters"])
+        if events is not SOFTWARE and not _probe(perf, list(events.events))[0]:
+            # perf rejects the whole command for one unknown event name (e.g. Intel names on AMD)
+            usable = tuple(e for e in events.events if _probe(perf, [e])[0])
+            dropped = [e for e in events.events if e not in usable]
+            warnings.append(f"perf does not accept {', '.join(dropped)} on this CPU; counting without them")
+            events = EventSet(events.name + "-partial", usable, events.mapping, events.description) \
+                if usable else SOFTWARE
     return PerfPlan(True, events, pmu, warnings, perf)
+
+
+def _probe(perf: str, events: list[str]) -> tuple[bool, str]:
+    """Does `perf stat -a -e EVENTS -- true` run? (A not-supported event still runs; a bad name does not.)"""
+    try:
+        p = subprocess.run([perf, "stat", "-x,", "-a", "-e", ",".join(events), "--", "true"],
+                           capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return False, str(e)
+    return p.returncode == 0, " ".join((p.stderr or p.stdout).strip().splitlines()[-1:])
 
 
 def read(out_file: Path) -> tuple[list, list[str], dict]:

@@ -112,3 +112,20 @@ def test_effective_status():
     assert effective_status({"status": "running", "owner": {"pid": 2**22 + 7, "start_time": 1}}) == "interrupted"
     from benchctl.resources import process_identity
     assert effective_status({"status": "running", "owner": process_identity()}) == "running"
+
+
+@pytest.mark.live
+def test_perf_probe_drops_event_names_this_cpu_lacks(tmp_path, monkeypatch):
+    import shutil as _sh
+
+    if _sh.which("perf") is None:
+        pytest.skip("perf not installed")
+    from benchctl.perf_events import EventSet
+
+    bogus = EventSet("test", ("task-clock", "no_such_event_xyz:k"), {}, "probe test")
+    monkeypatch.setattr(perf, "event_set", lambda arch, pmu: bogus)
+    p = perf.plan({"host": {"arch": "x86_64"}})
+    if not p.enabled:
+        pytest.skip(f"perf cannot run here: {p.warnings}")
+    assert p.events.events == ("task-clock",)
+    assert any("no_such_event_xyz:k" in w for w in p.warnings)
