@@ -57,8 +57,13 @@ def pagetables(ram_text, granule, env_file, kernel_image, kfence, perm_changes, 
 
     g = parse_granule(granule) if granule else None
     source = "command line"
+    notes = []
     if env_file:
-        ram, env_g = from_fingerprint(load_json(Path(env_file)), env_file)
+        doc = load_json(Path(env_file))
+        ram, env_g = from_fingerprint(doc, env_file)
+        arch = (doc.get("host") or {}).get("arch")
+        if arch and arch not in ("aarch64", "arm64"):
+            notes.append(f"the fingerprint is from a {arch} host; the arithmetic is arm64's linear map for its RAM size")
         g = g or env_g
         source = f"{env_file} (memory.total_kb, kernel.page_size)"
         if ram_text:
@@ -73,6 +78,7 @@ def pagetables(ram_text, granule, env_file, kernel_image, kfence, perm_changes, 
     r = compare(ram, g, kernel_image=parse_size(kernel_image, what="--kernel-image"),
                 kfence_pool=parse_size(kfence, what="--kfence"), perm_changes=perm_changes)
     r["source"] = source
+    r["notes"] = notes
     if as_json:
         _echo_json(r)
         return
@@ -84,6 +90,8 @@ def pagetables(ram_text, granule, env_file, kernel_image, kfence, perm_changes, 
                    f"{fmt_size(lv['saving_bytes']):>16}")
     click.echo(f"{'total':<12} {fmt_size(r['pte_arm_bytes']):>16} {fmt_size(r['block_arm_bytes']):>16} "
                f"{fmt_size(r['saving_bytes']):>16}")
+    for n in notes:
+        click.echo(f"note: {n}")
     click.echo("mapped by (block arm): " + ", ".join(f"{k} {fmt_size(v)}" for k, v in r["mapped_bytes"]["block"].items() if v))
 
 
