@@ -156,6 +156,9 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
         warnings += trend.drift_warnings(name, s.arm.boot_stats(), list(zip(s.boots, s.groups())))
     if w.p_value is None:
         warnings.append(f"no p-value: Welch's test {w.note}")
+    if base.unit and cand.unit and base.unit != cand.unit:
+        warnings.append(f"units differ between arms ({baseline}: {base.unit}, {candidate}: {cand.unit}); "
+                        "the change is meaningless unless they are the same quantity")
     res, res_name = _resolution(base.notes | cand.notes)
     if is_ratio:
         method += "; ratio of sums of raw counters per boot"

@@ -99,7 +99,24 @@ def interleaving(boots: list[BootMeta], baseline: str, candidate: str) -> list[s
     return []
 
 
+def identity(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
+    """One boot cannot be both arms, and a host change between arms confounds the kernel."""
+    out = []
+    arms_of: dict[str, set[str]] = defaultdict(set)
+    for b in boots:
+        arms_of[b.boot].add(b.arm)
+    both = sorted(k for k, v in arms_of.items() if len(v) > 1)
+    if both:
+        out.append(f"boot(s) {', '.join(x[:12] for x in both[:3])} appear in both arms: "
+                   "the arm labels are wrong for at least one run")
+    hosts = {arm: {b.host for b in _boots_of(boots, arm)} for arm in (baseline, candidate)}
+    if hosts[baseline] and hosts[candidate] and hosts[baseline].isdisjoint(hosts[candidate]):
+        out.append(f"the arms ran on different hosts ({', '.join(sorted(hosts[baseline]))} vs "
+                   f"{', '.join(sorted(hosts[candidate]))}): the machine is confounded with the kernel")
+    return out
+
+
 def all_checks(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     arms = [baseline, candidate]
-    return (linear_map(boots, baseline, candidate) + consistency(boots, arms)
-            + taint(boots, arms) + interleaving(boots, baseline, candidate))
+    return (linear_map(boots, baseline, candidate) + identity(boots, baseline, candidate)
+            + consistency(boots, arms) + taint(boots, arms) + interleaving(boots, baseline, candidate))
