@@ -108,6 +108,20 @@ for w in {workloads}; do
   snapshot after-run-$w
 done
 "{python}" -m benchctl env --json > $OUT/env.json 2> $OUT/env.err; echo "MARK rc env $?"
+# Signals on the real stack (brd + dm-crypt + ext4): SIGINT must clean up; after SIGKILL, `benchctl cleanup` must.
+wait_iter() {{ i=0; while ! grep -q "iteration 1/" "$1" 2>/dev/null; do sleep 0.5; i=$((i+1)); [ $i -gt 600 ] && return 1; done; }}
+if [ -n "{signals}" ]; then
+  "{python}" -m benchctl run fio-dmcrypt --preset quick --arm vm-sigint --set size=16M --iterations 50 \
+      -o $OUT/signals > $OUT/sigint.log 2>&1 &
+  pid=$!; wait_iter $OUT/sigint.log; kill -INT $pid; wait $pid; echo "MARK rc sigint $?"
+  snapshot after-sigint
+  "{python}" -m benchctl run fio-dmcrypt --preset quick --arm vm-sigkill --set size=16M --iterations 50 \
+      -o $OUT/signals > $OUT/sigkill.log 2>&1 &
+  pid=$!; wait_iter $OUT/sigkill.log; kill -KILL $pid; wait $pid; echo "MARK rc sigkill $?"
+  snapshot killed; mv $OUT/leftovers-killed.txt $OUT/state-after-sigkill.txt
+  "{python}" -m benchctl cleanup > $OUT/cleanup.log 2>&1; echo "MARK rc cleanup $?"
+  snapshot after-cleanup
+fi
 # Raw dm-crypt outputs for the parsers' fixtures (a throwaway mapping, key zeroed before saving).
 mkdir -p $OUT/fixtures
 modprobe dm_crypt
@@ -244,11 +258,12 @@ def guest_python() -> str:
 
 
 def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: int = TIMEOUT_S,
-              drive: list[str] | None = None) -> dict:
+              drive: list[str] | None = None, signals: bool = True) -> dict:
     """Boot, run the workloads in the guest, return the MARK timeline; outputs land in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "guest.sh").write_text(GUEST.format(repo=REPO, python=guest_python(), workloads=" ".join(workloads),
-                                               drive=" ".join(drive or []), kver=meta["kver"]))
+                                               drive=" ".join(drive or []), kver=meta["kver"],
+                                               signals="yes" if signals else ""))
     argv = qemu_argv(meta, out)
     t0 = time.monotonic()
     marks: list[tuple[float, str]] = []
@@ -282,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("/var/tmp/benchctl-vm"))
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--workloads", default="fio-dmcrypt seqread-xfs", help="run with `benchctl run`")
+    ap.add_argument("--no-signals", action="store_true", help="skip the SIGINT / SIGKILL+cleanup steps")
     ap.add_argument("--drive", default="", help="also drive these without the engine (tests/storage_drive.py)")
     a = ap.parse_args(argv)
     t0 = time.monotonic()
@@ -291,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads((a.work / "build.json").read_text())
     if a.action in ("run", "all"):
         out = a.out or a.work / f"out-{time.strftime('%Y%m%dT%H%M%S')}"
-        res = run_guest(meta, out.resolve(), a.workloads.split(), drive=a.drive.split())
+        res = run_guest(meta, out.resolve(), a.workloads.split(), drive=a.drive.split(), signals=not a.no_signals)
         print(json.dumps({k: res[k] for k in ("wall_s", "marks", "out")}, indent=1))
     log(f"total {time.monotonic() - t0:.1f} s")
     return 0

@@ -129,3 +129,20 @@ def test_fits_ci_budget(guest: dict) -> None:
     total = guest["build_s"] + guest["wall_s"]
     print(f"nested VM total {total:.0f} s")
     assert total < 600, f"the nested-VM test took {total:.0f} s"
+
+
+def test_sigint_on_real_stack_leaves_nothing(guest: dict) -> None:
+    marks = " ".join(_marks(guest))
+    assert "rc sigint 130" in marks, marks
+    assert "interrupted (SIGINT)" in (Path(guest["out"]) / "sigint.log").read_text()
+
+
+def test_sigkill_then_cleanup_removes_dm_and_brd(guest: dict) -> None:
+    out = Path(guest["out"])
+    killed = out / "state-after-sigkill.txt"
+    assert "/dev/mapper/benchctl-" in killed.read_text() and "/sys/module/brd" in killed.read_text(), \
+        "SIGKILL should have left the stack up for cleanup to remove"
+    log = (out / "cleanup.log").read_text()
+    for kind in ("mount", "dm-crypt", "brd", "tempdir"):
+        assert any(ln.split()[1:2] == [kind] and ln.rstrip().endswith("removed") for ln in log.splitlines()), log
+    assert "rc cleanup 0" in " ".join(_marks(guest))
