@@ -170,3 +170,12 @@ def test_recorded_json_and_normal_in_one_stream():
     r = parse_json(text)
     assert r.info["total_ios"] == 4096 and r.get("iops").value == 1024000.0
     assert any("non-JSON" in w for w in r.warnings)
+
+
+def test_mixed_read_write_reports_write_and_keeps_read(tools_dir):
+    doc = json.loads((tools_dir / "fio-json.json").read_text())
+    job = doc["jobs"][0]
+    job["read"].update(io_bytes=4096, total_ios=1, iops=10.0, bw=40)
+    r = parse_json(json.dumps(doc))
+    assert r.get("iops").value == 67493.30587 and r.info["other_directions"]["read"]["iops"] == 10.0
+    assert any("write and read" in w for w in r.warnings)

@@ -143,3 +143,11 @@ def test_no_requests_is_refused(tools_dir):
     doc["ALL STATS"]["Totals"]["Count"] = 0
     with pytest.raises(ParseError, match="no requests"):
         parse_json(json.dumps(doc))
+
+
+def test_text_bare_latency_column_is_the_mean():
+    text = ("ALL STATS\n"
+            "Type        Ops/sec     Hits/sec   Misses/sec      Latency       KB/sec\n"
+            "Totals     1000.00       500.00       500.00      0.25000        10.00\n")
+    r = parse_text(text)
+    assert _v(r, "mean_latency_us") == pytest.approx(250) and _v(r, "ops_per_sec") == 1000

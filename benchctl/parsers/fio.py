@@ -128,7 +128,7 @@ def _lookup(printed: dict[float, float], pct: float) -> float | None:
     return None
 
 
-def _direction(job: dict, where: str) -> str:
+def _direction(job: dict, where: str, warnings: list[str] | None = None) -> str:
     """'write' or 'read' (whichever did I/O; write wins when both did, as in the claim's workload)."""
     active = []
     for d in ("write", "read", "trim"):
@@ -138,6 +138,9 @@ def _direction(job: dict, where: str) -> str:
             active.append(d)
     if not active:
         raise ParseError(f"expected {where} to have done some I/O (read/write/trim io_bytes are all 0)")
+    if len(active) > 1 and warnings is not None:
+        warnings.append(f"{where} did {' and '.join(active)} I/O; the metrics are for {active[0]} "
+                        f"(the others are in info['other_directions'])")
     return active[0]
 
 
@@ -167,7 +170,7 @@ def parse_json(text: str) -> ParseResult:
         err = job.get("error", 0)
         if err not in (0, None):
             raise ParseError(f"fio job {job.get('jobname', i)!r} failed with error {err!r}")
-    direction = _direction(jobs[0], "jobs[0]")
+    direction = _direction(jobs[0], "jobs[0]", res.warnings)
     sections = []
     for i, job in enumerate(jobs):
         sec = _dict(job, direction, f"jobs[{i}]")
@@ -236,6 +239,13 @@ def parse_json(text: str) -> ParseResult:
         "percentile_crosscheck": cross,
         "timestamp": doc.get("timestamp"),
     }
+    others = {}
+    for d in ("read", "write", "trim"):
+        sec = job0.get(d)
+        if d != direction and isinstance(sec, dict) and isinstance(sec.get("io_bytes"), int) and sec["io_bytes"] > 0:
+            others[d] = {k: sec.get(k) for k in ("iops", "bw", "io_bytes", "runtime", "total_ios")}
+    if others:
+        res.info["other_directions"] = others
     lat = sections[0].get("lat_ns")
     if isinstance(lat, dict) and isinstance(lat.get("percentile"), dict):
         res.info["lat_ns_percentile"] = lat["percentile"]

@@ -177,7 +177,8 @@ def _json_latencies(stats: dict, name: str, totals: dict, pl: object, res: Parse
 
 # --- text report ---------------------------------------------------------------
 
-_HEADER_COL = re.compile(r"Type|Ops/sec|Hits/sec|Misses/sec|MOVED/sec|ASK/sec|Avg\. Latency|p[\d.]+ Latency|KB/sec")
+# "Latency" alone is the average in memtier 1.x reports.
+_HEADER_COL = re.compile(r"Type|Ops/sec|Hits/sec|Misses/sec|MOVED/sec|ASK/sec|Avg\. Latency|p[\d.]+ Latency|Latency|KB/sec")
 _SECTION = re.compile(r"^(ALL STATS|BEST RUN RESULTS|WORST RUN RESULTS|AGGREGATED AVERAGE RESULTS.*|RUN #\d+ RESULTS)\s*$")
 
 
@@ -243,8 +244,9 @@ def parse_text(text: str) -> ParseResult:
             res.warnings.append(f"{metric}: not in memtier's text report (add it to --print-percentiles)")
         else:
             res.measurements.append(Measurement(metric, v * 1000.0, "us", dict(note)))
-    if tot.get("Avg. Latency") is not None:
-        res.measurements.append(Measurement("mean_latency_us", tot["Avg. Latency"] * 1000.0, "us", dict(note)))
+    avg = tot.get("Avg. Latency", tot.get("Latency"))
+    if avg is not None:
+        res.measurements.append(Measurement("mean_latency_us", avg * 1000.0, "us", dict(note)))
     info["section"] = name
     info["sections"] = sections
     res.info = info
