@@ -185,13 +185,17 @@ def _iteration_cost(df) -> float | None:
     return float(d.median()) if len(d) else None
 
 
-def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float) -> dict:
-    """Boots x iterations per arm resolving a change of claim_pct (stats/power.py)."""
+def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, alpha: float = 0.05) -> dict:
+    """Boots x iterations per arm resolving a change of claim_pct (stats/power.py).
+
+    alpha is the per-claim level: callers pass alpha / number of claims, the
+    level Holm's first step demands, so the design also survives the family.
+    """
     vc = comp["variance_components"]
     within = tuple(_nz(vc[a]["within_boot_var"]) for a in ("baseline", "candidate"))
     between = tuple(_nz(vc[a]["between_boot_var"]) for a in ("baseline", "candidate"))
     delta = abs(claim_pct) / 100.0 * comp["baseline"]["mean"]
-    p = power.plan(delta, within, between, reboot_cost, iter_cost).as_dict()
+    p = power.plan(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
     if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
         p["note"] = (p["note"] + "; " if p["note"] else "") + \
             "between-boot variance unknown (one boot): assumed 0, so this is a lower bound"
@@ -241,7 +245,7 @@ def judge(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: f
                                "measured, not for the kernel; measure >= 2 boots per arm (3+ to test)")
         row["verdict"] = v
         if v == "inconclusive":
-            row["decide"] = decide(comp, c.nearest_zero, reboot_cost, iter_cost)
+            row["decide"] = decide(comp, c.nearest_zero, reboot_cost, iter_cost, alpha / max(1, len(claims)))
         out.append(row)
     return out
 
@@ -333,7 +337,8 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
                       "boot-consistency and taint checks could not run")
     # Drift and resolution problems are per result, but they can void a verdict: list them up front too.
     for comp in comps.values():
-        checks += [f"{comp['workload']}/{comp['metric']}: {w}" for w in comp["warnings"] if "Kendall" in w]
+        checks += [f"{comp['workload']}/{comp['metric']}: {w}" for w in comp["warnings"]
+                   if "Kendall" in w or w.startswith("fewer than 2 boots")]
     for row in judged:
         checks += [f"claim {row['id']}: {w}" for w in row["warnings"]
                    if w.startswith("not judged") and "resolution" in w]

@@ -5,7 +5,9 @@ from analysis.analyze) and two costs: a reboot (--reboot-cost, default
 300 s: reboot, settle, warm-up) and an iteration (median gap between record
 timestamps `t` of consecutive iterations, or --iteration-cost). The search
 itself is stats/power.py (K&J's optimal repetitions extended with the effect
-size and a power target).
+size and a power target). With several claims each is planned at
+alpha / (number of claims), the level Holm's first step demands, so the
+planned design still resolves its claim after the family-wise correction.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
     comps = {(c["workload"], c["metric"]): c for c in result["comparisons"]}
     reboot, it = result["costs"]["reboot_s"], result["costs"]["iteration_s"]
     alpha = 1 - result["confidence"]
+    if claims:
+        alpha /= len(claims)
     wanted = [(c.id, c.workload, c.metric, c.nearest_zero) for c in claims] if claims else \
         [(f"{w}/{m}", w, m, effect_pct) for (w, m) in sorted(comps)]
     out = []

@@ -100,3 +100,14 @@ def test_markdown_has_tables(result):
     md = render(result, "markdown")
     assert "| claim | metric | measured |" in md and "### Warnings" in md
     assert md.index("### Checks") < md.index("### Claims")
+
+
+def test_one_boot_verdict_is_flagged_next_to_the_verdict(tmp_path):
+    recs = ad.rows(np.random.default_rng(3), boots=1, iters=20, arms=(("pte", 100.0), ("block", 110.0)))
+    ad.write_runs(tmp_path, recs)
+    claim = [Claim("x", "memcached", "ops_per_sec", "increase", 10, 10, 3)]
+    res = analyze(load_runs([tmp_path]), "pte", "block", claim, resamples=500)
+    text = render(res, "text")
+    assert "verdict: CONFIRMED (ONE BOOT ONLY)" in text
+    assert "fewer than 2 boots" in text[text.index("Checks"):text.index("Claims")]
+    assert "(one boot only)" in render(res, "markdown")

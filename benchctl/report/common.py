@@ -60,5 +60,12 @@ def header_facts(result: dict) -> dict:
     return {"hosts": ", ".join(hosts) or "unknown", "kernels": kernels, "design": design}
 
 
-def verdict_word(v: str) -> str:
-    return v.upper()
+ONE_BOOT_PREFIX = "VERDICT FROM ITERATIONS OF ONE BOOT"
+
+
+def verdict_word(claim: dict) -> str:
+    """The verdict, with the one-boot caveat glued to it where it applies."""
+    word = claim["verdict"].upper()
+    if any(w.startswith(ONE_BOOT_PREFIX) for w in claim["warnings"]):
+        word += " (ONE BOOT ONLY)"
+    return word

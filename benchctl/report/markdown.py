@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchctl.report.common import BANNER, Footnotes, ci, header_facts, num, pct, pval
+from benchctl.report.common import BANNER, Footnotes, ci, header_facts, num, pct, pval, verdict_word
 
 
 def _cell(s: str) -> str:
@@ -33,7 +33,7 @@ def render(result: dict) -> str:
             refs = notes.refs(cl["warnings"])
             out.append(f"| {cl['id']} | {cl['workload']} {cl['metric']} | {pct(cl['change_pct']) + ' %' if cl['ci_pct'] else 'no data'} | "
                        f"{ci(cl['ci_pct'])} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
-                       f"{pval(cl['p_adjusted'])} | **{cl['verdict']}** {refs} |")
+                       f"{pval(cl['p_adjusted'])} | **{verdict_word(cl).lower()}** {refs} |")
         for cl in result["claims"]:
             d = cl.get("decide")
             if d and d.get("boots_per_arm"):

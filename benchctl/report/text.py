@@ -90,7 +90,7 @@ def render(result: dict) -> str:
                         if cl["ci_pct"] else "measured: no data")
             out.append(f"    {measured}, claimed {cl['claimed_text']}")
             out += _wrap(f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  "
-                         f"verdict: {verdict_word(cl['verdict'])} {refs}".rstrip(), "      ", "    ")
+                         f"verdict: {verdict_word(cl)} {refs}".rstrip(), "      ", "    ")
             dec = cl.get("decide")
             if dec and dec.get("boots_per_arm"):
                 out += _wrap(f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
