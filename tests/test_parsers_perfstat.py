@@ -267,3 +267,11 @@ def test_per_node_and_interval_per_socket():
     assert (e["interval"], e["aggr"], e["aggr_cpus"], e["value"], e["event"]) == \
         (pytest.approx(0.100170861), "S0", 2, 36, "context-switches")
     assert r.info["totals"]["context-switches"]["value"] == 50
+
+
+def test_interval_rows_with_a_not_counted_interval_are_partial():
+    text = ("     0.1,100,,r34:k,1000,100.00,,\n     0.1,10000,,r8:k,1000,100.00,,\n"
+            "     0.2,<not counted>,,r34:k,0,100.00,,\n     0.2,<not counted>,,r8:k,0,100.00,,\n")
+    r = parse_csv(text)
+    m = r.get("kernel_dtlb_walk_mpki")
+    assert m.value == pytest.approx(10.0) and m.note["partial"] is True

@@ -380,6 +380,7 @@ def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
         slot[c] = (ev, t)
     out: list[Measurement] = []
     counted: dict[str, tuple[float, float | None]] = {}
+    partial: set[str] = set()
     for metric, slot in per_metric.items():
         specific = {c: v for c, v in slot.items() if c not in generic}
         if specific and len(specific) < len(slot):
@@ -401,6 +402,8 @@ def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
             note["partial"] = True
         out.append(Measurement(metric, value, "count", note))
         counted[metric] = (value, pct)
+        if note.get("partial"):
+            partial.add(metric)
     for ratio, nums in (("kernel_dtlb_walk_mpki", ("dtlb_walk_k",)),
                         ("kernel_tlb_walk_mpki", ("dtlb_walk_k", "itlb_walk_k"))):
         needed = nums + ("inst_retired_k",)
@@ -418,6 +421,8 @@ def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
         note = {"numerators": list(nums), "denominator": "inst_retired_k"}
         if pcts and min(pcts) < 100.0:
             note["multiplexed_pct"] = min(pcts)
+        if partial & set(needed):
+            note["partial"] = True
         out.append(Measurement(ratio, value, "MPKI", note))
     return out
 
