@@ -73,15 +73,17 @@ def _hours(s: float | None) -> str:
     return "n/a" if s is None else f"{s / 3600:.1f} h"
 
 
-def render_text(result: dict, rows: list[dict], target: float) -> str:
+def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0) -> str:
     import textwrap
     c = result["costs"]
+    alpha = 1 - result["confidence"]
+    level = f"alpha {alpha:.2g}/{n_claims} per claim (Holm)" if n_claims > 1 else f"alpha {alpha:.2g}"
     lines = []
     if result["simulated"]:
         lines.append("*** SIMULATED DATA - model output, not a measurement ***")
     lines += textwrap.wrap(
         f"benchctl plan: {result['candidate']} vs {result['baseline']}, {target:.0%} power at "
-        f"alpha {1 - result['confidence']:.2g}; reboot {c['reboot_s']:g} s, iteration {c['iteration_s']:.3g} s"
+        f"{level}; reboot {c['reboot_s']:g} s, iteration {c['iteration_s']:.3g} s"
         + (f" ({c['note']})" if c["note"] else " (from record timestamps or --iteration-cost)"), WIDTH)
     lines.append("")
     for r in rows:

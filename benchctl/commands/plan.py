@@ -49,4 +49,4 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, effect_pct, reboot
         click.echo(json.dumps({"costs": result["costs"], "simulated": result["simulated"], "plans": rows},
                               indent=2, default=str))
     else:
-        click.echo(render_text(result, rows, target))
+        click.echo(render_text(result, rows, target, len(claims) if claims else 0))
