@@ -275,3 +275,10 @@ def test_interval_rows_with_a_not_counted_interval_are_partial():
     r = parse_csv(text)
     m = r.get("kernel_dtlb_walk_mpki")
     assert m.value == pytest.approx(10.0) and m.note["partial"] is True
+
+
+def test_json_per_socket():
+    r = parse_json((OWN / "perf-stat-json-per-socket.txt").read_text())
+    e = r.info["events"][0]
+    assert (e["aggr"], e["aggr_cpus"], e["event"]) == ("S0", 2, "task-clock")
+    assert r.info["events"][1]["event"] == "context-switches"

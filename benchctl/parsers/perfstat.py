@@ -276,10 +276,11 @@ def parse_json(text: str) -> ParseResult:
             return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
         aggr = None
-        for key, prefix in (("cpu", "CPU"), ("socket", "S"), ("core", ""), ("die", ""), ("node", "N"),
-                            ("thread", "")):
+        for key in ("cpu", "socket", "die", "core", "node", "thread"):
             if key in obj:
-                aggr = f"{prefix}{obj[key]}"
+                aggr = str(obj[key])  # "S0", "S0-D0-C1", "N0", "comm-pid" as in CSV; -A gives a bare "0"
+                if key == "cpu" and not aggr.startswith("CPU"):
+                    aggr = f"CPU{aggr}"
                 break
         var = obj.get("variance")
         events.append({
