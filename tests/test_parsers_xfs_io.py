@@ -110,3 +110,21 @@ def test_read_past_eof_transfers_nothing():
     r = parse(text)
     assert [m.note["command_index"] for m in r.measurements] == [1]
     assert any("command 0" in w for w in r.warnings)
+
+
+def test_recorded_long_run_and_eof():
+    from pathlib import Path
+
+    r = parse((Path(__file__).parent / "fixtures" / "parsers" / "xfs_io-long-eof.txt").read_text())
+    cmds = r.info["commands"]
+    assert cmds[0]["seconds"] == 1.86 and cmds[0]["time_printed"] == "0:00:01.86"
+    assert cmds[0]["size_printed"] == "1 GiB" and cmds[0]["ops"] == 2097152
+    assert cmds[2]["total"] == 1 << 30 and cmds[2]["requested"] == 2 << 30
+    assert cmds[3]["total"] == 0
+    bw = {m.note["command_index"]: m for m in r.measurements}
+    assert set(bw) == {0, 1, 2}  # the read at EOF moved no bytes
+    assert bw[0].value == pytest.approx(550.486 * MiB)  # +-0.0005 MiB/s beats +-0.005 s of 1.86 s
+    assert bw[1].value == 1607198243.332
+    assert bw[2].value == pytest.approx(32.370 * GiB)
+    assert any("end of file" in w for w in r.warnings) and any("command 3" in w for w in r.warnings)
+    assert len(r.info["echoed_commands"]) == 4
