@@ -60,22 +60,29 @@ class Series:
         return [self.values[o[i]:o[i + 1]] for i in range(len(o) - 1)]
 
 
-def _boot_order(tidy: Tidy, df) -> dict[str, float]:
-    """Boot -> first start time, for ordering and drift (records' t, else run.json)."""
-    order: dict[str, float] = {}
+def _boot_order(tidy: Tidy, df) -> dict[tuple[str, str], float]:
+    """(arm, boot) -> first start time, for ordering and drift (records' t, else run.json).
+
+    Keyed by arm too: CSVs from other harnesses often number boots 1, 2, ...
+    in each arm.
+    """
+    order: dict[tuple[str, str], float] = {}
     for b in tidy.boots:
         if b.started is not None:
-            order[b.boot] = min(order.get(b.boot, b.started), b.started)
+            key = (b.arm, b.boot)
+            order[key] = min(order.get(key, b.started), b.started)
     if df["t"].notna().any():
-        for boot, t in df.groupby("boot")["t"].min().items():
+        for key, t in df.groupby(["arm", "boot"])["t"].min().items():
             if not math.isnan(t):
-                order[boot] = min(order.get(boot, t), t)
+                order[key] = min(order.get(key, t), t)
     return order
 
 
-def _series(sub, order: dict[str, float], ratio=None) -> Series:
+def _series(sub, order: dict[tuple[str, str], float], ratio=None) -> Series:
     """Build an Arm from rows of one arm: sorted by boot start, then t/iteration."""
-    sub = sub.assign(_o=sub["boot"].map(order).fillna(math.inf))
+    arm = str(sub["arm"].iloc[0]) if len(sub) else ""
+    by_boot = {b: t for (a, b), t in order.items() if a == arm}
+    sub = sub.assign(_o=sub["boot"].map(by_boot).astype(float).fillna(math.inf))
     if ratio is None:
         sub = sub.sort_values(["_o", "boot", "run", "iteration"], kind="stable")
         _, first = np.unique(sub["boot"].to_numpy(), return_index=True)

@@ -104,7 +104,8 @@ def identity(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     out = []
     arms_of: dict[str, set[str]] = defaultdict(set)
     for b in boots:
-        arms_of[b.boot].add(b.arm)
+        if b.source != "csv":   # run folders carry kernel boot ids; CSVs may number boots per arm
+            arms_of[b.boot].add(b.arm)
     both = sorted(k for k, v in arms_of.items() if len(v) > 1)
     if both:
         out.append(f"boot(s) {', '.join(x[:12] for x in both[:3])} appear in both arms: "

@@ -66,3 +66,13 @@ def test_one_value_per_boot_metric(tmp_path):
     assert c["baseline"]["n_samples"] == 4 and c["p_value"] is not None
     assert c["ci_pct"][0] < c["change_pct"] < c["ci_pct"][1]
     assert abs(c["change_pct"] - 0.231) < 0.05
+
+
+def test_csv_boots_numbered_per_arm_are_not_confused(tmp_path):
+    recs = ad.rows(np.random.default_rng(2), boots=3, iters=4)
+    for r in recs:
+        r["boot"] = r["boot"].split("-")[1]         # "boot0" in both arms, as other harnesses write
+    res = analyze(load_csv([ad.write_csv(tmp_path / "n.csv", recs)]), "pte", "block", resamples=300)
+    assert not any("both arms" in c for c in res["checks"])
+    (c,) = res["comparisons"]
+    assert c["baseline"]["n_boots"] == 3 and c["candidate"]["n_boots"] == 3

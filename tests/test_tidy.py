@@ -145,5 +145,5 @@ def test_csv_load_is_vectorised(tmp_path):
     df.to_csv(p, index=False)
     t0 = time.perf_counter()
     t = load_csv([p])
-    assert time.perf_counter() - t0 < 3.0
+    assert time.perf_counter() - t0 < 4.0   # ~0.3 s idle; slack for a busy 2-core box
     assert len(t.df) == n - 1 and t.skipped[0].line == 9
