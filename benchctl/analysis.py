@@ -351,6 +351,12 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
                    if w.startswith("not judged") and "resolution" in w]
     if simulated:
         checks.insert(0, "SIMULATED data present (model output): nothing here is a measurement")
+    # benchstat style: every result carries the warnings that apply to it, so a
+    # reader of one JSON entry sees the design problems too (reports print them once).
+    design_wide = [c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps))
+                   and not c.startswith("claim ")]
+    for item in list(comps.values()) + judged:
+        item["warnings"][:0] = [w for w in design_wide if w not in item["warnings"]]
     return {
         "format": FORMAT,
         "simulated": simulated,

@@ -15,6 +15,10 @@ Public API (also used by `benchctl export`):
     load_runs(dirs) -> Tidy      run folders, or folders holding run folders
     load_csv(paths) -> Tidy      tidy CSV files
     write_tidy(df, path, fmt)    fmt "csv" or "json" (records), atomic
+
+    df, boots, skipped = load_runs(["results/host1"])
+    write_tidy(df, "all.csv", "csv")     # COLUMNS first, then t, simulated, note
+    for s in skipped: print(s)           # "file:line: reason"
 """
 
 from __future__ import annotations
@@ -78,9 +82,14 @@ class BootMeta:
 
 @dataclass
 class Tidy:
+    """The loaded table: `df, boots, skipped = load_runs(dirs)` also works."""
+
     df: Any                     # pandas.DataFrame, COLUMNS + t, simulated, note
     boots: list[BootMeta]
     skipped: list[Skipped]
+
+    def __iter__(self):
+        return iter((self.df, self.boots, self.skipped))
 
 
 def summarize_skipped(skipped: list[Skipped]) -> list[str]:

@@ -111,3 +111,10 @@ def test_one_boot_verdict_is_flagged_next_to_the_verdict(tmp_path):
     assert "verdict: CONFIRMED (ONE BOOT ONLY)" in text
     assert "fewer than 2 boots" in text[text.index("Checks"):text.index("Claims")]
     assert "(one boot only)" in render(res, "markdown")
+
+
+def test_design_checks_attached_to_every_json_result_but_printed_once(result):
+    j = json.loads(render(result, "json"))
+    both = next(c for c in j["checks"] if "both arms have the linear map" in c)
+    assert all(both in c["warnings"] for c in j["claims"] + j["comparisons"])
+    assert render(result, "text").count("both arms have the linear map") == 1

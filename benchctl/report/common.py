@@ -39,12 +39,15 @@ def num(x: float | None) -> str:
 class Footnotes:
     """Numbered, de-duplicated warnings: results cite [n], the list comes last."""
 
-    def __init__(self) -> None:
+    def __init__(self, already_shown: list[str] | None = None) -> None:
         self.items: list[str] = []
+        self.skip = set(already_shown or [])
 
     def refs(self, warnings: list[str]) -> str:
         nums = []
         for w in warnings:
+            if w in self.skip:
+                continue  # a design check, printed once before the numbers
             if w not in self.items:
                 self.items.append(w)
             nums.append(self.items.index(w) + 1)

@@ -11,7 +11,7 @@ def _cell(s: str) -> str:
 
 def render(result: dict) -> str:
     out: list[str] = []
-    notes = Footnotes()
+    notes = Footnotes(result["checks"])
     if result["simulated"]:
         out += [f"> **{BANNER}**", ""]
     b, c = result["baseline"], result["candidate"]

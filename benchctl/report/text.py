@@ -58,7 +58,7 @@ def chart(low: float, high: float, est: float, band: tuple[float, float]) -> lis
 
 def render(result: dict) -> str:
     out: list[str] = []
-    notes = Footnotes()
+    notes = Footnotes(result["checks"])
     if result["simulated"]:
         bar = "*" * WIDTH
         out += [bar, f"*** {BANNER} ***".center(WIDTH)[:WIDTH].rstrip(), bar]
