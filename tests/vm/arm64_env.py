@@ -1,0 +1,142 @@
+"""Record real arm64 `benchctl env --json` fingerprints by booting Debian's arm64 kernel under qemu TCG.
+
+No arm64 hardware is needed: qemu-system-aarch64 emulates the CPU (-cpu
+neoverse-n1 gives a real Neoverse N1 MIDR, a negative control for the BBML2
+allow-list; -cpu max is QEMU's own model). The guest's root filesystem is a
+Debian bookworm arm64 tree made with `mmdebstrap --variant=extract` (python3,
+python3-click, busybox-static, kmod, util-linux, the kernel), shared over 9p
+read-only; this checkout is shared as /repo and run with the guest's own
+python3 (benchctl env needs only click). Outputs land in a writable 9p share.
+
+    python3 tests/vm/arm64_env.py --work /var/tmp/benchctl-vm --out tests/fixtures/arm64-env
+
+writes <out>/qemu-<cpu>.json (the fingerprint), <out>/qemu-<cpu>.dmesg.txt and
+<out>/qemu-<cpu>.console.log for each CPU model. About a minute per CPU model
+after a ~15 s root-filesystem build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import REPO, load_order, log, module_paths  # noqa: E402
+
+MIRRORS = ["deb http://deb.debian.org/debian bookworm main",
+           "deb http://deb.debian.org/debian-security bookworm-security main"]
+PACKAGES = "python3,python3-click,busybox-static,linux-image-arm64,kmod,util-linux"
+PRELOAD = ["virtio_pci", "9pnet_virtio", "9p"]
+CPUS = {"neoverse-n1": "neoverse-n1", "max": "max,pauth-impdef=on"}
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+hostname benchctl-arm64
+KVER=$(uname -r)
+while read -r m; do insmod "/lib/modules/$KVER/$m" || echo "MARK insmod-failed $m"; done < /preload.list
+R=/newroot
+mkdir -p $R
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 root $R || echo "MARK fail root"
+mount -t proc proc $R/proc; mount -t sysfs sys $R/sys; mount -t devtmpfs dev $R/dev
+mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
+mount -t tmpfs tmpfs $R/run; mount -t tmpfs tmpfs $R/tmp
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 repo $R/repo || echo "MARK fail repo"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $R/out || echo "MARK fail out"
+echo "MARK chroot $(cut -d' ' -f1 /proc/uptime)"
+chroot $R /bin/busybox sh -c 'cd /repo && export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin && HOME=/tmp PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=/repo \
+  python3 -m benchctl env --json > /out/env.json 2> /out/env.err; echo "MARK rc env $?"; dmesg > /out/dmesg.txt'
+sync; umount $R/out
+echo "MARK poweroff $(cut -d' ' -f1 /proc/uptime)"
+echo o > /proc/sysrq-trigger; sleep 5; poweroff -f
+"""
+
+
+def build(work: Path) -> dict:
+    root = work / "arm64root"
+    if not (root / "usr/bin/python3").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        log("mmdebstrap arm64 root (extract)")
+        subprocess.run(["mmdebstrap", "--arch=arm64", "--variant=extract", f"--include={PACKAGES}", "bookworm",
+                        str(root), *MIRRORS], check=True, stdout=subprocess.DEVNULL)
+    for d in ("proc", "sys", "dev", "run", "tmp", "repo", "out"):
+        (root / d).mkdir(exist_ok=True)
+    kver = sorted(p.name for p in (root / "lib/modules").iterdir())[-1]
+    moddir = root / "lib/modules" / kver
+    if not (moddir / "modules.dep").exists():
+        subprocess.run(["depmod", "-b", str(root), kver], check=True)
+    names, deps = module_paths(moddir)
+    pre = load_order(PRELOAD, names, deps)
+    ird = work / "arm64-initramfs"
+    shutil.rmtree(ird, ignore_errors=True)
+    for d in ("bin", "proc", "sys", "dev", "newroot"):
+        (ird / d).mkdir(parents=True)
+    shutil.copy2(root / "bin/busybox", ird / "bin/busybox")
+    for rel in pre:
+        dst = ird / "lib/modules" / kver / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(moddir / rel, dst)
+    (ird / "preload.list").write_text("\n".join(pre) + "\n")
+    (ird / "init").write_text(INIT)
+    (ird / "init").chmod(0o755)
+    paths = [os.path.relpath(os.path.join(d, n), ird) for d, dirs, files in os.walk(ird) for n in dirs + files]
+    cpio = subprocess.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=ird, capture_output=True, check=True,
+                          input=b"\0".join(p.encode() for p in [".", *paths])).stdout
+    initrd = work / "arm64-initrd.gz"
+    initrd.write_bytes(gzip.compress(cpio, compresslevel=1))
+    return {"root": str(root), "kver": kver, "vmlinuz": str(root / "boot" / f"vmlinuz-{kver}"),
+            "initrd": str(initrd)}
+
+
+def boot(meta: dict, cpu: str, out: Path, timeout: int = 600) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", CPUS[cpu], "-smp", "2", "-m", "2048",
+            "-accel", "tcg,thread=multi", "-kernel", meta["vmlinuz"], "-initrd", meta["initrd"],
+            "-append", "console=ttyAMA0 panic=-1 quiet loglevel=3", "-nographic", "-no-reboot",
+            "-virtfs", f"local,path={meta['root']},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs", f"local,path={out},mount_tag=out,security_model=none"]
+    t0 = time.monotonic()
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                       timeout=timeout)
+    (out / "console.log").write_text(p.stdout + p.stderr)
+    marks = [ln[5:].strip() for ln in p.stdout.splitlines() if ln.startswith("MARK ")]
+    return {"cpu": cpu, "argv": argv, "wall_s": round(time.monotonic() - t0, 1), "marks": marks}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, default=Path("/var/tmp/benchctl-vm"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--cpu", action="append", choices=sorted(CPUS))
+    a = ap.parse_args()
+    meta = build(a.work)
+    a.out.mkdir(parents=True, exist_ok=True)
+    for cpu in a.cpu or sorted(CPUS):
+        scratch = a.work / f"arm64-out-{cpu}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        res = boot(meta, cpu, scratch)
+        log(f"{cpu}: {res['wall_s']} s, marks {res['marks']}")
+        env = scratch / "env.json"
+        if not env.exists() or not env.read_text().strip():
+            log(f"{cpu}: no fingerprint; see {scratch}/console.log and env.err")
+            continue
+        json.loads(env.read_text())  # must be valid JSON
+        shutil.copy2(env, a.out / f"qemu-{cpu}.json")
+        shutil.copy2(scratch / "dmesg.txt", a.out / f"qemu-{cpu}.dmesg.txt")
+        (a.out / f"qemu-{cpu}.boot.json").write_text(json.dumps(
+            {"kernel": meta["kver"], "qemu_argv": res["argv"], "wall_s": res["wall_s"], "marks": res["marks"]},
+            indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
