@@ -133,3 +133,26 @@ def test_export_of_import_is_tidy(tmp_path):
     lines = res.stdout.strip().splitlines()
     assert lines[0].startswith("arm,host,boot,run,workload,iteration,metric,value,unit")
     assert sum(",ops_per_sec," in ln for ln in lines) == 2
+
+
+EXTRA = TOOLS.parent / "parsers"
+
+
+@pytest.mark.parametrize("name, expected", [
+    # -I: interval deltas are summed; <not counted> intervals add nothing; cycles <not supported> is absent
+    ("perf-stat-x-interval.txt", {"perf:task-clock": 0.78 + 0.07, "perf:page-faults": 75.0}),
+    # -r: the mean over repeats, the variance column ignored
+    ("perf-stat-x-repeat.txt", {"perf:task-clock": 0.38, "perf:page-faults": 49.0}),
+    # -I -A: per-CPU rows of every interval
+    ("perf-stat-x-interval-percpu.txt", {"perf:task-clock": 100.38 + 100.42 + 100.65 + 100.65 + 50.70 + 50.75}),
+    # -I --per-socket: S0,<ncpus> columns
+    ("perf-stat-x-interval-per-socket.txt", {"perf:task-clock": 202.43 + 107.93, "perf:context-switches": 50.0}),
+])
+def test_perf_column_layouts(tmp_path, name, expected):
+    if not (EXTRA / name).is_file():
+        pytest.skip(f"{name} not among the fixtures")
+    _, recs = run_import(tmp_path, "perf", EXTRA / name)
+    got = by_metric(recs)
+    for metric, value in expected.items():
+        assert got[metric] == pytest.approx(value), (metric, got)
+    assert "perf:cycles" not in got
