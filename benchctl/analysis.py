@@ -319,6 +319,10 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
         comps[(workload, metric)] = compare(workload, metric, base, cand, confidence=confidence, seed=seed,
                                             resamples=resamples, baseline=baseline, candidate=candidate,
                                             is_ratio=is_ratio, exact=exact)
+        if metric in RATIOS and not is_ratio:
+            comps[(workload, metric)]["warnings"].append(
+                f"raw counters ({', '.join(RATIOS[metric].numerators)}, {RATIOS[metric].denominator}) absent: "
+                "boot values are means of per-iteration ratios, not ratios of sums")
     iter_cost = iteration_cost if iteration_cost is not None else _iteration_cost(df)
     cost_note = None
     if iter_cost is None:

@@ -184,3 +184,13 @@ def test_plan_text_and_json(csv_path):
 def test_plan_needs_claims_or_effect(csv_path):
     r = bench("plan", "--csv", csv_path, "--baseline", "pte", "--candidate", "block")
     assert r.returncode == 2 and "--effect" in r.stderr
+
+
+def test_precomputed_mpki_without_counters_is_flagged(tmp_path):
+    recs = ad.rows(np.random.default_rng(0), boots=3, iters=4, metric="kernel_tlb_walk_mpki", unit="MPKI",
+                   arms=(("pte", 2.0), ("block", 1.4)), boot_sd=0.02, iter_sd=0.01)
+    p = ad.write_csv(tmp_path / "m.csv", recs)
+    j = json.loads(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--format", "json",
+                         "--resamples", 200).stdout)
+    (c,) = j["comparisons"]
+    assert any("raw counters" in w and "means of per-iteration ratios" in w for w in c["warnings"])
