@@ -259,6 +259,9 @@ class Memcached:
         ctx.state["note"] = {"generator": gen, "latency_resolution": RESOLUTION[gen], "pinned": cpus["pinned"]}
         if p.get("preload", True):
             pre = preload_argv(gen, prog, p, port)
+            info["preload"] = "all keys" if pre is not None else \
+                "none: memcaslap sets each key before it reads it (no separate preload mode)"
+            ctx.state["run_info"] = info
             if pre is not None:
                 rc, _, err = self._run(ctx, pre, work / "preload.out", iteration=None, role="preload")
                 if rc != 0:
