@@ -70,10 +70,14 @@ def parse_table(text: str) -> dict[str, Any]:
         f = f[1:]
     if len(f) < 8 or f[2] != "crypt":
         raise InputError(f"dmsetup table: not a crypt target line: {' '.join(f[:3])!r}")
+    try:
+        start, length, iv_offset, offset = int(f[0]), int(f[1]), int(f[5]), int(f[7])
+    except ValueError:
+        raise InputError("dmsetup table: start, length, iv_offset and offset must be integers") from None
     out: dict[str, Any] = {
-        "start_sector": int(f[0]), "length_sectors": int(f[1]), "target": "crypt", "cipher": f[3],
+        "start_sector": start, "length_sectors": length, "target": "crypt", "cipher": f[3],
         "key": "keyring" if f[4].startswith(":") else "hex",
-        "iv_offset": int(f[5]), "device": f[6], "offset_sectors": int(f[7]), "flags": [],
+        "iv_offset": iv_offset, "device": f[6], "offset_sectors": offset, "flags": [],
     }
     if f[4].startswith(":"):
         parts = f[4].split(":")

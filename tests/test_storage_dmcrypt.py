@@ -33,7 +33,7 @@ def test_table_with_flags_keyring_and_name_prefix() -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "0 100 linear 7:0 0\n", "0 1 crypt a b\n", "a\nb\n",
-                                 "0 8 crypt aes k 0 7:0 0 x\n"])
+                                 "0 8 crypt aes k 0 7:0 0 x\n", "x 8 crypt aes k 0 7:0 0\n"])
 def test_table_bad_input(bad: str) -> None:
     with pytest.raises(InputError):
         dmcrypt.parse_table(bad)
@@ -115,3 +115,35 @@ def test_parse_size(text, value) -> None:
 def test_parse_size_bad() -> None:
     with pytest.raises(InputError, match="ramdisk_size"):
         blockstack.parse_size("lots", "ramdisk_size")
+
+
+# -- fuzz: the parsers of cryptsetup/dmsetup/meminfo output raise only InputError ---------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from benchctl.drivers import boot_memory  # noqa: E402
+
+_TOKENS = st.sampled_from(["0", "131072", "crypt", "aes-xts-plain64", "00" * 64, ":64:logon:x", "7:0", "1",
+                           "allow_discards", "-1", "x", "benchctl-a:", "", "2", "linear", "\t", "ü", "9" * 30])
+_LINES = st.lists(st.lists(_TOKENS, max_size=14).map(" ".join), max_size=3).map("\n".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=300), _LINES))
+def test_fuzz_parse_table(text: str) -> None:
+    try:
+        out = dmcrypt.parse_table(text)
+    except InputError:
+        return
+    assert out["target"] == "crypt" and "00" * 64 not in json.dumps(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_fuzz_parse_status_and_meminfo(text: str) -> None:
+    for fn in (dmcrypt.parse_status, boot_memory.parse_meminfo, boot_memory.parse_uptime):
+        try:
+            fn(text)
+        except InputError:
+            pass

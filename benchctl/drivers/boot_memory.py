@@ -11,6 +11,7 @@ PageTables go into the note and raw output.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,9 +38,12 @@ def parse_meminfo(text: str) -> dict[str, int]:
 
 def parse_uptime(text: str) -> float:
     try:
-        return float(text.split()[0])
+        value = float(text.split()[0])
     except (IndexError, ValueError):
         raise InputError(f"unreadable uptime {text[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"unreadable uptime {text[:40]!r}")
+    return value
 
 
 def read(root: Path = Path("/")) -> tuple[str, dict[str, int], float]:
