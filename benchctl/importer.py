@@ -14,6 +14,7 @@ from benchctl.errors import InputError, UsageError
 from benchctl.parsers import PARSERS, TOOL_FORMATS, ParseError, ParseResult, detect
 
 MAX_BYTES = 256 << 20  # tool outputs are KiB to a few MiB; anything this large is not one
+ALIASES = {"memcaslap": "memaslap", "memtier_benchmark": "memtier", "xfs-io": "xfs_io", "perf-stat": "perf"}
 
 
 def read_text(path: Path) -> str:
@@ -39,6 +40,7 @@ def format_of(tool: str, text: str, path: Path) -> str | None:
 
 def import_file(tool: str, path: Path) -> ParseResult:
     """Parse one file made by TOOL; InputError naming the file when it cannot be read as such."""
+    tool = ALIASES.get(tool, tool)
     if tool not in TOOL_FORMATS:
         raise UsageError(f"unknown tool {tool!r}; choose one of {', '.join(sorted(TOOL_FORMATS))}")
     text = read_text(path)

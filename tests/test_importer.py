@@ -121,3 +121,8 @@ def test_every_latency_resolution_label_is_documented():
                if "latency_resolution" in m.note}
     assert labels <= set(LATENCY_RESOLUTION), labels - set(LATENCY_RESOLUTION)
     assert {"coarse-pow2", "hdr-2sig", "log-bins-10pct", "exact", "fio-log-linear-64"} <= labels
+
+
+def test_tool_aliases():
+    assert import_file("memcaslap", TOOLS / "memcaslap-default-5s.txt").get("ops_per_sec").value == 78989
+    assert import_file("memtier_benchmark", TOOLS / "memtier-memcache_text.json").get("ops_per_sec")
