@@ -13,7 +13,10 @@ Figures:
 - order-<workload>-<metric>: value against run order (record time, else
   boot/iteration order) per arm, to expose drift.
 - latency-<workload>: per-boot P50/P99 (and P99.9) strips per arm, from the
-  latency metrics (HDR histograms are not part of the tidy table).
+  latency metrics.
+- latency-hdr-<workload>: when run folders hold HdrHistogram percentile
+  distributions (memtier --hdr-file-prefix *.txt under raw/iter-NNNN/), the
+  full latency-by-percentile curves, one line per iteration, by arm.
 """
 
 from __future__ import annotations
@@ -163,6 +166,64 @@ def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
         plt.close(fig)
 
 
+MAX_CURVES = 400
+
+
+def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, object]]]:
+    """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs."""
+    from benchctl.hdrtext import is_percentile_text, parse
+    out: dict[str, list] = {}
+    boot_index: dict[tuple[str, str], int] = {}
+    for b in tidy.boots:
+        if b.arm not in arms or b.source == "csv":
+            continue
+        raw = Path(b.source) / "raw"
+        if not raw.is_dir():
+            continue
+        for f in sorted(raw.glob("iter-*/**/*.txt")):
+            try:
+                with open(f, encoding="utf-8", errors="replace") as fh:
+                    first = fh.readline()
+                    if not is_percentile_text(first):
+                        continue
+                    curve = parse(first + fh.read())
+            except (OSError, ValueError):
+                continue
+            idx = boot_index.setdefault((b.arm, b.boot), len([k for k in boot_index if k[0] == b.arm]))
+            out.setdefault(b.workload, []).append((b.arm, idx, curve))
+    return out
+
+
+def latency_hdr(plt, tidy, result, sources, out: Path, written: list[Path]) -> None:
+    import numpy as np
+    arms = (result["baseline"], result["candidate"])
+    for workload, curves in sorted(_hdr_curves(tidy, arms).items()):
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        for arm_i, arm in enumerate(arms):
+            mine = [c for c in curves if c[0] == arm][:MAX_CURVES]
+            n_boots = max([i for _, i, _ in mine], default=0) + 1
+            cmap = plt.get_cmap(BOOT_CMAPS[arm_i])
+            for j, (_, bi, c) in enumerate(mine):
+                p = np.array(c.percentiles)
+                keep = p < 1.0
+                x = 1.0 / (1.0 - p[keep])
+                ax.plot(x, np.array(c.values)[keep], color=cmap(0.4 + 0.55 * bi / max(n_boots - 1, 1)),
+                        lw=1, alpha=0.7, label=f"{arm} ({n_boots} boots)" if j == 0 else None)
+        ax.set_xscale("log")
+        ticks = [1 / (1 - q) for q in (0.5, 0.9, 0.99, 0.999, 0.9999)]
+        ax.set_xticks(ticks)
+        ax.set_xticklabels(["50%", "90%", "99%", "99.9%", "99.99%"], fontsize=10)
+        ax.set_yscale("log")
+        ax.set_xlabel("percentile", fontsize=11)
+        ax.set_ylabel("latency (tool units; memtier: ms)", fontsize=11)
+        ax.set_title(f"{workload} latency by percentile (HDR histograms, one line per iteration)", fontsize=11)
+        ax.legend(fontsize=10)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        _stamp(fig, result, sources)
+        _save(fig, out, f"latency-hdr-{_slug(workload)}", written)
+        plt.close(fig)
+
+
 def write_plots(result: dict, tidy, out_dir: str | Path, sources: list[str]) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
@@ -175,4 +236,5 @@ def write_plots(result: dict, tidy, out_dir: str | Path, sources: list[str]) -> 
     distributions(plt, df, result, sources, out, written)
     run_order(plt, df, result, sources, out, written)
     latency(plt, df, result, sources, out, written)
+    latency_hdr(plt, tidy, result, sources, out, written)
     return written

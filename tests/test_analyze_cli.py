@@ -194,3 +194,17 @@ def test_precomputed_mpki_without_counters_is_flagged(tmp_path):
                          "--resamples", 200).stdout)
     (c,) = j["comparisons"]
     assert any("raw counters" in w and "means of per-iteration ratios" in w for w in c["warnings"])
+
+
+def test_hdr_latency_curves_plotted_from_raw_outputs(tmp_path, tools_dir):
+    recs = ad.rows(np.random.default_rng(4), boots=2, iters=2, metric="p99_latency_us", unit="us")
+    src = (tools_dir / "memtier-hdr" / "mt_FULL_RUN_1.txt").read_text()   # recorded memtier output
+    for d in ad.write_runs(tmp_path / "runs", recs):
+        (d / "raw" / "iter-0000").mkdir(parents=True)
+        (d / "raw" / "iter-0000" / "mt_FULL_RUN_1.txt").write_text(src)
+        (d / "raw" / "iter-0000" / "stdout.txt").write_text("not a histogram\n")
+    r = bench("analyze", tmp_path / "runs", "--baseline", "pte", "--candidate", "block", "--resamples", 200,
+              "--plots", tmp_path / "p")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "p" / "latency-hdr-memcached.png").stat().st_size > 10_000
+    assert "latency by percentile" in (tmp_path / "p" / "latency-hdr-memcached.svg").read_text()
