@@ -62,7 +62,7 @@ def forest(plt, result: dict, sources, out: Path, written: list[Path]) -> None:
         a, b = c["ci_pct"]
         ax.plot([a, b], [i, i], color="black", lw=2.5)
         ax.plot([c["change_pct"]], [i], "o", color="black", ms=7)
-        ax.text(b, i + 0.32, f" {c['verdict']}", fontsize=10, va="center")
+        ax.text(1.02, i, c["verdict"], fontsize=10, va="center", transform=ax.get_yaxis_transform())
     ax.axvline(0, color="#777777", lw=1, ls="--")
     ax.set_yticks(range(len(claims)))
     ax.set_yticklabels([c["id"] for c in reversed(claims)], fontsize=11)
