@@ -17,11 +17,10 @@ encrypted run.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from benchctl import blockdev
+from benchctl import blockdev, proctree
 from benchctl.blockstack import BlockStack, StackSpec, parse_size, require_device_mapper
 from benchctl.drivers.base import IterationResult, RunContext
 from benchctl.errors import ResourceError, RunFailed
@@ -110,7 +109,7 @@ class FioDmcrypt:
         os.sync()
 
     def _run_fio(self, ctx: RunContext, argv: list[str]) -> tuple[str, str, int]:
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = proctree.run(argv)   # perf + fio die together on an interrupt
         ctx.log_command(argv, rc=proc.returncode)
         return proc.stdout, proc.stderr, proc.returncode
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 from pathlib import Path
 from typing import Any, Callable
 
-from benchctl import blockdev, pagecache
+from benchctl import blockdev, pagecache, proctree
 from benchctl.blockstack import BlockStack, StackSpec, parse_size
 from benchctl.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError, ResourceError, RunFailed
@@ -127,7 +126,7 @@ class SeqreadXfs:
         ctx.ledger.created(rid, dev=st.st_dev, ino=st.st_ino)
         ctx.state["file"] = path
         argv = write_argv(path, str(p["size"]))
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        proc = proctree.run(argv)
         ctx.log_command(argv, rc=proc.returncode)
         if proc.returncode != 0 or os.path.getsize(path) != size:
             raise RunFailed(f"xfs_io could not write the {p['size']} test file: {proc.stdout.strip()[-200:]}")
@@ -140,7 +139,7 @@ class SeqreadXfs:
     def _read(self, ctx: RunContext, quiet: bool, wrap: Callable[[list[str]], list[str]] | None = None):
         argv = read_argv(ctx.state["file"], str(ctx.params["bs"]), str(ctx.params["size"]), quiet=quiet)
         run = wrap(argv) if wrap else argv
-        proc = subprocess.run(run, capture_output=True, text=True)
+        proc = proctree.run(run)   # perf + xfs_io die together on an interrupt
         ctx.log_command(run, rc=proc.returncode)
         if proc.returncode != 0:
             raise RunFailed(f"xfs_io pread failed (rc {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-200:]}")
