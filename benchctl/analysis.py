@@ -41,6 +41,7 @@ FORMAT = "benchctl-analysis/1"
 RESOLUTION_PCT = {"coarse-pow2": 100.0, "hdr-3sig": 0.1, "exact": 0.0}
 DEFAULT_REBOOT_COST = 300.0
 DEFAULT_ITER_COST = 60.0
+MAX_SKIPPED_ITEMS = 1000
 ONE_BOOT_WARNING = ("fewer than 2 boots on a side ({sides}): the interval resamples iterations only and "
                     "does not cover boot-to-boot variation; it describes this boot, not the kernel")
 
@@ -112,7 +113,8 @@ def _summary(s: Series) -> dict:
     stats = s.arm.boot_stats()
     return {"n_boots": int(s.arm.n_boots), "n_samples": int(len(s.values)),
             "mean": float(stats.mean()), "median": float(np.median(s.values)),
-            "boot_means": [float(x) for x in stats]}
+            "boot_means": [float(x) for x in stats], "boots": [str(b) for b in s.boots],
+            "samples_per_boot": [int(x) for x in s.arm.sizes]}
 
 
 def _seed_for(seed: int, workload: str, metric: str) -> np.random.SeedSequence:
@@ -371,6 +373,8 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
         "checks": checks,
         "notes": notes,
         "skipped": summarize_skipped(tidy.skipped),
+        "skipped_items": [{"file": x.file, "line": x.line, "reason": x.reason}
+                          for x in tidy.skipped[:MAX_SKIPPED_ITEMS]],
         "comparisons": [comps[k] for k in sorted(comps)],
         "claims": judged,
     }
