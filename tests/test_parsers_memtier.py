@@ -151,3 +151,13 @@ def test_text_bare_latency_column_is_the_mean():
             "Totals     1000.00       500.00       500.00      0.25000        10.00\n")
     r = parse_text(text)
     assert _v(r, "mean_latency_us") == pytest.approx(250) and _v(r, "ops_per_sec") == 1000
+
+
+def test_histogram_disagreeing_with_printed_figures_is_warned(tools_dir):
+    doc = json.loads((tools_dir / "memtier-memcache_text.json").read_text())
+    doc["ALL STATS"]["Totals"]["Percentile Latencies"]["p99.00"] = 3.5
+    doc["ALL STATS"]["Totals"]["Count"] = 5
+    r = parse_json(json.dumps(doc))
+    assert any("p99_latency_us: histogram gives 2991" in w for w in r.warnings)
+    assert any("Totals.Count says 5" in w for w in r.warnings)
+    assert not any("histogram gives" in w for w in parse_json((tools_dir / "memtier-memcache_text.json").read_text()).warnings)

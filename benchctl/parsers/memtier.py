@@ -122,6 +122,8 @@ def parse_json(text: str) -> ParseResult:
             res.warnings.append("memtier wrote duplicate percentile keys (truncated to 6 characters); "
                                 "the first of each was taken")
         printed = {k: v for k, v in pl.items() if k.startswith("p") and isinstance(v, (int, float))}
+    if hist_str is not None and lat:
+        _crosscheck(lat, printed, totals.get("Count"), res.warnings)
     avg = totals.get("Average Latency")
     if avg == 0.0 and totals.get("Count"):
         res.warnings.append("Totals 'Average Latency' is 0.0 (memtier 2.3.0 bug); the mean comes from "
@@ -141,6 +143,18 @@ def parse_json(text: str) -> ParseResult:
         "other_sections": [k for k in doc if k not in ("configuration", "run information", name)],
     }
     return res
+
+
+def _crosscheck(lat: list[Measurement], printed: dict, count: object, warnings: list[str]) -> None:
+    """Warn when the decoded histogram disagrees with memtier's own printed figures (ms, 3 decimals)."""
+    keys = {"p50_latency_us": "p50.00", "p99_latency_us": "p99.00", "p999_latency_us": "p99.90"}
+    for m in lat:
+        key = keys.get(m.metric)
+        if key in printed and abs(m.value - printed[key] * 1000.0) > 1.0:
+            warnings.append(f"{m.metric}: histogram gives {m.value:g} us, memtier printed {printed[key]} ms")
+    hist_count = lat[0].note.get("count")
+    if isinstance(count, int) and hist_count != count:
+        warnings.append(f"the histogram holds {hist_count} requests, Totals.Count says {count}")
 
 
 def _json_latencies(stats: dict, name: str, totals: dict, pl: object, res: ParseResult) -> list[Measurement]:
