@@ -1,0 +1,126 @@
+"""`python -m tests.faults.hook ARGS...` = `benchctl ARGS...` with phase marks and a pause point, for tests.
+
+A signal test must land in a given phase (setup, warm-up, measurement,
+teardown) every time, not by luck of timing. The engine has no phase
+marker, so this entry point wraps the workload driver the engine loads
+(engine.load_driver) and, driven by environment variables:
+
+- FAULTS_MARK=FILE   appends "phase <name>" when a phase starts and
+                     "paused <spec>" once the pause point is reached;
+- FAULTS_PAUSE=SPEC  where to stop and wait:
+                     setup       after the driver's setup created everything
+                     setup@N     right after the N-th resource of setup was created (partial stack)
+                     warmup      at the start of the first warm-up pass
+                     measure:K   at the start of measured iteration K (K-1 are complete)
+                     teardown    at the start of the driver's teardown
+                     teardown@N  right after the N-th resource of teardown was removed
+- FAULTS_HOLD=FILE   the pause lasts while FILE exists (at most 90 s).
+
+Nothing else changes: the real engine, driver, tools and signal handling
+run; the signal the test sends is a real signal to this process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+MAX_PAUSE_S = 90.0
+
+
+def _mark(text: str) -> None:
+    path = os.environ.get("FAULTS_MARK")
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (text + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pause(spec: str) -> None:
+    _mark(f"paused {spec}")
+    hold = os.environ.get("FAULTS_HOLD")
+    deadline = time.monotonic() + MAX_PAUSE_S
+    while hold and Path(hold).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _count_calls(obj: Any, method: str, n: int, spec: str) -> None:
+    """Pause right after the n-th call of obj.method (an instance attribute shadowing the class method)."""
+    orig = getattr(obj, method)
+    calls = [0]
+
+    def wrapped(*a: Any, **k: Any) -> Any:
+        r = orig(*a, **k)
+        calls[0] += 1
+        if calls[0] == n:
+            _pause(spec)
+        return r
+
+    setattr(obj, method, wrapped)
+
+
+def _restore(obj: Any, method: str) -> None:
+    obj.__dict__.pop(method, None)
+
+
+class Hooked:
+    def __init__(self, driver: Any):
+        self._d = driver
+        self.name = driver.name
+        self.spec = os.environ.get("FAULTS_PAUSE", "")
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._d, attr)
+
+    def setup(self, ctx: Any) -> None:
+        _mark("phase setup")
+        if self.spec.startswith("setup@"):
+            _count_calls(ctx.ledger, "created", int(self.spec.split("@")[1]), self.spec)
+        try:
+            self._d.setup(ctx)
+        finally:
+            _restore(ctx.ledger, "created")
+        if self.spec == "setup":
+            _pause(self.spec)
+
+    def warmup(self, ctx: Any, index: int) -> None:
+        _mark(f"phase warmup {index}")
+        if self.spec == "warmup" and index == 1:
+            _pause(self.spec)
+        self._d.warmup(ctx, index)
+
+    def measure(self, ctx: Any, iteration: int, perf_wrap: Any) -> Any:
+        _mark(f"phase measure {iteration}")
+        if self.spec == f"measure:{iteration}":
+            _pause(self.spec)
+        return self._d.measure(ctx, iteration, perf_wrap)
+
+    def teardown(self, ctx: Any) -> None:
+        _mark("phase teardown")
+        if self.spec == "teardown":
+            _pause(self.spec)
+        if self.spec.startswith("teardown@"):
+            _count_calls(ctx.ledger, "removed", int(self.spec.split("@")[1]), self.spec)
+        try:
+            self._d.teardown(ctx)
+        finally:
+            _restore(ctx.ledger, "removed")
+
+
+def main(argv: list[str]) -> None:
+    from benchctl import cli, engine
+
+    orig = engine.load_driver
+    engine.load_driver = lambda name: Hooked(orig(name))
+    cli.main(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

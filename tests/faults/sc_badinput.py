@@ -1,0 +1,327 @@
+"""Bad input everywhere: every file benchctl reads, broken in the ways files break.
+
+Each case writes a broken file, runs the real CLI on it, and checks the
+contract of benchctl/errors.py: either a single error line naming the file
+(and the line where there is one) with exit code 3 (bad input) -- or, where
+analysis can go on, exit 0 with the bad lines skipped and reported by file
+and line. Never a traceback; huge garbage is refused without reading it
+all into memory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.faults import probe
+from tests.faults.common import PY, ROOT, Outcome, benchctl, check, one_line_error, scope
+from tests.faults.registry import add
+
+EXIT_INPUT = 3
+HUGE_MB = 50
+RSS_LIMIT_MB = 200 + 3 * HUGE_MB   # interpreter + pandas, plus a small multiple of the file: no blow-up
+
+
+def good_csv(path: Path, extra: str = "", bad_rows: list[str] = ()) -> int:
+    """A valid tidy table: 2 arms x 3 boots x 4 iterations of memcached ops_per_sec."""
+    lines = ["arm,host,boot,run,workload,iteration,metric,value,unit" + (",extra" if extra else "")]
+    for arm, base in (("pte", 100000.0), ("block", 103000.0)):
+        for b in range(3):
+            for it in range(1, 5):
+                v = base + 500 * b + 37 * it
+                lines.append(f"{arm},h,{arm}-boot{b},{arm}-run{b},memcached,{it},ops_per_sec,{v},ops/s"
+                             + (f",{extra}" if extra else ""))
+    lines += list(bad_rows)
+    path.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def synth_run(root: Path, n_iter: int = 3) -> Path:
+    """A run folder written by the real store code (no tool needed)."""
+    from benchctl.store import RunFolder
+
+    f = RunFolder.create(root, host="h", workload="boot-memory", arm="pte", run_id="r1", boot_id="b1",
+                         iterations_requested=n_iter)
+    for it in range(1, n_iter + 1):
+        f.record(it, "mem_free_kb", 1000.0 + it, "kB")
+    f.update(status="complete", iterations_done=n_iter)
+    return f.path
+
+
+def expect_input_error(p: subprocess.CompletedProcess, path: Path, line: int | None = None) -> str:
+    check(p.returncode == EXIT_INPUT, f"rc {p.returncode} (want {EXIT_INPUT}): {p.stderr[-600:]}")
+    msg = one_line_error(p)
+    check(str(path) in msg, f"the message does not name {path}: {msg}")
+    if line is not None:
+        check(f"{path}:{line}" in msg, f"the message does not name line {line}: {msg}")
+    return msg
+
+
+def analyze(s: probe.Scope, *args: str) -> subprocess.CompletedProcess:
+    return benchctl(s, ["analyze", "--baseline", "pte", "--candidate", "block", "--resamples", "200", *args])
+
+
+def _case(name: str, fn, fast: bool = True) -> None:
+    def run() -> Outcome:
+        with scope("input") as s:
+            before = probe.snapshot()
+            detail = fn(s)
+            return Outcome(leftovers=s.leftovers(before), detail=detail)
+    add(name, "bad input", run, fast=fast)
+
+
+# -- run folders / JSON lines ------------------------------------------------------
+
+def torn_last_record(s: probe.Scope) -> str:
+    rd = synth_run(s.results)
+    with open(rd / "records.jsonl", "ab") as f:
+        f.write(b'{"run":"r1","arm":"pte","iteration":4,"metric":"mem_fr')
+    p = benchctl(s, ["export", str(rd)])
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"export rc {p.returncode}: {p.stderr[-500:]}")
+    rows = p.stdout.splitlines()[1:]
+    check(len(rows) == 3, f"{len(rows)} rows exported, want the 3 complete records")
+    check(f"{rd / 'records.jsonl'}: line 4" in p.stderr and "truncated" in p.stderr, f"no skip message: {p.stderr}")
+    return "torn line 4 skipped and reported; 3 records kept"
+
+
+def corrupt_middle_record(s: probe.Scope) -> str:
+    rd = synth_run(s.results)
+    lines = (rd / "records.jsonl").read_text().splitlines()
+    lines.insert(1, '{"run": "r1", "iteration": 9, "value": ]]] garbage')
+    lines.insert(2, "\x00\xff binary junk")
+    (rd / "records.jsonl").write_text("\n".join(lines) + "\n")
+    p = benchctl(s, ["export", str(rd)])
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"export rc {p.returncode}: {p.stderr[-500:]}")
+    check(len(p.stdout.splitlines()[1:]) == 3, "valid records lost next to corrupted ones")
+    check("records.jsonl: lines 2, 3" in p.stderr, f"skipped lines not named: {p.stderr}")
+    return "lines 2, 3 skipped and named; 3 records kept"
+
+
+def nan_inf_records(s: probe.Scope) -> str:
+    rd = synth_run(s.results)
+    with open(rd / "records.jsonl", "a") as f:
+        for v in ("NaN", "Infinity", "-Infinity", '"12abc"', "null", "1e999"):
+            f.write('{"run":"r1","arm":"pte","host":"h","boot":"b1","workload":"boot-memory","iteration":5,'
+                    f'"metric":"mem_free_kb","value":{v},"unit":"kB","warmup":false}}\n')
+    p = benchctl(s, ["export", str(rd)])
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"export rc {p.returncode}: {p.stderr[-500:]}")
+    rows = p.stdout.splitlines()[1:]
+    vals = [float(r.split(",")[7]) for r in rows]
+    check(len(rows) == 3 and all(math.isfinite(v) for v in vals), f"non-finite values exported: {rows}")
+    check("not a number" in p.stderr and "infinite" in p.stderr, f"skips not explained: {p.stderr}")
+    return "NaN/inf/null/'12abc' rows skipped with reasons"
+
+
+def newer_format(s: probe.Scope) -> str:
+    rd = synth_run(s.results)
+    (rd / "env-before.json").write_text(json.dumps({"format": "benchctl-env/7", "kernel": {"release": "x"}}))
+    p = benchctl(s, ["export", str(rd)])
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"export rc {p.returncode}: {p.stderr[-500:]}")
+    check("env-before.json" in p.stderr and "newer" in p.stderr, f"newer fingerprint not reported: {p.stderr}")
+    man = json.loads((rd / "run.json").read_text())
+    man["format"] = "benchctl-run/2"
+    man["status"] = "interrupted"
+    (rd / "run.json").write_text(json.dumps(man))
+    p = benchctl(s, ["run", "--resume", str(rd)])
+    msg = expect_input_error(p, rd / "run.json")
+    check("newer" in msg, f"{msg}")
+    return "newer env: reported, data kept; newer run.json: resume refused (exit 3)"
+
+
+def empty_files(s: probe.Scope) -> str:
+    rd = synth_run(s.results)
+    (rd / "records.jsonl").write_text("")
+    p = benchctl(s, ["export", str(rd)])
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"export of empty records rc {p.returncode}: {p.stderr}")
+    csv = s.root / "empty.csv"
+    csv.write_text("")
+    expect_input_error(analyze(s, "--csv", str(csv)), csv)
+    (rd / "run.json").write_text("")
+    expect_input_error(benchctl(s, ["run", "--resume", str(rd)]), rd / "run.json")
+    claims = s.root / "empty.toml"
+    claims.write_text("")
+    good = s.root / "good.csv"
+    good_csv(good)
+    p = analyze(s, "--csv", str(good), "--claims", str(claims))
+    check(p.returncode in (0, EXIT_INPUT) and "Traceback" not in p.stderr, f"empty claims: rc {p.returncode}")
+    if p.returncode == EXIT_INPUT:
+        expect_input_error(p, claims)
+    return "empty records/CSV/run.json/claims: one line each"
+
+
+def _max_child_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def huge_garbage(s: probe.Scope) -> str:
+    big = s.root / "huge.csv"
+    with open(big, "wb") as f:
+        chunk = os.urandom(1 << 20)
+        for _ in range(HUGE_MB):
+            f.write(chunk)
+    rss = {}
+    for what, argv in (("analyze --csv", ["analyze", "--baseline", "pte", "--candidate", "block", "--csv", str(big)]),
+                       ("import memtier", ["import", "memtier", str(big), "--arm", "x", "-o", str(s.results)])):
+        # fresh interpreter per command so ru_maxrss is this command's
+        code = ("import resource,subprocess,sys;"
+                "p=subprocess.run(sys.argv[1:],capture_output=True,text=True,errors='replace');"
+                "sys.stdout.write(p.stderr);"
+                "print('RSS',resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024);sys.exit(p.returncode)")
+        p = subprocess.run([PY, "-c", code, PY, "-m", "benchctl", *argv], env=s.env(), capture_output=True,
+                           text=True, timeout=300, cwd=ROOT)
+        out = p.stdout
+        mb = int(out.rsplit("RSS", 1)[1].split()[0])
+        rss[what] = mb
+        fake = subprocess.CompletedProcess(argv, p.returncode, "", out.rsplit("RSS", 1)[0])
+        expect_input_error(fake, big)
+        check(mb < RSS_LIMIT_MB, f"{what}: {mb} MB of memory for a {HUGE_MB} MB file")
+    rd = synth_run(s.results / "r")
+    with open(rd / "records.jsonl", "ab") as f:
+        for _ in range(HUGE_MB):
+            f.write(os.urandom(1 << 20))
+    p = benchctl(s, ["export", str(rd)], timeout=300)
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"export of huge records rc {p.returncode}")
+    check(len(p.stderr) < 4000, f"the skip report is {len(p.stderr)} bytes long: not summarised")
+    return f"{HUGE_MB} MB garbage: one line each; peak RSS " + ", ".join(f"{k} {v} MB" for k, v in rss.items())
+
+
+# -- CSV --------------------------------------------------------------------------
+
+def csv_missing_column(s: probe.Scope) -> str:
+    csv = s.root / "t.csv"
+    good_csv(csv)
+    text = csv.read_text().splitlines()
+    csv.write_text("\n".join(",".join(ln.split(",")[:7] + ln.split(",")[8:]) for ln in text) + "\n")  # no `value`
+    msg = expect_input_error(analyze(s, "--csv", str(csv)), csv, 1)
+    check("value" in msg, msg)
+    return "missing `value` column: exit 3, file:1 named"
+
+
+def csv_extra_column_and_bad_rows(s: probe.Scope) -> str:
+    csv = s.root / "t.csv"
+    n = good_csv(csv, extra="x", bad_rows=["pte,h,pte-boot0,pte-run0,memcached,9,ops_per_sec,inf,ops/s,x",
+                                           "pte,h,pte-boot0,pte-run0,memcached,10,ops_per_sec,zzz,ops/s,x",
+                                           "pte,h,pte-boot0,pte-run0,memcached,one,ops_per_sec,5,ops/s,x"])
+    p = analyze(s, "--csv", str(csv))
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"analyze rc {p.returncode}: {p.stderr[-500:]}")
+    out = p.stdout + p.stderr
+    for line in (n - 2, n - 1, n):
+        check(f"{csv}" in out and str(line) in out, f"skipped line {line} not reported:\n{out[-1500:]}")
+    check("ops_per_sec" in p.stdout, "no analysis of the valid rows")
+    return "extra column accepted; inf/zzz/'one' rows skipped and named; the rest analysed"
+
+
+def csv_ragged_row(s: probe.Scope) -> str:
+    csv = s.root / "t.csv"
+    n = good_csv(csv, bad_rows=["block,h,block-boot0,block-run0,memcached,11,ops_per_sec,5,ops/s,x,y,z"])
+    p = analyze(s, "--csv", str(csv))
+    check("Traceback" not in p.stderr, p.stderr[-800:])
+    if p.returncode == EXIT_INPUT:
+        msg = expect_input_error(p, csv)
+        check(f"line {n}" in msg or f"{csv}:{n}" in msg, f"the ragged line {n} is not named: {msg}")
+        return f"row with 3 extra fields: exit 3 naming line {n} (whole file refused)"
+    check(p.returncode == 0 and str(n) in p.stdout + p.stderr, f"rc {p.returncode}; line {n} not reported")
+    return f"row with 3 extra fields: line {n} skipped, the rest analysed"
+
+
+def csv_binary(s: probe.Scope) -> str:
+    csv = s.root / "bin.csv"
+    csv.write_bytes(b"arm,host\n\xff\xfe\x00\x00garbage\x00\n" * 10)
+    expect_input_error(analyze(s, "--csv", str(csv)), csv)
+    return "binary CSV: exit 3"
+
+
+# -- TOML: workloads and claims -----------------------------------------------------
+
+def workload_wrong_types(s: probe.Scope) -> str:
+    src = (ROOT / "workloads" / "boot-memory.toml").read_text()
+    cases = {
+        "iterations": src.replace("iterations = 1\nwarmup = 0\nset = { max_uptime_s = 31536000.0 }",
+                                  'iterations = "one"\nwarmup = 0\nset = { max_uptime_s = 31536000.0 }', 1),
+        "param type": src.replace("default = 600.0", 'default = "ten minutes"'),
+        "unknown key": src.replace('default_preset = "quick"', 'default_preset = "quick"\ncolour = "blue"'),
+        "syntax": src.replace("[needs]", "[needs"),
+        "set value": src.replace("set = { max_uptime_s = 31536000.0 }", 'set = { max_uptime_s = [1, 2] }', 1),
+    }
+    for what, text in cases.items():
+        check(text != src, f"case {what} did not change the file")
+        d = s.root / what.replace(" ", "_")
+        d.mkdir()
+        wl = d / "boot-memory.toml"
+        wl.write_text(text)
+        p = benchctl(s, ["run", str(wl), "--arm", "x", "-o", str(s.results)])
+        line = text.splitlines().index("[needs") + 1 if what == "syntax" else None
+        expect_input_error(p, wl, line)
+    p = benchctl(s, ["run", "boot-memory", "--arm", "x", "--set", "max_uptime_s=soon", "-o", str(s.results)])
+    check(p.returncode in (2, 3), f"--set max_uptime_s=soon: rc {p.returncode}")
+    one_line_error(p)
+    return f"{len(cases)} broken workload files + a bad --set: one line each"
+
+
+def claims_wrong_types(s: probe.Scope) -> str:
+    good = s.root / "good.csv"
+    good_csv(good)
+    base = ('format = "benchctl-claims/1"\n[[claim]]\nid = "c1"\nworkload = "memcached"\nmetric = "ops_per_sec"\n'
+            'direction = "increase"\n')
+    cases = {"string value": base + 'value = "ten"\n', "list id": base.replace('id = "c1"', "id = [1]") + "value = 3.0\n",
+             "nan": base + "value = nan\n", "bad direction": base.replace("increase", "sideways") + "value = 3.0\n",
+             "syntax": base + "value = = 3\n", "claim not a table": 'claim = "x"\n'}
+    for what, text in cases.items():
+        f = s.root / f"{what.replace(' ', '_')}.toml"
+        f.write_text(text)
+        expect_input_error(analyze(s, "--csv", str(good), "--claims", str(f)), f)
+    return f"{len(cases)} broken claims files: exit 3 naming the file"
+
+
+def corrupt_ledger(s: probe.Scope) -> str:
+    led = s.state / "ledgers"
+    led.mkdir(parents=True)
+    (led / "dead-run.json").write_text('{"format": "benchctl-ledger/1", "resources": [')
+    (led / "other.json").write_text(json.dumps({"format": "benchctl-ledger/1", "run_id": "x", "owner": {"pid": "12"},
+                                                "token": "t", "resources": [{"id": "r1", "kind": "warp-drive",
+                                                                             "state": "present", "attrs": {}}]}))
+    p = benchctl(s, ["cleanup"])
+    check(p.returncode == 5, f"cleanup with broken ledgers: rc {p.returncode}: {p.stdout} {p.stderr}")
+    one_line_error(p)
+    check("dead-run" in p.stdout and "refused" in p.stdout and "warp-drive" in p.stdout, p.stdout)
+    check((led / "dead-run.json").exists(), "cleanup deleted a ledger it could not read")
+    for f in led.glob("*.json"):   # ours: remove them so the leftover check looks at the rest
+        f.unlink()
+    return "corrupt + unknown-kind ledgers: refused, listed, exit 5"
+
+
+def import_garbage(s: probe.Scope) -> str:
+    n = 0
+    for tool in ("memtier", "mutilate", "memaslap", "perf", "fio", "xfs_io"):
+        f = s.root / f"{tool}.out"
+        f.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(3000))
+        p = benchctl(s, ["import", tool, str(f), "--arm", "x", "-o", str(s.results)])
+        if p.returncode == 2:     # this tool name is spelt differently; the CLI said so in one line
+            one_line_error(p)
+            continue
+        expect_input_error(p, f)
+        n += 1
+    check(n >= 4, f"only {n} importers exercised")
+    check(not list(s.results.rglob("records.jsonl")), "garbage import left a run folder with records")
+    return f"{n} importers refuse garbage (exit 3), no run folder"
+
+
+_case("torn last record (killed writer)", torn_last_record)
+_case("corrupted records in the middle", corrupt_middle_record)
+_case("NaN / inf / non-numeric values", nan_inf_records)
+_case("fingerprint and run.json from a newer format", newer_format)
+_case("empty files (records, CSV, run.json, claims)", empty_files)
+_case(f"{HUGE_MB} MB garbage files", huge_garbage, fast=False)
+_case("CSV with a missing column", csv_missing_column)
+_case("CSV with an extra column and bad rows", csv_extra_column_and_bad_rows)
+_case("CSV with a ragged row", csv_ragged_row)
+_case("binary CSV", csv_binary)
+_case("workload files with wrong types", workload_wrong_types)
+_case("claims files with wrong types", claims_wrong_types)
+_case("corrupt and unknown ledgers", corrupt_ledger)
+_case("garbage fed to every importer", import_garbage)

@@ -1,0 +1,141 @@
+"""Interrupts and crashes: SIGINT, SIGTERM and SIGKILL in every phase of every workload that runs here.
+
+For each (workload, phase, signal): start a real run (tests/faults/hook.py
+pauses it at the phase), deliver the real signal, then prove
+- SIGINT/SIGTERM: exit 130 (or 0 when every iteration was already done),
+  one message saying where the results are, and nothing of the run left on
+  the host (probe.Scope.leftovers);
+- SIGKILL: the folder is readable, `benchctl cleanup` removes everything and
+  leaves alone hand-made look-alikes (a memcached on loopback, a loop device
+  and a tmpfs named benchctl-*), then nothing is left;
+- always: every record on disk at the moment of the signal is still there
+  and exported, and `benchctl run --resume DIR` completes the run, after
+  which nothing is left either.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+from tests.faults import probe
+from tests.faults.common import (Outcome, benchctl, check, export_rows, make_decoys, read_records, run_dirs, scope,
+                                 start, wait_for)
+from tests.faults.registry import Skip, add
+
+ITERATIONS = 2
+WORKLOADS: dict[str, list[str]] = {
+    "memcached": ["memcached", "--preset", "quick", "--set", "duration_s=1"],
+    "seqread-xfs": ["seqread-xfs", "--preset", "quick"],
+    "fio-dmcrypt": ["fio-dmcrypt", "--preset", "quick", "--set", "crypt=none"],
+    "boot-memory": ["boot-memory", "--preset", "quick"],
+}
+NEEDS = {"memcached": ["memcached", "memcaslap"], "seqread-xfs": ["xfs_io", "mkfs.xfs", "losetup"],
+         "fio-dmcrypt": ["fio", "mkfs.ext4", "losetup"], "boot-memory": []}
+PHASES = {"setup": "setup", "warmup": "warmup", "measure": f"measure:{ITERATIONS}", "teardown": "teardown"}
+STORAGE_EXTRA = {"setup-partial": "setup@4", "teardown-partial": "teardown@1"}   # loop attached, not yet formatted
+SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+# CI subset: each signal, each phase and each workload at least once
+FAST = {("memcached", "measure", "SIGKILL"), ("memcached", "warmup", "SIGINT"),
+        ("seqread-xfs", "setup", "SIGTERM"), ("fio-dmcrypt", "teardown", "SIGKILL"),
+        ("fio-dmcrypt", "measure", "SIGINT"), ("boot-memory", "setup", "SIGKILL")}
+
+
+def _requires(workload: str) -> None:
+    missing = [p for p in NEEDS[workload] if shutil.which(p) is None and not (p == "memcaslap" and shutil.which("memaslap"))]
+    if missing:
+        raise Skip(f"{', '.join(missing)} not installed")
+
+
+def signal_scenario(workload: str, phase: str, pause: str, signame: str) -> Outcome:
+    _requires(workload)
+    sig = SIGNALS[signame]
+    with scope(f"{workload}-{phase}-{signame}") as s:
+        before = probe.snapshot()
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        args = ["run", *WORKLOADS[workload], "--arm", "faults", "--iterations", str(ITERATIONS),
+                "--warmup", "1", "-o", str(s.results)]
+        proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)))
+        decoys = None
+        try:
+            def paused() -> bool:
+                if proc.poll() is not None:
+                    out, err = proc.communicate()
+                    raise AssertionError(f"run ended (rc {proc.returncode}) before {pause}: {err[-600:]}")
+                return mark.exists() and f"paused {pause}" in mark.read_text()
+            wait_for(paused, 90, f"the run to reach {pause}")
+            (run_dir,) = run_dirs(s.results)
+            at_signal = read_records(run_dir)
+            proc.send_signal(sig)
+            hold.unlink()
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        check("Traceback" not in err, f"traceback after {signame}:\n{err[-1500:]}")
+        from benchctl.store import RunFolder, effective_status
+
+        folder = RunFolder.open(run_dir)
+        status = folder.manifest["status"]
+        if sig == signal.SIGKILL:
+            check(proc.returncode == -signal.SIGKILL, f"rc {proc.returncode} after SIGKILL")
+            check(effective_status(folder.manifest) == "interrupted" or status == "complete",
+                  f"killed run shows status {status}/{effective_status(folder.manifest)}")
+            decoys = make_decoys(s)
+            try:
+                cl = benchctl(s, ["cleanup"])
+                check(cl.returncode == 0 and "Traceback" not in cl.stderr,
+                      f"cleanup rc {cl.returncode}: {cl.stdout[-800:]} {cl.stderr[-800:]}")
+                check(not decoys.alive(), f"cleanup touched what it did not create: {decoys.alive()}")
+                left = s.leftovers(before)
+            finally:
+                decoys.remove()
+            how = f"killed; cleanup: {len([ln for ln in cl.stdout.splitlines() if ' removed' in ln])} removed, decoys intact"
+        else:
+            if phase.startswith("teardown"):
+                check(proc.returncode in (0, 130), f"rc {proc.returncode} after {signame} in teardown: {err[-500:]}")
+            else:
+                check(proc.returncode == 130, f"rc {proc.returncode} after {signame} (want 130): {err[-500:]}")
+            if proc.returncode == 130:
+                check(str(run_dir) in err and "--resume" in err, f"no 'where the results are' message: {err[-500:]}")
+                check(status == "interrupted", f"status {status} after {signame}")
+            else:
+                check(status == "complete", f"status {status} with rc 0")
+            left = s.leftovers(before)
+            how = f"rc {proc.returncode}, status {status}"
+        after = read_records(run_dir)
+        lost = len(set(at_signal) - set(after))
+        measured = [r for r in after if not r[4]]
+        rows = export_rows(s, run_dir)
+        check(len(rows) >= len(measured), f"export shows {len(rows)} rows, {len(measured)} records on disk")
+        done_before = len({r[0] for r in measured})
+
+        rs = benchctl(s, ["run", "--resume", str(run_dir)])
+        check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-800:]}")
+        folder = RunFolder.open(run_dir)
+        check(folder.manifest["status"] == "complete", f"after --resume: status {folder.manifest['status']}")
+        check(folder.completed_iterations() == set(range(1, ITERATIONS + 1)),
+              f"after --resume: iterations {sorted(folder.completed_iterations())}")
+        final = read_records(run_dir)
+        lost = max(lost, len(set(at_signal) - set(final)))
+        left += [f"after resume: {x}" for x in s.leftovers(before)]
+        return Outcome(leftovers=left, records_lost=lost,
+                       detail=f"{how}; {done_before}/{ITERATIONS} kept; resumed to {ITERATIONS}")
+
+
+def _register() -> None:
+    for wl in WORKLOADS:
+        phases = dict(PHASES)
+        if wl in ("seqread-xfs", "fio-dmcrypt"):
+            phases.update(STORAGE_EXTRA)
+        for ph, pause in phases.items():
+            for sn in SIGNALS:
+                add(f"{wl} {sn} during {ph}", "signals",
+                    lambda wl=wl, ph=ph, pause=pause, sn=sn: signal_scenario(wl, ph, pause, sn),
+                    fast=(wl, ph, sn) in FAST)
+
+
+_register()

@@ -1,0 +1,156 @@
+"""The results folder fails under the run: full filesystem, read-only, deleted.
+
+The results root is a real small tmpfs (full), a read-only bind mount, or a
+folder the test deletes while the run is paused at a measured iteration.
+What must hold: a one-line error that says what happened (no traceback, a
+non-zero documented exit code), the records written before the fault stay
+intact and readable, nothing half-written is taken for data, and the
+run's block stack / server is still torn down (nothing left behind).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.faults import probe
+from tests.faults.common import (Outcome, benchctl, check, one_line_error, read_records, run_dirs, scope, start,
+                                 wait_for)
+from tests.faults.registry import add
+
+WORKLOAD = ["seqread-xfs", "--preset", "quick"]     # a real block stack that must be torn down on the error path
+
+
+def _fill(path: Path) -> None:
+    """Write until ENOSPC (tmpfs: no reserved blocks, so the filesystem is then truly full)."""
+    with open(path / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                raise
+    k = 0
+    while True:   # also use up the inodes' worth of small files? tmpfs counts blocks: one byte files still need a page
+        try:
+            (path / f"f{k}").write_bytes(b"x")
+            k += 1
+        except OSError:
+            break
+
+
+def _small_tmpfs(s: probe.Scope, name: str, size: str = "2m") -> Path:
+    p = s.root / "mnt" / name
+    p.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "faults-small", str(p)], check=True,
+                   timeout=60)
+    s.exclude_paths.add(str(s.root / "mnt"))
+    return p
+
+
+def _ro_bind(s: probe.Scope, name: str) -> tuple[Path, Path]:
+    src = s.root / "mnt-src" / name
+    dst = s.root / "mnt" / name
+    src.mkdir(parents=True)
+    dst.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(src), str(dst)], check=True, timeout=60)
+    s.exclude_paths.add(str(s.root / "mnt"))
+    return src, dst
+
+
+def _ro(dst: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(dst)], check=True, timeout=60)
+
+
+def _umount(p: Path) -> None:
+    subprocess.run(["umount", str(p)], capture_output=True, timeout=60)
+
+
+def _expect_clean_error(p, what: str) -> str:
+    check(p.returncode not in (0, 130), f"{what}: rc {p.returncode}, expected an error")
+    line = one_line_error(p)
+    return line
+
+
+def at_start(kind: str) -> Outcome:
+    """The results root is unusable before the run starts."""
+    with scope(f"storage-{kind}") as s:
+        before = probe.snapshot()
+        if kind == "full":
+            root = _small_tmpfs(s, "full", "1m")
+            _fill(root)
+        else:
+            _, root = _ro_bind(s, "ro")
+            _ro(root)
+        try:
+            p = benchctl(s, ["run", *WORKLOAD, "--arm", "faults", "-o", str(root / "results")])
+            line = _expect_clean_error(p, kind)
+            check(str(root) in line, f"the error does not name the results folder: {line}")
+            half = [d for d in run_dirs(root)] + [d for d in (root / "results").rglob("*") if d.is_dir()
+                                                   and d.parent.parent == root / "results"
+                                                   and not (d / "run.json").exists()]
+            check(not half, f"half-created run folder left: {half}")
+            left = s.leftovers(before)
+        finally:
+            _umount(root)
+        return Outcome(leftovers=left, detail=f"rc {p.returncode}: {line[:90]}")
+
+
+def mid_run(kind: str) -> Outcome:
+    """The results folder breaks while iteration 2 is about to be measured."""
+    with scope(f"storage-mid-{kind}") as s:
+        before = probe.snapshot()
+        if kind == "full":
+            root = _small_tmpfs(s, "full", "4m")
+        elif kind == "read-only":
+            _, root = _ro_bind(s, "ro")
+        else:
+            root = s.results
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        proc = start(s, ["run", *WORKLOAD, "--arm", "faults", "--iterations", "3", "--warmup", "0",
+                         "-o", str(root / "results")],
+                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+            (run_dir,) = run_dirs(root / "results")
+            kept = read_records(run_dir)
+            if kind == "full":
+                _fill(root)
+            elif kind == "read-only":
+                _ro(root)
+            else:
+                shutil.rmtree(run_dir)
+            hold.unlink()
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate()
+        p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        try:
+            line = _expect_clean_error(p, kind)
+            left = s.leftovers(before)
+            lost = 0
+            if kind != "deleted":
+                lost = len(set(kept) - set(read_records(run_dir)))
+                ex = benchctl(s, ["export", str(run_dir)])
+                check(ex.returncode == 0 and "Traceback" not in ex.stderr, f"export: {ex.stderr[-600:]}")
+                rows = [r for r in ex.stdout.splitlines()[1:] if r]
+                measured = [r for r in kept if not r[4]]
+                check(len(rows) >= len(measured), f"export has {len(rows)} rows, {len(measured)} were written")
+        finally:
+            if root != s.results:
+                _umount(root)
+        return Outcome(leftovers=left, records_lost=lost, detail=f"rc {p.returncode}: {line[:90]}")
+
+
+add("results on a full filesystem (at start)", "storage", lambda: at_start("full"), fast=True)
+add("results on a read-only filesystem (at start)", "storage", lambda: at_start("read-only"))
+add("results filesystem fills mid-run", "storage", lambda: mid_run("full"), fast=True)
+add("results filesystem turns read-only mid-run", "storage", lambda: mid_run("read-only"))
+add("results folder deleted mid-run", "storage", lambda: mid_run("deleted"), fast=True)
