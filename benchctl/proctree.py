@@ -15,16 +15,26 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 
 def _group_alive(pgid: int) -> bool:
+    """Does any live (non-zombie) process remain in the group? Zombies wait for a reaper, not for us."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = 2.0) -> None:

@@ -44,25 +44,37 @@ def _why_not_live() -> str | None:
 needs_live = pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")
 
 
-def leftovers() -> dict[str, list[str]]:
-    """What a storage run of this process's temp dir could leave: mounts, loop devices, temp dirs.
+def leftovers(base: str | None = None) -> dict[str, list[str]]:
+    """What a storage run could leave under `base` (default: the temp dir): mounts, loop devices, temp dirs.
 
     Only paths under our own temp dir count: other benchctl runs on the host
-    (other test sessions with their own TMPDIR) are not ours to judge.
+    (other test sessions) are not ours to judge.
     """
-    mine = os.path.join(tempfile.gettempdir(), "benchctl-")
+    base = base or tempfile.gettempdir()
+    mine = os.path.join(base, "benchctl-")
     mounts = [m["target"] for m in blockdev.mounts() if m["target"].startswith(mine)]
     loops = [ln for ln in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
              if f"({mine}" in ln]
-    tmp = [p.name for p in Path(tempfile.gettempdir()).glob("benchctl-stack-*")]
+    tmp = [p.name for p in Path(base).glob("benchctl-stack-*")]
     return {"mounts": mounts, "loops": loops, "tempdirs": tmp}
 
 
 @pytest.fixture
-def clean():
-    before = leftovers()
+def private_tmp(tmp_path: Path, monkeypatch) -> Path:
+    """A temp dir of this test's own, for this process (tempfile) and its children (TMPDIR)."""
+    d = tmp_path / "tmp"
+    d.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(d))
+    monkeypatch.setenv("TMPDIR", str(d))
+    return d
+
+
+@pytest.fixture
+def clean(private_tmp: Path):
+    before = leftovers(str(private_tmp))
+    assert before == {"mounts": [], "loops": [], "tempdirs": []}
     yield before
-    after = leftovers()
+    after = leftovers(str(private_tmp))
     assert after == before, f"left behind: {after}"
 
 

@@ -30,10 +30,11 @@ pytestmark = [pytest.mark.live,
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    before = leftovers()
-    e = dict(os.environ, BENCHCTL_STATE_DIR=str(tmp_path / "state"))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    e = dict(os.environ, BENCHCTL_STATE_DIR=str(tmp_path / "state"), TMPDIR=str(tmp))
     yield e
-    assert leftovers() == before, f"left behind: {leftovers()}"
+    assert leftovers(str(tmp)) == {"mounts": [], "loops": [], "tempdirs": []}, f"left behind: {leftovers(str(tmp))}"
 
 
 def benchctl(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
