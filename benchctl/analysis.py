@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -121,6 +122,9 @@ def _seed_for(seed: int, workload: str, metric: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, zlib.crc32(f"{workload}\0{metric}".encode())])
 
 
+PERCENTILE_METRIC = re.compile(r"(^|_)p\d+(_|$)")
+
+
 def _resolution(notes: set[str]) -> tuple[float | None, str | None]:
     worst, name = None, None
     for n in notes:
@@ -168,7 +172,8 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
     if base.unit and cand.unit and base.unit != cand.unit:
         warnings.append(f"units differ between arms ({baseline}: {base.unit}, {candidate}: {cand.unit}); "
                         "the change is meaningless unless they are the same quantity")
-    res, res_name = _resolution(base.notes | cand.notes)
+    # Only percentiles are read off the tool's buckets; throughput and means are not.
+    res, res_name = _resolution(base.notes | cand.notes) if PERCENTILE_METRIC.search(metric) else (None, None)
     if is_ratio:
         method += "; ratio of sums of raw counters per boot"
     return {
@@ -349,9 +354,15 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
         checks.append("CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
                       "boot-consistency and taint checks could not run")
     # Drift and resolution problems are per result, but they can void a verdict: list them up front too.
+    promoted: dict[str, list[str]] = {}
     for comp in comps.values():
-        checks += [f"{comp['workload']}/{comp['metric']}: {w}" for w in comp["warnings"]
-                   if "Kendall" in w or w.startswith("fewer than 2 boots")]
+        for w in comp["warnings"]:
+            if "Kendall" in w or w.startswith("fewer than 2 boots"):
+                promoted.setdefault(w, []).append(f"{comp['workload']}/{comp['metric']}")
+    for w, where in promoted.items():
+        shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
+        checks.append(f"{shown}: {w}" if len(where) < len(comps) or len(comps) == 1
+                      else f"all {len(comps)} comparisons: {w}")
     for row in judged:
         checks += [f"claim {row['id']}: {w}" for w in row["warnings"]
                    if w.startswith("not judged") and "resolution" in w]
@@ -360,7 +371,7 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
     # benchstat style: every result carries the warnings that apply to it, so a
     # reader of one JSON entry sees the design problems too (reports print them once).
     design_wide = [c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps))
-                   and not c.startswith("claim ")]
+                   and not c.startswith(("claim ", "all "))]
     for item in list(comps.values()) + judged:
         item["warnings"][:0] = [w for w in design_wide if w not in item["warnings"]]
     return {

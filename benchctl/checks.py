@@ -109,7 +109,7 @@ def identity(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     both = sorted(k for k, v in arms_of.items() if len(v) > 1)
     if both:
         out.append(f"boot(s) {', '.join(x[:12] for x in both[:3])} appear in both arms: "
-                   "the arm labels are wrong for at least one run")
+                   "one boot cannot be two kernel configurations (an arm label is wrong, or this is an A/A test)")
     hosts = {arm: {b.host for b in _boots_of(boots, arm)} for arm in (baseline, candidate)}
     if hosts[baseline] and hosts[candidate] and hosts[baseline].isdisjoint(hosts[candidate]):
         out.append(f"the arms ran on different hosts ({', '.join(sorted(hosts[baseline]))} vs "

@@ -140,3 +140,13 @@ def test_one_boot_verdict_keeps_prominent_caveat():
 def test_missing_data_claim_is_inconclusive_with_reason():
     row = judge([INC], {}, 0.95, 300, 10)[0]
     assert row["verdict"] == "inconclusive" and "no m data" in row["warnings"][0]
+
+
+def test_resolution_applies_to_percentiles_only():
+    rng = np.random.default_rng(0)
+    note = '{"latency_resolution": "coarse-pow2"}'
+    base = series([100 + rng.normal(0, 1, 10) for _ in range(5)], {note})
+    cand = series([103.5 + rng.normal(0, 1, 10) for _ in range(5)], {note})
+    c = Claim("memcached-ops", "memcached", "ops_per_sec", "increase", 3.5, 3.5, 0.9)
+    row = judge([c], {("memcached", "ops_per_sec"): comp(base, cand, "ops_per_sec")}, 0.95, 300, 10)[0]
+    assert not any("not judged" in w for w in row["warnings"])

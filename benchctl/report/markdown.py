@@ -38,7 +38,8 @@ def render(result: dict) -> str:
             d = cl.get("decide")
             if d and d.get("boots_per_arm"):
                 out.append(f"\n`{cl['id']}` would be decided by {d['boots_per_arm']} boots x "
-                           f"{d['iterations_per_boot']} iterations per arm (80 % power).")
+                           f"{d['iterations_per_boot']} iterations per arm (80 % power)"
+                           + (f"; {d['note']}." if d.get("note") else "."))
     out += ["", "### Comparisons", "",
             f"| workload | metric | unit | {b} | {c} | change | interval | p (Welch) | boots x samples | between / within var ({b}) |",
             "|---|---|---|---:|---:|---:|---|---:|---|---|"]

@@ -93,8 +93,9 @@ def render(result: dict) -> str:
                          f"verdict: {verdict_word(cl)} {refs}".rstrip(), "      ", "    ")
             dec = cl.get("decide")
             if dec and dec.get("boots_per_arm"):
+                note = f"; {dec['note']}" if dec.get("note") else ""
                 out += _wrap(f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
-                             f"iterations per arm (80 % power for the claimed change)", "      ", "    ")
+                             f"iterations per arm (80 % power for the claimed change){note}", "      ", "    ")
             elif dec:
                 out += _wrap(f"to decide: {dec.get('note')}", "      ", "    ")
             if cl["ci_pct"]:
