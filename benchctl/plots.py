@@ -97,8 +97,8 @@ def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> N
                 v = f.loc[f["boot"] == boot, "value"].to_numpy()
                 x = k + (j - (len(boots) - 1) / 2) * (0.7 / max(len(boots), 1))
                 jit = rng.uniform(-0.02, 0.02, len(v))
-                colour = cmap(0.35 + 0.6 * j / max(len(boots) - 1, 1))
-                ax.plot(x + jit, v, ".", color=colour, ms=5, alpha=0.7)
+                colour = cmap(0.5 + 0.45 * j / (len(boots) - 1) if len(boots) > 1 else 0.75)
+                ax.plot(x + jit, v, ".", color=colour, ms=6, alpha=0.8)
                 ax.plot([x], [v.mean()], "D", color=colour, mec="black", ms=7)
         ax.set_xticks([0, 1])
         ax.set_xticklabels([f"{a}\n({comp[s]['n_boots']} boots)" for a, s in
