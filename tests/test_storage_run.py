@@ -120,3 +120,30 @@ def test_suite_bbml2_quick_crypt_none(env, tmp_path: Path) -> None:
     assert len({r["boot_id"] for r in runs}) == 1 and all(r["status"] == "complete" for r in runs)
     fio = next(r for r in runs if r["workload"] == "fio-dmcrypt")
     assert fio["overrides"]["crypt"] == "none"
+
+
+def _procs_mentioning(path: str) -> list[str]:
+    out = []
+    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmd.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(path.encode() in a for a in argv) and b"pytest" not in b" ".join(argv):
+            out.append(b" ".join(argv).decode(errors="replace")[:200])
+    return out
+
+
+@pytest.mark.parametrize("delay", [0.5, 0.8, 1.1, 1.4])
+@pytest.mark.parametrize("workload", [["seqread-xfs"], ["fio-dmcrypt", "--set", "crypt=none", "--set", "size=32M"]])
+def test_sigint_at_any_moment_leaves_nothing(env, tmp_path: Path, workload: list[str], delay: float) -> None:
+    """SIGINT during setup, warm-up, measurement or teardown: no mount, loop, temp dir or orphaned tool."""
+    proc = subprocess.Popen([sys.executable, "-m", "benchctl", "run", *workload, "--preset", "quick", "--arm", "sig",
+                             "-o", str(tmp_path / "r")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode in (0, EXIT_INTERRUPTED, 1), err
+    time.sleep(0.2)
+    assert _procs_mentioning(env["TMPDIR"]) == [], "a tool outlived benchctl"
