@@ -121,7 +121,13 @@ def test_bad_values_named_but_analysis_continues(tmp_path):
     p = ad.write_csv(tmp_path / "x.csv", recs)
     r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
     assert r.returncode == 0
-    assert f"{p}: line 4: value is not a number (skipped)" in r.stdout.replace("\n    ", " ")
+    checks = r.stdout[r.stdout.index("Checks"):r.stdout.index("Comparisons")]
+    assert "line 4: value is not a number (skipped)" in " ".join(checks.split())
+    j = json.loads(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300,
+                         "--format", "json").stdout)
+    assert j["skipped"] == [f"{p}: line 4: value is not a number (skipped)"]
+    assert j["skipped_items"] == [{"file": str(p), "line": 4, "reason": "value is not a number"}]
+    assert j["comparisons"][0]["baseline"]["n_samples"] + j["comparisons"][0]["candidate"]["n_samples"] == 23
 
 
 def test_missing_columns_exit_3(tmp_path):
