@@ -8,7 +8,6 @@ nested VM (tests/vm/) and on recorded outputs (test_storage_dmcrypt.py).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

@@ -85,7 +85,8 @@ class FioDmcrypt:
     def check(self, ctx: RunContext) -> list[str]:
         p = ctx.params
         stack_spec(p).validate()
-        if parse_size(p["size"], "size") > parse_size(p.get("ramdisk_size", "256M"), "ramdisk_size"):
+        if not p.get("device") and \
+                parse_size(p["size"], "size") > parse_size(p.get("ramdisk_size", "256M"), "ramdisk_size"):
             raise ResourceError(f"size={p['size']} does not fit the ramdisk_size={p.get('ramdisk_size')}")
         if p.get("crypt", "dm-crypt") == "dm-crypt":
             require_device_mapper()
