@@ -187,11 +187,16 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10.0) 
         if proc.poll() is not None:
             raise RunFailed(f"memcached exited with code {proc.returncode} at start (see raw/memcached.log)")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+            # something else may hold the port: only OUR server answers `version` while alive
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as c:
+                c.sendall(b"version\r\n")
+                c.settimeout(1.0)
+                if c.recv(64).startswith(b"VERSION ") and proc.poll() is None:
+                    return
         except OSError:
-            time.sleep(0.02)
-    raise RunFailed(f"memcached did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s")
+            pass
+        time.sleep(0.02)
+    raise RunFailed(f"memcached did not answer on 127.0.0.1:{port} within {timeout_s:.0f} s")
 
 
 class Memcached:
@@ -297,8 +302,15 @@ class Memcached:
             proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
                                     preexec_fn=child_setup(cpus), start_new_session=True)
             ctx.ledger.process_started(rid, proc.pid)
+            limit = self._time_limit(ctx.params)
             try:
-                rc = proc.wait()
+                rc = proc.wait(timeout=limit)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+                ctx.ledger.removed(rid)
+                ctx.log_command(argv, rc=None, iteration=iteration, role=role, timed_out_s=limit)
+                raise RunFailed(f"{role}: {Path(argv[0]).name} did not finish within {limit:.0f} s "
+                                "(server not answering?); stopped it") from None
             except BaseException:
                 kill_group(proc)
                 ctx.ledger.removed(rid)
@@ -310,6 +322,11 @@ class Memcached:
         if server is not None and server.poll() is not None:
             raise RunFailed(f"memcached died during {role} (exit {server.returncode})")
         return rc, out.read_text(errors="replace"), out.with_suffix(".stderr").read_text(errors="replace")
+
+    @staticmethod
+    def _time_limit(params: dict[str, Any]) -> float:
+        """A generator that outlives its duration this much is stuck (preload is sized by keys, not time)."""
+        return 3.0 * params["duration_s"] + 60.0 + params["keys"] / 5000.0
 
     def _out_dir(self, ctx: RunContext) -> Path:
         d = ctx.state.get("iteration_dir")
