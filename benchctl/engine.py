@@ -245,7 +245,6 @@ class Run:
             except OSError as e:
                 raise ResourceError(f"could not finish writing {folder.path} ({e.strerror or e}); "
                                     "records already written are intact") from None
-            sig.armed = True
         if status == "interrupted":
             raise Interrupted(f"interrupted ({signal.Signals(sig.received).name if sig.received else 'signal'}): "
                               f"{folder.manifest['iterations_done']} of {self.iterations} iterations kept in "
@@ -258,6 +257,11 @@ class Run:
     def _abandon_start(self) -> None:
         if self.ledger is not None:
             self.ledger.release()
+        if self.folder is not None and self.folder.manifest.get("status") == "running":
+            try:
+                self.folder.update(status="interrupted", finished=utc_now())
+            except OSError:
+                pass
         if self.own_lock and self.lock is not None:
             self.lock.release()
 
