@@ -138,3 +138,22 @@ def test_cleanup_command_prints_report(tmp_path):
     out = subprocess.run([sys.executable, "-m", "benchctl", "cleanup"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "removed" in out.stdout and not d.exists()
+
+
+def test_cleanup_finds_descendants_by_token(tmp_path):
+    """A generator started by perf outlives perf's SIGKILL; it carries our token, so cleanup stops it."""
+    led = Ledger.create("r10", state=tmp_path)
+    rid, env = led.add_process(["sh", "-c", "sleep 60 & echo $!; wait"])
+    p = subprocess.Popen(["sh", "-c", "sleep 60 & echo $!; wait"], env=env, stdout=subprocess.PIPE, text=True)
+    led.process_started(rid, p.pid)
+    child = int(p.stdout.readline())
+    p.kill()
+    p.wait()
+    assert proc_start_time(child) is not None, "the child survives its parent"
+    _dead_owner(led)
+    rows = cleanup(tmp_path)
+    assert rows[0]["action"] == "removed"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and proc_start_time(child) is not None and not resources._is_zombie(child):
+        time.sleep(0.05)
+    assert proc_start_time(child) is None or resources._is_zombie(child)
