@@ -108,6 +108,12 @@ for w in {workloads}; do
   snapshot after-run-$w
 done
 "{python}" -m benchctl env --json > $OUT/env.json 2> $OUT/env.err; echo "MARK rc env $?"
+if [ -n "{overhead}" ]; then   # benchctl vs by hand on the real dm-crypt stack
+  "{python}" tests/perf/storage_overhead.py --crypt dm-crypt --only fio-dmcrypt --pairs 7 --fio-size 64M \
+      > $OUT/overhead.txt 2>&1; echo "MARK rc overhead $?"
+  "{python}" tests/perf/storage_overhead.py --crypt dm-crypt --only fio-dmcrypt --pairs 7 --fio-size 64M \
+      --no-perf > $OUT/overhead-no-perf.txt 2>&1; echo "MARK rc overhead-no-perf $?"
+fi
 # Signals on the real stack (brd + dm-crypt + ext4): SIGINT must clean up; after SIGKILL, `benchctl cleanup` must.
 wait_iter() {{ i=0; while ! grep -q "iteration 1/" "$1" 2>/dev/null; do sleep 0.5; i=$((i+1)); [ $i -gt 600 ] && return 1; done; }}
 if [ -n "{signals}" ]; then
@@ -258,12 +264,12 @@ def guest_python() -> str:
 
 
 def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: int = TIMEOUT_S,
-              drive: list[str] | None = None, signals: bool = True) -> dict:
+              drive: list[str] | None = None, signals: bool = True, overhead: bool = False) -> dict:
     """Boot, run the workloads in the guest, return the MARK timeline; outputs land in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "guest.sh").write_text(GUEST.format(repo=REPO, python=guest_python(), workloads=" ".join(workloads),
                                                drive=" ".join(drive or []), kver=meta["kver"],
-                                               signals="yes" if signals else ""))
+                                               signals="yes" if signals else "", overhead="yes" if overhead else ""))
     argv = qemu_argv(meta, out)
     t0 = time.monotonic()
     marks: list[tuple[float, str]] = []
@@ -298,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--workloads", default="fio-dmcrypt seqread-xfs", help="run with `benchctl run`")
     ap.add_argument("--no-signals", action="store_true", help="skip the SIGINT / SIGKILL+cleanup steps")
+    ap.add_argument("--overhead", action="store_true", help="also run tests/perf/storage_overhead.py with dm-crypt")
     ap.add_argument("--drive", default="", help="also drive these without the engine (tests/storage_drive.py)")
     a = ap.parse_args(argv)
     t0 = time.monotonic()
@@ -307,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads((a.work / "build.json").read_text())
     if a.action in ("run", "all"):
         out = a.out or a.work / f"out-{time.strftime('%Y%m%dT%H%M%S')}"
-        res = run_guest(meta, out.resolve(), a.workloads.split(), drive=a.drive.split(), signals=not a.no_signals)
+        res = run_guest(meta, out.resolve(), a.workloads.split(), drive=a.drive.split(), signals=not a.no_signals, overhead=a.overhead)
         print(json.dumps({k: res[k] for k in ("wall_s", "marks", "out")}, indent=1))
     log(f"total {time.monotonic() - t0:.1f} s")
     return 0
