@@ -42,6 +42,7 @@ def add(name: str, group: str, fn: Callable[[], Outcome], fast: bool = False) ->
 
 
 def all_scenarios() -> list[Scenario]:
-    from tests.faults import (sc_badinput, sc_concurrency, sc_devices, sc_security,  # noqa: F401  (register)
-                              sc_signals, sc_storage)
+    if not SCENARIOS:
+        from tests.faults import (sc_signals, sc_cleanup, sc_storage, sc_badinput,  # noqa: F401  (register)
+                                  sc_devices, sc_concurrency, sc_security, sc_fuzz)
     return SCENARIOS

@@ -1,1 +1,71 @@
-"""placeholder"""
+"""Concurrency: two benchctl runs on one host at once cannot corrupt each other.
+
+Run A is a real seqread-xfs run (block stack mounted) paused at a measured
+iteration. While it holds the host, a second run, a second `--resume` of
+A's folder, and `benchctl cleanup` are started: the runs are refused with a
+message naming A (run id, pid, folder), cleanup skips A's live resources,
+and A then finishes with all its records and nothing left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from tests.faults import probe
+from tests.faults.common import (Outcome, benchctl, check, one_line_error, read_records, run_dirs, scope, start,
+                                 wait_for)
+from tests.faults.registry import add
+
+A = ["seqread-xfs", "--preset", "quick", "--iterations", "2", "--warmup", "0"]
+
+
+def two_runs() -> Outcome:
+    with scope("concurrency") as s:
+        before = probe.snapshot()
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        pa = start(s, ["run", *A, "--arm", "a", "-o", str(s.results / "a")],
+                   s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "run A at iteration 2")
+            (a_dir,) = run_dirs(s.results / "a")
+            a_records = read_records(a_dir)
+            led_a = json.loads((a_dir / "resources.json").read_text())
+            mounts_a = {e["attrs"]["path"] for e in led_a["resources"] if e["kind"] == "mount"}
+
+            for what, argv in (("second run", ["run", *A, "--arm", "b", "-o", str(s.results / "b")]),
+                               ("other workload", ["run", "boot-memory", "--arm", "b", "-o", str(s.results / "b")]),
+                               ("second resume", ["run", "--resume", str(a_dir)])):
+                p = benchctl(s, argv)
+                check(p.returncode == 5, f"{what}: rc {p.returncode} (want 5): {p.stderr[-500:]}")
+                msg = one_line_error(p)
+                if what != "second resume":
+                    check(a_dir.name in msg and str(pa.pid) in msg and str(a_dir) in msg,
+                          f"{what}: the message does not name run A (id, pid, folder): {msg}")
+                else:
+                    check(str(pa.pid) in msg, f"{what}: {msg}")
+            check(not run_dirs(s.results / "b"), "a refused run created a run folder")
+
+            cl = benchctl(s, ["cleanup"])
+            check(cl.returncode == 0 and "skipped: run still alive" in cl.stdout,
+                  f"cleanup during run A: rc {cl.returncode}: {cl.stdout[-600:]}")
+            live = {t for t, _, _ in probe.mounts()}
+            check(mounts_a <= live, f"cleanup removed live run A's mounts: {sorted(mounts_a - live)}")
+            check(read_records(a_dir) == a_records, "run A's records changed while it was paused")
+            hold.unlink()
+            out, err = pa.communicate(timeout=90)
+        finally:
+            if pa.poll() is None:
+                pa.send_signal(signal.SIGKILL)
+                pa.communicate()
+        check(pa.returncode == 0, f"run A after the attempts: rc {pa.returncode}: {err[-500:]}")
+        final = read_records(a_dir)
+        lost = len(set(a_records) - set(final))
+        man = json.loads((a_dir / "run.json").read_text())
+        check(man["status"] == "complete" and man["iterations_done"] == 2, f"run A: {man['status']}")
+        return Outcome(leftovers=s.leftovers(before), records_lost=lost,
+                       detail="2nd run, other workload, 2nd resume: exit 5 naming A; cleanup skipped A; A complete")
+
+
+add("two runs on one host at once", "concurrency", two_runs, fast=True)
