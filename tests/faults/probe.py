@@ -113,15 +113,26 @@ def knobs() -> dict[str, str | None]:
     return out
 
 
+WATCHED_MODULES = {"brd", "dm_crypt", "dm_mod"}
+
+
+def modules() -> set[str]:
+    try:
+        return {ln.split()[0] for ln in Path("/proc/modules").read_text().splitlines() if ln.strip()}
+    except OSError:
+        return set()
+
+
 @dataclass
 class Snapshot:
     dm: set[str]
     brd: bool
     knobs: dict[str, str | None]
+    modules: set[str] = field(default_factory=set)
 
 
 def snapshot() -> Snapshot:
-    return Snapshot(dm=dm_names(), brd=Path("/sys/module/brd").exists(), knobs=knobs())
+    return Snapshot(dm=dm_names(), brd=Path("/sys/module/brd").exists(), knobs=knobs(), modules=modules())
 
 
 @dataclass
@@ -167,6 +178,7 @@ class Scope:
         found += [f"dm mapping {n}" for n in sorted(dm_names() - before.dm)]
         if Path("/sys/module/brd").exists() and not before.brd:
             found.append("brd module loaded")
+        found += [f"module {m} loaded" for m in sorted((modules() - before.modules) & WATCHED_MODULES - {"brd"})]
         if self.tmp.is_dir():
             found += [f"temp {p}" for p in sorted(self.tmp.iterdir())
                       if not any(str(p).startswith(x) for x in self.exclude_paths)]

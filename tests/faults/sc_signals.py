@@ -113,7 +113,7 @@ def signal_scenario(workload: str, phase: str, pause: str, signame: str) -> Outc
         check(len(rows) >= len(measured), f"export shows {len(rows)} rows, {len(measured)} records on disk")
         done_before = len({r[0] for r in measured})
 
-        rs = benchctl(s, ["run", "--resume", str(run_dir)])
+        rs = benchctl(s, ["run", "--resume", str(run_dir), "--warmup", "0"])
         check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-800:]}")
         folder = RunFolder.open(run_dir)
         check(folder.manifest["status"] == "complete", f"after --resume: status {folder.manifest['status']}")
