@@ -14,7 +14,7 @@ equally; the statistic is the median of the per-pair ratios.
 Here (no device-mapper) fio-dmcrypt runs with crypt=none; in the nested VM
 or on a lab host it runs with dm-crypt (`--crypt dm-crypt`).
 
-    .venv/bin/python tests/perf/storage_overhead.py [--pairs 9] [--fio-size 256M] [--read-size 1G]
+    .venv/bin/python tests/perf/storage_overhead.py [--pairs 15] [--fio-size 256M] [--read-size 1G]
         [--crypt none|dm-crypt] [--no-perf] [--only fio-dmcrypt|seqread-xfs]
 
 Exit 0 when every median ratio is >= 0.97, 1 otherwise.
@@ -71,7 +71,7 @@ def hand_xfs_io(ctx) -> dict[str, float]:
 
 
 def compare(workload: str, overrides: dict[str, str], metrics: list[str], hand: Callable, pairs: int,
-            perf_on: bool, tmp: Path) -> dict[str, float]:
+            perf_on: bool, tmp: Path) -> dict[str, tuple[float, float, float]]:
     spec = load_workload(workload).resolve("quick", overrides, iterations=pairs, warmup=1)
     opts = engine.RunOptions(arm="overhead", results=tmp / "results", perf=perf_on, echo=lambda m: None)
     from benchctl import perf as perfmod
@@ -112,19 +112,25 @@ def compare(workload: str, overrides: dict[str, str], metrics: list[str], hand: 
         raise
     finally:
         run._finish(status, error)
-    return {m: statistics.median(b[m] / h[m] for b, h in rows) for m in metrics}
+    out = {}
+    for m in metrics:
+        ratios = sorted(b[m] / h[m] for b, h in rows)
+        q = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+        out[m] = (statistics.median(ratios), q[0], q[2])
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--pairs", type=int, default=9)
+    ap.add_argument("--pairs", type=int, default=15)
     ap.add_argument("--fio-size", default="256M")
     ap.add_argument("--read-size", default="1G")
     ap.add_argument("--crypt", default="none", choices=["none", "dm-crypt"])
     ap.add_argument("--no-perf", action="store_true", help="run benchctl's side without perf stat")
     ap.add_argument("--only", choices=["fio-dmcrypt", "seqread-xfs"])
     args = ap.parse_args()
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, tuple[float, float, float]]] = {}
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="benchctl-overhead-") as tmp:
         tmp_p = Path(tmp)
         os.environ.setdefault("BENCHCTL_STATE_DIR", str(tmp_p / "state"))
@@ -137,13 +143,17 @@ def main() -> int:
             results["seqread-xfs"] = compare("seqread-xfs", {"size": args.read_size}, ["bandwidth_bytes_s"],
                                              hand_xfs_io, args.pairs, not args.no_perf, tmp_p)
     ok = True
+    load1, ncpu = os.getloadavg()[0], os.cpu_count() or 1
+    print(f"load average {load0:.2f} -> {load1:.2f} on {ncpu} CPUs"
+          + ("  (WARNING: the host is busy; pair ratios are dominated by other load, rerun when quiet)"
+             if max(load0, load1) > 0.75 * ncpu else ""))
     print(f"{args.pairs} alternating pairs each, perf {'off' if args.no_perf else 'on'}, "
           f"fio --size {args.fio_size} crypt={args.crypt}, xfs_io pread of {args.read_size}")
     for w, ratios in results.items():
-        for m, r in ratios.items():
+        for m, (r, lo, hi) in ratios.items():
             ok &= r >= THRESHOLD
-            print(f"{w:12s} {m:18s} ratio (median of pairs) = {r:.3f}  (required >= {THRESHOLD})  -> "
-                  f"{'PASS' if r >= THRESHOLD else 'FAIL'}")
+            print(f"{w:12s} {m:18s} ratio (median of pairs) = {r:.3f}  [IQR {lo:.3f}-{hi:.3f}]  "
+                  f"(required >= {THRESHOLD})  -> {'PASS' if r >= THRESHOLD else 'FAIL'}")
     return 0 if ok else 1
 
 
