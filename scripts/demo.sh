@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin/benchctl
-OUT=results/demo
+OUT=results/demo/$(date -u +%Y%m%dT%H%M%SZ)
 SET=()
 # Without device-mapper, fio runs on the ramdisk without dm-crypt (recorded as crypt=none).
 if [ ! -e /dev/mapper/control ] && ! grep -qw device-mapper /proc/misc 2>/dev/null; then
