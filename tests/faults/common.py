@@ -88,7 +88,8 @@ def force_clean(scope: probe.Scope) -> list[str]:
 @contextlib.contextmanager
 def scope(name: str) -> Iterator[probe.Scope]:
     base = Path(os.environ.get("BENCHCTL_FAULTS_DIR") or tempfile.gettempdir())
-    root = Path(tempfile.mkdtemp(prefix=f"faults-{name}-", dir=base))
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
+    root = Path(tempfile.mkdtemp(prefix=f"faults-{safe}-", dir=base))
     s = probe.Scope(root=root, token=secrets.token_hex(8))
     s.tmp.mkdir()
     try:

@@ -15,6 +15,9 @@ marker, so this entry point wraps the workload driver the engine loads
                      teardown    at the start of the driver's teardown
                      teardown@N  right after the N-th resource of teardown was removed
 - FAULTS_HOLD=FILE   the pause lasts while FILE exists (at most 90 s).
+- FAULTS_KNOB=PATH=VALUE  after setup, change a kernel knob through the run's
+                     ledger (Ledger.set_knob, as a driver would), so the
+                     tests can prove that changed knobs are restored.
 
 Nothing else changes: the real engine, driver, tools and signal handling
 run; the signal the test sends is a real signal to this process.
@@ -87,6 +90,11 @@ class Hooked:
             self._d.setup(ctx)
         finally:
             _restore(ctx.ledger, "created")
+        knob = os.environ.get("FAULTS_KNOB")
+        if knob:
+            path, value = knob.rsplit("=", 1)
+            ctx.ledger.set_knob(path, value)
+            _mark(f"knob {path} {value}")
         if self.spec == "setup":
             _pause(self.spec)
 

@@ -64,6 +64,18 @@ def scoped_processes(token: str, exclude: set[int] = frozenset()) -> list[str]:
     return out
 
 
+def scoped_comms(token: str) -> list[str]:
+    """Command names (/proc/PID/comm) of the live processes carrying the scope token."""
+    out = []
+    for line in scoped_processes(token):
+        pid = line.split()[1].rstrip(":")
+        try:
+            out.append(Path(f"/proc/{pid}/comm").read_text().strip())
+        except OSError:
+            pass
+    return out
+
+
 def _unescape(s: str) -> str:
     return s.encode().decode("unicode_escape") if "\\" in s else s
 

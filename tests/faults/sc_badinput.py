@@ -158,36 +158,53 @@ def _max_child_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def huge_garbage(s: probe.Scope) -> str:
-    big = s.root / "huge.csv"
-    with open(big, "wb") as f:
-        chunk = os.urandom(1 << 20)
+def _run_measured(s: probe.Scope, argv: list[str]) -> tuple[subprocess.CompletedProcess, int]:
+    """Run benchctl in a fresh interpreter and return (result, its peak RSS in MB)."""
+    code = ("import resource,subprocess,sys;"
+            "p=subprocess.run(sys.argv[1:],capture_output=True,text=True,errors='replace');"
+            "sys.stdout.write(p.stdout[-2000:]+'\\x00'+p.stderr);"
+            "sys.stdout.write('\\x00%d' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024));"
+            "sys.exit(p.returncode)")
+    p = subprocess.run([PY, "-c", code, PY, "-m", "benchctl", *argv], env=s.env(), capture_output=True,
+                       text=True, timeout=300, cwd=ROOT)
+    out, err, mb = p.stdout.split("\x00")
+    return subprocess.CompletedProcess(argv, p.returncode, out, err), int(mb)
+
+
+def _garbage(path: Path, ascii_only: bool) -> None:
+    import random
+    rnd = random.Random(7)
+    with open(path, "wb") as f:
         for _ in range(HUGE_MB):
-            f.write(chunk)
+            if ascii_only:   # printable text with newlines: looks like a log, is nothing
+                f.write(bytes(rnd.choice(b"abcdefghij 0123456789,.:%-\n") for _ in range(1 << 16)) * 16)
+            else:
+                f.write(os.urandom(1 << 20))
+
+
+def huge_garbage(s: probe.Scope) -> str:
     rss = {}
-    for what, argv in (("analyze --csv", ["analyze", "--baseline", "pte", "--candidate", "block", "--csv", str(big)]),
-                       ("import memtier", ["import", "memtier", str(big), "--arm", "x", "-o", str(s.results)])):
-        # fresh interpreter per command so ru_maxrss is this command's
-        code = ("import resource,subprocess,sys;"
-                "p=subprocess.run(sys.argv[1:],capture_output=True,text=True,errors='replace');"
-                "sys.stdout.write(p.stderr);"
-                "print('RSS',resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024);sys.exit(p.returncode)")
-        p = subprocess.run([PY, "-c", code, PY, "-m", "benchctl", *argv], env=s.env(), capture_output=True,
-                           text=True, timeout=300, cwd=ROOT)
-        out = p.stdout
-        mb = int(out.rsplit("RSS", 1)[1].split()[0])
-        rss[what] = mb
-        fake = subprocess.CompletedProcess(argv, p.returncode, "", out.rsplit("RSS", 1)[0])
-        expect_input_error(fake, big)
-        check(mb < RSS_LIMIT_MB, f"{what}: {mb} MB of memory for a {HUGE_MB} MB file")
+    for kind in ("binary", "text"):
+        big = s.root / f"huge-{kind}.csv"
+        _garbage(big, kind == "text")
+        for what, argv in (("analyze --csv", ["analyze", "--baseline", "pte", "--candidate", "block", "--csv", str(big)]),
+                           ("import memtier", ["import", "memtier", str(big), "--arm", "x", "-o", str(s.results)]),
+                           ("import perf", ["import", "perf", str(big), "--arm", "x", "-o", str(s.results)])):
+            p, mb = _run_measured(s, argv)
+            rss[f"{what} ({kind})"] = mb
+            expect_input_error(p, big)
+            check(mb < RSS_LIMIT_MB, f"{what} on {kind} garbage: {mb} MB of memory for a {HUGE_MB} MB file")
+        big.unlink()
     rd = synth_run(s.results / "r")
     with open(rd / "records.jsonl", "ab") as f:
         for _ in range(HUGE_MB):
             f.write(os.urandom(1 << 20))
-    p = benchctl(s, ["export", str(rd)], timeout=300)
+    p, mb = _run_measured(s, ["export", str(rd)])
+    rss["export (binary records)"] = mb
     check(p.returncode == 0 and "Traceback" not in p.stderr, f"export of huge records rc {p.returncode}")
     check(len(p.stderr) < 4000, f"the skip report is {len(p.stderr)} bytes long: not summarised")
-    return f"{HUGE_MB} MB garbage: one line each; peak RSS " + ", ".join(f"{k} {v} MB" for k, v in rss.items())
+    check(mb < RSS_LIMIT_MB, f"export: {mb} MB of memory for a {HUGE_MB} MB records file")
+    return f"{HUGE_MB} MB garbage: one line each; peak RSS MB " + ", ".join(f"{k} {v}" for k, v in rss.items())
 
 
 # -- CSV --------------------------------------------------------------------------

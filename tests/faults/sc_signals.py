@@ -35,6 +35,10 @@ NEEDS = {"memcached": ["memcached", "memcaslap"], "seqread-xfs": ["xfs_io", "mkf
          "fio-dmcrypt": ["fio", "mkfs.ext4", "losetup"], "boot-memory": []}
 PHASES = {"setup": "setup", "warmup": "warmup", "measure": f"measure:{ITERATIONS}", "teardown": "teardown"}
 STORAGE_EXTRA = {"setup-partial": "setup@4", "teardown-partial": "teardown@1"}   # loop attached, not yet formatted
+# while the measured tool itself runs (no pause: wait until it is alive, then signal); bigger fio so it lasts
+INFLIGHT = {"memcached": ("memcaslap", []),
+            "fio-dmcrypt": ("fio", ["--set", "size=3G", "--set", "ramdisk_size=3600M"]),
+            "seqread-xfs": ("xfs_io", ["--set", "size=3G"])}
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 # CI subset: each signal, each phase and each workload at least once
 FAST = {("memcached", "measure", "SIGKILL"), ("memcached", "warmup", "SIGINT"),
@@ -48,26 +52,56 @@ def _requires(workload: str) -> None:
         raise Skip(f"{', '.join(missing)} not installed")
 
 
-def signal_scenario(workload: str, phase: str, pause: str, signame: str) -> Outcome:
+def _tool_running(s: probe.Scope, tool: str) -> bool:
+    return tool[:15] in probe.scoped_comms(s.token)
+
+
+KNOB = "/proc/sys/vm/swappiness"    # harmless (no swap here); restored by the ledger whatever happens
+
+
+def signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: bool = False) -> Outcome:
     _requires(workload)
+    extra: list[str] = []
+    knob_env: dict[str, str] = {}
+    if knob:
+        old = Path(KNOB).read_text().strip()
+        knob_env["FAULTS_KNOB"] = f"{KNOB}={17 if old != '17' else 23}"
+        try:
+            return _signal_scenario(workload, phase, pause, signame, knob, extra, knob_env)
+        finally:   # whatever the outcome, the machine gets its value back
+            if Path(KNOB).read_text().strip() != old:
+                Path(KNOB).write_text(old)
+    if pause == "inflight":
+        extra = INFLIGHT[workload][1]
+    return _signal_scenario(workload, phase, pause, signame, knob, extra, knob_env)
+
+
+def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: bool, extra: list[str],
+                     knob_env: dict[str, str]) -> Outcome:
+    tool = INFLIGHT[workload][0] if pause == "inflight" else ""
     sig = SIGNALS[signame]
     with scope(f"{workload}-{phase}-{signame}") as s:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        args = ["run", *WORKLOADS[workload], "--arm", "faults", "--iterations", str(ITERATIONS),
+        args = ["run", *WORKLOADS[workload], *extra, "--arm", "faults", "--iterations", str(ITERATIONS),
                 "--warmup", "1", "-o", str(s.results)]
-        proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)))
+        proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold), **knob_env))
         decoys = None
         try:
             def paused() -> bool:
                 if proc.poll() is not None:
                     out, err = proc.communicate()
                     raise AssertionError(f"run ended (rc {proc.returncode}) before {pause}: {err[-600:]}")
+                if pause == "inflight":
+                    return mark.exists() and f"phase measure {ITERATIONS}" in mark.read_text() \
+                        and _tool_running(s, tool)
                 return mark.exists() and f"paused {pause}" in mark.read_text()
             wait_for(paused, 90, f"the run to reach {pause}")
             (run_dir,) = run_dirs(s.results)
             at_signal = read_records(run_dir)
+            if knob:
+                check(Path(KNOB).read_text().strip() != before.knobs[KNOB], "the knob was not changed by the run")
             proc.send_signal(sig)
             hold.unlink()
             out, err = proc.communicate(timeout=90)
@@ -131,11 +165,17 @@ def _register() -> None:
         phases = dict(PHASES)
         if wl in ("seqread-xfs", "fio-dmcrypt"):
             phases.update(STORAGE_EXTRA)
+        if wl in INFLIGHT:
+            phases[f"measure ({INFLIGHT[wl][0]} running)"] = "inflight"
         for ph, pause in phases.items():
             for sn in SIGNALS:
                 add(f"{wl} {sn} during {ph}", "signals",
                     lambda wl=wl, ph=ph, pause=pause, sn=sn: signal_scenario(wl, ph, pause, sn),
                     fast=(wl, ph, sn) in FAST)
+    for sn in SIGNALS:
+        add(f"boot-memory {sn} during measure, knob changed", "signals",
+            lambda sn=sn: signal_scenario("boot-memory", "measure", PHASES["measure"], sn, knob=True),
+            fast=sn == "SIGKILL")
 
 
 _register()
