@@ -64,7 +64,12 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--duration", type=int, default=2, help="seconds per generator run")
     ap.add_argument("--no-perf", action="store_true", help="run benchctl's side without perf stat")
+    ap.add_argument("--no-nice", action="store_true", help="do not raise this script's priority")
     args = ap.parse_args()
+    if os.geteuid() == 0 and not args.no_nice:
+        # Other load on a shared host swamps a 3 % effect; both sides (benchctl's server and generator,
+        # and the hand runs) inherit this priority, so the comparison stays fair.
+        os.nice(-19)
 
     with tempfile.TemporaryDirectory(prefix="benchctl-overhead-") as tmp:
         tmp = Path(tmp)
@@ -118,6 +123,7 @@ def main() -> int:
     ratios = [b / h for b, h in pairs]
     med = statistics.median(ratios)
     print(f"generator {gen}, {args.duration} s per run, perf {'off' if args.no_perf else 'on'}, "
+          f"nice {os.nice(0)}, "
           f"{len(pairs)} alternating pairs")
     print(f"median benchctl {statistics.median(b for b, _ in pairs):.0f} ops/s, "
           f"median by hand {statistics.median(h for _, h in pairs):.0f} ops/s")
