@@ -15,6 +15,7 @@ marker, so this entry point wraps the workload driver the engine loads
                      teardown    at the start of the driver's teardown
                      teardown@N  right after the N-th resource of teardown was removed
 - FAULTS_HOLD=FILE   the pause lasts while FILE exists (at most 90 s).
+- FAULTS_PAUSE_DRIVER=NAME  pause only in this workload (for suites).
 - FAULTS_KNOB=PATH=VALUE  after setup, change a kernel knob through the run's
                      ledger (Ledger.set_knob, as a driver would), so the
                      tests can prove that changed knobs are restored.
@@ -77,7 +78,8 @@ class Hooked:
     def __init__(self, driver: Any):
         self._d = driver
         self.name = driver.name
-        self.spec = os.environ.get("FAULTS_PAUSE", "")
+        only = os.environ.get("FAULTS_PAUSE_DRIVER")
+        self.spec = os.environ.get("FAULTS_PAUSE", "") if not only or only == driver.name else ""
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._d, attr)

@@ -40,6 +40,8 @@ INFLIGHT = {"memcached": ("memcaslap", []),
             "fio-dmcrypt": ("fio", ["--set", "size=3G", "--set", "ramdisk_size=3600M"]),
             "seqread-xfs": ("xfs_io", ["--set", "size=3G"])}
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+# the terminal went away (ssh dropped, tmux killed): must stop as cleanly as SIGTERM
+SIGHUP_PHASES = ("setup", "measure")
 # CI subset: each signal, each phase and each workload at least once
 FAST = {("memcached", "measure", "SIGKILL"), ("memcached", "warmup", "SIGINT"),
         ("seqread-xfs", "setup", "SIGTERM"), ("fio-dmcrypt", "teardown", "SIGKILL"),
@@ -79,7 +81,7 @@ def signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: b
 def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: bool, extra: list[str],
                      knob_env: dict[str, str]) -> Outcome:
     tool = INFLIGHT[workload][0] if pause == "inflight" else ""
-    sig = SIGNALS[signame]
+    sig = {**SIGNALS, "SIGHUP": signal.SIGHUP}[signame]
     with scope(f"{workload}-{phase}-{signame}") as s:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
@@ -172,6 +174,10 @@ def _register() -> None:
                 add(f"{wl} {sn} during {ph}", "signals",
                     lambda wl=wl, ph=ph, pause=pause, sn=sn: signal_scenario(wl, ph, pause, sn),
                     fast=(wl, ph, sn) in FAST)
+        for ph in SIGHUP_PHASES:
+            add(f"{wl} SIGHUP during {ph}", "signals",
+                lambda wl=wl, ph=ph: signal_scenario(wl, ph, PHASES[ph], "SIGHUP"),
+                fast=(wl, ph) == ("seqread-xfs", "measure"))
     for sn in SIGNALS:
         add(f"boot-memory {sn} during measure, knob changed", "signals",
             lambda sn=sn: signal_scenario("boot-memory", "measure", PHASES["measure"], sn, knob=True),
@@ -179,3 +185,54 @@ def _register() -> None:
 
 
 _register()
+
+
+def suite_scenario(signame: str) -> Outcome:
+    """`benchctl run --suite bbml2` (the README's main job) stopped inside its third workload."""
+    for wl in ("memcached", "fio-dmcrypt", "seqread-xfs"):
+        _requires(wl)
+    sig = SIGNALS[signame]
+    from benchctl.store import RunFolder, effective_status
+
+    with scope(f"suite-{signame}") as s:
+        before = probe.snapshot()
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        proc = start(s, ["run", "--suite", "bbml2", "--preset", "quick", "--arm", "faults", "--set", "crypt=none",
+                         "--iterations", "2", "--warmup", "0", "-o", str(s.results)],
+                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_PAUSE_DRIVER="fio-dmcrypt",
+                           FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 120, "fio-dmcrypt in the suite")
+            at_signal = {d: read_records(d) for d in run_dirs(s.results)}
+            proc.send_signal(sig)
+            hold.unlink()
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        check("Traceback" not in err, err[-1500:])
+        folders = {d: RunFolder.open(d).manifest for d in run_dirs(s.results)}
+        check(len(folders) == 3, f"{len(folders)} run folders, want boot-memory, memcached, fio-dmcrypt")
+        check("seqread-xfs" not in {m["workload"] for m in folders.values()}, "the suite went on after the signal")
+        stopped = [d for d, m in folders.items() if effective_status(m) != "complete"]
+        check(len(stopped) == 1 and folders[stopped[0]]["workload"] == "fio-dmcrypt", f"stopped: {stopped}")
+        if sig == signal.SIGKILL:
+            cl = benchctl(s, ["cleanup"])
+            check(cl.returncode == 0, f"cleanup rc {cl.returncode}: {cl.stdout[-600:]}")
+        else:
+            check(proc.returncode == 130 and str(stopped[0]) in err, f"rc {proc.returncode}: {err[-400:]}")
+        left = s.leftovers(before)
+        for d in folders:
+            export_rows(s, d)
+        rs = benchctl(s, ["run", "--resume", str(stopped[0])])
+        check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-600:]}")
+        lost = sum(len(set(r) - set(read_records(d))) for d, r in at_signal.items())
+        left += [f"after resume: {x}" for x in s.leftovers(before)]
+        return Outcome(leftovers=left, records_lost=lost,
+                       detail=f"2 workloads complete, fio-dmcrypt stopped and resumed; rc {proc.returncode}")
+
+
+for _sn in SIGNALS:
+    add(f"suite bbml2 {_sn} during its fio-dmcrypt", "signals", lambda sn=_sn: suite_scenario(sn))
