@@ -31,6 +31,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -263,7 +264,29 @@ def _tmp_owned(a: dict) -> bool:
         return False
 
 
+def mounts_under(path: str, mounts_file: Path = Path("/proc/self/mounts")) -> list[str]:
+    """Mount points at or below `path` (octal escapes such as \\040 decoded)."""
+    base = os.path.realpath(path).rstrip("/")
+    out = []
+    try:
+        lines = mounts_file.read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+        if target == base or target.startswith(base + "/"):
+            out.append(target)
+    return out
+
+
 def _tmp_remove(a: dict) -> None:
+    # rmtree would descend into a filesystem mounted inside (ours not yet unmounted, or someone else's)
+    inside = mounts_under(a["path"])
+    if inside:
+        raise ResourceError(f"{a['path']} has a filesystem mounted inside ({inside[0]}); not removing it")
     shutil.rmtree(a["path"])
 
 

@@ -157,3 +157,28 @@ def test_cleanup_finds_descendants_by_token(tmp_path):
     while time.monotonic() < deadline and proc_start_time(child) is not None and not resources._is_zombie(child):
         time.sleep(0.05)
     assert proc_start_time(child) is None or resources._is_zombie(child)
+
+
+def test_tempdir_with_a_mount_inside_is_not_removed(tmp_path):
+    led = Ledger.create("r11", state=tmp_path / "s")
+    _, d = led.make_tempdir(parent=str(tmp_path))
+    mnt = d / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "benchctl-test", str(mnt)]).returncode != 0:
+        pytest.skip("cannot mount tmpfs here (not root?)")
+    try:
+        (mnt / "precious").write_text("not ours\n")
+        _dead_owner(led)
+        rows = cleanup(tmp_path / "s")
+        assert rows[0]["action"].startswith("failed") and "mounted inside" in rows[0]["action"]
+        assert (mnt / "precious").read_text() == "not ours\n"
+    finally:
+        subprocess.run(["umount", str(mnt)])
+    assert cleanup(tmp_path / "s")[0]["action"] == "removed" and not d.exists()
+
+
+def test_mounts_under_decodes_escapes(tmp_path):
+    f = tmp_path / "mounts"
+    f.write_text("tmpfs /tmp/a\\040b/mnt tmpfs rw 0 0\nproc /proc proc rw 0 0\n")
+    assert resources.mounts_under("/tmp/a b", f) == ["/tmp/a b/mnt"]
+    assert resources.mounts_under("/tmp/a", f) == []
