@@ -15,14 +15,20 @@ from benchctl.probes.base import Context, Probe, Unavailable
 _CPU_DIR = re.compile(r"^cpu(\d+)$")
 
 
+MAX_CPUS = 1 << 16   # above any NR_CPUS; a corrupt tree must not make us build a list of 10^9 CPUs
+
+
 def parse_cpu_list(text: str) -> list[int]:
-    """"0-3,5" -> [0, 1, 2, 3, 5] (the sysfs cpulist format)."""
+    """"0-3,5" -> [0, 1, 2, 3, 5] (the sysfs cpulist format); ValueError when it is not one."""
     cpus: list[int] = []
     for part in text.strip().split(","):
         if not part:
             continue
         lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
+        a, b = int(lo), int(hi or lo)
+        if not 0 <= a <= b < MAX_CPUS or len(cpus) + b - a >= MAX_CPUS:
+            raise ValueError(f"not a CPU list: {text.strip()[:40]!r}")
+        cpus.extend(range(a, b + 1))
     return cpus
 
 

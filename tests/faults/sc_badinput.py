@@ -328,6 +328,26 @@ def import_garbage(s: probe.Scope) -> str:
     return f"{n} importers refuse garbage (exit 3), no run folder"
 
 
+def env_tree_cpu_list(s: probe.Scope) -> str:
+    """`benchctl env --root TREE` on a recorded tree whose CPU list is corrupt or absurdly large."""
+    cases = ["0-99999999999999999999", "0-300000000", "3-1", "x-y", "0-3,,5-"]
+    for text in cases:
+        tree = s.root / "tree"
+        (tree / "sys/devices/system/cpu").mkdir(parents=True, exist_ok=True)
+        (tree / "proc").mkdir(exist_ok=True)
+        (tree / "sys/devices/system/cpu/online").write_text(text + "\n")
+        # a 2 GB address-space cap: a list of 300 million CPUs fails fast instead of eating the machine
+        p = subprocess.run(["prlimit", f"--as={2 << 30}", PY, "-m", "benchctl", "env", "--root", str(tree), "--json"],
+                           env=s.env(), capture_output=True, text=True, timeout=120, cwd=ROOT)
+        check("Traceback" not in p.stderr, f"cpu list {text!r}: traceback:\n{p.stderr[-600:]}")
+        check(p.returncode in (0, EXIT_INPUT), f"cpu list {text!r}: rc {p.returncode}: {p.stderr[-300:]}")
+        if p.returncode == 0:
+            count = json.loads(p.stdout).get("cpu", {}).get("count")
+            check(count is None or count < 1 << 16, f"cpu list {text!r}: cpu.count {count}")
+    return f"{len(cases)} corrupt CPU lists: no traceback, bounded memory"
+
+
+_case("env tree with a corrupt CPU list", env_tree_cpu_list)
 _case("torn last record (killed writer)", torn_last_record)
 _case("corrupted records in the middle", corrupt_middle_record)
 _case("NaN / inf / non-numeric values", nan_inf_records)
