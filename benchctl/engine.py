@@ -150,6 +150,7 @@ class Run:
         self.ctx: RunContext | None = None
         self.plan: perf.PerfPlan | None = None
         self.mark: kmsg.Mark | None = None
+        self.planned_dir: Path | None = None
         # set by _new_run / resume
         self.iterations = 0
         self.warmups = 0
@@ -184,6 +185,7 @@ class Run:
         else:
             run_id = new_run_id(self.spec_json["name"], opts.arm)
             run_dir = Path(opts.results or DEFAULT_RESULTS) / host / run_id
+        self.planned_dir = Path(run_dir)
         if self.own_lock:
             self.lock.acquire(run_id, run_dir)
         else:
@@ -215,6 +217,10 @@ class Run:
             except _Stop:
                 self._abandon_start()
                 raise Interrupted("interrupted before the run started; nothing was measured")
+            except OSError as e:   # results or state folder full, read-only, gone
+                self._abandon_start()
+                raise ResourceError(f"cannot write the run folder {self.planned_dir} "
+                                    f"({e.strerror or e}); nothing was measured") from None
             except BaseException:
                 self._abandon_start()
                 raise
@@ -256,7 +262,16 @@ class Run:
 
     def _abandon_start(self) -> None:
         if self.ledger is not None:
-            self.ledger.release()
+            try:
+                self.ledger.release()
+            except OSError:
+                pass
+        if self.folder is None and self.planned_dir is not None:
+            for d in (self.planned_dir / "raw", self.planned_dir):   # only if empty: ours, half-made
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
         if self.folder is not None and self.folder.manifest.get("status") == "running":
             try:
                 self.folder.update(status="interrupted", finished=utc_now())
