@@ -149,8 +149,64 @@ def mid_run(kind: str) -> Outcome:
         return Outcome(leftovers=left, records_lost=lost, detail=f"rc {p.returncode}: {line[:90]}")
 
 
+def state_dir_fault(kind: str, when: str) -> Outcome:
+    """The state dir (ledgers, host lock) is full or read-only, before the run or while it runs."""
+    with scope(f"state-{kind}-{when}") as s:
+        before = probe.snapshot()
+        if kind == "full":
+            state = _small_tmpfs(s, "state", "1m")
+        else:
+            _, state = _ro_bind(s, "state")
+        env_state = str(state / "benchctl")
+        mark, hold = s.root / "mark", s.root / "hold"
+        try:
+            if when == "at start":
+                if kind == "full":
+                    _fill(state)
+                else:
+                    _ro(state)
+                p = benchctl(s, ["run", *WORKLOAD, "--arm", "faults", "-o", str(s.results)],
+                             env=s.env(BENCHCTL_STATE_DIR=env_state))
+                line = _expect_clean_error(p, kind)
+                check(not run_dirs(s.results), "a run folder was created although no ledger could be kept")
+                check(str(state) in line, f"the error does not name the state directory {state}: {line}")
+                lost = 0
+            else:
+                hold.touch()
+                proc = start(s, ["run", *WORKLOAD, "--arm", "faults", "--iterations", "3", "--warmup", "0",
+                                 "-o", str(s.results)],
+                             s.env(BENCHCTL_STATE_DIR=env_state, FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2",
+                                   FAULTS_HOLD=str(hold)))
+                try:
+                    wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+                    (run_dir,) = run_dirs(s.results)
+                    kept = read_records(run_dir)
+                    if kind == "full":
+                        _fill(state)
+                    else:
+                        _ro(state)
+                    hold.unlink()
+                    out, err = proc.communicate(timeout=90)
+                finally:
+                    if proc.poll() is None:
+                        proc.send_signal(signal.SIGKILL)
+                        proc.communicate()
+                p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+                check("Traceback" not in err, f"traceback:\n{err[-1500:]}")
+                line = (err.strip().splitlines() or [""])[-1]
+                lost = len(set(kept) - set(read_records(run_dir)))
+            left = [x for x in s.leftovers(before) if not x.startswith("ledger ")]
+        finally:
+            _umount(state)
+        return Outcome(leftovers=left, records_lost=lost, detail=f"rc {p.returncode}: {line[:90]}")
+
+
 add("results on a full filesystem (at start)", "storage", lambda: at_start("full"), fast=True)
 add("results on a read-only filesystem (at start)", "storage", lambda: at_start("read-only"))
 add("results filesystem fills mid-run", "storage", lambda: mid_run("full"), fast=True)
 add("results filesystem turns read-only mid-run", "storage", lambda: mid_run("read-only"))
 add("results folder deleted mid-run", "storage", lambda: mid_run("deleted"), fast=True)
+add("state dir on a full filesystem (at start)", "storage", lambda: state_dir_fault("full", "at start"))
+add("state dir read-only (at start)", "storage", lambda: state_dir_fault("read-only", "at start"))
+add("state dir fills mid-run", "storage", lambda: state_dir_fault("full", "mid-run"), fast=True)
+# (a state dir cannot be remounted read-only mid-run: the kernel refuses while the host lock is open for writing)
