@@ -14,6 +14,7 @@ marker, so this entry point wraps the workload driver the engine loads
                      measure:K   at the start of measured iteration K (K-1 are complete)
                      teardown    at the start of the driver's teardown
                      teardown@N  right after the N-th resource of teardown was removed
+                     cleanup@N   (for `cleanup`) right after the N-th ledger entry was handled
 - FAULTS_HOLD=FILE   the pause lasts while FILE exists (at most 90 s).
 - FAULTS_PAUSE_DRIVER=NAME  pause only in this workload (for suites).
 - FAULTS_KNOB=PATH=VALUE  after setup, change a kernel knob through the run's
@@ -129,6 +130,20 @@ def main(argv: list[str]) -> None:
 
     orig = engine.load_driver
     engine.load_driver = lambda name: Hooked(orig(name))
+    spec = os.environ.get("FAULTS_PAUSE", "")
+    if spec.startswith("cleanup@"):
+        from benchctl import resources
+
+        n, calls, orig_remove = int(spec.split("@")[1]), [0], resources._remove_entry
+
+        def remove_entry(*a: Any, **k: Any) -> Any:
+            r = orig_remove(*a, **k)
+            calls[0] += 1
+            if calls[0] == n:
+                _pause(spec)
+            return r
+
+        resources._remove_entry = remove_entry
     cli.main(argv)
 
 

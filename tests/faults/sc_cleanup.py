@@ -95,5 +95,27 @@ def mount_replaced() -> Outcome:
                               "rest removed; 2nd cleanup finished")
 
 
+def cleanup_killed() -> Outcome:
+    """`benchctl cleanup` itself is SIGKILLed half-way; running it again finishes the job."""
+    with scope("cleanupkill") as s:
+        before = probe.snapshot()
+        run_dir, ledger = _killed_run(s, ["seqread-xfs", "--preset", "quick"], "setup")
+        mark, hold = s.root / "mark2", s.root / "hold2"
+        hold.touch()
+        cl = start(s, ["cleanup"], s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="cleanup@2", FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 60, "cleanup half-way")
+        finally:
+            cl.send_signal(signal.SIGKILL)
+            cl.communicate(timeout=60)
+        half = s.leftovers(before)
+        check(half, "nothing was left after killing cleanup half-way: the scenario did not hit the middle")
+        cl2 = benchctl(s, ["cleanup"])
+        check(cl2.returncode == 0, f"second cleanup rc {cl2.returncode}: {cl2.stdout[-600:]}")
+        return Outcome(leftovers=s.leftovers(before),
+                       detail=f"killed after 2 entries ({len(half)} things left), 2nd cleanup removed the rest")
+
+
+add("cleanup itself killed half-way, then run again", "cleanup", cleanup_killed)
 add("cleanup: the dead server's pid now names another memcached", "cleanup", pid_reuse, fast=True)
 add("cleanup: the run's mount point now holds another filesystem", "cleanup", mount_replaced, fast=True)

@@ -248,3 +248,73 @@ _with_scope("device= with a partition in use", partition_in_use, fast=False)
 _with_scope("device= backs the root filesystem", root_device)
 _with_scope("device= with holders (recorded /sys tree)", holders)
 _with_scope("mkfs/fio only on what benchctl created", only_own_devices)
+
+
+def user_storage_killed(kind: str, signame: str) -> Outcome:
+    """The user's own XFS directory (dir=) or confirmed device (device=): a killed run leaves theirs alone.
+
+    benchctl may remove only what it created there (its data file; its mount of
+    the device). The user's files, mount and loop device must survive the run,
+    the signal and `benchctl cleanup`.
+    """
+    import signal as _signal
+
+    from tests.faults.common import read_records, run_dirs, start, wait_for
+
+    if os.geteuid() != 0:
+        raise Skip("needs root")
+    sig = {"SIGINT": _signal.SIGINT, "SIGKILL": _signal.SIGKILL}[signame]
+    with scope(f"user-{kind}-{signame}") as s:
+        before = probe.snapshot()
+        dev, img = make_loop(s, "userxfs", size=1 << 30)
+        mnt = s.root / "userdisks" / "xfs"
+        mnt.mkdir()
+        try:
+            if kind == "dir":
+                subprocess.run(["mkfs.xfs", "-q", "-f", dev], check=True, capture_output=True, timeout=120)
+                subprocess.run(["mount", dev, str(mnt)], check=True, timeout=60)
+                (mnt / "thesis.tex").write_text("years of work\n")
+                args = ["--set", f"dir={mnt}"]
+            else:
+                args = ["--set", f"device={dev}", "--set", f"confirm_destroy={dev}"]
+            mark, hold = s.root / "mark", s.root / "hold"
+            hold.touch()
+            proc = start(s, ["run", "seqread-xfs", "--preset", "quick", *args, "--iterations", "2", "--warmup", "0",
+                             "--arm", "x", "-o", str(s.results)],
+                         s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+            try:
+                wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+                (run_dir,) = run_dirs(s.results)
+                kept = read_records(run_dir)
+                proc.send_signal(sig)
+                hold.unlink()
+                proc.communicate(timeout=90)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+            if sig == _signal.SIGKILL:
+                cl = benchctl(s, ["cleanup"])
+                check(cl.returncode == 0, f"cleanup rc {cl.returncode}: {cl.stdout[-600:]}")
+            check(any(d == dev for d, _ in probe.loop_devices()), "the user's loop device was detached")
+            if kind == "dir":
+                check(any(t == str(mnt) for t, _, _ in probe.mounts()), "the user's XFS mount was unmounted")
+                check((mnt / "thesis.tex").read_text() == "years of work\n", "the user's file changed")
+                ours = sorted(p.name for p in mnt.iterdir() if p.name != "thesis.tex")
+                check(not ours, f"benchctl's files left in the user's directory: {ours}")
+            else:
+                check(not any(src == dev for _, _, src in probe.mounts()), "the user's device is still mounted")
+            lost = len(set(kept) - set(read_records(run_dir)))
+            left = s.leftovers(before)
+        finally:
+            subprocess.run(["umount", str(mnt)], capture_output=True, timeout=60)
+            detach(dev)
+        return Outcome(leftovers=left, records_lost=lost,
+                       detail=f"{signame}: the user's {'mount and file' if kind == 'dir' else 'loop device'} intact, "
+                              "benchctl's own file/mount gone")
+
+
+for _kind in ("dir", "device"):
+    for _sn in ("SIGINT", "SIGKILL"):
+        add(f"user's own {'XFS dir=' if _kind == 'dir' else 'device='} {_sn} mid-run", "devices",
+            lambda k=_kind, sn=_sn: user_storage_killed(k, sn), fast=(_kind, _sn) == ("dir", "SIGKILL"))
