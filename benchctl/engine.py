@@ -68,7 +68,7 @@ class _Stop(BaseException):
 
 
 class _Signals:
-    """SIGINT/SIGTERM -> _Stop once; later signals during teardown are remembered, not raised."""
+    """SIGINT/SIGTERM/SIGHUP -> _Stop once; later signals during teardown are remembered, not raised."""
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -82,7 +82,7 @@ class _Signals:
             raise _Stop(signum)
 
     def __enter__(self) -> "_Signals":
-        for s in (signal.SIGINT, signal.SIGTERM):
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):   # SIGHUP: the terminal went away
             self._old[s] = signal.signal(s, self._handler)
         return self
 

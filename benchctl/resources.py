@@ -440,7 +440,9 @@ class Ledger:
         rid = self.add("tempdir", prefix=prefix, parent=parent or tempfile.gettempdir())
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         self.update(rid, path=str(path))
-        (path / TEMPDIR_MARKER).write_text(f"{self.token}:{rid}\n")
+        fd = os.open(path / TEMPDIR_MARKER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{self.token}:{rid}\n")
         st = os.lstat(path)
         self.created(rid, dev=st.st_dev, ino=st.st_ino, token=f"{self.token}:{rid}")
         return rid, path
