@@ -7,7 +7,7 @@ marker, so this entry point wraps the workload driver the engine loads
 
 - FAULTS_MARK=FILE   appends "phase <name>" when a phase starts and
                      "paused <spec>" once the pause point is reached;
-- FAULTS_PAUSE=SPEC  where to stop and wait:
+- FAULTS_PAUSE=SPEC[,SPEC...]  where to stop and wait:
                      setup       after the driver's setup created everything
                      setup@N     right after the N-th resource of setup was created (partial stack)
                      warmup      at the start of the first warm-up pass
@@ -80,15 +80,17 @@ class Hooked:
         self._d = driver
         self.name = driver.name
         only = os.environ.get("FAULTS_PAUSE_DRIVER")
-        self.spec = os.environ.get("FAULTS_PAUSE", "") if not only or only == driver.name else ""
+        self.specs = os.environ.get("FAULTS_PAUSE", "").split(",") if not only or only == driver.name else []
+        self.spec = self.specs[0] if self.specs else ""
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._d, attr)
 
     def setup(self, ctx: Any) -> None:
         _mark("phase setup")
-        if self.spec.startswith("setup@"):
-            _count_calls(ctx.ledger, "created", int(self.spec.split("@")[1]), self.spec)
+        for spec in self.specs:
+            if spec.startswith("setup@"):
+                _count_calls(ctx.ledger, "created", int(spec.split("@")[1]), spec)
         try:
             self._d.setup(ctx)
         finally:
@@ -98,27 +100,28 @@ class Hooked:
             path, value = knob.rsplit("=", 1)
             ctx.ledger.set_knob(path, value)
             _mark(f"knob {path} {value}")
-        if self.spec == "setup":
-            _pause(self.spec)
+        if "setup" in self.specs:
+            _pause("setup")
 
     def warmup(self, ctx: Any, index: int) -> None:
         _mark(f"phase warmup {index}")
-        if self.spec == "warmup" and index == 1:
-            _pause(self.spec)
+        if "warmup" in self.specs and index == 1:
+            _pause("warmup")
         self._d.warmup(ctx, index)
 
     def measure(self, ctx: Any, iteration: int, perf_wrap: Any) -> Any:
         _mark(f"phase measure {iteration}")
-        if self.spec == f"measure:{iteration}":
-            _pause(self.spec)
+        if f"measure:{iteration}" in self.specs:
+            _pause(f"measure:{iteration}")
         return self._d.measure(ctx, iteration, perf_wrap)
 
     def teardown(self, ctx: Any) -> None:
         _mark("phase teardown")
-        if self.spec == "teardown":
-            _pause(self.spec)
-        if self.spec.startswith("teardown@"):
-            _count_calls(ctx.ledger, "removed", int(self.spec.split("@")[1]), self.spec)
+        if "teardown" in self.specs:
+            _pause("teardown")
+        for spec in self.specs:
+            if spec.startswith("teardown@"):
+                _count_calls(ctx.ledger, "removed", int(spec.split("@")[1]), spec)
         try:
             self._d.teardown(ctx)
         finally:

@@ -236,3 +236,72 @@ def suite_scenario(signame: str) -> Outcome:
 
 for _sn in SIGNALS:
     add(f"suite bbml2 {_sn} during its fio-dmcrypt", "signals", lambda sn=_sn: suite_scenario(sn))
+
+
+def double_interrupt(workload: str) -> Outcome:
+    """Ctrl-C, then Ctrl-C again while benchctl is tearing down: teardown still completes."""
+    _requires(workload)
+    from benchctl.store import RunFolder
+
+    with scope(f"double-{workload}") as s:
+        before = probe.snapshot()
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        proc = start(s, ["run", *WORKLOADS[workload], "--arm", "faults", "--iterations", str(ITERATIONS),
+                         "--warmup", "0", "-o", str(s.results)],
+                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=f"measure:{ITERATIONS},teardown@1",
+                           FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and f"paused measure:{ITERATIONS}" in mark.read_text(), 90, "iteration 2")
+            (run_dir,) = run_dirs(s.results)
+            at_signal = read_records(run_dir)
+            proc.send_signal(signal.SIGINT)
+            wait_for(lambda: "paused teardown@1" in mark.read_text(), 60, "teardown half-way")
+            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)
+            hold.unlink()
+            out, err = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        check(proc.returncode == 130 and "Traceback" not in err, f"rc {proc.returncode}: {err[-800:]}")
+        check(RunFolder.open(run_dir).manifest["status"] == "interrupted", "status not interrupted")
+        left = s.leftovers(before)
+        lost = len(set(at_signal) - set(read_records(run_dir)))
+        return Outcome(leftovers=left, records_lost=lost, detail="SIGINT, then SIGINT+SIGTERM mid-teardown: rc 130, clean")
+
+
+def new_run_after_kill() -> Outcome:
+    """A run is SIGKILLed and the user starts a new one without `cleanup`: it works, warns, and cleanup
+    afterwards still removes the dead run's resources (and only those)."""
+    _requires("seqread-xfs")
+    with scope("newrun") as s:
+        before = probe.snapshot()
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        proc = start(s, ["run", *WORKLOADS["seqread-xfs"], "--arm", "a", "--iterations", "1", "--warmup", "0",
+                         "-o", str(s.results)], s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="setup",
+                                                      FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "setup")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=60)
+        dead = s.leftovers(before)
+        check(dead, "the killed run left nothing: the scenario did not test anything")
+        p = benchctl(s, ["run", *WORKLOADS["seqread-xfs"], "--arm", "b", "--iterations", "1", "--warmup", "0",
+                         "-o", str(s.results)])
+        check(p.returncode == 0, f"new run after a kill: rc {p.returncode}: {p.stderr[-600:]}")
+        check("benchctl cleanup" in p.stderr, "the new run did not mention the killed run's leftovers")
+        check(set(s.leftovers(before)) == set(dead), "the new run changed the dead run's leftovers or left its own")
+        cl = benchctl(s, ["cleanup"])
+        check(cl.returncode == 0, f"cleanup rc {cl.returncode}: {cl.stdout[-600:]}")
+        return Outcome(leftovers=s.leftovers(before),
+                       detail=f"new run ok with a warning; {len(dead)} leftovers of the dead run removed by cleanup")
+
+
+for _wl in ("seqread-xfs", "memcached"):
+    add(f"{_wl} SIGINT, then SIGINT+SIGTERM during teardown", "signals", lambda wl=_wl: double_interrupt(wl),
+        fast=_wl == "seqread-xfs")
+add("new run after a SIGKILL, without cleanup", "signals", new_run_after_kill, fast=True)
