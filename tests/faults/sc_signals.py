@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 from tests.faults import probe
@@ -30,6 +31,11 @@ WORKLOADS: dict[str, list[str]] = {
     "seqread-xfs": ["seqread-xfs", "--preset", "quick"],
     "fio-dmcrypt": ["fio-dmcrypt", "--preset", "quick", "--set", "crypt=none"],
     "boot-memory": ["boot-memory", "--preset", "quick"],
+}
+# real dm-crypt / brd stacks: where the kernel has them (not on this machine: they skip, saying why)
+KERNEL_STACKS = {
+    "fio-dmcrypt (dm-crypt)": ["fio-dmcrypt", "--preset", "quick"],
+    "fio-dmcrypt (brd, crypt=none)": ["fio-dmcrypt", "--preset", "quick", "--set", "crypt=none", "--set", "backing=brd"],
 }
 NEEDS = {"memcached": ["memcached", "memcaslap"], "seqread-xfs": ["xfs_io", "mkfs.xfs", "losetup"],
          "fio-dmcrypt": ["fio", "mkfs.ext4", "losetup"], "boot-memory": []}
@@ -48,7 +54,24 @@ FAST = {("memcached", "measure", "SIGKILL"), ("seqread-xfs", "warmup", "SIGINT")
         ("fio-dmcrypt", "measure", "SIGINT"), ("boot-memory", "setup", "SIGKILL")}
 
 
+def _kernel_stack_skip(name: str) -> None:
+    from benchctl import blockdev
+
+    if "dm-crypt)" in name and not blockdev.has_device_mapper():
+        raise Skip("this kernel has no device-mapper (/dev/mapper/control, dm_mod): real dm-crypt runs in the "
+                   "nested VM (tests/vm)")
+    if "brd" in name and not blockdev.has_module("brd"):
+        p = subprocess.run(["modprobe", "-n", "brd"], capture_output=True, timeout=30)
+        if p.returncode != 0:
+            raise Skip("the brd module is not available to this kernel: brd stacks run in the nested VM (tests/vm)")
+        if blockdev.has_module("brd"):
+            raise Skip("brd is already loaded by someone else: benchctl would (rightly) not use it")
+
+
 def _requires(workload: str) -> None:
+    if workload in KERNEL_STACKS:
+        _kernel_stack_skip(workload)
+        return
     missing = [p for p in NEEDS[workload] if shutil.which(p) is None and not (p == "memcaslap" and shutil.which("memaslap"))]
     if missing:
         raise Skip(f"{', '.join(missing)} not installed")
@@ -86,7 +109,7 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        args = ["run", *WORKLOADS[workload], *extra, "--arm", "faults", "--iterations", str(ITERATIONS),
+        args = ["run", *(WORKLOADS.get(workload) or KERNEL_STACKS[workload]), *extra, "--arm", "faults", "--iterations", str(ITERATIONS),
                 "--warmup", "1", "-o", str(s.results)]
         proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold), **knob_env))
         decoys = None
@@ -178,6 +201,11 @@ def _register() -> None:
             add(f"{wl} SIGHUP during {ph}", "signals",
                 lambda wl=wl, ph=ph: signal_scenario(wl, ph, PHASES[ph], "SIGHUP"),
                 fast=(wl, ph) == ("seqread-xfs", "measure"))
+    for ks in KERNEL_STACKS:
+        for ph, pause in (("measure", PHASES["measure"]), ("setup-partial", STORAGE_EXTRA["setup-partial"])):
+            for sn in SIGNALS:
+                add(f"{ks} {sn} during {ph}", "signals",
+                    lambda ks=ks, ph=ph, pause=pause, sn=sn: signal_scenario(ks, ph, pause, sn))
     for sn in SIGNALS:
         add(f"boot-memory {sn} during measure, knob changed", "signals",
             lambda sn=sn: signal_scenario("boot-memory", "measure", PHASES["measure"], sn, knob=True),
