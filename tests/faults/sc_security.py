@@ -145,6 +145,12 @@ def scan_source(src: str, filename: str) -> list[str]:
             if isinstance(f, ast.Name) and f.id in ("system", "popen"):
                 problems.append(f"{where}: {f.id}() (imported from os?)")
         for n in ast.walk(sc):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and \
+                    n.value.startswith(("/tmp", "/var/tmp", "/dev/shm")):
+                problems.append(f"{filename}:{n.lineno}: hard-coded temp path {n.value!r} (use tempfile: TMPDIR)")
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "mktemp":
+                problems.append(f"{filename}:{n.lineno}: tempfile.mktemp (racy)")
+        for n in ast.walk(sc):
             if isinstance(n, ast.ImportFrom) and n.module == "os" and any(a.name in ("system", "popen") for a in n.names):
                 problems.append(f"{filename}:{n.lineno}: from os import system/popen")
     return sorted(set(problems))
@@ -158,6 +164,8 @@ SELF_TEST = {
     "f-string argv": "import subprocess\nx=1\nsubprocess.Popen(f'ls {x}')\n",
     "str via a name": "import subprocess\ndef f(d):\n    cmd = 'rm -rf ' + d\n    subprocess.check_call(cmd)\n",
     "shell=var": "import subprocess\ndef f(s):\n    subprocess.run(['x'], shell=s)\n",
+    "hard-coded /tmp": "from pathlib import Path\nPath('/tmp/benchctl-x').mkdir()\n",
+    "mktemp": "import tempfile\nname = tempfile.mktemp()\n",
 }
 
 
@@ -348,7 +356,7 @@ def symlinks() -> Outcome:
 
 
 add("servers listen on loopback only", "security", loopback_only, fast=True)
-add("no shell strings in benchctl/ (ast scan)", "security", no_shell_strings, fast=True)
+add("no shell strings or hard-coded temp paths in benchctl/ (ast scan)", "security", no_shell_strings, fast=True)
 add("dm-crypt key: random, on a pipe, never on disk/argv", "security", crypt_key_on_pipe, fast=True)
 add("temporary files and folders are private", "security", private_temp, fast=True)
 add("planted symlinks are not followed", "security", symlinks, fast=True)
