@@ -33,7 +33,12 @@ def command(dirs: tuple[Path, ...], fmt: str, output: Path | None) -> None:
         if status not in ("complete", "imported", "simulated"):
             click.echo(f"benchctl: note: run {b.run} is {status} ({b.source})", err=True)
     if output is not None:
-        write_tidy(tidy.df, output, fmt)
+        from benchctl.errors import ResourceError
+
+        try:
+            write_tidy(tidy.df, output, fmt)
+        except OSError as e:
+            raise ResourceError(f"cannot write {output} ({e.strerror or e})") from None
         click.echo(f"{len(tidy.df)} rows -> {output}", err=True)
         return
     df = tidy.df[[c for c in COLUMNS + OPTIONAL if c in tidy.df.columns]]
