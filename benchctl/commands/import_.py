@@ -54,15 +54,29 @@ def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, w
             host: str, boot: str | None) -> None:
     """Turn outputs of runs made by hand (memtier JSON/text/HDR, mutilate, memaslap, perf stat, fio,
     xfs_io) into a run folder marked imported; each FILE is one iteration."""
-    from benchctl.fsutil import atomic_write_text
-    from benchctl.store import RunFolder, new_run_id, utc_now
+    from benchctl.store import new_run_id
 
     parsed = [(f, *parse_file(tool, f)) for f in files]   # all files checked before anything is written
     workload = workload or DEFAULT_WORKLOAD[tool]
     run_id = new_run_id(workload, arm)
+    try:
+        n = _write(tool, parsed, arm, output, workload, host, boot, run_id)
+    except OSError as e:
+        from benchctl.errors import ResourceError
+
+        raise ResourceError(f"cannot write the imported run under {output or 'results'} ({e.strerror or e})") \
+            from None
+    click.echo(f"benchctl: imported {n[0]} records from {len(parsed)} file(s) -> {n[1].path}", err=True)
+    click.echo(n[1].path)
+
+
+def _write(tool, parsed, arm, output, workload, host, boot, run_id):
+    from benchctl.fsutil import atomic_write_text
+    from benchctl.store import RunFolder, utc_now
+
     folder = RunFolder.create(output or Path("results"), host=host, workload=workload, arm=arm, run_id=run_id,
                               boot_id=boot or f"import-{run_id}", status="imported", imported=True,
-                              iterations_requested=len(files), warmup=0,
+                              iterations_requested=len(parsed), warmup=0,
                               spec={"name": workload, "imported_from": tool}, overrides={},
                               tool_versions={}, kernel_release=None)
     n = 0
@@ -79,5 +93,4 @@ def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, w
                                                                "format": fmt})
             n += 1
     folder.update(iterations_done=len(parsed), finished=utc_now())
-    click.echo(f"benchctl: imported {n} records from {len(parsed)} file(s) -> {folder.path}", err=True)
-    click.echo(folder.path)
+    return n, folder
