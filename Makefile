@@ -1,5 +1,5 @@
 # The README's two commands: `make demo` and `make test`.
-.PHONY: setup demo test test-fast perf faults vm clean
+.PHONY: setup demo test perf faults vm clean
 
 setup:
 	@scripts/setup.sh
@@ -14,6 +14,15 @@ test: setup
 
 perf: setup
 	@for s in tests/perf/*.py; do echo "== $$s"; .venv/bin/python $$s || exit 1; done
+
+# Fault-injection matrix (the fast subset runs inside `make test`).
+faults: setup
+	.venv/bin/python tests/faults/run_faults.py --full
+
+# Real kernels under qemu (TCG): dm-crypt on brd inside a Debian guest.
+vm:
+	@BENCHCTL_VM=1 scripts/setup.sh
+	BENCHCTL_VM=1 .venv/bin/python -m pytest -m vm tests/vm -v
 
 clean:
 	rm -rf .venv build *.egg-info
