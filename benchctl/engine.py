@@ -225,13 +225,13 @@ class Run:
                 self._abandon_start()
                 raise
             folder = self.folder
-            opts.echo(f"benchctl: {self.spec_json['name']} ({self.spec_json.get('preset')}) arm={opts.arm}: "
-                      f"{self.iterations} iterations + {self.warmups} warm-up -> {folder.path}")
-            for w in self.pre_warnings:
-                self.warn(w)
             error: BaseException | None = None
             status = "complete"
             try:
+                opts.echo(f"benchctl: {self.spec_json['name']} ({self.spec_json.get('preset')}) arm={opts.arm}: "
+                          f"{self.iterations} iterations + {self.warmups} warm-up -> {folder.path}")
+                for w in self.pre_warnings:
+                    self.warn(w)
                 self._body(fp)
             except _Stop as e:
                 status, error = "interrupted", e
