@@ -191,6 +191,9 @@ class Run:
         else:
             self.lock.set_holder(run_id, run_dir)
         ident = resources.process_identity()
+        # the ledger first: no run folder (and nothing else) exists without a place to record what it creates
+        self.ledger = resources.Ledger.create(f"{run_id}-{os.getpid()}", state=opts.state_dir)
+        self.ledger.data["run_id"] = run_id
         if resume:
             self.folder.manifest.setdefault("resumes", []).append(
                 {"t": utc_now(), "pid": ident["pid"], "iterations_done": self.folder.manifest["iterations_done"]})
@@ -204,10 +207,7 @@ class Run:
                 warmup=self.warmups, spec=self.spec_json, overrides=self.overrides,
                 tool_versions=fp.get("tools") or {}, owner=ident, suite=opts.suite)
             self.folder.write_fingerprint("before", fp)
-        self.ledger = resources.Ledger.create(f"{run_id}-{os.getpid()}", state=opts.state_dir,
-                                              run_dir=self.folder.path)
-        self.ledger.data["run_id"] = run_id
-        self.ledger.save()
+        self.ledger.attach_run_dir(self.folder.path)
 
     def execute(self, fp: dict, *, resume: bool = False) -> RunFolder:
         opts = self.opts

@@ -373,8 +373,20 @@ class Ledger:
         self.data["closed"] = False
         self.save()
 
-    def save(self) -> None:
-        atomic_write_json(self.path, self.data)
+    def save(self, *, strict: bool = True) -> None:
+        """Persist. strict: raise (before anything is created); else best effort.
+
+        Recording a removal or attributes must never stop the teardown that
+        follows: if the state dir is full, the state file still lists the
+        entry and cleanup later finds it "already gone".
+        """
+        try:
+            atomic_write_json(self.path, self.data)
+        except OSError as e:
+            if strict:
+                raise ResourceError(f"cannot write the resource ledger {self.path} ({e.strerror or e}); "
+                                    "nothing more is created without it") from None
+            self.data.setdefault("unsaved", True)
         if self.mirror is not None and self.mirror.parent.is_dir():
             try:
                 atomic_write_json(self.mirror, self.data)
@@ -399,19 +411,19 @@ class Ledger:
     def update(self, rid: str, **attrs: Any) -> None:
         """Add attributes learnt during creation (a pid, an inode, a loop device name)."""
         self.entry(rid)["attrs"].update(attrs)
-        self.save()
+        self.save(strict=False)
 
     def created(self, rid: str, **attrs: Any) -> None:
         e = self.entry(rid)
         e["attrs"].update(attrs)
         e["state"] = PRESENT
-        self.save()
+        self.save(strict=False)
 
     def removed(self, rid: str) -> None:
         e = self.entry(rid)
         e["state"] = REMOVED
         e["removed_t"] = time.time()
-        self.save()
+        self.save(strict=False)
 
     def outstanding(self) -> list[dict[str, Any]]:
         return [e for e in self.data["resources"] if e["state"] != REMOVED]
@@ -472,7 +484,7 @@ class Ledger:
         self.data["closed"] = True
         self.data["closed_t"] = time.time()
         left = self.outstanding()
-        self.save()
+        self.save(strict=False)
         if not left:
             try:
                 self.path.unlink()
@@ -579,11 +591,19 @@ class HostLock:
             raise ResourceError(f"another benchctl run holds this host: {self.holder_text()}; "
                                 "wait for it to finish (or stop it) and try again")
         self.fd = fd
-        self.set_holder(run_id, run_dir)
+        try:
+            self.set_holder(run_id, run_dir)
+        except ResourceError:
+            self.release()
+            raise
 
     def set_holder(self, run_id: str, run_dir: Path | str | None) -> None:
-        atomic_write_json(self.dir / LOCK_INFO, {"run_id": run_id, "run_dir": str(run_dir) if run_dir else None,
-                                                 **process_identity()})
+        try:
+            atomic_write_json(self.dir / LOCK_INFO, {"run_id": run_id, "run_dir": str(run_dir) if run_dir else None,
+                                                     **process_identity()})
+        except OSError as e:
+            raise ResourceError(f"cannot write to the state directory {self.dir} ({e.strerror or e}); "
+                                "free space there or set BENCHCTL_STATE_DIR") from None
 
     def holder(self) -> dict[str, Any] | None:
         try:
