@@ -44,7 +44,7 @@ STORAGE_EXTRA = {"setup-partial": "setup@4", "teardown-partial": "teardown@1"}  
 # while the measured tool itself runs (no pause: wait until it is alive, then signal); bigger fio so it lasts
 INFLIGHT = {"memcached": ("memcaslap", []),
             "fio-dmcrypt": ("fio", ["--set", "size=3G", "--set", "ramdisk_size=3600M"]),
-            "seqread-xfs": ("xfs_io", ["--set", "size=3G"])}
+            "seqread-xfs": ("xfs_io", ["--set", "size=2G", "--set", "bs=512"])}   # 4M preads: seconds
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 # the terminal went away (ssh dropped, tmux killed): must stop as cleanly as SIGTERM
 SIGHUP_PHASES = ("setup", "measure")
