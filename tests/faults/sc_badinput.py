@@ -347,6 +347,65 @@ def env_tree_cpu_list(s: probe.Scope) -> str:
     return f"{len(cases)} corrupt CPU lists: no traceback, bounded memory"
 
 
+def analyze_run_folders_with_damage(s: probe.Scope) -> str:
+    """analyze over real run folders (2 arms x 3 boots) where some are damaged: it goes on and says what it skipped."""
+    from benchctl.store import RunFolder
+
+    dirs = []
+    for arm, base in (("pte", 1000.0), ("block", 1100.0)):
+        for b in range(3):
+            f = RunFolder.create(s.results, host="h", workload="boot-memory", arm=arm, run_id=f"{arm}{b}",
+                                 boot_id=f"{arm}-boot{b}", iterations_requested=3)
+            for it in range(1, 4):
+                f.record(it, "mem_free_kb", base + 3 * b + it, "kB")
+            f.update(status="complete", iterations_done=3)
+            dirs.append(f.path)
+    torn, bad, newer = dirs[0] / "records.jsonl", dirs[4] / "records.jsonl", dirs[2] / "env-before.json"
+    with open(torn, "ab") as fh:
+        fh.write(b'{"iteration": 4, "metric": "mem_fr')
+    lines = bad.read_text().splitlines()
+    lines[1] = lines[1].replace('"value":', '"value":]', 1)     # structurally broken, not just odd
+    bad.write_text("\n".join(lines) + "\n")
+    newer.write_text('{"format": "benchctl-env/9"}')
+    p = analyze(s, *map(str, dirs))
+    check(p.returncode == 0 and "Traceback" not in p.stderr, f"analyze rc {p.returncode}: {p.stderr[-800:]}")
+    out = p.stdout + p.stderr
+    for what in (f"{torn}", f"{bad}", f"{newer}"):
+        check(what in out, f"analyze does not say it skipped something in {what}:\n{out[-2000:]}")
+    check("mem_free_kb" in p.stdout, "no result for the valid records")
+    return "torn line, corrupted line, newer fingerprint: named as skipped; the rest analysed"
+
+
+def outputs_unwritable(s: probe.Scope) -> str:
+    """export -o / analyze --plots onto a full or read-only filesystem: one line, no half-written file."""
+    from tests.faults.sc_storage import _fill, _ro, _ro_bind, _small_tmpfs, _umount
+
+    rd = synth_run(s.results)
+    full = _small_tmpfs(s, "outfull", "1m")
+    _, ro = _ro_bind(s, "outro")
+    try:
+        _fill(full)
+        _ro(ro)
+        for target in (full / "t.csv", ro / "t.csv"):
+            p = benchctl(s, ["export", str(rd), "-o", str(target)])
+            check(p.returncode not in (0, 130), f"export -o {target}: rc {p.returncode}")
+            msg = one_line_error(p)
+            check(str(target.parent) in msg, f"the error does not name {target.parent}: {msg}")
+            junk = [x.name for x in target.parent.iterdir() if x.name.endswith(".tmp") or x.name == "t.csv"]
+            check(not junk, f"half-written output left: {junk}")
+        good = s.root / "good.csv"
+        good_csv(good)
+        p = analyze(s, "--csv", str(good), "--plots", str(ro / "plots"))
+        check(p.returncode not in (0, 130), f"analyze --plots on a read-only fs: rc {p.returncode}")
+        one_line_error(p)
+    finally:
+        _umount(full)
+        _umount(ro)
+    return "export -o (full, read-only), analyze --plots (read-only): one line each, nothing half-written"
+
+
+_case("analyze over damaged run folders", analyze_run_folders_with_damage)
+_case("export/analyze output on a full or read-only filesystem", outputs_unwritable)
 _case("env tree with a corrupt CPU list", env_tree_cpu_list)
 _case("torn last record (killed writer)", torn_last_record)
 _case("corrupted records in the middle", corrupt_middle_record)
