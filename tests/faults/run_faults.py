@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         lost_total += out.records_lost
         survived += ok
         if not ok:
-            failures.append((sc.name, "; ".join(out.leftovers) + (f"; {out.records_lost} records lost" if out.records_lost else "")))
+            failures.append((sc.name, "; ".join(out.leftovers + ([f"{out.records_lost} records lost: {out.detail}"]
+                                                                  if out.records_lost else []))))
         print(f"{sc.name:<{width}}{'survived' if ok else 'FAILED':<10}{len(out.leftovers):>16}{out.records_lost:>14}"
               f"{dt:>9.1f}", flush=True)
         if a.verbose and out.detail:

@@ -210,3 +210,46 @@ add("state dir on a full filesystem (at start)", "storage", lambda: state_dir_fa
 add("state dir read-only (at start)", "storage", lambda: state_dir_fault("read-only", "at start"))
 add("state dir fills mid-run", "storage", lambda: state_dir_fault("full", "mid-run"), fast=True)
 # (a state dir cannot be remounted read-only mid-run: the kernel refuses while the host lock is open for writing)
+
+
+def torn_then_resume(workload: list[str]) -> Outcome:
+    """A killed run left half a record (a short write on a full disk, a crash); --resume must not glue
+    its first new record onto that fragment."""
+    from benchctl.store import RunFolder
+
+    with scope("torn-resume") as s:
+        before = probe.snapshot()
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        proc = start(s, ["run", *workload, "--arm", "faults", "--iterations", "3", "--warmup", "0",
+                         "-o", str(s.results)],
+                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=60)
+        (run_dir,) = run_dirs(s.results)
+        rec = run_dir / "records.jsonl"
+        kept = read_records(run_dir)
+        metrics = {r[1] for r in kept if not r[4]}
+        with open(rec, "ab") as f:
+            f.write(rec.read_bytes().splitlines()[-1][:40])    # the start of a record, no newline
+        cl = benchctl(s, ["cleanup"])
+        check(cl.returncode == 0, f"cleanup rc {cl.returncode}")
+        rs = benchctl(s, ["run", "--resume", str(run_dir)])
+        check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-600:]}")
+        folder = RunFolder.open(run_dir)
+        recs, skipped = folder.records()
+        per_it = {it: {r["metric"] for r in recs if r["iteration"] == it and not r.get("warmup")} for it in (1, 2, 3)}
+        missing = {it: sorted(metrics - m) for it, m in per_it.items() if metrics - m}
+        lost = len(set(kept) - set(read_records(run_dir))) + sum(len(v) for v in missing.values())
+        ex = benchctl(s, ["export", str(run_dir)])
+        check(ex.returncode == 0, f"export rc {ex.returncode}")
+        detail = (f"torn fragment skipped ({len(skipped)} line), iterations 1-3 complete with {len(metrics)} metrics each"
+                  if not missing else f"records missing after --resume over a torn line: {missing}")
+        return Outcome(leftovers=s.leftovers(before), records_lost=lost, detail=detail)
+
+
+add("torn last record, then --resume", "storage", lambda: torn_then_resume(["boot-memory", "--preset", "quick"]),
+    fast=True)
