@@ -15,6 +15,7 @@ marker, so this entry point wraps the workload driver the engine loads
                      teardown    at the start of the driver's teardown
                      teardown@N  right after the N-th resource of teardown was removed
                      cleanup@N   (for `cleanup`) right after the N-th ledger entry was handled
+                     record:K@N  right after the N-th record of measured iteration K was appended
 - FAULTS_HOLD=FILE   the pause lasts while FILE exists (at most 90 s).
 - FAULTS_PAUSE_DRIVER=NAME  pause only in this workload (for suites).
 - FAULTS_KNOB=PATH=VALUE  after setup, change a kernel knob through the run's
@@ -134,6 +135,22 @@ def main(argv: list[str]) -> None:
     orig = engine.load_driver
     engine.load_driver = lambda name: Hooked(orig(name))
     spec = os.environ.get("FAULTS_PAUSE", "")
+    for one in spec.split(","):
+        if one.startswith("record:"):
+            from benchctl import store
+
+            it, n = (int(x) for x in one[len("record:"):].split("@"))
+            seen, orig_record = [0], store.RunFolder.record
+
+            def record(self: Any, iteration: int, *a: Any, _spec: str = one, **k: Any) -> Any:
+                r = orig_record(self, iteration, *a, **k)
+                if iteration == it and not k.get("warmup"):
+                    seen[0] += 1
+                    if seen[0] == n:
+                        _pause(_spec)
+                return r
+
+            store.RunFolder.record = record
     if spec.startswith("cleanup@"):
         from benchctl import resources
 

@@ -333,3 +333,49 @@ for _wl in ("seqread-xfs", "memcached"):
     add(f"{_wl} SIGINT, then SIGINT+SIGTERM during teardown", "signals", lambda wl=_wl: double_interrupt(wl),
         fast=_wl == "seqread-xfs")
 add("new run after a SIGKILL, without cleanup", "signals", new_run_after_kill, fast=True)
+
+
+def partial_iteration(workload: str, signame: str) -> Outcome:
+    """The signal lands between two records of one iteration: the iteration must not count as complete
+    with metrics missing (resume would never measure them)."""
+    _requires(workload)
+    from benchctl.store import RunFolder
+
+    with scope(f"partial-{workload}-{signame}") as s:
+        before = probe.snapshot()
+        mark, hold = s.root / "mark", s.root / "hold"
+        hold.touch()
+        spec = f"record:{ITERATIONS}@1"
+        proc = start(s, ["run", *WORKLOADS[workload], "--arm", "faults", "--iterations", str(ITERATIONS),
+                         "--warmup", "0", "-o", str(s.results)],
+                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=spec, FAULTS_HOLD=str(hold)))
+        try:
+            wait_for(lambda: mark.exists() and f"paused {spec}" in mark.read_text(), 90, "the first record of iteration 2")
+            (run_dir,) = run_dirs(s.results)
+            at_signal = read_records(run_dir)
+            proc.send_signal(SIGNALS[signame])
+            hold.unlink()
+            proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        if signame == "SIGKILL":
+            benchctl(s, ["cleanup"])
+        rs = benchctl(s, ["run", "--resume", str(run_dir), "--warmup", "0"])
+        check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-600:]}")
+        recs, _ = RunFolder(run_dir, {}).records()
+        metrics = {r["metric"] for r in recs if r["iteration"] == 1 and not r.get("warmup")}
+        missing = {it: sorted(metrics - {r["metric"] for r in recs if r["iteration"] == it and not r.get("warmup")})
+                   for it in range(1, ITERATIONS + 1)}
+        missing = {k: v for k, v in missing.items() if v}
+        lost = len(set(at_signal) - set(read_records(run_dir))) + sum(len(v) for v in missing.values())
+        return Outcome(leftovers=s.leftovers(before), records_lost=lost,
+                       detail=("every iteration has all its metrics after --resume" if not missing else
+                               f"iteration(s) counted complete with metrics missing: {missing}"))
+
+
+for _wl in ("boot-memory", "memcached"):
+    for _sn in ("SIGINT", "SIGKILL"):
+        add(f"{_wl} {_sn} between two records of one iteration", "signals",
+            lambda wl=_wl, sn=_sn: partial_iteration(wl, sn), fast=(_wl, _sn) == ("boot-memory", "SIGKILL"))
