@@ -69,3 +69,40 @@ def two_runs() -> Outcome:
 
 
 add("two runs on one host at once", "concurrency", two_runs, fast=True)
+
+
+def port_taken() -> Outcome:
+    """--set port=P where someone else's memcached already listens: refuse, never measure their server."""
+    import shutil
+    import subprocess
+
+    from tests.faults.common import free_port
+    from tests.faults.registry import Skip
+
+    if not shutil.which("memcached"):
+        raise Skip("memcached not installed")
+    with scope("port") as s:
+        before = probe.snapshot()
+        port = free_port()
+        theirs = subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "16",
+                                   "-u", "root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        s.exclude_pids.add(theirs.pid)
+        try:
+            wait_for(lambda: any(c for c in __import__("psutil").net_connections("tcp")
+                                 if c.laddr and c.laddr.port == port and c.status == "LISTEN"), 10, "their memcached")
+            p = benchctl(s, ["run", "memcached", "--preset", "quick", "--iterations", "1", "--warmup", "0",
+                             "--set", f"port={port}", "--arm", "x", "-o", str(s.results)])
+            check(p.returncode not in (0, 130), f"benchctl measured someone else's memcached on port {port} "
+                                                f"(rc {p.returncode})")
+            msg = one_line_error(p)
+            recs = [r for d in run_dirs(s.results) for r in read_records(d)]
+            check(not recs, f"{len(recs)} records measured against someone else's server")
+            check(theirs.poll() is None, "their memcached was stopped")
+            left = s.leftovers(before)
+        finally:
+            theirs.kill()
+            theirs.wait(timeout=10)
+        return Outcome(leftovers=left, detail=f"port {port} taken: rc {p.returncode} ({msg[16:80]}), no records, theirs untouched")
+
+
+add("memcached port already taken by another server", "concurrency", port_taken)

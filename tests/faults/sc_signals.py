@@ -379,3 +379,37 @@ for _wl in ("boot-memory", "memcached"):
     for _sn in ("SIGINT", "SIGKILL"):
         add(f"{_wl} {_sn} between two records of one iteration", "signals",
             lambda wl=_wl, sn=_sn: partial_iteration(wl, sn), fast=(_wl, _sn) == ("boot-memory", "SIGKILL"))
+
+
+def killed_resume() -> Outcome:
+    """SIGKILL the run, then SIGKILL its --resume too; a second --resume still completes it."""
+    _requires("seqread-xfs")
+    from benchctl.store import RunFolder
+
+    with scope("killed-resume") as s:
+        before = probe.snapshot()
+        kept_all = []
+        run_dir = None
+        for attempt, pause in enumerate(("measure:2", "measure:3")):
+            mark, hold = s.root / f"mark{attempt}", s.root / f"hold{attempt}"
+            hold.touch()
+            args = (["run", *WORKLOADS["seqread-xfs"], "--arm", "faults", "--iterations", "4", "--warmup", "0",
+                     "-o", str(s.results)] if run_dir is None else ["run", "--resume", str(run_dir)])
+            proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)))
+            try:
+                wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, pause)
+                (run_dir,) = run_dirs(s.results)
+                kept_all = read_records(run_dir)
+            finally:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate(timeout=60)
+        rs = benchctl(s, ["run", "--resume", str(run_dir)])
+        check(rs.returncode == 0, f"second --resume rc {rs.returncode}: {rs.stderr[-600:]}")
+        m = RunFolder.open(run_dir).manifest
+        check(m["status"] == "complete" and len(m.get("resumes", [])) == 2, f"{m['status']}, resumes {m.get('resumes')}")
+        lost = len(set(kept_all) - set(read_records(run_dir)))
+        return Outcome(leftovers=s.leftovers(before), records_lost=lost,
+                       detail="killed at iteration 2, its resume killed at 3; 2nd resume completed 4/4")
+
+
+add("--resume itself killed, then resumed again", "signals", killed_resume)
