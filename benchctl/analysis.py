@@ -247,6 +247,12 @@ def judge(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: f
                                f"{needed:g} %; measure latency with an exact or HDR histogram tool")
             out.append(row)
             continue
+        thin = [a for a in ("baseline", "candidate") if comp[a]["n_samples"] < 2]
+        if thin:
+            warnings.insert(0, f"not judged: one measurement on the {' and '.join(thin)} side; "
+                               "an interval needs at least 2 per arm (several boots to generalise)")
+            out.append(row)
+            continue
         lo, hi = comp["ci_pct"]
         v = verdict(c, lo, hi)
         if v in EFFECT_VERDICTS and padj is not None and padj >= alpha:

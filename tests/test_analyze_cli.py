@@ -214,3 +214,22 @@ def test_hdr_latency_curves_plotted_from_raw_outputs(tmp_path, tools_dir):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p" / "latency-hdr-memcached.png").stat().st_size > 10_000
     assert "latency by percentile" in (tmp_path / "p" / "latency-hdr-memcached.svg").read_text()
+
+
+def test_one_measurement_per_arm_is_never_judged(tmp_path):
+    """A single value per arm has no uncertainty: a zero-width interval must not yield a verdict."""
+    import subprocess
+    import sys
+    csv = tmp_path / "one.csv"
+    csv.write_text("arm,host,boot,run,workload,iteration,metric,value,unit\n"
+                   "pte,h,b1,r1,boot-memory,1,mem_free_kb,1000000,kB\n"
+                   "block,h,b2,r2,boot-memory,1,mem_free_kb,1100000,kB\n")
+    r = subprocess.run([sys.executable, "-m", "benchctl", "analyze", "--csv", str(csv), "--baseline", "pte",
+                        "--candidate", "block", "--format", "json", "--claims",
+                        str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import json
+    claim = next(c for c in json.loads(r.stdout)["claims"] if c["id"] == "boot-memory")
+    assert claim["verdict"] == "inconclusive"
+    assert any("one measurement" in w for w in claim["warnings"])
