@@ -140,6 +140,37 @@ def _resolution(notes: set[str]) -> tuple[float | None, str | None]:
     return worst, name
 
 
+# Note keys that describe how a workload was set up; arms that differ in any of
+# them measured different things (e.g. fio on dm-crypt vs on the bare ramdisk).
+SETUP_KEYS = ("crypt", "backing", "fs", "generator", "bs", "direction")
+
+
+def _setup(notes: set[str]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for n in notes:
+        try:
+            d = json.loads(n) if n else {}
+        except json.JSONDecodeError:
+            continue
+        if isinstance(d, dict):
+            for k in SETUP_KEYS:
+                if k in d:
+                    out.setdefault(k, set()).add(str(d[k]))
+    return out
+
+
+def setup_mismatch(base_notes: set[str], cand_notes: set[str], baseline: str, candidate: str) -> list[str]:
+    """Setup keys whose values differ between the arms, as messages (empty: comparable)."""
+    b, c = _setup(base_notes), _setup(cand_notes)
+    out = []
+    for k in SETUP_KEYS:
+        if b.get(k, set()) != c.get(k, set()):
+            out.append(f"not comparable: {k} differs between arms ({baseline}: "
+                       f"{', '.join(sorted(b.get(k, set()))) or 'unset'}; {candidate}: "
+                       f"{', '.join(sorted(c.get(k, set()))) or 'unset'})")
+    return out
+
+
 def compare(workload: str, metric: str, base: Series, cand: Series, *, confidence: float, seed: int,
             resamples: int, baseline: str, candidate: str, is_ratio: bool, exact: bool | None = None) -> dict:
     warnings: list[str] = []
@@ -174,6 +205,8 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
                         "the change is meaningless unless they are the same quantity")
     # Only percentiles are read off the tool's buckets; throughput and means are not.
     res, res_name = _resolution(base.notes | cand.notes) if PERCENTILE_METRIC.search(metric) else (None, None)
+    mismatch = setup_mismatch(base.notes, cand.notes, baseline, candidate)
+    warnings[:0] = mismatch
     if is_ratio:
         method += "; ratio of sums of raw counters per boot"
     return {
@@ -185,6 +218,7 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
         "ci_level_used": bs.level_used,
         "tests": {"welch": w.as_dict(), "mann_whitney": u.as_dict()},
         "resolution": {"latency_resolution": res_name, "resolution_pct": res} if res_name else None,
+        "comparable": not mismatch,
     }
 
 
@@ -239,6 +273,9 @@ def judge(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: f
             continue
         row["change_pct"], row["ci_pct"] = comp["change_pct"], comp["ci_pct"]
         warnings += comp["warnings"]
+        if not comp.get("comparable", True):
+            out.append(row)
+            continue
         res = comp.get("resolution")
         needed = c.resolution_pct if c.resolution_pct is not None else abs(c.nearest_zero)
         if res and res["resolution_pct"] is not None and res["resolution_pct"] > needed:
@@ -363,7 +400,7 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
     promoted: dict[str, list[str]] = {}
     for comp in comps.values():
         for w in comp["warnings"]:
-            if "Kendall" in w or w.startswith("fewer than 2 boots"):
+            if "Kendall" in w or w.startswith(("fewer than 2 boots", "not comparable")):
                 promoted.setdefault(w, []).append(f"{comp['workload']}/{comp['metric']}")
     for w, where in promoted.items():
         shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")

@@ -233,3 +233,27 @@ def test_one_measurement_per_arm_is_never_judged(tmp_path):
     claim = next(c for c in json.loads(r.stdout)["claims"] if c["id"] == "boot-memory")
     assert claim["verdict"] == "inconclusive"
     assert any("one measurement" in w for w in claim["warnings"])
+
+
+def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
+    """fio with dm-crypt in one arm and crypt=none in the other measured different stacks: no verdict."""
+    import json
+    import subprocess
+    import sys
+    rows = ["arm,host,boot,run,workload,iteration,metric,value,unit,note"]
+    for arm, crypt, base in (("pte", "dm-crypt", 1000.0), ("block", "none", 2500.0)):
+        for b in range(3):
+            for i in range(3):
+                note = json.dumps({"crypt": crypt}).replace('"', '""')
+                rows.append(f'{arm},h,{arm}{b},r{arm}{b},fio-dmcrypt,{i + 1},iops,{base + 10 * b + i},IOPS,"{note}"')
+    csv = tmp_path / "fio.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    r = subprocess.run([sys.executable, "-m", "benchctl", "analyze", "--csv", str(csv), "--baseline", "pte",
+                        "--candidate", "block", "--format", "json", "--claims",
+                        str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    claim = next(c for c in out["claims"] if c["id"] == "dmcrypt-iops")
+    assert claim["verdict"] == "inconclusive"
+    assert any(w.startswith("not comparable: crypt differs") for w in claim["warnings"])
