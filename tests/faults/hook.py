@@ -151,6 +151,19 @@ def main(argv: list[str]) -> None:
                 return r
 
             store.RunFolder.record = record
+            if hasattr(store.RunFolder, "record_many"):   # an iteration written at once: pause after the write
+                orig_many = store.RunFolder.record_many
+
+                def record_many(self: Any, iteration: int, rows: Any, *a: Any, _spec: str = one, **k: Any) -> Any:
+                    r = orig_many(self, iteration, rows, *a, **k)
+                    if iteration == it and not k.get("warmup"):
+                        before = seen[0]
+                        seen[0] += len(rows)
+                        if before < n <= seen[0]:
+                            _pause(_spec)
+                    return r
+
+                store.RunFolder.record_many = record_many
     if spec.startswith("cleanup@"):
         from benchctl import resources
 
