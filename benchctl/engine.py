@@ -151,6 +151,8 @@ class Run:
         self.plan: perf.PerfPlan | None = None
         self.mark: kmsg.Mark | None = None
         self.planned_dir: Path | None = None
+        self.children_rid: str | None = None
+        self.env_before = ""
         # set by _new_run / resume
         self.iterations = 0
         self.warmups = 0
@@ -194,6 +196,7 @@ class Run:
         # the ledger first: no run folder (and nothing else) exists without a place to record what it creates
         self.ledger = resources.Ledger.create(f"{run_id}-{os.getpid()}", state=opts.state_dir)
         self.ledger.data["run_id"] = run_id
+        self.children_rid, self.env_before = self.ledger.mark_children()
         if resume:
             self.folder.manifest.setdefault("resumes", []).append(
                 {"t": utc_now(), "pid": ident["pid"], "iterations_done": self.folder.manifest["iterations_done"]})
@@ -260,7 +263,16 @@ class Run:
             raise error  # type: ignore[misc]
         return folder
 
+    def _restore_env(self) -> None:
+        if self.children_rid is not None:
+            if self.env_before:
+                os.environ[resources.ENV_TOKEN] = self.env_before
+            else:
+                os.environ.pop(resources.ENV_TOKEN, None)
+            self.children_rid = None
+
     def _abandon_start(self) -> None:
+        self._restore_env()
         if self.ledger is not None:
             try:
                 self.ledger.release()
@@ -348,6 +360,7 @@ class Run:
                     self.warn(f"teardown failed: {e}")
                     if status == "complete":
                         status = "failed"
+            self._restore_env()
             if self.ledger is not None:
                 for row in self.ledger.release():
                     if row["action"] not in ("removed", "already gone"):

@@ -428,6 +428,21 @@ class Ledger:
     def outstanding(self) -> list[dict[str, Any]]:
         return [e for e in self.data["resources"] if e["state"] != REMOVED]
 
+    def mark_children(self) -> tuple[str, str]:
+        """Put a token in this process's environment so that EVERY command the run starts carries it.
+
+        Drivers run tools (fio, xfs_io, perf, mkfs, ...) with subprocess; after a
+        SIGKILL of benchctl those may live on and hold mounts busy. With the
+        token inherited, `cleanup` finds and stops them without any driver
+        registering each one. Returns (entry id, previous value to restore).
+        """
+        token = f"{self.token}:children"
+        rid = self.add("process", token=token, argv=["(every command this run starts)"], pid=None)
+        previous = os.environ.get(ENV_TOKEN, "")
+        os.environ[ENV_TOKEN] = token
+        self.created(rid)
+        return rid, previous
+
     # conveniences for the kinds owned here
     def process_env(self, rid: str) -> dict[str, str]:
         """Environment for a child so that cleanup can prove it is ours (see _proc_owned)."""
@@ -475,7 +490,7 @@ class Ledger:
 
         The run's own safety net after driver teardown; same verification as cleanup.
         """
-        report = [_remove_entry(self, e, dry_run=False) for e in reversed(self.outstanding())]
+        report = [_remove_entry(self, e, dry_run=False) for e in removal_order(self.outstanding())]
         self.close()
         return report
 
@@ -490,6 +505,12 @@ class Ledger:
                 self.path.unlink()
             except FileNotFoundError:
                 pass
+
+
+def removal_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Processes first (they hold files, mounts and devices busy), then everything else; newest first in each."""
+    rev = list(reversed(entries))
+    return [e for e in rev if e["kind"] == "process"] + [e for e in rev if e["kind"] != "process"]
 
 
 def _remove_entry(ledger: Ledger, e: dict[str, Any], *, dry_run: bool) -> dict[str, Any]:
@@ -562,7 +583,7 @@ def cleanup(state: Path | str | None = None, *, dry_run: bool = False) -> list[d
                 report.append({"run_id": ledger.run_id, "id": e["id"], "kind": e["kind"], "attrs": e["attrs"],
                                "action": f"skipped: run still alive (pid {owner.get('pid')})"})
             continue
-        rows = [_remove_entry(ledger, e, dry_run=dry_run) for e in reversed(ledger.outstanding())]
+        rows = [_remove_entry(ledger, e, dry_run=dry_run) for e in removal_order(ledger.outstanding())]
         report.extend(rows)
         if not dry_run and not ledger.outstanding():
             ledger.close()
