@@ -182,3 +182,25 @@ def test_mounts_under_decodes_escapes(tmp_path):
     f.write_text("tmpfs /tmp/a\\040b/mnt tmpfs rw 0 0\nproc /proc proc rw 0 0\n")
     assert resources.mounts_under("/tmp/a b", f) == ["/tmp/a b/mnt"]
     assert resources.mounts_under("/tmp/a", f) == []
+
+
+def test_every_child_of_a_run_carries_the_token(tmp_path, monkeypatch):
+    monkeypatch.delenv(resources.ENV_TOKEN, raising=False)
+    led = Ledger.create("r12", state=tmp_path / "s")
+    rid, previous = led.mark_children()
+    try:
+        p = subprocess.Popen(["sleep", "60"])          # an ordinary subprocess.run/Popen of any driver
+    finally:
+        os.environ.pop(resources.ENV_TOKEN, None)
+    _, d = led.make_tempdir(parent=str(tmp_path))
+    _dead_owner(led)
+    rows = cleanup(tmp_path / "s")
+    assert [r["kind"] for r in rows] == ["process", "tempdir"], "processes are stopped first"
+    assert rows[0]["action"] == "removed" and p.wait(timeout=5) is not None
+    assert previous == ""
+
+
+def test_removal_order():
+    es = [{"kind": "tempdir", "id": "r1"}, {"kind": "process", "id": "r2"}, {"kind": "mount", "id": "r3"},
+          {"kind": "process", "id": "r4"}]
+    assert [e["id"] for e in resources.removal_order(es)] == ["r4", "r2", "r3", "r1"]
