@@ -15,6 +15,7 @@ pauses it at the phase), deliver the real signal, then prove
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -413,3 +414,55 @@ def killed_resume() -> Outcome:
 
 
 add("--resume itself killed, then resumed again", "signals", killed_resume)
+
+
+CRASHES = {"memcached server": ("memcached", "memcached", "memcached"),
+           "memcaslap generator": ("memcached", "memcaslap", "memcaslap"),
+           "fio": ("fio-dmcrypt", "fio", "fio"),
+           "xfs_io": ("seqread-xfs", "xfs_io", "xfs_io")}
+
+
+def tool_crash(what: str) -> Outcome:
+    """A tool benchctl started dies under it (OOM killer, a bug): the run fails with one line, keeps
+    what it measured, leaves nothing, and --resume completes it."""
+    workload, comm, _ = CRASHES[what]
+    _requires(workload)
+    from benchctl.store import RunFolder
+
+    with scope(f"crash-{comm}") as s:
+        before = probe.snapshot()
+        mark = s.root / "mark"
+        extra = INFLIGHT.get(workload, ("", []))[1]
+        proc = start(s, ["run", *WORKLOADS[workload], *extra, "--arm", "faults", "--iterations", str(ITERATIONS),
+                         "--warmup", "0", "-o", str(s.results)], s.env(FAULTS_MARK=str(mark)))
+        try:
+            wait_for(lambda: mark.exists() and f"phase measure {ITERATIONS}" in mark.read_text()
+                     and _tool_running(s, comm), 120, f"{comm} in iteration {ITERATIONS}")
+            (run_dir,) = run_dirs(s.results)
+            at_crash = read_records(run_dir)
+            victims = [int(ln.split()[1].rstrip(":")) for ln in probe.scoped_processes(s.token)
+                       if Path(f"/proc/{ln.split()[1].rstrip(':')}/comm").exists()
+                       and Path(f"/proc/{ln.split()[1].rstrip(':')}/comm").read_text().strip() == comm[:15]]
+            check(victims, f"no {comm} to kill")
+            for pid in victims:
+                os.kill(pid, signal.SIGKILL)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        check(proc.returncode == 1, f"rc {proc.returncode} after {comm} died (want 1, the workload failed): {err[-500:]}")
+        check("Traceback" not in err, err[-1500:])
+        errs = [ln for ln in err.splitlines() if ln.startswith("benchctl: error:")]
+        check(len(errs) == 1, f"want one error line, got {errs}")
+        check(RunFolder.open(run_dir).manifest["status"] == "failed", "status is not failed")
+        left = s.leftovers(before)
+        rs = benchctl(s, ["run", "--resume", str(run_dir)])
+        check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-500:]}")
+        lost = len(set(at_crash) - set(read_records(run_dir)))
+        left += [f"after resume: {x}" for x in s.leftovers(before)]
+        return Outcome(leftovers=left, records_lost=lost, detail=f"{errs[0][16:100]}; resumed")
+
+
+for _what in CRASHES:
+    add(f"{_what} killed under the run", "signals", lambda w=_what: tool_crash(w), fast=_what == "memcached server")
