@@ -17,7 +17,9 @@ are, exit 130. SIGKILL cannot be caught: the folder is still consistent
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import math
 import os
 import shutil
@@ -78,8 +80,21 @@ class _Signals:
     def _handler(self, signum: int, frame: Any) -> None:
         first = self.received is None
         self.received = self.received or signum
-        if self.armed and first:
+        if self.armed and first and not self.deferring:
             raise _Stop(signum)
+
+    deferring = False
+
+    @contextlib.contextmanager
+    def deferred(self):
+        """A section a signal must not cut in two (one iteration's records + its manifest update)."""
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.received and self.armed:
+            raise _Stop(self.received)
 
     def __enter__(self) -> "_Signals":
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):   # SIGHUP: the terminal went away
@@ -152,6 +167,8 @@ class Run:
         self.mark: kmsg.Mark | None = None
         self.planned_dir: Path | None = None
         self.children_rid: str | None = None
+        self.sig: _Signals | None = None
+        self.completed: set[int] = set()
         self.env_before = ""
         # set by _new_run / resume
         self.iterations = 0
@@ -215,6 +232,7 @@ class Run:
     def execute(self, fp: dict, *, resume: bool = False) -> RunFolder:
         opts = self.opts
         with _Signals() as sig:
+            self.sig = sig
             try:
                 self.start(fp, resume=resume)
             except _Stop:
@@ -311,13 +329,11 @@ class Run:
             ctx.state["iteration_dir"] = folder.raw_dir(k, warmup=True)
             self.opts.echo(f"benchctl: warm-up {k}/{self.warmups}")
             self.driver.warmup(ctx, k)
-        done = folder.completed_iterations()
-        it = max(done, default=0)
-        while len(done) < self.iterations:
+        self.completed = complete_iterations(folder)
+        it = max(self.completed, default=0)
+        while len(self.completed) < self.iterations:
             it += 1
             self._iteration(it)
-            done.add(it)
-            folder.update(iterations_done=len(done))
 
     def _iteration(self, it: int) -> None:
         folder, ctx = self.folder, self.ctx
@@ -339,14 +355,19 @@ class Run:
             else:
                 p.write_text(content)
         note = {**ctx.state.get("note", {}), **(res.note or {})}
-        for m in res.measurements:
-            self._record(it, m, note)
+        ms, warns = [], []
         if wrapped and self.plan.enabled:
             ms, warns, _ = perf.read(perf_file)
-            for w in warns:
-                self.warn(f"perf: {w}")
+        with self.sig.deferred() if self.sig else contextlib.nullcontext():
+            for m in res.measurements:
+                self._record(it, m, note)
             for m in ms:
                 self._record(it, m, {"perf_events": self.plan.events.name})
+            self.completed.add(it)
+            # the manifest says which iterations are whole; --resume trusts only those
+            self.folder.update(iterations_done=len(self.completed), completed_iterations=sorted(self.completed))
+        for w in warns:
+            self.warn(f"perf: {w}")
         summary = ", ".join(f"{m.metric}={m.value:.6g}" for m in res.measurements[:3])
         self.opts.echo(f"benchctl: iteration {it}/{self.iterations} ({time.monotonic() - t0:.1f} s): {summary}")
 
@@ -393,6 +414,51 @@ class Run:
         if status == "complete":
             self.opts.echo(f"benchctl: complete: {folder.manifest['iterations_done']} iterations in {folder.path}")
 
+
+
+def complete_iterations(folder: RunFolder) -> set[int]:
+    """Iterations whose records were all written (manifest `completed_iterations`; older folders: any record)."""
+    listed = folder.manifest.get("completed_iterations")
+    if isinstance(listed, list):
+        return {int(i) for i in listed}
+    return folder.completed_iterations()
+
+
+def repair_records(folder: RunFolder, complete: set[int]) -> int:
+    """Before appending to a killed run: set aside torn lines and records of iterations cut in half.
+
+    A SIGKILL can leave a last line without its newline (the next append
+    would glue onto it) or an iteration with only some of its metrics. Those
+    lines move, byte for byte, to records.set-aside.jsonl (kept, never read
+    as data) and records.jsonl is replaced atomically by the whole ones.
+    Returns the number of lines set aside.
+    """
+    from benchctl.fsutil import atomic_write_bytes, append_line
+
+    path = folder.path / "records.jsonl"
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    keep, aside = [], []
+    for n, line in enumerate(lines):
+        if not line.strip():
+            continue
+        torn = n == len(lines) - 1          # no newline after it
+        try:
+            rec = json.loads(line)
+            ok = isinstance(rec, dict) and not torn
+        except ValueError:
+            ok = False
+        if ok and not rec.get("warmup") and int(rec.get("iteration", -1)) not in complete:
+            ok = False
+        (keep if ok else aside).append(line)
+    if not aside:
+        return 0
+    for line in aside:
+        append_line(folder.path / "records.set-aside.jsonl", line.decode("utf-8", errors="replace"))
+    atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
+    return len(aside)
 
 
 def _new_run(spec: ResolvedSpec, opts: RunOptions, lock: resources.HostLock | None = None) -> Run:
@@ -442,7 +508,7 @@ def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
             f"boot are a different replicate, so the run cannot be continued. Start a new run on this boot: "
             f"benchctl run {m['workload']} --arm {m['arm']} --preset {m.get('preset')}")
     requested = opts.iterations or int(m.get("iterations_requested") or 0)
-    if len(folder.completed_iterations()) >= requested and m.get("status") == "complete":
+    if len(complete_iterations(folder)) >= requested and m.get("status") == "complete":
         opts.echo(f"benchctl: run {m['run_id']} is already complete ({requested} iterations); nothing to do")
         return folder
     rows = resources.cleanup(opts.state_dir)
@@ -454,12 +520,19 @@ def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
     spec_json = m.get("spec") or {}
     if not spec_json.get("driver"):
         raise InputError("run.json has no spec.driver; cannot resume", run_dir)
+    complete = complete_iterations(folder)
+    moved = repair_records(folder, complete)
+    if moved:
+        opts.echo(f"benchctl: {moved} record line(s) of unfinished iterations or torn writes moved to "
+                  f"records.set-aside.jsonl; those iterations are measured again")
+        folder.warn(f"resume: {moved} record line(s) set aside in records.set-aside.jsonl (torn or partial iteration)")
+    folder.update(iterations_done=len(complete), completed_iterations=sorted(complete))
     run = Run(opts, spec_json, dict(spec_json.get("params") or {}), folder=folder)
     run.iterations = requested
     run.warmups = opts.warmup if opts.warmup is not None else int(m.get("warmup") or 0)
     run.overrides = m.get("overrides") or {}
     run.pre_warnings = hygiene.check(fp, int(spec_json.get("min_memory_mb") or 0))
-    opts.echo(f"benchctl: resuming {m['run_id']}: {len(folder.completed_iterations())} of {requested} done")
+    opts.echo(f"benchctl: resuming {m['run_id']}: {len(complete)} of {requested} done")
     return run.execute(fp, resume=True)
 
 
