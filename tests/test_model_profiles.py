@@ -130,14 +130,14 @@ def test_overrides():
         apply_overrides(w.figures, ["workload.memcached.utilization=-1"])
 
 
-def test_claims_loader_is_tolerant(tmp_path):
+def test_model_reads_claims_through_the_one_claims_loader(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text('[claims.a]\nworkload = "memcached"\nmetric = "ops_per_sec"\nvalue = 3.5\n'
-                 '[claims.b]\nworkload = "fio-dmcrypt"\nmetric = "iops"\nrange = [90, 150]\n')
+    f.write_text('[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\ndirection = "increase"\nvalue = 3.5\n'
+                 '[[claim]]\nid = "b"\nworkload = "fio-dmcrypt"\nmetric = "iops"\ndirection = "increase"\nrange = [90, 150]\n')
     claims, src = load_claims(f)
     assert [(c.id, c.kind, c.published) for c in claims] == [("a", "memcached", (3.5, 3.5)), ("b", "dmcrypt", (90.0, 150.0))]
     assert model_kind("seqread-xfs") == "seqread" and model_kind("boot-memory") == "boot"
-    empty = tmp_path / "e.toml"
-    empty.write_text("title = 'x'\n")
-    with pytest.raises(InputError, match="no \\[\\[claim\\]\\]"):
-        load_claims(empty)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\nvalue = 3.5\n')
+    with pytest.raises(InputError, match="direction"):
+        load_claims(bad)
