@@ -493,6 +493,11 @@ def run_workload(workload: str, opts: RunOptions, *, lock: resources.HostLock | 
 
 def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
     """`benchctl run --resume DIR`: continue a run to its requested count, on the same boot only."""
+    planted = [p for p in [Path(run_dir), *(Path(run_dir) / n for n in (
+        "run.json", "records.jsonl", "commands.jsonl", "env-before.json", "env-after.json", "kmsg.txt",
+        "resources.json", "records.set-aside.jsonl", "raw"))] if p.is_symlink()]
+    if planted:   # root would write through it to wherever it points
+        raise ResourceError(f"refusing to resume {run_dir}: {planted[0]} is a symlink")
     folder = RunFolder.open(run_dir)
     m = folder.manifest
     if m.get("imported") or m.get("simulated") or m.get("status") in ("imported", "simulated"):
