@@ -139,6 +139,22 @@ def read_records(run_dir: Path) -> list[tuple]:
     return out
 
 
+def kept_records(run_dir: Path) -> list[tuple]:
+    """Records still kept anywhere in the folder: records.jsonl plus what --resume set aside (a torn or
+    half-written iteration is moved, byte for byte, to records.set-aside.jsonl and measured again)."""
+    out = read_records(run_dir)
+    aside = run_dir / "records.set-aside.jsonl"
+    if aside.exists():
+        for raw in aside.read_bytes().split(b"\n"):
+            try:
+                r = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(r, dict):
+                out.append((r.get("iteration"), r.get("metric"), r.get("value"), r.get("t"), r.get("warmup")))
+    return out
+
+
 def export_rows(s: probe.Scope, run_dir: Path) -> list[str]:
     p = benchctl(s, ["export", str(run_dir)])
     check(p.returncode == 0, f"export failed (rc {p.returncode}): {p.stderr[-500:]}")
@@ -207,6 +223,16 @@ def make_decoys(s: probe.Scope) -> Decoys:
     (mnt / "precious").write_text("user data\n")
     d.files.append(mnt / "precious")
     return d
+
+
+def wait_paused(proc: subprocess.Popen, mark: Path, what: str, timeout: float = 90, text: str = "paused"):
+    """Wait until the hooked run writes `text` to its mark file; fail at once if it ended instead."""
+    def ready() -> bool:
+        if proc.poll() is not None:
+            err = proc.communicate()[1] if proc.stderr and not proc.stderr.closed else ""
+            raise ScenarioFailed(f"the run ended (rc {proc.returncode}) before {what}: {(err or '')[-600:]}")
+        return mark.exists() and text in mark.read_text()
+    return wait_for(ready, timeout, what)
 
 
 def wait_for(pred, timeout: float, what: str, step: float = 0.02):

@@ -15,7 +15,7 @@ import signal
 import subprocess
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, make_decoys, run_dirs, scope, start, wait_for)
+from tests.faults.common import (Outcome, benchctl, check, make_decoys, run_dirs, scope, start, wait_for, wait_paused)
 from tests.faults.registry import add
 
 
@@ -25,7 +25,7 @@ def _killed_run(s: probe.Scope, workload: list[str], pause: str):
     proc = start(s, ["run", *workload, "--arm", "x", "--iterations", "2", "--warmup", "0", "-o", str(s.results)],
                  s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)))
     try:
-        wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, pause)
+        wait_paused(proc, mark, pause, 90)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
@@ -104,7 +104,7 @@ def cleanup_killed() -> Outcome:
         hold.touch()
         cl = start(s, ["cleanup"], s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="cleanup@2", FAULTS_HOLD=str(hold)))
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 60, "cleanup half-way")
+            wait_paused(cl, mark, "cleanup half-way", 60)
         finally:
             cl.send_signal(signal.SIGKILL)
             cl.communicate(timeout=60)

@@ -13,8 +13,8 @@ import json
 import signal
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, one_line_error, read_records, run_dirs, scope, start,
-                                 wait_for)
+from tests.faults.common import (Outcome, benchctl, check, kept_records, one_line_error, read_records, run_dirs,
+                                 scope, start, wait_for, wait_paused)
 from tests.faults.registry import add
 
 A = ["seqread-xfs", "--preset", "quick", "--iterations", "2", "--warmup", "0"]
@@ -28,7 +28,7 @@ def two_runs() -> Outcome:
         pa = start(s, ["run", *A, "--arm", "a", "-o", str(s.results / "a")],
                    s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "run A at iteration 2")
+            wait_paused(pa, mark, "run A at iteration 2", 90)
             (a_dir,) = run_dirs(s.results / "a")
             a_records = read_records(a_dir)
             led_a = json.loads((a_dir / "resources.json").read_text())
@@ -61,7 +61,7 @@ def two_runs() -> Outcome:
                 pa.communicate()
         check(pa.returncode == 0, f"run A after the attempts: rc {pa.returncode}: {err[-500:]}")
         final = read_records(a_dir)
-        lost = len(set(a_records) - set(final))
+        lost = len(set(a_records) - set(kept_records(a_dir)))
         man = json.loads((a_dir / "run.json").read_text())
         check(man["status"] == "complete" and man["iterations_done"] == 2, f"run A: {man['status']}")
         return Outcome(leftovers=s.leftovers(before), records_lost=lost,

@@ -24,7 +24,7 @@ import subprocess
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import Outcome, benchctl, check, one_line_error, scope
+from tests.faults.common import (Outcome, benchctl, check, kept_records, one_line_error, scope)
 from tests.faults.registry import Skip, add
 
 GUARDED = ["mkfs.ext4", "mkfs.xfs", "mkfs", "fio", "xfs_io", "wipefs", "dd", "mke2fs"]
@@ -279,11 +279,16 @@ def user_storage_killed(kind: str, signame: str) -> Outcome:
                 args = ["--set", f"device={dev}", "--set", f"confirm_destroy={dev}"]
             mark, hold = s.root / "mark", s.root / "hold"
             hold.touch()
+            args += ["--set", "size=256M"]    # fits the 1 GiB user disk whatever the preset says
             proc = start(s, ["run", "seqread-xfs", "--preset", "quick", *args, "--iterations", "2", "--warmup", "0",
                              "--arm", "x", "-o", str(s.results)],
                          s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
             try:
-                wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+                def paused() -> bool:
+                    if proc.poll() is not None:
+                        raise AssertionError(f"run ended (rc {proc.returncode}): {proc.communicate()[1][-500:]}")
+                    return mark.exists() and "paused" in mark.read_text()
+                wait_for(paused, 90, "iteration 2")
                 (run_dir,) = run_dirs(s.results)
                 kept = read_records(run_dir)
                 proc.send_signal(sig)
@@ -304,7 +309,7 @@ def user_storage_killed(kind: str, signame: str) -> Outcome:
                 check(not ours, f"benchctl's files left in the user's directory: {ours}")
             else:
                 check(not any(src == dev for _, _, src in probe.mounts()), "the user's device is still mounted")
-            lost = len(set(kept) - set(read_records(run_dir)))
+            lost = len(set(kept) - set(kept_records(run_dir)))
             left = s.leftovers(before)
         finally:
             subprocess.run(["umount", str(mnt)], capture_output=True, timeout=60)

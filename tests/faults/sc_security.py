@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tests.faults import probe
 from tests.faults.common import (PY, ROOT, Outcome, benchctl, check, one_line_error, run_dirs, scope, start,
-                                 wait_for)
+                                 wait_for, wait_paused)
 from tests.faults.registry import Skip, add
 
 # -- loopback only ------------------------------------------------------------------
@@ -64,7 +64,7 @@ def loopback_only() -> Outcome:
                          "--arm", "x", "-o", str(s.results)],
                      s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "the server to run")
+            wait_paused(proc, mark, "the server to run", 90)
             needle = f"{probe.SCOPE_ENV}={s.token}".encode()
             pids = []
             for p in psutil.process_iter(["pid", "name"]):
@@ -278,7 +278,7 @@ def private_temp() -> Outcome:
                      s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="setup", FAULTS_HOLD=str(hold)))
         bad, seen = [], 0
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "the stack to be built")
+            wait_paused(proc, mark, "the stack to be built", 90)
             mount_roots = {t for t, _, _ in probe.mounts() if t.startswith(str(s.tmp))}
             for base in (s.tmp, s.state):
                 for p in [base, *base.rglob("*")] if base == s.state else base.rglob("*"):

@@ -22,8 +22,8 @@ import subprocess
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, export_rows, make_decoys, read_records, run_dirs, scope,
-                                 start, wait_for)
+from tests.faults.common import (Outcome, benchctl, check, export_rows, kept_records, make_decoys, read_records,
+                                 run_dirs, scope, start, wait_for, wait_paused)
 from tests.faults.registry import Skip, add
 
 ITERATIONS = 2
@@ -167,7 +167,7 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
             left = s.leftovers(before)
             how = f"rc {proc.returncode}, status {status}"
         after = read_records(run_dir)
-        lost = len(set(at_signal) - set(after))
+        lost = len(set(at_signal) - set(kept_records(run_dir)))
         measured = [r for r in after if not r[4]]
         rows = export_rows(s, run_dir)
         check(len(rows) >= len(measured), f"export shows {len(rows)} rows, {len(measured)} records on disk")
@@ -180,7 +180,7 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
         check(folder.completed_iterations() == set(range(1, ITERATIONS + 1)),
               f"after --resume: iterations {sorted(folder.completed_iterations())}")
         final = read_records(run_dir)
-        lost = max(lost, len(set(at_signal) - set(final)))
+        lost = max(lost, len(set(at_signal) - set(kept_records(run_dir))))
         left += [f"after resume: {x}" for x in s.leftovers(before)]
         return Outcome(leftovers=left, records_lost=lost,
                        detail=f"{how}; {done_before}/{ITERATIONS} kept; resumed to {ITERATIONS}")
@@ -232,7 +232,7 @@ def suite_scenario(signame: str) -> Outcome:
                      s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_PAUSE_DRIVER="fio-dmcrypt",
                            FAULTS_HOLD=str(hold)))
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 120, "fio-dmcrypt in the suite")
+            wait_paused(proc, mark, "fio-dmcrypt in the suite", 120)
             at_signal = {d: read_records(d) for d in run_dirs(s.results)}
             proc.send_signal(sig)
             hold.unlink()
@@ -257,7 +257,7 @@ def suite_scenario(signame: str) -> Outcome:
             export_rows(s, d)
         rs = benchctl(s, ["run", "--resume", str(stopped[0])])
         check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-600:]}")
-        lost = sum(len(set(r) - set(read_records(d))) for d, r in at_signal.items())
+        lost = sum(len(set(r) - set(kept_records(d))) for d, r in at_signal.items())
         left += [f"after resume: {x}" for x in s.leftovers(before)]
         return Outcome(leftovers=left, records_lost=lost,
                        detail=f"2 workloads complete, fio-dmcrypt stopped and resumed; rc {proc.returncode}")
@@ -297,7 +297,7 @@ def double_interrupt(workload: str) -> Outcome:
         check(proc.returncode == 130 and "Traceback" not in err, f"rc {proc.returncode}: {err[-800:]}")
         check(RunFolder.open(run_dir).manifest["status"] == "interrupted", "status not interrupted")
         left = s.leftovers(before)
-        lost = len(set(at_signal) - set(read_records(run_dir)))
+        lost = len(set(at_signal) - set(kept_records(run_dir)))
         return Outcome(leftovers=left, records_lost=lost, detail="SIGINT, then SIGINT+SIGTERM mid-teardown: rc 130, clean")
 
 
@@ -313,7 +313,7 @@ def new_run_after_kill() -> Outcome:
                          "-o", str(s.results)], s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="setup",
                                                       FAULTS_HOLD=str(hold)))
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "setup")
+            wait_paused(proc, mark, "setup", 90)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
@@ -370,7 +370,7 @@ def partial_iteration(workload: str, signame: str) -> Outcome:
         missing = {it: sorted(metrics - {r["metric"] for r in recs if r["iteration"] == it and not r.get("warmup")})
                    for it in range(1, ITERATIONS + 1)}
         missing = {k: v for k, v in missing.items() if v}
-        lost = len(set(at_signal) - set(read_records(run_dir))) + sum(len(v) for v in missing.values())
+        lost = len(set(at_signal) - set(kept_records(run_dir))) + sum(len(v) for v in missing.values())
         return Outcome(leftovers=s.leftovers(before), records_lost=lost,
                        detail=("every iteration has all its metrics after --resume" if not missing else
                                f"iteration(s) counted complete with metrics missing: {missing}"))
@@ -398,7 +398,7 @@ def killed_resume() -> Outcome:
                      "-o", str(s.results)] if run_dir is None else ["run", "--resume", str(run_dir)])
             proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)))
             try:
-                wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, pause)
+                wait_paused(proc, mark, pause, 90)
                 (run_dir,) = run_dirs(s.results)
                 kept_all = read_records(run_dir)
             finally:
@@ -408,7 +408,7 @@ def killed_resume() -> Outcome:
         check(rs.returncode == 0, f"second --resume rc {rs.returncode}: {rs.stderr[-600:]}")
         m = RunFolder.open(run_dir).manifest
         check(m["status"] == "complete" and len(m.get("resumes", [])) == 2, f"{m['status']}, resumes {m.get('resumes')}")
-        lost = len(set(kept_all) - set(read_records(run_dir)))
+        lost = len(set(kept_all) - set(kept_records(run_dir)))
         return Outcome(leftovers=s.leftovers(before), records_lost=lost,
                        detail="killed at iteration 2, its resume killed at 3; 2nd resume completed 4/4")
 
@@ -459,7 +459,7 @@ def tool_crash(what: str) -> Outcome:
         left = s.leftovers(before)
         rs = benchctl(s, ["run", "--resume", str(run_dir)])
         check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-500:]}")
-        lost = len(set(at_crash) - set(read_records(run_dir)))
+        lost = len(set(at_crash) - set(kept_records(run_dir)))
         left += [f"after resume: {x}" for x in s.leftovers(before)]
         return Outcome(leftovers=left, records_lost=lost, detail=f"{errs[0][16:100]}; resumed")
 

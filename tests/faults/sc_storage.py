@@ -18,8 +18,8 @@ import subprocess
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, one_line_error, read_records, run_dirs, scope, start,
-                                 wait_for)
+from tests.faults.common import (Outcome, benchctl, check, kept_records, one_line_error, read_records, run_dirs,
+                                 scope, start, wait_for, wait_paused)
 from tests.faults.registry import add
 
 WORKLOAD = ["seqread-xfs", "--preset", "quick"]     # a real block stack that must be torn down on the error path
@@ -116,7 +116,7 @@ def mid_run(kind: str) -> Outcome:
                          "-o", str(root / "results")],
                      s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+            wait_paused(proc, mark, "iteration 2", 90)
             (run_dir,) = run_dirs(root / "results")
             kept = read_records(run_dir)
             if kind == "full":
@@ -137,7 +137,7 @@ def mid_run(kind: str) -> Outcome:
             left = s.leftovers(before)
             lost = 0
             if kind != "deleted":
-                lost = len(set(kept) - set(read_records(run_dir)))
+                lost = len(set(kept) - set(kept_records(run_dir)))
                 ex = benchctl(s, ["export", str(run_dir)])
                 check(ex.returncode == 0 and "Traceback" not in ex.stderr, f"export: {ex.stderr[-600:]}")
                 rows = [r for r in ex.stdout.splitlines()[1:] if r]
@@ -178,7 +178,7 @@ def state_dir_fault(kind: str, when: str) -> Outcome:
                              s.env(BENCHCTL_STATE_DIR=env_state, FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2",
                                    FAULTS_HOLD=str(hold)))
                 try:
-                    wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+                    wait_paused(proc, mark, "iteration 2", 90)
                     (run_dir,) = run_dirs(s.results)
                     kept = read_records(run_dir)
                     if kind == "full":
@@ -194,7 +194,7 @@ def state_dir_fault(kind: str, when: str) -> Outcome:
                 p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
                 check("Traceback" not in err, f"traceback:\n{err[-1500:]}")
                 line = (err.strip().splitlines() or [""])[-1]
-                lost = len(set(kept) - set(read_records(run_dir)))
+                lost = len(set(kept) - set(kept_records(run_dir)))
             left = [x for x in s.leftovers(before) if not x.startswith("ledger ")]
         finally:
             _umount(state)
@@ -225,7 +225,7 @@ def torn_then_resume(workload: list[str]) -> Outcome:
                          "-o", str(s.results)],
                      s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
         try:
-            wait_for(lambda: mark.exists() and "paused" in mark.read_text(), 90, "iteration 2")
+            wait_paused(proc, mark, "iteration 2", 90)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
@@ -243,7 +243,7 @@ def torn_then_resume(workload: list[str]) -> Outcome:
         recs, skipped = folder.records()
         per_it = {it: {r["metric"] for r in recs if r["iteration"] == it and not r.get("warmup")} for it in (1, 2, 3)}
         missing = {it: sorted(metrics - m) for it, m in per_it.items() if metrics - m}
-        lost = len(set(kept) - set(read_records(run_dir))) + sum(len(v) for v in missing.values())
+        lost = len(set(kept) - set(kept_records(run_dir))) + sum(len(v) for v in missing.values())
         ex = benchctl(s, ["export", str(run_dir)])
         check(ex.returncode == 0, f"export rc {ex.returncode}")
         detail = (f"torn fragment skipped ({len(skipped)} line), iterations 1-3 complete with {len(metrics)} metrics each"
