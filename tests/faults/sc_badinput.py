@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import resource
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.faults import probe
@@ -152,10 +150,6 @@ def empty_files(s: probe.Scope) -> str:
     if p.returncode == EXIT_INPUT:
         expect_input_error(p, claims)
     return "empty records/CSV/run.json/claims: one line each"
-
-
-def _max_child_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def _run_measured(s: probe.Scope, argv: list[str]) -> tuple[subprocess.CompletedProcess, int]:

@@ -15,7 +15,7 @@ import signal
 import subprocess
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, make_decoys, run_dirs, scope, start, wait_for, wait_paused)
+from tests.faults.common import (Outcome, benchctl, check, make_decoys, run_dirs, scope, start, wait_paused)
 from tests.faults.registry import add
 
 

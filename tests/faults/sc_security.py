@@ -22,15 +22,12 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import (PY, ROOT, Outcome, benchctl, check, one_line_error, run_dirs, scope, start,
-                                 wait_for, wait_paused)
-from tests.faults.registry import Skip, add
+from tests.faults.common import ROOT, Outcome, benchctl, check, one_line_error, scope, start, wait_paused
+from tests.faults.registry import add
 
 # -- loopback only ------------------------------------------------------------------
 
@@ -207,7 +204,7 @@ if sys.argv[1:2] == ["table"]:
 
 
 def crypt_key_on_pipe() -> Outcome:
-    from benchctl import blockstack, dmcrypt, resources
+    from benchctl import blockstack, resources
     from benchctl.drivers.fio_dmcrypt import record_note
     from benchctl.fsutil import atomic_write_json
     from benchctl.store import RunFolder

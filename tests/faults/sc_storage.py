@@ -11,7 +11,6 @@ run's block stack / server is still torn down (nothing left behind).
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 from tests.faults import probe
 from tests.faults.common import (Outcome, benchctl, check, kept_records, one_line_error, read_records, run_dirs,
-                                 scope, start, wait_for, wait_paused)
+                                 scope, start, wait_paused)
 from tests.faults.registry import add
 
 WORKLOAD = ["seqread-xfs", "--preset", "quick"]     # a real block stack that must be torn down on the error path
