@@ -20,13 +20,15 @@ import ast
 import base64
 import json
 import os
+import shutil
 import signal
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import ROOT, Outcome, benchctl, check, one_line_error, scope, start, wait_paused
+from tests.faults.common import PY, ROOT, Outcome, benchctl, check, one_line_error, scope, start, wait_paused
 from tests.faults.registry import add
 
 # -- loopback only ------------------------------------------------------------------
@@ -347,6 +349,28 @@ def symlinks() -> Outcome:
         check(p.returncode != 0, f"resume through a records.jsonl symlink succeeded (rc {p.returncode})")
         one_line_error(p)
         checks.append("records.jsonl symlink on resume")
+        # 5-6. an unprivileged user's default state dir ($TMPDIR/benchctl-UID) planted by someone else
+        if shutil.which("setpriv"):
+            s.root.chmod(0o755)
+            utmp, ures = s.root / "utmp", s.root / "ures"
+            for d in (utmp, ures):
+                d.mkdir()
+                d.chmod(0o1777)
+            planted = utmp / "benchctl-65534"
+            env = {k: v for k, v in s.env(TMPDIR=str(utmp)).items() if k not in ("BENCHCTL_STATE_DIR", "XDG_RUNTIME_DIR")}
+            for how in ("a directory owned by root", "a symlink to root's folder"):
+                if how.startswith("a directory"):
+                    planted.mkdir()
+                else:
+                    planted.rmdir()
+                    planted.symlink_to(victim)
+                p = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", PY, "-m",
+                                    "benchctl", "run", "boot-memory", "--arm", "x", "-o", str(ures)],
+                                   env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+                check(p.returncode == 5, f"nobody's state dir is {how}: rc {p.returncode}: {p.stderr[-400:]}")
+                one_line_error(p)
+                check(not list(ures.rglob("records.jsonl")), f"a run started with a planted state dir ({how})")
+            checks.append("planted per-user state dir (as uid 65534)")
         check([x.name for x in victim.iterdir()] == ["etc-file"], f"victim dir changed: {list(victim.iterdir())}")
         check((victim / "etc-file").read_text() == "root's file\n", "victim file written through a symlink")
         return Outcome(leftovers=s.leftovers(before), detail="refused, victim untouched: " + ", ".join(checks))
