@@ -286,7 +286,10 @@ def claims_wrong_types(s: probe.Scope) -> str:
         f = s.root / f"{what.replace(' ', '_')}.toml"
         f.write_text(text)
         expect_input_error(analyze(s, "--csv", str(good), "--claims", str(f)), f)
-    return f"{len(cases)} broken claims files: exit 3 naming the file"
+    f = s.root / "binary.toml"
+    f.write_bytes(b"\xaf\x00\xff" + os.urandom(2000))
+    expect_input_error(analyze(s, "--csv", str(good), "--claims", str(f)), f)
+    return f"{len(cases) + 1} broken claims files (incl. binary): exit 3 naming the file"
 
 
 def corrupt_ledger(s: probe.Scope) -> str:
