@@ -142,6 +142,8 @@ def mid_run(kind: str) -> Outcome:
                 rows = [r for r in ex.stdout.splitlines()[1:] if r]
                 measured = [r for r in kept if not r[4]]
                 check(len(rows) >= len(measured), f"export has {len(rows)} rows, {len(measured)} were written")
+                tmp = [p.name for p in run_dir.rglob("*.tmp")]
+                check(not tmp, f"half-written temporary files left in the run folder: {tmp}")
         finally:
             if root != s.results:
                 _umount(root)
