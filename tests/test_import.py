@@ -115,7 +115,7 @@ def test_not_counted_gives_no_records_and_says_so(tmp_path):
 @pytest.mark.parametrize("tool, name, needle", [
     ("mutilate", "mutilate-segfault-default-iadist.txt", "exponential:1"),
     ("perf", "perf-stat-x-group-unsupported-error.txt", "not supported"),
-    ("memtier", "memtier-memcache_text.stderr.txt", "not memtier output"),
+    ("memtier", "memtier-memcache_text.stderr.txt", "not recognised as memtier output"),
     ("mutilate", "memcaslap-default-5s.txt", "looks like memaslap"),
 ])
 def test_bad_inputs_are_one_line_errors(tmp_path, tool, name, needle):

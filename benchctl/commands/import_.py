@@ -18,29 +18,6 @@ DEFAULT_WORKLOAD = {"memtier": "memcached", "mutilate": "memcached", "memaslap":
                     "memcaslap": "memcached", "perf": "perf", "fio": "fio-dmcrypt", "xfs_io": "seqread-xfs"}
 
 
-def parse_file(tool: str, path: Path):
-    """(format, ParseResult) for one file; InputError naming the file when it is not that tool's output."""
-    from benchctl.errors import InputError
-    from benchctl.parsers import TOOL_FORMATS, ParseError, detect, parse
-
-    key = "memaslap" if tool == "memcaslap" else tool
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        raise InputError(f"cannot read ({e.strerror})", path)
-    if not text.strip():
-        raise InputError("empty file", path)
-    fmt = detect(text)
-    formats = TOOL_FORMATS[key]
-    if fmt not in formats:
-        found = f" (it looks like {fmt})" if fmt else ""
-        raise InputError(f"not {tool} output{found}; expected one of: {', '.join(formats)}", path)
-    try:
-        return fmt, parse(fmt, text)
-    except ParseError as e:
-        raise InputError(str(e), path) from None
-
-
 @click.command(name="import")
 @click.argument("tool", type=click.Choice(sorted(DEFAULT_WORKLOAD)))
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -54,9 +31,11 @@ def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, w
             host: str, boot: str | None) -> None:
     """Turn outputs of runs made by hand (memtier JSON/text/HDR, mutilate, memaslap, perf stat, fio,
     xfs_io) into a run folder marked imported; each FILE is one iteration."""
+    from benchctl.importer import import_files
     from benchctl.store import new_run_id
 
-    parsed = [(f, *parse_file(tool, f)) for f in files]   # all files checked before anything is written
+    # Every file is parsed before anything is written: a bad one leaves no half-imported run.
+    parsed = [(f, res.info["parser_format"], res) for f, res in import_files(tool, list(files))]
     workload = workload or DEFAULT_WORKLOAD[tool]
     run_id = new_run_id(workload, arm)
     try:
@@ -72,6 +51,7 @@ def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, w
 
 def _write(tool, parsed, arm, output, workload, host, boot, run_id):
     from benchctl.fsutil import atomic_write_text
+    from benchctl.importer import read_text
     from benchctl.store import RunFolder, utc_now
 
     folder = RunFolder.create(output or Path("results"), host=host, workload=workload, arm=arm, run_id=run_id,
@@ -82,7 +62,7 @@ def _write(tool, parsed, arm, output, workload, host, boot, run_id):
     n = 0
     for i, (path, fmt, res) in enumerate(parsed, 1):
         raw = folder.raw_dir(i)
-        atomic_write_text(raw / path.name, path.read_text(encoding="utf-8", errors="replace"))
+        atomic_write_text(raw / path.name, read_text(path))
         folder.log_command(["import", tool, str(path.resolve())], rc=0, iteration=i, format=fmt)
         for w in res.warnings:
             folder.warn(f"{path.name}: {w}")
