@@ -33,26 +33,13 @@ from typing import Any, Callable
 from benchctl import blockdev, dmcrypt
 from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
 from benchctl.resources import register_kind
+from benchctl.sizes import parse_size  # noqa: F401  (drivers import it from here)
 
 TMPFS_SLACK = 64 << 20          # tmpfs holds the sparse image plus nothing else
 MKFS_OPTIONS = {
     "ext4": ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"],
     "xfs": ["mkfs.xfs", "-q", "-f"],
 }
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*$")
-
-
-def parse_size(text: str | int, what: str = "size") -> int:
-    """'128G' -> bytes, 1024-based like fio and xfs_io (k, m, g, t; a bare number is bytes)."""
-    if isinstance(text, int):
-        return text
-    m = _SIZE.match(str(text))
-    if not m:
-        raise InputError(f"{what}={text!r}: expected a size like 256M or 100G")
-    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2).lower()]
-    return int(float(m.group(1)) * mult)
-
-
 @dataclass
 class StackSpec:
     size: int                                  # ramdisk / tmpfs image size in bytes

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import InputError
+from benchctl import sizes
 
 WORKLOAD_FORMAT = "benchctl-workload/1"
 SUITE_FORMAT = "benchctl-suite/1"
 TYPES = ("int", "float", "str", "bool", "size", "cpus")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?B)?\s*$", re.I)
 _CPUS = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
-_SUFFIX = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
 
 def workloads_dir() -> Path:
@@ -32,13 +31,8 @@ def workloads_dir() -> Path:
 
 
 def parse_size(value: str | int) -> int:
-    """'128G' -> 137438953472 (1024-based, as fio/xfs_io/brd use)."""
-    if isinstance(value, int):
-        return value
-    m = _SIZE.match(str(value))
-    if not m:
-        raise ValueError(f"not a size: {value!r} (use e.g. 512M, 4G)")
-    return int(float(m.group(1)) * _SUFFIX[m.group(2).upper()])
+    """'128G' -> 137438953472 (1024-based, as fio/xfs_io/brd use); ValueError when it is not a size."""
+    return sizes.parse_size(value, error=ValueError)
 
 
 def parse_cpus(value: str) -> list[int]:

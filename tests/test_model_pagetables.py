@@ -12,7 +12,7 @@ import pytest
 
 from benchctl.errors import InputError, UsageError
 from benchctl.model.pagetables import GiB, KiB, MiB, TiB, compare, from_fingerprint, leaf_size_at, parse_granule
-from benchctl.model.sizes import fmt_size, parse_size
+from benchctl.sizes import fmt_size, parse_size
 
 
 def hand(ram: int, granule: int) -> tuple[int, int]:
@@ -123,8 +123,10 @@ def test_parse_size(text, value):
 @pytest.mark.parametrize("text", ["-1G", "lots", "", "1.5.G", "12X", "0.3k"])
 def test_parse_size_rejects(text):
     with pytest.raises(UsageError) as e:
-        parse_size(text)
+        parse_size(text, error=UsageError)
     assert "\n" not in str(e.value)
+    with pytest.raises(InputError):
+        parse_size(text)
 
 
 def test_fmt_size():

@@ -88,7 +88,7 @@ def test_seqread_xfs_quick_end_to_end(clean) -> None:
         assert it["measurements"]["bandwidth_bytes_s"] > 1e6
         assert it["measurements"]["resident_fraction"] == 1.0
         assert it["note"]["fs"] == "xfs" and "not_cached" not in it["note"]
-        assert it["argv"][:2] == ["xfs_io", "-c"] and it["argv"][2] == "pread -b 1m 0 128M"
+        assert it["argv"][:2] == ["xfs_io", "-c"] and it["argv"][2] == "pread -b 1m 0 1G"
     mkfs = [c["argv"] for c in res["commands"] if c["argv"][0].startswith("mkfs")]
     assert mkfs and mkfs[0][-1].startswith("/dev/"), "mkfs ran on something benchctl did not create"
 

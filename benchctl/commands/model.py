@@ -23,9 +23,9 @@ def _echo_json(obj) -> None:
 
 
 def _ram(text: str):
-    from benchctl.model.sizes import parse_size
+    from benchctl.sizes import parse_size
 
-    ram = parse_size(text, what="--ram")
+    ram = parse_size(text, what="--ram", error=UsageError)
     if ram <= 0:
         raise UsageError("--ram must be positive")
     return ram
@@ -52,7 +52,7 @@ def group() -> None:
 def pagetables(ram_text, granule, env_file, kernel_image, kfence, perm_changes, as_json) -> None:
     """Bytes of linear-map page tables, PTE arm vs block arm (exact)."""
     from benchctl.model.pagetables import compare, from_fingerprint, parse_granule
-    from benchctl.model.sizes import fmt_size, parse_size
+    from benchctl.sizes import fmt_size, parse_size
     from benchctl.store import load_json
 
     g = parse_granule(granule) if granule else None
@@ -75,8 +75,8 @@ def pagetables(ram_text, granule, env_file, kernel_image, kfence, perm_changes, 
     g = g or 4096
     if ram % g:
         ram = ram // g * g
-    r = compare(ram, g, kernel_image=parse_size(kernel_image, what="--kernel-image"),
-                kfence_pool=parse_size(kfence, what="--kfence"), perm_changes=perm_changes)
+    r = compare(ram, g, kernel_image=parse_size(kernel_image, what="--kernel-image", error=UsageError),
+                kfence_pool=parse_size(kfence, what="--kfence", error=UsageError), perm_changes=perm_changes)
     r["source"] = source
     r["notes"] = notes
     if as_json:

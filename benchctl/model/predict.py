@@ -158,7 +158,7 @@ class Model:
 
 def _fmt_value(name: str) -> Callable[[Any], Any]:
     if name.endswith(".footprint") or name == "model.kfence_pool":
-        from benchctl.model.sizes import fmt_size
+        from benchctl.sizes import fmt_size
 
         return lambda v: fmt_size(v).replace(" ", "")
     return lambda v: v

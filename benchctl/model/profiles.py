@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import InputError, UsageError
-from benchctl.model.sizes import parse_size
+from benchctl.sizes import parse_size
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -241,7 +241,7 @@ def _coerce(name: str, v: Any, like: Any) -> Any:
     if not isinstance(v, str):
         return v
     if name.endswith(".footprint") or name == "model.kfence_pool":
-        return parse_size(v, what=name)
+        return parse_size(v, what=name, error=UsageError)
     try:
         num = float(v)
     except ValueError:
