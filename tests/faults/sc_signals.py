@@ -85,6 +85,16 @@ def _tool_running(s: probe.Scope, tool: str) -> bool:
 KNOB = "/proc/sys/vm/swappiness"    # harmless (no swap here); restored by the ledger whatever happens
 
 
+def _check_phase(run_dir: Path, pause: str) -> None:
+    """Cross-check the hook against the engine's own phase marker in run.json (when the engine writes one)."""
+    import json
+
+    want = {"setup": "setup", "warmup": "warmup", "measure": "measure", "inflight": "measure",
+            "teardown": "teardown"}[pause.split("@")[0].split(":")[0]]
+    phase = json.loads((run_dir / "run.json").read_text()).get("phase")
+    check(phase in (None, want), f"run.json says phase {phase!r} while the run is paused in {want}")
+
+
 def signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: bool = False) -> Outcome:
     _requires(workload)
     extra: list[str] = []
@@ -126,6 +136,7 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
             wait_for(paused, 90, f"the run to reach {pause}")
             (run_dir,) = run_dirs(s.results)
             at_signal = read_records(run_dir)
+            _check_phase(run_dir, pause)
             if knob:
                 check(Path(KNOB).read_text().strip() != before.knobs[KNOB], "the knob was not changed by the run")
             proc.send_signal(sig)
