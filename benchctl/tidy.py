@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -380,20 +378,11 @@ def write_tidy(df, path: str | Path, fmt: str = "csv") -> None:
     path = Path(path)
     cols = [c for c in COLUMNS + OPTIONAL if c in df.columns]
     out = df[cols]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            if fmt == "csv":
-                out.to_csv(f, index=False)
-            else:
-                f.write(out.to_json(orient="records", indent=None))
-                f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    from benchctl.fsutil import atomic_open
+
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            out.to_csv(f, index=False)
+        else:
+            f.write(out.to_json(orient="records", indent=None))
+            f.write("\n")
