@@ -7,6 +7,22 @@ import shutil
 import click
 
 
+def _driver_limits(w) -> list[str]:
+    """What the driver itself needs with the default preset: programs that depend on parameters
+    (e.g. cryptsetup only with crypt=dm-crypt) and kernel features (device-mapper)."""
+    from benchctl.engine import load_driver
+
+    try:
+        driver = load_driver(w.driver)
+        params = w.resolve().params
+    except Exception as e:  # a broken driver must not hide the other workloads
+        return [f"driver {w.driver} cannot be loaded ({e})"]
+    out = [f"{prog} ({pkg})" for prog, pkg in driver.requirements(params)
+           if prog not in w.programs and not shutil.which(prog)]
+    host_limits = getattr(driver, "host_limits", None)
+    return out + (host_limits(params) if host_limits else [])
+
+
 @click.command(name="workloads")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(as_json: bool) -> None:
@@ -24,6 +40,7 @@ def command(as_json: bool) -> None:
             broken.append(str(e))
             continue
         missing = [f"{prog} ({pkg})" for prog, pkg in w.programs.items() if not shutil.which(prog)]
+        missing += _driver_limits(w)
         for group in w.one_of:
             if not any(shutil.which(p) for p in group):
                 missing.append("one of " + ", ".join(f"{p} ({pkg})" for p, pkg in group.items()))

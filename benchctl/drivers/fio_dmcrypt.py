@@ -82,6 +82,12 @@ class FioDmcrypt:
             req += [("cryptsetup", "cryptsetup-bin"), ("dmsetup", "dmsetup")]
         return req
 
+    def host_limits(self, params: dict[str, Any]) -> list[str]:
+        """Kernel features this host lacks for these params (shown by `benchctl workloads`)."""
+        if params.get("crypt", "dm-crypt") == "dm-crypt" and not blockdev.has_device_mapper(blockdev.ROOT):
+            return ["device-mapper (not in this kernel: run with --set crypt=none)"]
+        return []
+
     def check(self, ctx: RunContext) -> list[str]:
         p = ctx.params
         stack_spec(p).validate()
