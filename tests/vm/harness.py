@@ -248,7 +248,7 @@ def build(work: Path) -> dict[str, str]:
     return meta
 
 
-def qemu_argv(meta: dict[str, str], out: Path, mem_mb: int = 3072) -> list[str]:
+def qemu_argv(meta: dict[str, str], out: Path, mem_mb: int = 6144) -> list[str]:
     return ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", str(mem_mb),
             "-kernel", meta["vmlinuz"], "-initrd", meta["initrd"],
             "-append", "console=ttyS0 panic=-1 quiet loglevel=3",
