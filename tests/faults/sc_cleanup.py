@@ -116,6 +116,21 @@ def cleanup_killed() -> Outcome:
                        detail=f"killed after 2 entries ({len(half)} things left), 2nd cleanup removed the rest")
 
 
+def dry_run() -> Outcome:
+    """`benchctl cleanup --dry-run` after a SIGKILL lists what it would remove and removes nothing."""
+    with scope("dryrun") as s:
+        before = probe.snapshot()
+        _killed_run(s, ["seqread-xfs", "--preset", "quick"], "setup")
+        left = s.leftovers(before)
+        p = benchctl(s, ["cleanup", "--dry-run"])
+        check(p.returncode == 0 and "would remove" in p.stdout, f"dry run rc {p.returncode}: {p.stdout[-500:]}")
+        check(s.leftovers(before) == left, "--dry-run removed something")
+        check(benchctl(s, ["cleanup"]).returncode == 0, "cleanup after the dry run failed")
+        n = p.stdout.count("would remove")
+        return Outcome(leftovers=s.leftovers(before), detail=f"dry run listed {n} resources, touched none")
+
+
+add("cleanup --dry-run touches nothing", "cleanup", dry_run)
 add("cleanup itself killed half-way, then run again", "cleanup", cleanup_killed)
 add("cleanup: the dead server's pid now names another memcached", "cleanup", pid_reuse, fast=True)
 add("cleanup: the run's mount point now holds another filesystem", "cleanup", mount_replaced, fast=True)
