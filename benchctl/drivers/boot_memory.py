@@ -29,7 +29,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
     for line in text.splitlines():
         key, sep, rest = line.partition(":")
         parts = rest.split()
-        if sep and parts and parts[0].isdigit():
+        if sep and parts and parts[0].isascii() and parts[0].isdigit():   # int() rejects '²', isdigit() does not
             out[key.strip()] = int(parts[0])
     if "MemTotal" not in out:
         raise InputError("no MemTotal line in meminfo")
