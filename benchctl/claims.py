@@ -152,6 +152,10 @@ def load_claims(path: str | Path) -> list[Claim]:
         raise InputError("no such claims file", path) from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"not valid TOML: {e}", path) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text (a TOML claims file was expected)", path) from None
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror or e}", path) from None
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:
         raise InputError(f"unknown top-level key {unknown[0]!r} (allowed: {', '.join(sorted(TOP_KEYS))})", path)
