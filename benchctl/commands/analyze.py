@@ -43,6 +43,10 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
     if plots_dir:
         from benchctl.plots import write_plots
         sources = list(run_dirs) + list(csvs)
-        written = write_plots(result, tidy, plots_dir, sources)
+        try:
+            written = write_plots(result, tidy, plots_dir, sources)
+        except OSError as e:   # read-only, full, not a directory: one line, like every other user error
+            from benchctl.errors import ResourceError
+            raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None
         click.echo(f"benchctl: wrote {len(written)} plot files to {plots_dir}", err=True)
     click.echo(render(result, fmt), nl=False)
