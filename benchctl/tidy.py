@@ -268,33 +268,45 @@ def _epoch(v) -> float | None:
         return None
 
 
+MAX_SKIPPED_LINES = 10_000   # per file: a garbage file is reported, not listed line by line into memory
+
+
 def _read_records(path: Path, skipped: list[Skipped]) -> list[dict]:
-    rows = []
+    """Records of one records.jsonl, read line by line (memory follows the valid records, not the file)."""
+    rows: list[dict] = []
+    bad = 0
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        f = open(path, "rb")
     except FileNotFoundError:
         skipped.append(Skipped(str(path), None, "no records.jsonl in this run folder"))
         return rows
-    lines = text.split("\n")
-    last = max((i for i, ln in enumerate(lines, 1) if ln.strip()), default=0)
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            truncated = n == last and not text.endswith("\n")
-            why = ("truncated last record (the run was probably killed while writing it)"
-                   if truncated else "corrupted JSON record")
-            skipped.append(Skipped(str(path), n, why))
-            continue
-        if not isinstance(r, dict):
-            skipped.append(Skipped(str(path), n, "record is not a JSON object"))
-            continue
-        if r.get("warmup") is True:
-            continue
-        r["_line"] = n
-        rows.append(r)
+    with f:
+        for n, raw in enumerate(f, 1):
+            line = raw.decode("utf-8", errors="replace")
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                # only the last line of a file can lack its newline: a write cut short
+                truncated = not raw.endswith(b"\n")
+                why = ("truncated last record (the run was probably killed while writing it)"
+                       if truncated else "corrupted JSON record")
+                bad += 1
+                if bad <= MAX_SKIPPED_LINES:
+                    skipped.append(Skipped(str(path), n, why))
+                continue
+            if not isinstance(r, dict):
+                bad += 1
+                if bad <= MAX_SKIPPED_LINES:
+                    skipped.append(Skipped(str(path), n, "record is not a JSON object"))
+                continue
+            if r.get("warmup") is True:
+                continue
+            r["_line"] = n
+            rows.append(r)
+    if bad > MAX_SKIPPED_LINES:
+        skipped.append(Skipped(str(path), None, f"{bad - MAX_SKIPPED_LINES} more unreadable lines (not listed)"))
     return rows
 
 
