@@ -13,6 +13,7 @@ from pathlib import Path
 from benchctl.errors import InputError, UsageError
 from benchctl.parsers import PARSERS, TOOL_FORMATS, ParseError, ParseResult, detect
 
+FALLBACK_MAX_CHARS = 8 << 20   # undetected text larger than this is not tried with every parser
 MAX_BYTES = 256 << 20  # tool outputs are KiB to a few MiB; anything this large is not one
 ALIASES = {"memcaslap": "memaslap", "memtier_benchmark": "memtier", "xfs-io": "xfs_io", "perf-stat": "perf"}
 
@@ -23,6 +24,11 @@ def read_text(path: Path) -> str:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise InputError(f"{size} bytes is too large for a tool output (limit {MAX_BYTES})", path=path)
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+        # tool outputs are text: refuse binary data before decoding all of it (8x its size in memory)
+        if b"\0" in head:
+            raise InputError("binary data (NUL bytes), not a text output of a benchmark tool", path=path)
         data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror or e}", path=path) from None
@@ -47,6 +53,9 @@ def import_file(tool: str, path: Path) -> ParseResult:
     if not text.strip():
         raise InputError(f"empty file: expected {tool} output", path=path)
     fmt = format_of(tool, text, path)
+    if fmt is None and len(text) > FALLBACK_MAX_CHARS:
+        # every parser of the tool over megabytes of unrecognised text costs ~10x the file in memory
+        raise InputError(f"not recognised as {tool} output ({len(text)} characters of something else)", path=path)
     candidates = [fmt] if fmt else list(TOOL_FORMATS[tool])
     first_error: ParseError | None = None
     for candidate in candidates:
