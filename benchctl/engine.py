@@ -322,10 +322,12 @@ class Run:
             self.warn(w)
         for w in self.driver.check(ctx) or []:
             self.warn(w)
+        self._phase("setup")
         self.driver.setup(ctx)
         if ctx.state.get("run_info"):
             folder.update(run_info=ctx.state["run_info"])
         for k in range(1, self.warmups + 1):
+            self._phase("warmup", k)
             ctx.state["iteration_dir"] = folder.raw_dir(k, warmup=True)
             self.opts.echo(f"benchctl: warm-up {k}/{self.warmups}")
             self.driver.warmup(ctx, k)
@@ -346,6 +348,7 @@ class Run:
             wrapped.append(True)
             return self.plan.wrap(argv, perf_file)
 
+        self._phase("measure", it)
         t0 = time.monotonic()
         res = self.driver.measure(ctx, it, wrap)
         for name, content in (res.raw or {}).items():
@@ -371,8 +374,18 @@ class Run:
         summary = ", ".join(f"{m.metric}={m.value:.6g}" for m in res.measurements[:3])
         self.opts.echo(f"benchctl: iteration {it}/{self.iterations} ({time.monotonic() - t0:.1f} s): {summary}")
 
+    def _phase(self, name: str, index: int | None = None, must: bool = True) -> None:
+        """run.json `phase` (setup, warmup, measure, teardown, done) and its pass number: where a run is,
+        or where it stopped -- for users watching a long run, and for the fault tests (tests/faults)."""
+        try:
+            self.folder.update(phase=name, phase_index=index)
+        except OSError:
+            if must:
+                raise
+
     def _finish(self, status: str, error: BaseException | None) -> None:
         folder = self.folder
+        self._phase("teardown", must=False)   # a full results disk must not stop the teardown
         try:
             if self.ctx is not None:
                 try:
@@ -404,7 +417,7 @@ class Run:
                     self.opts.echo("benchctl: the kernel logged problems during the run (run marked tainted):")
                     for ln in bad:
                         self.opts.echo(f"  {ln}")
-            fields: dict[str, Any] = {"status": status, "finished": utc_now()}
+            fields: dict[str, Any] = {"status": status, "finished": utc_now(), "phase": "done", "phase_index": None}
             if error is not None and status == "failed":
                 fields["error"] = str(error)
             folder.update(**fields)

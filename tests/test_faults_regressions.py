@@ -75,3 +75,20 @@ def test_binary_claims_file_is_input_error(tmp_path):
     p.write_bytes(b"\xaf\x00\xff garbage")
     with pytest.raises(InputError, match=str(p)):
         load_claims(p)
+
+
+@pytest.mark.live
+def test_run_json_phase_marker(tmp_path):
+    """run.json says where a run is (the fault scenarios cross-check their pauses against it)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, BENCHCTL_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(root))
+    p = subprocess.run([sys.executable, "-m", "benchctl", "run", "boot-memory", "--arm", "x", "--iterations", "2",
+                        "--warmup", "1", "-o", str(tmp_path / "r")], env=env, capture_output=True, text=True,
+                       timeout=120, cwd=root)
+    assert p.returncode == 0, p.stderr
+    man = json.loads((Path(p.stdout.strip().splitlines()[-1]) / "run.json").read_text())
+    assert man["phase"] == "done" and man["phase_index"] is None and man["status"] == "complete"
