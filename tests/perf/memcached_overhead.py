@@ -29,9 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchctl import engine, resources  # noqa: E402
 from benchctl.drivers.memcached import parse_output  # noqa: E402
-from benchctl.specs import load_workload  # noqa: E402
+from driven_run import alternate, driven_run  # noqa: E402  (tests/perf is on sys.path when run as a script)
 
 THRESHOLD = 0.97
 
@@ -74,52 +73,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="benchctl-overhead-") as tmp:
         tmp = Path(tmp)
         os.environ.setdefault("BENCHCTL_STATE_DIR", str(tmp / "state"))
-        spec = load_workload("memcached").resolve("quick", {"duration_s": str(args.duration)},
-                                                  iterations=args.pairs, warmup=1)
-        opts = engine.RunOptions(arm="overhead", results=tmp / "results", perf=not args.no_perf,
-                                 echo=lambda m: None)
-        from benchctl.fingerprint import collect
-
-        fp = collect()
-        run = engine._new_run(spec, opts)
-        run.start(fp, resume=False)
-        status, error = "complete", None
         pairs: list[tuple[float, float]] = []
-        try:
-            from benchctl import perf as perfmod
-            from benchctl.drivers.base import RunContext
-
+        with driven_run("memcached", {"duration_s": str(args.duration)}, args.pairs, not args.no_perf,
+                        tmp / "results") as (run, ctx):
             folder = run.folder
-            run.ctx = ctx = RunContext(params=run.params, fingerprint=fp, run_dir=folder.path, ledger=run.ledger,
-                                       log_command=folder.log_command, warn=lambda m: None)
-            run.plan = perfmod.plan(fp, enabled=opts.perf)
-            run.driver.setup(ctx)
-            ctx.state["iteration_dir"] = folder.raw_dir(1, warmup=True)
-            run.driver.warmup(ctx, 1)
             gen = ctx.state["gen"]
             for k in range(1, args.pairs + 1):
-                def ours() -> float:
-                    run._iteration(k)
-                    return benchctl_ops(folder.path, k)
-
-                def theirs() -> float:
-                    return hand_run(last_generator_argv(folder.path), gen, tmp)  # k=1: ours ran first
-
-                if k % 2:
-                    b = ours()
-                    h = theirs()
-                else:
-                    h = theirs()
-                    b = ours()
+                b, h = alternate(k, lambda: (run._iteration(k), benchctl_ops(folder.path, k))[1],
+                                 lambda: hand_run(last_generator_argv(folder.path), gen, tmp))
                 pairs.append((b, h))
                 print(f"pair {k}: benchctl {b:10.0f} ops/s   by hand {h:10.0f} ops/s   ratio {b / h:.3f}",
                       flush=True)
                 folder.update(iterations_done=k)
-        except BaseException as e:
-            status, error = "failed", e
-            raise
-        finally:
-            run._finish(status, error)
     ratios = [b / h for b, h in pairs]
     med = statistics.median(ratios)
     print(f"generator {gen}, {args.duration} s per run, perf {'off' if args.no_perf else 'on'}, "

@@ -34,10 +34,9 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchctl import engine  # noqa: E402
 from benchctl.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
 from benchctl.parsers import parse  # noqa: E402
-from benchctl.specs import load_workload  # noqa: E402
+from driven_run import alternate, driven_run  # noqa: E402  (tests/perf is on sys.path when run as a script)
 
 THRESHOLD = 0.97
 
@@ -72,46 +71,17 @@ def hand_xfs_io(ctx) -> dict[str, float]:
 
 def compare(workload: str, overrides: dict[str, str], metrics: list[str], hand: Callable, pairs: int,
             perf_on: bool, tmp: Path) -> dict[str, tuple[float, float, float]]:
-    spec = load_workload(workload).resolve("quick", overrides, iterations=pairs, warmup=1)
-    opts = engine.RunOptions(arm="overhead", results=tmp / "results", perf=perf_on, echo=lambda m: None)
-    from benchctl import perf as perfmod
-    from benchctl.drivers.base import RunContext
-    from benchctl.fingerprint import collect
-
-    fp = collect()
-    run = engine._new_run(spec, opts)
-    run.start(fp, resume=False)
-    status, error = "complete", None
     rows: list[tuple[dict[str, float], dict[str, float]]] = []
-    try:
+    with driven_run(workload, overrides, pairs, perf_on, tmp / "results", check=True) as (run, ctx):
         folder = run.folder
-        run.ctx = ctx = RunContext(params=run.params, fingerprint=fp, run_dir=folder.path, ledger=run.ledger,
-                                   log_command=folder.log_command, warn=lambda m: None)
-        run.plan = perfmod.plan(fp, enabled=opts.perf)
-        run.driver.check(ctx)
-        run.driver.setup(ctx)
-        ctx.state["iteration_dir"] = folder.raw_dir(1, warmup=True)
-        run.driver.warmup(ctx, 1)
         hand(ctx)   # the hand side gets its warm-up pass too
         for k in range(1, pairs + 1):
-            def ours() -> dict[str, float]:
-                run._iteration(k)
-                return {m: recorded(folder.path, k, m) for m in metrics}
-
-            if k % 2:
-                b, h = ours(), hand(ctx)
-            else:
-                h = hand(ctx)
-                b = ours()
+            b, h = alternate(k, lambda: (run._iteration(k), {m: recorded(folder.path, k, m) for m in metrics})[1],
+                             lambda: hand(ctx))
             rows.append((b, h))
             print(f"{workload} pair {k}: " + "   ".join(
                 f"{m} benchctl {b[m]:.4g} hand {h[m]:.4g} ratio {b[m] / h[m]:.3f}" for m in metrics), flush=True)
             folder.update(iterations_done=k)
-    except BaseException as e:
-        status, error = "failed", e
-        raise
-    finally:
-        run._finish(status, error)
     out = {}
     for m in metrics:
         ratios = sorted(b[m] / h[m] for b, h in rows)
