@@ -44,6 +44,9 @@ class Driver(Protocol):
     def requirements(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         """[(program, Debian package)] that must be on PATH; the engine refuses to start without them."""
 
+    # Optional: `host_limits(params) -> list[str]`, kernel features this host lacks for these
+    # params (e.g. device-mapper), shown by `benchctl workloads`; `check` still refuses at run time.
+
     def check(self, ctx: RunContext) -> list[str]:
         """Preconditions beyond programs (memory, device-mapper, ...): raise BenchctlError to refuse, return warnings."""
 
