@@ -16,8 +16,8 @@ import pytest
 from env_trees import ARM64, PTDUMP, derive
 
 from benchctl.errors import InputError
-from benchctl.fingerprint import FORMAT, collect, load
-from benchctl.probes import tools
+from benchctl.env.fingerprint import FORMAT, collect, load
+from benchctl.env.probes import tools
 
 X86 = pytest.mark.skipif(platform.machine() != "x86_64", reason="checks this x86_64 machine's own DirectMap lines")
 
@@ -79,7 +79,7 @@ def test_live_json_on_this_machine() -> None:
 @pytest.mark.live
 @pytest.mark.skipif(not os.path.exists("/dev/kmsg") or shutil.which("dmesg") is None, reason="no /dev/kmsg or dmesg")
 def test_kmsg_reader_matches_dmesg() -> None:
-    from benchctl.probes.dmesg import read_kmsg
+    from benchctl.env.probes.dmesg import read_kmsg
     try:
         ours = read_kmsg().splitlines()
     except PermissionError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchctl.errors import UsageError
-from benchctl.model.claims import load_claims
+from benchctl.model.targets import load_claims
 from benchctl.model.predict import Model, predict
 from benchctl.model.profiles import load_cpu, load_workloads
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.model.claims import load_claims, model_kind
+from benchctl.model.targets import load_claims, model_kind
 from benchctl.model.profiles import apply_overrides, cpu_names, load_cpu, load_workloads
 
 PROFILES = ["neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "ampereone", "cortex-x4", "generic"]

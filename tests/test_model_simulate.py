@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.fsutil import read_jsonl
+from benchctl.results.fsutil import read_jsonl
 from benchctl.model.calibrate import calibrate
 from benchctl.model.predict import predict
 from benchctl.model.simulate import simulate
-from benchctl.store import RunFolder
+from benchctl.results.store import RunFolder
 
 FAST = ["model.ops=1500"]
 

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from benchctl.errors import InputError
-from benchctl.model.claims import model_kind
+from benchctl.model.targets import model_kind
 from benchctl.model.profiles import load_workloads
-from benchctl.store import RunFolder
+from benchctl.results.store import RunFolder
 
 COUNTERS = ("dtlb_walk_k", "inst_retired_k", "cycles_k")
 HEADLINE = ("ops_per_sec", "iops", "bandwidth_bytes_s", "bandwidth_kib_s")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from benchctl.errors import UsageError
-from benchctl.model.claims import Claim, load_claims
+from benchctl.model.targets import Claim, load_claims
 from benchctl.model.pagetables import GiB, KiB, compare
 from benchctl.model.profiles import MODEL_FIGURES, CpuProfile, Figure, WorkloadProfile, apply_overrides, load_cpu, load_workloads
 from benchctl.model.tlbsim import simulate_fast

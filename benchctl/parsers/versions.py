@@ -13,7 +13,7 @@ from benchctl.parsers import ParseError
 from benchctl.parsers.fio import parse_version as fio
 from benchctl.parsers.memtier import parse_version as memtier
 from benchctl.parsers.mutilate import parse_version as mutilate
-from benchctl.parsers.perfstat import parse_version as perf
+from benchctl.parsers.perf_stat import parse_version as perf
 from benchctl.parsers.xfs_io import parse_version as xfs_io
 
 
