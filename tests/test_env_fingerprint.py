@@ -82,7 +82,7 @@ def test_summary_leads_with_the_verdict() -> None:
     text = summary(fp)
     assert text.splitlines()[0] == ("arm: PTE-mapped linear map (ptdump), no BBML2_NOABORT "
                                     "(Neoverse N1 r4p1), rodata=full")
-    assert "linear map: pte (ptdump): PTE 1.999G, invalid 1.035M" in text
+    assert "linear map: pte (ptdump): PTE 1.999 GiB, invalid 1.035 MiB" in text
 
 
 # -- derived trees --------------------------------------------------------------------------

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchctl.documents import load_toml
 from benchctl.errors import InputError
 
 FORMAT = "benchctl-claims/1"
@@ -145,17 +145,7 @@ def parse_claim(d: dict, path: str, where: str) -> Claim:
 
 def load_claims(path: str | Path) -> list[Claim]:
     path = str(path)
-    try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError("no such claims file", path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"not valid TOML: {e}", path) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text (a TOML claims file was expected)", path) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", path) from None
+    doc = load_toml(path, "claims file")
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:
         raise InputError(f"unknown top-level key {unknown[0]!r} (allowed: {', '.join(sorted(TOP_KEYS))})", path)

@@ -25,7 +25,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, is_transcript_line, lines
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, match_version
 
 NOT_SUPPORTED = "<not supported>"
 NOT_COUNTED = "<not counted>"
@@ -243,15 +243,19 @@ def parse_csv(text: str) -> ParseResult:
     return _result(events, res, "csv")
 
 
+def _tool_lines(text: str, res: ParseResult):
+    """(line, stripped line) for each line that is not perf's preamble (which _preamble records in res)."""
+    for ln in lines(text):
+        if not _preamble(ln, res):
+            yield ln, ln.strip()
+
+
 @guarded
 def parse_json(text: str) -> ParseResult:
     """perf stat -j: one JSON object per line."""
     res = ParseResult()
     events: list[dict] = []
-    for ln in lines(text):
-        if _preamble(ln, res):
-            continue
-        s = ln.strip()
+    for ln, s in _tool_lines(text, res):
         if not s.startswith("{"):
             res.warnings.append(f"ignored a line that is not a JSON object: {s[:120]!r}")
             continue
@@ -310,10 +314,7 @@ def parse_text(text: str) -> ParseResult:
     """perf stat's human-readable output (thousands separators, '# metric', '(66.67%)', '( +- 3.00% )')."""
     res = ParseResult()
     events: list[dict] = []
-    for ln in lines(text):
-        if _preamble(ln, res):
-            continue
-        s = ln.strip()
+    for ln, s in _tool_lines(text, res):
         m = re.match(r"^Performance counter stats for '(.*)'( \((\d+) runs\))?:$", s)
         if m:
             res.info["command"] = m.group(1)
@@ -430,7 +431,4 @@ def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
 
 def parse_version(text: str) -> str:
     """'perf version 6.1.192' -> '6.1.192'."""
-    m = re.search(r"perf version (\d+(?:\.\d+)+\S*)", text)
-    if not m:
-        raise ParseError("expected 'perf version X.Y.Z' from perf --version")
-    return m.group(1)
+    return match_version(r"perf version (\d+(?:\.\d+)+\S*)", text, "'perf version X.Y.Z' from perf --version")

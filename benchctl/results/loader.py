@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
+from benchctl.documents import format_version, get
 from benchctl.errors import InputError, UsageError
 from benchctl.results.table import COLUMNS, OPTIONAL, BootMeta, Skipped, Tidy, empty_frame
 
@@ -135,28 +136,18 @@ def _read_json(path: Path, skipped: list[Skipped], major: int, prefix: str) -> d
         skipped.append(Skipped(str(path), None, "not a JSON object; ignored"))
         return None
     fmt = j.get("format")
-    if isinstance(fmt, str) and fmt.startswith(prefix + "/"):
-        try:
-            v = int(fmt.split("/", 1)[1].split(".")[0])
-        except ValueError:
-            v = None
-        if v is None or v > major:
-            skipped.append(Skipped(str(path), None, f"format {fmt!r} is newer than this benchctl reads "
-                                   f"({prefix}/{major}); its metadata is ignored - upgrade benchctl"))
-            return None
-    elif fmt is not None:
+    try:
+        v = format_version(fmt, prefix)
+    except ValueError:   # a tag of ours with an unreadable version: not one this benchctl wrote
+        v = major + 1
+    if v is not None and v > major:
+        skipped.append(Skipped(str(path), None, f"format {fmt!r} is newer than this benchctl reads "
+                               f"({prefix}/{major}); its metadata is ignored - upgrade benchctl"))
+        return None
+    if v is None and fmt is not None:
         skipped.append(Skipped(str(path), None, f"unknown format {fmt!r} (expected {prefix}/{major}); ignored"))
         return None
     return j
-
-
-def _dig(j: dict | None, dotted: str):
-    cur: Any = j
-    for part in dotted.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 def _governor(v) -> str | None:
@@ -258,7 +249,7 @@ def load_runs(dirs: Iterable[str | Path]) -> Tidy:
                 for c in ("arm", "boot", "workload", "metric"):
                     df[c] = df[c].where(df[c].notna() & (df[c].astype(str) != ""), None)
                 frames.append(_finish(df, skipped, lines, str(rd / "records.jsonl")))
-            sim = bool(m.get("simulated")) or m.get("status") == "simulated" or bool(_dig(before, "simulated"))
+            sim = bool(m.get("simulated")) or m.get("status") == "simulated" or bool(get(before, "simulated"))
             ids = set()
             if frames and recs:
                 f = frames[-1]
@@ -268,12 +259,12 @@ def load_runs(dirs: Iterable[str | Path]) -> Tidy:
             for arm, host, boot, run, workload in ids:
                 boots.append(BootMeta(
                     str(arm), str(host), str(boot), str(run), str(workload), str(rd),
-                    kernel_release=_dig(before, "kernel.release") or m.get("kernel_release"),
-                    kernel_cmdline=_dig(before, "kernel.cmdline"),
-                    governor=_governor(_dig(before, "tuning.governor")),
-                    thp_enabled=_dig(before, "tuning.thp_enabled"),
-                    linear_map_before=_dig(before, "linear_map.state"),
-                    linear_map_after=_dig(after, "linear_map.state"),
+                    kernel_release=get(before, "kernel.release") or m.get("kernel_release"),
+                    kernel_cmdline=get(before, "kernel.cmdline"),
+                    governor=_governor(get(before, "tuning.governor")),
+                    thp_enabled=get(before, "tuning.thp_enabled"),
+                    linear_map_before=get(before, "linear_map.state"),
+                    linear_map_after=get(after, "linear_map.state"),
                     tainted=bool(m.get("tainted")) or bool(m.get("taint_lines")),
                     taint_lines=list(m.get("taint_lines") or []),
                     started=_epoch(m.get("started")),

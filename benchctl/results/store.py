@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl import __version__
+from benchctl.documents import format_version, load_json
 from benchctl.errors import InputError, ResourceError
 from benchctl.results.fsutil import append_json, atomic_write_json, read_jsonl
 
@@ -115,13 +116,13 @@ class RunFolder:
         if not mpath.is_file():
             raise InputError("not a benchctl run folder (no run.json)", path)
         manifest = load_json(mpath)
-        fmt = str(manifest.get("format", ""))
-        if not fmt.startswith("benchctl-run/"):
-            raise InputError(f"unknown format {fmt!r}; expected {RUN_FORMAT}", mpath)
+        fmt = str(manifest.get("format", "")) if isinstance(manifest, dict) else ""
         try:
-            major = int(fmt.split("/", 1)[1].split(".")[0])
+            major = format_version(fmt, "benchctl-run")
         except ValueError:
-            raise InputError(f"unreadable format version {fmt!r}", mpath)
+            raise InputError(f"unreadable format version {fmt!r}", mpath) from None
+        if major is None:
+            raise InputError(f"unknown format {fmt!r}; expected {RUN_FORMAT}", mpath)
         if major > RUN_FORMAT_MAJOR:
             raise InputError(f"written by a newer benchctl ({fmt}); upgrade benchctl to read it", mpath)
         return cls(path, manifest)
@@ -196,20 +197,6 @@ class RunFolder:
         name = {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
         p = self.path / name
         return load_json(p) if p.exists() else None
-
-
-def load_json(path: Path) -> Any:
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", path, e.lineno)
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path)
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path)
 
 
 def effective_status(manifest: dict[str, Any]) -> str:

@@ -124,12 +124,17 @@ def _tmp_present(a: dict) -> bool:
     return os.path.lexists(a.get("path", ""))
 
 
-def _tmp_owned(a: dict) -> bool:
+def same_inode(a: dict, is_type: Callable[[int], bool]) -> bool:
+    """a["path"] is (without following a link) of that type and still the inode the ledger recorded."""
     try:
         st = os.lstat(a["path"])
     except (OSError, KeyError):
         return False
-    if not (stat.S_ISDIR(st.st_mode) and st.st_dev == a.get("dev") and st.st_ino == a.get("ino")):
+    return is_type(st.st_mode) and st.st_dev == a.get("dev") and st.st_ino == a.get("ino")
+
+
+def _tmp_owned(a: dict) -> bool:
+    if not same_inode(a, stat.S_ISDIR):
         return False
     try:
         return (Path(a["path"]) / TEMPDIR_MARKER).read_text().strip() == a.get("token")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchctl.errors import InputError
 from benchctl import sizes
+from benchctl.documents import load_toml
+from benchctl.errors import InputError
 
 WORKLOAD_FORMAT = "benchctl-workload/1"
 SUITE_FORMAT = "benchctl-suite/1"
@@ -169,19 +169,6 @@ class ResolvedSpec:
 
 # -- loading -------------------------------------------------------------------------
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError("no such file", path)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise InputError(f"not valid TOML ({e})", path, int(m.group(1)) if m else None)
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read ({e})", path)
-
-
 def _check_keys(table: Any, allowed: set[str], path: Path, where: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise InputError(f"{where or 'top level'}: expected a table", path)
@@ -217,7 +204,7 @@ def load_workload(name_or_path: str | Path) -> Workload:
     if not path.is_file():
         known = ", ".join(list_workload_names()) or "none"
         raise InputError(f"no such workload (known: {known})", path)
-    doc = _read_toml(path)
+    doc = load_toml(path, "workload file")
     _check_keys(doc, {"format", "name", "driver", "description", "default_preset", "needs", "params", "presets"},
                 path, "")
     fmt = _typed(doc, "format", str, path, "")
@@ -339,7 +326,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         d = workloads_dir() / "suites"
         known = ", ".join(sorted(p.stem for p in d.glob("*.toml"))) if d.is_dir() else "none"
         raise InputError(f"no such suite (known: {known or 'none'})", path)
-    doc = _read_toml(path)
+    doc = load_toml(path, "suite file")
     _check_keys(doc, {"format", "name", "description", "run"}, path, "")
     fmt = _typed(doc, "format", str, path, "")
     if fmt != SUITE_FORMAT:

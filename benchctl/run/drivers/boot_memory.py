@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
+from benchctl.env.probes import memory as meminfo
 from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError
 from benchctl.parsers import Measurement
@@ -24,13 +25,8 @@ FIELDS = {"MemTotal": "mem_total_kb", "MemFree": "mem_free_kb", "MemAvailable": 
 
 
 def parse_meminfo(text: str) -> dict[str, int]:
-    """`Key:  N kB` lines -> {Key: N} (values in kB as the kernel prints them)."""
-    out: dict[str, int] = {}
-    for line in text.splitlines():
-        key, sep, rest = line.partition(":")
-        parts = rest.split()
-        if sep and parts and parts[0].isascii() and parts[0].isdigit():   # int() rejects '²', isdigit() does not
-            out[key.strip()] = int(parts[0])
+    """`Key:  N kB` lines -> {Key: N} (values in kB as the kernel prints them); MemTotal must be there."""
+    out = meminfo.parse_meminfo(text)
     if "MemTotal" not in out:
         raise InputError("no MemTotal line in meminfo")
     return out

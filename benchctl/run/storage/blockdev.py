@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from benchctl.env.mounts import ROOT, mounts
+from benchctl.env.probes.memory import parse_meminfo
 from benchctl.errors import ResourceError
 
 
@@ -194,10 +195,4 @@ def has_module(name: str, root: Path = ROOT) -> bool:
 
 
 def meminfo_kb(root: Path = ROOT) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in (_read(root / "proc" / "meminfo") or "").splitlines():
-        key, _, rest = line.partition(":")
-        fields = rest.split()
-        if fields and fields[0].isdigit():
-            out[key.strip()] = int(fields[0])
-    return out
+    return parse_meminfo(_read(root / "proc" / "meminfo") or "")

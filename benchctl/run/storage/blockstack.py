@@ -33,7 +33,7 @@ from typing import Any, Callable
 from benchctl.run.storage import blockdev, dmcrypt
 from benchctl.env.mounts import mounted, mounts
 from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
-from benchctl.run.kinds import handler, register_kind
+from benchctl.run.kinds import handler, register_kind, same_inode
 from benchctl.sizes import parse_size  # noqa: F401  (drivers import it from here)
 
 LOOP_DETACH_S = 10.0           # a busy loop device detaches when its last user closes it
@@ -340,13 +340,9 @@ def _file_present(a: dict) -> bool:
 
 
 def _file_owned(a: dict) -> bool:
-    try:
-        st = os.lstat(a["path"])
-    except (OSError, KeyError):
-        return False
     if a.get("ino") is None:   # killed between create and record: only inside our own temp dirs
-        return stat.S_ISREG(st.st_mode) and "/benchctl-" in a["path"]
-    return stat.S_ISREG(st.st_mode) and st.st_dev == a.get("dev") and st.st_ino == a.get("ino")
+        return "/benchctl-" in a.get("path", "") and os.path.isfile(a["path"]) and not os.path.islink(a["path"])
+    return same_inode(a, stat.S_ISREG)
 
 
 def _file_remove(a: dict) -> None:
