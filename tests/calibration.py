@@ -24,7 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchctl.analyze.result import Series, compare, judge  # noqa: E402
+from benchctl.analyze.compare import compare  # noqa: E402
+from benchctl.analyze.judge import judge  # noqa: E402
+from benchctl.analyze.series import Series  # noqa: E402
 from benchctl.analyze.claims import EFFECT_VERDICTS, Claim  # noqa: E402
 from benchctl.analyze.stats import bootstrap  # noqa: E402
 

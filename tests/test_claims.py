@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchctl.analyze.result import Series, compare, judge
+from benchctl.analyze.compare import compare
+from benchctl.analyze.judge import judge
+from benchctl.analyze.series import Series
 from benchctl.analyze.claims import Claim, load_claims, verdict
 from benchctl.errors import InputError
 from benchctl.analyze.stats import bootstrap

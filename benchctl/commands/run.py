@@ -40,7 +40,9 @@ def command(workload: str | None, arm: str | None, preset: str | None, iteration
         if workload or suite or sets or preset:
             raise UsageError("--resume DIR takes the workload, preset and overrides from DIR/run.json; "
                              "give only --iterations/--warmup/--no-perf with it")
-        folder = engine.resume(resume, opts)
+        from benchctl.run.resume import resume as resume_run
+
+        folder = resume_run(resume, opts)
         click.echo(folder.path)
         return
     if not arm:

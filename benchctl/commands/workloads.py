@@ -10,7 +10,7 @@ import click
 def _driver_limits(w) -> list[str]:
     """What the driver itself needs with the default preset: programs that depend on parameters
     (e.g. cryptsetup only with crypt=dm-crypt) and kernel features (device-mapper)."""
-    from benchctl.run.engine import load_driver
+    from benchctl.run.drivers import load_driver
 
     try:
         driver = load_driver(w.driver)

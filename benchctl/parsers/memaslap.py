@@ -61,6 +61,26 @@ def pow2_quantile_bracket(buckets: dict[int, int], q: float) -> tuple[float, flo
     return float(2 ** (i - 1)) if i else 0.0, float(2 ** i)
 
 
+def _total_latency(res: ParseResult, blocks: dict[str, dict]) -> None:
+    """Mean and bracketed P99 from the -S "Total Statistics" block, with what they cannot say."""
+    total = blocks.get("Total")
+    if total is None or not total["dist"]:
+        res.warnings.append("no -S statistics block: memaslap prints latency only with -S, so no latency metrics")
+    else:
+        if "avg" in total:
+            res.measurements.append(Measurement("mean_latency_us", total["avg"], "us",
+                                                {"latency_resolution": "integer-us", "op": "all"}))
+        lo, hi = pow2_quantile_bracket(total["dist"], 0.99)
+        res.measurements.append(Measurement("p99_latency_us", hi, "us", {
+            "latency_resolution": "coarse-pow2", "bracket_us": [lo, hi], "value_is": "bracket upper bound",
+            "op": "all"}))
+        if sum(total["dist"].values()) != total["events"]:
+            res.warnings.append(f"Total Log2 Dist holds {sum(total['dist'].values())} events, "
+                                f"the header says {total['events']}")
+        res.warnings.append("memaslap has no percentiles: p99_latency_us is the upper edge of the power-of-two "
+                            f"bucket ({lo:g}, {hi:g}] us that holds the 99th percentile")
+
+
 @guarded
 def parse(text: str) -> ParseResult:
     """ops_per_sec from the TPS line; mean and a bracketed P99 from the -S Total Statistics block."""
@@ -126,22 +146,7 @@ def parse(text: str) -> ParseResult:
         raise ParseError("expected memaslap's final line 'Run time: 5.0s Ops: N TPS: N Net_rate: X.YM/s' "
                          "(the run was cut short or this is not memaslap output)")
     res.measurements.append(Measurement("ops_per_sec", float(final["tps"]), "ops/s", {"source": "TPS"}))
-    total = blocks.get("Total")
-    if total is None or not total["dist"]:
-        res.warnings.append("no -S statistics block: memaslap prints latency only with -S, so no latency metrics")
-    else:
-        if "avg" in total:
-            res.measurements.append(Measurement("mean_latency_us", total["avg"], "us",
-                                                {"latency_resolution": "integer-us", "op": "all"}))
-        lo, hi = pow2_quantile_bracket(total["dist"], 0.99)
-        res.measurements.append(Measurement("p99_latency_us", hi, "us", {
-            "latency_resolution": "coarse-pow2", "bracket_us": [lo, hi], "value_is": "bracket upper bound",
-            "op": "all"}))
-        if sum(total["dist"].values()) != total["events"]:
-            res.warnings.append(f"Total Log2 Dist holds {sum(total['dist'].values())} events, "
-                                f"the header says {total['events']}")
-        res.warnings.append("memaslap has no percentiles: p99_latency_us is the upper edge of the power-of-two "
-                            f"bucket ({lo:g}, {hi:g}] us that holds the 99th percentile")
+    _total_latency(res, blocks)
     res.info = {"tool": "memaslap", "settings": settings, "counters": counters, "final": final,
                 "statistics": {k: {kk: vv for kk, vv in v.items()} for k, v in blocks.items()},
                 "periods": periods}

@@ -39,6 +39,29 @@ def _row(s: str, ncols: int) -> list[float] | None:
         return None
 
 
+def _summary_line(s: str, info: dict) -> bool:
+    """Record one of the lines after the table (Total QPS, Misses, RX/TX, samples file) in info."""
+    m = re.match(r"^Total QPS = " + _NUM + r" \((\d+) / " + _NUM + r"s\)$", s)
+    if m:
+        info["total_qps"] = to_float(m.group(1), "Total QPS")
+        info["ops"] = int(m.group(2))
+        info["duration_s"] = to_float(m.group(3), "Total QPS duration")
+        return True
+    m = re.match(r"^(Misses|Skipped TXs) = (\d+) \(" + _NUM + r"%\)$", s)
+    if m:
+        info["misses" if m.group(1) == "Misses" else "skipped_txs"] = int(m.group(2))
+        return True
+    m = re.match(r"^(RX|TX)\s+(\d+) bytes :\s+" + _NUM + r" MB/s$", s)
+    if m:
+        info[m.group(1).lower() + "_bytes"] = int(m.group(2))
+        return True
+    m = re.match(r"^Saving latency samples to (.*)\.$", s)
+    if m:
+        info["samples_file"] = m.group(1)
+        return True
+    return False
+
+
 @guarded
 def parse(text: str) -> ParseResult:
     """ops_per_sec (Total QPS), p99_latency_us and mean_latency_us of GETs (the read row)."""
@@ -62,23 +85,7 @@ def parse(text: str) -> ParseResult:
         if s.startswith("#type"):
             header = s.split()[1:]
             continue
-        m = re.match(r"^Total QPS = " + _NUM + r" \((\d+) / " + _NUM + r"s\)$", s)
-        if m:
-            info["total_qps"] = to_float(m.group(1), "Total QPS")
-            info["ops"] = int(m.group(2))
-            info["duration_s"] = to_float(m.group(3), "Total QPS duration")
-            continue
-        m = re.match(r"^(Misses|Skipped TXs) = (\d+) \(" + _NUM + r"%\)$", s)
-        if m:
-            info["misses" if m.group(1) == "Misses" else "skipped_txs"] = int(m.group(2))
-            continue
-        m = re.match(r"^(RX|TX)\s+(\d+) bytes :\s+" + _NUM + r" MB/s$", s)
-        if m:
-            info[m.group(1).lower() + "_bytes"] = int(m.group(2))
-            continue
-        m = re.match(r"^Saving latency samples to (.*)\.$", s)
-        if m:
-            info["samples_file"] = m.group(1)
+        if _summary_line(s, info):
             continue
         name = s.split()[0]
         if header is not None and name in ("read", "update", "op_q"):

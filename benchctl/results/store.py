@@ -8,6 +8,7 @@ readers (export, analyze, --resume) can use as it is.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import secrets
@@ -19,12 +20,13 @@ from typing import Any
 from benchctl import __version__
 from benchctl.documents import format_version, load_json
 from benchctl.errors import InputError, ResourceError
-from benchctl.results.fsutil import append_json, atomic_write_json, read_jsonl
+from benchctl.results.fsutil import append_json, append_line, atomic_write_bytes, atomic_write_json, read_jsonl
 
 RUN_FORMAT = "benchctl-run/1"
 RUN_FORMAT_MAJOR = 1
 MANIFEST = "run.json"
 RECORDS = "records.jsonl"
+SET_ASIDE = "records.set-aside.jsonl"   # torn or partial lines moved aside by --resume, never read as data
 COMMANDS = "commands.jsonl"
 ENV_BEFORE = "env-before.json"
 ENV_AFTER = "env-after.json"
@@ -192,6 +194,47 @@ class RunFolder:
         """Iterations that have at least one measured (non-warm-up) record."""
         recs, _ = self.records()
         return {int(r["iteration"]) for r in recs if not r.get("warmup")}
+
+    def whole_iterations(self) -> set[int]:
+        """Iterations whose records were all written (manifest `completed_iterations`; older folders: any record)."""
+        listed = self.manifest.get("completed_iterations")
+        if isinstance(listed, list):
+            return {int(i) for i in listed}
+        return self.completed_iterations()
+
+    def set_aside_partial(self, complete: set[int]) -> int:
+        """Before appending to a killed run: set aside torn lines and records of iterations cut in half.
+
+        A SIGKILL can leave a last line without its newline (the next append
+        would glue onto it) or an iteration with only some of its metrics. Those
+        lines move, byte for byte, to records.set-aside.jsonl (kept, never read
+        as data) and records.jsonl is replaced atomically by the whole ones.
+        Returns the number of lines set aside.
+        """
+        path = self.path / RECORDS
+        if not path.exists():
+            return 0
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        keep, aside = [], []
+        for n, line in enumerate(lines):
+            if not line.strip():
+                continue
+            torn = n == len(lines) - 1          # no newline after it
+            try:
+                rec = json.loads(line)
+                ok = isinstance(rec, dict) and not torn
+            except ValueError:
+                ok = False
+            if ok and not rec.get("warmup") and int(rec.get("iteration", -1)) not in complete:
+                ok = False
+            (keep if ok else aside).append(line)
+        if not aside:
+            return 0
+        for line in aside:
+            append_line(self.path / SET_ASIDE, line.decode("utf-8", errors="replace"))
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
+        return len(aside)
 
     def fingerprint(self, which: str) -> dict[str, Any] | None:
         name = {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
