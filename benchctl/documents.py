@@ -58,7 +58,7 @@ def format_version(fmt: object, prefix: str) -> int | None:
     """
     if not isinstance(fmt, str) or not fmt.startswith(prefix + "/"):
         return None
-    return int(fmt[len(prefix) + 1:].split(".")[0])
+    return int(fmt[len(prefix) + 1 :].split(".")[0])
 
 
 def get(doc: Any, dotted: str, default: Any = None) -> Any:

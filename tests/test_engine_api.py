@@ -18,8 +18,16 @@ def test_between_runs_after_warmup_and_each_iteration_outside_the_measured_windo
         records = (ctx.run_dir / "records.jsonl").read_text().splitlines() if done else []
         calls.append((done, manifest["phase"], len({json.loads(r)["iteration"] for r in records})))
 
-    opts = engine.RunOptions(arm="a", preset="quick", iterations=3, warmup=1, results=tmp_path / "r",
-                             perf=False, echo=lambda m: None, between=between)
+    opts = engine.RunOptions(
+        arm="a",
+        preset="quick",
+        iterations=3,
+        warmup=1,
+        results=tmp_path / "r",
+        perf=False,
+        echo=lambda m: None,
+        between=between,
+    )
     folder = engine.run_workload("boot-memory", opts)
     assert [c[0] for c in calls] == [0, 1, 2, 3], "after the warm-up, then after every measured iteration"
     assert calls[0][1] == "warmup" and all(phase == "measure" for _, phase, _ in calls[1:])

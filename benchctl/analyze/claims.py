@@ -38,11 +38,23 @@ from benchctl.documents import load_toml
 from benchctl.errors import InputError
 
 FORMAT = "benchctl-claims/1"
-DEFAULT_TOLERANCE_REL = 0.25   # of the claimed magnitude nearest zero, when tolerance is omitted
+DEFAULT_TOLERANCE_REL = 0.25  # of the claimed magnitude nearest zero, when tolerance is omitted
 EFFECT_VERDICTS = ("confirmed", "smaller-than-claimed", "larger-than-claimed")
 VERDICTS = EFFECT_VERDICTS + ("not-reproduced", "inconclusive")
-CLAIM_KEYS = {"id", "workload", "metric", "direction", "value", "range", "tolerance", "resolution_pct",
-              "source", "machine", "description", "absolute"}
+CLAIM_KEYS = {
+    "id",
+    "workload",
+    "metric",
+    "direction",
+    "value",
+    "range",
+    "tolerance",
+    "resolution_pct",
+    "source",
+    "machine",
+    "description",
+    "absolute",
+}
 TOP_KEYS = {"format", "title", "description", "claim"}
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -52,10 +64,10 @@ class Claim:
     id: str
     workload: str
     metric: str
-    direction: str          # "increase" | "decrease"
-    lo: float               # claimed change, signed percent (lo == hi for a single value)
+    direction: str  # "increase" | "decrease"
+    lo: float  # claimed change, signed percent (lo == hi for a single value)
     hi: float
-    tolerance: float        # percentage points
+    tolerance: float  # percentage points
     source: str = ""
     machine: str = ""
     description: str = ""
@@ -80,11 +92,17 @@ class Claim:
         return f"{v} +-{self.tolerance:g}"
 
     def as_dict(self) -> dict:
-        return {"value": None if self.is_range else self.lo,
-                "range": [self.lo, self.hi] if self.is_range else None,
-                "direction": self.direction, "band": list(self.band),
-                "source": self.source, "machine": self.machine, "description": self.description,
-                "absolute": self.absolute or None, "resolution_pct": self.resolution_pct}
+        return {
+            "value": None if self.is_range else self.lo,
+            "range": [self.lo, self.hi] if self.is_range else None,
+            "direction": self.direction,
+            "band": list(self.band),
+            "source": self.source,
+            "machine": self.machine,
+            "description": self.description,
+            "absolute": self.absolute or None,
+            "resolution_pct": self.resolution_pct,
+        }
 
 
 def _num(v, path, key) -> float:
@@ -124,8 +142,11 @@ def parse_claim(d: dict, path: str, where: str) -> Claim:
         lo, hi = sorted(_num(x, path, f"{where}.range") for x in r)
     sign_ok = (lo > 0 and hi > 0) if direction == "increase" else (lo < 0 and hi < 0)
     if not sign_ok:
-        raise InputError(f"{where}: a claimed {direction} needs a {'positive' if direction == 'increase' else 'negative'} "
-                         f"value in percent (got {lo:g}..{hi:g})", path)
+        raise InputError(
+            f"{where}: a claimed {direction} needs a {'positive' if direction == 'increase' else 'negative'} "
+            f"value in percent (got {lo:g}..{hi:g})",
+            path,
+        )
     if "tolerance" in d:
         tol = _num(d["tolerance"], path, f"{where}.tolerance")
         if tol < 0:
@@ -137,10 +158,24 @@ def parse_claim(d: dict, path: str, where: str) -> Claim:
         res = _num(d["resolution_pct"], path, f"{where}.resolution_pct")
         if res <= 0:
             raise InputError(f"{where}.resolution_pct must be > 0", path)
-    texts = {k: _str(d[k], path, f"{where}.{k}") if k in d else ""
-             for k in ("workload", "metric", "source", "machine", "description", "absolute")}
-    return Claim(cid, texts["workload"], texts["metric"], direction, lo, hi, tol, texts["source"],
-                 texts["machine"], texts["description"], res, texts["absolute"])
+    texts = {
+        k: _str(d[k], path, f"{where}.{k}") if k in d else ""
+        for k in ("workload", "metric", "source", "machine", "description", "absolute")
+    }
+    return Claim(
+        cid,
+        texts["workload"],
+        texts["metric"],
+        direction,
+        lo,
+        hi,
+        tol,
+        texts["source"],
+        texts["machine"],
+        texts["description"],
+        res,
+        texts["absolute"],
+    )
 
 
 def load_claims(path: str | Path) -> list[Claim]:

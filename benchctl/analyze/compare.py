@@ -19,16 +19,23 @@ from benchctl.analyze.series import Series
 from benchctl.analyze.stats import bootstrap, classical, components, trend
 
 RESOLUTION_PCT = {"coarse-pow2": 100.0, "hdr-3sig": 0.1, "exact": 0.0}
-ONE_BOOT_WARNING = ("fewer than 2 boots on a side ({sides}): the interval resamples iterations only and "
-                    "does not cover boot-to-boot variation; it describes this boot, not the kernel")
+ONE_BOOT_WARNING = (
+    "fewer than 2 boots on a side ({sides}): the interval resamples iterations only and "
+    "does not cover boot-to-boot variation; it describes this boot, not the kernel"
+)
 
 
 def _summary(s: Series) -> dict:
     stats = s.arm.boot_stats()
-    return {"n_boots": int(s.arm.n_boots), "n_samples": int(len(s.values)),
-            "mean": float(stats.mean()), "median": float(np.median(s.values)),
-            "boot_means": [float(x) for x in stats], "boots": [str(b) for b in s.boots],
-            "samples_per_boot": [int(x) for x in s.arm.sizes]}
+    return {
+        "n_boots": int(s.arm.n_boots),
+        "n_samples": int(len(s.values)),
+        "mean": float(stats.mean()),
+        "median": float(np.median(s.values)),
+        "boot_means": [float(x) for x in stats],
+        "boots": [str(b) for b in s.boots],
+        "samples_per_boot": [int(x) for x in s.arm.sizes],
+    }
 
 
 def _seed_for(seed: int, workload: str, metric: str) -> np.random.SeedSequence:
@@ -78,20 +85,40 @@ def setup_mismatch(base_notes: set[str], cand_notes: set[str], baseline: str, ca
     out = []
     for k in SETUP_KEYS:
         if b.get(k, set()) != c.get(k, set()):
-            out.append(f"not comparable: {k} differs between arms ({baseline}: "
-                       f"{', '.join(sorted(b.get(k, set()))) or 'unset'}; {candidate}: "
-                       f"{', '.join(sorted(c.get(k, set()))) or 'unset'})")
+            out.append(
+                f"not comparable: {k} differs between arms ({baseline}: "
+                f"{', '.join(sorted(b.get(k, set()))) or 'unset'}; {candidate}: "
+                f"{', '.join(sorted(c.get(k, set()))) or 'unset'})"
+            )
     return out
 
 
-def compare(workload: str, metric: str, base: Series, cand: Series, *, confidence: float, seed: int,
-            resamples: int, baseline: str, candidate: str, is_ratio: bool, exact: bool | None = None) -> dict:
+def compare(
+    workload: str,
+    metric: str,
+    base: Series,
+    cand: Series,
+    *,
+    confidence: float,
+    seed: int,
+    resamples: int,
+    baseline: str,
+    candidate: str,
+    is_ratio: bool,
+    exact: bool | None = None,
+) -> dict:
     warnings: list[str] = []
     few = [f"{name} {s.arm.n_boots}" for name, s in ((baseline, base), (candidate, cand)) if s.arm.n_boots < 2]
     if few:
         warnings.append(ONE_BOOT_WARNING.format(sides=", ".join(few)))
-    bs = bootstrap.bootstrap_ratio(base.arm, cand.arm, resamples=resamples, level=confidence,
-                                   seed_seq=_seed_for(seed, workload, metric), exact=exact)
+    bs = bootstrap.bootstrap_ratio(
+        base.arm,
+        cand.arm,
+        resamples=resamples,
+        level=confidence,
+        seed_seq=_seed_for(seed, workload, metric),
+        exact=exact,
+    )
     warnings += bs.warnings
     mb, mc = base.arm.boot_stats(), cand.arm.boot_stats()
     ci_pct = list(bs.ci_pct)
@@ -114,8 +141,10 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
     if w.p_value is None:
         warnings.append(f"no p-value: Welch's test {w.note}")
     if base.unit and cand.unit and base.unit != cand.unit:
-        warnings.append(f"units differ between arms ({baseline}: {base.unit}, {candidate}: {cand.unit}); "
-                        "the change is meaningless unless they are the same quantity")
+        warnings.append(
+            f"units differ between arms ({baseline}: {base.unit}, {candidate}: {cand.unit}); "
+            "the change is meaningless unless they are the same quantity"
+        )
     # Only percentiles are read off the tool's buckets; throughput and means are not.
     res, res_name = _resolution(base.notes | cand.notes) if PERCENTILE_METRIC.search(metric) else (None, None)
     mismatch = setup_mismatch(base.notes, cand.notes, baseline, candidate)
@@ -123,11 +152,18 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
     if is_ratio:
         method += "; ratio of sums of raw counters per boot"
     return {
-        "workload": workload, "metric": metric, "unit": base.unit or cand.unit,
-        "baseline": _summary(base), "candidate": _summary(cand),
-        "change_pct": bs.change_pct, "ci_pct": ci_pct, "bootstrap_ci_pct": list(bs.ci_pct), "p_value": w.p_value,
+        "workload": workload,
+        "metric": metric,
+        "unit": base.unit or cand.unit,
+        "baseline": _summary(base),
+        "candidate": _summary(cand),
+        "change_pct": bs.change_pct,
+        "ci_pct": ci_pct,
+        "bootstrap_ci_pct": list(bs.ci_pct),
+        "p_value": w.p_value,
         "method": method + "; p: Welch t-test on per-boot means",
-        "variance_components": vc, "warnings": warnings,
+        "variance_components": vc,
+        "warnings": warnings,
         "ci_level_used": bs.level_used,
         "tests": {"welch": w.as_dict(), "mann_whitney": u.as_dict()},
         "resolution": {"latency_resolution": res_name, "resolution_pct": res} if res_name else None,

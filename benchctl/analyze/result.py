@@ -64,12 +64,14 @@ def _check_arms(tidy: Tidy, baseline: str, candidate: str, confidence: float) ->
             why = " (every row of it was skipped)" if arm in known else ""
             first = next((s for s in tidy.skipped if s.arm == arm), None)
             extra = f"; first problem: {first}" if first else ""
-            raise InputError(f"arm {arm!r} has no usable rows{why}; arms in the data: "
-                             f"{', '.join(arms_present) or 'none'}{extra}")
+            raise InputError(
+                f"arm {arm!r} has no usable rows{why}; arms in the data: {', '.join(arms_present) or 'none'}{extra}"
+            )
 
 
-def _all_series(tidy: Tidy, df, baseline: str, candidate: str,
-                notes: list[str]) -> dict[tuple[str, str], tuple[Series, Series, bool]]:
+def _all_series(
+    tidy: Tidy, df, baseline: str, candidate: str, notes: list[str]
+) -> dict[tuple[str, str], tuple[Series, Series, bool]]:
     """(baseline, candidate, is_ratio) per comparable (workload, metric); why others are not compared goes to notes."""
     order = boot_order(tidy, df)
     series: dict[tuple[str, str], tuple[Series, Series, bool]] = {}
@@ -86,8 +88,10 @@ def _all_series(tidy: Tidy, df, baseline: str, candidate: str,
             parts = list(r.numerators) + [r.denominator]
             sub = df[(df["workload"] == workload) & df["metric"].isin(parts)]
             if (workload, metric) in groups:
-                notes.append(f"{workload}/{metric}: recomputed from raw counters as a ratio of sums "
-                             "per boot (the per-iteration ratios in the data are not averaged)")
+                notes.append(
+                    f"{workload}/{metric}: recomputed from raw counters as a ratio of sums "
+                    "per boot (the per-iteration ratios in the data are not averaged)"
+                )
         else:
             sub = groups[(workload, metric)]
         per_arm = {a: sub[sub["arm"] == a] for a in (baseline, candidate)}
@@ -118,7 +122,8 @@ def _compare_all(series: dict[tuple[str, str], tuple[Series, Series, bool]], **k
         if metric in RATIOS and not is_ratio:
             comps[(workload, metric)]["warnings"].append(
                 f"raw counters ({', '.join(RATIOS[metric].numerators)}, {RATIOS[metric].denominator}) absent: "
-                "boot values are means of per-iteration ratios, not ratios of sums")
+                "boot values are means of per-iteration ratios, not ratios of sums"
+            )
     return comps
 
 
@@ -137,13 +142,21 @@ def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str]) -> dict:
     return design
 
 
-def _checks(boots_sel: list[BootMeta], comps: dict[tuple[str, str], dict], judged: list[dict],
-            simulated: bool, baseline: str, candidate: str) -> list[str]:
+def _checks(
+    boots_sel: list[BootMeta],
+    comps: dict[tuple[str, str], dict],
+    judged: list[dict],
+    simulated: bool,
+    baseline: str,
+    candidate: str,
+) -> list[str]:
     """Design checks, then per-result problems that can void a verdict, listed up front; spread back to results."""
     checks = design_checks.all_checks(boots_sel, baseline, candidate)
     if boots_sel and all(b.source == "csv" for b in boots_sel):
-        checks.append("CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
-                      "boot-consistency and taint checks could not run")
+        checks.append(
+            "CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
+            "boot-consistency and taint checks could not run"
+        )
     promoted: dict[str, list[str]] = {}
     for comp in comps.values():
         for w in comp["warnings"]:
@@ -151,32 +164,45 @@ def _checks(boots_sel: list[BootMeta], comps: dict[tuple[str, str], dict], judge
                 promoted.setdefault(w, []).append(f"{comp['workload']}/{comp['metric']}")
     for w, where in promoted.items():
         shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
-        checks.append(f"{shown}: {w}" if len(where) < len(comps) or len(comps) == 1
-                      else f"all {len(comps)} comparisons: {w}")
+        checks.append(
+            f"{shown}: {w}" if len(where) < len(comps) or len(comps) == 1 else f"all {len(comps)} comparisons: {w}"
+        )
     for row in judged:
-        checks += [f"claim {row['id']}: {w}" for w in row["warnings"]
-                   if w.startswith("not judged") and "resolution" in w]
+        checks += [
+            f"claim {row['id']}: {w}" for w in row["warnings"] if w.startswith("not judged") and "resolution" in w
+        ]
     if simulated:
         checks.insert(0, "SIMULATED data present (model output): nothing here is a measurement")
     # benchstat style: every result carries the warnings that apply to it, so a
     # reader of one JSON entry sees the design problems too (reports print them once).
-    design_wide = [c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps))
-                   and not c.startswith(("claim ", "all "))]
+    design_wide = [
+        c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps)) and not c.startswith(("claim ", "all "))
+    ]
     for item in list(comps.values()) + judged:
         item["warnings"][:0] = [w for w in design_wide if w not in item["warnings"]]
     return checks
 
 
-def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | None = None, *,
-            confidence: float = 0.95, seed: int = 0, resamples: int = 10_000,
-            reboot_cost: float = DEFAULT_REBOOT_COST, iteration_cost: float | None = None) -> dict:
+def analyze(
+    tidy: Tidy,
+    baseline: str,
+    candidate: str,
+    claims: list[Claim] | None = None,
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    resamples: int = 10_000,
+    reboot_cost: float = DEFAULT_REBOOT_COST,
+    iteration_cost: float | None = None,
+) -> dict:
     """The result dict every report renders (module doc): comparisons, verdicts, checks, design."""
     _check_arms(tidy, baseline, candidate, confidence)
     df = tidy.df[tidy.df["arm"].isin([baseline, candidate])]
     notes: list[str] = []
     series = _all_series(tidy, df, baseline, candidate, notes)
-    comps = _compare_all(series, confidence=confidence, seed=seed, resamples=resamples, baseline=baseline,
-                         candidate=candidate)
+    comps = _compare_all(
+        series, confidence=confidence, seed=seed, resamples=resamples, baseline=baseline, candidate=candidate
+    )
     iter_cost = iteration_cost if iteration_cost is not None else _iteration_cost(df)
     cost_note = None
     if iter_cost is None:
@@ -189,15 +215,19 @@ def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | Non
     return {
         "format": FORMAT,
         "simulated": simulated,
-        "baseline": baseline, "candidate": candidate,
-        "confidence": confidence, "seed": seed, "resamples": resamples,
+        "baseline": baseline,
+        "candidate": candidate,
+        "confidence": confidence,
+        "seed": seed,
+        "resamples": resamples,
         "costs": {"reboot_s": reboot_cost, "iteration_s": iter_cost, "note": cost_note},
         "design": _design(df, boots_sel, (baseline, candidate)),
         "checks": checks,
         "notes": notes,
         "skipped": summarize_skipped(tidy.skipped),
-        "skipped_items": [{"file": x.file, "line": x.line, "reason": x.reason}
-                          for x in tidy.skipped[:MAX_SKIPPED_ITEMS]],
+        "skipped_items": [
+            {"file": x.file, "line": x.line, "reason": x.reason} for x in tidy.skipped[:MAX_SKIPPED_ITEMS]
+        ],
         "comparisons": [comps[k] for k in sorted(comps)],
         "claims": judged,
     }

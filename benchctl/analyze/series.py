@@ -23,14 +23,14 @@ class Series:
     """One arm's data for one (workload, metric)."""
 
     arm: bootstrap.Arm
-    boots: list[str]            # in start order
-    values: np.ndarray          # per-iteration values (ratio metrics: per-iteration ratios)
+    boots: list[str]  # in start order
+    values: np.ndarray  # per-iteration values (ratio metrics: per-iteration ratios)
     notes: set[str]
     unit: str
 
     def groups(self) -> list[np.ndarray]:
         o = self.arm.offsets
-        return [self.values[o[i]:o[i + 1]] for i in range(len(o) - 1)]
+        return [self.values[o[i] : o[i + 1]] for i in range(len(o) - 1)]
 
 
 def boot_order(tidy: Tidy, df) -> dict[tuple[str, str], float]:
@@ -67,8 +67,9 @@ def build_series(sub, order: dict[tuple[str, str], float], ratio: RatioMetric | 
         unit = str(sub["unit"].iloc[0]) if len(sub) else ""
         return Series(bootstrap.Arm(vals, offsets), boots, vals, notes, unit)
     # Ratio metric: one row per (boot, run, iteration) with numerator and denominator sums.
-    wide = sub.pivot_table(index=["_o", "boot", "run", "iteration"], columns="metric", values="value",
-                           aggfunc="sum").reset_index()
+    wide = sub.pivot_table(
+        index=["_o", "boot", "run", "iteration"], columns="metric", values="value", aggfunc="sum"
+    ).reset_index()
     need = list(ratio.numerators) + [ratio.denominator]
     wide = wide.dropna(subset=need)
     wide = wide[wide[ratio.denominator] > 0].sort_values(["_o", "boot", "run", "iteration"], kind="stable")

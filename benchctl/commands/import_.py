@@ -14,21 +14,33 @@ from pathlib import Path
 
 import click
 
-DEFAULT_WORKLOAD = {"memtier": "memcached", "mutilate": "memcached", "memaslap": "memcached",
-                    "memcaslap": "memcached", "perf": "perf", "fio": "fio-dmcrypt", "xfs_io": "seqread-xfs"}
+DEFAULT_WORKLOAD = {
+    "memtier": "memcached",
+    "mutilate": "memcached",
+    "memaslap": "memcached",
+    "memcaslap": "memcached",
+    "perf": "perf",
+    "fio": "fio-dmcrypt",
+    "xfs_io": "seqread-xfs",
+}
 
 
 @click.command(name="import")
 @click.argument("tool", type=click.Choice(sorted(DEFAULT_WORKLOAD)))
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--arm", required=True, help="Arm label of the kernel these outputs were measured on.")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              help="Results root (default ./results): the folder goes to DIR/<host>/<run-id>/.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results root (default ./results): the folder goes to DIR/<host>/<run-id>/.",
+)
 @click.option("--workload", help="Workload name for the records (default by tool, e.g. memcached).")
 @click.option("--host", default="unknown", show_default=True, help="Host the outputs came from.")
 @click.option("--boot", help="Boot id of that host's run (default: a new id per import).")
-def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, workload: str | None,
-            host: str, boot: str | None) -> None:
+def command(
+    tool: str, files: tuple[Path, ...], arm: str, output: Path | None, workload: str | None, host: str, boot: str | None
+) -> None:
     """Turn outputs of runs made by hand (memtier JSON/text/HDR, mutilate, memaslap, perf stat, fio,
     xfs_io) into a run folder marked imported; each FILE is one iteration."""
     from benchctl.results.importer import import_files
@@ -43,8 +55,7 @@ def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, w
     except OSError as e:
         from benchctl.errors import ResourceError
 
-        raise ResourceError(f"cannot write the imported run under {output or 'results'} ({e.strerror or e})") \
-            from None
+        raise ResourceError(f"cannot write the imported run under {output or 'results'} ({e.strerror or e})") from None
     click.echo(f"benchctl: imported {n[0]} records from {len(parsed)} file(s) -> {n[1].path}", err=True)
     click.echo(n[1].path)
 
@@ -54,11 +65,22 @@ def _write(tool, parsed, arm, output, workload, host, boot, run_id):
     from benchctl.results.importer import read_text
     from benchctl.results.store import RunFolder, utc_now
 
-    folder = RunFolder.create(output or Path("results"), host=host, workload=workload, arm=arm, run_id=run_id,
-                              boot_id=boot or f"import-{run_id}", status="imported", imported=True,
-                              iterations_requested=len(parsed), warmup=0,
-                              spec={"name": workload, "imported_from": tool}, overrides={},
-                              tool_versions={}, kernel_release=None)
+    folder = RunFolder.create(
+        output or Path("results"),
+        host=host,
+        workload=workload,
+        arm=arm,
+        run_id=run_id,
+        boot_id=boot or f"import-{run_id}",
+        status="imported",
+        imported=True,
+        iterations_requested=len(parsed),
+        warmup=0,
+        spec={"name": workload, "imported_from": tool},
+        overrides={},
+        tool_versions={},
+        kernel_release=None,
+    )
     n = 0
     for i, (path, fmt, res) in enumerate(parsed, 1):
         raw = folder.raw_dir(i)
@@ -69,8 +91,9 @@ def _write(tool, parsed, arm, output, workload, host, boot, run_id):
         if not res.measurements:
             folder.warn(f"{path.name}: no metrics in this {fmt} output")
         for m in res.measurements:
-            folder.record(i, m.metric, m.value, m.unit, note={**(m.note or {}), "imported_from": path.name,
-                                                               "format": fmt})
+            folder.record(
+                i, m.metric, m.value, m.unit, note={**(m.note or {}), "imported_from": path.name, "format": fmt}
+            )
             n += 1
     folder.update(iterations_done=len(parsed), finished=utc_now())
     return n, folder

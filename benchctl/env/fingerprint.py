@@ -22,8 +22,7 @@ from benchctl.env.probes.kernel import CmdlineProbe, ConfigProbe, PageSizeProbe,
 from benchctl.env.probes.mapping import LinearMapProbe, RodataProbe
 from benchctl.env.probes.memory import MemoryProbe
 from benchctl.env.probes.tools import VERSION_ARGS, ToolsProbe
-from benchctl.env.probes.tuning import (GovernorProbe, KaslrProbe, NumaProbe, PerfParanoidProbe, SmtProbe,
-                                        ThpProbe)
+from benchctl.env.probes.tuning import GovernorProbe, KaslrProbe, NumaProbe, PerfParanoidProbe, SmtProbe, ThpProbe
 from benchctl.errors import InputError
 from benchctl.sizes import fmt_size
 
@@ -33,22 +32,59 @@ FORMAT_MAJOR = 1
 # Order matters: later probes read what earlier ones found (release -> config ->
 # arch -> MIDR -> dmesg -> rodata -> expected/observed linear map).
 PROBES: tuple[type[Probe], ...] = (
-    ReleaseProbe, CmdlineProbe, ConfigProbe, HostProbe, PageSizeProbe, CpuProbe, DmesgProbe,
-    MemoryProbe, BootProbe, GovernorProbe, ThpProbe, SmtProbe, NumaProbe, PerfParanoidProbe, KaslrProbe,
-    RodataProbe, LinearMapProbe,
+    ReleaseProbe,
+    CmdlineProbe,
+    ConfigProbe,
+    HostProbe,
+    PageSizeProbe,
+    CpuProbe,
+    DmesgProbe,
+    MemoryProbe,
+    BootProbe,
+    GovernorProbe,
+    ThpProbe,
+    SmtProbe,
+    NumaProbe,
+    PerfParanoidProbe,
+    KaslrProbe,
+    RodataProbe,
+    LinearMapProbe,
 )
 
 # Every path the contract promises; anything a probe did not reach is reported as missing.
 SCHEMA = (
-    "host.name", "host.arch",
-    "cpu.model", "cpu.count", "cpu.midr", "cpu.bbml2_noabort", "cpu.bbml2_dmesg",
-    "kernel.release", "kernel.version", "kernel.cmdline", "kernel.config", "kernel.page_size",
-    "rodata.requested", "rodata.effective",
-    "linear_map.state", "linear_map.source", "linear_map.bytes", "linear_map.expected",
-    "memory.total_kb", "memory.free_kb", "memory.available_kb", "memory.page_tables_kb", "memory.directmap",
-    "boot.id", "boot.uptime_s",
-    "tuning.governor", "tuning.thp_enabled", "tuning.thp_defrag", "tuning.smt", "tuning.numa_nodes",
-    "tuning.perf_event_paranoid", "tuning.kaslr",
+    "host.name",
+    "host.arch",
+    "cpu.model",
+    "cpu.count",
+    "cpu.midr",
+    "cpu.bbml2_noabort",
+    "cpu.bbml2_dmesg",
+    "kernel.release",
+    "kernel.version",
+    "kernel.cmdline",
+    "kernel.config",
+    "kernel.page_size",
+    "rodata.requested",
+    "rodata.effective",
+    "linear_map.state",
+    "linear_map.source",
+    "linear_map.bytes",
+    "linear_map.expected",
+    "memory.total_kb",
+    "memory.free_kb",
+    "memory.available_kb",
+    "memory.page_tables_kb",
+    "memory.directmap",
+    "boot.id",
+    "boot.uptime_s",
+    "tuning.governor",
+    "tuning.thp_enabled",
+    "tuning.thp_defrag",
+    "tuning.smt",
+    "tuning.numa_nodes",
+    "tuning.perf_event_paranoid",
+    "tuning.kaslr",
 )
 SECTIONS = ("host", "cpu", "kernel", "rodata", "linear_map", "memory", "boot", "tuning", "tools")
 
@@ -110,8 +146,12 @@ def _put(tree: dict, dotted: str, value: Any) -> None:
     tree[section][key] = value
 
 
-_STATE_WORDS = {"block": "block-mapped linear map", "pte": "PTE-mapped linear map",
-                "mixed": "mixed linear map", "unknown": "linear map state unknown"}
+_STATE_WORDS = {
+    "block": "block-mapped linear map",
+    "pte": "PTE-mapped linear map",
+    "mixed": "mixed linear map",
+    "unknown": "linear map state unknown",
+}
 
 
 def verdict(fp: dict) -> str:
@@ -150,25 +190,33 @@ def summary(fp: dict) -> str:
     lines = [fp.get("verdict") or verdict(fp)]
     lines.append(f"host:       {g('host.name')} ({g('host.arch')}), {g('cpu.model')} x {g('cpu.count')}")
     page = get(fp, "kernel.page_size")
-    lines.append(f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages; "
-                 f"cmdline: {g('kernel.cmdline', '')}")
+    lines.append(
+        f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages; "
+        f"cmdline: {g('kernel.cmdline', '')}"
+    )
     if get(fp, "host.arch") == "aarch64":
         midrs = ", ".join(f"{m['value']} ({m['name']}) cpus {m['cpus']}" for m in g("cpu.midr", []))
-        lines.append(f"cpu:        MIDR {midrs or '?'}; allow-list: {g('cpu.bbml2_noabort', 'unknown')}, "
-                     f"kernel log: {g('cpu.bbml2_dmesg', 'unknown')}")
+        lines.append(
+            f"cpu:        MIDR {midrs or '?'}; allow-list: {g('cpu.bbml2_noabort', 'unknown')}, "
+            f"kernel log: {g('cpu.bbml2_dmesg', 'unknown')}"
+        )
         lines.append(f"rodata:     requested {g('rodata.requested', '(none)')}, effective {g('rodata.effective')}")
     census = get(fp, "linear_map.bytes")
     mapped = ", ".join(f"{k} {fmt_size(v)}" for k, v in census.items() if v) if census else "not observed"
     lines.append(f"linear map: {g('linear_map.state')} ({g('linear_map.source')}): {mapped}")
     if get(fp, "linear_map.expected"):
         lines.append(f"expected:   {g('linear_map.expected')}: {g('linear_map.expected_reason', '')}")
-    lines.append(f"memory:     MemTotal {g('memory.total_kb')} kB, MemFree {g('memory.free_kb')} kB, "
-                 f"PageTables {g('memory.page_tables_kb')} kB")
+    lines.append(
+        f"memory:     MemTotal {g('memory.total_kb')} kB, MemFree {g('memory.free_kb')} kB, "
+        f"PageTables {g('memory.page_tables_kb')} kB"
+    )
     gov = get(fp, "tuning.governor")
     gov_text = ",".join(sorted(set(gov.values()))) if isinstance(gov, dict) else "none"
-    lines.append(f"tuning:     governor {gov_text}, THP {g('tuning.thp_enabled')}/{g('tuning.thp_defrag')}, "
-                 f"SMT {g('tuning.smt')}, NUMA nodes {g('tuning.numa_nodes')}, "
-                 f"perf_event_paranoid {g('tuning.perf_event_paranoid')}, KASLR {g('tuning.kaslr')}")
+    lines.append(
+        f"tuning:     governor {gov_text}, THP {g('tuning.thp_enabled')}/{g('tuning.thp_defrag')}, "
+        f"SMT {g('tuning.smt')}, NUMA nodes {g('tuning.numa_nodes')}, "
+        f"perf_event_paranoid {g('tuning.perf_event_paranoid')}, KASLR {g('tuning.kaslr')}"
+    )
     tools = fp.get("tools")
     if isinstance(tools, dict):
         lines.append("tools:      " + ", ".join(f"{k} {v}" for k, v in tools.items() if v))

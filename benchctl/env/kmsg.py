@@ -17,15 +17,15 @@ import subprocess
 from dataclasses import dataclass
 
 KMSG = "/dev/kmsg"
-RECORD_MAX = 16384       # a read() shorter than the record fails (EINVAL); records are at most 8 KiB
-DMESG_TIMEOUT_S = 10.0   # a full ring buffer on a slow host prints in well under a second
+RECORD_MAX = 16384  # a read() shorter than the record fails (EINVAL); records are at most 8 KiB
+DMESG_TIMEOUT_S = 10.0  # a full ring buffer on a slow host prints in well under a second
 _RECORD = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
 
 
 @dataclass(frozen=True)
 class KmsgRecord:
     seq: int
-    t: float          # seconds since boot
+    t: float  # seconds since boot
     message: str
 
 

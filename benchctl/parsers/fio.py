@@ -114,7 +114,9 @@ def _printed_percentiles(clat: dict, where: str) -> dict[float, float]:
         try:
             p = float(k)
         except ValueError:
-            raise ParseError(f"expected percentile keys like '99.900000' in {where}.clat_ns.percentile, got {k!r}") from None
+            raise ParseError(
+                f"expected percentile keys like '99.900000' in {where}.clat_ns.percentile, got {k!r}"
+            ) from None
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ParseError(f"expected a number at {where}.clat_ns.percentile[{k!r}], got {v!r}")
         out[p] = float(v)
@@ -133,14 +135,17 @@ def _direction(job: dict, where: str, warnings: list[str] | None = None) -> str:
     active = []
     for d in ("write", "read", "trim"):
         sec = job.get(d)
-        if isinstance(sec, dict) and any(isinstance(sec.get(k), (int, float)) and sec.get(k) > 0
-                                         for k in ("io_bytes", "total_ios")):
+        if isinstance(sec, dict) and any(
+            isinstance(sec.get(k), (int, float)) and sec.get(k) > 0 for k in ("io_bytes", "total_ios")
+        ):
             active.append(d)
     if not active:
         raise ParseError(f"expected {where} to have done some I/O (read/write/trim io_bytes are all 0)")
     if len(active) > 1 and warnings is not None:
-        warnings.append(f"{where} did {' and '.join(active)} I/O; the metrics are for {active[0]} "
-                        f"(the others are in info['other_directions'])")
+        warnings.append(
+            f"{where} did {' and '.join(active)} I/O; the metrics are for {active[0]} "
+            f"(the others are in info['other_directions'])"
+        )
     return active[0]
 
 
@@ -151,7 +156,9 @@ def _final_report(text: str, res: ParseResult) -> tuple[dict, int]:
     if not reports:
         raise ParseError("expected a fio JSON report (an object with 'fio version' and 'jobs')")
     if len(reports) > 1:
-        res.warnings.append(f"{len(reports) - 1} interim report(s) before the final one were skipped (--status-interval)")
+        res.warnings.append(
+            f"{len(reports) - 1} interim report(s) before the final one were skipped (--status-interval)"
+        )
     if skipped:
         res.warnings.append(f"{skipped} characters of non-JSON text around the report were skipped")
     return reports[-1], len(reports)
@@ -199,13 +206,16 @@ def _merged_bins(clats: list[dict], direction: str) -> dict[int, int] | None:
     return merged
 
 
-def _percentiles(res: ParseResult, clats: list[dict], merged: dict[int, int] | None, direction: str,
-                 has_samples: bool) -> dict:
+def _percentiles(
+    res: ParseResult, clats: list[dict], merged: dict[int, int] | None, direction: str, has_samples: bool
+) -> dict:
     """Percentile measurements, from fio's printed list or else its bins; the two cross-checked."""
     note = {"direction": direction, "latency_resolution": _RESOLUTION}
     printed = _printed_percentiles(clats[0], f"jobs[0].{direction}") if len(clats) == 1 else {}
     if len(clats) > 1 and merged is None:
-        res.warnings.append(f"{len(clats)} jobs without --group_reporting or json+ bins: percentiles cannot be combined")
+        res.warnings.append(
+            f"{len(clats)} jobs without --group_reporting or json+ bins: percentiles cannot be combined"
+        )
     cross: dict[str, dict] = {}
     for metric, pct in _TARGETS.items() if has_samples else ():
         from_print = _lookup(printed, pct)
@@ -216,8 +226,10 @@ def _percentiles(res: ParseResult, clats: list[dict], merged: dict[int, int] | N
                 res.warnings.append(f"{metric}: fio printed {from_print:g} ns but its bins give {from_bins:g} ns")
         value = from_print if from_print is not None else from_bins
         if value is None:
-            res.warnings.append(f"{metric}: fio did not report the {pct:g}th percentile (add it to --percentile_list "
-                                "or use --output-format=json+)")
+            res.warnings.append(
+                f"{metric}: fio did not report the {pct:g}th percentile (add it to --percentile_list "
+                "or use --output-format=json+)"
+            )
             continue
         src = "percentile" if from_print is not None else "bins"
         res.measurements.append(Measurement(metric, value / 1000.0, "us", dict(note, source=src)))
@@ -286,7 +298,7 @@ def parse_json(text: str) -> ParseResult:
 # --- normal text report -------------------------------------------------------
 
 _SUFFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
-_BW_UNITS = {"B/s": 1 / 1024, "KiB/s": 1.0, "MiB/s": 1024.0, "GiB/s": 1024.0 ** 2, "TiB/s": 1024.0 ** 3}
+_BW_UNITS = {"B/s": 1 / 1024, "KiB/s": 1.0, "MiB/s": 1024.0, "GiB/s": 1024.0**2, "TiB/s": 1024.0**3}
 _LAT_UNITS = {"nsec": 1e-3, "usec": 1.0, "msec": 1e3, "sec": 1e6}
 
 
@@ -326,7 +338,7 @@ def parse_text(text: str) -> ParseResult:
         m = re.match(r"^clat percentiles \((nsec|usec|msec|sec)\):", s)
         if m and not pct and direction is not None:
             scale = _LAT_UNITS[m.group(1)]
-            for follow in all_lines[idx + 1:]:
+            for follow in all_lines[idx + 1 :]:
                 if not follow.strip().startswith("|"):
                     break
                 for p, v in re.findall(r"([\d.]+)th=\[\s*(\d+)\]", follow):
@@ -334,7 +346,9 @@ def parse_text(text: str) -> ParseResult:
     if iops is None or bw is None or direction is None:
         raise ParseError("expected a fio report line like '  write: IOPS=45.7k, BW=179MiB/s (...)'")
     res.measurements.append(Measurement("iops", iops, "IOPS", {"direction": direction, "source": "text-3sig"}))
-    res.measurements.append(Measurement("bandwidth_kib_s", bw, "KiB/s", {"direction": direction, "source": "text-3sig"}))
+    res.measurements.append(
+        Measurement("bandwidth_kib_s", bw, "KiB/s", {"direction": direction, "source": "text-3sig"})
+    )
     note = {"direction": direction, "latency_resolution": "fio-text-rounded", "source": "text"}
     if mean is not None:
         res.measurements.append(Measurement("clat_mean_us", mean, "us", {"direction": direction, "source": "text"}))
@@ -344,8 +358,10 @@ def parse_text(text: str) -> ParseResult:
             res.warnings.append(f"{metric}: not in the text report")
         else:
             res.measurements.append(Measurement(metric, v, "us", dict(note)))
-    res.warnings.append("parsed fio's text report: IOPS and bandwidth are rounded to 3 significant digits; "
-                        "use --output-format=json+ for exact figures")
+    res.warnings.append(
+        "parsed fio's text report: IOPS and bandwidth are rounded to 3 significant digits; "
+        "use --output-format=json+ for exact figures"
+    )
     info["direction"] = direction
     res.info = info
     return res

@@ -13,7 +13,7 @@ from pathlib import Path
 from benchctl.errors import InputError, UsageError
 from benchctl.parsers import PARSERS, TOOL_FORMATS, ParseError, ParseResult, detect
 
-FALLBACK_MAX_CHARS = 8 << 20   # undetected text larger than this is not tried with every parser
+FALLBACK_MAX_CHARS = 8 << 20  # undetected text larger than this is not tried with every parser
 MAX_BYTES = 256 << 20  # tool outputs are KiB to a few MiB; anything this large is not one
 ALIASES = {"memcaslap": "memaslap", "memtier_benchmark": "memtier", "xfs-io": "xfs_io", "perf-stat": "perf"}
 

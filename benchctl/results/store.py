@@ -26,7 +26,7 @@ RUN_FORMAT = "benchctl-run/1"
 RUN_FORMAT_MAJOR = 1
 MANIFEST = "run.json"
 RECORDS = "records.jsonl"
-SET_ASIDE = "records.set-aside.jsonl"   # torn or partial lines moved aside by --resume, never read as data
+SET_ASIDE = "records.set-aside.jsonl"  # torn or partial lines moved aside by --resume, never read as data
 COMMANDS = "commands.jsonl"
 ENV_BEFORE = "env-before.json"
 ENV_AFTER = "env-after.json"
@@ -75,12 +75,14 @@ class RunFolder:
 
     # -- creation and loading -------------------------------------------------
     @classmethod
-    def create(cls, results_root: Path, *, host: str, workload: str, arm: str,
-               run_id: str | None = None, **fields: Any) -> "RunFolder":
+    def create(
+        cls, results_root: Path, *, host: str, workload: str, arm: str, run_id: str | None = None, **fields: Any
+    ) -> "RunFolder":
         run_id = run_id or new_run_id(workload, arm)
-        if Path(results_root).is_symlink():   # the root a user names, e.g. a planted /tmp/results -> elsewhere
-            raise ResourceError(f"refusing to write results into {results_root}: it is a symlink; "
-                                "give a real directory")
+        if Path(results_root).is_symlink():  # the root a user names, e.g. a planted /tmp/results -> elsewhere
+            raise ResourceError(
+                f"refusing to write results into {results_root}: it is a symlink; give a real directory"
+            )
         host_dir = make_private_dir(Path(results_root) / slug(host))
         path = host_dir / run_id
         try:
@@ -146,8 +148,16 @@ class RunFolder:
         name = {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
         atomic_write_json(self.path / name, fingerprint)
 
-    def record(self, iteration: int, metric: str, value: float, unit: str, *,
-               note: dict[str, Any] | None = None, warmup: bool = False) -> dict[str, Any]:
+    def record(
+        self,
+        iteration: int,
+        metric: str,
+        value: float,
+        unit: str,
+        *,
+        note: dict[str, Any] | None = None,
+        warmup: bool = False,
+    ) -> dict[str, Any]:
         """Append one measurement; it is on disk when this returns."""
         value = float(value)
         if not math.isfinite(value):
@@ -171,10 +181,16 @@ class RunFolder:
         append_json(self.path / RECORDS, rec)
         return rec
 
-    def log_command(self, argv: list[str], rc: int | None, *, iteration: int | None = None,
-                    cwd: str | None = None, **extra: Any) -> None:
-        entry = {"t": time.time(), "argv": [str(a) for a in argv], "rc": rc, "iteration": iteration,
-                 "cwd": cwd or os.getcwd()}
+    def log_command(
+        self, argv: list[str], rc: int | None, *, iteration: int | None = None, cwd: str | None = None, **extra: Any
+    ) -> None:
+        entry = {
+            "t": time.time(),
+            "argv": [str(a) for a in argv],
+            "rc": rc,
+            "iteration": iteration,
+            "cwd": cwd or os.getcwd(),
+        }
         entry.update(extra)
         append_json(self.path / COMMANDS, entry)
 
@@ -220,7 +236,7 @@ class RunFolder:
         for n, line in enumerate(lines):
             if not line.strip():
                 continue
-            torn = n == len(lines) - 1          # no newline after it
+            torn = n == len(lines) - 1  # no newline after it
             try:
                 rec = json.loads(line)
                 ok = isinstance(rec, dict) and not torn

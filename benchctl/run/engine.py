@@ -35,7 +35,7 @@ from benchctl.run.ledger import Ledger, ledgers
 from benchctl.run.processes import ENV_TOKEN, identity_alive, process_identity
 from benchctl.run.drivers import check_requirements, load_driver
 from benchctl.run.drivers.base import RunContext
-from benchctl.errors import (BenchctlError, InputError, Interrupted, ResourceError, RunFailed)
+from benchctl.errors import BenchctlError, InputError, Interrupted, ResourceError, RunFailed
 from benchctl.results.fsutil import atomic_write_text
 from benchctl.run.specs import ResolvedSpec, load_suite, load_workload
 from benchctl.results.store import RunFolder, new_run_id, utc_now
@@ -54,12 +54,12 @@ class RunOptions:
     iterations: int | None = None
     warmup: int | None = None
     overrides: dict[str, str] = field(default_factory=dict)
-    results: Path | None = None          # results root: <results>/<host>/<run-id>/
+    results: Path | None = None  # results root: <results>/<host>/<run-id>/
     perf: bool = True
     state_dir: Path | None = None
     echo: Callable[[str], None] = _stderr
-    fingerprint: Callable[[], dict] | None = None    # injectable for tests; default fingerprint.collect
-    suite: dict[str, Any] | None = None              # {name, id, index, of}: ties a suite's folders together
+    fingerprint: Callable[[], dict] | None = None  # injectable for tests; default fingerprint.collect
+    suite: dict[str, Any] | None = None  # {name, id, index, of}: ties a suite's folders together
     # Called after the warm-up and after each measured iteration with the driver's context and the number
     # of measured iterations done: a caller's own commands between a real run's iterations, outside every
     # measured window (tests/perf compares benchctl's numbers with hand runs on the same server or stack).
@@ -82,8 +82,15 @@ def _host(fp: dict) -> str:
 class Run:
     """One run of one workload into one folder (new or resumed)."""
 
-    def __init__(self, opts: RunOptions, spec_json: dict[str, Any], params: dict[str, Any], *,
-                 folder: RunFolder | None = None, lock: HostLock | None = None):
+    def __init__(
+        self,
+        opts: RunOptions,
+        spec_json: dict[str, Any],
+        params: dict[str, Any],
+        *,
+        folder: RunFolder | None = None,
+        lock: HostLock | None = None,
+    ):
         self.opts = opts
         self.spec_json = spec_json
         self.params = params
@@ -125,8 +132,7 @@ class Run:
         if not math.isfinite(value):
             self.warn(f"{m.metric}: no finite value in iteration {iteration}; not recorded")
             return
-        self.folder.record(iteration, m.metric, value, m.unit, note={**note, **(m.note or {})} or None,
-                           warmup=warmup)
+        self.folder.record(iteration, m.metric, value, m.unit, note={**note, **(m.note or {})} or None, warmup=warmup)
 
     # -- the run ---------------------------------------------------------------
     def start(self, fp: dict, *, resume: bool) -> None:
@@ -152,16 +158,27 @@ class Run:
         self.children_rid, self.env_before = self.ledger.mark_children()
         if resume:
             self.folder.manifest.setdefault("resumes", []).append(
-                {"t": utc_now(), "pid": ident["pid"], "iterations_done": self.folder.manifest["iterations_done"]})
-            self.folder.update(status="running", finished=None, owner=ident,
-                               iterations_requested=self.iterations)
+                {"t": utc_now(), "pid": ident["pid"], "iterations_done": self.folder.manifest["iterations_done"]}
+            )
+            self.folder.update(status="running", finished=None, owner=ident, iterations_requested=self.iterations)
         else:
             self.folder = RunFolder.create(
-                Path(opts.results or DEFAULT_RESULTS), host=host, workload=self.spec_json["name"], arm=opts.arm,
-                run_id=run_id, preset=self.spec_json.get("preset"), boot_id=(fp.get("boot") or {}).get("id"),
-                kernel_release=(fp.get("kernel") or {}).get("release"), iterations_requested=self.iterations,
-                warmup=self.warmups, spec=self.spec_json, overrides=self.overrides,
-                tool_versions=fp.get("tools") or {}, owner=ident, suite=opts.suite)
+                Path(opts.results or DEFAULT_RESULTS),
+                host=host,
+                workload=self.spec_json["name"],
+                arm=opts.arm,
+                run_id=run_id,
+                preset=self.spec_json.get("preset"),
+                boot_id=(fp.get("boot") or {}).get("id"),
+                kernel_release=(fp.get("kernel") or {}).get("release"),
+                iterations_requested=self.iterations,
+                warmup=self.warmups,
+                spec=self.spec_json,
+                overrides=self.overrides,
+                tool_versions=fp.get("tools") or {},
+                owner=ident,
+                suite=opts.suite,
+            )
             self.folder.write_fingerprint("before", fp)
         self.ledger.attach_run_dir(self.folder.path)
 
@@ -174,10 +191,11 @@ class Run:
             except Stop:
                 self._abandon_start()
                 raise Interrupted("interrupted before the run started; nothing was measured")
-            except OSError as e:   # results or state folder full, read-only, gone
+            except OSError as e:  # results or state folder full, read-only, gone
                 self._abandon_start()
-                raise ResourceError(f"cannot write the run folder {self.planned_dir} "
-                                    f"({e.strerror or e}); nothing was measured") from None
+                raise ResourceError(
+                    f"cannot write the run folder {self.planned_dir} ({e.strerror or e}); nothing was measured"
+                ) from None
             except BaseException:
                 self._abandon_start()
                 raise
@@ -185,8 +203,10 @@ class Run:
             error: BaseException | None = None
             status = "complete"
             try:
-                opts.echo(f"benchctl: {self.spec_json['name']} ({self.spec_json.get('preset')}) arm={opts.arm}: "
-                          f"{self.iterations} iterations + {self.warmups} warm-up -> {folder.path}")
+                opts.echo(
+                    f"benchctl: {self.spec_json['name']} ({self.spec_json.get('preset')}) arm={opts.arm}: "
+                    f"{self.iterations} iterations + {self.warmups} warm-up -> {folder.path}"
+                )
                 for w in self.pre_warnings:
                     self.warn(w)
                 self._body(fp)
@@ -194,10 +214,14 @@ class Run:
                 status, error = "interrupted", e
             except BenchctlError as e:
                 status, error = "failed", e
-            except OSError as e:   # full, read-only or vanished results folder, or a tool's file
-                status, error = "failed", ResourceError(
-                    f"{e.strerror or e}{': ' + str(e.filename) if e.filename else ''}; "
-                    f"records already written to {folder.path} are intact")
+            except OSError as e:  # full, read-only or vanished results folder, or a tool's file
+                status, error = (
+                    "failed",
+                    ResourceError(
+                        f"{e.strerror or e}{': ' + str(e.filename) if e.filename else ''}; "
+                        f"records already written to {folder.path} are intact"
+                    ),
+                )
             except Exception as e:  # a bug: keep the folder consistent, then let it surface
                 status, error = "failed", e
             sig.armed = False
@@ -206,12 +230,15 @@ class Run:
             try:
                 self._finish(status, error)
             except OSError as e:
-                raise ResourceError(f"could not finish writing {folder.path} ({e.strerror or e}); "
-                                    "records already written are intact") from None
+                raise ResourceError(
+                    f"could not finish writing {folder.path} ({e.strerror or e}); records already written are intact"
+                ) from None
         if status == "interrupted":
-            raise Interrupted(f"interrupted ({signal.Signals(sig.received).name if sig.received else 'signal'}): "
-                              f"{folder.manifest['iterations_done']} of {self.iterations} iterations kept in "
-                              f"{folder.path}; continue with: benchctl run --resume {folder.path}")
+            raise Interrupted(
+                f"interrupted ({signal.Signals(sig.received).name if sig.received else 'signal'}): "
+                f"{folder.manifest['iterations_done']} of {self.iterations} iterations kept in "
+                f"{folder.path}; continue with: benchctl run --resume {folder.path}"
+            )
         if status == "failed":
             opts.echo(f"benchctl: run failed; what was measured is kept in {folder.path}")
             raise error  # type: ignore[misc]
@@ -233,7 +260,7 @@ class Run:
             except OSError:
                 pass
         if self.folder is None and self.planned_dir is not None:
-            for d in (self.planned_dir / "raw", self.planned_dir):   # only if empty: ours, half-made
+            for d in (self.planned_dir / "raw", self.planned_dir):  # only if empty: ours, half-made
                 try:
                     d.rmdir()
                 except OSError:
@@ -249,8 +276,14 @@ class Run:
     def _body(self, fp: dict) -> None:
         folder = self.folder
         self.mark = kernel_log.mark()
-        ctx = RunContext(params=self.params, fingerprint=fp, run_dir=folder.path, ledger=self.ledger,
-                         log_command=folder.log_command, warn=self.warn)
+        ctx = RunContext(
+            params=self.params,
+            fingerprint=fp,
+            run_dir=folder.path,
+            ledger=self.ledger,
+            log_command=folder.log_command,
+            warn=self.warn,
+        )
         self.ctx = ctx
         self.counters = counters.configure(fp, enabled=self.opts.perf)
         folder.update(perf=self.counters.to_json())
@@ -327,7 +360,7 @@ class Run:
 
     def _finish(self, status: str, error: BaseException | None) -> None:
         folder = self.folder
-        self._phase("teardown", must=False)   # a full results disk must not stop the teardown
+        self._phase("teardown", must=False)  # a full results disk must not stop the teardown
         try:
             if self.ctx is not None:
                 try:
@@ -370,7 +403,6 @@ class Run:
             self.opts.echo(f"benchctl: complete: {folder.manifest['iterations_done']} iterations in {folder.path}")
 
 
-
 def _dead_ledgers_warning(opts: RunOptions) -> list[str]:
     out = []
     for p in ledgers(opts.state_dir):
@@ -383,12 +415,14 @@ def _dead_ledgers_warning(opts: RunOptions) -> list[str]:
     return out
 
 
-def run_workload(workload: str, opts: RunOptions, *, lock: HostLock | None = None,
-                 spec: ResolvedSpec | None = None) -> RunFolder:
+def run_workload(
+    workload: str, opts: RunOptions, *, lock: HostLock | None = None, spec: ResolvedSpec | None = None
+) -> RunFolder:
     """`benchctl run WORKLOAD`: a new run folder on this boot."""
     if spec is None:
-        spec = load_workload(workload).resolve(opts.preset, opts.overrides, iterations=opts.iterations,
-                                               warmup=opts.warmup)
+        spec = load_workload(workload).resolve(
+            opts.preset, opts.overrides, iterations=opts.iterations, warmup=opts.warmup
+        )
     fp = take_fingerprint(opts)
     run = Run.from_spec(spec, opts, lock)
     run.pre_warnings = hygiene.check(fp, spec.min_memory_mb) + _dead_ledgers_warning(opts)

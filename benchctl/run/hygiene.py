@@ -22,8 +22,10 @@ def from_fingerprint(fp: dict, min_memory_mb: int) -> list[str]:
     if isinstance(gov, dict) and gov:
         slow = sorted({v for v in gov.values() if v != "performance"})
         if slow:
-            out.append(f"CPU frequency governor is {', '.join(map(str, slow))}, not performance: "
-                       "set it (cpupower frequency-set -g performance) on both arms")
+            out.append(
+                f"CPU frequency governor is {', '.join(map(str, slow))}, not performance: "
+                "set it (cpupower frequency-set -g performance) on both arms"
+            )
     elif gov is None:
         out.append("CPU frequency governor unknown (no cpufreq): frequency is not under benchctl's control")
     thp = get(fp, "tuning.thp_enabled")
@@ -33,8 +35,10 @@ def from_fingerprint(fp: dict, min_memory_mb: int) -> list[str]:
         out.append("transparent hugepage setting unknown")
     avail = get(fp, "memory.available_kb")
     if isinstance(avail, (int, float)) and min_memory_mb and avail < min_memory_mb * 1024:
-        out.append(f"only {avail // 1024} MiB of memory available, the preset wants {min_memory_mb} MiB: "
-                   "expect swapping or an OOM kill")
+        out.append(
+            f"only {avail // 1024} MiB of memory available, the preset wants {min_memory_mb} MiB: "
+            "expect swapping or an OOM kill"
+        )
     return out
 
 
@@ -82,10 +86,11 @@ def is_benchctl_run(argv: list[str]) -> bool:
     """`benchctl run ...` or `python -m benchctl run ...` (not any command line that mentions benchctl)."""
     for i, a in enumerate(argv[:4]):
         program = os.path.basename(a) == "benchctl" and (
-            i == 0 or (i == 1 and os.path.basename(argv[0]).startswith("python")))
+            i == 0 or (i == 1 and os.path.basename(argv[0]).startswith("python"))
+        )
         module = a == "benchctl" and i > 0 and argv[i - 1] == "-m"
         if program or module:
-            return "run" in argv[i + 1:i + 2]
+            return "run" in argv[i + 1 : i + 2]
     return False
 
 

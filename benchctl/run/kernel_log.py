@@ -24,8 +24,8 @@ _DMESG_LINE = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
 class Mark:
     """Where the log stood when the run started."""
 
-    source: str                 # "kmsg" | "dmesg" | "none"
-    seq: int | None = None      # last /dev/kmsg sequence number seen
+    source: str  # "kmsg" | "dmesg" | "none"
+    seq: int | None = None  # last /dev/kmsg sequence number seen
     uptime_s: float | None = None
 
 

@@ -27,15 +27,19 @@ TEMPDIR_MARKER = ".benchctl-owner"
 @dataclass(frozen=True)
 class KindHandler:
     remove: Callable[[dict], None]
-    owned: Callable[[dict], bool]                       # present AND proven ours
-    present: Callable[[dict], bool] | None = None       # present at all (to tell "gone" from "not ours")
+    owned: Callable[[dict], bool]  # present AND proven ours
+    present: Callable[[dict], bool] | None = None  # present at all (to tell "gone" from "not ours")
 
 
 _KINDS: dict[str, KindHandler] = {}
 
 
-def register_kind(kind: str, remove: Callable[[dict], None], owned: Callable[[dict], bool],
-                  present: Callable[[dict], bool] | None = None) -> None:
+def register_kind(
+    kind: str,
+    remove: Callable[[dict], None],
+    owned: Callable[[dict], bool],
+    present: Callable[[dict], bool] | None = None,
+) -> None:
     """Teach cleanup how to verify and remove one kind of resource."""
     _KINDS[kind] = KindHandler(remove=remove, owned=owned, present=present)
 
@@ -114,7 +118,7 @@ def _proc_owned(a: dict) -> bool:
 def _proc_remove(a: dict) -> None:
     if _proc_owned_exact(a):
         terminate_process(a["pid"], a.get("start_time"))
-    for pid in token_processes(a.get("token")):   # its children (e.g. the generator under perf)
+    for pid in token_processes(a.get("token")):  # its children (e.g. the generator under perf)
         terminate_process(pid, proc_start_time(pid))
 
 

@@ -21,10 +21,28 @@ from benchctl.run.processes import identity_alive
 
 def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
     """`benchctl run --resume DIR`: continue a run to its requested count, on the same boot only."""
-    planted = [p for p in [Path(run_dir), *(Path(run_dir) / n for n in (
-        "run.json", "records.jsonl", "commands.jsonl", "env-before.json", "env-after.json", "kmsg.txt",
-        "resources.json", "records.set-aside.jsonl", "raw"))] if p.is_symlink()]
-    if planted:   # root would write through it to wherever it points
+    planted = [
+        p
+        for p in [
+            Path(run_dir),
+            *(
+                Path(run_dir) / n
+                for n in (
+                    "run.json",
+                    "records.jsonl",
+                    "commands.jsonl",
+                    "env-before.json",
+                    "env-after.json",
+                    "kmsg.txt",
+                    "resources.json",
+                    "records.set-aside.jsonl",
+                    "raw",
+                )
+            ),
+        ]
+        if p.is_symlink()
+    ]
+    if planted:  # root would write through it to wherever it points
         raise ResourceError(f"refusing to resume {run_dir}: {planted[0]} is a symlink")
     folder = RunFolder.open(run_dir)
     m = folder.manifest
@@ -39,7 +57,8 @@ def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
         raise ResourceError(
             f"run {m['run_id']} was measured on boot {m['boot_id']}, this is boot {here}: iterations from another "
             f"boot are a different replicate, so the run cannot be continued. Start a new run on this boot: "
-            f"benchctl run {m['workload']} --arm {m['arm']} --preset {m.get('preset')}")
+            f"benchctl run {m['workload']} --arm {m['arm']} --preset {m.get('preset')}"
+        )
     requested = opts.iterations or int(m.get("iterations_requested") or 0)
     if len(folder.whole_iterations()) >= requested and m.get("status") == "complete":
         opts.echo(f"benchctl: run {m['run_id']} is already complete ({requested} iterations); nothing to do")
@@ -47,8 +66,10 @@ def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
     rows = cleanup(opts.state_dir)
     for r in rows:
         if r["action"] not in ("already gone",):
-            opts.echo(f"benchctl: cleanup before resume: {r['kind']} {r['attrs'].get('pid') or r['attrs'].get('path') or ''}"
-                      f" {r['action']}")
+            opts.echo(
+                f"benchctl: cleanup before resume: {r['kind']} {r['attrs'].get('pid') or r['attrs'].get('path') or ''}"
+                f" {r['action']}"
+            )
     opts.arm = m["arm"]
     spec_json = m.get("spec") or {}
     if not spec_json.get("driver"):
@@ -56,8 +77,10 @@ def resume(run_dir: Path, opts: RunOptions) -> RunFolder:
     complete = folder.whole_iterations()
     moved = folder.set_aside_partial(complete)
     if moved:
-        opts.echo(f"benchctl: {moved} record line(s) of unfinished iterations or torn writes moved to "
-                  f"records.set-aside.jsonl; those iterations are measured again")
+        opts.echo(
+            f"benchctl: {moved} record line(s) of unfinished iterations or torn writes moved to "
+            f"records.set-aside.jsonl; those iterations are measured again"
+        )
         folder.warn(f"resume: {moved} record line(s) set aside in records.set-aside.jsonl (torn or partial iteration)")
     folder.update(iterations_done=len(complete), completed_iterations=sorted(complete))
     run = Run(opts, spec_json, dict(spec_json.get("params") or {}), folder=folder)

@@ -50,7 +50,7 @@ class SignalGuard:
             raise Stop(self.received)
 
     def __enter__(self) -> "SignalGuard":
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):   # SIGHUP: the terminal went away
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
             self._old[s] = signal.signal(s, self._handler)
         return self
 

@@ -56,6 +56,7 @@ class Param:
 
     def convert(self, value: Any, where: Path, key: str) -> Any:
         """Check (and for command-line strings, convert) a value; InputError names file and key."""
+
         def bad(why: str) -> InputError:
             return InputError(f"{key}: {why}", where)
 
@@ -71,7 +72,7 @@ class Param:
                 else:
                     raise bad(f"expected true or false, got {value!r}")
             elif t == "int":
-                if isinstance(value, bool) or (isinstance(value, float)) :
+                if isinstance(value, bool) or (isinstance(value, float)):
                     raise bad(f"expected an integer, got {value!r}")
                 v = int(value, 0) if isinstance(value, str) else int(value)
             elif t == "float":
@@ -129,8 +130,14 @@ class Workload:
     default_preset: str
     path: Path
 
-    def resolve(self, preset: str | None = None, overrides: dict[str, str] | None = None, *,
-                iterations: int | None = None, warmup: int | None = None) -> "ResolvedSpec":
+    def resolve(
+        self,
+        preset: str | None = None,
+        overrides: dict[str, str] | None = None,
+        *,
+        iterations: int | None = None,
+        warmup: int | None = None,
+    ) -> "ResolvedSpec":
         """Defaults < preset < overrides, each value type-checked."""
         pname = preset or self.default_preset
         if pname not in self.presets:
@@ -140,13 +147,20 @@ class Workload:
         values.update(p.values)
         for key, raw in (overrides or {}).items():
             if key not in self.params:
-                raise InputError(f"--set {key}: unknown parameter of workload {self.name} "
-                                 f"(have: {', '.join(self.params)})", self.path)
+                raise InputError(
+                    f"--set {key}: unknown parameter of workload {self.name} (have: {', '.join(self.params)})",
+                    self.path,
+                )
             values[key] = self.params[key].convert(raw, self.path, f"--set {key}")
-        return ResolvedSpec(workload=self, preset=pname, params=values, overrides=dict(overrides or {}),
-                            iterations=iterations if iterations is not None else p.iterations,
-                            warmup=warmup if warmup is not None else p.warmup,
-                            min_memory_mb=p.min_memory_mb if p.min_memory_mb is not None else self.min_memory_mb)
+        return ResolvedSpec(
+            workload=self,
+            preset=pname,
+            params=values,
+            overrides=dict(overrides or {}),
+            iterations=iterations if iterations is not None else p.iterations,
+            warmup=warmup if warmup is not None else p.warmup,
+            min_memory_mb=p.min_memory_mb if p.min_memory_mb is not None else self.min_memory_mb,
+        )
 
 
 @dataclass
@@ -161,21 +175,31 @@ class ResolvedSpec:
 
     def to_json(self) -> dict[str, Any]:
         w = self.workload
-        return {"name": w.name, "driver": w.driver, "description": w.description, "file": str(w.path),
-                "preset": self.preset, "params": self.params, "iterations": self.iterations,
-                "warmup": self.warmup, "min_memory_mb": self.min_memory_mb,
-                "needs": {"programs": w.programs, "one_of": w.one_of, "root": w.root}}
+        return {
+            "name": w.name,
+            "driver": w.driver,
+            "description": w.description,
+            "file": str(w.path),
+            "preset": self.preset,
+            "params": self.params,
+            "iterations": self.iterations,
+            "warmup": self.warmup,
+            "min_memory_mb": self.min_memory_mb,
+            "needs": {"programs": w.programs, "one_of": w.one_of, "root": w.root},
+        }
 
 
 # -- loading -------------------------------------------------------------------------
+
 
 def _check_keys(table: Any, allowed: set[str], path: Path, where: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise InputError(f"{where or 'top level'}: expected a table", path)
     for k in table:
         if k not in allowed:
-            raise InputError(f"{where + '.' if where else ''}{k}: unknown key (allowed: {', '.join(sorted(allowed))})",
-                             path)
+            raise InputError(
+                f"{where + '.' if where else ''}{k}: unknown key (allowed: {', '.join(sorted(allowed))})", path
+            )
     return table
 
 
@@ -193,7 +217,7 @@ def _typed(table: dict, key: str, typ: type | tuple, path: Path, where: str, def
 
 def _str_map(v: Any, path: Path, where: str) -> dict[str, str]:
     if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-        raise InputError(f"{where}: expected a table of program = \"package\"", path)
+        raise InputError(f'{where}: expected a table of program = "package"', path)
     return dict(v)
 
 
@@ -205,8 +229,9 @@ def load_workload(name_or_path: str | Path) -> Workload:
         known = ", ".join(list_workload_names()) or "none"
         raise InputError(f"no such workload (known: {known})", path)
     doc = load_toml(path, "workload file")
-    _check_keys(doc, {"format", "name", "driver", "description", "default_preset", "needs", "params", "presets"},
-                path, "")
+    _check_keys(
+        doc, {"format", "name", "driver", "description", "default_preset", "needs", "params", "presets"}, path, ""
+    )
     fmt = _typed(doc, "format", str, path, "")
     if fmt != WORKLOAD_FORMAT:
         raise InputError(f"format: expected {WORKLOAD_FORMAT!r}, got {fmt!r}", path)
@@ -234,10 +259,15 @@ def load_workload(name_or_path: str | Path) -> Workload:
         if "default" not in pt:
             raise InputError(f"{where}.default: missing", path)
         choices = _typed(pt, "choices", list, path, where, None)
-        prm = Param(name=pname, type=typ, default=None, help=_typed(pt, "help", str, path, where, ""),
-                    min=_typed(pt, "min", (int, float), path, where, None),
-                    max=_typed(pt, "max", (int, float), path, where, None),
-                    choices=tuple(choices) if choices is not None else None)
+        prm = Param(
+            name=pname,
+            type=typ,
+            default=None,
+            help=_typed(pt, "help", str, path, where, ""),
+            min=_typed(pt, "min", (int, float), path, where, None),
+            max=_typed(pt, "max", (int, float), path, where, None),
+            choices=tuple(choices) if choices is not None else None,
+        )
         default = prm.convert(pt["default"], path, f"{where}.default")
         params[pname] = Param(**{**prm.__dict__, "default": default})
 
@@ -255,18 +285,33 @@ def load_workload(name_or_path: str | Path) -> Workload:
         warm = _typed(tbl, "warmup", int, path, where, 1)
         if iters < 1 or warm < 0:
             raise InputError(f"{where}: iterations must be >= 1 and warmup >= 0", path)
-        presets[pr] = Preset(name=pr, description=_typed(tbl, "description", str, path, where, ""),
-                             iterations=iters, warmup=warm, values=checked,
-                             min_memory_mb=_typed(tbl, "min_memory_mb", int, path, where, None))
+        presets[pr] = Preset(
+            name=pr,
+            description=_typed(tbl, "description", str, path, where, ""),
+            iterations=iters,
+            warmup=warm,
+            values=checked,
+            min_memory_mb=_typed(tbl, "min_memory_mb", int, path, where, None),
+        )
     for required in ("quick", "claim"):
         if required not in presets:
             raise InputError(f"presets.{required}: missing (every workload has quick and claim)", path)
     default_preset = _typed(doc, "default_preset", str, path, "", "quick")
     if default_preset not in presets:
         raise InputError(f"default_preset: no preset {default_preset!r}", path)
-    return Workload(name=name, driver=driver, description=_typed(doc, "description", str, path, "", ""),
-                    params=params, presets=presets, programs=programs, one_of=one_of, min_memory_mb=min_mem,
-                    root=root, default_preset=default_preset, path=path)
+    return Workload(
+        name=name,
+        driver=driver,
+        description=_typed(doc, "description", str, path, "", ""),
+        params=params,
+        presets=presets,
+        programs=programs,
+        one_of=one_of,
+        min_memory_mb=min_mem,
+        root=root,
+        default_preset=default_preset,
+        path=path,
+    )
 
 
 def list_workload_names() -> list[str]:
@@ -287,6 +332,7 @@ def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 # -- suites ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SuiteEntry:
     workload: str
@@ -301,8 +347,9 @@ class Suite:
     entries: list[SuiteEntry]
     path: Path
 
-    def resolve(self, preset: str | None, overrides: dict[str, str], *, iterations: int | None = None,
-             warmup: int | None = None) -> list[ResolvedSpec]:
+    def resolve(
+        self, preset: str | None, overrides: dict[str, str], *, iterations: int | None = None, warmup: int | None = None
+    ) -> list[ResolvedSpec]:
         """One resolved spec per entry; a --set key no workload declares is an error."""
         used: set[str] = set()
         out = []
@@ -336,10 +383,18 @@ def load_suite(name_or_path: str | Path) -> Suite:
         where = f"run[{i}]"
         _check_keys(e, {"workload", "presets", "set"}, path, where)
         presets = _typed(e, "presets", dict, path, where, {})
-        entries.append(SuiteEntry(workload=_typed(e, "workload", str, path, where),
-                                  presets={str(k): str(v) for k, v in presets.items()},
-                                  values=_typed(e, "set", dict, path, where, {})))
+        entries.append(
+            SuiteEntry(
+                workload=_typed(e, "workload", str, path, where),
+                presets={str(k): str(v) for k, v in presets.items()},
+                values=_typed(e, "set", dict, path, where, {}),
+            )
+        )
     if not entries:
         raise InputError("run: a suite needs at least one [[run]] entry", path)
-    return Suite(name=_typed(doc, "name", str, path, ""), description=_typed(doc, "description", str, path, "", ""),
-                 entries=entries, path=path)
+    return Suite(
+        name=_typed(doc, "name", str, path, ""),
+        description=_typed(doc, "description", str, path, "", ""),
+        entries=entries,
+        path=path,
+    )

@@ -45,8 +45,10 @@ def last_generator_argv(run_dir: Path) -> list[str]:
 def hand_run(ctx) -> dict[str, float]:
     """The generator exactly as benchctl last logged it, except memtier's JSON goes to a scratch file."""
     work = Path(ctx.run_dir)
-    argv = [f"--json-out-file={work / 'hand-memtier.json'}" if a.startswith("--json-out-file=") else a
-            for a in last_generator_argv(work)]
+    argv = [
+        f"--json-out-file={work / 'hand-memtier.json'}" if a.startswith("--json-out-file=") else a
+        for a in last_generator_argv(work)
+    ]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise SystemExit(f"hand run failed (rc {p.returncode}): {p.stderr[-300:]}")
@@ -82,15 +84,23 @@ def main() -> int:
         driven_run("memcached", {"duration_s": str(args.duration)}, not args.no_perf, Path(tmp) / "results", hook)
     ratios = [b / h for b, h in pairs]
     med = statistics.median(ratios)
-    print(f"generator {gen}, {args.duration} s per run, perf {'off' if args.no_perf else 'on'}, "
-          f"nice {os.nice(0)}, {len(pairs)} alternating pairs, through engine.run_workload")
-    print(f"median benchctl {statistics.median(b for b, _ in pairs):.0f} ops/s, "
-          f"median by hand {statistics.median(h for _, h in pairs):.0f} ops/s")
+    print(
+        f"generator {gen}, {args.duration} s per run, perf {'off' if args.no_perf else 'on'}, "
+        f"nice {os.nice(0)}, {len(pairs)} alternating pairs, through engine.run_workload"
+    )
+    print(
+        f"median benchctl {statistics.median(b for b, _ in pairs):.0f} ops/s, "
+        f"median by hand {statistics.median(h for _, h in pairs):.0f} ops/s"
+    )
     if len(ratios) >= 4:
         q1, _, q3 = statistics.quantiles(ratios, n=4)
-        print(f"pair ratios: min {min(ratios):.3f}, quartiles {q1:.3f} / {q3:.3f}, max {max(ratios):.3f} "
-              "(spread = noise from other load on this host)")
-    print(f"ratio (median of pairs) = {med:.3f}  (required >= {THRESHOLD})  -> {'PASS' if med >= THRESHOLD else 'FAIL'}")
+        print(
+            f"pair ratios: min {min(ratios):.3f}, quartiles {q1:.3f} / {q3:.3f}, max {max(ratios):.3f} "
+            "(spread = noise from other load on this host)"
+        )
+    print(
+        f"ratio (median of pairs) = {med:.3f}  (required >= {THRESHOLD})  -> {'PASS' if med >= THRESHOLD else 'FAIL'}"
+    )
     return 0 if med >= THRESHOLD else 1
 
 

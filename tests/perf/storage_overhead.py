@@ -62,17 +62,21 @@ def hand_xfs_io(ctx) -> dict[str, float]:
     return {"bandwidth_bytes_s": parse("xfs_io", p.stdout).measurements[-1].value}
 
 
-def compare(workload: str, overrides: dict[str, str], metrics: list[str], hand: Callable, pairs: int,
-            perf_on: bool, tmp: Path) -> dict[str, tuple[float, float, float]]:
+def compare(
+    workload: str, overrides: dict[str, str], metrics: list[str], hand: Callable, pairs: int, perf_on: bool, tmp: Path
+) -> dict[str, tuple[float, float, float]]:
     rows: list[tuple[dict[str, float], dict[str, float]]] = []
 
     def show(k: int, ctx) -> None:
         b, h = {m: recorded(ctx.run_dir, k, m) for m in metrics}, hook.by_hand[k]
         rows.append((b, h))
-        print(f"{workload} pair {k}: " + "   ".join(
-            f"{m} benchctl {b[m]:.4g} hand {h[m]:.4g} ratio {b[m] / h[m]:.3f}" for m in metrics), flush=True)
+        print(
+            f"{workload} pair {k}: "
+            + "   ".join(f"{m} benchctl {b[m]:.4g} hand {h[m]:.4g} ratio {b[m] / h[m]:.3f}" for m in metrics),
+            flush=True,
+        )
 
-    hook = Alternating(pairs, hand, warm_hand=True, on_pair=show)   # the hand side gets its warm-up pass too
+    hook = Alternating(pairs, hand, warm_hand=True, on_pair=show)  # the hand side gets its warm-up pass too
     driven_run(workload, overrides, perf_on, tmp / "results", hook)
     out = {}
     for m in metrics:
@@ -99,23 +103,45 @@ def main() -> int:
         if args.only in (None, "fio-dmcrypt"):
             ramdisk = f"{max(256 << 20, 2 * fio_dmcrypt.parse_size(args.fio_size)) >> 20}M"
             results["fio-dmcrypt"] = compare(
-                "fio-dmcrypt", {"crypt": args.crypt, "size": args.fio_size, "ramdisk_size": ramdisk},
-                ["iops", "bandwidth_kib_s"], hand_fio, args.pairs, not args.no_perf, tmp_p)
+                "fio-dmcrypt",
+                {"crypt": args.crypt, "size": args.fio_size, "ramdisk_size": ramdisk},
+                ["iops", "bandwidth_kib_s"],
+                hand_fio,
+                args.pairs,
+                not args.no_perf,
+                tmp_p,
+            )
         if args.only in (None, "seqread-xfs"):
-            results["seqread-xfs"] = compare("seqread-xfs", {"size": args.read_size}, ["bandwidth_bytes_s"],
-                                             hand_xfs_io, args.pairs, not args.no_perf, tmp_p)
+            results["seqread-xfs"] = compare(
+                "seqread-xfs",
+                {"size": args.read_size},
+                ["bandwidth_bytes_s"],
+                hand_xfs_io,
+                args.pairs,
+                not args.no_perf,
+                tmp_p,
+            )
     ok = True
     load1, ncpu = os.getloadavg()[0], os.cpu_count() or 1
-    print(f"load average {load0:.2f} -> {load1:.2f} on {ncpu} CPUs"
-          + ("  (WARNING: the host is busy; pair ratios are dominated by other load, rerun when quiet)"
-             if max(load0, load1) > 0.75 * ncpu else ""))
-    print(f"{args.pairs} alternating pairs each, perf {'off' if args.no_perf else 'on'}, "
-          f"fio --size {args.fio_size} crypt={args.crypt}, xfs_io pread of {args.read_size}")
+    print(
+        f"load average {load0:.2f} -> {load1:.2f} on {ncpu} CPUs"
+        + (
+            "  (WARNING: the host is busy; pair ratios are dominated by other load, rerun when quiet)"
+            if max(load0, load1) > 0.75 * ncpu
+            else ""
+        )
+    )
+    print(
+        f"{args.pairs} alternating pairs each, perf {'off' if args.no_perf else 'on'}, "
+        f"fio --size {args.fio_size} crypt={args.crypt}, xfs_io pread of {args.read_size}"
+    )
     for w, ratios in results.items():
         for m, (r, lo, hi) in ratios.items():
             ok &= r >= THRESHOLD
-            print(f"{w:12s} {m:18s} ratio (median of pairs) = {r:.3f}  [IQR {lo:.3f}-{hi:.3f}]  "
-                  f"(required >= {THRESHOLD})  -> {'PASS' if r >= THRESHOLD else 'FAIL'}")
+            print(
+                f"{w:12s} {m:18s} ratio (median of pairs) = {r:.3f}  [IQR {lo:.3f}-{hi:.3f}]  "
+                f"(required >= {THRESHOLD})  -> {'PASS' if r >= THRESHOLD else 'FAIL'}"
+            )
     return 0 if ok else 1
 
 

@@ -25,8 +25,7 @@ from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, s
 
 
 def _stamp(fig, result: dict, sources: list[str]) -> None:
-    stamp(fig, f"data: {shorten(', '.join(sources))}  |  benchctl analyze seed {result['seed']}",
-          result["simulated"])
+    stamp(fig, f"data: {shorten(', '.join(sources))}  |  benchctl analyze seed {result['seed']}", result["simulated"])
 
 
 def forest(plt, result: dict, sources, out: Path, written: list[Path]) -> None:
@@ -59,6 +58,7 @@ def _arm_frames(df, result, workload, metric):
 
 def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> None:
     import numpy as np
+
     for comp in result["comparisons"]:
         w, m = comp["workload"], comp["metric"]
         frames = _arm_frames(df, result, w, m)
@@ -77,11 +77,17 @@ def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> N
                 ax.plot(x + jit, v, ".", color=colour, ms=6, alpha=0.8)
                 ax.plot([x], [v.mean()], "D", color=colour, mec="black", ms=7)
         ax.set_xticks([0, 1])
-        ax.set_xticklabels([f"{a}\n({comp[s]['n_boots']} boots)" for a, s in
-                            zip((result["baseline"], result["candidate"]), ("baseline", "candidate"))])
+        ax.set_xticklabels(
+            [
+                f"{a}\n({comp[s]['n_boots']} boots)"
+                for a, s in zip((result["baseline"], result["candidate"]), ("baseline", "candidate"))
+            ]
+        )
         ax.set_ylabel(f"{m} ({comp['unit']})" if comp["unit"] else m)
-        ax.set_title(f"{w} {m}: each boot a column (diamond = boot mean)\nchange {comp['change_pct']:+.2f} % "
-                     f"[{comp['ci_pct'][0]:+.2f}, {comp['ci_pct'][1]:+.2f}]")
+        ax.set_title(
+            f"{w} {m}: each boot a column (diamond = boot mean)\nchange {comp['change_pct']:+.2f} % "
+            f"[{comp['ci_pct'][0]:+.2f}, {comp['ci_pct'][1]:+.2f}]"
+        )
         fig.tight_layout(rect=(0, 0.04, 1, 1))
         _stamp(fig, result, sources)
         written.extend(save(plt, fig, out, f"dist-{slug(w)}-{slug(m)}"))
@@ -124,9 +130,15 @@ def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
                 per_boot = f.groupby("boot")["value"].agg(["median", "min", "max"])
                 nbt = len(per_boot)
                 xs = [k + (j - (nbt - 1) / 2) * (0.6 / max(nbt, 1)) for j in range(nbt)]
-                ax.errorbar(xs, per_boot["median"], yerr=[per_boot["median"] - per_boot["min"],
-                            per_boot["max"] - per_boot["median"]], fmt="o", color=ARM_COLOURS[k],
-                            alpha=0.7, capsize=3)
+                ax.errorbar(
+                    xs,
+                    per_boot["median"],
+                    yerr=[per_boot["median"] - per_boot["min"], per_boot["max"] - per_boot["median"]],
+                    fmt="o",
+                    color=ARM_COLOURS[k],
+                    alpha=0.7,
+                    capsize=3,
+                )
             ax.set_xticks([0, 1])
             ax.set_xticklabels([result["baseline"], result["candidate"]])
             ax.set_xlim(-0.6, 1.6)
@@ -143,6 +155,7 @@ MAX_CURVES = 400
 def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, object]]]:
     """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs."""
     from benchctl.parsers.hdrtext import is_percentile_text, parse
+
     out: dict[str, list] = {}
     boot_index: dict[tuple[str, str], int] = {}
     for b in tidy.boots:
@@ -167,6 +180,7 @@ def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, o
 
 def latency_hdr(plt, tidy, result, sources, out: Path, written: list[Path]) -> None:
     import numpy as np
+
     arms = (result["baseline"], result["candidate"])
     for workload, curves in sorted(_hdr_curves(tidy, arms).items()):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -178,8 +192,14 @@ def latency_hdr(plt, tidy, result, sources, out: Path, written: list[Path]) -> N
                 p = np.array(c.percentiles)
                 keep = p < 1.0
                 x = 1.0 / (1.0 - p[keep])
-                ax.plot(x, np.array(c.values)[keep], color=cmap(0.4 + 0.55 * bi / max(n_boots - 1, 1)),
-                        lw=1, alpha=0.7, label=f"{arm} ({n_boots} boots)" if j == 0 else None)
+                ax.plot(
+                    x,
+                    np.array(c.values)[keep],
+                    color=cmap(0.4 + 0.55 * bi / max(n_boots - 1, 1)),
+                    lw=1,
+                    alpha=0.7,
+                    label=f"{arm} ({n_boots} boots)" if j == 0 else None,
+                )
         ax.set_xscale("log")
         ticks = [1 / (1 - q) for q in (0.5, 0.9, 0.99, 0.999, 0.9999)]
         ax.set_xticks(ticks)

@@ -24,9 +24,9 @@ RC = {
     "figure.titlesize": 11,
     "savefig.dpi": 110,
 }
-ARM_COLOURS = ("#1f77b4", "#d62728")   # baseline, candidate
+ARM_COLOURS = ("#1f77b4", "#d62728")  # baseline, candidate
 BOOT_CMAPS = ("Blues", "Reds")
-LOW_HIGH = ("#4477aa", "#ee6677")      # low / high end of a swept assumption
+LOW_HIGH = ("#4477aa", "#ee6677")  # low / high end of a swept assumption
 FORMATS = ("png", "svg")
 
 
@@ -34,14 +34,16 @@ FORMATS = ("png", "svg")
 def pyplot() -> Iterator[Any]:
     """matplotlib.pyplot on the Agg backend, inside benchctl's rc settings."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     with matplotlib.rc_context(RC):
         yield plt
 
 
 def shorten(text: str, limit: int = 110) -> str:
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def slug(s: str) -> str:
@@ -53,8 +55,18 @@ def stamp(fig: Any, footer: str, simulated: bool) -> None:
     """The data source at the bottom left; simulated data gets a watermark and a red corner label."""
     fig.text(0.01, 0.005, footer, fontsize=8, color="#555555", ha="left", va="bottom")
     if simulated:
-        fig.text(0.5, 0.5, "SIMULATED", fontsize=60, color="red", alpha=0.18, ha="center", va="center",
-                 rotation=25, weight="bold")
+        fig.text(
+            0.5,
+            0.5,
+            "SIMULATED",
+            fontsize=60,
+            color="red",
+            alpha=0.18,
+            ha="center",
+            va="center",
+            rotation=25,
+            weight="bold",
+        )
         fig.text(0.99, 0.005, "SIMULATED DATA", fontsize=12, color="red", ha="right", va="bottom", weight="bold")
 
 

@@ -19,8 +19,14 @@ CHART = 44
 
 
 def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=first if first is not None else indent,
-                         subsequent_indent=indent, break_long_words=True, break_on_hyphens=False) or [indent]
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=first if first is not None else indent,
+        subsequent_indent=indent,
+        break_long_words=True,
+        break_on_hyphens=False,
+    ) or [indent]
 
 
 def chart(low: float, high: float, est: float, band: tuple[float, float]) -> list[str]:
@@ -51,9 +57,7 @@ def chart(low: float, high: float, est: float, band: tuple[float, float]) -> lis
             row[z] = "+"
     left, right = f"{lo:+.1f}%", f"{hi:+.1f}%"
     scale = left + " " * max(1, CHART - len(left) - len(right)) + right
-    return ["    claimed  :" + "".join(claim) + ":",
-            "    measured :" + "".join(data) + ":",
-            "              " + scale]
+    return ["    claimed  :" + "".join(claim) + ":", "    measured :" + "".join(data) + ":", "              " + scale]
 
 
 def render(result: dict) -> str:
@@ -69,10 +73,13 @@ def render(result: dict) -> str:
     out += _wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
     out += _wrap(f"design:  {b}: {facts['design'][b]}; {c}: {facts['design'][c]}", "         ", "")
     conf = result["confidence"]
-    out += _wrap(f"method:  {conf:.0%} intervals from a hierarchical bootstrap (boots, then "
-                 f"iterations), {result['resamples']} resamples, seed {result['seed']}; "
-                 "p from Welch's t-test on per-boot means, Holm-adjusted across claims",
-                 "         ", "")
+    out += _wrap(
+        f"method:  {conf:.0%} intervals from a hierarchical bootstrap (boots, then "
+        f"iterations), {result['resamples']} resamples, seed {result['seed']}; "
+        "p from Welch's t-test on per-boot means, Holm-adjusted across claims",
+        "         ",
+        "",
+    )
     out.append("")
     out.append("Checks (read these before the numbers)")
     checks = result["checks"] + result["skipped"]
@@ -86,16 +93,22 @@ def render(result: dict) -> str:
         for cl in result["claims"]:
             refs = notes.refs(cl["warnings"])
             out.append(f"  {cl['id']}: {cl['workload']} {cl['metric']}")
-            measured = (f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}"
-                        if cl["ci_pct"] else "measured: no data")
+            measured = f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}" if cl["ci_pct"] else "measured: no data"
             out.append(f"    {measured}, claimed {cl['claimed_text']}")
-            out += _wrap(f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  "
-                         f"verdict: {verdict_word(cl)} {refs}".rstrip(), "      ", "    ")
+            out += _wrap(
+                f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  verdict: {verdict_word(cl)} {refs}".rstrip(),
+                "      ",
+                "    ",
+            )
             dec = cl.get("decide")
             if dec and dec.get("boots_per_arm"):
                 note = f"; {dec['note']}" if dec.get("note") else ""
-                out += _wrap(f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
-                             f"iterations per arm (80 % power for the claimed change){note}", "      ", "    ")
+                out += _wrap(
+                    f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
+                    f"iterations per arm (80 % power for the claimed change){note}",
+                    "      ",
+                    "    ",
+                )
             elif dec:
                 out += _wrap(f"to decide: {dec.get('note')}", "      ", "    ")
             if cl["ci_pct"]:
@@ -108,14 +121,26 @@ def render(result: dict) -> str:
         unit = f" ({cp['unit']})" if cp["unit"] else ""
         out += _wrap(f"{cp['workload']} {cp['metric']}{unit} {refs}".rstrip(), "    ", "  ")
         bs, cs = cp["baseline"], cp["candidate"]
-        out += _wrap(f"{b} {num(bs['mean'])} ({bs['n_boots']}x{bs['n_samples']}), "
-                     f"{c} {num(cs['mean'])} ({cs['n_boots']}x{cs['n_samples']})", "      ", "    ")
+        out += _wrap(
+            f"{b} {num(bs['mean'])} ({bs['n_boots']}x{bs['n_samples']}), "
+            f"{c} {num(cs['mean'])} ({cs['n_boots']}x{cs['n_samples']})",
+            "      ",
+            "    ",
+        )
         mw = cp["tests"]["mann_whitney"]["p_value"]
         vcb = cp["variance_components"]["baseline"]
-        out += _wrap(f"change {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}  p={pval(cp['p_value'])}"
-                     + (f"  MWU p={pval(mw)}" if mw is not None else ""), "      ", "    ")
-        out += _wrap(f"noise ({b}): between-boot var {num(vcb['between_boot_var'])}, "
-                     f"within-boot var {num(vcb['within_boot_var'])}", "      ", "    ")
+        out += _wrap(
+            f"change {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}  p={pval(cp['p_value'])}"
+            + (f"  MWU p={pval(mw)}" if mw is not None else ""),
+            "      ",
+            "    ",
+        )
+        out += _wrap(
+            f"noise ({b}): between-boot var {num(vcb['between_boot_var'])}, "
+            f"within-boot var {num(vcb['within_boot_var'])}",
+            "      ",
+            "    ",
+        )
     for n in result["notes"]:
         out += _wrap(n, "    ", "  - ")
     out.append("")

@@ -19,7 +19,7 @@ FIELDS = {
 }
 
 
-_LINE = re.compile(r"^([\w()]+):\s+(\d+)", re.MULTILINE | re.ASCII)   # ASCII digits: int() takes '٣'
+_LINE = re.compile(r"^([\w()]+):\s+(\d+)", re.MULTILINE | re.ASCII)  # ASCII digits: int() takes '٣'
 
 
 def parse_meminfo(text: str) -> dict[str, int]:
@@ -46,5 +46,6 @@ class MemoryProbe(Probe):
         if directmap:
             ctx.set("memory.directmap", directmap, f"{source} (DirectMap*)")
         else:
-            ctx.miss("memory.directmap", f"no DirectMap* lines in {source} (arm64 prints them only "
-                                         "with a linux-next patch)")
+            ctx.miss(
+                "memory.directmap", f"no DirectMap* lines in {source} (arm64 prints them only with a linux-next patch)"
+            )

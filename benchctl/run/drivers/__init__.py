@@ -40,7 +40,11 @@ def check_requirements(spec_json: dict[str, Any], driver: Any, params: dict[str,
         raise ToolMissingError("missing program(s): " + ", ".join(f"{p} (install {pkg})" for p, pkg in seen.items()))
     for group in needs.get("one_of", []):
         if group and not any(shutil.which(p) for p in group):
-            raise ToolMissingError("none of " + ", ".join(group) + " is installed; install one of: "
-                                   + "; ".join(f"{p}: {pkg}" for p, pkg in group.items()))
+            raise ToolMissingError(
+                "none of "
+                + ", ".join(group)
+                + " is installed; install one of: "
+                + "; ".join(f"{p}: {pkg}" for p, pkg in group.items())
+            )
     if needs.get("root") and os.geteuid() != 0:
         raise ResourceError(f"workload {spec_json.get('name')} must run as root (it builds block devices)")
