@@ -5,10 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import analysis_data as ad
 import numpy as np
 import pytest
-
-import analysis_data as ad
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "analysis/claims/bbml2.toml"

@@ -5,12 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchctl.analyze.claims import Claim, load_claims, verdict
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
 from benchctl.analyze.series import Series
-from benchctl.analyze.claims import Claim, load_claims, verdict
-from benchctl.errors import InputError
 from benchctl.analyze.stats import bootstrap
+from benchctl.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,14 +2,14 @@
 
 import json
 
+import analysis_data as ad
 import numpy as np
 import pytest
 
-import analysis_data as ad
-from benchctl.analyze.result import analyze
 from benchctl.analyze.claims import Claim
 from benchctl.analyze.report import render
 from benchctl.analyze.report.text import chart
+from benchctl.analyze.result import analyze
 from benchctl.results.loader import load_runs
 
 CLAIMS = [

@@ -208,10 +208,10 @@ def verdict(claim: Claim, low: float, high: float) -> str:
     overlaps_band = low <= b_hi and high >= b_lo
     if claim.direction == "increase":
         claimed_side = low > 0
-        nearer, farther = high < b_lo, low > b_hi
+        nearer = high < b_lo
     else:
         claimed_side = high < 0
-        nearer, farther = low > b_hi, high < b_lo
+        nearer = low > b_hi
     includes_zero = low <= 0 <= high
     if claimed_side:
         if overlaps_band:

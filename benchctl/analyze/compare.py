@@ -137,7 +137,7 @@ def compare(
         vc[name] = tl.as_dict()
         warnings += [f"{name}: {x}" for x in tl.warnings if s.arm.n_boots >= 2 or "one boot" not in x]
     for name, s in ((baseline, base), (candidate, cand)):
-        warnings += trend.drift_warnings(name, s.arm.boot_stats(), list(zip(s.boots, s.groups())))
+        warnings += trend.drift_warnings(name, s.arm.boot_stats(), list(zip(s.boots, s.groups(), strict=True)))
     if w.p_value is None:
         warnings.append(f"no p-value: Welch's test {w.note}")
     if base.unit and cand.unit and base.unit != cand.unit:

@@ -21,8 +21,8 @@ def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, a
     level Holm's first step demands, so the design also survives the family.
     """
     vc = comp["variance_components"]
-    within = tuple(_nz(vc[a]["within_boot_var"]) for a in ("baseline", "candidate"))
-    between = tuple(_nz(vc[a]["between_boot_var"]) for a in ("baseline", "candidate"))
+    within = (_nz(vc["baseline"]["within_boot_var"]), _nz(vc["candidate"]["within_boot_var"]))
+    between = (_nz(vc["baseline"]["between_boot_var"]), _nz(vc["candidate"]["between_boot_var"]))
     delta = abs(claim_pct) / 100.0 * comp["baseline"]["mean"]
     p = power.plan(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
     if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
@@ -43,7 +43,7 @@ def judge(
     pvals = [comps[(c.workload, c.metric)]["p_value"] if (c.workload, c.metric) in comps else None for c in claims]
     adjusted = classical.holm(pvals)
     out = []
-    for c, p, padj in zip(claims, pvals, adjusted):
+    for c, p, padj in zip(claims, pvals, adjusted, strict=True):
         comp = comps.get((c.workload, c.metric))
         warnings: list[str] = []
         row = {

@@ -78,5 +78,4 @@ def build_series(sub, order: dict[tuple[str, str], float], ratio: RatioMetric | 
     boots = list(dict.fromkeys(wide["boot"].to_numpy()))
     sizes = wide.groupby("boot", sort=False).size().reindex(boots).to_numpy()
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    arm = bootstrap.Arm(num, offsets, den, ratio.scale)
-    return Series(arm, boots, ratio.scale * num / den, set(), "MPKI")
+    return Series(bootstrap.Arm(num, offsets, den, ratio.scale), boots, ratio.scale * num / den, set(), "MPKI")

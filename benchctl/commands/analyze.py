@@ -43,10 +43,10 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
     larger-than-claimed, not-reproduced, inconclusive), Holm across claims.
     Design checks are printed before any number. Exit 3 on unusable input.
     """
-    from benchctl.analyze.result import analyze
     from benchctl.analyze.claims import load_claims
-    from benchctl.results.loader import load_inputs
     from benchctl.analyze.report import render
+    from benchctl.analyze.result import analyze
+    from benchctl.results.loader import load_inputs
 
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_inputs(run_dirs, csvs)

@@ -41,11 +41,11 @@ def command(
     """
     import json
 
-    from benchctl.analyze.result import analyze
     from benchctl.analyze.claims import load_claims
+    from benchctl.analyze.plan import make_plan, render_text
+    from benchctl.analyze.result import analyze
     from benchctl.errors import UsageError
     from benchctl.results.loader import load_inputs
-    from benchctl.analyze.plan import make_plan, render_text
 
     if not claims_file and effect_pct is None:
         raise UsageError("give --claims FILE or --effect PCT (the change to resolve)")

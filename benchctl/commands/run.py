@@ -75,7 +75,9 @@ def command(
     if suite:
         if workload:
             raise UsageError("give either WORKLOAD or --suite NAME, not both")
-        for f in engine.run_suite(suite, opts):
+        from benchctl.run.suite import run_suite
+
+        for f in run_suite(suite, opts):
             click.echo(f.path)
         return
     if not workload:

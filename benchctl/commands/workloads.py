@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import click
 
@@ -30,11 +31,10 @@ def _driver_limits(w) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(as_json: bool) -> None:
     """List workloads, their presets and what each needs (and whether this host has it)."""
+    from benchctl.errors import InputError
     from benchctl.run.specs import list_workload_names, load_workload, workloads_dir
 
-    from benchctl.errors import InputError
-
-    rows = []
+    rows: list[dict[str, Any]] = []
     broken: list[str] = []
     for name in list_workload_names():
         try:

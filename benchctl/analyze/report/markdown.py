@@ -40,8 +40,9 @@ def render(result: dict) -> str:
         ]
         for cl in result["claims"]:
             refs = notes.refs(cl["warnings"])
+            change = pct(cl["change_pct"]) + " %" if cl["ci_pct"] else "no data"
             out.append(
-                f"| {cl['id']} | {cl['workload']} {cl['metric']} | {pct(cl['change_pct']) + ' %' if cl['ci_pct'] else 'no data'} | "
+                f"| {cl['id']} | {cl['workload']} {cl['metric']} | {change} | "
                 f"{ci(cl['ci_pct'])} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
                 f"{pval(cl['p_adjusted'])} | **{verdict_word(cl).lower()}** {refs} |"
             )
@@ -57,7 +58,8 @@ def render(result: dict) -> str:
         "",
         "### Comparisons",
         "",
-        f"| workload | metric | unit | {b} | {c} | change | interval | p (Welch) | boots x samples | between / within var ({b}) |",
+        f"| workload | metric | unit | {b} | {c} | change | interval | p (Welch) | boots x samples "
+        f"| between / within var ({b}) |",
         "|---|---|---|---:|---:|---:|---|---:|---|---|",
     ]
     for cp in result["comparisons"]:

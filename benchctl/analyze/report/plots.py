@@ -20,6 +20,10 @@ Figures:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from benchctl.parsers.hdrtext import PercentileCurve
 
 from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
 
@@ -66,7 +70,7 @@ def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> N
             continue  # derived ratio metrics have no rows of their own
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         rng = np.random.default_rng(0)
-        for k, (arm, f) in enumerate(frames):
+        for k, (_, f) in enumerate(frames):
             boots = list(dict.fromkeys(f.sort_values("t" if f["t"].notna().any() else "boot")["boot"]))
             cmap = plt.get_cmap(BOOT_CMAPS[k])
             for j, boot in enumerate(boots):
@@ -80,7 +84,7 @@ def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> N
         ax.set_xticklabels(
             [
                 f"{a}\n({comp[s]['n_boots']} boots)"
-                for a, s in zip((result["baseline"], result["candidate"]), ("baseline", "candidate"))
+                for a, s in zip((result["baseline"], result["candidate"]), ("baseline", "candidate"), strict=True)
             ]
         )
         ax.set_ylabel(f"{m} ({comp['unit']})" if comp["unit"] else m)
@@ -124,7 +128,7 @@ def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
         if not present:
             continue
         fig, axes = plt.subplots(1, len(present), figsize=(3.2 * len(present) + 1, 3.8), squeeze=False)
-        for ax, m in zip(axes[0], present):
+        for ax, m in zip(axes[0], present, strict=True):
             for k, arm in enumerate((result["baseline"], result["candidate"])):
                 f = df[(df["workload"] == w) & (df["metric"] == m) & (df["arm"] == arm)]
                 per_boot = f.groupby("boot")["value"].agg(["median", "min", "max"])
@@ -152,7 +156,7 @@ def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
 MAX_CURVES = 400
 
 
-def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, object]]]:
+def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, PercentileCurve]]]:
     """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs."""
     from benchctl.parsers.hdrtext import is_percentile_text, parse
 

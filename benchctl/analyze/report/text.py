@@ -60,33 +60,9 @@ def chart(low: float, high: float, est: float, band: tuple[float, float]) -> lis
     return ["    claimed  :" + "".join(claim) + ":", "    measured :" + "".join(data) + ":", "              " + scale]
 
 
-def render(result: dict) -> str:
+def _claims(result: dict, notes: Footnotes) -> list[str]:
+    """Per claim: measured vs claimed, p and verdict, what would decide it, and the interval chart."""
     out: list[str] = []
-    notes = Footnotes(result["checks"])
-    if result["simulated"]:
-        bar = "*" * WIDTH
-        out += [bar, f"*** {BANNER} ***".center(WIDTH)[:WIDTH].rstrip(), bar]
-    b, c = result["baseline"], result["candidate"]
-    facts = header_facts(result)
-    out.append(f"benchctl analyze: {c} (candidate) vs {b} (baseline)")
-    out += _wrap(f"hosts:   {facts['hosts']}", "         ", "")
-    out += _wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
-    out += _wrap(f"design:  {b}: {facts['design'][b]}; {c}: {facts['design'][c]}", "         ", "")
-    conf = result["confidence"]
-    out += _wrap(
-        f"method:  {conf:.0%} intervals from a hierarchical bootstrap (boots, then "
-        f"iterations), {result['resamples']} resamples, seed {result['seed']}; "
-        "p from Welch's t-test on per-boot means, Holm-adjusted across claims",
-        "         ",
-        "",
-    )
-    out.append("")
-    out.append("Checks (read these before the numbers)")
-    checks = result["checks"] + result["skipped"]
-    if not checks:
-        out.append("  none triggered")
-    for w in checks:
-        out += _wrap(w, "    ", "  - ")
     if result["claims"]:
         out.append("")
         out.append("Claims")
@@ -114,6 +90,13 @@ def render(result: dict) -> str:
             if cl["ci_pct"]:
                 band = tuple(cl["claimed"]["band"])
                 out += chart(cl["ci_pct"][0], cl["ci_pct"][1], cl["change_pct"], band)
+    return out
+
+
+def _comparisons(result: dict, notes: Footnotes) -> list[str]:
+    """Per (workload, metric): both means, the change with its interval and p, and the noise."""
+    b, c = result["baseline"], result["candidate"]
+    out: list[str] = []
     out.append("")
     out.append("Comparisons (change = candidate / baseline - 1)")
     for cp in result["comparisons"]:
@@ -141,6 +124,38 @@ def render(result: dict) -> str:
             "      ",
             "    ",
         )
+    return out
+
+
+def render(result: dict) -> str:
+    out: list[str] = []
+    notes = Footnotes(result["checks"])
+    if result["simulated"]:
+        bar = "*" * WIDTH
+        out += [bar, f"*** {BANNER} ***".center(WIDTH)[:WIDTH].rstrip(), bar]
+    b, c = result["baseline"], result["candidate"]
+    facts = header_facts(result)
+    out.append(f"benchctl analyze: {c} (candidate) vs {b} (baseline)")
+    out += _wrap(f"hosts:   {facts['hosts']}", "         ", "")
+    out += _wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
+    out += _wrap(f"design:  {b}: {facts['design'][b]}; {c}: {facts['design'][c]}", "         ", "")
+    conf = result["confidence"]
+    out += _wrap(
+        f"method:  {conf:.0%} intervals from a hierarchical bootstrap (boots, then "
+        f"iterations), {result['resamples']} resamples, seed {result['seed']}; "
+        "p from Welch's t-test on per-boot means, Holm-adjusted across claims",
+        "         ",
+        "",
+    )
+    out.append("")
+    out.append("Checks (read these before the numbers)")
+    checks = result["checks"] + result["skipped"]
+    if not checks:
+        out.append("  none triggered")
+    for w in checks:
+        out += _wrap(w, "    ", "  - ")
+    out += _claims(result, notes)
+    out += _comparisons(result, notes)
     for n in result["notes"]:
         out += _wrap(n, "    ", "  - ")
     out.append("")
