@@ -43,57 +43,23 @@ def command(
 ) -> None:
     """Turn outputs of runs made by hand (memtier JSON/text/HDR, mutilate, memaslap, perf stat, fio,
     xfs_io) into a run folder marked imported; each FILE is one iteration."""
-    from benchctl.results.importer import import_files
-    from benchctl.results.store import new_run_id
+    from benchctl.results.importer import import_files, write_run
 
     # Every file is parsed before anything is written: a bad one leaves no half-imported run.
-    parsed = [(f, res.info["parser_format"], res) for f, res in import_files(tool, list(files))]
-    workload = workload or DEFAULT_WORKLOAD[tool]
-    run_id = new_run_id(workload, arm)
+    parsed = import_files(tool, list(files))
     try:
-        n = _write(tool, parsed, arm, output, workload, host, boot, run_id)
+        n, folder = write_run(
+            tool,
+            parsed,
+            arm=arm,
+            results=output or Path("results"),
+            workload=workload or DEFAULT_WORKLOAD[tool],
+            host=host,
+            boot=boot,
+        )
     except OSError as e:
         from benchctl.errors import ResourceError
 
         raise ResourceError(f"cannot write the imported run under {output or 'results'} ({e.strerror or e})") from None
-    click.echo(f"benchctl: imported {n[0]} records from {len(parsed)} file(s) -> {n[1].path}", err=True)
-    click.echo(n[1].path)
-
-
-def _write(tool, parsed, arm, output, workload, host, boot, run_id):
-    from benchctl.results.fsutil import atomic_write_text
-    from benchctl.results.importer import read_text
-    from benchctl.results.store import RunFolder, utc_now
-
-    folder = RunFolder.create(
-        output or Path("results"),
-        host=host,
-        workload=workload,
-        arm=arm,
-        run_id=run_id,
-        boot_id=boot or f"import-{run_id}",
-        status="imported",
-        imported=True,
-        iterations_requested=len(parsed),
-        warmup=0,
-        spec={"name": workload, "imported_from": tool},
-        overrides={},
-        tool_versions={},
-        kernel_release=None,
-    )
-    n = 0
-    for i, (path, fmt, res) in enumerate(parsed, 1):
-        raw = folder.raw_dir(i)
-        atomic_write_text(raw / path.name, read_text(path))
-        folder.log_command(["import", tool, str(path.resolve())], rc=0, iteration=i, format=fmt)
-        for w in res.warnings:
-            folder.warn(f"{path.name}: {w}")
-        if not res.measurements:
-            folder.warn(f"{path.name}: no metrics in this {fmt} output")
-        for m in res.measurements:
-            folder.record(
-                i, m.metric, m.value, m.unit, note={**(m.note or {}), "imported_from": path.name, "format": fmt}
-            )
-            n += 1
-    folder.update(iterations_done=len(parsed), finished=utc_now())
-    return n, folder
+    click.echo(f"benchctl: imported {n} records from {len(parsed)} file(s) -> {folder.path}", err=True)
+    click.echo(folder.path)

@@ -3,7 +3,8 @@
 Each file's format is detected from its content (memtier JSON or text,
 perf CSV with any separator, ...), restricted to the formats TOOL can
 produce; a file that looks like another tool's output is refused rather
-than read as something it is not. Writing the run folder is the caller's job.
+than read as something it is not. write_run turns the parsed files into a
+run folder marked imported.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from benchctl.errors import InputError, UsageError
 from benchctl.parsers import PARSERS, TOOL_FORMATS, ParseError, ParseResult, detect
+from benchctl.results.fsutil import atomic_write_text
+from benchctl.results.store import RunFolder, new_run_id, utc_now
 
 FALLBACK_MAX_CHARS = 8 << 20  # undetected text larger than this is not tried with every parser
 MAX_BYTES = 256 << 20  # tool outputs are KiB to a few MiB; anything this large is not one
@@ -77,3 +80,54 @@ def import_file(tool: str, path: Path) -> ParseResult:
 def import_files(tool: str, files: list[Path]) -> list[tuple[Path, ParseResult]]:
     """Parse every file; the first one that fails stops the import with an InputError naming it."""
     return [(Path(f), import_file(tool, Path(f))) for f in files]
+
+
+def write_run(
+    tool: str,
+    parsed: list[tuple[Path, ParseResult]],
+    *,
+    arm: str,
+    results: Path,
+    workload: str,
+    host: str,
+    boot: str | None = None,
+) -> tuple[int, RunFolder]:
+    """A run folder marked imported: one iteration per file, its raw copy, warnings and records.
+
+    (number of records, folder). Without `boot` every import is its own boot, so analyze never
+    pools it with another one by accident.
+    """
+    run_id = new_run_id(workload, arm)
+    folder = RunFolder.create(
+        results,
+        host=host,
+        workload=workload,
+        arm=arm,
+        run_id=run_id,
+        boot_id=boot or f"import-{run_id}",
+        status="imported",
+        imported=True,
+        iterations_requested=len(parsed),
+        warmup=0,
+        spec={"name": workload, "imported_from": tool},
+        overrides={},
+        tool_versions={},
+        kernel_release=None,
+    )
+    n = 0
+    for i, (path, res) in enumerate(parsed, 1):
+        fmt = res.info["parser_format"]
+        raw = folder.raw_dir(i)
+        atomic_write_text(raw / path.name, read_text(path))
+        folder.log_command(["import", tool, str(path.resolve())], rc=0, iteration=i, format=fmt)
+        for w in res.warnings:
+            folder.warn(f"{path.name}: {w}")
+        if not res.measurements:
+            folder.warn(f"{path.name}: no metrics in this {fmt} output")
+        for m in res.measurements:
+            folder.record(
+                i, m.metric, m.value, m.unit, note={**(m.note or {}), "imported_from": path.name, "format": fmt}
+            )
+            n += 1
+    folder.update(iterations_done=len(parsed), finished=utc_now())
+    return n, folder
