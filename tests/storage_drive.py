@@ -16,6 +16,7 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int)
     ap.add_argument("set", nargs="*")
     a = ap.parse_intermixed_args(argv)
+    # Started from a background job, SIGINT arrives ignored (inherited SIG_IGN); the signal tests need
+    # Python's own KeyboardInterrupt, as a run started from a terminal has it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     pause = os.environ.get("STORAGE_DRIVE_PAUSE")  # "PHASE": announce it and wait there (signal tests)
 
     def hook(phase: str, ctx: RunContext) -> None:

@@ -43,12 +43,11 @@ def last_generator_argv(run_dir: Path) -> list[str]:
     return [c for c in cmds if c.get("role") == "measure"][-1]["generator_argv"]
 
 
-def hand_run(ctx) -> dict[str, float]:
-    """The generator exactly as benchctl last logged it, except memtier's JSON goes to a scratch file."""
-    work = Path(ctx.run_dir)
+def hand_run(ctx, work: Path) -> dict[str, float]:
+    """The generator exactly as benchctl last logged it, except memtier's JSON goes to a scratch folder."""
     argv = [
-        f"--json-out-file={work / 'hand-memtier.json'}" if a.startswith("--json-out-file=") else a
-        for a in last_generator_argv(work)
+        f"--json-out-file={work / 'memtier.json'}" if a.startswith("--json-out-file=") else a
+        for a in last_generator_argv(Path(ctx.run_dir))
     ]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
