@@ -32,7 +32,7 @@ def test_text_is_ascii_72_columns_no_tabs(result):
     text = render(result, "text")
     assert text.isascii() and "\t" not in text
     assert max(len(line) for line in text.splitlines()) <= 72
-    assert "h1" in text and "6.18.0-rc6" in text and "5 boots x 10 iterations" in text
+    assert "h1" in text and "6.18.0-rc6" in text and "pte 5x10, block 5x10 (boots x iterations)" in text
 
 
 def test_text_checks_before_numbers_and_warnings_last(result):
@@ -43,10 +43,10 @@ def test_text_checks_before_numbers_and_warnings_last(result):
     i_warn = text.index("\nWarnings")
     assert i_checks < i_both < i_claims < i_warn
     assert "tainted" in text[i_checks:i_claims]
-    assert "not judged: no bandwidth_bytes_s data" in text[i_warn:]
+    assert "why: no bandwidth_bytes_s data" in text[i_claims:i_warn]
     for cl in result["claims"]:
         assert cl["id"] in text[i_claims:i_warn]
-        assert cl["verdict"].upper() in text[i_claims:i_warn]
+        assert cl["verdict"].upper().replace("NOT-JUDGED", "NOT JUDGED") in text[i_claims:i_warn]
 
 
 def test_chart_marks_interval_band_and_zero():
@@ -102,15 +102,16 @@ def test_markdown_has_tables(result):
     assert md.index("### Checks") < md.index("### Claims")
 
 
-def test_one_boot_verdict_is_flagged_next_to_the_verdict(tmp_path):
+def test_one_boot_gets_not_judged_and_why_next_to_the_verdict(tmp_path):
     recs = ad.rows(np.random.default_rng(3), boots=1, iters=20, arms=(("pte", 100.0), ("block", 110.0)))
     ad.write_runs(tmp_path, recs)
     claim = [Claim("x", "memcached", "ops_per_sec", "increase", 10, 10, 3)]
     res = analyze(load_runs([tmp_path]), "pte", "block", claim, resamples=500)
     text = render(res, "text")
-    assert "verdict: CONFIRMED (ONE BOOT ONLY)" in text
+    i = text.index("verdict: NOT JUDGED")
+    assert text[i:].split("\n")[1].strip().startswith("why: one boot per arm")
     assert "fewer than 2 boots" in text[text.index("Checks"):text.index("Claims")]
-    assert "(one boot only)" in render(res, "markdown")
+    assert "**not judged**" in render(res, "markdown")
 
 
 def test_design_checks_attached_to_every_json_result_but_printed_once(result):

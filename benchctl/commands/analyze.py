@@ -15,14 +15,16 @@ from benchctl.analyze.report import FORMATS
 @click.option("--candidate", required=True, help="Arm with the change (e.g. block).")
 @click.option("--claims", "claims_file", type=click.Path(dir_okay=False),
               help="Claims file (TOML, see analysis/claims/README.md).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="text (mail, <= 72 columns), markdown (trackers) or json (docs/result-format.md).")
+@click.option("--brief", is_flag=True, help="Text sized for a mail: <= 40 lines; the claims, checks, design.")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False),
               help="Write PNG and SVG plots into this folder.")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed: same seed, same numbers.")
 @click.option("--resamples", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True,
               help="Bootstrap resamples.")
-def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, confidence, seed, resamples):
+def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, brief, plots_dir, confidence, seed, resamples):
     """Compare two arms over RUN_DIR... and/or --csv tables.
 
     For every (workload, metric) in both arms: the change in percent with a
@@ -49,4 +51,4 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
             from benchctl.errors import ResourceError
             raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None
         click.echo(f"benchctl: wrote {len(written)} plot files to {plots_dir}", err=True)
-    click.echo(render(result, fmt), nl=False)
+    click.echo(render(result, fmt, brief=brief), nl=False)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, num, pct, pval, verdict_word
+from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, verdict_word
+from benchctl.analyze.report.units import design, human, sd_pct
 
 
 def _cell(s: str) -> str:
@@ -19,7 +20,7 @@ def render(result: dict) -> str:
     out += [f"## benchctl analyze: `{c}` (candidate) vs `{b}` (baseline)", "",
             f"- hosts: {f['hosts']}",
             f"- kernels: `{b}`: {f['kernels'][b]}; `{c}`: {f['kernels'][c]}",
-            f"- design: `{b}`: {f['design'][b]}; `{c}`: {f['design'][c]}",
+            f"- design: {f['design_text']}" + (f"; {f['counted']}" if f["counted"] else ""),
             f"- method: {result['confidence']:.0%} hierarchical bootstrap (boots, then iterations), "
             f"{result['resamples']} resamples, seed {result['seed']}; p: Welch on per-boot means, Holm across claims",
             "", "### Checks", ""]
@@ -41,16 +42,18 @@ def render(result: dict) -> str:
                            f"{d['iterations_per_boot']} iterations per arm (80 % power)"
                            + (f"; {d['note']}." if d.get("note") else "."))
     out += ["", "### Comparisons", "",
-            f"| workload | metric | unit | {b} | {c} | change | interval | p (Welch) | boots x samples | between / within var ({b}) |",
-            "|---|---|---|---:|---:|---:|---|---:|---|---|"]
+            f"| workload | metric | {b} | {c} | change | interval | p (Welch) | boots x iterations | sd between / within boots ({b}) |",
+            "|---|---|---:|---:|---:|---|---:|---|---|"]
     for cp in result["comparisons"]:
         refs = notes.refs(cp["warnings"])
         bs, cs = cp["baseline"], cp["candidate"]
         vc = cp["variance_components"]["baseline"]
-        out.append(f"| {cp['workload']} | {cp['metric']} {refs} | {cp['unit']} | {num(bs['mean'])} | "
-                   f"{num(cs['mean'])} | {pct(cp['change_pct'])} % | {ci(cp['ci_pct'])} | "
-                   f"{pval(cp['p_value'])} | {bs['n_boots']}x{bs['n_samples']} / {cs['n_boots']}x{cs['n_samples']} | "
-                   f"{num(vc['between_boot_var'])} / {num(vc['within_boot_var'])} |")
+        u = cp["unit"]
+        out.append(f"| {cp['workload']} | {cp['metric']} {refs} | {human(bs['mean'], u)} | "
+                   f"{human(cs['mean'], u)} | {pct(cp['change_pct'])} % | {ci(cp['ci_pct'])} | "
+                   f"{pval(cp['p_value'])} | {design(bs['n_boots'], bs['samples_per_boot'])} / "
+                   f"{design(cs['n_boots'], cs['samples_per_boot'])} | "
+                   f"{sd_pct(vc['between_boot_var'], bs['mean'])} / {sd_pct(vc['within_boot_var'], bs['mean'])} |")
     if result["notes"]:
         out += [""] + [f"- {_cell(n)}" for n in result["notes"]]
     out += ["", "### Warnings", ""]
