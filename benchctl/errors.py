@@ -8,12 +8,12 @@ its code, never a traceback. The codes are documented in the README.
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_FAILED = 1          # a workload or tool failed while running
-EXIT_USAGE = 2           # bad command line (click uses 2 as well)
-EXIT_INPUT = 3           # a file benchctl was given is malformed or unreadable
-EXIT_MISSING_TOOL = 4    # a required program is not installed
-EXIT_RESOURCE = 5        # too little memory/disk, a lock held by another run, device refused
-EXIT_INTERRUPTED = 130   # SIGINT/SIGTERM: stopped cleanly, results kept
+EXIT_FAILED = 1  # a workload or tool failed while running
+EXIT_USAGE = 2  # bad command line (click uses 2 as well)
+EXIT_INPUT = 3  # a file benchctl was given is malformed or unreadable
+EXIT_MISSING_TOOL = 4  # a required program is not installed
+EXIT_RESOURCE = 5  # too little memory/disk, a lock held by another run, device refused
+EXIT_INTERRUPTED = 130  # SIGINT/SIGTERM: stopped cleanly, results kept
 
 
 class BenchctlError(Exception):

@@ -24,7 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchctl.analyze.result import Series, compare, judge  # noqa: E402
+from benchctl.analyze.compare import compare  # noqa: E402
+from benchctl.analyze.judge import judge  # noqa: E402
+from benchctl.analyze.series import Series  # noqa: E402
 from benchctl.analyze.claims import EFFECT_VERDICTS, Claim  # noqa: E402
 from benchctl.analyze.stats import bootstrap  # noqa: E402
 
@@ -45,8 +47,18 @@ def _series(groups) -> Series:
 
 
 def boot_aware(base, cand, seed, resamples):
-    comp = compare("w", "m", _series(base), _series(cand), confidence=0.95, seed=seed, resamples=resamples,
-                   baseline="a", candidate="b", is_ratio=False)
+    comp = compare(
+        "w",
+        "m",
+        _series(base),
+        _series(cand),
+        confidence=0.95,
+        seed=seed,
+        resamples=resamples,
+        baseline="a",
+        candidate="b",
+        is_ratio=False,
+    )
     v = judge([CLAIM], {("w", "m"): comp}, 0.95, 300, 10)[0]["verdict"]
     return comp["ci_pct"], v
 
@@ -54,12 +66,19 @@ def boot_aware(base, cand, seed, resamples):
 def pooled(base, cand, seed, resamples):
     """Ignore boots: every iteration one independent sample (one pseudo-boot each)."""
     from scipy import stats
+
     a = np.concatenate(base)
     b = np.concatenate(cand)
-    bs = bootstrap.bootstrap_ratio(bootstrap.Arm.from_groups([a]), bootstrap.Arm.from_groups([b]),
-                                   resamples=resamples, seed_seq=np.random.SeedSequence(seed), expand=False)
+    bs = bootstrap.bootstrap_ratio(
+        bootstrap.Arm.from_groups([a]),
+        bootstrap.Arm.from_groups([b]),
+        resamples=resamples,
+        seed_seq=np.random.SeedSequence(seed),
+        expand=False,
+    )
     p = stats.ttest_ind(b, a, equal_var=False).pvalue
     from benchctl.analyze.claims import verdict
+
     v = verdict(CLAIM, *bs.ci_pct)
     if v in EFFECT_VERDICTS and p >= 0.05:
         v = "inconclusive"
@@ -100,8 +119,10 @@ def main(argv=None) -> int:
     for boots, iters in ((3, 10), (5, 10), (10, 10)):
         res = run(a.datasets, a.seed + boots, boots, iters, a.resamples)
         for name, r in res.items():
-            print(f"{boots:>3}x{iters:<3} boots {name:>11} {r['false_effect']:>12.1%} {r['cover']:>9.1%} "
-                  f"{r['confirmed']:>10.1%}")
+            print(
+                f"{boots:>3}x{iters:<3} boots {name:>11} {r['false_effect']:>12.1%} {r['cover']:>9.1%} "
+                f"{r['confirmed']:>10.1%}"
+            )
             if name == "boot-aware" and (r["false_effect"] > 0.05 or r["cover"] < 0.93):
                 ok = False
     print("bounds (boot-aware): false effect <= 5 %, coverage >= 93 %:", "OK" if ok else "VIOLATED")

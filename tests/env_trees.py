@@ -20,7 +20,7 @@ BLOCK_EXCERPT = ARM64 / "ptdump-block-excerpt.txt"
 PTE_EXCERPT = ARM64 / "ptdump-pte-excerpt.txt"
 PTDUMP = "sys/kernel/debug/kernel_page_tables"
 
-AMPEREONE = 0xC00FAC30     # implementer 0xC0, part 0xAC3, r0p0 (reference/kernel.md 1.2)
+AMPEREONE = 0xC00FAC30  # implementer 0xC0, part 0xAC3, r0p0 (reference/kernel.md 1.2)
 BBML2_LINE = "[    0.000000] CPU features: detected: BBM Level 2 without conflict abort"
 
 
@@ -35,11 +35,21 @@ def _write_config(tree: Path, text: str, release: str) -> None:
     (tree / "proc" / "config.gz").write_bytes(gzip.compress(text.encode()))
 
 
-def derive(tmp: Path, base: str, name: str | None = None, *, release: str | None = None,
-           cmdline: str | None = None, midr: int | None = None,
-           config: dict[str, str | None] | None = None, ptdump: str | None = None,
-           drop_ptdump: bool = False, dmesg_add: list[str] = (), meminfo_add: str = "",
-           hugepagesize_kb: int | None = None) -> Path:
+def derive(
+    tmp: Path,
+    base: str,
+    name: str | None = None,
+    *,
+    release: str | None = None,
+    cmdline: str | None = None,
+    midr: int | None = None,
+    config: dict[str, str | None] | None = None,
+    ptdump: str | None = None,
+    drop_ptdump: bool = False,
+    dmesg_add: list[str] = (),
+    meminfo_add: str = "",
+    hugepagesize_kb: int | None = None,
+) -> Path:
     """Copy tests/fixtures/arm64/<base> to tmp/<name> and apply the given edits.
 
     config: {CONFIG_NAME: value}; value None removes the option (as 6.18 removed
@@ -52,8 +62,9 @@ def derive(tmp: Path, base: str, name: str | None = None, *, release: str | None
     if release:
         (tree / "proc/sys/kernel/osrelease").write_text(release + "\n")
         version = (tree / "proc/version").read_text()
-        (tree / "proc/version").write_text(version.replace(f"Linux version {old_release} ",
-                                                           f"Linux version {release} ", 1))
+        (tree / "proc/version").write_text(
+            version.replace(f"Linux version {old_release} ", f"Linux version {release} ", 1)
+        )
     cfg = _config_file(tree).read_text()
     for key, value in (config or {}).items():
         cfg = re.sub(rf"^(# )?{key}[= ].*\n", "", cfg, flags=re.MULTILINE)
@@ -68,10 +79,10 @@ def derive(tmp: Path, base: str, name: str | None = None, *, release: str | None
         for f in tree.glob("sys/devices/system/cpu/cpu*/regs/identification/midr_el1"):
             f.write_text(f"0x{midr:016x}\n")
         info = (tree / "proc/cpuinfo").read_text()
-        info = re.sub(r"(CPU implementer\t: )\S+", rf"\g<1>0x{(midr >> 24) & 0xff:02x}", info)
-        info = re.sub(r"(CPU variant\t: )\S+", rf"\g<1>0x{(midr >> 20) & 0xf:x}", info)
-        info = re.sub(r"(CPU part\t: )\S+", rf"\g<1>0x{(midr >> 4) & 0xfff:03x}", info)
-        info = re.sub(r"(CPU revision\t: )\S+", rf"\g<1>{midr & 0xf}", info)
+        info = re.sub(r"(CPU implementer\t: )\S+", rf"\g<1>0x{(midr >> 24) & 0xFF:02x}", info)
+        info = re.sub(r"(CPU variant\t: )\S+", rf"\g<1>0x{(midr >> 20) & 0xF:x}", info)
+        info = re.sub(r"(CPU part\t: )\S+", rf"\g<1>0x{(midr >> 4) & 0xFFF:03x}", info)
+        info = re.sub(r"(CPU revision\t: )\S+", rf"\g<1>{midr & 0xF}", info)
         (tree / "proc/cpuinfo").write_text(info)
     if ptdump is not None:
         (tree / PTDUMP).write_text(ptdump)
@@ -82,8 +93,9 @@ def derive(tmp: Path, base: str, name: str | None = None, *, release: str | None
             f.write("".join(line + "\n" for line in dmesg_add))
     meminfo = (tree / "proc/meminfo").read_text()
     if hugepagesize_kb is not None:
-        meminfo = re.sub(r"^Hugepagesize:\s+\d+ kB", f"Hugepagesize:    {hugepagesize_kb} kB", meminfo,
-                         flags=re.MULTILINE)
+        meminfo = re.sub(
+            r"^Hugepagesize:\s+\d+ kB", f"Hugepagesize:    {hugepagesize_kb} kB", meminfo, flags=re.MULTILINE
+        )
     (tree / "proc/meminfo").write_text(meminfo + meminfo_add)
     return tree
 
@@ -103,8 +115,10 @@ def ptdump_text(entries: list[tuple[int, int, str, str]]) -> str:
     base = 0xFFFF000000000000
     lines = ["---[ Linear Mapping start ]---"]
     for start, end, level, attrs in entries:
-        lines.append(f"0x{base + start:016x}-0x{(base + end) & (2**64 - 1):016x}   "
-                     f"{size_text(end - start):>10} {level:<3}  {attrs}".rstrip())
+        lines.append(
+            f"0x{base + start:016x}-0x{(base + end) & (2**64 - 1):016x}   "
+            f"{size_text(end - start):>10} {level:<3}  {attrs}".rstrip()
+        )
     lines.append("---[ Linear Mapping end ]---")
     return "\n".join(lines) + "\n"
 

@@ -30,9 +30,15 @@ from benchctl.run.drivers.base import RunContext  # noqa: E402
 from benchctl.run.ledger import Ledger  # noqa: E402
 
 
-def drive(workload: str, preset: str = "quick", overrides: dict[str, str] | None = None,
-          iterations: int | None = None, state: Path | None = None, run_dir: Path | None = None,
-          phase_hook: Any = None) -> dict[str, Any]:
+def drive(
+    workload: str,
+    preset: str = "quick",
+    overrides: dict[str, str] | None = None,
+    iterations: int | None = None,
+    state: Path | None = None,
+    run_dir: Path | None = None,
+    phase_hook: Any = None,
+) -> dict[str, Any]:
     w = specs.load_workload(workload)
     r = w.resolve(preset, overrides or {})
     drv = importlib.import_module(f"benchctl.run.drivers.{w.driver}").DRIVER
@@ -41,9 +47,14 @@ def drive(workload: str, preset: str = "quick", overrides: dict[str, str] | None
     ledger = Ledger.create(f"drive-{workload}", state=state, run_dir=run_dir)
     commands: list[dict] = []
     warnings: list[str] = []
-    ctx = RunContext(params=dict(r.params), fingerprint={}, run_dir=run_dir, ledger=ledger,
-                     log_command=lambda argv, **kw: commands.append({"argv": [str(a) for a in argv], **kw}),
-                     warn=warnings.append)
+    ctx = RunContext(
+        params=dict(r.params),
+        fingerprint={},
+        run_dir=run_dir,
+        ledger=ledger,
+        log_command=lambda argv, **kw: commands.append({"argv": [str(a) for a in argv], **kw}),
+        warn=warnings.append,
+    )
     out: dict[str, Any] = {"workload": workload, "params": r.params, "iterations": [], "error": None}
     hook = phase_hook or (lambda phase, ctx: None)
     try:
@@ -56,8 +67,9 @@ def drive(workload: str, preset: str = "quick", overrides: dict[str, str] | None
         for i in range(iterations or r.iterations):
             hook("measure", ctx)
             res = drv.measure(ctx, i, lambda argv: argv)
-            out["iterations"].append({"measurements": {m.metric: m.value for m in res.measurements},
-                                      "note": res.note, "argv": res.argv})
+            out["iterations"].append(
+                {"measurements": {m.metric: m.value for m in res.measurements}, "note": res.note, "argv": res.argv}
+            )
     except BaseException as e:  # report, then tear down like the engine does
         out["error"] = f"{type(e).__name__}: {e}"
         out["traceback"] = traceback.format_exc()
@@ -81,16 +93,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int)
     ap.add_argument("set", nargs="*")
     a = ap.parse_intermixed_args(argv)
-    pause = os.environ.get("STORAGE_DRIVE_PAUSE")   # "PHASE": announce it and wait there (signal tests)
+    pause = os.environ.get("STORAGE_DRIVE_PAUSE")  # "PHASE": announce it and wait there (signal tests)
 
     def hook(phase: str, ctx: RunContext) -> None:
         if phase == pause:
             print(f"PHASE {phase} {ctx.ledger.path}", file=sys.stderr, flush=True)
             time.sleep(60)
 
-    res = drive(a.workload, a.preset, specs.parse_overrides(a.set), a.iterations,
-                state=Path(os.environ["STORAGE_DRIVE_STATE"]) if os.environ.get("STORAGE_DRIVE_STATE") else None,
-                phase_hook=hook)
+    res = drive(
+        a.workload,
+        a.preset,
+        specs.parse_overrides(a.set),
+        a.iterations,
+        state=Path(os.environ["STORAGE_DRIVE_STATE"]) if os.environ.get("STORAGE_DRIVE_STATE") else None,
+        phase_hook=hook,
+    )
     print(json.dumps(res, indent=1, default=str))
     return 0 if res["error"] is None and not res["outstanding"] else 1
 

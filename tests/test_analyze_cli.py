@@ -5,18 +5,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import analysis_data as ad
 import numpy as np
 import pytest
-
-import analysis_data as ad
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "analysis/claims/bbml2.toml"
 
 
 def bench(*args):
-    return subprocess.run([sys.executable, "-m", "benchctl", *map(str, args)], capture_output=True, text=True,
-                          cwd=REPO)
+    return subprocess.run([sys.executable, "-m", "benchctl", *map(str, args)], capture_output=True, text=True, cwd=REPO)
 
 
 def one_line_error(r, *words):
@@ -38,24 +36,53 @@ def tlb_records(rng, boots=4, iters=6):
                 inst = rng.uniform(1e9, 3e9)
                 dtlb = inst * boot_rate * (1 + rng.normal(0, 0.02))
                 for metric, v in (("inst_retired_k", inst), ("dtlb_walk_k", 0.8 * dtlb), ("itlb_walk_k", 0.2 * dtlb)):
-                    out.append({"arm": arm, "host": "h1", "boot": f"{arm}-{b}", "run": f"r-{arm}-{b}",
-                                "workload": "memcached", "iteration": i, "metric": metric, "value": v,
-                                "unit": "count", "t": 1.7e9 + (2 * b + k) * 1000 + i})
+                    out.append(
+                        {
+                            "arm": arm,
+                            "host": "h1",
+                            "boot": f"{arm}-{b}",
+                            "run": f"r-{arm}-{b}",
+                            "workload": "memcached",
+                            "iteration": i,
+                            "metric": metric,
+                            "value": v,
+                            "unit": "count",
+                            "t": 1.7e9 + (2 * b + k) * 1000 + i,
+                        }
+                    )
     return out
 
 
 @pytest.fixture(scope="module")
 def csv_path(tmp_path_factory):
     rng = np.random.default_rng(7)
-    recs = ad.rows(rng) + ad.rows(rng, metric="p99_latency_us", unit="us",
-                                  arms=(("pte", 200.0), ("block", 181.0))) + tlb_records(rng)
+    recs = (
+        ad.rows(rng)
+        + ad.rows(rng, metric="p99_latency_us", unit="us", arms=(("pte", 200.0), ("block", 181.0)))
+        + tlb_records(rng)
+    )
     return ad.write_csv(tmp_path_factory.mktemp("csv") / "tidy.csv", recs)
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
 def test_every_format_on_csv(csv_path, fmt):
-    r = bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS,
-              "--format", fmt, "--resamples", 1000, "--seed", 3)
+    r = bench(
+        "analyze",
+        "--csv",
+        csv_path,
+        "--baseline",
+        "pte",
+        "--candidate",
+        "block",
+        "--claims",
+        CLAIMS,
+        "--format",
+        fmt,
+        "--resamples",
+        1000,
+        "--seed",
+        3,
+    )
     assert r.returncode == 0, r.stderr
     assert "memcached-p99" in r.stdout
     if fmt == "json":
@@ -73,8 +100,9 @@ def test_mpki_is_ratio_of_sums_per_boot(tmp_path):
     rng = np.random.default_rng(1)
     recs = tlb_records(rng, boots=2, iters=3)
     p = ad.write_csv(tmp_path / "t.csv", recs)
-    r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--format", "json",
-              "--resamples", 200)
+    r = bench(
+        "analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--format", "json", "--resamples", 200
+    )
     j = json.loads(r.stdout)
     tlb = next(c for c in j["comparisons"] if c["metric"] == "kernel_tlb_walk_mpki")
     for arm, key in (("pte", "baseline"), ("block", "candidate")):
@@ -92,8 +120,20 @@ def test_run_folders_checks_and_plots(tmp_path):
     recs = ad.rows(rng, interleave=False) + ad.rows(rng, metric="p99_latency_us", unit="us", interleave=False)
     ad.write_runs(tmp_path / "runs", recs, state="pte")
     plots = tmp_path / "plots"
-    r = bench("analyze", tmp_path / "runs", "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS,
-              "--plots", plots, "--resamples", 500)
+    r = bench(
+        "analyze",
+        tmp_path / "runs",
+        "--baseline",
+        "pte",
+        "--candidate",
+        "block",
+        "--claims",
+        CLAIMS,
+        "--plots",
+        plots,
+        "--resamples",
+        500,
+    )
     assert r.returncode == 0, r.stderr
     assert "both arms have the linear map in state 'pte'" in r.stdout
     assert "not interleaved" in r.stdout
@@ -121,10 +161,13 @@ def test_bad_values_named_but_analysis_continues(tmp_path):
     p = ad.write_csv(tmp_path / "x.csv", recs)
     r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
     assert r.returncode == 0
-    checks = r.stdout[r.stdout.index("Checks"):r.stdout.index("Comparisons")]
+    checks = r.stdout[r.stdout.index("Checks") : r.stdout.index("Comparisons")]
     assert "line 4: value is not a number (skipped)" in " ".join(checks.split())
-    j = json.loads(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300,
-                         "--format", "json").stdout)
+    j = json.loads(
+        bench(
+            "analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300, "--format", "json"
+        ).stdout
+    )
     assert j["skipped"] == [f"{p}: line 4: value is not a number (skipped)"]
     assert j["skipped_items"] == [{"file": str(p), "line": 4, "reason": "value is not a number"}]
     assert j["comparisons"][0]["baseline"]["n_samples"] + j["comparisons"][0]["candidate"]["n_samples"] == 23
@@ -133,13 +176,15 @@ def test_bad_values_named_but_analysis_continues(tmp_path):
 def test_missing_columns_exit_3(tmp_path):
     p = tmp_path / "bad.csv"
     p.write_text("arm,value\npte,1\n")
-    one_line_error(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"),
-                   str(p), "missing column")
+    one_line_error(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"), str(p), "missing column")
 
 
 def test_unknown_arm_exit_3(csv_path):
-    one_line_error(bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "blk"),
-                   "'blk'", "arms in the data: block, pte")
+    one_line_error(
+        bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "blk"),
+        "'blk'",
+        "arms in the data: block, pte",
+    )
 
 
 def test_empty_arm_exit_3(tmp_path):
@@ -148,15 +193,19 @@ def test_empty_arm_exit_3(tmp_path):
         if r["arm"] == "block":
             r["value"] = "inf"
     p = ad.write_csv(tmp_path / "x.csv", recs)
-    one_line_error(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"),
-                   "'block' has no usable rows", "value is infinite")
+    one_line_error(
+        bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"),
+        "'block' has no usable rows",
+        "value is infinite",
+    )
 
 
 def test_bad_claims_exit_3(tmp_path, csv_path):
     c = tmp_path / "c.toml"
     c.write_text('[[claim]]\nid = "x"\nworkload = "w"\nmetric = "m"\ndirection = "increase"\nvalue = 1\nfoo = 2\n')
-    one_line_error(bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", c),
-                   str(c), "'foo'")
+    one_line_error(
+        bench("analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", c), str(c), "'foo'"
+    )
 
 
 def test_no_input_is_usage_error():
@@ -167,20 +216,44 @@ def test_no_input_is_usage_error():
 def test_simulated_runs_banner(tmp_path):
     recs = ad.rows(np.random.default_rng(0), boots=3, iters=4)
     ad.write_runs(tmp_path / "r", recs, simulated=True)
-    r = bench("analyze", tmp_path / "r", "--baseline", "pte", "--candidate", "block", "--resamples", 300,
-              "--plots", tmp_path / "p")
+    r = bench(
+        "analyze",
+        tmp_path / "r",
+        "--baseline",
+        "pte",
+        "--candidate",
+        "block",
+        "--resamples",
+        300,
+        "--plots",
+        tmp_path / "p",
+    )
     assert "SIMULATED DATA" in r.stdout.splitlines()[1]
     assert "SIMULATED" in (tmp_path / "p" / "dist-memcached-ops_per_sec.svg").read_text()
 
 
 def test_plan_text_and_json(csv_path):
-    r = bench("plan", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS,
-              "--reboot-cost", 300)
+    r = bench(
+        "plan", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS, "--reboot-cost", 300
+    )
     assert r.returncode == 0, r.stderr
     assert "memcached-ops" in r.stdout and "boots per arm x" in r.stdout
     assert max(len(x) for x in r.stdout.splitlines()) <= 72
-    r = bench("plan", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--effect", 2,
-              "--iteration-cost", 5, "--format", "json")
+    r = bench(
+        "plan",
+        "--csv",
+        csv_path,
+        "--baseline",
+        "pte",
+        "--candidate",
+        "block",
+        "--effect",
+        2,
+        "--iteration-cost",
+        5,
+        "--format",
+        "json",
+    )
     j = json.loads(r.stdout)
     assert j["costs"]["iteration_s"] == 5
     ops = next(p for p in j["plans"] if p["metric"] == "ops_per_sec")
@@ -193,24 +266,45 @@ def test_plan_needs_claims_or_effect(csv_path):
 
 
 def test_precomputed_mpki_without_counters_is_flagged(tmp_path):
-    recs = ad.rows(np.random.default_rng(0), boots=3, iters=4, metric="kernel_tlb_walk_mpki", unit="MPKI",
-                   arms=(("pte", 2.0), ("block", 1.4)), boot_sd=0.02, iter_sd=0.01)
+    recs = ad.rows(
+        np.random.default_rng(0),
+        boots=3,
+        iters=4,
+        metric="kernel_tlb_walk_mpki",
+        unit="MPKI",
+        arms=(("pte", 2.0), ("block", 1.4)),
+        boot_sd=0.02,
+        iter_sd=0.01,
+    )
     p = ad.write_csv(tmp_path / "m.csv", recs)
-    j = json.loads(bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--format", "json",
-                         "--resamples", 200).stdout)
+    j = json.loads(
+        bench(
+            "analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--format", "json", "--resamples", 200
+        ).stdout
+    )
     (c,) = j["comparisons"]
     assert any("raw counters" in w and "means of per-iteration ratios" in w for w in c["warnings"])
 
 
 def test_hdr_latency_curves_plotted_from_raw_outputs(tmp_path, tools_dir):
     recs = ad.rows(np.random.default_rng(4), boots=2, iters=2, metric="p99_latency_us", unit="us")
-    src = (tools_dir / "memtier-hdr" / "mt_FULL_RUN_1.txt").read_text()   # recorded memtier output
+    src = (tools_dir / "memtier-hdr" / "mt_FULL_RUN_1.txt").read_text()  # recorded memtier output
     for d in ad.write_runs(tmp_path / "runs", recs):
         (d / "raw" / "iter-0000").mkdir(parents=True)
         (d / "raw" / "iter-0000" / "mt_FULL_RUN_1.txt").write_text(src)
         (d / "raw" / "iter-0000" / "stdout.txt").write_text("not a histogram\n")
-    r = bench("analyze", tmp_path / "runs", "--baseline", "pte", "--candidate", "block", "--resamples", 200,
-              "--plots", tmp_path / "p")
+    r = bench(
+        "analyze",
+        tmp_path / "runs",
+        "--baseline",
+        "pte",
+        "--candidate",
+        "block",
+        "--resamples",
+        200,
+        "--plots",
+        tmp_path / "p",
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p" / "latency-hdr-memcached.png").stat().st_size > 10_000
     assert "latency by percentile" in (tmp_path / "p" / "latency-hdr-memcached.svg").read_text()
@@ -220,16 +314,36 @@ def test_one_measurement_per_arm_is_never_judged(tmp_path):
     """A single value per arm has no uncertainty: a zero-width interval must not yield a verdict."""
     import subprocess
     import sys
+
     csv = tmp_path / "one.csv"
-    csv.write_text("arm,host,boot,run,workload,iteration,metric,value,unit\n"
-                   "pte,h,b1,r1,boot-memory,1,mem_free_kb,1000000,kB\n"
-                   "block,h,b2,r2,boot-memory,1,mem_free_kb,1100000,kB\n")
-    r = subprocess.run([sys.executable, "-m", "benchctl", "analyze", "--csv", str(csv), "--baseline", "pte",
-                        "--candidate", "block", "--format", "json", "--claims",
-                        str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml")],
-                       capture_output=True, text=True)
+    csv.write_text(
+        "arm,host,boot,run,workload,iteration,metric,value,unit\n"
+        "pte,h,b1,r1,boot-memory,1,mem_free_kb,1000000,kB\n"
+        "block,h,b2,r2,boot-memory,1,mem_free_kb,1100000,kB\n"
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchctl",
+            "analyze",
+            "--csv",
+            str(csv),
+            "--baseline",
+            "pte",
+            "--candidate",
+            "block",
+            "--format",
+            "json",
+            "--claims",
+            str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     import json
+
     claim = next(c for c in json.loads(r.stdout)["claims"] if c["id"] == "boot-memory")
     assert claim["verdict"] == "not-judged"
     assert claim["warnings"][0].startswith("not judged: one boot per arm")
@@ -240,6 +354,7 @@ def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
     import json
     import subprocess
     import sys
+
     rows = ["arm,host,boot,run,workload,iteration,metric,value,unit,note"]
     for arm, crypt, base in (("pte", "dm-crypt", 1000.0), ("block", "none", 2500.0)):
         for b in range(3):
@@ -248,10 +363,26 @@ def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
                 rows.append(f'{arm},h,{arm}{b},r{arm}{b},fio-dmcrypt,{i + 1},iops,{base + 10 * b + i},IOPS,"{note}"')
     csv = tmp_path / "fio.csv"
     csv.write_text("\n".join(rows) + "\n")
-    r = subprocess.run([sys.executable, "-m", "benchctl", "analyze", "--csv", str(csv), "--baseline", "pte",
-                        "--candidate", "block", "--format", "json", "--claims",
-                        str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchctl",
+            "analyze",
+            "--csv",
+            str(csv),
+            "--baseline",
+            "pte",
+            "--candidate",
+            "block",
+            "--format",
+            "json",
+            "--claims",
+            str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     claim = next(c for c in out["claims"] if c["id"] == "dmcrypt-iops")

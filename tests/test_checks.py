@@ -20,14 +20,18 @@ def test_same_linear_map_state_in_both_arms():
 
 
 def test_linear_map_split_during_run_is_noted():
-    bs = [meta("pte", "a", 1, linear_map_before="pte", linear_map_after="pte"),
-          meta("block", "b", 2, linear_map_before="block", linear_map_after="mixed")]
+    bs = [
+        meta("pte", "a", 1, linear_map_before="pte", linear_map_after="pte"),
+        meta("block", "b", 2, linear_map_before="block", linear_map_after="mixed"),
+    ]
     assert any("block -> mixed" in w for w in checks.linear_map(bs, "pte", "block"))
 
 
 def test_boots_disagree_on_cmdline_and_governor():
-    bs = [meta("block", "a", 1, kernel_cmdline="quiet", governor="performance"),
-          meta("block", "b", 2, kernel_cmdline="quiet kfence.sample_interval=0", governor="schedutil")]
+    bs = [
+        meta("block", "a", 1, kernel_cmdline="quiet", governor="performance"),
+        meta("block", "b", 2, kernel_cmdline="quiet kfence.sample_interval=0", governor="schedutil"),
+    ]
     w = checks.consistency(bs, ["block"])
     assert any("kernel command line" in x for x in w) and any("cpufreq governor" in x for x in w)
 
@@ -51,7 +55,7 @@ def test_drift_within_arm_listed_before_numbers(tmp_path):
     recs = ad.rows(np.random.default_rng(0), boots=6, iters=10, boot_sd=0.1, iter_sd=0.1)
     for r in recs:
         if r["arm"] == "block":
-            r["value"] += 0.5 * r["iteration"]          # heats up within every boot
+            r["value"] += 0.5 * r["iteration"]  # heats up within every boot
     res = analyze(load_csv([ad.write_csv(tmp_path / "d.csv", recs)]), "pte", "block", resamples=300)
     assert any("rises over iterations" in c for c in res["checks"])
     assert any("CSV input carries no fingerprints" in c for c in res["checks"])
@@ -59,8 +63,17 @@ def test_drift_within_arm_listed_before_numbers(tmp_path):
 
 def test_one_value_per_boot_metric(tmp_path):
     """boot-memory style: one MemFree reading per boot."""
-    recs = ad.rows(np.random.default_rng(1), boots=4, iters=1, workload="boot-memory", metric="mem_free_kb",
-                   unit="kB", arms=(("pte", 254821700.0), ("block", 255410264.0)), boot_sd=20000.0, iter_sd=0.0)
+    recs = ad.rows(
+        np.random.default_rng(1),
+        boots=4,
+        iters=1,
+        workload="boot-memory",
+        metric="mem_free_kb",
+        unit="kB",
+        arms=(("pte", 254821700.0), ("block", 255410264.0)),
+        boot_sd=20000.0,
+        iter_sd=0.0,
+    )
     ad.write_runs(tmp_path, recs)
     res = analyze(load_runs([tmp_path]), "pte", "block", resamples=500)
     (c,) = res["comparisons"]
@@ -72,7 +85,7 @@ def test_one_value_per_boot_metric(tmp_path):
 def test_csv_boots_numbered_per_arm_are_not_confused(tmp_path):
     recs = ad.rows(np.random.default_rng(2), boots=3, iters=4)
     for r in recs:
-        r["boot"] = r["boot"].split("-")[1]         # "boot0" in both arms, as other harnesses write
+        r["boot"] = r["boot"].split("-")[1]  # "boot0" in both arms, as other harnesses write
     res = analyze(load_csv([ad.write_csv(tmp_path / "n.csv", recs)]), "pte", "block", resamples=300)
     assert not any("both arms" in c for c in res["checks"])
     (c,) = res["comparisons"]

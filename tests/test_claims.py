@@ -1,25 +1,31 @@
 """Claims files and verdicts."""
 
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchctl.analyze.compare import Series, compare
-from benchctl.analyze.verdicts import judge
 from benchctl.analyze.claims import Claim, load_claims, verdict
-from benchctl.errors import InputError
+from benchctl.analyze.compare import compare
+from benchctl.analyze.judge import judge
+from benchctl.analyze.series import Series
 from benchctl.analyze.stats import bootstrap
+from benchctl.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_bbml2_claims_file_loads_with_domain_ids():
     claims = {c.id: c for c in load_claims(REPO / "analysis/claims/bbml2.toml")}
-    assert set(claims) == {"boot-memory", "memcached-ops", "memcached-p99", "memcached-tlb",
-                           "dmcrypt-iops", "seqread-bw"}
+    assert set(claims) == {
+        "boot-memory",
+        "memcached-ops",
+        "memcached-p99",
+        "memcached-tlb",
+        "dmcrypt-iops",
+        "seqread-bw",
+    }
     bm = claims["boot-memory"]
     assert bm.metric == "mem_free_kb" and bm.lo == pytest.approx(100 * (255410264 / 254821700 - 1), abs=5e-4)
     assert claims["memcached-p99"].lo == -9.6 and claims["memcached-p99"].direction == "decrease"
@@ -38,20 +44,23 @@ def write(tmp_path, body):
 BASE = 'id = "x"\nworkload = "w"\nmetric = "m"\ndirection = "increase"\n'
 
 
-@pytest.mark.parametrize("body, words", [
-    ('[[claim]]\n' + BASE + 'value = 3\nspeed = 1\n', ["'speed'", "unknown key"]),
-    ('[[claim]]\n' + BASE + 'value = "3"\n', ["value", "finite number"]),
-    ('[[claim]]\n' + BASE + 'value = 3\ntolerance = "1"\n', ["tolerance"]),
-    ('[[claim]]\n' + BASE + 'value = -3\n', ["positive"]),
-    ('[[claim]]\n' + BASE + 'value = 3\nrange = [1, 2]\n', ["exactly one"]),
-    ('[[claim]]\n' + BASE + 'range = [1]\n', ["range"]),
-    ('[[claim]]\nid = "x"\nworkload = "w"\ndirection = "increase"\nvalue = 1\n', ["missing key 'metric'"]),
-    ('[[claim]]\n' + BASE.replace("increase", "up") + 'value = 3\n', ["direction"]),
-    ('colour = 1\n[[claim]]\n' + BASE + 'value = 3\n', ["top-level", "'colour'"]),
-    ('[[claim]]\n' + BASE + 'value = 3\n[[claim]]\n' + BASE + 'value = 4\n', ["duplicate"]),
-    ('[[claim]\n', ["not valid TOML"]),
-    ('format = "benchctl-claims/2"\n[[claim]]\n' + BASE + 'value = 3\n', ["format"]),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("[[claim]]\n" + BASE + "value = 3\nspeed = 1\n", ["'speed'", "unknown key"]),
+        ("[[claim]]\n" + BASE + 'value = "3"\n', ["value", "finite number"]),
+        ("[[claim]]\n" + BASE + 'value = 3\ntolerance = "1"\n', ["tolerance"]),
+        ("[[claim]]\n" + BASE + "value = -3\n", ["positive"]),
+        ("[[claim]]\n" + BASE + "value = 3\nrange = [1, 2]\n", ["exactly one"]),
+        ("[[claim]]\n" + BASE + "range = [1]\n", ["range"]),
+        ('[[claim]]\nid = "x"\nworkload = "w"\ndirection = "increase"\nvalue = 1\n', ["missing key 'metric'"]),
+        ("[[claim]]\n" + BASE.replace("increase", "up") + "value = 3\n", ["direction"]),
+        ("colour = 1\n[[claim]]\n" + BASE + "value = 3\n", ["top-level", "'colour'"]),
+        ("[[claim]]\n" + BASE + "value = 3\n[[claim]]\n" + BASE + "value = 4\n", ["duplicate"]),
+        ("[[claim]\n", ["not valid TOML"]),
+        ('format = "benchctl-claims/2"\n[[claim]]\n' + BASE + "value = 3\n", ["format"]),
+    ],
+)
 def test_bad_claims_name_file_and_key(tmp_path, body, words):
     p = write(tmp_path, body)
     with pytest.raises(InputError) as e:
@@ -63,32 +72,35 @@ def test_bad_claims_name_file_and_key(tmp_path, body, words):
 
 
 def test_default_tolerance_is_quarter_of_magnitude(tmp_path):
-    c = load_claims(write(tmp_path, '[[claim]]\n' + BASE + 'range = [90, 150]\n'))[0]
+    c = load_claims(write(tmp_path, "[[claim]]\n" + BASE + "range = [90, 150]\n"))[0]
     assert c.tolerance == 22.5 and c.band == (67.5, 172.5)
 
 
-INC = Claim("c", "w", "m", "increase", 3.5, 3.5, 1.0)        # band [2.5, 4.5]
-DEC = Claim("d", "w", "m", "decrease", -9.6, -9.6, 2.0)      # band [-11.6, -7.6]
-RNG = Claim("r", "w", "m", "increase", 90, 150, 10)          # band [80, 160]
+INC = Claim("c", "w", "m", "increase", 3.5, 3.5, 1.0)  # band [2.5, 4.5]
+DEC = Claim("d", "w", "m", "decrease", -9.6, -9.6, 2.0)  # band [-11.6, -7.6]
+RNG = Claim("r", "w", "m", "increase", 90, 150, 10)  # band [80, 160]
 
 
-@pytest.mark.parametrize("claim, lo, hi, expected", [
-    (INC, 2.0, 5.0, "confirmed"),
-    (INC, 0.5, 2.0, "smaller-than-claimed"),
-    (INC, 5.0, 9.0, "larger-than-claimed"),
-    (INC, -1.0, 2.0, "not-reproduced"),
-    (INC, -3.0, -1.0, "reversed"),
-    (INC, -1.0, 3.0, "inconclusive"),
-    (DEC, -10.0, -8.0, "confirmed"),
-    (DEC, -5.0, -1.0, "smaller-than-claimed"),
-    (DEC, -20.0, -13.0, "larger-than-claimed"),
-    (DEC, -5.0, 1.0, "not-reproduced"),
-    (DEC, 1.0, 4.0, "reversed"),
-    (DEC, -9.0, 0.5, "inconclusive"),
-    (RNG, 40.0, 79.0, "smaller-than-claimed"),
-    (RNG, 100.0, 120.0, "confirmed"),
-    (RNG, 161.0, 200.0, "larger-than-claimed"),
-])
+@pytest.mark.parametrize(
+    "claim, lo, hi, expected",
+    [
+        (INC, 2.0, 5.0, "confirmed"),
+        (INC, 0.5, 2.0, "smaller-than-claimed"),
+        (INC, 5.0, 9.0, "larger-than-claimed"),
+        (INC, -1.0, 2.0, "not-reproduced"),
+        (INC, -3.0, -1.0, "reversed"),
+        (INC, -1.0, 3.0, "inconclusive"),
+        (DEC, -10.0, -8.0, "confirmed"),
+        (DEC, -5.0, -1.0, "smaller-than-claimed"),
+        (DEC, -20.0, -13.0, "larger-than-claimed"),
+        (DEC, -5.0, 1.0, "not-reproduced"),
+        (DEC, 1.0, 4.0, "reversed"),
+        (DEC, -9.0, 0.5, "inconclusive"),
+        (RNG, 40.0, 79.0, "smaller-than-claimed"),
+        (RNG, 100.0, 120.0, "confirmed"),
+        (RNG, 161.0, 200.0, "larger-than-claimed"),
+    ],
+)
 def test_verdict_table(claim, lo, hi, expected):
     assert verdict(claim, lo, hi) == expected
 
@@ -99,8 +111,18 @@ def series(groups, notes=frozenset()):
 
 
 def comp(base, cand, metric="p99_latency_us"):
-    return compare("memcached", metric, base, cand, confidence=0.95, seed=0, resamples=2000,
-                   baseline="pte", candidate="block", is_ratio=False)
+    return compare(
+        "memcached",
+        metric,
+        base,
+        cand,
+        confidence=0.95,
+        seed=0,
+        resamples=2000,
+        baseline="pte",
+        candidate="block",
+        is_ratio=False,
+    )
 
 
 def test_coarse_p99_is_not_judged():
@@ -119,7 +141,7 @@ def test_holm_holds_back_a_marginal_effect():
     base = series([100 + rng.normal(0, 1, 10) for _ in range(6)])
     cand = series([103.5 + rng.normal(0, 1, 10) for _ in range(6)])
     c = comp(base, cand, "m")
-    c["p_value"], c["ci_pct"] = 0.03, [0.5, 6.0]      # raw effect, but four claims in the family
+    c["p_value"], c["ci_pct"] = 0.03, [0.5, 6.0]  # raw effect, but four claims in the family
     comps = {("memcached", "m"): c}
     claims = [Claim(f"c{i}", "memcached", "m", "increase", 3.5, 3.5, 1.0) for i in range(4)]
     rows = judge(claims, comps, 0.95, 300, 10)
@@ -132,15 +154,14 @@ def test_holm_holds_back_a_marginal_effect():
 def test_one_boot_per_arm_gets_no_verdict_of_any_kind():
     """Iterations of one boot per arm: not confirmed, and not "not-reproduced" either (issue 13)."""
     rng = np.random.default_rng(0)
-    for level in (110.0, 80.0, 100.0):          # effect, reversed, nothing: never a verdict
+    for level in (110.0, 80.0, 100.0):  # effect, reversed, nothing: never a verdict
         base = series([100 + rng.normal(0, 1, 30)])
         cand = series([level + rng.normal(0, 1, 30)])
         c = comp(base, cand, "m")
-        row = judge([Claim("x", "memcached", "m", "increase", 10, 10, 2)], {("memcached", "m"): c},
-                    0.95, 300, 10)[0]
+        row = judge([Claim("x", "memcached", "m", "increase", 10, 10, 2)], {("memcached", "m"): c}, 0.95, 300, 10)[0]
         assert row["verdict"] == "not-judged"
         assert row["warnings"][0].startswith("not judged: one boot per arm")
-        assert row["ci_pct"] is not None      # the numbers are still shown
+        assert row["ci_pct"] is not None  # the numbers are still shown
 
 
 def test_missing_data_claim_is_not_judged_with_reason():
@@ -152,8 +173,13 @@ def test_interval_on_the_wrong_side_is_reversed_not_not_reproduced():
     rng = np.random.default_rng(2)
     base = series([100 + rng.normal(0, 0.5, 10) for _ in range(6)])
     cand = series([95 + rng.normal(0, 0.5, 10) for _ in range(6)])
-    row = judge([Claim("x", "memcached", "m", "increase", 3.5, 3.5, 0.9)],
-                {("memcached", "m"): comp(base, cand, "m")}, 0.95, 300, 10)[0]
+    row = judge(
+        [Claim("x", "memcached", "m", "increase", 3.5, 3.5, 0.9)],
+        {("memcached", "m"): comp(base, cand, "m")},
+        0.95,
+        300,
+        10,
+    )[0]
     assert row["verdict"] == "reversed" and row["ci_pct"][1] < 0
 
 
@@ -162,10 +188,15 @@ def test_identical_boots_are_duplicate_data_never_a_confirmation():
     base = series([[67493.3]] * 3)
     cand = series([[134986.6]] * 3)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")         # a library warning leaking would fail here
+        warnings.simplefilter("error")  # a library warning leaking would fail here
         c = comp(base, cand, "iops")
-    row = judge([Claim("dmcrypt-iops", "memcached", "iops", "increase", 90, 150, 22.5)],
-                {("memcached", "iops"): c}, 0.95, 300, 10)[0]
+    row = judge(
+        [Claim("dmcrypt-iops", "memcached", "iops", "increase", 90, 150, 22.5)],
+        {("memcached", "iops"): c},
+        0.95,
+        300,
+        10,
+    )[0]
     assert row["verdict"] == "not-judged"
     assert row["warnings"][0].startswith("not judged: duplicate data: all 3 boots of pte")
 
@@ -193,9 +224,11 @@ def test_resolution_applies_to_percentiles_only():
 
 def test_claim_errors_name_the_claim_id_and_its_line(tmp_path):
     """Not "claim #2": the id and the line of the offending key (issue 13)."""
-    body = ('format = "benchctl-claims/1"\n\n[[claim]]\n' + BASE + 'value = 3\n\n'
-            '[[claim]]\nid = "second"\nworkload = "w"\nmetric = "m"\ndirection = "increase"\n'
-            'value = -3\n')
+    body = (
+        'format = "benchctl-claims/1"\n\n[[claim]]\n' + BASE + "value = 3\n\n"
+        '[[claim]]\nid = "second"\nworkload = "w"\nmetric = "m"\ndirection = "increase"\n'
+        "value = -3\n"
+    )
     p = write(tmp_path, body)
     with pytest.raises(InputError) as e:
         load_claims(p)
@@ -204,7 +237,7 @@ def test_claim_errors_name_the_claim_id_and_its_line(tmp_path):
 
 
 def test_duplicate_id_points_at_both_lines(tmp_path):
-    p = write(tmp_path, '[[claim]]\n' + BASE + 'value = 3\n[[claim]]\n' + BASE + 'value = 4\n')
+    p = write(tmp_path, "[[claim]]\n" + BASE + "value = 3\n[[claim]]\n" + BASE + "value = 4\n")
     with pytest.raises(InputError) as e:
         load_claims(p)
     assert str(e.value) == f"{p}:8: claim 'x': duplicate id (first at line 2)"
@@ -212,5 +245,6 @@ def test_duplicate_id_points_at_both_lines(tmp_path):
 
 def test_claim_lines_follow_tables():
     from benchctl.analyze.claims import claim_lines
+
     text = 'title = "t"\n[[claim]]\nid = "a"\n  metric = "m"\n[other]\nid = "no"\n[[ claim ]]\nid = "b"\n'
     assert claim_lines(text) == [(2, {"id": 3, "metric": 4}), (7, {"id": 8})]

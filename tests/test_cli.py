@@ -11,10 +11,12 @@ def run(*args):
 
 
 def test_help_lists_commands_without_heavy_imports():
-    code = ("import sys; from benchctl.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "heavy = [m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys; from benchctl.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "heavy = [m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     for name in ("env", "run", "analyze", "model", "export", "import", "plan", "cleanup", "workloads"):

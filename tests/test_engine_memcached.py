@@ -21,8 +21,10 @@ pytestmark = []
 @needs_memcached
 def test_quick_run_writes_a_complete_folder(tmp_path):
     res = tmp_path / "results"
-    p = benchctl(["run", "memcached", "--preset", "quick", "--arm", "demo", "--iterations", "2", "-o", str(res)],
-                 tmp_path / "state")
+    p = benchctl(
+        ["run", "memcached", "--preset", "quick", "--arm", "demo", "--iterations", "2", "-o", str(res)],
+        tmp_path / "state",
+    )
     assert p.returncode == 0, p.stderr
     run_dir = res.joinpath(*[]) / p.stdout.strip().splitlines()[-1]
     assert run_dir.is_dir() and str(run_dir).startswith(str(res))
@@ -59,8 +61,10 @@ def test_quick_run_writes_a_complete_folder(tmp_path):
 def test_missing_generator_is_refused_naming_the_package(tmp_path):
     if shutil.which("mutilate"):
         pytest.skip("mutilate is installed here")
-    p = benchctl(["run", "memcached", "--preset", "quick", "--arm", "x", "--set", "generator=mutilate",
-                  "-o", str(tmp_path)], tmp_path / "state")
+    p = benchctl(
+        ["run", "memcached", "--preset", "quick", "--arm", "x", "--set", "generator=mutilate", "-o", str(tmp_path)],
+        tmp_path / "state",
+    )
     assert p.returncode == 4 and "mutilate" in p.stderr and "Traceback" not in p.stderr
     assert not list(tmp_path.rglob("run.json")), "refused before creating anything"
 
@@ -93,8 +97,10 @@ def test_generator_command_lines(tmp_path):
     assert mu[mu.index("-q") + 1] == "5000" and mu[mu.index("-i") + 1] == "exponential:1"
     mc = generator_argv("memcaslap", "memcaslap", p, 1234, tmp_path)
     assert "-S" in mc and mc[mc.index("-s") + 1] == "127.0.0.1:1234"
-    assert "--requests=allkeys" in preload_argv("memtier", "memtier_benchmark", p, 1) and \
-        preload_argv("memcaslap", "memcaslap", p, 1) is None
+    assert (
+        "--requests=allkeys" in preload_argv("memtier", "memtier_benchmark", p, 1)
+        and preload_argv("memcaslap", "memcaslap", p, 1) is None
+    )
 
 
 def test_cpu_plan():
@@ -112,12 +118,14 @@ def test_cpu_plan():
 def test_server_that_cannot_start_fails_cleanly(tmp_path):
     import socket
 
-    with socket.socket() as s:   # hold the port memcached is told to use
+    with socket.socket() as s:  # hold the port memcached is told to use
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        p = benchctl(["run", "memcached", "--preset", "quick", "--arm", "x", "--set", f"port={port}",
-                      "-o", str(tmp_path / "r")], tmp_path / "state")
+        p = benchctl(
+            ["run", "memcached", "--preset", "quick", "--arm", "x", "--set", f"port={port}", "-o", str(tmp_path / "r")],
+            tmp_path / "state",
+        )
     assert p.returncode == 1, p.stderr
     assert "memcached" in p.stderr and "Traceback" not in p.stderr
     run_dir = next((tmp_path / "r").rglob("run.json")).parent
@@ -140,8 +148,9 @@ def test_kernel_splat_during_run_marks_it_tainted(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCHCTL_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setattr(kernel_log, "since", lambda mark: (list(SPLATS), None))
     shown: list[str] = []
-    opts = engine.RunOptions(arm="t", preset="quick", iterations=1, warmup=0, results=tmp_path / "r",
-                             perf=False, echo=shown.append)
+    opts = engine.RunOptions(
+        arm="t", preset="quick", iterations=1, warmup=0, results=tmp_path / "r", perf=False, echo=shown.append
+    )
     folder = engine.run_workload("memcached", opts)
     man = json.loads((folder.path / "run.json").read_text())
     assert man["status"] == "complete" and man["tainted"] is True

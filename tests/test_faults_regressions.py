@@ -86,9 +86,28 @@ def test_run_json_phase_marker(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, BENCHCTL_STATE_DIR=str(tmp_path / "state"), PYTHONPATH=str(root))
-    p = subprocess.run([sys.executable, "-m", "benchctl", "run", "boot-memory", "--arm", "x", "--iterations", "2",
-                        "--warmup", "1", "-o", str(tmp_path / "r")], env=env, capture_output=True, text=True,
-                       timeout=120, cwd=root)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchctl",
+            "run",
+            "boot-memory",
+            "--arm",
+            "x",
+            "--iterations",
+            "2",
+            "--warmup",
+            "1",
+            "-o",
+            str(tmp_path / "r"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+    )
     assert p.returncode == 0, p.stderr
     man = json.loads((Path(p.stdout.strip().splitlines()[-1]) / "run.json").read_text())
     assert man["phase"] == "done" and man["phase_index"] is None and man["status"] == "complete"

@@ -56,6 +56,7 @@ def test_appends_survive_sigkill_of_writer(tmp_path):
             if p.exists() and p.stat().st_size > 20000:
                 break
             import time
+
             time.sleep(0.01)
     finally:
         os.kill(proc.pid, signal.SIGKILL)

@@ -118,8 +118,11 @@ def test_every_latency_resolution_label_is_documented():
         for m in import_file(tool, TOOLS / name).measurements:
             if "latency_resolution" in m.note:
                 labels.add(m.note["latency_resolution"])
-    labels |= {m.note["latency_resolution"] for m in import_file("memaslap", OWN / "memcaslap-S-1s-3s.txt").measurements
-               if "latency_resolution" in m.note}
+    labels |= {
+        m.note["latency_resolution"]
+        for m in import_file("memaslap", OWN / "memcaslap-S-1s-3s.txt").measurements
+        if "latency_resolution" in m.note
+    }
     assert labels <= set(LATENCY_RESOLUTION), labels - set(LATENCY_RESOLUTION)
     assert {"coarse-pow2", "hdr-2sig", "log-bins-10pct", "exact", "fio-log-linear-64"} <= labels
 

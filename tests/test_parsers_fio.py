@@ -66,8 +66,14 @@ def test_interim_reports_and_surrounding_text_keep_the_last(tools_dir):
     final = (tools_dir / "fio-json.json").read_text()
     interim = json.loads(final)
     interim["jobs"][0]["write"]["iops"] = 1.0
-    text = ("iops-test-job: (g=0): rw=write\nJobs: 1 (f=1)\r[W(1)][eta 00m:01s]\r\n"
-            + json.dumps(interim) + "\n" + json.dumps(interim) + final + "\nRun status group 0 (all jobs):\n")
+    text = (
+        "iops-test-job: (g=0): rw=write\nJobs: 1 (f=1)\r[W(1)][eta 00m:01s]\r\n"
+        + json.dumps(interim)
+        + "\n"
+        + json.dumps(interim)
+        + final
+        + "\nRun status group 0 (all jobs):\n"
+    )
     r = parse_json(text)
     assert r.get("iops").value == 67493.30587
     assert r.info["reports_in_stream"] == 3

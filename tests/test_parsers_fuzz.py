@@ -25,10 +25,35 @@ for f in sorted((FIXTURES / "tools").rglob("*")) + sorted((FIXTURES / "parsers")
 
 # BENCHCTL_FUZZ_EXAMPLES=5000 for a long hunt; the default keeps the suite fast.
 EXAMPLES = int(os.environ.get("BENCHCTL_FUZZ_EXAMPLES", "200"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                          HealthCheck.data_too_large])
-ODD = ["nan", "inf", "-inf", "1e999", "-1", "0", "99999999999999999999999", "<not counted>", "<not supported>",
-       "---", "", "\x00", "{", "}", "[", "]", ",", ";", "\r", "\u00b2", "\u0663", "null", "true", '"x"']
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+ODD = [
+    "nan",
+    "inf",
+    "-inf",
+    "1e999",
+    "-1",
+    "0",
+    "99999999999999999999999",
+    "<not counted>",
+    "<not supported>",
+    "---",
+    "",
+    "\x00",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ";",
+    "\r",
+    "\u00b2",
+    "\u0663",
+    "null",
+    "true",
+    '"x"',
+]
 
 
 def _check(fmt: str, text: str) -> None:
@@ -68,7 +93,7 @@ def mutated(draw, fmt: str):
             nums = list(re.finditer(r"\d+(\.\d+)?", s))
             if nums:
                 m = nums[draw(st.integers(0, len(nums) - 1))]
-                s = s[: m.start()] + draw(st.sampled_from(ODD)) + s[m.end():]
+                s = s[: m.start()] + draw(st.sampled_from(ODD)) + s[m.end() :]
             data = bytearray(s.encode("utf-8", "replace"))
         else:
             i = draw(st.integers(0, len(data)))
@@ -80,12 +105,31 @@ def mutated(draw, fmt: str):
 @FUZZ
 @given(data=st.data())
 def test_random_text(fmt, data):
-    text = data.draw(st.one_of(
-        st.text(max_size=400),
-        st.lists(st.sampled_from(ODD + ["read", "Totals", "ALL STATS", "Run time:", "TPS:", "Total QPS =",
-                                         "#type", "msec", "task-clock", "\n", " ", "HISTFAAA"]),
-                 max_size=60).map(" ".join),
-    ))
+    text = data.draw(
+        st.one_of(
+            st.text(max_size=400),
+            st.lists(
+                st.sampled_from(
+                    ODD
+                    + [
+                        "read",
+                        "Totals",
+                        "ALL STATS",
+                        "Run time:",
+                        "TPS:",
+                        "Total QPS =",
+                        "#type",
+                        "msec",
+                        "task-clock",
+                        "\n",
+                        " ",
+                        "HISTFAAA",
+                    ]
+                ),
+                max_size=60,
+            ).map(" ".join),
+        )
+    )
     _check(fmt, text)
 
 
@@ -119,5 +163,9 @@ def test_every_format_has_real_samples():
 @pytest.mark.parametrize("fmt", sorted(PARSERS))
 def test_numbers_thousands_of_digits_long(fmt):
     huge = "9" * 5000
-    for text in (SAMPLES[fmt][0].replace("1", huge, 3), f"{huge} {huge}\n", f'{{"fio version": "fio-3.33", "jobs": [{huge}]}}'):
+    for text in (
+        SAMPLES[fmt][0].replace("1", huge, 3),
+        f"{huge} {huge}\n",
+        f'{{"fio version": "fio-3.33", "jobs": [{huge}]}}',
+    ):
         _check(fmt, text)

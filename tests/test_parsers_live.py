@@ -26,9 +26,24 @@ def _need(tool: str) -> str:
 def test_fio_json_plus_on_tmpfs():
     fio = _need("fio")
     with tempfile.TemporaryDirectory(dir="/dev/shm", prefix="benchctl-fio-") as d:
-        out = subprocess.run([fio, f"--directory={d}", "--name=live", "--rw=write", "--bs=4k", "--size=16M",
-                              "--ioengine=sync", "--thread", "--group_reporting", "--output-format=json+"],
-                             capture_output=True, text=True, timeout=120, check=True).stdout
+        out = subprocess.run(
+            [
+                fio,
+                f"--directory={d}",
+                "--name=live",
+                "--rw=write",
+                "--bs=4k",
+                "--size=16M",
+                "--ioengine=sync",
+                "--thread",
+                "--group_reporting",
+                "--output-format=json+",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
     assert detect(out) == "fio-json"
     r = PARSERS["fio-json"](out)
     assert r.info["io_bytes"] == 16 << 20 and r.info["total_ios"] == 4096
@@ -41,9 +56,13 @@ def test_xfs_io_pwrite_pread():
     xfs_io = _need("xfs_io")
     with tempfile.TemporaryDirectory(prefix="benchctl-xfsio-") as d:
         path = f"{d}/f"
-        out = subprocess.run([xfs_io, "-f", "-c", "pwrite -b 1m 0 16m", "-c", "pread -b 1m 0 16m",
-                              "-c", "pread -C -b 1m 0 16m", path],
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+        out = subprocess.run(
+            [xfs_io, "-f", "-c", "pwrite -b 1m 0 16m", "-c", "pread -b 1m 0 16m", "-c", "pread -C -b 1m 0 16m", path],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
     assert detect(out) == "xfs_io"
     r = PARSERS["xfs_io"](out)
     assert [c["total"] for c in r.info["commands"]] == [16 << 20] * 3
@@ -53,8 +72,9 @@ def test_xfs_io_pwrite_pread():
 
 def test_perf_stat_csv_task_clock():
     perf = _need("perf")
-    proc = subprocess.run([perf, "stat", "-x,", "-e", "task-clock,page-faults", "--", "true"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [perf, "stat", "-x,", "-e", "task-clock,page-faults", "--", "true"], capture_output=True, text=True, timeout=60
+    )
     if proc.returncode != 0:
         pytest.skip(f"perf stat cannot run here: {proc.stderr.strip()[:200]}")
     r = PARSERS[detect(proc.stderr)](proc.stderr)
@@ -72,16 +92,23 @@ def test_memcaslap_stats_against_memcached():
     memcached = _need("memcached")
     memcaslap = _need("memcaslap")
     port = _free_port()
-    server = subprocess.Popen([memcached, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "root", "-m", "64",
-                               "-t", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [memcached, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "root", "-m", "64", "-t", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(50):
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.05)
-        out = subprocess.run([memcaslap, "-s", f"127.0.0.1:{port}", "-T", "1", "-c", "4", "-t", "2s", "-S", "1s"],
-                             capture_output=True, text=True, timeout=60).stdout
+        out = subprocess.run(
+            [memcaslap, "-s", f"127.0.0.1:{port}", "-T", "1", "-c", "4", "-t", "2s", "-S", "1s"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
     finally:
         server.terminate()
         server.wait(timeout=10)

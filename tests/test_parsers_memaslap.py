@@ -12,12 +12,15 @@ from benchctl.parsers.memaslap import parse, pow2_quantile_bracket
 OWN = Path(__file__).parent / "fixtures" / "parsers"
 
 
-@pytest.mark.parametrize("name,tps,ops", [
-    ("memcaslap-default-5s.txt", 78989, 394978),
-    ("memcaslap-cfgfile-3s.txt", 83920, 251782),
-    ("memcaslap-P20k-not-throttled-3s.txt", 84451, 253373),
-    ("memcaslap-execnum-100k.txt", 69840, 100000),
-])
+@pytest.mark.parametrize(
+    "name,tps,ops",
+    [
+        ("memcaslap-default-5s.txt", 78989, 394978),
+        ("memcaslap-cfgfile-3s.txt", 83920, 251782),
+        ("memcaslap-P20k-not-throttled-3s.txt", 84451, 253373),
+        ("memcaslap-execnum-100k.txt", 69840, 100000),
+    ],
+)
 def test_tps_without_stats(tools_dir, name, tps, ops):
     r = parse((tools_dir / name).read_text())
     assert r.get("ops_per_sec").value == tps
@@ -40,8 +43,12 @@ def test_stats_blocks():
     assert r.get("mean_latency_us").value == 117
     p99 = r.get("p99_latency_us")
     # 0.99 x 406547 events falls in bucket 11: 1024 < t <= 2048 us
-    assert p99.note == {"latency_resolution": "coarse-pow2", "bracket_us": [1024.0, 2048.0],
-                        "value_is": "bracket upper bound", "op": "all"}
+    assert p99.note == {
+        "latency_resolution": "coarse-pow2",
+        "bracket_us": [1024.0, 2048.0],
+        "value_is": "bracket upper bound",
+        "op": "all",
+    }
     assert p99.value == 2048.0
     total = r.info["statistics"]["Total"]
     assert total["events"] == 406547 and sum(total["dist"].values()) == 406547

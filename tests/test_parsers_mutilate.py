@@ -70,8 +70,10 @@ def test_segfault_says_to_pass_iadist(tools_dir):
 
 def test_truncated_report():
     with pytest.raises(ParseError, match="Total QPS"):
-        parse("#type       avg     std     min     5th    10th    90th    95th    99th\n"
-              "read      141.0   754.1    11.9    23.5    25.9   112.6   127.8  3481.2\n")
+        parse(
+            "#type       avg     std     min     5th    10th    90th    95th    99th\n"
+            "read      141.0   754.1    11.9    23.5    25.9   112.6   127.8  3481.2\n"
+        )
 
 
 def test_version():

@@ -88,8 +88,10 @@ def test_semicolon(tools_dir):
 
 def test_semicolon_per_core():
     r = parse_csv((OWN / "perf-stat-x-semicolon-per-core.txt").read_text())
-    assert [(e["aggr"], e["aggr_cpus"], e["value"]) for e in r.info["events"]] == \
-        [("S0-D0-C0", 1, 101.41), ("S0-D0-C1", 1, 101.44)]
+    assert [(e["aggr"], e["aggr_cpus"], e["value"]) for e in r.info["events"]] == [
+        ("S0-D0-C0", 1, 101.41),
+        ("S0-D0-C1", 1, 101.44),
+    ]
 
 
 def test_interval_with_not_counted_intervals():
@@ -159,15 +161,34 @@ def test_nothing():
 
 # --- event sets and MPKI ----------------------------------------------------------------
 
+
 def _rows(pairs, pct=100.0):
-    return [{"event": ev, "value": v, "unit": "", "status": "counted" if v is not None else "not-supported",
-             "run_ns": 1, "pct_running": pct, "variance_pct": None, "interval": None, "aggr": None,
-             "aggr_cpus": None, "metric_value": None, "metric_unit": ""} for ev, v in pairs]
+    return [
+        {
+            "event": ev,
+            "value": v,
+            "unit": "",
+            "status": "counted" if v is not None else "not-supported",
+            "run_ns": 1,
+            "pct_running": pct,
+            "variance_pct": None,
+            "interval": None,
+            "aggr": None,
+            "aggr_cpus": None,
+            "metric_value": None,
+            "metric_unit": "",
+        }
+        for ev, v in pairs
+    ]
 
 
 def test_canonical_spellings_collapse():
-    assert canonical_event("r34:k") == canonical_event("DTLB_WALK:k") == \
-        canonical_event("armv8_pmuv3_0/event=0x34/k") == "arm:0x34:k"
+    assert (
+        canonical_event("r34:k")
+        == canonical_event("DTLB_WALK:k")
+        == canonical_event("armv8_pmuv3_0/event=0x34/k")
+        == "arm:0x34:k"
+    )
     assert canonical_event("r8:k") == canonical_event("INST_RETIRED:k")
     assert canonical_event("dtlb_load_misses.walk_completed:k") == "dtlb_load_misses.walk_completed:k"
 
@@ -183,8 +204,7 @@ def test_arm64_mpki_is_a_ratio_of_sums():
 
 
 def test_named_and_pmu_forms_and_multiplexing():
-    rows = _rows([("DTLB_WALK:k", 30), ("ITLB_WALK:k", 10)], pct=66.0) + \
-        _rows([("armv8_pmuv3_0/event=0x8/k", 1000)])
+    rows = _rows([("DTLB_WALK:k", 30), ("ITLB_WALK:k", 10)], pct=66.0) + _rows([("armv8_pmuv3_0/event=0x8/k", 1000)])
     warns: list[str] = []
     ms = {m.metric: m for m in perf_counts_to_measurements(rows, default_mapping(), warns)}
     assert ms["kernel_tlb_walk_mpki"].value == pytest.approx(40.0)
@@ -204,8 +224,15 @@ def test_same_counter_twice_is_counted_once():
 
 
 def test_x86_load_and_store_walks_sum():
-    rows = _rows([("dtlb_load_misses.walk_completed:k", 60), ("dtlb_store_misses.walk_completed:k", 40),
-                  ("itlb_misses.walk_completed:k", 20), ("instructions:k", 50000), ("cycles:k", 1e5)])
+    rows = _rows(
+        [
+            ("dtlb_load_misses.walk_completed:k", 60),
+            ("dtlb_store_misses.walk_completed:k", 40),
+            ("itlb_misses.walk_completed:k", 20),
+            ("instructions:k", 50000),
+            ("cycles:k", 1e5),
+        ]
+    )
     ms = {m.metric: m for m in perf_counts_to_measurements(rows, X86.mapping)}
     assert ms["dtlb_walk_k"].value == 100
     assert ms["kernel_dtlb_walk_mpki"].value == pytest.approx(2.0)
@@ -264,14 +291,21 @@ def test_per_node_and_interval_per_socket():
     assert [(e["aggr"], e["aggr_cpus"], e["value"]) for e in r.info["events"]] == [("N0", 2, 208.04), ("N0", 2, 35)]
     r = parse_csv((OWN / "perf-stat-x-interval-per-socket.txt").read_text())
     e = r.info["events"][1]
-    assert (e["interval"], e["aggr"], e["aggr_cpus"], e["value"], e["event"]) == \
-        (pytest.approx(0.100170861), "S0", 2, 36, "context-switches")
+    assert (e["interval"], e["aggr"], e["aggr_cpus"], e["value"], e["event"]) == (
+        pytest.approx(0.100170861),
+        "S0",
+        2,
+        36,
+        "context-switches",
+    )
     assert r.info["totals"]["context-switches"]["value"] == 50
 
 
 def test_interval_rows_with_a_not_counted_interval_are_partial():
-    text = ("     0.1,100,,r34:k,1000,100.00,,\n     0.1,10000,,r8:k,1000,100.00,,\n"
-            "     0.2,<not counted>,,r34:k,0,100.00,,\n     0.2,<not counted>,,r8:k,0,100.00,,\n")
+    text = (
+        "     0.1,100,,r34:k,1000,100.00,,\n     0.1,10000,,r8:k,1000,100.00,,\n"
+        "     0.2,<not counted>,,r34:k,0,100.00,,\n     0.2,<not counted>,,r8:k,0,100.00,,\n"
+    )
     r = parse_csv(text)
     m = r.get("kernel_dtlb_walk_mpki")
     assert m.value == pytest.approx(10.0) and m.note["partial"] is True

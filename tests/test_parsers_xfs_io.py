@@ -47,8 +47,10 @@ def test_compact_csv(tools_dir):
 
 
 def test_long_time_format_uses_total_over_time():
-    text = "read 107374182400/107374182400 bytes at offset 0\n" \
-           "100.000 GiB, 102400 ops; 0:01:21.04 (1.234 GiB/sec and 1263.5735 ops/sec)\n"
+    text = (
+        "read 107374182400/107374182400 bytes at offset 0\n"
+        "100.000 GiB, 102400 ops; 0:01:21.04 (1.234 GiB/sec and 1263.5735 ops/sec)\n"
+    )
     r = parse(text)
     # +-0.005 s of 81.04 s (6e-5) beats +-0.0005 of 1.234 GiB/s (4e-4)
     assert r.measurements[0].value == pytest.approx(107374182400 / 81.04)
@@ -56,8 +58,10 @@ def test_long_time_format_uses_total_over_time():
 
 
 def test_short_long_format_prefers_the_printed_rate():
-    text = "read 107374182400/107374182400 bytes at offset 0\n" \
-           "100.000 GiB, 102400 ops; 0:00:11.83 (8.453 GiB/sec and 8656.0000 ops/sec)\n"
+    text = (
+        "read 107374182400/107374182400 bytes at offset 0\n"
+        "100.000 GiB, 102400 ops; 0:00:11.83 (8.453 GiB/sec and 8656.0000 ops/sec)\n"
+    )
     m = parse(text).measurements[0]
     assert m.note["source"] == "printed-rate" and m.value == pytest.approx(8.453 * GiB)
 
@@ -69,8 +73,10 @@ def test_every_unit(unit, scale):
 
 
 def test_short_read_at_eof_is_warned():
-    text = "read 4294967296/107374182400 bytes at offset 0\n" \
-           "4.000 GiB, 4096 ops; 0.1634 sec (24.469 GiB/sec and 25056.4320 ops/sec)\n"
+    text = (
+        "read 4294967296/107374182400 bytes at offset 0\n"
+        "4.000 GiB, 4096 ops; 0.1634 sec (24.469 GiB/sec and 25056.4320 ops/sec)\n"
+    )
     r = parse(text)
     assert any("end of file" in w for w in r.warnings)
 
@@ -104,9 +110,11 @@ def test_detect(tools_dir):
 
 
 def test_read_past_eof_transfers_nothing():
-    text = ("read 0/1048576 bytes at offset 1073741824\n"
-            "0.000000 bytes, 0 ops; 0.0000 sec (0.000000 bytes/sec and 0.0000 ops/sec)\n"
-            "read 1024/1024 bytes at offset 0\n1 KiB, 1 ops; 0.0001 sec (9.766 MiB/sec and 10000.0000 ops/sec)\n")
+    text = (
+        "read 0/1048576 bytes at offset 1073741824\n"
+        "0.000000 bytes, 0 ops; 0.0000 sec (0.000000 bytes/sec and 0.0000 ops/sec)\n"
+        "read 1024/1024 bytes at offset 0\n1 KiB, 1 ops; 0.0001 sec (9.766 MiB/sec and 10000.0000 ops/sec)\n"
+    )
     r = parse(text)
     assert [m.note["command_index"] for m in r.measurements] == [1]
     assert any("command 0" in w for w in r.warnings)

@@ -2,19 +2,21 @@
 
 import json
 
+import analysis_data as ad
 import numpy as np
 import pytest
 
-import analysis_data as ad
-from benchctl.analyze.result import analyze
 from benchctl.analyze.claims import Claim
 from benchctl.analyze.report import render
 from benchctl.analyze.report.text import chart
+from benchctl.analyze.result import analyze
 from benchctl.results.loader import load_runs
 
-CLAIMS = [Claim("memcached-ops", "memcached", "ops_per_sec", "increase", 3.5, 3.5, 0.9),
-          Claim("memcached-p99", "memcached", "p99_latency_us", "decrease", -9.6, -9.6, 2.4),
-          Claim("seqread-bw", "seqread-xfs", "bandwidth_bytes_s", "increase", 150, 150, 37.5)]
+CLAIMS = [
+    Claim("memcached-ops", "memcached", "ops_per_sec", "increase", 3.5, 3.5, 0.9),
+    Claim("memcached-p99", "memcached", "p99_latency_us", "decrease", -9.6, -9.6, 2.4),
+    Claim("seqread-bw", "seqread-xfs", "bandwidth_bytes_s", "increase", 150, 150, 37.5),
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def result(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     by_arm = {"pte": [r for r in recs if r["arm"] == "pte"], "block": [r for r in recs if r["arm"] == "block"]}
     ad.write_runs(root, by_arm["pte"], state="pte")
-    ad.write_runs(root, by_arm["block"], state="pte", tainted=True)   # both pte: the check must fire
+    ad.write_runs(root, by_arm["block"], state="pte", tainted=True)  # both pte: the check must fire
     return analyze(load_runs([root]), "pte", "block", CLAIMS, seed=1, resamples=2000)
 
 
@@ -63,15 +65,37 @@ def test_json_fields_exactly_as_issue(result):
     j = json.loads(render(result, "json"))
     assert {"comparisons", "claims"} <= set(j)
     comp = j["comparisons"][0]
-    for k in ("workload", "metric", "unit", "baseline", "candidate", "change_pct", "ci_pct", "p_value",
-              "method", "variance_components", "warnings"):
+    for k in (
+        "workload",
+        "metric",
+        "unit",
+        "baseline",
+        "candidate",
+        "change_pct",
+        "ci_pct",
+        "p_value",
+        "method",
+        "variance_components",
+        "warnings",
+    ):
         assert k in comp, k
     for k in ("n_boots", "n_samples", "mean", "median"):
         assert k in comp["baseline"] and k in comp["candidate"]
     assert len(comp["ci_pct"]) == 2
     for cl in j["claims"]:
-        for k in ("id", "workload", "metric", "claimed", "tolerance", "verdict", "change_pct", "ci_pct",
-                  "p_value", "p_adjusted", "warnings"):
+        for k in (
+            "id",
+            "workload",
+            "metric",
+            "claimed",
+            "tolerance",
+            "verdict",
+            "change_pct",
+            "ci_pct",
+            "p_value",
+            "p_adjusted",
+            "warnings",
+        ):
             assert k in cl, k
 
 
@@ -110,7 +134,7 @@ def test_one_boot_gets_not_judged_and_why_next_to_the_verdict(tmp_path):
     text = render(res, "text")
     i = text.index("verdict: NOT JUDGED")
     assert text[i:].split("\n")[1].strip().startswith("why: one boot per arm")
-    assert "fewer than 2 boots" in text[text.index("Checks"):text.index("Claims")]
+    assert "fewer than 2 boots" in text[text.index("Checks") : text.index("Claims")]
     assert "**not judged**" in render(res, "markdown")
 
 

@@ -77,8 +77,8 @@ def test_cleanup_refuses_replaced_tempdir_and_reports_gone(tmp_path):
     _, d = led.make_tempdir(parent=str(tmp_path))
     _, d2 = led.make_tempdir(parent=str(tmp_path))
     shutil.rmtree(d)
-    os.mkdir(d)          # same name, different inode: not ours
-    shutil.rmtree(d2)    # already gone
+    os.mkdir(d)  # same name, different inode: not ours
+    shutil.rmtree(d2)  # already gone
     _dead_owner(led)
     rows = cleanup(tmp_path / "s")
     by_path = {r["attrs"]["path"]: r["action"] for r in rows}
@@ -133,12 +133,14 @@ def test_cleanup_command_prints_report(tmp_path):
     _, d = led.make_tempdir(parent=str(tmp_path))
     _dead_owner(led)
     env = dict(os.environ, BENCHCTL_STATE_DIR=str(tmp_path / "s"))
-    out = subprocess.run([sys.executable, "-m", "benchctl", "cleanup", "--dry-run"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchctl", "cleanup", "--dry-run"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert "would remove" in out.stdout and d.exists()
-    out = subprocess.run([sys.executable, "-m", "benchctl", "cleanup"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchctl", "cleanup"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0 and "removed" in out.stdout and not d.exists()
 
 
@@ -182,8 +184,8 @@ def test_tempdir_with_a_mount_inside_is_not_removed(tmp_path):
 def test_mounts_under_decodes_escapes(tmp_path):
     (tmp_path / "proc" / "self").mkdir(parents=True)
     (tmp_path / "proc" / "self" / "mountinfo").write_text(
-        "40 30 0:50 / /tmp/a\\040b/mnt rw,relatime - tmpfs tmpfs rw\n"
-        "22 1 0:21 / /proc rw,nosuid - proc proc rw\n")
+        "40 30 0:50 / /tmp/a\\040b/mnt rw,relatime - tmpfs tmpfs rw\n22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+    )
     assert mounts_under("/tmp/a b", tmp_path) == ["/tmp/a b/mnt"]
     assert mounts_under("/tmp/a", tmp_path) == []
 
@@ -193,7 +195,7 @@ def test_every_child_of_a_run_carries_the_token(tmp_path, monkeypatch):
     led = Ledger.create("r12", state=tmp_path / "s")
     rid, previous = led.mark_children()
     try:
-        p = subprocess.Popen(["sleep", "60"])          # an ordinary subprocess.run/Popen of any driver
+        p = subprocess.Popen(["sleep", "60"])  # an ordinary subprocess.run/Popen of any driver
     finally:
         os.environ.pop(ENV_TOKEN, None)
     _, d = led.make_tempdir(parent=str(tmp_path))
@@ -205,6 +207,10 @@ def test_every_child_of_a_run_carries_the_token(tmp_path, monkeypatch):
 
 
 def test_removal_order():
-    es = [{"kind": "tempdir", "id": "r1"}, {"kind": "process", "id": "r2"}, {"kind": "mount", "id": "r3"},
-          {"kind": "process", "id": "r4"}]
+    es = [
+        {"kind": "tempdir", "id": "r1"},
+        {"kind": "process", "id": "r2"},
+        {"kind": "mount", "id": "r3"},
+        {"kind": "process", "id": "r4"},
+    ]
     assert [e["id"] for e in removal_order(es)] == ["r4", "r2", "r3", "r1"]

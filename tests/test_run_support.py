@@ -41,8 +41,10 @@ def test_kmsg_reader_sees_lines_after_mark():
 
 
 def fp(**tuning):
-    return {"tuning": {"governor": {"policy0": "performance"}, "thp_enabled": "madvise", **tuning},
-            "memory": {"available_kb": 8 << 20}}
+    return {
+        "tuning": {"governor": {"policy0": "performance"}, "thp_enabled": "madvise", **tuning},
+        "memory": {"available_kb": 8 << 20},
+    }
 
 
 def test_hygiene_from_fingerprint():
@@ -57,7 +59,7 @@ def test_hygiene_from_fingerprint():
 
 def test_hygiene_sees_another_benchctl_run():
     code = "import time; time.sleep(30)"
-    p = subprocess.Popen([sys.executable, "-c", code, "benchctl", "run"])   # argv mentions benchctl: not a run
+    p = subprocess.Popen([sys.executable, "-c", code, "benchctl", "run"])  # argv mentions benchctl: not a run
     try:
         assert not any(str(p.pid) in w for w in hygiene.other_processes(0.05))
     finally:
@@ -110,6 +112,7 @@ def test_effective_status():
     assert effective_status({"status": "complete"}) == "complete"
     assert effective_status({"status": "running", "owner": {"pid": 2**22 + 7, "start_time": 1}}) == "interrupted"
     from benchctl.run.processes import process_identity
+
     assert effective_status({"status": "running", "owner": process_identity()}) == "running"
 
 

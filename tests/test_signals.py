@@ -9,8 +9,14 @@ import signal
 import pytest
 
 from benchctl.results.store import RunFolder, effective_status
-from tests.live_helpers import (benchctl, live_processes_of, memcached_token_processes, needs_memcached, start,
-                                wait_for_folder)
+from tests.live_helpers import (
+    benchctl,
+    live_processes_of,
+    memcached_token_processes,
+    needs_memcached,
+    start,
+    wait_for_folder,
+)
 
 pytestmark = [pytest.mark.live, needs_memcached]
 ARGS = ["run", "memcached", "--preset", "quick", "--arm", "sig", "--warmup", "0"]

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.run.specs import (list_workload_names, load_suite, load_workload, parse_cpus, parse_overrides,
-                            parse_size, workloads_dir)
+from benchctl.run.specs import (
+    list_workload_names,
+    load_suite,
+    load_workload,
+    parse_cpus,
+    parse_overrides,
+    parse_size,
+    workloads_dir,
+)
 
 GOOD = """
 format = "benchctl-workload/1"
@@ -61,14 +68,17 @@ def test_resolution_order_and_types(tmp_path):
     assert w.resolve("quick", iterations=7).iterations == 7
 
 
-@pytest.mark.parametrize("override, needle", [
-    ({"nope": "1"}, "--set nope: workload w has no such parameter"),
-    ({"n": "x"}, "--set n: expected an integer, got 'x'"),
-    ({"n": "0"}, "--set n: must be >= 1"),
-    ({"mode": "c"}, "--set mode: must be one of a, b"),
-    ({"flag": "maybe"}, "--set flag: expected true or false"),
-    ({"size": "lots"}, "--set size"),
-])
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ({"nope": "1"}, "--set nope: workload w has no such parameter"),
+        ({"n": "x"}, "--set n: expected an integer, got 'x'"),
+        ({"n": "0"}, "--set n: must be >= 1"),
+        ({"mode": "c"}, "--set mode: must be one of a, b"),
+        ({"flag": "maybe"}, "--set flag: expected true or false"),
+        ({"size": "lots"}, "--set size"),
+    ],
+)
 def test_bad_overrides_name_the_key(tmp_path, override, needle):
     """A bad --set is a command-line error (exit 2) in plain words: no internal path, no Python wording."""
     p = write(tmp_path, GOOD)
@@ -78,18 +88,21 @@ def test_bad_overrides_name_the_key(tmp_path, override, needle):
     assert e.value.exit_code == 2
 
 
-@pytest.mark.parametrize("edit, needle", [
-    (lambda s: s + "\nbogus = 1\n", "bogus: unknown key"),
-    (lambda s: s.replace("min = 1", "min = 1\nmni = 2"), "params.n.mni: unknown key"),
-    (lambda s: s.replace('default = 2', 'default = "two"'), "params.n.default: expected an integer"),
-    (lambda s: s.replace('type = "bool"', 'type = "boolean"'), "params.flag.type"),
-    (lambda s: s.replace("set = { n = 3 }", "set = { m = 3 }"), "presets.quick.set.m: unknown parameter"),
-    (lambda s: s.replace("iterations = 2", 'iterations = "2"'), "presets.quick.iterations: expected int"),
-    (lambda s: s.replace("[presets.claim]", "[presets.other]"), "presets.claim: missing"),
-    (lambda s: s.replace('name = "w"', 'name = "v"'), "does not match the file name"),
-    (lambda s: s.replace("benchctl-workload/1", "benchctl-workload/9"), "format"),
-    (lambda s: s + "\n[[[\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda s: s + "\nbogus = 1\n", "bogus: unknown key"),
+        (lambda s: s.replace("min = 1", "min = 1\nmni = 2"), "params.n.mni: unknown key"),
+        (lambda s: s.replace("default = 2", 'default = "two"'), "params.n.default: expected an integer"),
+        (lambda s: s.replace('type = "bool"', 'type = "boolean"'), "params.flag.type"),
+        (lambda s: s.replace("set = { n = 3 }", "set = { m = 3 }"), "presets.quick.set.m: unknown parameter"),
+        (lambda s: s.replace("iterations = 2", 'iterations = "2"'), "presets.quick.iterations: expected int"),
+        (lambda s: s.replace("[presets.claim]", "[presets.other]"), "presets.claim: missing"),
+        (lambda s: s.replace('name = "w"', 'name = "v"'), "does not match the file name"),
+        (lambda s: s.replace("benchctl-workload/1", "benchctl-workload/9"), "format"),
+        (lambda s: s + "\n[[[\n", "not valid TOML"),
+    ],
+)
 def test_bad_spec_files_name_file_and_key(tmp_path, edit, needle):
     p = write(tmp_path, edit(GOOD))
     with pytest.raises(InputError) as e:
@@ -118,8 +131,10 @@ def test_suite_routes_overrides(tmp_path, monkeypatch):
     write(tmp_path, GOOD)
     (tmp_path / "suites").mkdir()
     s = tmp_path / "suites" / "s.toml"
-    s.write_text('format = "benchctl-suite/1"\nname = "s"\n[[run]]\nworkload = "w"\n'
-                 'presets = { quick = "claim" }\nset = { n = 5 }\n')
+    s.write_text(
+        'format = "benchctl-suite/1"\nname = "s"\n[[run]]\nworkload = "w"\n'
+        'presets = { quick = "claim" }\nset = { n = 5 }\n'
+    )
     plan = load_suite("s").resolve("quick", {"flag": "1"})
     assert plan[0].preset == "claim" and plan[0].params["n"] == 5 and plan[0].params["flag"] is True
     with pytest.raises(UsageError, match="--set zz: no workload"):

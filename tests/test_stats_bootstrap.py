@@ -20,7 +20,7 @@ def test_percentile_indices_follow_libkalibera():
     # _confidence_slice_indicies: floor(0.025 B), ceil(0.975 B); upper is exclusive.
     assert bs.percentile_indices(10_000, 0.95) == (250, 9750)
     assert bs.percentile_indices(1000, 0.95) == (25, 975)
-    assert bs.percentile_indices(99, 0.95) == (2, 97)       # 2.475 -> 2, 96.525 -> 97
+    assert bs.percentile_indices(99, 0.95) == (2, 97)  # 2.475 -> 2, 96.525 -> 97
     assert bs.percentile_indices(10, 0.9) == (0, 10)
 
 
@@ -96,7 +96,7 @@ def test_one_boot_resamples_iterations_only():
     rng = np.random.default_rng(4)
     a, b = arm(rng, boots=1, iters=20), arm(rng, boots=1, iters=20, mean=105)
     r = bs.bootstrap_ratio(a, b, resamples=2000)
-    assert r.level_used == r.level          # no expansion possible
+    assert r.level_used == r.level  # no expansion possible
     assert r.low < r.ratio < r.high
 
 
@@ -109,6 +109,7 @@ def test_expanded_level_grows_as_boots_shrink():
 
 def test_t_interval_ratio_matches_welch_on_logs_for_equal_variance():
     from scipy import stats
+
     a = np.array([100.0, 101.0, 99.0, 100.5])
     b = np.array([103.0, 104.0, 102.0, 103.5])
     lo, hi = bs.t_interval_ratio(a, b, 0.95)

@@ -52,9 +52,8 @@ def test_drift_detected_across_boots_and_within_a_boot():
 
 def test_no_drift_on_noise_mostly():
     rng = np.random.default_rng(1)
-    hits = sum(bool(trend.drift_warnings("a", rng.normal(size=8), [("b", rng.normal(size=20))]))
-               for _ in range(200))
-    assert hits <= 20   # about 5 % across boots + 1 % within
+    hits = sum(bool(trend.drift_warnings("a", rng.normal(size=8), [("b", rng.normal(size=20))])) for _ in range(200))
+    assert hits <= 20  # about 5 % across boots + 1 % within
 
 
 def test_power_matches_noncentral_t_and_simulation():
@@ -71,8 +70,12 @@ def test_plan_is_cheapest_feasible_design():
     within, between = (9.0, 9.0), (1.0, 1.0)
     pl = power.plan(3.0, within, between, boot_cost=300, iter_cost=10)
     assert pl.power >= 0.8
-    best = min((2 * b * (300 + n * 10), b, n) for b in range(2, 40) for n in range(1, 80)
-               if power.power(3.0, within, between, b, n) >= 0.8)
+    best = min(
+        (2 * b * (300 + n * 10), b, n)
+        for b in range(2, 40)
+        for n in range(1, 80)
+        if power.power(3.0, within, between, b, n) >= 0.8
+    )
     assert pl.cost_s == best[0]
     # Expensive reboots push towards more iterations per boot.
     cheap = power.plan(3.0, within, between, boot_cost=1, iter_cost=10)

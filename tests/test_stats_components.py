@@ -30,7 +30,7 @@ def test_third_example_and_optimal_reps():
     s = level_variances(THIRD)
     t = unbiased_components(s, [3, 2, 2])
     assert t == pytest.approx([0.72667, 0.26278, 0.7747], abs=1e-4)
-    r = optimal_reps(t, [3, 20, 100])   # costs low to high: iteration, exec, build
+    r = optimal_reps(t, [3, 20, 100])  # costs low to high: iteration, exec, build
     assert r == pytest.approx([4.2937, 1.3023], abs=1e-4)
     assert [int(np.ceil(x)) for x in r] == [5, 2]
 

@@ -23,8 +23,10 @@ from benchctl.errors import ResourceError
 
 def _mountinfo(rows: list[tuple[str, str, str, str]]) -> str:
     """(devnum, target, fstype, source) -> mountinfo lines."""
-    return "".join(f"{20 + i} 1 {num} / {target} rw,relatime shared:1 - {fs} {src} rw\n"
-                   for i, (num, target, fs, src) in enumerate(rows))
+    return "".join(
+        f"{20 + i} 1 {num} / {target} rw,relatime shared:1 - {fs} {src} rw\n"
+        for i, (num, target, fs, src) in enumerate(rows)
+    )
 
 
 class Tree:
@@ -73,7 +75,7 @@ def tree(tmp_path: Path) -> Tree:
     t.disk("sdb", "8:16", {"sdb1": "8:17"})
     t.disk("dm-0", "254:0")
     t.disk("loop3", "7:3")
-    t.hold("sda2", "dm-0")                         # root on dm-0 on sda2
+    t.hold("sda2", "dm-0")  # root on dm-0 on sda2
     t.mount("254:0", "/", "ext4", "/dev/dm-0")
     t.mount("8:1", "/boot", "ext4", "/dev/sda1")
     return t
@@ -119,7 +121,7 @@ def test_mounted_device_and_partition_in_use_are_refused(tree: Tree) -> None:
 
 
 def test_mount_matched_by_source_name_when_devnum_differs(tree: Tree) -> None:
-    tree.mount("0:99", "/mnt/x", "btrfs", "/dev/loop3")   # btrfs reports an anonymous devnum
+    tree.mount("0:99", "/mnt/x", "btrfs", "/dev/loop3")  # btrfs reports an anonymous devnum
     with pytest.raises(ResourceError, match="mounted"):
         check_user_device("/dev/loop3", "/dev/loop3", tree.root)
 
@@ -150,13 +152,14 @@ def test_mountinfo_escapes_and_capabilities(tmp_path: Path) -> None:
     (tmp_path / "proc/misc").write_text(" 1 psaux\n")
     assert not blockdev.has_device_mapper(tmp_path)
     (tmp_path / "proc/misc").write_text("236 device-mapper\n")
-    assert not blockdev.has_device_mapper(tmp_path)        # the control node is missing
+    assert not blockdev.has_device_mapper(tmp_path)  # the control node is missing
     (tmp_path / "dev/mapper").mkdir(parents=True)
     (tmp_path / "dev/mapper/control").touch()
     assert blockdev.has_device_mapper(tmp_path)
 
 
 # -- live, on real loop devices ------------------------------------------------------
+
 
 def _root_ok() -> str | None:
     if os.geteuid() != 0:
@@ -180,8 +183,9 @@ def loopdev(tmp_path: Path):
         mbr[510:512] = b"\x55\xaa"
         f.seek(0)
         f.write(mbr)
-    dev = subprocess.run(["losetup", "-P", "--find", "--show", str(img)], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    dev = subprocess.run(
+        ["losetup", "-P", "--find", "--show", str(img)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     mounted: list[str] = []
     try:
         yield dev, mounted
@@ -207,8 +211,10 @@ def test_live_mounted_partition_and_device_refused(loopdev, tmp_path: Path) -> N
     dev, mounted = loopdev
     part = f"{dev}p1"
     if not Path(part).exists():
-        pytest.skip("this kernel made no partition device for an MBR on a loop device "
-                    "(no msdos partition support); the constructed-tree test covers partitions")
+        pytest.skip(
+            "this kernel made no partition device for an MBR on a loop device "
+            "(no msdos partition support); the constructed-tree test covers partitions"
+        )
     subprocess.run(["mkfs.ext4", "-q", "-F", part], check=True, capture_output=True)
     mnt = tmp_path / "mnt"
     mnt.mkdir()

@@ -19,21 +19,42 @@ FIX = Path(__file__).parent / "fixtures" / "dmcrypt"
 def test_table_fixture_parses_without_key() -> None:
     text = (FIX / "dmsetup-table.txt").read_text()
     t = dmcrypt.parse_table(text)
-    assert t == {"start_sector": 0, "length_sectors": 131072, "target": "crypt", "cipher": "aes-xts-plain64",
-                 "key": "hex", "iv_offset": 0, "device": "1:0", "offset_sectors": 0, "flags": [], "key_bits": 512}
-    assert all(len(str(v)) < 64 for v in t.values())       # nothing key-sized is returned
+    assert t == {
+        "start_sector": 0,
+        "length_sectors": 131072,
+        "target": "crypt",
+        "cipher": "aes-xts-plain64",
+        "key": "hex",
+        "iv_offset": 0,
+        "device": "1:0",
+        "offset_sectors": 0,
+        "flags": [],
+        "key_bits": 512,
+    }
+    assert all(len(str(v)) < 64 for v in t.values())  # nothing key-sized is returned
 
 
 def test_table_with_flags_keyring_and_name_prefix() -> None:
-    line = ("benchctl-x: 0 2097152 crypt aes-xts-plain64 :64:logon:cryptsetup:abc 0 7:0 4096 "
-            "2 allow_discards no_read_workqueue\n")
+    line = (
+        "benchctl-x: 0 2097152 crypt aes-xts-plain64 :64:logon:cryptsetup:abc 0 7:0 4096 "
+        "2 allow_discards no_read_workqueue\n"
+    )
     t = dmcrypt.parse_table(line)
     assert t["key"] == "keyring" and t["key_bits"] == 512
     assert t["flags"] == ["allow_discards", "no_read_workqueue"] and t["offset_sectors"] == 4096
 
 
-@pytest.mark.parametrize("bad", ["", "0 100 linear 7:0 0\n", "0 1 crypt a b\n", "a\nb\n",
-                                 "0 8 crypt aes k 0 7:0 0 x\n", "x 8 crypt aes k 0 7:0 0\n"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "0 100 linear 7:0 0\n",
+        "0 1 crypt a b\n",
+        "a\nb\n",
+        "0 8 crypt aes k 0 7:0 0 x\n",
+        "x 8 crypt aes k 0 7:0 0\n",
+    ],
+)
 def test_table_bad_input(bad: str) -> None:
     with pytest.raises(InputError):
         dmcrypt.parse_table(bad)
@@ -70,8 +91,10 @@ def test_keys_are_random_and_sized() -> None:
 def test_open_mapping_passes_key_on_a_pipe(tmp_path: Path, monkeypatch) -> None:
     """A stand-in cryptsetup records what it was given: the key arrives on stdin, never in argv or a file."""
     shim = tmp_path / "cryptsetup"
-    shim.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$SHIM_OUT.argv\"\ncat > \"$SHIM_OUT.stdin\"\n"
-                    "ls -l /proc/$$/fd/0 > \"$SHIM_OUT.fd0\"\n")
+    shim.write_text(
+        '#!/bin/sh\nprintf \'%s\\n\' "$@" > "$SHIM_OUT.argv"\ncat > "$SHIM_OUT.stdin"\n'
+        'ls -l /proc/$$/fd/0 > "$SHIM_OUT.fd0"\n'
+    )
     shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     monkeypatch.setenv("SHIM_OUT", str(tmp_path / "out"))
@@ -87,8 +110,14 @@ def test_open_mapping_passes_key_on_a_pipe(tmp_path: Path, monkeypatch) -> None:
 def test_record_note_from_vm_stack() -> None:
     info = json.loads((FIX / "stack-fio-dmcrypt-vm.json").read_text())
     note = fio_dmcrypt.record_note(info)
-    assert note == {"crypt": "dm-crypt", "backing": "brd", "fs": "ext4", "cipher": "aes-xts-plain64",
-                    "key_bits": 512, "cipher_driver": "xts-aes-aesni"}
+    assert note == {
+        "crypt": "dm-crypt",
+        "backing": "brd",
+        "fs": "ext4",
+        "cipher": "aes-xts-plain64",
+        "key_bits": 512,
+        "cipher_driver": "xts-aes-aesni",
+    }
     assert fio_dmcrypt.record_note({"crypt": "none", "backing": "loop-tmpfs", "fs": "ext4"})["crypt"] == "none"
 
 
@@ -99,15 +128,18 @@ def test_require_device_mapper_message(tmp_path: Path) -> None:
 
 def test_published_fio_command() -> None:
     argv = fio_dmcrypt.fio_argv("/mnt/x", "100G")
-    published = ("fio --directory=/data --random_generator=lfsr --norandommap --randrepeat 1 --status-interval=999 "
-                 "--rw=write --bs=4k --loops=1 --ioengine=sync --iodepth=1 --numjobs=1 --fsync_on_close=1 "
-                 "--group_reporting --thread --name=iops-test-job --eta-newline=1 --size 100G").split()
-    assert argv[:len(published)] == [a.replace("/data", "/mnt/x") for a in published]
-    assert argv[len(published):] == ["--output-format=json+"]
+    published = (
+        "fio --directory=/data --random_generator=lfsr --norandommap --randrepeat 1 --status-interval=999 "
+        "--rw=write --bs=4k --loops=1 --ioengine=sync --iodepth=1 --numjobs=1 --fsync_on_close=1 "
+        "--group_reporting --thread --name=iops-test-job --eta-newline=1 --size 100G"
+    ).split()
+    assert argv[: len(published)] == [a.replace("/data", "/mnt/x") for a in published]
+    assert argv[len(published) :] == ["--output-format=json+"]
 
 
-@pytest.mark.parametrize("text,value", [("128G", 128 << 30), ("256M", 256 << 20), ("4k", 4096), ("100", 100),
-                                        (512, 512), ("1.5G", 3 << 29)])
+@pytest.mark.parametrize(
+    "text,value", [("128G", 128 << 30), ("256M", 256 << 20), ("4k", 4096), ("100", 100), (512, 512), ("1.5G", 3 << 29)]
+)
 def test_parse_size(text, value) -> None:
     assert blockstack.parse_size(text) == value
 
@@ -124,8 +156,28 @@ from hypothesis import strategies as st  # noqa: E402
 
 from benchctl.run.drivers import boot_memory  # noqa: E402
 
-_TOKENS = st.sampled_from(["0", "131072", "crypt", "aes-xts-plain64", "00" * 64, ":64:logon:x", "7:0", "1",
-                           "allow_discards", "-1", "x", "benchctl-a:", "", "2", "linear", "\t", "ü", "9" * 30])
+_TOKENS = st.sampled_from(
+    [
+        "0",
+        "131072",
+        "crypt",
+        "aes-xts-plain64",
+        "00" * 64,
+        ":64:logon:x",
+        "7:0",
+        "1",
+        "allow_discards",
+        "-1",
+        "x",
+        "benchctl-a:",
+        "",
+        "2",
+        "linear",
+        "\t",
+        "ü",
+        "9" * 30,
+    ]
+)
 _LINES = st.lists(st.lists(_TOKENS, max_size=14).map(" ".join), max_size=3).map("\n".join)
 
 

@@ -56,8 +56,11 @@ def leftovers(base: str | None = None) -> dict[str, list[str]]:
     base = base or tempfile.gettempdir()
     mine = os.path.join(base, "benchctl-")
     mounted = [m["target"] for m in mounts.mounts() if m["target"].startswith(mine)]
-    loops = [ln for ln in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
-             if f"({mine}" in ln]
+    loops = [
+        ln
+        for ln in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
+        if f"({mine}" in ln
+    ]
     tmp = [p.name for p in Path(base).glob("benchctl-stack-*")]
     return {"mounts": mounted, "loops": loops, "tempdirs": tmp}
 
@@ -107,7 +110,7 @@ def test_fio_crypt_none_end_to_end(clean) -> None:
     for it in res["iterations"]:
         m = it["measurements"]
         assert set(m) == {"iops", "bandwidth_kib_s", "clat_mean_us", "clat_p50_us", "clat_p99_us", "clat_p999_us"}
-        assert m["iops"] > 100 and abs(m["bandwidth_kib_s"] / m["iops"] - 4) < 0.05   # 4 KiB writes
+        assert m["iops"] > 100 and abs(m["bandwidth_kib_s"] / m["iops"] - 4) < 0.05  # 4 KiB writes
         assert it["note"]["crypt"] == "none"
         assert "--directory=" + res["stack"]["mountpoint"] in it["argv"]
 
@@ -169,8 +172,9 @@ def test_seqread_user_device_needs_confirmation(clean, tmp_path: Path) -> None:
     img = tmp_path / "dev.img"
     with img.open("wb") as f:
         f.truncate(400 << 20)
-    dev = subprocess.run(["losetup", "--find", "--show", str(img)], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    dev = subprocess.run(
+        ["losetup", "--find", "--show", str(img)], capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
         res = drive("seqread-xfs", "quick", {"device": dev, "size": "16M"}, iterations=1)
         assert "confirm_destroy" in res["error"] and not res["commands"]
@@ -184,8 +188,13 @@ def test_seqread_user_device_needs_confirmation(clean, tmp_path: Path) -> None:
 
 def _spawn(workload: str, pause: str, state: Path, *sets: str) -> subprocess.Popen:
     env = dict(os.environ, STORAGE_DRIVE_PAUSE=pause, STORAGE_DRIVE_STATE=str(state))
-    return subprocess.Popen([sys.executable, str(REPO / "tests/storage_drive.py"), workload, "--iterations", "1",
-                             *sets], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "tests/storage_drive.py"), workload, "--iterations", "1", *sets],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_phase(proc: subprocess.Popen, phase: str) -> None:
@@ -202,8 +211,7 @@ def _wait_phase(proc: subprocess.Popen, phase: str) -> None:
 
 @pytest.mark.live
 @needs_live
-@pytest.mark.parametrize("workload,sets", [("seqread-xfs", ("size=16M",)),
-                                           ("fio-dmcrypt", ("crypt=none", "size=16M"))])
+@pytest.mark.parametrize("workload,sets", [("seqread-xfs", ("size=16M",)), ("fio-dmcrypt", ("crypt=none", "size=16M"))])
 def test_sigint_mid_run_leaves_nothing(clean, workload, sets, tmp_path: Path) -> None:
     proc = _spawn(workload, "measure", tmp_path, *sets)
     _wait_phase(proc, "measure")
@@ -246,6 +254,7 @@ def test_cleanup_refuses_what_it_did_not_create(tmp_path: Path) -> None:
 
 # -- boot-memory (recorded trees) -------------------------------------------------------
 
+
 def test_boot_memory_on_recorded_arm64_tree() -> None:
     root = ARM64 / "qemu-n1-6.1-4k-rodataon"
     text, mem, uptime = boot_memory.read(root)
@@ -253,16 +262,21 @@ def test_boot_memory_on_recorded_arm64_tree() -> None:
     got = {m.metric: m.value for m in ms}
     assert set(got) == {"mem_total_kb", "mem_free_kb", "mem_available_kb", "page_tables_kb"}
     assert got["mem_total_kb"] == mem["MemTotal"] and note["uptime_s"] == 0.97 and note["fresh_boot"] is True
-    assert "directmap_kb" not in note           # the Debian arm64 kernel prints no DirectMap lines
+    assert "directmap_kb" not in note  # the Debian arm64 kernel prints no DirectMap lines
 
 
 def test_boot_memory_directmap_and_staleness() -> None:
-    text = ("MemTotal:       24684092 kB\nMemFree:        24075784 kB\nMemAvailable:   24207804 kB\n"
-            "PageTables:         1924 kB\nDirectMap4k:       30720 kB\nDirectMap2M:     2066432 kB\n")
+    text = (
+        "MemTotal:       24684092 kB\nMemFree:        24075784 kB\nMemAvailable:   24207804 kB\n"
+        "PageTables:         1924 kB\nDirectMap4k:       30720 kB\nDirectMap2M:     2066432 kB\n"
+    )
     mem = boot_memory.parse_meminfo(text)
     ms, note = boot_memory.measurements(mem, 3600.0, 600)
-    assert note == {"uptime_s": 3600.0, "fresh_boot": False,
-                    "directmap_kb": {"DirectMap4k": 30720, "DirectMap2M": 2066432}}
+    assert note == {
+        "uptime_s": 3600.0,
+        "fresh_boot": False,
+        "directmap_kb": {"DirectMap4k": 30720, "DirectMap2M": 2066432},
+    }
     assert "not fresh" in boot_memory.BootMemory()._stale(3600.0, 600)
     assert boot_memory.BootMemory()._stale(100.0, 600) is None
     with pytest.raises(InputError):

@@ -19,7 +19,7 @@ def _gone(pid: int, within: float = 5.0) -> bool:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except FileNotFoundError:
             return True
-        if stat[stat.rfind(")") + 2:].split()[0] == "Z":
+        if stat[stat.rfind(")") + 2 :].split()[0] == "Z":
             return True
         time.sleep(0.05)
     return False

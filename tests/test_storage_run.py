@@ -23,8 +23,7 @@ from benchctl.errors import EXIT_INTERRUPTED, EXIT_RESOURCE
 sys.path.insert(0, str(Path(__file__).parent))
 from test_storage_drivers import _why_not_live, leftovers  # noqa: E402
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")]
+pytestmark = [pytest.mark.live, pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")]
 
 
 @pytest.fixture
@@ -37,8 +36,9 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def benchctl(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchctl", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "benchctl", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def run_dirs(out: Path) -> list[Path]:
@@ -62,8 +62,23 @@ def test_run_seqread_xfs_quick(env, tmp_path: Path) -> None:
 
 
 def test_run_fio_crypt_none_is_recorded_everywhere(env, tmp_path: Path) -> None:
-    p = benchctl(["run", "fio-dmcrypt", "--preset", "quick", "--arm", "demo", "--set", "crypt=none",
-                  "--set", "size=32M", "-o", str(tmp_path / "r")], env)
+    p = benchctl(
+        [
+            "run",
+            "fio-dmcrypt",
+            "--preset",
+            "quick",
+            "--arm",
+            "demo",
+            "--set",
+            "crypt=none",
+            "--set",
+            "size=32M",
+            "-o",
+            str(tmp_path / "r"),
+        ],
+        env,
+    )
     assert p.returncode == 0, p.stderr
     (d,) = run_dirs(tmp_path / "r")
     run = json.loads((d / "run.json").read_text())
@@ -71,8 +86,14 @@ def test_run_fio_crypt_none_is_recorded_everywhere(env, tmp_path: Path) -> None:
     assert run["run_info"]["stack"]["crypt"] == "none"
     assert any("crypt=none" in w for w in run["warnings"])
     recs = [r for r in records(d) if not r["warmup"]]
-    assert {r["metric"] for r in recs} >= {"iops", "bandwidth_kib_s", "clat_mean_us", "clat_p50_us",
-                                           "clat_p99_us", "clat_p999_us"}
+    assert {r["metric"] for r in recs} >= {
+        "iops",
+        "bandwidth_kib_s",
+        "clat_mean_us",
+        "clat_p50_us",
+        "clat_p99_us",
+        "clat_p999_us",
+    }
     fio_recs = [r for r in recs if r["metric"] in ("iops", "bandwidth_kib_s", "clat_mean_us", "clat_p99_us")]
     assert fio_recs and all(r["note"]["crypt"] == "none" for r in fio_recs)
 
@@ -88,9 +109,29 @@ def test_run_fio_dmcrypt_refused_without_device_mapper(env, tmp_path: Path) -> N
 
 
 def test_sigint_during_fio_leaves_nothing(env, tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "benchctl", "run", "fio-dmcrypt", "--preset", "quick",
-                             "--arm", "demo", "--set", "crypt=none", "--iterations", "50", "-o", str(tmp_path / "r")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchctl",
+            "run",
+            "fio-dmcrypt",
+            "--preset",
+            "quick",
+            "--arm",
+            "demo",
+            "--set",
+            "crypt=none",
+            "--iterations",
+            "50",
+            "-o",
+            str(tmp_path / "r"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     assert proc.stdout is not None
     deadline = time.monotonic() + 120
     for line in proc.stdout:
@@ -104,14 +145,35 @@ def test_sigint_during_fio_leaves_nothing(env, tmp_path: Path) -> None:
     (d,) = run_dirs(tmp_path / "r")
     run = json.loads((d / "run.json").read_text())
     assert run["status"] == "interrupted"
-    assert any(r["iteration"] == 1 and r["metric"] == "iops" for r in records(d)), "iteration 1 was reported but not kept"
+    assert any(r["iteration"] == 1 and r["metric"] == "iops" for r in records(d)), (
+        "iteration 1 was reported but not kept"
+    )
     assert not list((tmp_path / "state" / "ledgers").glob("*.json")), "ledger kept: something was not removed"
 
 
 @pytest.mark.slow
 def test_suite_bbml2_quick_crypt_none(env, tmp_path: Path) -> None:
-    p = benchctl(["run", "--suite", "bbml2", "--preset", "quick", "--arm", "demo", "--set", "crypt=none",
-                  "--iterations", "1", "--warmup", "0", "-o", str(tmp_path / "r")], env, timeout=600)
+    p = benchctl(
+        [
+            "run",
+            "--suite",
+            "bbml2",
+            "--preset",
+            "quick",
+            "--arm",
+            "demo",
+            "--set",
+            "crypt=none",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "-o",
+            str(tmp_path / "r"),
+        ],
+        env,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     dirs = run_dirs(tmp_path / "r")
     runs = [json.loads((d / "run.json").read_text()) for d in dirs]
@@ -137,9 +199,25 @@ def _procs_mentioning(path: str) -> list[str]:
 @pytest.mark.parametrize("workload", [["seqread-xfs"], ["fio-dmcrypt", "--set", "crypt=none", "--set", "size=32M"]])
 def test_sigint_at_any_moment_leaves_nothing(env, tmp_path: Path, workload: list[str], delay: float) -> None:
     """SIGINT during setup, warm-up, measurement or teardown: no mount, loop, temp dir or orphaned tool."""
-    proc = subprocess.Popen([sys.executable, "-m", "benchctl", "run", *workload, "--preset", "quick", "--arm", "sig",
-                             "-o", str(tmp_path / "r")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchctl",
+            "run",
+            *workload,
+            "--preset",
+            "quick",
+            "--arm",
+            "sig",
+            "-o",
+            str(tmp_path / "r"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=120)[1]

@@ -41,7 +41,7 @@ def test_torn_last_line_is_skipped_not_fatal(tmp_path):
     f = make(tmp_path)
     f.record(1, "ops_per_sec", 1.0, "ops/s")
     with open(f.path / "records.jsonl", "ab") as fh:
-        fh.write(b'{"run": "x", "iteration": 2, "met')   # a write cut by SIGKILL
+        fh.write(b'{"run": "x", "iteration": 2, "met')  # a write cut by SIGKILL
     recs, skipped = RunFolder.open(f.path).records()
     assert len(recs) == 1 and skipped[0][0] == 2 and "truncated" in skipped[0][1]
 
@@ -87,29 +87,25 @@ def test_killed_run_reads_as_interrupted(tmp_path):
 
 
 def test_resume_sets_aside_torn_lines_and_half_iterations(tmp_path):
-    from benchctl.run.engine import complete_iterations, repair_records
-
     f = make(tmp_path)
     for metric in ("a", "b", "c"):
         f.record(1, metric, 1.0, "u")
     f.update(completed_iterations=[1], iterations_done=1)
-    f.record(2, "a", 2.0, "u")                       # killed after the first record of iteration 2
+    f.record(2, "a", 2.0, "u")  # killed after the first record of iteration 2
     with open(f.path / "records.jsonl", "ab") as fh:
-        fh.write(b'{"iteration": 2, "metric": "b", "val')   # and in the middle of the second
-    assert complete_iterations(f) == {1}
-    assert repair_records(f, {1}) == 2
+        fh.write(b'{"iteration": 2, "metric": "b", "val')  # and in the middle of the second
+    assert f.whole_iterations() == {1}
+    assert f.set_aside_partial({1}) == 2
     recs, skipped = f.records()
     assert {(r["iteration"], r["metric"]) for r in recs} == {(1, "a"), (1, "b"), (1, "c")} and not skipped
     aside = (f.path / "records.set-aside.jsonl").read_text().splitlines()
     assert len(aside) == 2 and '"metric":"a"' in aside[0] and aside[1].endswith('"val')
     assert (f.path / "records.jsonl").read_bytes().endswith(b"\n")
-    assert repair_records(f, {1}) == 0, "idempotent"
+    assert f.set_aside_partial({1}) == 0, "idempotent"
 
 
 def test_complete_iterations_of_older_folders_come_from_records(tmp_path):
-    from benchctl.run.engine import complete_iterations
-
     f = make(tmp_path)
     f.record(1, "a", 1.0, "u")
     f.record(3, "a", 1.0, "u")
-    assert complete_iterations(f) == {1, 3}
+    assert f.whole_iterations() == {1, 3}

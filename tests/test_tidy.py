@@ -44,8 +44,12 @@ def test_csv_bad_values_are_skipped_with_line_numbers(tmp_path, recs):
     t = load_csv([ad.write_csv(tmp_path / "a.csv", recs)])
     assert len(t.df) == len(recs) - 4
     by_line = {s.line: s.reason for s in t.skipped}
-    assert by_line == {3: "value is not a number", 5: "value is infinite",
-                       6: "iteration is not an integer", 7: "empty arm, boot, workload or metric"}
+    assert by_line == {
+        3: "value is not a number",
+        5: "value is infinite",
+        6: "iteration is not an integer",
+        7: "empty arm, boot, workload or metric",
+    }
     msgs = summarize_skipped(t.skipped)
     assert any(m.startswith(f"{tmp_path / 'a.csv'}: line 3: value is not a number") for m in msgs)
 
@@ -70,7 +74,7 @@ def test_not_a_csv_is_input_error(tmp_path):
 def test_run_folders_records_and_metadata(tmp_path, recs):
     ad.write_runs(tmp_path, recs, state="pte", tainted=True)
     t = load_runs([tmp_path])
-    assert len(t.df) == len(recs)                  # warm-up record excluded
+    assert len(t.df) == len(recs)  # warm-up record excluded
     assert (t.df["value"] < 1e8).all()
     b = t.boots[0]
     assert b.kernel_release == "6.18.0-rc6" and b.governor == "performance"
@@ -99,8 +103,9 @@ def test_corrupted_middle_record(tmp_path, recs):
 
 
 def test_newer_fingerprint_format_is_named_and_metadata_ignored(tmp_path, recs):
-    d = ad.write_run(tmp_path, [r for r in recs if r["run"] == recs[0]["run"]],
-                     env_before=ad.env("pte", fmt="benchctl-env/2"))
+    d = ad.write_run(
+        tmp_path, [r for r in recs if r["run"] == recs[0]["run"]], env_before=ad.env("pte", fmt="benchctl-env/2")
+    )
     t = load_runs([d])
     assert len(t.df) > 0
     assert any("env-before.json" in s.file and "newer" in s.reason for s in t.skipped)
@@ -132,19 +137,29 @@ def test_write_tidy_roundtrip(tmp_path, recs, fmt):
         back = pd.DataFrame(json.loads(out.read_text()))
     assert list(back.columns[:9]) == COLUMNS
     assert sorted(back["value"]) == pytest.approx(sorted(t.df["value"]))
-    assert not list(tmp_path.glob(".out*"))      # no temp file left
+    assert not list(tmp_path.glob(".out*"))  # no temp file left
 
 
 def test_csv_load_is_vectorised(tmp_path):
     n = 200_000
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"arm": np.where(np.arange(n) % 2, "pte", "block"), "host": "h",
-                       "boot": (np.arange(n) // 1000).astype(str), "run": "r", "workload": "w",
-                       "iteration": np.arange(n) % 1000, "metric": "m", "value": rng.normal(size=n), "unit": "u"})
+    df = pd.DataFrame(
+        {
+            "arm": np.where(np.arange(n) % 2, "pte", "block"),
+            "host": "h",
+            "boot": (np.arange(n) // 1000).astype(str),
+            "run": "r",
+            "workload": "w",
+            "iteration": np.arange(n) % 1000,
+            "metric": "m",
+            "value": rng.normal(size=n),
+            "unit": "u",
+        }
+    )
     df.loc[7, "value"] = np.nan
     p = tmp_path / "big.csv"
     df.to_csv(p, index=False)
     t0 = time.perf_counter()
     t = load_csv([p])
-    assert time.perf_counter() - t0 < 4.0   # ~0.3 s idle; slack for a busy 2-core box
+    assert time.perf_counter() - t0 < 4.0  # ~0.3 s idle; slack for a busy 2-core box
     assert len(t.df) == n - 1 and t.skipped[0].line == 9

@@ -10,8 +10,9 @@ import pytest
 FIX = Path(__file__).parent / "fixtures" / "arm64-env"
 
 
-@pytest.mark.parametrize("cpu,midr,name", [("neoverse-n1", "0x414fd0c1", "Neoverse N1 r4p1"),
-                                           ("max", "0x000f0510", None)])
+@pytest.mark.parametrize(
+    "cpu,midr,name", [("neoverse-n1", "0x414fd0c1", "Neoverse N1 r4p1"), ("max", "0x000f0510", None)]
+)
 def test_recorded_arm64_fingerprint(cpu: str, midr: str, name: str | None) -> None:
     fp = json.loads((FIX / f"qemu-{cpu}.json").read_text())
     assert fp["format"] == "benchctl-env/1" and fp["simulated"] is False

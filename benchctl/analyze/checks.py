@@ -13,9 +13,13 @@ from pathlib import Path
 
 from benchctl.results.table import BootMeta
 
-CONSISTENCY_FIELDS = [("kernel_release", "kernel"), ("kernel_cmdline", "kernel command line"),
-                      ("governor", "cpufreq governor"), ("thp_enabled", "THP setting"),
-                      ("linear_map_before", "linear-map state")]
+CONSISTENCY_FIELDS = [
+    ("kernel_release", "kernel"),
+    ("kernel_cmdline", "kernel command line"),
+    ("governor", "cpufreq governor"),
+    ("thp_enabled", "THP setting"),
+    ("linear_map_before", "linear-map state"),
+]
 
 
 def _boots_of(boots: list[BootMeta], arm: str) -> list[BootMeta]:
@@ -33,18 +37,24 @@ def linear_map(boots: list[BootMeta], baseline: str, candidate: str) -> list[str
     if len(known) < 2:
         missing = [a for a in (baseline, candidate) if a not in known]
         if any(_boots_of(boots, a) and _boots_of(boots, a)[0].source != "csv" for a in missing):
-            out.append(f"linear-map state unknown for arm(s) {', '.join(missing)}: cannot check that "
-                       "the arms differ in the mapping under test")
+            out.append(
+                f"linear-map state unknown for arm(s) {', '.join(missing)}: cannot check that "
+                "the arms differ in the mapping under test"
+            )
         return out
     if states[baseline] == states[candidate] and len(states[baseline]) == 1:
         s = next(iter(states[baseline]))
-        out.append(f"both arms have the linear map in state '{s}': the comparison does not test "
-                   "the change (a BBML2 block mapping vs PTEs)")
+        out.append(
+            f"both arms have the linear map in state '{s}': the comparison does not test "
+            "the change (a BBML2 block mapping vs PTEs)"
+        )
     for arm in (baseline, candidate):
         for b in _boots_of(boots, arm):
             if b.linear_map_before and b.linear_map_after and b.linear_map_before != b.linear_map_after:
-                out.append(f"{arm}: linear map changed during run {b.run} ({b.linear_map_before} -> "
-                           f"{b.linear_map_after}); splits never re-merge")
+                out.append(
+                    f"{arm}: linear map changed during run {b.run} ({b.linear_map_before} -> "
+                    f"{b.linear_map_after}); splits never re-merge"
+                )
     return out
 
 
@@ -60,8 +70,10 @@ def consistency(boots: list[BootMeta], arms: list[str]) -> list[str]:
                 if v is not None:
                     vals[v].add(b.boot)
             if len(vals) > 1:
-                shown = "; ".join(f"{v!s:.40} ({len(ids)} boot{'s' if len(ids) > 1 else ''})"
-                                  for v, ids in sorted(vals.items(), key=lambda kv: -len(kv[1])))
+                shown = "; ".join(
+                    f"{v!s:.40} ({len(ids)} boot{'s' if len(ids) > 1 else ''})"
+                    for v, ids in sorted(vals.items(), key=lambda kv: -len(kv[1]))
+                )
                 out.append(f"{arm}: boots disagree on the {label}: {shown}")
     return out
 
@@ -75,8 +87,9 @@ def taint(boots: list[BootMeta], arms: list[str]) -> list[str]:
         if bad:
             first = next((b.taint_lines[0] for b in bad if b.taint_lines), "tainted flag set in run.json")
             runs = ", ".join(b.run for b in bad[:3]) + (" ..." if len(bad) > 3 else "")
-            out.append(f"{arm}: {len(bad)} of {len(bs)} runs tainted by kernel messages "
-                       f"(first: {first[:100]}); runs: {runs}")
+            out.append(
+                f"{arm}: {len(bad)} of {len(bs)} runs tainted by kernel messages (first: {first[:100]}); runs: {runs}"
+            )
     return out
 
 
@@ -93,11 +106,13 @@ def interleaving(boots: list[BootMeta], baseline: str, candidate: str) -> list[s
             return ["boot order unknown (no start times): cannot check that the arms were interleaved"]
         return []
     order = [a for (a, _), _t in sorted(starts.items(), key=lambda kv: kv[1])]
-    switches = sum(1 for x, y in zip(order, order[1:]) if x != y)
+    switches = sum(1 for x, y in zip(order, order[1:], strict=False) if x != y)
     n_a, n_b = order.count(baseline), order.count(candidate)
     if switches == 1 and n_a >= 2 and n_b >= 2:
-        return [f"boot order not interleaved: all {order[0]} boots ran before all {order[-1]} boots; "
-                "a drift over time is indistinguishable from the change (alternate ABAB or ABBA)"]
+        return [
+            f"boot order not interleaved: all {order[0]} boots ran before all {order[-1]} boots; "
+            "a drift over time is indistinguishable from the change (alternate ABAB or ABBA)"
+        ]
     return []
 
 
@@ -110,7 +125,7 @@ def shared_boots(boots: list[BootMeta]) -> set[str]:
     return {k for k, v in arms_of.items() if len(v) > 1}
 
 
-MIN_DUP_BYTES = 64            # shorter raw files (an empty stderr, "0\n") match by chance
+MIN_DUP_BYTES = 64  # shorter raw files (an empty stderr, "0\n") match by chance
 MAX_DUP_BYTES = 64 << 20
 
 
@@ -147,8 +162,10 @@ def duplicate_raw(boots: list[BootMeta]) -> tuple[list[str], set[str]]:
     msgs = []
     for g in dups[:2]:
         arms = sorted({b.arm for _, b in g})
-        msgs.append(f"duplicate data: {len(g)} byte-identical copies of {g[0][0].name} (arm "
-                    f"{', '.join(arms)}; runs {', '.join(sorted({b.run[-6:] for _, b in g}))})")
+        msgs.append(
+            f"duplicate data: {len(g)} byte-identical copies of {g[0][0].name} (arm "
+            f"{', '.join(arms)}; runs {', '.join(sorted({b.run[-6:] for _, b in g}))})"
+        )
     if len(dups) > 2:
         msgs.append(f"duplicate data: {len(dups) - 2} more sets of byte-identical raw outputs")
     return msgs, {b.workload for g in dups for _, b in g}
@@ -159,16 +176,25 @@ def identity(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     out = []
     both = sorted(shared_boots(boots))
     if both:
-        out.append(f"boot(s) {', '.join(x[:12] for x in both[:3])} appear in both arms: "
-                   "one boot cannot be two kernel configurations (an arm label is wrong, or this is an A/A test)")
+        out.append(
+            f"boot(s) {', '.join(x[:12] for x in both[:3])} appear in both arms: "
+            "one boot cannot be two kernel configurations (an arm label is wrong, or this is an A/A test)"
+        )
     hosts = {arm: {b.host for b in _boots_of(boots, arm)} for arm in (baseline, candidate)}
     if hosts[baseline] and hosts[candidate] and hosts[baseline].isdisjoint(hosts[candidate]):
-        out.append(f"the arms ran on different hosts ({', '.join(sorted(hosts[baseline]))} vs "
-                   f"{', '.join(sorted(hosts[candidate]))}): the machine is confounded with the kernel")
+        out.append(
+            f"the arms ran on different hosts ({', '.join(sorted(hosts[baseline]))} vs "
+            f"{', '.join(sorted(hosts[candidate]))}): the machine is confounded with the kernel"
+        )
     return out
 
 
 def all_checks(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     arms = [baseline, candidate]
-    return (linear_map(boots, baseline, candidate) + identity(boots, baseline, candidate)
-            + consistency(boots, arms) + taint(boots, arms) + interleaving(boots, baseline, candidate))
+    return (
+        linear_map(boots, baseline, candidate)
+        + identity(boots, baseline, candidate)
+        + consistency(boots, arms)
+        + taint(boots, arms)
+        + interleaving(boots, baseline, candidate)
+    )

@@ -41,19 +41,32 @@ from __future__ import annotations
 import difflib
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchctl.documents import load_toml
 from benchctl.errors import InputError
 from benchctl.results.metrics import CATALOGUE, RATIOS
 
 FORMAT = "benchctl-claims/1"
-DEFAULT_TOLERANCE_REL = 0.25   # of the claimed magnitude nearest zero, when tolerance is omitted
+DEFAULT_TOLERANCE_REL = 0.25  # of the claimed magnitude nearest zero, when tolerance is omitted
 EFFECT_VERDICTS = ("confirmed", "smaller-than-claimed", "larger-than-claimed", "reversed")
 VERDICTS = EFFECT_VERDICTS + ("not-reproduced", "inconclusive", "not-judged")
-CLAIM_KEYS = {"id", "workload", "metric", "direction", "value", "range", "tolerance", "resolution_pct",
-              "source", "machine", "description", "absolute", "setup"}
+CLAIM_KEYS = {
+    "id",
+    "workload",
+    "metric",
+    "direction",
+    "value",
+    "range",
+    "tolerance",
+    "resolution_pct",
+    "source",
+    "machine",
+    "description",
+    "absolute",
+    "setup",
+}
 TOP_KEYS = {"format", "title", "description", "claim"}
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -63,17 +76,17 @@ class Claim:
     id: str
     workload: str
     metric: str
-    direction: str          # "increase" | "decrease"
-    lo: float               # claimed change, signed percent (lo == hi for a single value)
+    direction: str  # "increase" | "decrease"
+    lo: float  # claimed change, signed percent (lo == hi for a single value)
     hi: float
-    tolerance: float        # percentage points
+    tolerance: float  # percentage points
     source: str = ""
     machine: str = ""
     description: str = ""
     resolution_pct: float | None = None
     absolute: str = ""
-    setup: tuple[tuple[str, str], ...] = ()    # (key, value): what the data must have measured
-    line: int | None = None                    # of the [[claim]] header, for error messages
+    setup: tuple[tuple[str, str], ...] = ()  # (key, value): what the data must have measured
+    line: int | None = None  # of the [[claim]] header, for error messages
     source_path: str = field(default="", compare=False)
     key_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
 
@@ -99,12 +112,18 @@ class Claim:
         return f"{v} +-{self.tolerance:g}"
 
     def as_dict(self) -> dict:
-        return {"value": None if self.is_range else self.lo,
-                "range": [self.lo, self.hi] if self.is_range else None,
-                "direction": self.direction, "band": list(self.band),
-                "source": self.source, "machine": self.machine, "description": self.description,
-                "absolute": self.absolute or None, "resolution_pct": self.resolution_pct,
-                "setup": dict(self.setup) or None}
+        return {
+            "value": None if self.is_range else self.lo,
+            "range": [self.lo, self.hi] if self.is_range else None,
+            "direction": self.direction,
+            "band": list(self.band),
+            "source": self.source,
+            "machine": self.machine,
+            "description": self.description,
+            "absolute": self.absolute or None,
+            "resolution_pct": self.resolution_pct,
+            "setup": dict(self.setup) or None,
+        }
 
 
 class _Where:
@@ -132,10 +151,10 @@ def _str(v, where: _Where, key: str) -> str:
 
 
 def _setup(v, where: _Where) -> tuple[tuple[str, str], ...]:
-    if not isinstance(v, dict) or not all(isinstance(x, (str, int, float)) and not isinstance(x, bool)
-                                          for x in v.values()):
-        raise where.error("setup must be a table of simple values, e.g. setup = { crypt = \"dm-crypt\" }",
-                          "setup")
+    if not isinstance(v, dict) or not all(
+        isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v.values()
+    ):
+        raise where.error('setup must be a table of simple values, e.g. setup = { crypt = "dm-crypt" }', "setup")
     return tuple(sorted((str(k), str(x)) for k, x in v.items()))
 
 
@@ -152,8 +171,10 @@ def _claimed(d: dict, where: _Where, direction: str) -> tuple[float, float]:
     sign_ok = (lo > 0 and hi > 0) if direction == "increase" else (lo < 0 and hi < 0)
     if not sign_ok:
         sign = "positive" if direction == "increase" else "negative"
-        raise where.error(f"a claimed {direction} needs a {sign} value in percent (got {lo:g}..{hi:g})",
-                          "value" if "value" in d else "range")
+        raise where.error(
+            f"a claimed {direction} needs a {sign} value in percent (got {lo:g}..{hi:g})",
+            "value" if "value" in d else "range",
+        )
     return lo, hi
 
 
@@ -186,12 +207,29 @@ def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, i
         res = _num(d["resolution_pct"], where, "resolution_pct")
         if res <= 0:
             raise where.error("resolution_pct must be > 0", "resolution_pct")
-    texts = {k: _str(d[k], where, k) if k in d else ""
-             for k in ("workload", "metric", "source", "machine", "description", "absolute")}
+    texts = {
+        k: _str(d[k], where, k) if k in d else ""
+        for k in ("workload", "metric", "source", "machine", "description", "absolute")
+    }
     setup = _setup(d["setup"], where) if "setup" in d else ()
-    return Claim(cid, texts["workload"], texts["metric"], direction, lo, hi, tol, texts["source"],
-                 texts["machine"], texts["description"], res, texts["absolute"], setup=setup, line=header,
-                 source_path=path, key_lines=tuple((keys or {}).items()))
+    return Claim(
+        cid,
+        texts["workload"],
+        texts["metric"],
+        direction,
+        lo,
+        hi,
+        tol,
+        texts["source"],
+        texts["machine"],
+        texts["description"],
+        res,
+        texts["absolute"],
+        setup=setup,
+        line=header,
+        source_path=path,
+        key_lines=tuple((keys or {}).items()),
+    )
 
 
 _HEADER = re.compile(r"^\s*\[\[\s*claim\s*\]\]")
@@ -222,19 +260,9 @@ def claim_lines(text: str) -> list[tuple[int, dict[str, int]]]:
 
 
 def _read(path: str) -> tuple[dict, str]:
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        text = raw.decode("utf-8")
-        return tomllib.loads(text), text
-    except FileNotFoundError:
-        raise InputError("no such claims file", path) from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"not valid TOML: {e}", path) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text (a TOML claims file was expected)", path) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", path) from None
+    """The document and its text (tomllib keeps no positions; claim_lines scans the text)."""
+    doc = load_toml(path, "claims file")
+    return doc, Path(path).read_text(encoding="utf-8", errors="replace")
 
 
 def load_claims(path: str | Path) -> list[Claim]:
@@ -253,15 +281,16 @@ def load_claims(path: str | Path) -> list[Claim]:
         raise InputError("no [[claim]] tables in this file", path)
     positions = claim_lines(text)
     if len(positions) != len(items):
-        positions = [(None, {})] * len(items)    # written inline: no line numbers
+        positions = [(None, {})] * len(items)  # written inline: no line numbers
     claims: list[Claim] = []
     seen: dict[str, Claim] = {}
-    for d, (header, keys) in zip(items, positions):
+    for d, (header, keys) in zip(items, positions, strict=True):
         c = parse_claim(d, path, header, keys)
         if c.id in seen:
             first = seen[c.id].line_of("id")
-            raise InputError(f"claim {c.id!r}: duplicate id" + (f" (first at line {first})" if first else ""),
-                             path, c.line_of("id"))
+            raise InputError(
+                f"claim {c.id!r}: duplicate id" + (f" (first at line {first})" if first else ""), path, c.line_of("id")
+            )
         seen[c.id] = c
         claims.append(c)
     return claims
@@ -272,11 +301,9 @@ def verdict(claim: Claim, low: float, high: float) -> str:
     b_lo, b_hi = claim.band
     overlaps_band = low <= b_hi and high >= b_lo
     if claim.direction == "increase":
-        claimed_side = low > 0
-        nearer, farther = high < b_lo, low > b_hi
+        claimed_side, nearer = low > 0, high < b_lo
     else:
-        claimed_side = high < 0
-        nearer, farther = low > b_hi, high < b_lo
+        claimed_side, nearer = high < 0, low > b_hi
     includes_zero = low <= 0 <= high
     if claimed_side:
         if overlaps_band:
@@ -320,10 +347,14 @@ def validate_claims(claims: list[Claim], df) -> None:
         if c.metric not in mine | set(CATALOGUE) | set(RATIOS):
             pool = mine or set(CATALOGUE)
             where = f"workload {c.workload} has" if mine else "benchctl knows"
-            raise InputError(f"claim {c.id!r}: {where} no metric {c.metric!r}{_nearest(c.metric, pool)}",
-                             path, c.line_of("metric"))
+            raise InputError(
+                f"claim {c.id!r}: {where} no metric {c.metric!r}{_nearest(c.metric, pool)}", path, c.line_of("metric")
+            )
         if not mine:
             near = difflib.get_close_matches(c.workload, sorted(have), n=1, cutoff=0.8)
             if near:
-                raise InputError(f"claim {c.id!r}: no workload {c.workload!r} in the data (nearest: {near[0]})",
-                                 path, c.line_of("workload"))
+                raise InputError(
+                    f"claim {c.id!r}: no workload {c.workload!r} in the data (nearest: {near[0]})",
+                    path,
+                    c.line_of("workload"),
+                )

@@ -14,10 +14,10 @@ import math
 import re
 import warnings as pywarnings
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 
+from benchctl.analyze.series import Series
 from benchctl.analyze.stats import bootstrap, classical, components, trend
 from benchctl.parsers import LATENCY_RESOLUTION
 from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS, STRICT_SETUP
@@ -25,36 +25,28 @@ from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS, STRICT_SETUP
 # latency_resolution label -> step in % (the parsers' table; bracket-only labels have no fixed step)
 RESOLUTION_PCT = {k: 100.0 * v for k, v in LATENCY_RESOLUTION.items() if v is not None}
 PERCENTILE_METRIC = re.compile(r"(^|_)p\d+(_|$)")
-ONE_BOOT_WARNING = ("fewer than 2 boots on a side ({sides}): the interval resamples iterations only and "
-                    "does not cover boot-to-boot variation; it describes this boot, not the kernel")
+ONE_BOOT_WARNING = (
+    "fewer than 2 boots on a side ({sides}): the interval resamples iterations only and "
+    "does not cover boot-to-boot variation; it describes this boot, not the kernel"
+)
 
 ALIASES = SETUP_ALIASES
-
-
-@dataclass
-class Series:
-    """One arm's data for one (workload, metric)."""
-
-    arm: bootstrap.Arm
-    boots: list[str]            # in start order
-    values: np.ndarray          # per-iteration values (ratio metrics: per-iteration ratios)
-    notes: set[str]
-    unit: str
-
-    def groups(self) -> list[np.ndarray]:
-        o = self.arm.offsets
-        return [self.values[o[i]:o[i + 1]] for i in range(len(o) - 1)]
 
 
 def _summary(s: Series) -> dict:
     stats = s.arm.boot_stats()
     mean = float(stats.mean())
     sd = float(np.std(stats, ddof=1)) if len(stats) > 1 else None
-    return {"n_boots": int(s.arm.n_boots), "n_samples": int(len(s.values)),
-            "mean": mean, "median": float(np.median(s.values)),
-            "boot_sd_pct": (100.0 * sd / abs(mean)) if sd is not None and mean else None,
-            "boot_means": [float(x) for x in stats], "boots": [str(b) for b in s.boots],
-            "samples_per_boot": [int(x) for x in s.arm.sizes]}
+    return {
+        "n_boots": int(s.arm.n_boots),
+        "n_samples": int(len(s.values)),
+        "mean": mean,
+        "median": float(np.median(s.values)),
+        "boot_sd_pct": (100.0 * sd / abs(mean)) if sd is not None and mean else None,
+        "boot_means": [float(x) for x in stats],
+        "boots": [str(b) for b in s.boots],
+        "samples_per_boot": [int(x) for x in s.arm.sizes],
+    }
 
 
 def _seed_for(seed: int, workload: str, metric: str) -> np.random.SeedSequence:
@@ -95,6 +87,7 @@ def canonical(key: str, value) -> str:
     """A setup value as compared: block sizes in bytes, everything else as text."""
     if key == "bs":
         from benchctl.sizes import parse_size
+
         try:
             return str(parse_size(value, error=ValueError))
         except ValueError:
@@ -117,8 +110,9 @@ def _vals(s: set[str]) -> str:
     return ", ".join(sorted(s)) or "not recorded"
 
 
-def setup_mismatch(base_notes: set[str], cand_notes: set[str], baseline: str,
-                   candidate: str) -> tuple[list[str], list[str]]:
+def setup_mismatch(
+    base_notes: set[str], cand_notes: set[str], baseline: str, candidate: str
+) -> tuple[list[str], list[str]]:
     """(refusals, warnings): setups that differ between arms.
 
     A strict key unknown on one side refuses the comparison; other keys
@@ -137,7 +131,7 @@ def setup_mismatch(base_notes: set[str], cand_notes: set[str], baseline: str,
             continue
         text = f"{k} differs between arms ({baseline}: {_vals(bv)}; {candidate}: {_vals(cv)})"
         if (bv and cv) or k in STRICT_SETUP:
-            fix = "" if bv and cv else "; give --set {k}=VALUE to benchctl import".format(k=k)
+            fix = "" if bv and cv else f"; give --set {k}=VALUE to benchctl import"
             refuse.append(f"not comparable: {text}{fix}")
         else:
             warn.append(f"{text}: assumed the same")
@@ -153,8 +147,10 @@ def sameness(name: str, s: Series) -> str | None:
     """
     means = s.arm.boot_stats()
     if s.arm.n_boots >= 2 and np.ptp(means) == 0:
-        return (f"duplicate data: all {s.arm.n_boots} boots of {name} gave exactly the same value "
-                "(a repeated output, or a constant)")
+        return (
+            f"duplicate data: all {s.arm.n_boots} boots of {name} gave exactly the same value "
+            "(a repeated output, or a constant)"
+        )
     if len(s.values) >= 2 and np.ptp(s.values) == 0:
         return f"duplicate data: all {len(s.values)} values of {name} are identical: no spread, no interval"
     return None
@@ -172,10 +168,12 @@ def _tests(mb: np.ndarray, mc: np.ndarray) -> tuple[object, object, list[str]]:
     return w, u, notes
 
 
-def _interval(base: Series, cand: Series, *, confidence: float, seed_seq, resamples: int,
-              exact: bool | None) -> tuple[object, list[float], str]:
-    bs = bootstrap.bootstrap_ratio(base.arm, cand.arm, resamples=resamples, level=confidence,
-                                   seed_seq=seed_seq, exact=exact)
+def _interval(
+    base: Series, cand: Series, *, confidence: float, seed_seq, resamples: int, exact: bool | None
+) -> tuple[object, list[float], str]:
+    bs = bootstrap.bootstrap_ratio(
+        base.arm, cand.arm, resamples=resamples, level=confidence, seed_seq=seed_seq, exact=exact
+    )
     ci_pct = list(bs.ci_pct)
     method = bs.method
     tint = bootstrap.t_interval_ratio(base.arm.boot_stats(), cand.arm.boot_stats(), confidence)
@@ -187,16 +185,34 @@ def _interval(base: Series, cand: Series, *, confidence: float, seed_seq, resamp
     return bs, ci_pct, method
 
 
-def compare(workload: str, metric: str, base: Series, cand: Series, *, confidence: float, seed: int,
-            resamples: int, baseline: str, candidate: str, is_ratio: bool, exact: bool | None = None) -> dict:
+def compare(
+    workload: str,
+    metric: str,
+    base: Series,
+    cand: Series,
+    *,
+    confidence: float,
+    seed: int,
+    resamples: int,
+    baseline: str,
+    candidate: str,
+    is_ratio: bool,
+    exact: bool | None = None,
+) -> dict:
     """The comparison dict (module doc) of one metric between two arms."""
     warnings: list[str] = []
     few = [f"{name} {s.arm.n_boots}" for name, s in ((baseline, base), (candidate, cand)) if s.arm.n_boots < 2]
     if few:
         warnings.append(ONE_BOOT_WARNING.format(sides=", ".join(few)))
     with np.errstate(all="ignore"):
-        bs, ci_pct, method = _interval(base, cand, confidence=confidence, resamples=resamples, exact=exact,
-                                       seed_seq=_seed_for(seed, workload, metric))
+        bs, ci_pct, method = _interval(
+            base,
+            cand,
+            confidence=confidence,
+            resamples=resamples,
+            exact=exact,
+            seed_seq=_seed_for(seed, workload, metric),
+        )
     warnings += bs.warnings
     w, u, test_notes = _tests(base.arm.boot_stats(), cand.arm.boot_stats())
     warnings += test_notes
@@ -206,12 +222,14 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
         vc[name] = tl.as_dict()
         warnings += [f"{name}: {x}" for x in tl.warnings if s.arm.n_boots >= 2 or "one boot" not in x]
     for name, s in ((baseline, base), (candidate, cand)):
-        warnings += trend.drift_warnings(name, s.arm.boot_stats(), list(zip(s.boots, s.groups())))
+        warnings += trend.drift_warnings(name, s.arm.boot_stats(), list(zip(s.boots, s.groups(), strict=True)))
     if w.p_value is None:
         warnings.append(f"no p-value: Welch's test {w.note}")
     if base.unit and cand.unit and base.unit != cand.unit:
-        warnings.append(f"units differ between arms ({baseline}: {base.unit}, {candidate}: {cand.unit}); "
-                        "the change is meaningless unless they are the same quantity")
+        warnings.append(
+            f"units differ between arms ({baseline}: {base.unit}, {candidate}: {cand.unit}); "
+            "the change is meaningless unless they are the same quantity"
+        )
     # Only percentiles are read off the tool's buckets; throughput and means are not.
     res, res_name = resolution(base.notes | cand.notes) if PERCENTILE_METRIC.search(metric) else (None, None)
     refuse, setup_warn = setup_mismatch(base.notes, cand.notes, baseline, candidate)
@@ -221,11 +239,18 @@ def compare(workload: str, metric: str, base: Series, cand: Series, *, confidenc
     if is_ratio:
         method += "; ratio of sums of raw counters per boot"
     return {
-        "workload": workload, "metric": metric, "unit": base.unit or cand.unit,
-        "baseline": _summary(base), "candidate": _summary(cand),
-        "change_pct": bs.change_pct, "ci_pct": ci_pct, "bootstrap_ci_pct": list(bs.ci_pct), "p_value": w.p_value,
+        "workload": workload,
+        "metric": metric,
+        "unit": base.unit or cand.unit,
+        "baseline": _summary(base),
+        "candidate": _summary(cand),
+        "change_pct": bs.change_pct,
+        "ci_pct": ci_pct,
+        "bootstrap_ci_pct": list(bs.ci_pct),
+        "p_value": w.p_value,
         "method": method + "; p: Welch t-test on per-boot means",
-        "variance_components": vc, "warnings": warnings,
+        "variance_components": vc,
+        "warnings": warnings,
         "ci_level_used": bs.level_used,
         "tests": {"welch": w.as_dict(), "mann_whitney": u.as_dict()},
         "resolution": {"latency_resolution": res_name, "resolution_pct": res} if res is not None else None,

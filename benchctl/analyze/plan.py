@@ -20,21 +20,30 @@ from benchctl.analyze.stats import power
 WIDTH = 72
 
 
-def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None,
-              target: float = 0.8) -> list[dict]:
+def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None, target: float = 0.8) -> list[dict]:
     """One entry per claim (or per comparison with --effect)."""
     comps = {(c["workload"], c["metric"]): c for c in result["comparisons"]}
     reboot, it = result["costs"]["reboot_s"], result["costs"]["iteration_s"]
     alpha = 1 - result["confidence"]
     if claims:
         alpha /= len(claims)
-    wanted = [(c.id, c.workload, c.metric, c.nearest_zero) for c in claims] if claims else \
-        [(f"{w}/{m}", w, m, effect_pct) for (w, m) in sorted(comps)]
+    wanted = (
+        [(c.id, c.workload, c.metric, c.nearest_zero) for c in claims]
+        if claims
+        else [(f"{w}/{m}", w, m, effect_pct) for (w, m) in sorted(comps)]
+    )
     out = []
     for cid, workload, metric, eff in wanted:
         comp = comps.get((workload, metric))
-        row = {"id": cid, "workload": workload, "metric": metric, "effect_pct": eff, "pilot": None,
-               "plan": None, "note": ""}
+        row = {
+            "id": cid,
+            "workload": workload,
+            "metric": metric,
+            "effect_pct": eff,
+            "pilot": None,
+            "plan": None,
+            "note": "",
+        }
         if comp is None:
             row["note"] = f"no {metric} data for {workload} in both arms of the pilot"
             out.append(row)
@@ -54,8 +63,10 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
         row["plan"] = p.as_dict()
         notes = []
         if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
-            notes.append("pilot has one boot on a side: between-boot variance unknown and taken as 0; "
-                         "run a pilot with >= 3 boots per arm")
+            notes.append(
+                "pilot has one boot on a side: between-boot variance unknown and taken as 0; "
+                "run a pilot with >= 3 boots per arm"
+            )
         elif any(vc[a]["between_boot_var_raw"] < 0 for a in ("baseline", "candidate")):
             notes.append("a between-boot variance estimate was negative and clamped to 0")
         if p.note:
@@ -75,6 +86,7 @@ def _hours(s: float | None) -> str:
 
 def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0) -> str:
     import textwrap
+
     c = result["costs"]
     alpha = 1 - result["confidence"]
     level = f"alpha {alpha:.2g}/{n_claims} per claim (Holm)" if n_claims > 1 else f"alpha {alpha:.2g}"
@@ -84,7 +96,9 @@ def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0
     lines += textwrap.wrap(
         f"benchctl plan: {result['candidate']} vs {result['baseline']}, {target:.0%} power at "
         f"{level}; reboot {c['reboot_s']:g} s, iteration {c['iteration_s']:.3g} s"
-        + (f" ({c['note']})" if c["note"] else " (from record timestamps or --iteration-cost)"), WIDTH)
+        + (f" ({c['note']})" if c["note"] else " (from record timestamps or --iteration-cost)"),
+        WIDTH,
+    )
     lines.append("")
     for r in rows:
         lines.append(f"{r['id']}: {r['workload']} {r['metric']}, effect {r['effect_pct']:+g} %")
@@ -94,14 +108,21 @@ def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0
                 f"pilot {pi['boots'][0]}+{pi['boots'][1]} boots; noise as % of mean: between-boot "
                 f"{pi['between_boot_sd_pct'][0]:.2g}/{pi['between_boot_sd_pct'][1]:.2g}, within-boot "
                 f"{pi['within_boot_sd_pct'][0]:.2g}/{pi['within_boot_sd_pct'][1]:.2g} (sd)",
-                WIDTH, initial_indent="  ", subsequent_indent="    ")
+                WIDTH,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
         if pl and pl["boots_per_arm"]:
             kj = pl["kj_optimal_iterations"]
             kjs = "inf" if kj is None or math.isinf(kj) else f"{kj:.1f}"
             lines += textwrap.wrap(
                 f"=> {pl['boots_per_arm']} boots per arm x {pl['iterations_per_boot']} iterations per boot "
                 f"(power {pl['power']:.2f}, {_hours(pl['cost_s'])} for both arms; K&J optimal "
-                f"iterations per boot {kjs})", WIDTH, initial_indent="  ", subsequent_indent="    ")
+                f"iterations per boot {kjs})",
+                WIDTH,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
         elif pl:
             lines += textwrap.wrap(f"=> {pl['note']}", WIDTH, initial_indent="  ", subsequent_indent="    ")
         if r["note"]:

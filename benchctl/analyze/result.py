@@ -1,18 +1,19 @@
 """The analysis behind `benchctl analyze`: tidy table in, one result dict out.
 
 The result dict is what every report format renders and what the JSON output
-is (see report/jsonout.py and docs/result-format.md). Steps:
+is (see report/jsonout.py for the stable field list). Steps:
 1. pick the two arms; rebuild ratio metrics (MPKI) from raw counters;
-2. per (workload, metric): compare.py (per-boot statistics, the hierarchical
-   bootstrap interval of the change, variance components, Welch and
-   Mann-Whitney on per-boot means, drift, setup and duplicate checks);
-3. per claim: verdicts.py (a verdict or "not-judged" and why, Holm across
+2. per (workload, metric): compare.py (per-boot statistics, the
+   hierarchical bootstrap interval of the change, variance components,
+   Welch and Mann-Whitney on per-boot means, drift, setup and duplicates);
+3. per claim: judge.py (a verdict or "not-judged" and why, Holm across
    claims, what would decide it);
 4. design checks (checks.py) listed before any number.
 
 Choices a reader of the numbers should know (docs/analyze.md has more):
 - Fewer than 2 boots on a side, a boot in both arms, duplicate or constant
-  data, setups that differ: the numbers are shown, the claims are not judged.
+  data, setups that differ: the numbers are shown, the claims are not
+  judged (verdict "not-judged", the first warning says why).
 - The interval is the hull of the expanded hierarchical-bootstrap interval
   and a Welch t interval of log per-boot means: with few boots the
   percentile bootstrap cannot reach past the boots it saw (tests/calibration.py).
@@ -21,76 +22,20 @@ Choices a reader of the numbers should know (docs/analyze.md has more):
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from benchctl.analyze import checks as design_checks
 from benchctl.analyze.claims import Claim, validate_claims
-from benchctl.analyze.compare import Series, compare
+from benchctl.analyze.compare import compare
+from benchctl.analyze.judge import judge
+from benchctl.analyze.series import Series, boot_order, build_series
 from benchctl.analyze.stats import bootstrap
-from benchctl.analyze.verdicts import decide, judge
 from benchctl.errors import InputError, UsageError
-from benchctl.results.metrics import RATIOS
-from benchctl.results.table import Tidy, summarize_skipped
-
-__all__ = ["FORMAT", "Series", "analyze", "compare", "decide", "judge"]
+from benchctl.results.metrics import RATIOS, RatioMetric
+from benchctl.results.table import BootMeta, Tidy, summarize_skipped
 
 FORMAT = "benchctl-analysis/2"
 DEFAULT_REBOOT_COST = 300.0
 DEFAULT_ITER_COST = 60.0
 MAX_SKIPPED_ITEMS = 1000
-
-
-def _boot_order(tidy: Tidy, df) -> dict[tuple[str, str], float]:
-    """(arm, boot) -> first start time, for ordering and drift (records' t, else run.json).
-
-    Keyed by arm too: CSVs from other harnesses often number boots 1, 2, ...
-    in each arm.
-    """
-    order: dict[tuple[str, str], float] = {}
-    for b in tidy.boots:
-        if b.started is not None:
-            key = (b.arm, b.boot)
-            order[key] = min(order.get(key, b.started), b.started)
-    if df["t"].notna().any():
-        for key, t in df.groupby(["arm", "boot"])["t"].min().items():
-            if not math.isnan(t):
-                order[key] = min(order.get(key, t), t)
-    return order
-
-
-def _offsets(sizes) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-
-
-def _series(sub, order: dict[tuple[str, str], float], ratio=None) -> Series:
-    """Build an Arm from rows of one arm: sorted by boot start, then t/iteration."""
-    arm = str(sub["arm"].iloc[0]) if len(sub) else ""
-    by_boot = {b: t for (a, b), t in order.items() if a == arm}
-    sub = sub.assign(_o=sub["boot"].map(by_boot).astype(float).fillna(math.inf))
-    if ratio is None:
-        sub = sub.sort_values(["_o", "boot", "run", "iteration"], kind="stable")
-        _, first = np.unique(sub["boot"].to_numpy(), return_index=True)
-        boots = list(sub["boot"].to_numpy()[np.sort(first)])
-        sizes = sub.groupby("boot", sort=False).size().reindex(boots).to_numpy()
-        vals = sub["value"].to_numpy(dtype=float)
-        notes = set(sub["note"].unique()) if "note" in sub else set()
-        unit = str(sub["unit"].iloc[0]) if len(sub) else ""
-        return Series(bootstrap.Arm(vals, _offsets(sizes)), boots, vals, notes, unit)
-    # Ratio metric: one row per (boot, run, iteration) with numerator and denominator sums.
-    wide = sub.pivot_table(index=["_o", "boot", "run", "iteration"], columns="metric", values="value",
-                           aggfunc="sum").reset_index()
-    need = list(ratio.numerators) + [ratio.denominator]
-    wide = wide.dropna(subset=need)
-    wide = wide[wide[ratio.denominator] > 0].sort_values(["_o", "boot", "run", "iteration"], kind="stable")
-    num = wide[list(ratio.numerators)].sum(axis=1).to_numpy(dtype=float)
-    den = wide[ratio.denominator].to_numpy(dtype=float)
-    boots = list(dict.fromkeys(wide["boot"].to_numpy()))
-    sizes = wide.groupby("boot", sort=False).size().reindex(boots).to_numpy()
-    notes = set(sub["note"].unique()) if "note" in sub else set()
-    arm_ = bootstrap.Arm(num, _offsets(sizes), den, ratio.scale)
-    return Series(arm_, boots, ratio.scale * num / den, notes, "MPKI")
 
 
 def _iteration_cost(df) -> float | None:
@@ -105,6 +50,7 @@ def _iteration_cost(df) -> float | None:
 
 
 def _check_arms(tidy: Tidy, baseline: str, candidate: str, confidence: float) -> None:
+    """Both arms have usable rows (else say what happened to them), and the options make sense."""
     if not 0.5 <= confidence < 1:
         raise UsageError(f"--confidence must be in [0.5, 1), not {confidence}")
     if baseline == candidate:
@@ -117,32 +63,34 @@ def _check_arms(tidy: Tidy, baseline: str, candidate: str, confidence: float) ->
             why = " (every row of it was skipped)" if arm in known else ""
             first = next((s for s in tidy.skipped if s.arm == arm), None)
             extra = f"; first problem: {first}" if first else ""
-            raise InputError(f"arm {arm!r} has no usable rows{why}; arms in the data: "
-                             f"{', '.join(arms_present) or 'none'}{extra}")
+            raise InputError(
+                f"arm {arm!r} has no usable rows{why}; arms in the data: {', '.join(arms_present) or 'none'}{extra}"
+            )
 
 
-def _ratio_keys(groups) -> dict[tuple[str, str], object]:
-    out: dict[tuple[str, str], object] = {}
-    for workload in sorted({w for w, _ in groups}):
-        for r in RATIOS.values():
-            if all((workload, p) in groups for p in list(r.numerators) + [r.denominator]):
-                out[(workload, r.name)] = r
-    return out
-
-
-def _all_series(df, order, baseline: str, candidate: str, notes: list[str]):
-    """(workload, metric) -> (baseline Series, candidate Series, is_ratio), with notes on what was left out."""
+def _all_series(
+    tidy: Tidy, df, baseline: str, candidate: str, notes: list[str]
+) -> dict[tuple[str, str], tuple[Series, Series, bool]]:
+    """(baseline, candidate, is_ratio) per comparable (workload, metric); why others are not compared goes to notes."""
+    order = boot_order(tidy, df)
     series: dict[tuple[str, str], tuple[Series, Series, bool]] = {}
     groups = {k: g for k, g in df.groupby(["workload", "metric"], sort=True)}
-    ratio_keys = _ratio_keys(groups)
+    ratio_keys: dict[tuple[str, str], RatioMetric] = {}
+    for workload in sorted({w for w, _ in groups}):
+        for r in RATIOS.values():
+            parts = list(r.numerators) + [r.denominator]
+            if all((workload, p) in groups for p in parts):
+                ratio_keys[(workload, r.name)] = r
     for workload, metric in sorted(set(groups) | set(ratio_keys)):
         r = ratio_keys.get((workload, metric))
         if r is not None:
             parts = list(r.numerators) + [r.denominator]
             sub = df[(df["workload"] == workload) & df["metric"].isin(parts)]
             if (workload, metric) in groups:
-                notes.append(f"{workload}/{metric}: recomputed from raw counters as a ratio of sums "
-                             "per boot (the per-iteration ratios in the data are not averaged)")
+                notes.append(
+                    f"{workload}/{metric}: recomputed from raw counters as a ratio of sums "
+                    "per boot (the per-iteration ratios in the data are not averaged)"
+                )
         else:
             sub = groups[(workload, metric)]
         per_arm = {a: sub[sub["arm"] == a] for a in (baseline, candidate)}
@@ -150,8 +98,8 @@ def _all_series(df, order, baseline: str, candidate: str, notes: list[str]):
             only = [a for a in per_arm if len(per_arm[a])]
             notes.append(f"{workload}/{metric}: only in arm {only[0]}; not compared")
             continue
-        base = _series(per_arm[baseline], order, r)
-        cand = _series(per_arm[candidate], order, r)
+        base = build_series(per_arm[baseline], order, r)
+        cand = build_series(per_arm[candidate], order, r)
         if base.arm.n_boots == 0 or cand.arm.n_boots == 0:
             notes.append(f"{workload}/{metric}: no complete counter sets; not compared")
             continue
@@ -162,26 +110,25 @@ def _all_series(df, order, baseline: str, candidate: str, notes: list[str]):
     return series
 
 
-def _comparisons(series, *, confidence, seed, resamples, baseline, candidate) -> dict[tuple[str, str], dict]:
+def _compare_all(series: dict[tuple[str, str], tuple[Series, Series, bool]], **kw) -> dict[tuple[str, str], dict]:
     # One budget for the whole table: past it every comparison uses the normal limit, so
     # which metrics get exact resampling never depends on their order.
-    work = sum(bootstrap.exact_work(s.arm, resamples) for b, c, _ in series.values() for s in (b, c))
+    work = sum(bootstrap.exact_work(s.arm, kw["resamples"]) for b, c, _ in series.values() for s in (b, c))
     exact = None if work <= bootstrap.TOTAL_EXACT_BUDGET else False
-    comps = {}
+    comps: dict[tuple[str, str], dict] = {}
     for (workload, metric), (base, cand, is_ratio) in series.items():
-        comp = compare(workload, metric, base, cand, confidence=confidence, seed=seed, resamples=resamples,
-                       baseline=baseline, candidate=candidate, is_ratio=is_ratio, exact=exact)
+        comps[(workload, metric)] = compare(workload, metric, base, cand, is_ratio=is_ratio, exact=exact, **kw)
         if metric in RATIOS and not is_ratio:
-            comp["warnings"].append(
+            comps[(workload, metric)]["warnings"].append(
                 f"raw counters ({', '.join(RATIOS[metric].numerators)}, {RATIOS[metric].denominator}) absent: "
-                "boot values are means of per-iteration ratios, not ratios of sums")
-        comps[(workload, metric)] = comp
+                "boot values are means of per-iteration ratios, not ratios of sums"
+            )
     return comps
 
 
-def _design(df, boots_sel, baseline: str, candidate: str) -> dict:
+def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str]) -> dict:
     design = {}
-    for arm in (baseline, candidate):
+    for arm in arms:
         sub = df[df["arm"] == arm]
         per_boot = sub.groupby(["boot", "workload", "metric"]).size()
         mine = [b for b in boots_sel if b.arm == arm]
@@ -198,28 +145,43 @@ def _design(df, boots_sel, baseline: str, candidate: str) -> dict:
     return design
 
 
-def _block_shared_and_duplicates(comps: dict, boots_sel, checks: list[str]) -> None:
-    """Design-level reasons that void the verdicts of some comparisons: a boot in both arms, copied files."""
+def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta]) -> list[str]:
+    """Design-level reasons that void some comparisons' verdicts (a boot in both arms, copied raw files).
+
+    Added to each comparison's not_judged before judge() reads them; returns the checks to print.
+    """
     shared = design_checks.shared_boots(boots_sel)
     dup_msgs, dup_workloads = design_checks.duplicate_raw(boots_sel)
-    checks += dup_msgs
     for comp in comps.values():
         both = shared & (set(comp["baseline"]["boots"]) | set(comp["candidate"]["boots"]))
         if both:
-            comp["not_judged"].append(f"boot {sorted(both)[0][:12]} is in both arms: one boot cannot be two "
-                                      "kernel configurations (a wrong arm label, or an A/A test)")
+            comp["not_judged"].append(
+                f"boot {sorted(both)[0][:12]} is in both arms: one boot cannot be two kernel "
+                "configurations (a wrong arm label, or an A/A test)"
+            )
         if comp["workload"] in dup_workloads:
-            comp["not_judged"].append("duplicate data: byte-identical raw outputs in this workload "
-                                      "(see the checks); the same output counted more than once")
+            comp["not_judged"].append(
+                "duplicate data: byte-identical raw outputs in this workload (see the checks); "
+                "the same output counted more than once"
+            )
+    return dup_msgs
 
 
-def _checks(comps: dict, boots_sel, simulated: bool, baseline: str, candidate: str) -> list[str]:
-    checks = design_checks.all_checks(boots_sel, baseline, candidate)
+def _checks(
+    boots_sel: list[BootMeta],
+    comps: dict[tuple[str, str], dict],
+    judged: list[dict],
+    simulated: bool,
+    arms: tuple[str, str],
+    blocked: list[str],
+) -> list[str]:
+    """Design checks, then per-result problems that can void a verdict, listed up front; spread back to results."""
+    checks = design_checks.all_checks(boots_sel, *arms) + blocked
     if boots_sel and all(b.source == "csv" for b in boots_sel):
-        checks.append("CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
-                      "boot-consistency and taint checks could not run")
-    _block_shared_and_duplicates(comps, boots_sel, checks)
-    # Drift, duplicates, setups and resolution are per result, but they can void a verdict: list them up front too.
+        checks.append(
+            "CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
+            "boot-consistency and taint checks could not run"
+        )
     promoted: dict[str, list[str]] = {}
     for comp in comps.values():
         for w in comp["warnings"]:
@@ -227,52 +189,75 @@ def _checks(comps: dict, boots_sel, simulated: bool, baseline: str, candidate: s
                 promoted.setdefault(w, []).append(f"{comp['workload']}/{comp['metric']}")
     for w, where in promoted.items():
         shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
-        checks.append(f"{shown}: {w}" if len(where) < len(comps) or len(comps) == 1
-                      else f"all {len(comps)} comparisons: {w}")
+        checks.append(
+            f"{shown}: {w}" if len(where) < len(comps) or len(comps) == 1 else f"all {len(comps)} comparisons: {w}"
+        )
+    for row in judged:
+        checks += [
+            f"claim {row['id']}: {w}" for w in row["warnings"][:1] if w.startswith("not judged") and "resolution" in w
+        ]
     if simulated:
         checks.insert(0, "SIMULATED data present (model output): nothing here is a measurement")
+    # benchstat style: every result carries the warnings that apply to it, so a
+    # reader of one JSON entry sees the design problems too (reports print them once).
+    design_wide = [
+        c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps)) and not c.startswith(("claim ", "all "))
+    ]
+    for item in list(comps.values()) + judged:
+        first = item["warnings"][:1]
+        keep = first if first and first[0].startswith("not judged") else []  # the reason stays first
+        rest = item["warnings"][len(keep) :]
+        item["warnings"] = keep + [w for w in design_wide if w not in rest] + rest
     return checks
 
 
-def analyze(tidy: Tidy, baseline: str, candidate: str, claims: list[Claim] | None = None, *,
-            confidence: float = 0.95, seed: int = 0, resamples: int = 10_000,
-            reboot_cost: float = DEFAULT_REBOOT_COST, iteration_cost: float | None = None) -> dict:
-    """The result dict (module doc); InputError for unusable input or a claim naming no metric."""
+def analyze(
+    tidy: Tidy,
+    baseline: str,
+    candidate: str,
+    claims: list[Claim] | None = None,
+    *,
+    confidence: float = 0.95,
+    seed: int = 0,
+    resamples: int = 10_000,
+    reboot_cost: float = DEFAULT_REBOOT_COST,
+    iteration_cost: float | None = None,
+) -> dict:
+    """The result dict every report renders (module doc): comparisons, verdicts, checks, design."""
     _check_arms(tidy, baseline, candidate, confidence)
     df = tidy.df[tidy.df["arm"].isin([baseline, candidate])]
     validate_claims(claims or [], df)
     notes: list[str] = []
-    series = _all_series(df, _boot_order(tidy, df), baseline, candidate, notes)
-    comps = _comparisons(series, confidence=confidence, seed=seed, resamples=resamples,
-                         baseline=baseline, candidate=candidate)
+    series = _all_series(tidy, df, baseline, candidate, notes)
+    comps = _compare_all(
+        series, confidence=confidence, seed=seed, resamples=resamples, baseline=baseline, candidate=candidate
+    )
     iter_cost = iteration_cost if iteration_cost is not None else _iteration_cost(df)
     cost_note = None
     if iter_cost is None:
         iter_cost = DEFAULT_ITER_COST
         cost_note = f"no record timestamps: iteration cost assumed {DEFAULT_ITER_COST:g} s"
     boots_sel = [b for b in tidy.boots if b.arm in (baseline, candidate)]
-    simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
-    checks = _checks(comps, boots_sel, simulated, baseline, candidate)
+    blocked = _block(comps, boots_sel)
     judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
-    checks += [f"claim {row['id']}: {w}" for row in judged for w in row["warnings"][:1]
-               if w.startswith("not judged") and "resolution" in w]
-    # benchstat style: every result carries the warnings that apply to it, so a
-    # reader of one JSON entry sees the design problems too (reports print them once).
-    design_wide = [c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps))
-                   and not c.startswith(("claim ", "all "))]
-    for item in list(comps.values()) + judged:
-        keep = item["warnings"][:1] if item["warnings"][:1] and item["warnings"][0].startswith("not judged") else []
-        rest = item["warnings"][len(keep):]
-        item["warnings"] = keep + [w for w in design_wide if w not in rest] + rest
+    simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
+    checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), blocked)
     return {
-        "format": FORMAT, "simulated": simulated, "baseline": baseline, "candidate": candidate,
-        "confidence": confidence, "seed": seed, "resamples": resamples,
+        "format": FORMAT,
+        "simulated": simulated,
+        "baseline": baseline,
+        "candidate": candidate,
+        "confidence": confidence,
+        "seed": seed,
+        "resamples": resamples,
         "costs": {"reboot_s": reboot_cost, "iteration_s": iter_cost, "note": cost_note},
-        "design": _design(df, boots_sel, baseline, candidate),
-        "checks": checks, "notes": notes,
+        "design": _design(df, boots_sel, (baseline, candidate)),
+        "checks": checks,
+        "notes": notes,
         "skipped": summarize_skipped(tidy.skipped),
-        "skipped_items": [{"file": x.file, "line": x.line, "reason": x.reason}
-                          for x in tidy.skipped[:MAX_SKIPPED_ITEMS]],
+        "skipped_items": [
+            {"file": x.file, "line": x.line, "reason": x.reason} for x in tidy.skipped[:MAX_SKIPPED_ITEMS]
+        ],
         "comparisons": [comps[k] for k in sorted(comps)],
         "claims": judged,
     }

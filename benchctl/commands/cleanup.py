@@ -16,8 +16,13 @@ def _describe(attrs: dict) -> str:
 
 @click.command(name="cleanup")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
-@click.option("--state-dir", "state", type=click.Path(), default=None,
-              help="State directory (default $BENCHCTL_STATE_DIR or /run/benchctl).")
+@click.option(
+    "--state-dir",
+    "state",
+    type=click.Path(),
+    default=None,
+    help="State directory (default $BENCHCTL_STATE_DIR or /run/benchctl).",
+)
 def command(dry_run: bool, state: str | None) -> None:
     """Remove what killed runs left behind (and only that).
 
@@ -38,5 +43,6 @@ def command(dry_run: bool, state: str | None) -> None:
         return
     bad = sum(1 for r in rows if r["action"].startswith(("refused", "failed")))
     if bad:
-        raise BenchctlError(f"{bad} resource(s) not removed (see above); remove them by hand if they are yours",
-                            EXIT_RESOURCE)
+        raise BenchctlError(
+            f"{bad} resource(s) not removed (see above); remove them by hand if they are yours", EXIT_RESOURCE
+        )

@@ -13,8 +13,14 @@ DEFAULT_CLAIMS = Path("analysis/claims/bbml2.toml")
 
 def say(message: str, prefix: str = "benchctl: ", err: bool = True) -> None:
     """One message on stderr, wrapped at 72 columns under its prefix."""
-    lines = textwrap.wrap(message, WIDTH, initial_indent=prefix, subsequent_indent=" " * min(len(prefix), 4),
-                          break_long_words=False, break_on_hyphens=False) or [prefix.rstrip()]
+    lines = textwrap.wrap(
+        message,
+        WIDTH,
+        initial_indent=prefix,
+        subsequent_indent=" " * min(len(prefix), 4),
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [prefix.rstrip()]
     click.echo("\n".join(lines), err=err)
 
 
@@ -25,5 +31,4 @@ def claims_hint() -> str:
 
 def next_analyze(results: Path | str, arm: str, other: str = "OTHER") -> str:
     """The analyze command that follows a run or an import of one arm."""
-    return (f"benchctl analyze {results} --baseline {arm} --candidate {other} "
-            f"--claims {claims_hint()}")
+    return f"benchctl analyze {results} --baseline {arm} --candidate {other} --claims {claims_hint()}"

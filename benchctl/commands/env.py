@@ -10,8 +10,14 @@ import click
 
 @click.command(name="env")
 @click.option("--json", "as_json", is_flag=True, help="Print the full fingerprint as JSON (format benchctl-env/1).")
-@click.option("--root", type=click.Path(path_type=Path), default=Path("/"), show_default=True, metavar="DIR",
-              help="Read a recorded tree (DIR/proc, DIR/sys, DIR/boot, DIR/dmesg.txt) instead of this system.")
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path),
+    default=Path("/"),
+    show_default=True,
+    metavar="DIR",
+    help="Read a recorded tree (DIR/proc, DIR/sys, DIR/boot, DIR/dmesg.txt) instead of this system.",
+)
 def command(as_json: bool, root: Path) -> None:
     """Fingerprint the host and running kernel; say which arm this boot is.
 

@@ -11,8 +11,12 @@ import click
 @click.command(name="export")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here (atomically) instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here (atomically) instead of standard output.",
+)
 def command(dirs: tuple[Path, ...], fmt: str, output: Path | None) -> None:
     """Write run folders (or folders holding them) as a tidy table:
     arm, host, boot, run, workload, iteration, metric, value, unit (+ t, simulated, note).

@@ -21,8 +21,14 @@ import click
 from benchctl.errors import UsageError
 
 TOOLS = ("memtier", "mutilate", "memaslap", "memcaslap", "perf", "fio", "xfs_io")
-DEFAULT_WORKLOAD = {"memtier": "memcached", "mutilate": "memcached", "memaslap": "memcached",
-                    "memcaslap": "memcached", "perf": "perf", "xfs_io": "seqread-xfs"}
+DEFAULT_WORKLOAD = {
+    "memtier": "memcached",
+    "mutilate": "memcached",
+    "memaslap": "memcached",
+    "memcaslap": "memcached",
+    "perf": "perf",
+    "xfs_io": "seqread-xfs",
+}
 
 
 def _split(args: tuple[str, ...]) -> tuple[str | None, list[Path]]:
@@ -41,8 +47,9 @@ def _tool_of(files: list[Path]) -> str:
     found = [(f, *detect_tool(f)) for f in files]
     tools = sorted({t for _, t, _ in found})
     if len(tools) > 1:
-        raise UsageError(f"the files come from different tools ({', '.join(tools)}); import each tool's "
-                         "outputs separately")
+        raise UsageError(
+            f"the files come from different tools ({', '.join(tools)}); import each tool's outputs separately"
+        )
     fmts = sorted({fmt for _, _, fmt in found})
     say(f"detected {tools[0]} output ({', '.join(fmts)}) in {len(files)} file(s)")
     return tools[0]
@@ -60,17 +67,35 @@ def _workload(tool: str, setup: dict[str, str]) -> str:
 @click.command(name="import")
 @click.argument("args", nargs=-1, required=True, metavar="[TOOL] FILE...")
 @click.option("--arm", required=True, help="Arm label of the kernel these outputs were measured on.")
-@click.option("-o", "--out", "output", type=click.Path(file_okay=False, path_type=Path),
-              help="Results root (default ./results): the folder goes to DIR/<host>/<run-id>/.")
+@click.option(
+    "-o",
+    "--out",
+    "output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results root (default ./results): the folder goes to DIR/<host>/<run-id>/.",
+)
 @click.option("--output", "output_alias", type=click.Path(file_okay=False, path_type=Path), hidden=True)
 @click.option("--workload", help="Workload name for the records (default: from what was measured).")
 @click.option("--host", default="unknown", show_default=True, help="Host the outputs came from.")
 @click.option("--boot", help="Boot id of that host's run (default: a new id per import = one boot).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="What the outputs cannot show, e.g. fs=xfs or crypt=dm-crypt (keys: op, crypt, fs, rw, "
-                   "bs, ioengine, backing, generator).")
-def command(args: tuple[str, ...], arm: str, output: Path | None, output_alias: Path | None,
-            workload: str | None, host: str, boot: str | None, sets: tuple[str, ...]) -> None:
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="What the outputs cannot show, e.g. fs=xfs or crypt=dm-crypt (keys: op, crypt, fs, rw, "
+    "bs, ioengine, backing, generator).",
+)
+def command(
+    args: tuple[str, ...],
+    arm: str,
+    output: Path | None,
+    output_alias: Path | None,
+    workload: str | None,
+    host: str,
+    boot: str | None,
+    sets: tuple[str, ...],
+) -> None:
     """Turn outputs of runs made by hand into a run folder marked imported.
 
     TOOL (memtier, mutilate, memaslap, perf, fio, xfs_io) is optional: the
@@ -100,8 +125,7 @@ def command(args: tuple[str, ...], arm: str, output: Path | None, output_alias: 
     except OSError as e:
         from benchctl.errors import ResourceError
 
-        raise ResourceError(f"cannot write the imported run under {output or 'results'} ({e.strerror or e})") \
-            from None
+        raise ResourceError(f"cannot write the imported run under {output or 'results'} ({e.strerror or e})") from None
     say(f"imported {n} records from {len(parsed)} file(s) as workload {workload}, arm {arm}")
     root = folder.path.parent.parent
     say(next_analyze(root, arm), "next: ")
@@ -122,13 +146,14 @@ def _tell(found, setup: dict[str, str], user: dict[str, str], host: str, boot: s
         say("given: " + ", ".join(f"{k}={v}" for k, v in sorted(user.items())))
     missing = [k for k in found.unknown if k not in user]
     if missing:
-        say(f"not in the output: {', '.join(missing)}; give --set {missing[0]}=VALUE, or analyze will not "
-            "compare these runs with runs that record it")
+        say(
+            f"not in the output: {', '.join(missing)}; give --set {missing[0]}=VALUE, or analyze will not "
+            "compare these runs with runs that record it"
+        )
     if host == "unknown":
         say("host: unknown (give --host NAME; analyze names the host in its design line)")
     if boot is None:
-        say("boot: a new id for this import, counted as one boot (give --boot ID to put imports of one "
-            "boot together)")
+        say("boot: a new id for this import, counted as one boot (give --boot ID to put imports of one boot together)")
 
 
 def _write(tool, parsed, arm, output, workload, host, boot, run_id, setup, user):
@@ -136,11 +161,22 @@ def _write(tool, parsed, arm, output, workload, host, boot, run_id, setup, user)
     from benchctl.results.importer import read_text
     from benchctl.results.store import RunFolder, utc_now
 
-    folder = RunFolder.create(output or Path("results"), host=host, workload=workload, arm=arm, run_id=run_id,
-                              boot_id=boot or f"import-{run_id}", status="imported", imported=True,
-                              iterations_requested=len(parsed), warmup=0,
-                              spec={"name": workload, "imported_from": tool, "setup": setup}, overrides=user,
-                              tool_versions={}, kernel_release=None)
+    folder = RunFolder.create(
+        output or Path("results"),
+        host=host,
+        workload=workload,
+        arm=arm,
+        run_id=run_id,
+        boot_id=boot or f"import-{run_id}",
+        status="imported",
+        imported=True,
+        iterations_requested=len(parsed),
+        warmup=0,
+        spec={"name": workload, "imported_from": tool, "setup": setup},
+        overrides=user,
+        tool_versions={},
+        kernel_release=None,
+    )
     n = 0
     for i, (path, fmt, res) in enumerate(parsed, 1):
         raw = folder.raw_dir(i)

@@ -53,7 +53,7 @@ def pagetables(ram_text, granule, env_file, kernel_image, kfence, perm_changes, 
     """Bytes of linear-map page tables, PTE arm vs block arm (exact)."""
     from benchctl.model.pagetables import compare, from_fingerprint, parse_granule
     from benchctl.sizes import fmt_size, parse_size
-    from benchctl.results.store import load_json
+    from benchctl.documents import load_json
 
     g = parse_granule(granule) if granule else None
     source = "command line"

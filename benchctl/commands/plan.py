@@ -11,16 +11,27 @@ import click
 @click.option("--baseline", required=True)
 @click.option("--candidate", required=True)
 @click.option("--claims", "claims_file", type=click.Path(dir_okay=False), help="Claims to resolve (TOML).")
-@click.option("--effect", "effect_pct", type=float, help="Without --claims: change in percent to resolve for every metric.")
-@click.option("--reboot-cost", type=click.FloatRange(0, None), default=300.0, show_default=True,
-              help="Seconds per boot (reboot, settle, warm-up).")
-@click.option("--iteration-cost", type=click.FloatRange(0, None, min_open=True),
-              help="Seconds per iteration (default: from record timestamps).")
+@click.option(
+    "--effect", "effect_pct", type=float, help="Without --claims: change in percent to resolve for every metric."
+)
+@click.option(
+    "--reboot-cost",
+    type=click.FloatRange(0, None),
+    default=300.0,
+    show_default=True,
+    help="Seconds per boot (reboot, settle, warm-up).",
+)
+@click.option(
+    "--iteration-cost",
+    type=click.FloatRange(0, None, min_open=True),
+    help="Seconds per iteration (default: from record timestamps).",
+)
 @click.option("--power", "target", type=click.FloatRange(0.5, 0.99), default=0.8, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def command(run_dirs, csvs, baseline, candidate, claims_file, effect_pct, reboot_cost, iteration_cost,
-            target, confidence, fmt):
+def command(
+    run_dirs, csvs, baseline, candidate, claims_file, effect_pct, reboot_cost, iteration_cost, target, confidence, fmt
+):
     """From a pilot (RUN_DIR... or --csv), print the cheapest design per claim.
 
     Estimates between-boot and within-boot variance per arm and the cost of
@@ -42,11 +53,22 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, effect_pct, reboot
         raise UsageError("--effect must be non-zero")
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_inputs(run_dirs, csvs)
-    result = analyze(tidy, baseline, candidate, None, confidence=confidence, resamples=200,
-                     reboot_cost=reboot_cost, iteration_cost=iteration_cost)
+    result = analyze(
+        tidy,
+        baseline,
+        candidate,
+        None,
+        confidence=confidence,
+        resamples=200,
+        reboot_cost=reboot_cost,
+        iteration_cost=iteration_cost,
+    )
     rows = make_plan(result, claims, effect_pct, target)
     if fmt == "json":
-        click.echo(json.dumps({"costs": result["costs"], "simulated": result["simulated"], "plans": rows},
-                              indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {"costs": result["costs"], "simulated": result["simulated"], "plans": rows}, indent=2, default=str
+            )
+        )
     else:
         click.echo(render_text(result, rows, target, len(claims) if claims else 0))

@@ -16,15 +16,31 @@ from benchctl.errors import UsageError
 @click.option("--iterations", type=click.IntRange(1), help="Measured iterations (default: the preset's).")
 @click.option("--warmup", type=click.IntRange(0), help="Unrecorded warm-up passes (default: the preset's).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a workload parameter.")
-@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
-              help="Results root (default ./results): runs go to DIR/<host>/<run-id>/.")
-@click.option("--resume", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Continue an interrupted run folder to its requested count (same boot only).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results root (default ./results): runs go to DIR/<host>/<run-id>/.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Continue an interrupted run folder to its requested count (same boot only).",
+)
 @click.option("--suite", help="Run the workloads of workloads/suites/NAME.toml in order.")
 @click.option("--no-perf", is_flag=True, help="Do not run perf stat around the measured window.")
-def command(workload: str | None, arm: str | None, preset: str | None, iterations: int | None,
-            warmup: int | None, sets: tuple[str, ...], output: Path | None, resume: Path | None,
-            suite: str | None, no_perf: bool) -> None:
+def command(
+    workload: str | None,
+    arm: str | None,
+    preset: str | None,
+    iterations: int | None,
+    warmup: int | None,
+    sets: tuple[str, ...],
+    output: Path | None,
+    resume: Path | None,
+    suite: str | None,
+    no_perf: bool,
+) -> None:
     """Run WORKLOAD (or --suite NAME) for N iterations on this boot.
 
     Results are written as they are produced; Ctrl-C stops cleanly (exit
@@ -34,13 +50,24 @@ def command(workload: str | None, arm: str | None, preset: str | None, iteration
     from benchctl.run import engine
     from benchctl.run.specs import parse_overrides
 
-    opts = engine.RunOptions(arm=arm or "", preset=preset, iterations=iterations, warmup=warmup,
-                             overrides=parse_overrides(sets), results=output, perf=not no_perf)
+    opts = engine.RunOptions(
+        arm=arm or "",
+        preset=preset,
+        iterations=iterations,
+        warmup=warmup,
+        overrides=parse_overrides(sets),
+        results=output,
+        perf=not no_perf,
+    )
     if resume is not None:
         if workload or suite or sets or preset:
-            raise UsageError("--resume DIR takes the workload, preset and overrides from DIR/run.json; "
-                             "give only --iterations/--warmup/--no-perf with it")
-        folder = engine.resume(resume, opts)
+            raise UsageError(
+                "--resume DIR takes the workload, preset and overrides from DIR/run.json; "
+                "give only --iterations/--warmup/--no-perf with it"
+            )
+        from benchctl.run.resume import resume as resume_run
+
+        folder = resume_run(resume, opts)
         click.echo(folder.path)
         return
     if not arm:

@@ -10,15 +10,18 @@ import click
 def _driver_limits(w) -> list[str]:
     """What the driver itself needs with the default preset: programs that depend on parameters
     (e.g. cryptsetup only with crypt=dm-crypt) and kernel features (device-mapper)."""
-    from benchctl.run.engine import load_driver
+    from benchctl.run.drivers import load_driver
 
     try:
         driver = load_driver(w.driver)
         params = w.resolve().params
     except Exception as e:  # a broken driver must not hide the other workloads
         return [f"driver {w.driver} cannot be loaded ({e})"]
-    out = [f"{prog} ({pkg})" for prog, pkg in driver.requirements(params)
-           if prog not in w.programs and not shutil.which(prog)]
+    out = [
+        f"{prog} ({pkg})"
+        for prog, pkg in driver.requirements(params)
+        if prog not in w.programs and not shutil.which(prog)
+    ]
     host_limits = getattr(driver, "host_limits", None)
     return out + (host_limits(params) if host_limits else [])
 
@@ -44,12 +47,24 @@ def command(as_json: bool) -> None:
         for group in w.one_of:
             if not any(shutil.which(p) for p in group):
                 missing.append("one of " + ", ".join(f"{p} ({pkg})" for p, pkg in group.items()))
-        rows.append({"name": w.name, "driver": w.driver, "description": w.description,
-                     "presets": {p.name: {"description": p.description, "iterations": p.iterations,
-                                          "warmup": p.warmup, "set": p.values} for p in w.presets.values()},
-                     "needs": {"programs": w.programs, "one_of": w.one_of, "min_memory_mb": w.min_memory_mb,
-                               "root": w.root},
-                     "missing_here": missing})
+        rows.append(
+            {
+                "name": w.name,
+                "driver": w.driver,
+                "description": w.description,
+                "presets": {
+                    p.name: {
+                        "description": p.description,
+                        "iterations": p.iterations,
+                        "warmup": p.warmup,
+                        "set": p.values,
+                    }
+                    for p in w.presets.values()
+                },
+                "needs": {"programs": w.programs, "one_of": w.one_of, "min_memory_mb": w.min_memory_mb, "root": w.root},
+                "missing_here": missing,
+            }
+        )
     if as_json:
         import json
 
@@ -61,8 +76,10 @@ def command(as_json: bool) -> None:
         click.echo(f"{r['name']}: {r['description']}")
         for pname, p in r["presets"].items():
             sets = ", ".join(f"{k}={v}" for k, v in p["set"].items())
-            click.echo(f"  preset {pname}: {p['iterations']} iterations + {p['warmup']} warm-up"
-                       f"{' — ' + p['description'] if p['description'] else ''}{' [' + sets + ']' if sets else ''}")
+            click.echo(
+                f"  preset {pname}: {p['iterations']} iterations + {p['warmup']} warm-up"
+                f"{' — ' + p['description'] if p['description'] else ''}{' [' + sets + ']' if sets else ''}"
+            )
         needs = [f"{prog} ({pkg})" for prog, pkg in r["needs"]["programs"].items()]
         needs += ["one of " + " | ".join(g) for g in r["needs"]["one_of"]]
         if r["needs"]["min_memory_mb"]:

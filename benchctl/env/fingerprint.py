@@ -8,14 +8,12 @@ with a reason rather than a guess.
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from benchctl.errors import InputError
+from benchctl.documents import format_version, get, load_json
 from benchctl.env.probes.base import Context, Probe
 from benchctl.env.probes.cpu import CpuProbe
 from benchctl.env.probes.dmesg import DmesgProbe
@@ -24,31 +22,69 @@ from benchctl.env.probes.kernel import CmdlineProbe, ConfigProbe, PageSizeProbe,
 from benchctl.env.probes.mapping import LinearMapProbe, RodataProbe
 from benchctl.env.probes.memory import MemoryProbe
 from benchctl.env.probes.tools import VERSION_ARGS, ToolsProbe
-from benchctl.env.probes.tuning import (GovernorProbe, KaslrProbe, NumaProbe, PerfParanoidProbe, SmtProbe,
-                                    ThpProbe)
+from benchctl.env.probes.tuning import GovernorProbe, KaslrProbe, NumaProbe, PerfParanoidProbe, SmtProbe, ThpProbe
+from benchctl.errors import InputError
+from benchctl.sizes import fmt_size
 
 FORMAT = "benchctl-env/1"
-_FORMAT_RE = re.compile(r"^benchctl-env/(\d+)$")
+FORMAT_MAJOR = 1
 
 # Order matters: later probes read what earlier ones found (release -> config ->
 # arch -> MIDR -> dmesg -> rodata -> expected/observed linear map).
 PROBES: tuple[type[Probe], ...] = (
-    ReleaseProbe, CmdlineProbe, ConfigProbe, HostProbe, PageSizeProbe, CpuProbe, DmesgProbe,
-    MemoryProbe, BootProbe, GovernorProbe, ThpProbe, SmtProbe, NumaProbe, PerfParanoidProbe, KaslrProbe,
-    RodataProbe, LinearMapProbe,
+    ReleaseProbe,
+    CmdlineProbe,
+    ConfigProbe,
+    HostProbe,
+    PageSizeProbe,
+    CpuProbe,
+    DmesgProbe,
+    MemoryProbe,
+    BootProbe,
+    GovernorProbe,
+    ThpProbe,
+    SmtProbe,
+    NumaProbe,
+    PerfParanoidProbe,
+    KaslrProbe,
+    RodataProbe,
+    LinearMapProbe,
 )
 
 # Every path the contract promises; anything a probe did not reach is reported as missing.
 SCHEMA = (
-    "host.name", "host.arch",
-    "cpu.model", "cpu.count", "cpu.midr", "cpu.bbml2_noabort", "cpu.bbml2_dmesg",
-    "kernel.release", "kernel.version", "kernel.cmdline", "kernel.config", "kernel.page_size",
-    "rodata.requested", "rodata.effective",
-    "linear_map.state", "linear_map.source", "linear_map.bytes", "linear_map.expected",
-    "memory.total_kb", "memory.free_kb", "memory.available_kb", "memory.page_tables_kb", "memory.directmap",
-    "boot.id", "boot.uptime_s",
-    "tuning.governor", "tuning.thp_enabled", "tuning.thp_defrag", "tuning.smt", "tuning.numa_nodes",
-    "tuning.perf_event_paranoid", "tuning.kaslr",
+    "host.name",
+    "host.arch",
+    "cpu.model",
+    "cpu.count",
+    "cpu.midr",
+    "cpu.bbml2_noabort",
+    "cpu.bbml2_dmesg",
+    "kernel.release",
+    "kernel.version",
+    "kernel.cmdline",
+    "kernel.config",
+    "kernel.page_size",
+    "rodata.requested",
+    "rodata.effective",
+    "linear_map.state",
+    "linear_map.source",
+    "linear_map.bytes",
+    "linear_map.expected",
+    "memory.total_kb",
+    "memory.free_kb",
+    "memory.available_kb",
+    "memory.page_tables_kb",
+    "memory.directmap",
+    "boot.id",
+    "boot.uptime_s",
+    "tuning.governor",
+    "tuning.thp_enabled",
+    "tuning.thp_defrag",
+    "tuning.smt",
+    "tuning.numa_nodes",
+    "tuning.perf_event_paranoid",
+    "tuning.kaslr",
 )
 SECTIONS = ("host", "cpu", "kernel", "rodata", "linear_map", "memory", "boot", "tuning", "tools")
 
@@ -110,17 +146,12 @@ def _put(tree: dict, dotted: str, value: Any) -> None:
     tree[section][key] = value
 
 
-def get(fp: dict, dotted: str, default: Any = None) -> Any:
-    """Value at a "section.key" path of a fingerprint (default if absent or null)."""
-    section, _, key = dotted.partition(".")
-    node = fp.get(section)
-    if key:
-        node = node.get(key) if isinstance(node, dict) else None
-    return default if node is None else node
-
-
-_STATE_WORDS = {"block": "block-mapped linear map", "pte": "PTE-mapped linear map",
-                "mixed": "mixed linear map", "unknown": "linear map state unknown"}
+_STATE_WORDS = {
+    "block": "block-mapped linear map",
+    "pte": "PTE-mapped linear map",
+    "mixed": "mixed linear map",
+    "unknown": "linear map state unknown",
+}
 
 
 def verdict(fp: dict) -> str:
@@ -153,38 +184,39 @@ def verdict(fp: dict) -> str:
     return ", ".join(parts)
 
 
-def _size(n: int) -> str:
-    for unit, shift in (("T", 40), ("G", 30), ("M", 20), ("K", 10)):
-        if n >= 1 << shift:
-            return f"{n / (1 << shift):.4g}{unit}"
-    return f"{n}B"
-
-
 def summary(fp: dict) -> str:
     """The human text of `benchctl env`: the verdict, then a few lines of context."""
     g = lambda path, default="?": get(fp, path, default)  # noqa: E731
     lines = [fp.get("verdict") or verdict(fp)]
     lines.append(f"host:       {g('host.name')} ({g('host.arch')}), {g('cpu.model')} x {g('cpu.count')}")
     page = get(fp, "kernel.page_size")
-    lines.append(f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages; "
-                 f"cmdline: {g('kernel.cmdline', '')}")
+    lines.append(
+        f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages; "
+        f"cmdline: {g('kernel.cmdline', '')}"
+    )
     if get(fp, "host.arch") == "aarch64":
         midrs = ", ".join(f"{m['value']} ({m['name']}) cpus {m['cpus']}" for m in g("cpu.midr", []))
-        lines.append(f"cpu:        MIDR {midrs or '?'}; allow-list: {g('cpu.bbml2_noabort', 'unknown')}, "
-                     f"kernel log: {g('cpu.bbml2_dmesg', 'unknown')}")
+        lines.append(
+            f"cpu:        MIDR {midrs or '?'}; allow-list: {g('cpu.bbml2_noabort', 'unknown')}, "
+            f"kernel log: {g('cpu.bbml2_dmesg', 'unknown')}"
+        )
         lines.append(f"rodata:     requested {g('rodata.requested', '(none)')}, effective {g('rodata.effective')}")
     census = get(fp, "linear_map.bytes")
-    mapped = ", ".join(f"{k} {_size(v)}" for k, v in census.items() if v) if census else "not observed"
+    mapped = ", ".join(f"{k} {fmt_size(v)}" for k, v in census.items() if v) if census else "not observed"
     lines.append(f"linear map: {g('linear_map.state')} ({g('linear_map.source')}): {mapped}")
     if get(fp, "linear_map.expected"):
         lines.append(f"expected:   {g('linear_map.expected')}: {g('linear_map.expected_reason', '')}")
-    lines.append(f"memory:     MemTotal {g('memory.total_kb')} kB, MemFree {g('memory.free_kb')} kB, "
-                 f"PageTables {g('memory.page_tables_kb')} kB")
+    lines.append(
+        f"memory:     MemTotal {g('memory.total_kb')} kB, MemFree {g('memory.free_kb')} kB, "
+        f"PageTables {g('memory.page_tables_kb')} kB"
+    )
     gov = get(fp, "tuning.governor")
     gov_text = ",".join(sorted(set(gov.values()))) if isinstance(gov, dict) else "none"
-    lines.append(f"tuning:     governor {gov_text}, THP {g('tuning.thp_enabled')}/{g('tuning.thp_defrag')}, "
-                 f"SMT {g('tuning.smt')}, NUMA nodes {g('tuning.numa_nodes')}, "
-                 f"perf_event_paranoid {g('tuning.perf_event_paranoid')}, KASLR {g('tuning.kaslr')}")
+    lines.append(
+        f"tuning:     governor {gov_text}, THP {g('tuning.thp_enabled')}/{g('tuning.thp_defrag')}, "
+        f"SMT {g('tuning.smt')}, NUMA nodes {g('tuning.numa_nodes')}, "
+        f"perf_event_paranoid {g('tuning.perf_event_paranoid')}, KASLR {g('tuning.kaslr')}"
+    )
     tools = fp.get("tools")
     if isinstance(tools, dict):
         lines.append("tools:      " + ", ".join(f"{k} {v}" for k, v in tools.items() if v))
@@ -197,17 +229,14 @@ def summary(fp: dict) -> str:
 def load(path: Path) -> dict:
     """Read a stored fingerprint; InputError (naming the file) if unreadable, not one,
     or written in a newer major version of the format."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror or e}", path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"not a JSON fingerprint ({e})", path) from None
+    data = load_json(path)
     fmt = data.get("format") if isinstance(data, dict) else None
-    m = _FORMAT_RE.match(fmt or "") if isinstance(fmt, str) else None
-    if not m:
+    try:
+        major = format_version(fmt, "benchctl-env")
+    except ValueError:
+        major = None
+    if major is None:
         raise InputError(f"not a fingerprint: format is {fmt!r}, expected {FORMAT!r}", path)
-    if int(m[1]) > int(_FORMAT_RE.match(FORMAT)[1]):
+    if major > FORMAT_MAJOR:
         raise InputError(f"written in {fmt}, newer than this benchctl reads ({FORMAT}); upgrade benchctl", path)
     return data

@@ -32,12 +32,14 @@ def parse_mountinfo(text: str) -> list[dict[str, str]]:
         if len(parts) < 10 or "-" not in parts[6:]:
             continue
         sep = parts.index("-", 6)
-        rows.append({
-            "devnum": parts[2],
-            "target": unescape(parts[4]),
-            "fstype": parts[sep + 1] if len(parts) > sep + 1 else "",
-            "source": unescape(parts[sep + 2]) if len(parts) > sep + 2 else "",
-        })
+        rows.append(
+            {
+                "devnum": parts[2],
+                "target": unescape(parts[4]),
+                "fstype": parts[sep + 1] if len(parts) > sep + 1 else "",
+                "source": unescape(parts[sep + 2]) if len(parts) > sep + 2 else "",
+            }
+        )
     return rows
 
 

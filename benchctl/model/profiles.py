@@ -9,19 +9,14 @@ sensitivity sweeps and calibrate change.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from benchctl.documents import load_toml
 from benchctl.errors import InputError, UsageError
 from benchctl.sizes import parse_size
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 STATUSES = ("published", "assumed")
 CPU_FIELDS = ("name", "midr", "bbml2_noabort", "freq_ghz", "walk_cycles", "mem_latency_ns", "tlb")
@@ -61,19 +56,6 @@ MODEL_FIGURES: dict[str, Figure] = {
 
 def _data_path(name: str) -> Path:
     return Path(str(resources.files("benchctl.model") / "data" / name))
-
-
-def load_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError("file not found", path)
-    except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
-        raise InputError(f"not valid TOML ({str(e).split(' (at line')[0]})", path, line)
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path)
 
 
 def _figure(raw: Any, where: str, path: Path, *, size: bool = False) -> Figure:
@@ -132,13 +114,13 @@ class CpuProfile:
 
 
 def cpu_names(path: Path | None = None) -> list[str]:
-    return sorted(load_toml(path or _data_path("cpus.toml")))
+    return sorted(load_toml(path or _data_path("cpus.toml"), "profiles file"))
 
 
 def load_cpu(key: str, path: Path | None = None) -> CpuProfile:
     """The profile `key`; InputError if the file lacks it or a field is missing."""
     path = Path(path) if path else _data_path("cpus.toml")
-    doc = load_toml(path)
+    doc = load_toml(path, "profiles file")
     if key not in doc:
         raise InputError(f"unknown CPU profile {key!r}; known: {', '.join(sorted(doc))}", path)
     p = doc[key]
@@ -191,7 +173,7 @@ class WorkloadProfile:
 
 def load_workloads(path: Path | None = None) -> dict[str, WorkloadProfile]:
     path = Path(path) if path else _data_path("workloads.toml")
-    doc = load_toml(path)
+    doc = load_toml(path, "profiles file")
     out = {}
     for key, w in doc.items():
         if not isinstance(w, dict):

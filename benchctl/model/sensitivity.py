@@ -40,30 +40,26 @@ def render(result: dict[str, Any], top: int = 6) -> str:
 
 
 def tornado(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
-    """One tornado chart per claim in a single PNG, titled SIMULATED."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One tornado chart per claim in one figure (PNG + SVG, shared plot style, SIMULATED stamp); the PNG's path."""
+    from benchctl.analyze.report.plotstyle import LOW_HIGH, pyplot, save, stamp
 
     claims = result["claims"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(len(claims), 1, figsize=(9, 2.2 + 0.45 * top * len(claims) / 2), squeeze=False)
-    for ax, c in zip(axes[:, 0], claims):
-        rows = c["parameters"][:top][::-1]
-        nominal = c["change_pct"]
-        for i, r in enumerate(rows):
-            lo, hi = r["low_pct"], r["high_pct"]
-            ax.barh(i, lo - nominal, left=nominal, color="#4477aa")
-            ax.barh(i, hi - nominal, left=nominal, color="#ee6677")
-        ax.axvline(nominal, color="black", lw=0.8)
-        ax.set_yticks(range(len(rows)), [r["parameter"].replace("workload.", "") for r in rows], fontsize=7)
-        ax.set_title(f"SIMULATED  {c['claim']}: predicted {nominal:+.2f} % (blue = low end, red = high end)", fontsize=9)
-        ax.set_xlabel("predicted change, %", fontsize=8)
-    fig.suptitle(f"SIMULATED model sensitivity - {result['cpu_name']} - not a measurement", fontsize=11, color="#aa0000")
-    fig.tight_layout()
-    path = out_dir / f"tornado-{result['cpu']}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    with pyplot() as plt:
+        fig, axes = plt.subplots(len(claims), 1, figsize=(9, 2.2 + 0.45 * top * len(claims) / 2), squeeze=False)
+        for ax, c in zip(axes[:, 0], claims):
+            rows = c["parameters"][:top][::-1]
+            nominal = c["change_pct"]
+            for i, r in enumerate(rows):
+                ax.barh(i, r["low_pct"] - nominal, left=nominal, color=LOW_HIGH[0])
+                ax.barh(i, r["high_pct"] - nominal, left=nominal, color=LOW_HIGH[1])
+            ax.axvline(nominal, color="black", lw=0.8)
+            ax.set_yticks(range(len(rows)), [r["parameter"].replace("workload.", "") for r in rows])
+            ax.set_title(f"{c['claim']}: predicted {nominal:+.2f} % (blue = low end, red = high end)")
+            ax.set_xlabel("predicted change, %")
+        fig.suptitle(f"SIMULATED model sensitivity - {result['cpu_name']} - not a measurement")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        stamp(fig, f"benchctl model sensitivity --cpu {result['cpu']} (one-at-a-time sweep of assumed figures)",
+              simulated=True)
+        return save(plt, fig, out_dir, f"tornado-{result['cpu']}")[0]

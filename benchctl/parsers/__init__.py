@@ -64,17 +64,17 @@ class ParseResult:
 # latency figure with that label (None: only absolute rounding or a bracket in the
 # note). analyze uses this to refuse judging an effect smaller than the error.
 LATENCY_RESOLUTION: dict[str, float | None] = {
-    "exact": 0.0,                 # mutilate --save samples (every GET)
-    "hdr-3sig": 0.001,            # HdrHistogram, 3 significant digits
-    "hdr-2sig": 0.01,             # HdrHistogram, 2 significant digits (memtier 2.3.0)
+    "exact": 0.0,  # mutilate --save samples (every GET)
+    "hdr-3sig": 0.001,  # HdrHistogram, 3 significant digits
+    "hdr-2sig": 0.01,  # HdrHistogram, 2 significant digits (memtier 2.3.0)
     "fio-log-linear-64": 1 / 64,  # fio latency bins: 64 per power of two
-    "log-bins-10pct": 0.10,       # mutilate's table: 1.1^i bins, interpolated
-    "coarse-pow2": 1.0,           # memaslap Log2 Dist: a factor-2 bracket (note bracket_us)
-    "hdr-txt-rows": None,         # memtier .txt percentile rows (note bracket_us)
-    "fio-text-rounded": None,     # fio text report, integers in its unit
-    "integer-us": None,           # memaslap Avg, whole us
-    "printed-0.1us": None,        # mutilate avg, 0.1 us
-    "printed-10us": None,         # memtier .txt mean, 10 us
+    "log-bins-10pct": 0.10,  # mutilate's table: 1.1^i bins, interpolated
+    "coarse-pow2": 1.0,  # memaslap Log2 Dist: a factor-2 bracket (note bracket_us)
+    "hdr-txt-rows": None,  # memtier .txt percentile rows (note bracket_us)
+    "fio-text-rounded": None,  # fio text report, integers in its unit
+    "integer-us": None,  # memaslap Avg, whole us
+    "printed-0.1us": None,  # mutilate avg, 0.1 us
+    "printed-10us": None,  # memtier .txt mean, 10 us
 }
 
 # format name -> (module, function). Resolved lazily by PARSERS.
@@ -127,13 +127,13 @@ def parse(fmt: str, text: str) -> ParseResult:
 
 
 _PERF_CSV_ROW = re.compile(
-    r"^(\s*\d+\.\d+[,;\t])?"                           # -I timestamp
-    r"([^,;\t\s]+[,;\t](\d+[,;\t])?)?"                  # aggregation id (CPU0, S0,2, comm-pid), CPU count
+    r"^(\s*\d+\.\d+[,;\t])?"  # -I timestamp
+    r"([^,;\t\s]+[,;\t](\d+[,;\t])?)?"  # aggregation id (CPU0, S0,2, comm-pid), CPU count
     r"(-?[\d.]+|<not supported>|<not counted>)[,;\t]"  # value
-    r"[^,;\t]*[,;\t]"                                   # unit
-    r"[^,;\t]+[,;\t]"                                   # event
-    r"(-?[\d.]+%[,;\t])?"                               # -r variance
-    r"\d+[,;\t][\d.]+",                                  # run time, percentage running
+    r"[^,;\t]*[,;\t]"  # unit
+    r"[^,;\t]+[,;\t]"  # event
+    r"(-?[\d.]+%[,;\t])?"  # -r variance
+    r"\d+[,;\t][\d.]+",  # run time, percentage running
     re.M,
 )
 
@@ -149,28 +149,36 @@ def detect(text: str) -> str | None:
         return "perf-stat-json"
     if '"fio version"' in head or ('"jobs"' in head and '"clat' in head):
         return "fio-json"
-    if head.lstrip().startswith("{") and ('"ALL STATS"' in head or '"run information"' in head
-                                         or "AGGREGATED AVERAGE RESULTS" in head):
+    if head.lstrip().startswith("{") and (
+        '"ALL STATS"' in head or '"run information"' in head or "AGGREGATED AVERAGE RESULTS" in head
+    ):
         return "memtier-json"
     if "Interval_Compressed_Histogram" in head or re.search(r"^[\d.]+,[\d.]+,[\d.]+,HISTF", head, re.M):
         return "memtier-hgrm"
     if re.search(r"^\s*Value\s+Percentile\s+TotalCount", head, re.M):
         return "memtier-hdr-txt"
-    if re.search(r"^(ALL STATS|BEST RUN RESULTS|WORST RUN RESULTS|AGGREGATED AVERAGE RESULTS)", head, re.M) \
-            and "Ops/sec" in head:
+    if (
+        re.search(r"^(ALL STATS|BEST RUN RESULTS|WORST RUN RESULTS|AGGREGATED AVERAGE RESULTS)", head, re.M)
+        and "Ops/sec" in head
+    ):
         return "memtier-text"
     if "Total QPS =" in head or re.search(r"^#type\s+avg\s", head, re.M) or re.search(r"^\$ mutilate\b", head, re.M):
         return "mutilate"
-    if re.search(r"^Run time: \S+ Ops: \d+ TPS: \d+", head, re.M) or re.search(r"^threads count: \d+", head, re.M) \
-            or re.search(r"^(Get|Set|Total) Statistics", head, re.M):
+    if (
+        re.search(r"^Run time: \S+ Ops: \d+ TPS: \d+", head, re.M)
+        or re.search(r"^threads count: \d+", head, re.M)
+        or re.search(r"^(Get|Set|Total) Statistics", head, re.M)
+    ):
         return "memaslap"
     if "Performance counter stats for" in head:
         return "perf-stat-text"
     if re.search(r"^\S+: \(groupid=\d+, jobs=\d+\)", head, re.M) or re.search(r"^\s*(write|read): IOPS=", head, re.M):
         return "fio-text"
-    if re.search(r"^(read|wrote) \d+/\d+ bytes at offset \d+", head, re.M) \
-            or re.search(r"^\d+,\d+,\d+:\d\d:\d\d\.\d\d,[\d.]+,[\d.]+\s*$", head, re.M) \
-            or re.search(r"^\$ xfs_io\b", head, re.M):
+    if (
+        re.search(r"^(read|wrote) \d+/\d+ bytes at offset \d+", head, re.M)
+        or re.search(r"^\d+,\d+,\d+:\d\d:\d\d\.\d\d,[\d.]+,[\d.]+\s*$", head, re.M)
+        or re.search(r"^\$ xfs_io\b", head, re.M)
+    ):
         return "xfs_io"
     if _PERF_CSV_ROW.search(head) or re.search(r"^\$ perf stat\b", head, re.M):
         return "perf-stat-csv"
@@ -180,5 +188,13 @@ def detect(text: str) -> str | None:
     return None
 
 
-__all__ = ["ParseError", "Measurement", "ParseResult", "PARSERS", "TOOL_FORMATS", "LATENCY_RESOLUTION", "detect",
-           "parse"]
+__all__ = [
+    "ParseError",
+    "Measurement",
+    "ParseResult",
+    "PARSERS",
+    "TOOL_FORMATS",
+    "LATENCY_RESOLUTION",
+    "detect",
+    "parse",
+]

@@ -21,7 +21,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, lines, to_float
+from benchctl.parsers.textutil import guarded, lines, match_version, to_float
 
 _RESOLUTION = "fio-log-linear-64"
 _TARGETS = {"clat_p50_us": 50.0, "clat_p99_us": 99.0, "clat_p999_us": 99.9}
@@ -114,7 +114,9 @@ def _printed_percentiles(clat: dict, where: str) -> dict[float, float]:
         try:
             p = float(k)
         except ValueError:
-            raise ParseError(f"expected percentile keys like '99.900000' in {where}.clat_ns.percentile, got {k!r}") from None
+            raise ParseError(
+                f"expected percentile keys like '99.900000' in {where}.clat_ns.percentile, got {k!r}"
+            ) from None
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ParseError(f"expected a number at {where}.clat_ns.percentile[{k!r}], got {v!r}")
         out[p] = float(v)
@@ -133,18 +135,21 @@ def _direction(job: dict, where: str, warnings: list[str] | None = None) -> str:
     active = []
     for d in ("write", "read", "trim"):
         sec = job.get(d)
-        if isinstance(sec, dict) and any(isinstance(sec.get(k), (int, float)) and sec.get(k) > 0
-                                         for k in ("io_bytes", "total_ios")):
+        if isinstance(sec, dict) and any(
+            isinstance(sec.get(k), (int, float)) and sec.get(k) > 0 for k in ("io_bytes", "total_ios")
+        ):
             active.append(d)
     if not active:
         raise ParseError(f"expected {where} to have done some I/O (read/write/trim io_bytes are all 0)")
     if len(active) > 1 and warnings is not None:
-        warnings.append(f"{where} did {' and '.join(active)} I/O; the metrics are for {active[0]} "
-                        f"(the others are in info['other_directions'])")
+        warnings.append(
+            f"{where} did {' and '.join(active)} I/O; the metrics are for {active[0]} "
+            f"(the others are in info['other_directions'])"
+        )
     return active[0]
 
 
-SETUP_OPTIONS = ("rw", "bs", "ioengine")   # job options that say what was measured (analyze compares them)
+SETUP_OPTIONS = ("rw", "bs", "ioengine")  # job options that say what was measured (analyze compares them)
 
 
 def _setup_json(doc: dict, job: dict) -> dict[str, str]:
@@ -178,7 +183,7 @@ def _disks_text(all_lines: list[str]) -> list[str]:
     out: list[str] = []
     for i, line in enumerate(all_lines):
         if line.strip().startswith("Disk stats"):
-            for follow in all_lines[i + 1:]:
+            for follow in all_lines[i + 1 :]:
                 m = re.match(r"^\s+(\S+): ios=", follow)
                 if not m:
                     break
@@ -186,19 +191,23 @@ def _disks_text(all_lines: list[str]) -> list[str]:
     return out
 
 
-@guarded
-def parse_json(text: str) -> ParseResult:
-    """fio --output-format=json or json+ (possibly several documents): the final report."""
+def _final_report(text: str, res: ParseResult) -> tuple[dict, int]:
+    """The last full report in the stream (--status-interval prints interim ones) and how many there were."""
     docs, skipped = split_documents(text)
     reports = [d for d in docs if "jobs" in d or "fio version" in d]
     if not reports:
         raise ParseError("expected a fio JSON report (an object with 'fio version' and 'jobs')")
-    doc = reports[-1]
-    res = ParseResult()
     if len(reports) > 1:
-        res.warnings.append(f"{len(reports) - 1} interim report(s) before the final one were skipped (--status-interval)")
+        res.warnings.append(
+            f"{len(reports) - 1} interim report(s) before the final one were skipped (--status-interval)"
+        )
     if skipped:
         res.warnings.append(f"{skipped} characters of non-JSON text around the report were skipped")
+    return reports[-1], len(reports)
+
+
+def _checked_jobs(doc: dict) -> tuple[str, list[dict]]:
+    """(fio version, jobs) of a report from fio >= 3 whose jobs all succeeded."""
     version = doc.get("fio version")
     if not isinstance(version, str):
         raise ParseError("expected a 'fio version' string in the fio JSON report")
@@ -212,7 +221,10 @@ def parse_json(text: str) -> ParseResult:
         err = job.get("error", 0)
         if err not in (0, None):
             raise ParseError(f"fio job {job.get('jobname', i)!r} failed with error {err!r}")
-    direction = _direction(jobs[0], "jobs[0]", res.warnings)
+    return version, jobs
+
+
+def _sections(jobs: list[dict], direction: str) -> list[dict]:
     sections = []
     for i, job in enumerate(jobs):
         sec = _dict(job, direction, f"jobs[{i}]")
@@ -221,49 +233,57 @@ def parse_json(text: str) -> ParseResult:
                 raise ParseError("this fio JSON has 'clat' (us) but no 'clat_ns': fio < 3.0 is not supported")
             raise ParseError(f"expected jobs[{i}].{direction}.clat_ns in the fio JSON report")
         sections.append(sec)
-    iops = sum(_num(s, "iops", f"jobs[].{direction}") for s in sections)
-    bw = sum(_num(s, "bw", f"jobs[].{direction}") for s in sections)
-    clats = [_dict(s, "clat_ns", f"jobs[].{direction}") for s in sections]
-    n_total = sum(_num(c, "N", "clat_ns") for c in clats)
-    setup = dict(_setup_json(doc, jobs[0]), direction=direction)
-    note = dict(setup, latency_resolution=_RESOLUTION)
-    res.measurements.append(Measurement("iops", iops, "IOPS", dict(setup)))
-    res.measurements.append(Measurement("bandwidth_kib_s", bw, "KiB/s", dict(setup)))
-    if n_total > 0:
-        mean_ns = sum(_num(c, "mean", "clat_ns") * _num(c, "N", "clat_ns") for c in clats) / n_total
-        res.measurements.append(Measurement("clat_mean_us", mean_ns / 1000.0, "us", dict(setup)))
-    else:
-        res.warnings.append("no completion latency samples (clat_ns.N = 0): no latency metrics")
+    return sections
+
+
+def _merged_bins(clats: list[dict], direction: str) -> dict[int, int] | None:
+    """json+ latency bins of every job added up; None unless every job has them."""
     bins_list = [_bins(c, f"jobs[{i}].{direction}") for i, c in enumerate(clats)]
-    merged: dict[int, int] | None = None
-    if all(b is not None for b in bins_list):
-        merged = {}
-        for b in bins_list:
-            for k, v in b.items():  # type: ignore[union-attr]
-                merged[k] = merged.get(k, 0) + v
+    merged: dict[int, int] = {}
+    for b in bins_list:
+        if b is None:
+            return None
+        for k, v in b.items():
+            merged[k] = merged.get(k, 0) + v
+    return merged
+
+
+def _percentiles(
+    res: ParseResult, clats: list[dict], merged: dict[int, int] | None, setup: dict[str, str], has_samples: bool
+) -> dict:
+    """Percentile measurements, from fio's printed list or else its bins; the two cross-checked."""
+    direction = setup["direction"]
+    note = dict(setup, latency_resolution=_RESOLUTION)
     printed = _printed_percentiles(clats[0], f"jobs[0].{direction}") if len(clats) == 1 else {}
     if len(clats) > 1 and merged is None:
-        res.warnings.append(f"{len(clats)} jobs without --group_reporting or json+ bins: percentiles cannot be combined")
+        res.warnings.append(
+            f"{len(clats)} jobs without --group_reporting or json+ bins: percentiles cannot be combined"
+        )
     cross: dict[str, dict] = {}
-    if n_total > 0:
-        for metric, pct in _TARGETS.items():
-            from_print = _lookup(printed, pct)
-            from_bins = percentile_from_bins(merged, pct) if merged else None
-            if from_print is not None and from_bins is not None:
-                cross[metric] = {"printed_ns": from_print, "bins_ns": from_bins}
-                if from_print != from_bins:
-                    res.warnings.append(f"{metric}: fio printed {from_print:g} ns but its bins give {from_bins:g} ns")
-            value = from_print if from_print is not None else from_bins
-            if value is None:
-                res.warnings.append(f"{metric}: fio did not report the {pct:g}th percentile (add it to --percentile_list "
-                                    "or use --output-format=json+)")
-                continue
-            src = "percentile" if from_print is not None else "bins"
-            res.measurements.append(Measurement(metric, value / 1000.0, "us", dict(note, source=src)))
+    for metric, pct in _TARGETS.items() if has_samples else ():
+        from_print = _lookup(printed, pct)
+        from_bins = percentile_from_bins(merged, pct) if merged else None
+        if from_print is not None and from_bins is not None:
+            cross[metric] = {"printed_ns": from_print, "bins_ns": from_bins}
+            if from_print != from_bins:
+                res.warnings.append(f"{metric}: fio printed {from_print:g} ns but its bins give {from_bins:g} ns")
+        value = from_print if from_print is not None else from_bins
+        if value is None:
+            res.warnings.append(
+                f"{metric}: fio did not report the {pct:g}th percentile (add it to --percentile_list "
+                "or use --output-format=json+)"
+            )
+            continue
+        src = "percentile" if from_print is not None else "bins"
+        res.measurements.append(Measurement(metric, value / 1000.0, "us", dict(note, source=src)))
+    return cross
+
+
+def _report_info(doc: dict, jobs: list[dict], sections: list[dict], direction: str) -> dict:
     job0 = jobs[0]
-    res.info = {
+    info = {
         "tool": "fio",
-        "version": version,
+        "version": doc.get("fio version"),
         "global_options": doc.get("global options", {}),
         "job_options": job0.get("job options", {}),
         "jobname": job0.get("jobname"),
@@ -277,11 +297,7 @@ def parse_json(text: str) -> ParseResult:
         "usr_cpu": job0.get("usr_cpu"),
         "sys_cpu": job0.get("sys_cpu"),
         "disk_util": doc.get("disk_util", []),
-        "reports_in_stream": len(reports),
-        "json_plus": merged is not None,
-        "percentile_crosscheck": cross,
         "timestamp": doc.get("timestamp"),
-        "disks": [str(d["name"]) for d in doc.get("disk_util", []) if isinstance(d, dict) and "name" in d],
     }
     others = {}
     for d in ("read", "write", "trim"):
@@ -289,17 +305,45 @@ def parse_json(text: str) -> ParseResult:
         if d != direction and isinstance(sec, dict) and isinstance(sec.get("io_bytes"), int) and sec["io_bytes"] > 0:
             others[d] = {k: sec.get(k) for k in ("iops", "bw", "io_bytes", "runtime", "total_ios")}
     if others:
-        res.info["other_directions"] = others
+        info["other_directions"] = others
     lat = sections[0].get("lat_ns")
     if isinstance(lat, dict) and isinstance(lat.get("percentile"), dict):
-        res.info["lat_ns_percentile"] = lat["percentile"]
+        info["lat_ns_percentile"] = lat["percentile"]
+    info["disks"] = [str(d["name"]) for d in doc.get("disk_util", []) if isinstance(d, dict) and "name" in d]
+    return info
+
+
+@guarded
+def parse_json(text: str) -> ParseResult:
+    """fio --output-format=json or json+ (possibly several documents): the final report."""
+    res = ParseResult()
+    doc, n_reports = _final_report(text, res)
+    _, jobs = _checked_jobs(doc)
+    direction = _direction(jobs[0], "jobs[0]", res.warnings)
+    sections = _sections(jobs, direction)
+    iops = sum(_num(s, "iops", f"jobs[].{direction}") for s in sections)
+    bw = sum(_num(s, "bw", f"jobs[].{direction}") for s in sections)
+    clats = [_dict(s, "clat_ns", f"jobs[].{direction}") for s in sections]
+    n_total = sum(_num(c, "N", "clat_ns") for c in clats)
+    setup = dict(_setup_json(doc, jobs[0]), direction=direction)
+    res.measurements.append(Measurement("iops", iops, "IOPS", dict(setup)))
+    res.measurements.append(Measurement("bandwidth_kib_s", bw, "KiB/s", dict(setup)))
+    if n_total > 0:
+        mean_ns = sum(_num(c, "mean", "clat_ns") * _num(c, "N", "clat_ns") for c in clats) / n_total
+        res.measurements.append(Measurement("clat_mean_us", mean_ns / 1000.0, "us", dict(setup)))
+    else:
+        res.warnings.append("no completion latency samples (clat_ns.N = 0): no latency metrics")
+    merged = _merged_bins(clats, direction)
+    cross = _percentiles(res, clats, merged, setup, n_total > 0)
+    res.info = _report_info(doc, jobs, sections, direction)
+    res.info.update(reports_in_stream=n_reports, json_plus=merged is not None, percentile_crosscheck=cross)
     return res
 
 
 # --- normal text report -------------------------------------------------------
 
 _SUFFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
-_BW_UNITS = {"B/s": 1 / 1024, "KiB/s": 1.0, "MiB/s": 1024.0, "GiB/s": 1024.0 ** 2, "TiB/s": 1024.0 ** 3}
+_BW_UNITS = {"B/s": 1 / 1024, "KiB/s": 1.0, "MiB/s": 1024.0, "GiB/s": 1024.0**2, "TiB/s": 1024.0**3}
 _LAT_UNITS = {"nsec": 1e-3, "usec": 1.0, "msec": 1e3, "sec": 1e6}
 
 
@@ -339,7 +383,7 @@ def parse_text(text: str) -> ParseResult:
         m = re.match(r"^clat percentiles \((nsec|usec|msec|sec)\):", s)
         if m and not pct and direction is not None:
             scale = _LAT_UNITS[m.group(1)]
-            for follow in all_lines[idx + 1:]:
+            for follow in all_lines[idx + 1 :]:
                 if not follow.strip().startswith("|"):
                     break
                 for p, v in re.findall(r"([\d.]+)th=\[\s*(\d+)\]", follow):
@@ -358,8 +402,10 @@ def parse_text(text: str) -> ParseResult:
             res.warnings.append(f"{metric}: not in the text report")
         else:
             res.measurements.append(Measurement(metric, v, "us", dict(note)))
-    res.warnings.append("parsed fio's text report: IOPS and bandwidth are rounded to 3 significant digits; "
-                        "use --output-format=json+ for exact figures")
+    res.warnings.append(
+        "parsed fio's text report: IOPS and bandwidth are rounded to 3 significant digits; "
+        "use --output-format=json+ for exact figures"
+    )
     info["direction"] = direction
     info["disks"] = _disks_text(all_lines)
     res.info = info
@@ -368,7 +414,4 @@ def parse_text(text: str) -> ParseResult:
 
 def parse_version(text: str) -> str:
     """'fio-3.33' (fio --version) -> '3.33'."""
-    m = re.search(r"\bfio-(\d+\.\d+\S*)", text)
-    if not m:
-        raise ParseError("expected 'fio-X.Y' from fio --version")
-    return m.group(1)
+    return match_version(r"\bfio-(\d+\.\d+\S*)", text, "'fio-X.Y' from fio --version")

@@ -25,16 +25,23 @@ from benchctl.parsers import Measurement, ParseError, ParseResult
 from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
 
 _SETTINGS = {
-    "servers": "servers", "threads count": "threads", "concurrency": "concurrency", "run time": "run_time",
-    "execute number": "execute_number", "windows size": "window_size",
-    "set proportion": "set_proportion", "get proportion": "get_proportion",
+    "servers": "servers",
+    "threads count": "threads",
+    "concurrency": "concurrency",
+    "run time": "run_time",
+    "execute number": "execute_number",
+    "windows size": "window_size",
+    "set proportion": "set_proportion",
+    "get proportion": "get_proportion",
 }
 _COUNTERS = ("cmd_get", "cmd_set", "get_misses", "written_bytes", "read_bytes", "object_bytes")
 _FINAL = re.compile(r"^Run time: ([\d.]+)s Ops: (\d+) TPS: (\d+) Net_rate: ([\d.]+)M/s\s*$")
 _BLOCK = re.compile(r"^(Get|Set|Total) Statistics \((\d+) events\)\s*$")
 _STAT = re.compile(r"\b(Min|Max|Avg|Geo|Std):\s*([\d.]+)")
 _DIST = re.compile(r"^\s*(\d+):((?:\s+\d+){1,4})\s*$")
-_PERIOD = re.compile(r"^(Period|Global)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s*$")
+_PERIOD = re.compile(
+    r"^(Period|Global)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s*$"
+)
 
 
 def _setting(name: str, value: str) -> object:
@@ -56,9 +63,43 @@ def pow2_quantile_bracket(buckets: dict[int, int], q: float) -> tuple[float, flo
     for i in sorted(buckets):
         cum += buckets[i]
         if cum >= q * total:
-            return (0.0 if i == 0 else float(2 ** (i - 1)), float(2 ** i))
+            return (0.0 if i == 0 else float(2 ** (i - 1)), float(2**i))
     i = max(buckets)
-    return float(2 ** (i - 1)) if i else 0.0, float(2 ** i)
+    return float(2 ** (i - 1)) if i else 0.0, float(2**i)
+
+
+def _total_latency(res: ParseResult, blocks: dict[str, dict]) -> None:
+    """Mean and bracketed P99 from the -S "Total Statistics" block, with what they cannot say."""
+    total = blocks.get("Total")
+    if total is None or not total["dist"]:
+        res.warnings.append("no -S statistics block: memaslap prints latency only with -S, so no latency metrics")
+    else:
+        if "avg" in total:
+            res.measurements.append(
+                Measurement("mean_latency_us", total["avg"], "us", {"latency_resolution": "integer-us", "op": "all"})
+            )
+        lo, hi = pow2_quantile_bracket(total["dist"], 0.99)
+        res.measurements.append(
+            Measurement(
+                "p99_latency_us",
+                hi,
+                "us",
+                {
+                    "latency_resolution": "coarse-pow2",
+                    "bracket_us": [lo, hi],
+                    "value_is": "bracket upper bound",
+                    "op": "all",
+                },
+            )
+        )
+        if sum(total["dist"].values()) != total["events"]:
+            res.warnings.append(
+                f"Total Log2 Dist holds {sum(total['dist'].values())} events, the header says {total['events']}"
+            )
+        res.warnings.append(
+            "memaslap has no percentiles: p99_latency_us is the upper edge of the power-of-two "
+            f"bucket ({lo:g}, {hi:g}] us that holds the 99th percentile"
+        )
 
 
 @guarded
@@ -79,8 +120,12 @@ def parse(text: str) -> ParseResult:
             continue
         m = _FINAL.match(s)
         if m:
-            final = {"run_time_s": to_float(m.group(1), "Run time"), "ops": int(m.group(2)), "tps": int(m.group(3)),
-                     "net_rate_mb_s": to_float(m.group(4), "Net_rate")}
+            final = {
+                "run_time_s": to_float(m.group(1), "Run time"),
+                "ops": int(m.group(2)),
+                "tps": int(m.group(3)),
+                "net_rate_mb_s": to_float(m.group(4), "Net_rate"),
+            }
             current = None
             continue
         m = _BLOCK.match(s)
@@ -95,8 +140,16 @@ def parse(text: str) -> ParseResult:
             continue
         m = _PERIOD.match(s)
         if m and section:
-            periods.append({"type": section, "row": m.group(1), "time_s": int(m.group(2)), "ops": int(m.group(3)),
-                            "tps": int(m.group(4)), "avg_us": int(m.group(9))})
+            periods.append(
+                {
+                    "type": section,
+                    "row": m.group(1),
+                    "time_s": int(m.group(2)),
+                    "ops": int(m.group(3)),
+                    "tps": int(m.group(4)),
+                    "avg_us": int(m.group(9)),
+                }
+            )
             continue
         if current is not None:
             dm = _DIST.match(line)
@@ -123,26 +176,18 @@ def parse(text: str) -> ParseResult:
             continue
         res.warnings.append(f"ignored an unexpected line: {s[:120]!r}")
     if final is None:
-        raise ParseError("expected memaslap's final line 'Run time: 5.0s Ops: N TPS: N Net_rate: X.YM/s' "
-                         "(the run was cut short or this is not memaslap output)")
+        raise ParseError(
+            "expected memaslap's final line 'Run time: 5.0s Ops: N TPS: N Net_rate: X.YM/s' "
+            "(the run was cut short or this is not memaslap output)"
+        )
     res.measurements.append(Measurement("ops_per_sec", float(final["tps"]), "ops/s", {"source": "TPS"}))
-    total = blocks.get("Total")
-    if total is None or not total["dist"]:
-        res.warnings.append("no -S statistics block: memaslap prints latency only with -S, so no latency metrics")
-    else:
-        if "avg" in total:
-            res.measurements.append(Measurement("mean_latency_us", total["avg"], "us",
-                                                {"latency_resolution": "integer-us", "op": "all"}))
-        lo, hi = pow2_quantile_bracket(total["dist"], 0.99)
-        res.measurements.append(Measurement("p99_latency_us", hi, "us", {
-            "latency_resolution": "coarse-pow2", "bracket_us": [lo, hi], "value_is": "bracket upper bound",
-            "op": "all"}))
-        if sum(total["dist"].values()) != total["events"]:
-            res.warnings.append(f"Total Log2 Dist holds {sum(total['dist'].values())} events, "
-                                f"the header says {total['events']}")
-        res.warnings.append("memaslap has no percentiles: p99_latency_us is the upper edge of the power-of-two "
-                            f"bucket ({lo:g}, {hi:g}] us that holds the 99th percentile")
-    res.info = {"tool": "memaslap", "settings": settings, "counters": counters, "final": final,
-                "statistics": {k: {kk: vv for kk, vv in v.items()} for k, v in blocks.items()},
-                "periods": periods}
+    _total_latency(res, blocks)
+    res.info = {
+        "tool": "memaslap",
+        "settings": settings,
+        "counters": counters,
+        "final": final,
+        "statistics": {k: {kk: vv for kk, vv in v.items()} for k, v in blocks.items()},
+        "periods": periods,
+    }
     return res

@@ -20,13 +20,15 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float, match_version
 
 _COLS = ("avg", "std", "min", "p5", "p10", "p90", "p95", "p99")
 _SCAN_COLS = _COLS + ("qps", "target")
 _NUM = r"(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?|nan|-?inf)"
-_SEGV_HINT = ("mutilate printed no report: with -q it segfaults unless an inter-arrival distribution is given; "
-              "pass `-i exponential:1`")
+_SEGV_HINT = (
+    "mutilate printed no report: with -q it segfaults unless an inter-arrival distribution is given; "
+    "pass `-i exponential:1`"
+)
 
 
 def _row(s: str, ncols: int) -> list[float] | None:
@@ -37,6 +39,29 @@ def _row(s: str, ncols: int) -> list[float] | None:
         return [float(p) for p in parts[1:]]
     except ValueError:
         return None
+
+
+def _summary_line(s: str, info: dict) -> bool:
+    """Record one of the lines after the table (Total QPS, Misses, RX/TX, samples file) in info."""
+    m = re.match(r"^Total QPS = " + _NUM + r" \((\d+) / " + _NUM + r"s\)$", s)
+    if m:
+        info["total_qps"] = to_float(m.group(1), "Total QPS")
+        info["ops"] = int(m.group(2))
+        info["duration_s"] = to_float(m.group(3), "Total QPS duration")
+        return True
+    m = re.match(r"^(Misses|Skipped TXs) = (\d+) \(" + _NUM + r"%\)$", s)
+    if m:
+        info["misses" if m.group(1) == "Misses" else "skipped_txs"] = int(m.group(2))
+        return True
+    m = re.match(r"^(RX|TX)\s+(\d+) bytes :\s+" + _NUM + r" MB/s$", s)
+    if m:
+        info[m.group(1).lower() + "_bytes"] = int(m.group(2))
+        return True
+    m = re.match(r"^Saving latency samples to (.*)\.$", s)
+    if m:
+        info["samples_file"] = m.group(1)
+        return True
+    return False
 
 
 @guarded
@@ -62,23 +87,7 @@ def parse(text: str) -> ParseResult:
         if s.startswith("#type"):
             header = s.split()[1:]
             continue
-        m = re.match(r"^Total QPS = " + _NUM + r" \((\d+) / " + _NUM + r"s\)$", s)
-        if m:
-            info["total_qps"] = to_float(m.group(1), "Total QPS")
-            info["ops"] = int(m.group(2))
-            info["duration_s"] = to_float(m.group(3), "Total QPS duration")
-            continue
-        m = re.match(r"^(Misses|Skipped TXs) = (\d+) \(" + _NUM + r"%\)$", s)
-        if m:
-            info["misses" if m.group(1) == "Misses" else "skipped_txs"] = int(m.group(2))
-            continue
-        m = re.match(r"^(RX|TX)\s+(\d+) bytes :\s+" + _NUM + r" MB/s$", s)
-        if m:
-            info[m.group(1).lower() + "_bytes"] = int(m.group(2))
-            continue
-        m = re.match(r"^Saving latency samples to (.*)\.$", s)
-        if m:
-            info["samples_file"] = m.group(1)
+        if _summary_line(s, info):
             continue
         name = s.split()[0]
         if header is not None and name in ("read", "update", "op_q"):
@@ -103,8 +112,9 @@ def parse(text: str) -> ParseResult:
         if segv or not text.strip():
             raise ParseError(_SEGV_HINT)
         if not rows:
-            raise ParseError("expected mutilate's report (a '#type avg std ...' table and 'Total QPS = ...'); "
-                             + _SEGV_HINT)
+            raise ParseError(
+                "expected mutilate's report (a '#type avg std ...' table and 'Total QPS = ...'); " + _SEGV_HINT
+            )
         raise ParseError("expected mutilate's 'Total QPS = N (ops / Ts)' line (the run was cut short?)")
     res.measurements.append(Measurement("ops_per_sec", info["total_qps"], "ops/s", {"source": "Total QPS"}))
     read = rows.get("read")
@@ -114,10 +124,12 @@ def parse(text: str) -> ParseResult:
         for k in ("p99", "avg"):
             if not math.isfinite(read[k]):
                 raise ParseError(f"expected a finite {k} in mutilate's read row, got {read[k]}")
-        res.measurements.append(Measurement("p99_latency_us", read["p99"], "us",
-                                            {"latency_resolution": "log-bins-10pct", "op": "get"}))
-        res.measurements.append(Measurement("mean_latency_us", read["avg"], "us",
-                                            {"latency_resolution": "printed-0.1us", "op": "get"}))
+        res.measurements.append(
+            Measurement("p99_latency_us", read["p99"], "us", {"latency_resolution": "log-bins-10pct", "op": "get"})
+        )
+        res.measurements.append(
+            Measurement("mean_latency_us", read["avg"], "us", {"latency_resolution": "printed-0.1us", "op": "get"})
+        )
         res.warnings.append("mutilate reports no p50 or p99.9 (only 5/10/90/95/99th); use --save samples for those")
     info["rows"] = rows
     res.info = info
@@ -162,8 +174,14 @@ def parse_samples(text: str) -> ParseResult:
     note = {"latency_resolution": "exact", "op": "get", "samples": len(lat), "quantile": "type7"}
     for metric, q in (("p50_latency_us", 0.50), ("p99_latency_us", 0.99), ("p999_latency_us", 0.999)):
         res.measurements.append(Measurement(metric, quantile(lat, q), "us", dict(note)))
-    res.measurements.append(Measurement("mean_latency_us", math.fsum(lat) / len(lat), "us",
-                                        {"latency_resolution": "exact", "op": "get", "samples": len(lat)}))
+    res.measurements.append(
+        Measurement(
+            "mean_latency_us",
+            math.fsum(lat) / len(lat),
+            "us",
+            {"latency_resolution": "exact", "op": "get", "samples": len(lat)},
+        )
+    )
     if len(lat) < 1000:
         res.warnings.append(f"only {len(lat)} samples: p99.9 rests on fewer than one sample above it")
     res.info = {"tool": "mutilate", "samples": len(lat), "first_start_s": min(starts), "last_start_s": max(starts)}
@@ -172,7 +190,4 @@ def parse_samples(text: str) -> ParseResult:
 
 def parse_version(text: str) -> str:
     """'mutilate 0.1' -> '0.1'."""
-    m = re.search(r"\bmutilate (\d+(?:\.\d+)+)", text)
-    if not m:
-        raise ParseError("expected 'mutilate X.Y' from mutilate --version")
-    return m.group(1)
+    return match_version(r"\bmutilate (\d+(?:\.\d+)+)", text, "'mutilate X.Y' from mutilate --version")

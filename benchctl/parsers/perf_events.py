@@ -79,7 +79,7 @@ ARM64 = EventSet(
     events=("r34:k", "r35:k", "r5:k", "r2d:k", "r8:k", "r11:k", "r2:k"),
     mapping={f"r{code:x}:k": metric for code, metric in ARM64_METRICS.items()},
     description="arm64 PMUv3 architected events, kernel only: DTLB_WALK, ITLB_WALK, L1D_TLB_REFILL, "
-                "L2D_TLB_REFILL, INST_RETIRED, CPU_CYCLES, L1I_TLB_REFILL",
+    "L2D_TLB_REFILL, INST_RETIRED, CPU_CYCLES, L1I_TLB_REFILL",
 )
 
 X86 = EventSet(

@@ -25,7 +25,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, is_transcript_line, lines
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, match_version
 
 NOT_SUPPORTED = "<not supported>"
 NOT_COUNTED = "<not counted>"
@@ -94,7 +94,7 @@ def _row(fields: list[str], sep: str) -> dict | None:
     if i + 2 >= n:
         return None
     unit = fields[i + 1].strip()
-    rest = fields[i + 2:]
+    rest = fields[i + 2 :]
     # find run_ns (integer) followed by pct (number), after at least one event field
     for j in range(1, len(rest) - 1):
         if rest[j].strip().isdecimal() and _is_num(rest[j + 1]):
@@ -106,15 +106,22 @@ def _row(fields: list[str], sep: str) -> dict | None:
             event = sep.join(ev_fields).strip()
             if not event:
                 return None
-            tail = rest[j + 2:]
+            tail = rest[j + 2 :]
             pct = float(rest[j + 1].strip())
             if not math.isfinite(pct):
                 return None
             mv = tail[0].strip() if tail else ""
             row = {
-                "event": event, "value": value, "unit": unit, "status": status,
-                "run_ns": int(rest[j].strip()), "pct_running": pct, "variance_pct": variance,
-                "interval": interval, "aggr": aggr, "aggr_cpus": cpus,
+                "event": event,
+                "value": value,
+                "unit": unit,
+                "status": status,
+                "run_ns": int(rest[j].strip()),
+                "pct_running": pct,
+                "variance_pct": variance,
+                "interval": interval,
+                "aggr": aggr,
+                "aggr_cpus": cpus,
                 "metric_value": float(mv) if _is_num(mv) else None,
                 "metric_unit": sep.join(tail[1:]).strip() if len(tail) > 1 else "",
             }
@@ -142,8 +149,17 @@ def totals(events: list[dict]) -> dict[str, dict]:
     """
     out: dict[str, dict] = {}
     for r in events:
-        t = out.setdefault(r["event"], {"value": None, "unit": r["unit"], "rows": 0, "counted_rows": 0,
-                                        "statuses": set(), "pct_running_min": None})
+        t = out.setdefault(
+            r["event"],
+            {
+                "value": None,
+                "unit": r["unit"],
+                "rows": 0,
+                "counted_rows": 0,
+                "statuses": set(),
+                "pct_running_min": None,
+            },
+        )
         t["rows"] += 1
         t["statuses"].add(r["status"])
         if r["status"] == "counted":
@@ -189,9 +205,16 @@ def _result(events: list[dict], res: ParseResult, fmt: str) -> ParseResult:
             note["multiplexed_pct"] = t["pct_running_min"]
         res.measurements.append(Measurement(f"perf:{ev}", t["value"], t["unit"] or "count", note))
     intervals = sorted({r["interval"] for r in events if r["interval"] is not None})
-    res.info.update({"tool": "perf", "format": fmt, "events": events, "totals": tot,
-                     "intervals": len(intervals),
-                     "aggregation": sorted({r["aggr"] for r in events if r["aggr"]})})
+    res.info.update(
+        {
+            "tool": "perf",
+            "format": fmt,
+            "events": events,
+            "totals": tot,
+            "intervals": len(intervals),
+            "aggregation": sorted({r["aggr"] for r in events if r["aggr"]}),
+        }
+    )
     return res
 
 
@@ -227,15 +250,18 @@ def parse_csv(text: str) -> ParseResult:
         fields = ln.split(sep)
         if events and len(fields) >= 2 and not any(f.strip() for f in fields[:-2]) and _is_num(fields[-2]):
             events[-1].setdefault("extra_metrics", []).append(
-                {"value": float(fields[-2].strip()), "unit": fields[-1].strip()})
+                {"value": float(fields[-2].strip()), "unit": fields[-1].strip()}
+            )
             continue
         errors.append(ln.strip())
     if not events:
         msg = next((e for e in errors if e and not e.startswith("Error")), None)
         if any(e.startswith("Error") for e in errors):
             raise ParseError("perf stat failed: " + " ".join(e for e in errors if e)[:300])
-        raise ParseError("expected perf stat -x CSV rows (value,unit,event,run_ns,pct_running,...)"
-                         + (f"; got {msg[:80]!r}" if msg else ""))
+        raise ParseError(
+            "expected perf stat -x CSV rows (value,unit,event,run_ns,pct_running,...)"
+            + (f"; got {msg[:80]!r}" if msg else "")
+        )
     for e in errors:
         if e:
             res.warnings.append(f"ignored a line perf stat -x does not print: {e[:120]!r}")
@@ -243,15 +269,19 @@ def parse_csv(text: str) -> ParseResult:
     return _result(events, res, "csv")
 
 
+def _tool_lines(text: str, res: ParseResult):
+    """(line, stripped line) for each line that is not perf's preamble (which _preamble records in res)."""
+    for ln in lines(text):
+        if not _preamble(ln, res):
+            yield ln, ln.strip()
+
+
 @guarded
 def parse_json(text: str) -> ParseResult:
     """perf stat -j: one JSON object per line."""
     res = ParseResult()
     events: list[dict] = []
-    for ln in lines(text):
-        if _preamble(ln, res):
-            continue
-        s = ln.strip()
+    for ln, s in _tool_lines(text, res):
         if not s.startswith("{"):
             res.warnings.append(f"ignored a line that is not a JSON object: {s[:120]!r}")
             continue
@@ -283,15 +313,22 @@ def parse_json(text: str) -> ParseResult:
                     aggr = f"CPU{aggr}"
                 break
         var = obj.get("variance")
-        events.append({
-            "event": obj["event"], "value": value, "unit": str(obj.get("unit", "")), "status": status,
-            "run_ns": int(num("event-runtime")) if num("event-runtime") is not None else None,
-            "pct_running": num("pcnt-running"),
-            "variance_pct": float(var) if isinstance(var, (int, float)) and not isinstance(var, bool) else None,
-            "interval": num("interval"), "aggr": aggr,
-            "aggr_cpus": int(num("aggregate-number")) if num("aggregate-number") is not None else None,
-            "metric_value": num("metric-value"), "metric_unit": str(obj.get("metric-unit", "")),
-        })
+        events.append(
+            {
+                "event": obj["event"],
+                "value": value,
+                "unit": str(obj.get("unit", "")),
+                "status": status,
+                "run_ns": int(num("event-runtime")) if num("event-runtime") is not None else None,
+                "pct_running": num("pcnt-running"),
+                "variance_pct": float(var) if isinstance(var, (int, float)) and not isinstance(var, bool) else None,
+                "interval": num("interval"),
+                "aggr": aggr,
+                "aggr_cpus": int(num("aggregate-number")) if num("aggregate-number") is not None else None,
+                "metric_value": num("metric-value"),
+                "metric_unit": str(obj.get("metric-unit", "")),
+            }
+        )
     return _result(events, res, "json")
 
 
@@ -310,10 +347,7 @@ def parse_text(text: str) -> ParseResult:
     """perf stat's human-readable output (thousands separators, '# metric', '(66.67%)', '( +- 3.00% )')."""
     res = ParseResult()
     events: list[dict] = []
-    for ln in lines(text):
-        if _preamble(ln, res):
-            continue
-        s = ln.strip()
+    for ln, s in _tool_lines(text, res):
         m = re.match(r"^Performance counter stats for '(.*)'( \((\d+) runs\))?:$", s)
         if m:
             res.info["command"] = m.group(1)
@@ -332,13 +366,24 @@ def parse_text(text: str) -> ParseResult:
                 continue
             value, status = _value(raw)
             mv = m.group("mv")
-            events.append({
-                "event": m.group("event"), "value": value, "unit": m.group("unit") or "", "status": status,
-                "run_ns": None, "pct_running": float(m.group("pct")) if m.group("pct") else (100.0 if status == "counted" else None),
-                "variance_pct": float(m.group("var")) if m.group("var") else None,
-                "interval": None, "aggr": None, "aggr_cpus": None,
-                "metric_value": float(mv) if mv and _is_num(mv) else None, "metric_unit": (m.group("mu") or "").strip(),
-            })
+            events.append(
+                {
+                    "event": m.group("event"),
+                    "value": value,
+                    "unit": m.group("unit") or "",
+                    "status": status,
+                    "run_ns": None,
+                    "pct_running": float(m.group("pct"))
+                    if m.group("pct")
+                    else (100.0 if status == "counted" else None),
+                    "variance_pct": float(m.group("var")) if m.group("var") else None,
+                    "interval": None,
+                    "aggr": None,
+                    "aggr_cpus": None,
+                    "metric_value": float(mv) if mv and _is_num(mv) else None,
+                    "metric_unit": (m.group("mu") or "").strip(),
+                }
+            )
             continue
         if s.startswith("Error"):
             res.warnings.append(s)
@@ -349,8 +394,9 @@ def parse_text(text: str) -> ParseResult:
     return _result(events, res, "text")
 
 
-def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
-                                warnings: list[str] | None = None) -> list[Measurement]:
+def perf_counts_to_measurements(
+    events: list[dict], mapping: dict[str, str], warnings: list[str] | None = None
+) -> list[Measurement]:
     """benchctl raw-counter metrics and kernel TLB-walk MPKI from perf rows.
 
     events: rows as in ParseResult.info["events"]; mapping: event name ->
@@ -386,8 +432,10 @@ def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
         specific = {c: v for c, v in slot.items() if c not in generic}
         if specific and len(specific) < len(slot):
             dropped = [v[0] for c, v in slot.items() if c in generic]
-            warn.append(f"{metric}: using {', '.join(v[0] for v in specific.values())} rather than the generic "
-                        f"{', '.join(dropped)} (same counter)")
+            warn.append(
+                f"{metric}: using {', '.join(v[0] for v in specific.values())} rather than the generic "
+                f"{', '.join(dropped)} (same counter)"
+            )
             slot = specific
         bad = [ev for ev, t in slot.values() if t["status"] not in ("counted", "partial")]
         if bad:
@@ -405,8 +453,10 @@ def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
         counted[metric] = (value, pct)
         if note.get("partial"):
             partial.add(metric)
-    for ratio, nums in (("kernel_dtlb_walk_mpki", ("dtlb_walk_k",)),
-                        ("kernel_tlb_walk_mpki", ("dtlb_walk_k", "itlb_walk_k"))):
+    for ratio, nums in (
+        ("kernel_dtlb_walk_mpki", ("dtlb_walk_k",)),
+        ("kernel_tlb_walk_mpki", ("dtlb_walk_k", "itlb_walk_k")),
+    ):
         needed = nums + ("inst_retired_k",)
         if not all(n in counted for n in needed):
             if any(n in per_metric for n in needed):
@@ -430,7 +480,4 @@ def perf_counts_to_measurements(events: list[dict], mapping: dict[str, str],
 
 def parse_version(text: str) -> str:
     """'perf version 6.1.192' -> '6.1.192'."""
-    m = re.search(r"perf version (\d+(?:\.\d+)+\S*)", text)
-    if not m:
-        raise ParseError("expected 'perf version X.Y.Z' from perf --version")
-    return m.group(1)
+    return match_version(r"perf version (\d+(?:\.\d+)+\S*)", text, "'perf version X.Y.Z' from perf --version")

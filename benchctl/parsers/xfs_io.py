@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, match_version, to_float
 
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50, "EiB": 1 << 60}
 _U = "|".join(_UNITS)
@@ -43,12 +43,12 @@ def parse_time(s: str) -> tuple[float, float]:
     m = re.fullmatch(r"(\d+(?:\.(\d+))?) sec", s)
     if m:
         decimals = len(m.group(2) or "")
-        return to_float(m.group(1), "xfs_io time"), 0.5 * 10.0 ** -decimals
+        return to_float(m.group(1), "xfs_io time"), 0.5 * 10.0**-decimals
     m = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.(\d+))?)", s)
     if m:
         decimals = len(m.group(4) or "")
         secs = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + to_float(m.group(3), "xfs_io time")
-        return secs, 0.5 * 10.0 ** -decimals
+        return secs, 0.5 * 10.0**-decimals
     raise ParseError(f"expected an xfs_io time like '0.0119 sec' or '0:00:11.83', got {s!r}")
 
 
@@ -92,8 +92,12 @@ def parse(text: str) -> ParseResult:
             continue
         m = _HEAD.match(line)
         if m:
-            pending = {"op": "read" if m.group(1) == "read" else "write", "total": int(m.group(2)),
-                       "requested": int(m.group(3)), "offset": int(m.group(4))}
+            pending = {
+                "op": "read" if m.group(1) == "read" else "write",
+                "total": int(m.group(2)),
+                "requested": int(m.group(3)),
+                "offset": int(m.group(4)),
+            }
             continue
         m = _SUMMARY.match(line)
         if m:
@@ -103,9 +107,17 @@ def parse(text: str) -> ParseResult:
             unit = _UNITS[m.group(6)]
             rate = to_float(m.group(5), "xfs_io rate") * unit
             drate = _rate_uncertainty(m.group(5)) * unit
-            cmd = dict(pending, form="default", size_printed=f"{m.group(1)} {m.group(2)}", ops=int(m.group(3)),
-                       seconds=seconds, time_printed=m.group(4), rate_printed=f"{m.group(5)} {m.group(6)}/sec",
-                       rate_bytes_s_printed=rate, ops_per_sec_printed=to_float(m.group(7), "xfs_io ops/sec"))
+            cmd = dict(
+                pending,
+                form="default",
+                size_printed=f"{m.group(1)} {m.group(2)}",
+                ops=int(m.group(3)),
+                seconds=seconds,
+                time_printed=m.group(4),
+                rate_printed=f"{m.group(5)} {m.group(6)}/sec",
+                rate_bytes_s_printed=rate,
+                ops_per_sec_printed=to_float(m.group(7), "xfs_io ops/sec"),
+            )
             cmd["bandwidth"] = _best(cmd["total"], seconds, dt, rate, drate)
             commands.append(cmd)
             pending = None
@@ -115,9 +127,16 @@ def parse(text: str) -> ParseResult:
             total = int(m.group(1))
             seconds, dt = parse_time(m.group(3))
             rate = to_float(m.group(4), "xfs_io -C bytes/sec")
-            cmd = {"op": None, "total": total, "form": "csv", "ops": int(m.group(2)), "seconds": seconds,
-                   "time_printed": m.group(3), "rate_bytes_s_printed": rate,
-                   "ops_per_sec_printed": to_float(m.group(5), "xfs_io -C ops/sec")}
+            cmd = {
+                "op": None,
+                "total": total,
+                "form": "csv",
+                "ops": int(m.group(2)),
+                "seconds": seconds,
+                "time_printed": m.group(3),
+                "rate_bytes_s_printed": rate,
+                "ops_per_sec_printed": to_float(m.group(5), "xfs_io -C ops/sec"),
+            }
             cmd["bandwidth"] = _best(total, seconds, dt, rate, _rate_uncertainty(m.group(4)))
             commands.append(cmd)
             continue
@@ -130,8 +149,10 @@ def parse(text: str) -> ParseResult:
     if not commands:
         if errors:
             raise ParseError(f"xfs_io failed: {errors[0]}")
-        raise ParseError("expected xfs_io pread/pwrite output ('read N/N bytes at offset 0' and a summary line, "
-                         "or -C CSV 'bytes,ops,H:MM:SS.cc,bytes/s,ops/s')")
+        raise ParseError(
+            "expected xfs_io pread/pwrite output ('read N/N bytes at offset 0' and a summary line, "
+            "or -C CSV 'bytes,ops,H:MM:SS.cc,bytes/s,ops/s')"
+        )
     for e in errors:
         res.warnings.append(f"xfs_io reported an error: {e}")
     for i, cmd in enumerate(commands):
@@ -145,11 +166,13 @@ def parse(text: str) -> ParseResult:
             note["op"] = cmd["op"]
         bs = cmd["total"] // cmd["ops"] if cmd["ops"] > 1 and cmd["total"] % cmd["ops"] == 0 else 0
         if bs and bs & (bs - 1) == 0:
-            note["bs"] = str(bs)   # the buffer size (-b): every op whole and a power of two
+            note["bs"] = str(bs)  # the buffer size (-b): every op whole and a power of two
         res.measurements.append(Measurement("bandwidth_bytes_s", bps, "B/s", note))
         if cmd.get("requested") is not None and cmd["total"] < cmd["requested"]:
-            res.warnings.append(f"command {i}: {cmd['op']} stopped at {cmd['total']} of {cmd['requested']} bytes "
-                                "(end of file): the bandwidth is over the bytes actually transferred")
+            res.warnings.append(
+                f"command {i}: {cmd['op']} stopped at {cmd['total']} of {cmd['requested']} bytes "
+                "(end of file): the bandwidth is over the bytes actually transferred"
+            )
     res.info = {"tool": "xfs_io", "commands": commands}
     if echoed:
         res.info["echoed_commands"] = echoed
@@ -158,7 +181,4 @@ def parse(text: str) -> ParseResult:
 
 def parse_version(text: str) -> str:
     """'xfs_io version 6.1.0' (xfs_io -V) -> '6.1.0'."""
-    m = re.search(r"xfs_io version (\d+(?:\.\d+)+\S*)", text)
-    if not m:
-        raise ParseError("expected 'xfs_io version X.Y.Z' from xfs_io -V")
-    return m.group(1)
+    return match_version(r"xfs_io version (\d+(?:\.\d+)+\S*)", text, "'xfs_io version X.Y.Z' from xfs_io -V")

@@ -16,7 +16,7 @@ from benchctl.errors import InputError, UsageError
 from benchctl.parsers import LATENCY_RESOLUTION, PARSERS, TOOL_FORMATS, ParseError, ParseResult, detect
 from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS
 
-FALLBACK_MAX_CHARS = 8 << 20   # undetected text larger than this is not tried with every parser
+FALLBACK_MAX_CHARS = 8 << 20  # undetected text larger than this is not tried with every parser
 MAX_BYTES = 256 << 20  # tool outputs are KiB to a few MiB; anything this large is not one
 ALIASES = {"memcaslap": "memaslap", "memtier_benchmark": "memtier", "xfs-io": "xfs_io", "perf-stat": "perf"}
 
@@ -85,8 +85,9 @@ def _last_command(tool: str, result: ParseResult) -> ParseResult:
     dropped = result.measurements[:-1]
     ops = sorted({str((m.note or {}).get("op", "?")) for m in dropped})
     result.measurements = result.measurements[-1:]
-    result.warnings.append(f"{len(dropped)} earlier command(s) ({', '.join(ops)}) left out: an iteration "
-                           "is the output's last command")
+    result.warnings.append(
+        f"{len(dropped)} earlier command(s) ({', '.join(ops)}) left out: an iteration is the output's last command"
+    )
     return result
 
 
@@ -101,8 +102,9 @@ def detect_tool(path: Path) -> tuple[str, str]:
     fmt = detect(text) if text.strip() else None
     owner = next((t for t, fmts in TOOL_FORMATS.items() if fmt in fmts), None)
     if owner is None:
-        raise InputError(f"cannot tell which tool wrote this; give TOOL first (one of "
-                         f"{', '.join(sorted(TOOL_FORMATS))})", path=path)
+        raise InputError(
+            f"cannot tell which tool wrote this; give TOOL first (one of {', '.join(sorted(TOOL_FORMATS))})", path=path
+        )
     return owner, fmt or ""
 
 
@@ -116,8 +118,8 @@ class ImportSetup:
     """What the outputs say was measured, and what they leave to the user."""
 
     setup: dict[str, str] = field(default_factory=dict)
-    said: list[str] = field(default_factory=list)      # how each detected value was found
-    unknown: list[str] = field(default_factory=list)   # keys a claim may need that no output shows
+    said: list[str] = field(default_factory=list)  # how each detected value was found
+    unknown: list[str] = field(default_factory=list)  # keys a claim may need that no output shows
 
 
 def _from_notes(res: ParseResult) -> dict[str, str]:
@@ -157,12 +159,14 @@ def describe(tool: str, parsed: list[tuple[Path, ParseResult]]) -> ImportSetup:
                 out.said.append(said)
         for k, v in seen.items():
             if k in first and first[k][0] != v:
-                raise InputError(f"{k}={v} here but {k}={first[k][0]} in {first[k][1].name}: these outputs "
-                                 "measured different things; import them as separate runs", path=path)
+                raise InputError(
+                    f"{k}={v} here but {k}={first[k][0]} in {first[k][1].name}: these outputs "
+                    "measured different things; import them as separate runs",
+                    path=path,
+                )
             first.setdefault(k, (v, path))
     out.setup = {k: v for k, (v, _) in first.items()}
-    out.unknown = [k for k in NOT_SHOWN.get(tool, ()) + (("crypt",) if tool == "fio" else ())
-                   if k not in out.setup]
+    out.unknown = [k for k in NOT_SHOWN.get(tool, ()) + (("crypt",) if tool == "fio" else ()) if k not in out.setup]
     return out
 
 
@@ -206,8 +210,9 @@ def caveats(parsed: list[tuple[Path, ParseResult]], coarse_pct: float = 5.0) -> 
                 files.add(path.name)
                 coarse[label] = (metrics, max(worst, step), files)
     for label, (metrics, worst, files) in coarse.items():
-        w = (f"{', '.join(sorted(metrics))} read off {label} buckets up to {worst:.3g} % wide (coarse): "
-             "analyze will not judge a claimed change smaller than that")
+        w = (
+            f"{', '.join(sorted(metrics))} read off {label} buckets up to {worst:.3g} % wide (coarse): "
+            "analyze will not judge a claimed change smaller than that"
+        )
         by_text.setdefault(w, []).extend(sorted(files))
-    return [f"{files[0] if len(set(files)) == 1 else f'{len(set(files))} files'}: {w}"
-            for w, files in by_text.items()]
+    return [f"{files[0] if len(set(files)) == 1 else f'{len(set(files))} files'}: {w}" for w, files in by_text.items()]

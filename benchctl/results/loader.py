@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
+from benchctl.documents import format_version, get
 from benchctl.errors import InputError, UsageError
 from benchctl.results.table import COLUMNS, OPTIONAL, BootMeta, Skipped, Tidy, empty_frame
 
@@ -27,8 +28,10 @@ ENV_FORMAT_MAJOR = 1
 
 # --------------------------------------------------------------------- CSV
 
+
 def _parse_bool(series):
     import pandas as pd
+
     s = series.astype(str).str.strip().str.lower()
     return s.isin(["true", "1", "yes"]) & series.notna() if len(s) else pd.Series([], dtype=bool)
 
@@ -37,6 +40,7 @@ def _finish(df, skipped: list[Skipped], lines, path: str):
     """Common clean-up for a freshly read frame: types, bad values, warm-ups."""
     import numpy as np
     import pandas as pd
+
     value = pd.to_numeric(df["value"], errors="coerce")
     finite = np.isfinite(value.to_numpy(dtype=float, na_value=np.nan))
     arms = df["arm"].to_numpy()
@@ -73,14 +77,18 @@ def load_csv(paths: Iterable[str | Path]) -> Tidy:
     """Read tidy CSV files (vectorised; no per-row Python on the happy path)."""
     import numpy as np
     import pandas as pd
+
     frames, skipped = [], []
     for p in paths:
         path = str(p)
         try:
-            df = pd.read_csv(path, dtype={c: "string" for c in ("arm", "host", "boot", "run", "workload",
-                                                                 "metric", "unit", "note")},
-                             keep_default_na=False, na_values={"value": ["", "nan", "NaN"]},
-                             low_memory=False)
+            df = pd.read_csv(
+                path,
+                dtype={c: "string" for c in ("arm", "host", "boot", "run", "workload", "metric", "unit", "note")},
+                keep_default_na=False,
+                na_values={"value": ["", "nan", "NaN"]},
+                low_memory=False,
+            )
         except FileNotFoundError:
             raise InputError("no such file", path) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -88,8 +96,9 @@ def load_csv(paths: Iterable[str | Path]) -> Tidy:
         df.columns = [str(c).strip() for c in df.columns]
         missing = [c for c in COLUMNS if c not in df.columns]
         if missing:
-            raise InputError(f"missing column(s) {', '.join(missing)}; a tidy table needs "
-                             f"{', '.join(COLUMNS)}", path, 1)
+            raise InputError(
+                f"missing column(s) {', '.join(missing)}; a tidy table needs {', '.join(COLUMNS)}", path, 1
+            )
         for c in ("arm", "boot", "workload", "metric"):
             df[c] = df[c].replace("", pd.NA)
         lines = np.arange(len(df)) + 2  # header is line 1
@@ -108,13 +117,23 @@ def _boots_from_frame(df, source: str) -> list[BootMeta]:
     out = []
     for key, t0 in first_t.items():
         arm, host, boot, run, workload = key
-        out.append(BootMeta(arm, host, boot, run, workload, source,
-                            started=None if (t0 is None or (isinstance(t0, float) and math.isnan(t0))) else float(t0),
-                            simulated=bool(sim[key])))
+        out.append(
+            BootMeta(
+                arm,
+                host,
+                boot,
+                run,
+                workload,
+                source,
+                started=None if (t0 is None or (isinstance(t0, float) and math.isnan(t0))) else float(t0),
+                simulated=bool(sim[key]),
+            )
+        )
     return out
 
 
 # ------------------------------------------------------------- run folders
+
 
 def _find_run_dirs(d: Path) -> list[Path]:
     if (d / "records.jsonl").exists() or (d / "run.json").exists():
@@ -129,34 +148,32 @@ def _read_json(path: Path, skipped: list[Skipped], major: int, prefix: str) -> d
     except FileNotFoundError:
         return None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        skipped.append(Skipped(str(path), getattr(e, "lineno", None), f"not valid JSON ({e.__class__.__name__}); ignored"))
+        skipped.append(
+            Skipped(str(path), getattr(e, "lineno", None), f"not valid JSON ({e.__class__.__name__}); ignored")
+        )
         return None
     if not isinstance(j, dict):
         skipped.append(Skipped(str(path), None, "not a JSON object; ignored"))
         return None
     fmt = j.get("format")
-    if isinstance(fmt, str) and fmt.startswith(prefix + "/"):
-        try:
-            v = int(fmt.split("/", 1)[1].split(".")[0])
-        except ValueError:
-            v = None
-        if v is None or v > major:
-            skipped.append(Skipped(str(path), None, f"format {fmt!r} is newer than this benchctl reads "
-                                   f"({prefix}/{major}); its metadata is ignored - upgrade benchctl"))
-            return None
-    elif fmt is not None:
+    try:
+        v = format_version(fmt, prefix)
+    except ValueError:  # a tag of ours with an unreadable version: not one this benchctl wrote
+        v = major + 1
+    if v is not None and v > major:
+        skipped.append(
+            Skipped(
+                str(path),
+                None,
+                f"format {fmt!r} is newer than this benchctl reads "
+                f"({prefix}/{major}); its metadata is ignored - upgrade benchctl",
+            )
+        )
+        return None
+    if v is None and fmt is not None:
         skipped.append(Skipped(str(path), None, f"unknown format {fmt!r} (expected {prefix}/{major}); ignored"))
         return None
     return j
-
-
-def _dig(j: dict | None, dotted: str):
-    cur: Any = j
-    for part in dotted.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 def _governor(v) -> str | None:
@@ -174,13 +191,14 @@ def _epoch(v) -> float | None:
     if isinstance(v, (int, float)):
         return float(v)
     from datetime import datetime
+
     try:
         return datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
 
 
-MAX_SKIPPED_LINES = 10_000   # per file: a garbage file is reported, not listed line by line into memory
+MAX_SKIPPED_LINES = 10_000  # per file: a garbage file is reported, not listed line by line into memory
 
 
 def read_records(path: Path, skipped: list[Skipped]) -> list[dict]:
@@ -202,8 +220,11 @@ def read_records(path: Path, skipped: list[Skipped]) -> list[dict]:
             except json.JSONDecodeError:
                 # only the last line of a file can lack its newline: a write cut short
                 truncated = not raw.endswith(b"\n")
-                why = ("truncated last record (the run was probably killed while writing it)"
-                       if truncated else "corrupted JSON record")
+                why = (
+                    "truncated last record (the run was probably killed while writing it)"
+                    if truncated
+                    else "corrupted JSON record"
+                )
                 bad += 1
                 if bad <= MAX_SKIPPED_LINES:
                     skipped.append(Skipped(str(path), n, why))
@@ -226,6 +247,7 @@ def load_runs(dirs: Iterable[str | Path]) -> Tidy:
     """Read run folders (or folders containing them) into the tidy table."""
     import numpy as np
     import pandas as pd
+
     frames, boots, skipped = [], [], []
     for d in dirs:
         d = Path(d)
@@ -242,23 +264,35 @@ def load_runs(dirs: Iterable[str | Path]) -> Tidy:
             m = manifest or {}
             if recs:
                 df = pd.DataFrame.from_records(recs)
-                for c, default in (("arm", m.get("arm")), ("host", m.get("host")), ("boot", m.get("boot_id")),
-                                   ("run", m.get("run_id", rd.name)), ("workload", m.get("workload")),
-                                   ("unit", ""), ("iteration", None), ("metric", None), ("value", None)):
+                for c, default in (
+                    ("arm", m.get("arm")),
+                    ("host", m.get("host")),
+                    ("boot", m.get("boot_id")),
+                    ("run", m.get("run_id", rd.name)),
+                    ("workload", m.get("workload")),
+                    ("unit", ""),
+                    ("iteration", None),
+                    ("metric", None),
+                    ("value", None),
+                ):
                     if c not in df.columns:
                         df[c] = default
                     elif default is not None:
                         df[c] = df[c].where(df[c].notna(), default)
                 if "note" in df.columns:
-                    df["note"] = [json.dumps(x, sort_keys=True) if isinstance(x, dict) else ("" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x))
-                                  for x in df["note"]]
+                    df["note"] = [
+                        json.dumps(x, sort_keys=True)
+                        if isinstance(x, dict)
+                        else ("" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x))
+                        for x in df["note"]
+                    ]
                 if "simulated" not in df.columns:
                     df["simulated"] = bool(m.get("simulated", False))
                 lines = df.pop("_line").to_numpy()
                 for c in ("arm", "boot", "workload", "metric"):
                     df[c] = df[c].where(df[c].notna() & (df[c].astype(str) != ""), None)
                 frames.append(_finish(df, skipped, lines, str(rd / "records.jsonl")))
-            sim = bool(m.get("simulated")) or m.get("status") == "simulated" or bool(_dig(before, "simulated"))
+            sim = bool(m.get("simulated")) or m.get("status") == "simulated" or bool(get(before, "simulated"))
             ids = set()
             if frames and recs:
                 f = frames[-1]
@@ -266,18 +300,27 @@ def load_runs(dirs: Iterable[str | Path]) -> Tidy:
             if not ids and m:
                 ids = {(m.get("arm"), m.get("host"), m.get("boot_id"), m.get("run_id"), m.get("workload"))}
             for arm, host, boot, run, workload in ids:
-                boots.append(BootMeta(
-                    str(arm), str(host), str(boot), str(run), str(workload), str(rd),
-                    kernel_release=_dig(before, "kernel.release") or m.get("kernel_release"),
-                    kernel_cmdline=_dig(before, "kernel.cmdline"),
-                    governor=_governor(_dig(before, "tuning.governor")),
-                    thp_enabled=_dig(before, "tuning.thp_enabled"),
-                    linear_map_before=_dig(before, "linear_map.state"),
-                    linear_map_after=_dig(after, "linear_map.state"),
-                    tainted=bool(m.get("tainted")) or bool(m.get("taint_lines")),
-                    taint_lines=list(m.get("taint_lines") or []),
-                    started=_epoch(m.get("started")),
-                    simulated=sim, status=m.get("status")))
+                boots.append(
+                    BootMeta(
+                        str(arm),
+                        str(host),
+                        str(boot),
+                        str(run),
+                        str(workload),
+                        str(rd),
+                        kernel_release=get(before, "kernel.release") or m.get("kernel_release"),
+                        kernel_cmdline=get(before, "kernel.cmdline"),
+                        governor=_governor(get(before, "tuning.governor")),
+                        thp_enabled=get(before, "tuning.thp_enabled"),
+                        linear_map_before=get(before, "linear_map.state"),
+                        linear_map_after=get(after, "linear_map.state"),
+                        tainted=bool(m.get("tainted")) or bool(m.get("taint_lines")),
+                        taint_lines=list(m.get("taint_lines") or []),
+                        started=_epoch(m.get("started")),
+                        simulated=sim,
+                        status=m.get("status"),
+                    )
+                )
     df = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     if not df.empty and boots:
         sim_runs = {b.run for b in boots if b.simulated}

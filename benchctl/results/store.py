@@ -8,6 +8,7 @@ readers (export, analyze, --resume) can use as it is.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import secrets
@@ -17,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from benchctl import __version__
+from benchctl.documents import format_version, load_json
 from benchctl.errors import InputError, ResourceError
-from benchctl.results.fsutil import append_json, atomic_write_json, read_jsonl
+from benchctl.results.fsutil import append_json, append_line, atomic_write_bytes, atomic_write_json, read_jsonl
 
 RUN_FORMAT = "benchctl-run/1"
 RUN_FORMAT_MAJOR = 1
 MANIFEST = "run.json"
 RECORDS = "records.jsonl"
+SET_ASIDE = "records.set-aside.jsonl"  # torn or partial lines moved aside by --resume, never read as data
 COMMANDS = "commands.jsonl"
 ENV_BEFORE = "env-before.json"
 ENV_AFTER = "env-after.json"
@@ -72,12 +75,14 @@ class RunFolder:
 
     # -- creation and loading -------------------------------------------------
     @classmethod
-    def create(cls, results_root: Path, *, host: str, workload: str, arm: str,
-               run_id: str | None = None, **fields: Any) -> "RunFolder":
+    def create(
+        cls, results_root: Path, *, host: str, workload: str, arm: str, run_id: str | None = None, **fields: Any
+    ) -> "RunFolder":
         run_id = run_id or new_run_id(workload, arm)
-        if Path(results_root).is_symlink():   # the root a user names, e.g. a planted /tmp/results -> elsewhere
-            raise ResourceError(f"refusing to write results into {results_root}: it is a symlink; "
-                                "give a real directory")
+        if Path(results_root).is_symlink():  # the root a user names, e.g. a planted /tmp/results -> elsewhere
+            raise ResourceError(
+                f"refusing to write results into {results_root}: it is a symlink; give a real directory"
+            )
         host_dir = make_private_dir(Path(results_root) / slug(host))
         path = host_dir / run_id
         try:
@@ -115,13 +120,13 @@ class RunFolder:
         if not mpath.is_file():
             raise InputError("not a benchctl run folder (no run.json)", path)
         manifest = load_json(mpath)
-        fmt = str(manifest.get("format", ""))
-        if not fmt.startswith("benchctl-run/"):
-            raise InputError(f"unknown format {fmt!r}; expected {RUN_FORMAT}", mpath)
+        fmt = str(manifest.get("format", "")) if isinstance(manifest, dict) else ""
         try:
-            major = int(fmt.split("/", 1)[1].split(".")[0])
+            major = format_version(fmt, "benchctl-run")
         except ValueError:
-            raise InputError(f"unreadable format version {fmt!r}", mpath)
+            raise InputError(f"unreadable format version {fmt!r}", mpath) from None
+        if major is None:
+            raise InputError(f"unknown format {fmt!r}; expected {RUN_FORMAT}", mpath)
         if major > RUN_FORMAT_MAJOR:
             raise InputError(f"written by a newer benchctl ({fmt}); upgrade benchctl to read it", mpath)
         return cls(path, manifest)
@@ -143,8 +148,16 @@ class RunFolder:
         name = {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
         atomic_write_json(self.path / name, fingerprint)
 
-    def record(self, iteration: int, metric: str, value: float, unit: str, *,
-               note: dict[str, Any] | None = None, warmup: bool = False) -> dict[str, Any]:
+    def record(
+        self,
+        iteration: int,
+        metric: str,
+        value: float,
+        unit: str,
+        *,
+        note: dict[str, Any] | None = None,
+        warmup: bool = False,
+    ) -> dict[str, Any]:
         """Append one measurement; it is on disk when this returns."""
         value = float(value)
         if not math.isfinite(value):
@@ -168,10 +181,16 @@ class RunFolder:
         append_json(self.path / RECORDS, rec)
         return rec
 
-    def log_command(self, argv: list[str], rc: int | None, *, iteration: int | None = None,
-                    cwd: str | None = None, **extra: Any) -> None:
-        entry = {"t": time.time(), "argv": [str(a) for a in argv], "rc": rc, "iteration": iteration,
-                 "cwd": cwd or os.getcwd()}
+    def log_command(
+        self, argv: list[str], rc: int | None, *, iteration: int | None = None, cwd: str | None = None, **extra: Any
+    ) -> None:
+        entry = {
+            "t": time.time(),
+            "argv": [str(a) for a in argv],
+            "rc": rc,
+            "iteration": iteration,
+            "cwd": cwd or os.getcwd(),
+        }
         entry.update(extra)
         append_json(self.path / COMMANDS, entry)
 
@@ -192,24 +211,51 @@ class RunFolder:
         recs, _ = self.records()
         return {int(r["iteration"]) for r in recs if not r.get("warmup")}
 
+    def whole_iterations(self) -> set[int]:
+        """Iterations whose records were all written (manifest `completed_iterations`; older folders: any record)."""
+        listed = self.manifest.get("completed_iterations")
+        if isinstance(listed, list):
+            return {int(i) for i in listed}
+        return self.completed_iterations()
+
+    def set_aside_partial(self, complete: set[int]) -> int:
+        """Before appending to a killed run: set aside torn lines and records of iterations cut in half.
+
+        A SIGKILL can leave a last line without its newline (the next append
+        would glue onto it) or an iteration with only some of its metrics. Those
+        lines move, byte for byte, to records.set-aside.jsonl (kept, never read
+        as data) and records.jsonl is replaced atomically by the whole ones.
+        Returns the number of lines set aside.
+        """
+        path = self.path / RECORDS
+        if not path.exists():
+            return 0
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        keep, aside = [], []
+        for n, line in enumerate(lines):
+            if not line.strip():
+                continue
+            torn = n == len(lines) - 1  # no newline after it
+            try:
+                rec = json.loads(line)
+                ok = isinstance(rec, dict) and not torn
+            except ValueError:
+                ok = False
+            if ok and not rec.get("warmup") and int(rec.get("iteration", -1)) not in complete:
+                ok = False
+            (keep if ok else aside).append(line)
+        if not aside:
+            return 0
+        for line in aside:
+            append_line(self.path / SET_ASIDE, line.decode("utf-8", errors="replace"))
+        atomic_write_bytes(path, b"".join(line + b"\n" for line in keep))
+        return len(aside)
+
     def fingerprint(self, which: str) -> dict[str, Any] | None:
         name = {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
         p = self.path / name
         return load_json(p) if p.exists() else None
-
-
-def load_json(path: Path) -> Any:
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", path, e.lineno)
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path)
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path)
 
 
 def effective_status(manifest: dict[str, Any]) -> str:

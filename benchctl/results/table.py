@@ -55,7 +55,7 @@ class BootMeta:
     linear_map_after: str | None = None
     tainted: bool = False
     taint_lines: list[str] = field(default_factory=list)
-    started: float | None = None      # epoch seconds
+    started: float | None = None  # epoch seconds
     simulated: bool = False
     status: str | None = None
 
@@ -67,7 +67,7 @@ class BootMeta:
 class Tidy:
     """The loaded table: `df, boots, skipped = load_runs(dirs)` also works."""
 
-    df: Any                     # pandas.DataFrame, COLUMNS + t, simulated, note
+    df: Any  # pandas.DataFrame, COLUMNS + t, simulated, note
     boots: list[BootMeta]
     skipped: list[Skipped]
 
@@ -96,6 +96,7 @@ def summarize_skipped(skipped: list[Skipped]) -> list[str]:
 def empty_frame() -> Any:
     """A table with the tidy columns and no rows."""
     import pandas as pd
+
     return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS + OPTIONAL})
 
 

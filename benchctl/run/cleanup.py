@@ -26,11 +26,12 @@ def load_kind_modules() -> None:
         try:
             importlib.import_module(mod)
         except Exception:
-            pass   # a kind whose module cannot load is reported per entry ("no handler"), not fatal
+            pass  # a kind whose module cannot load is reported per entry ("no handler"), not fatal
 
 
-def cleanup(state: Path | str | None = None, *, dry_run: bool = False,
-            progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+def cleanup(
+    state: Path | str | None = None, *, dry_run: bool = False, progress: Callable[[dict[str, Any]], None] | None = None
+) -> list[dict[str, Any]]:
     """For every ledger whose run is dead, remove what is still present and ours, newest first.
 
     Returns one row per resource: {run_id, id, kind, attrs, action}; actions are
@@ -50,14 +51,28 @@ def cleanup(state: Path | str | None = None, *, dry_run: bool = False,
         try:
             ledger = Ledger.load(path)
         except InputError as e:
-            emit({"run_id": path.stem, "id": "-", "kind": "ledger", "attrs": {"path": str(path)},
-                  "action": f"refused: {e}"})
+            emit(
+                {
+                    "run_id": path.stem,
+                    "id": "-",
+                    "kind": "ledger",
+                    "attrs": {"path": str(path)},
+                    "action": f"refused: {e}",
+                }
+            )
             continue
         owner = ledger.data.get("owner", {})
         if identity_alive(owner) and owner.get("pid") != os.getpid():
             for e in ledger.outstanding():
-                emit({"run_id": ledger.run_id, "id": e["id"], "kind": e["kind"], "attrs": e["attrs"],
-                      "action": f"skipped: run still alive (pid {owner.get('pid')})"})
+                emit(
+                    {
+                        "run_id": ledger.run_id,
+                        "id": e["id"],
+                        "kind": e["kind"],
+                        "attrs": e["attrs"],
+                        "action": f"skipped: run still alive (pid {owner.get('pid')})",
+                    }
+                )
             continue
         for e in removal_order(ledger.outstanding()):
             emit(remove_entry(ledger, e, dry_run=dry_run))

@@ -38,8 +38,13 @@ class CounterSetup:
         return [self.perf, "stat", "-x,", "-a", "-o", str(out_file), *self.events.perf_args(), "--", *argv]
 
     def to_json(self) -> dict:
-        return {"enabled": self.enabled, "event_set": self.events.name, "events": list(self.events.events),
-                "pmu": self.pmu, "warnings": self.warnings}
+        return {
+            "enabled": self.enabled,
+            "event_set": self.events.name,
+            "events": list(self.events.events),
+            "pmu": self.pmu,
+            "warnings": self.warnings,
+        }
 
 
 def pmu_present(sys_root: Path = Path("/sys")) -> bool:
@@ -49,8 +54,12 @@ def pmu_present(sys_root: Path = Path("/sys")) -> bool:
         return False
     for p in d.iterdir():
         n = p.name
-        if n in ("cpu", "cpu_core", "cpu_atom") or n.startswith("armv8") or n.startswith("armv9") \
-                or ("pmu" in n and n.startswith("arm")):
+        if (
+            n in ("cpu", "cpu_core", "cpu_atom")
+            or n.startswith("armv8")
+            or n.startswith("armv9")
+            or ("pmu" in n and n.startswith("arm"))
+        ):
             return True
     return False
 
@@ -64,36 +73,51 @@ def configure(fp: dict, *, enabled: bool = True, sys_root: Path = Path("/"), pro
         return CounterSetup(False, events, pmu, ["perf disabled (--no-perf)"])
     perf = shutil.which("perf")
     if perf is None:
-        return CounterSetup(False, events, pmu, ["perf is not installed (Debian package linux-perf): "
-                                             "running without perf counters"])
+        return CounterSetup(
+            False, events, pmu, ["perf is not installed (Debian package linux-perf): running without perf counters"]
+        )
     paranoid = (fp.get("tuning") or {}).get("perf_event_paranoid")
     if os.geteuid() != 0 and isinstance(paranoid, int) and paranoid > 0:
-        return CounterSetup(False, events, pmu, [f"kernel.perf_event_paranoid is {paranoid} and benchctl is not root: "
-                                             "system-wide counting (-a) needs <= 0; running without perf counters"])
+        return CounterSetup(
+            False,
+            events,
+            pmu,
+            [
+                f"kernel.perf_event_paranoid is {paranoid} and benchctl is not root: "
+                "system-wide counting (-a) needs <= 0; running without perf counters"
+            ],
+        )
     warnings = []
     if not pmu:
-        warnings.append(f"no hardware PMU on this host ({arch}): perf counts software events only; "
-                        "no TLB-walk or MPKI metrics")
+        warnings.append(
+            f"no hardware PMU on this host ({arch}): perf counts software events only; no TLB-walk or MPKI metrics"
+        )
     if probe:
         ok, why = _probe(perf, ["task-clock"])
         if not ok:
-            return CounterSetup(False, events, pmu, [f"perf stat does not work here ({why}): "
-                                                 "running without perf counters"])
+            return CounterSetup(
+                False, events, pmu, [f"perf stat does not work here ({why}): running without perf counters"]
+            )
         if events is not SOFTWARE and not _probe(perf, list(events.events))[0]:
             # perf rejects the whole command for one unknown event name (e.g. Intel names on AMD)
             usable = tuple(e for e in events.events if _probe(perf, [e])[0])
             dropped = [e for e in events.events if e not in usable]
             warnings.append(f"perf does not accept {', '.join(dropped)} on this CPU; counting without them")
-            events = EventSet(events.name + "-partial", usable, events.mapping, events.description) \
-                if usable else SOFTWARE
+            events = (
+                EventSet(events.name + "-partial", usable, events.mapping, events.description) if usable else SOFTWARE
+            )
     return CounterSetup(True, events, pmu, warnings, perf)
 
 
 def _probe(perf: str, events: list[str]) -> tuple[bool, str]:
     """Does `perf stat -a -e EVENTS -- true` run? (A not-supported event still runs; a bad name does not.)"""
     try:
-        p = subprocess.run([perf, "stat", "-x,", "-a", "-e", ",".join(events), "--", "true"],
-                           capture_output=True, text=True, timeout=30)
+        p = subprocess.run(
+            [perf, "stat", "-x,", "-a", "-e", ",".join(events), "--", "true"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return False, str(e)
     return p.returncode == 0, " ".join((p.stderr or p.stdout).strip().splitlines()[-1:])

@@ -38,8 +38,10 @@ class HostLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ResourceError(f"another benchctl run holds this host: {self.holder_text()}; "
-                                "wait for it to finish (or stop it) and try again")
+            raise ResourceError(
+                f"another benchctl run holds this host: {self.holder_text()}; "
+                "wait for it to finish (or stop it) and try again"
+            )
         self.fd = fd
         try:
             self.set_holder(run_id, run_dir)
@@ -49,11 +51,15 @@ class HostLock:
 
     def set_holder(self, run_id: str, run_dir: Path | str | None) -> None:
         try:
-            atomic_write_json(self.dir / LOCK_INFO, {"run_id": run_id, "run_dir": str(run_dir) if run_dir else None,
-                                                     **process_identity()})
+            atomic_write_json(
+                self.dir / LOCK_INFO,
+                {"run_id": run_id, "run_dir": str(run_dir) if run_dir else None, **process_identity()},
+            )
         except OSError as e:
-            raise ResourceError(f"cannot write to the state directory {self.dir} ({e.strerror or e}); "
-                                "free space there or set BENCHCTL_STATE_DIR") from None
+            raise ResourceError(
+                f"cannot write to the state directory {self.dir} ({e.strerror or e}); "
+                "free space there or set BENCHCTL_STATE_DIR"
+            ) from None
 
     def holder(self) -> dict[str, Any] | None:
         try:

@@ -9,40 +9,36 @@ warnings go into run.json so analyze and reviewers see them too.
 from __future__ import annotations
 
 import os
-from typing import Any
+
+from benchctl.documents import get
 
 HEAVY_CPU_PCT = 50.0
-
-
-def _get(fp: dict, dotted: str) -> Any:
-    cur: Any = fp
-    for part in dotted.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 def from_fingerprint(fp: dict, min_memory_mb: int) -> list[str]:
     """Warnings derived from the fingerprint alone (pure; tested on recorded fingerprints)."""
     out = []
-    gov = _get(fp, "tuning.governor")
+    gov = get(fp, "tuning.governor")
     if isinstance(gov, dict) and gov:
         slow = sorted({v for v in gov.values() if v != "performance"})
         if slow:
-            out.append(f"CPU frequency governor is {', '.join(map(str, slow))}, not performance: "
-                       "set it (cpupower frequency-set -g performance) on both arms")
+            out.append(
+                f"CPU frequency governor is {', '.join(map(str, slow))}, not performance: "
+                "set it (cpupower frequency-set -g performance) on both arms"
+            )
     elif gov is None:
         out.append("CPU frequency governor unknown (no cpufreq): frequency is not under benchctl's control")
-    thp = _get(fp, "tuning.thp_enabled")
+    thp = get(fp, "tuning.thp_enabled")
     if thp == "always":
         out.append("transparent hugepages are 'always': user memory is THP-backed; keep the same setting on both arms")
     elif thp is None:
         out.append("transparent hugepage setting unknown")
-    avail = _get(fp, "memory.available_kb")
+    avail = get(fp, "memory.available_kb")
     if isinstance(avail, (int, float)) and min_memory_mb and avail < min_memory_mb * 1024:
-        out.append(f"only {avail // 1024} MiB of memory available, the preset wants {min_memory_mb} MiB: "
-                   "expect swapping or an OOM kill")
+        out.append(
+            f"only {avail // 1024} MiB of memory available, the preset wants {min_memory_mb} MiB: "
+            "expect swapping or an OOM kill"
+        )
     return out
 
 
@@ -90,10 +86,11 @@ def is_benchctl_run(argv: list[str]) -> bool:
     """`benchctl run ...` or `python -m benchctl run ...` (not any command line that mentions benchctl)."""
     for i, a in enumerate(argv[:4]):
         program = os.path.basename(a) == "benchctl" and (
-            i == 0 or (i == 1 and os.path.basename(argv[0]).startswith("python")))
+            i == 0 or (i == 1 and os.path.basename(argv[0]).startswith("python"))
+        )
         module = a == "benchctl" and i > 0 and argv[i - 1] == "-m"
         if program or module:
-            return "run" in argv[i + 1:i + 2]
+            return "run" in argv[i + 1 : i + 2]
     return False
 
 

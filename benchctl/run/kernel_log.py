@@ -5,19 +5,18 @@ called from invalid context" from a page-table split under a spinlock) is
 not a clean measurement of the change; it is marked tainted and the lines
 are shown, so analyze can exclude it. /dev/kmsg gives every record a
 sequence number, so "written during the run" is exact; where it cannot be
-read, `dmesg` timestamps (seconds since boot) are the fallback.
+read, `dmesg` timestamps (seconds since boot) are the fallback (both read by env/kmsg.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchctl.env.kmsg import KMSG, DmesgError, KmsgRecord, read_kmsg, run_dmesg
+
 TAINT_PATTERNS = ("BUG:", "WARNING:", "Invalid wait context", "sleeping function called from invalid context")
-_KMSG_RECORD = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
 _DMESG_LINE = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
 
 
@@ -25,35 +24,23 @@ _DMESG_LINE = re.compile(r"^\[\s*(\d+\.\d+)\]\s?(.*)$")
 class Mark:
     """Where the log stood when the run started."""
 
-    source: str                 # "kmsg" | "dmesg" | "none"
-    seq: int | None = None      # last /dev/kmsg sequence number seen
+    source: str  # "kmsg" | "dmesg" | "none"
+    seq: int | None = None  # last /dev/kmsg sequence number seen
     uptime_s: float | None = None
 
 
-def _read_kmsg(path: Path) -> list[tuple[int, float, str]] | None:
-    """All records in the ring buffer as (seq, seconds since boot, message), or None if unreadable."""
+def _records(path: str) -> list[KmsgRecord] | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        return read_kmsg(path)
     except OSError:
         return None
-    out = []
+
+
+def _dmesg() -> str | None:
     try:
-        while True:
-            try:
-                rec = os.read(fd, 8192)
-            except BlockingIOError:
-                break
-            except BrokenPipeError:   # EPIPE: records overwritten while reading; go on from the next one
-                continue
-            if not rec:
-                break
-            text = rec.decode("utf-8", errors="replace")
-            m = _KMSG_RECORD.match(text.split("\n", 1)[0])
-            if m:
-                out.append((int(m.group(2)), int(m.group(3)) / 1e6, m.group(4)))
-    finally:
-        os.close(fd)
-    return out
+        return run_dmesg()
+    except DmesgError:
+        return None
 
 
 def _uptime(proc: Path = Path("/proc")) -> float | None:
@@ -63,31 +50,24 @@ def _uptime(proc: Path = Path("/proc")) -> float | None:
         return None
 
 
-def mark(kmsg: Path = Path("/dev/kmsg")) -> Mark:
-    recs = _read_kmsg(kmsg)
+def mark(kmsg: str = KMSG) -> Mark:
+    recs = _records(kmsg)
     if recs is not None:
-        return Mark("kmsg", seq=max((r[0] for r in recs), default=-1), uptime_s=_uptime())
+        return Mark("kmsg", seq=max((r.seq for r in recs), default=-1), uptime_s=_uptime())
     return Mark("dmesg" if _dmesg() is not None else "none", uptime_s=_uptime())
 
 
-def _dmesg() -> str | None:
-    try:
-        p = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return p.stdout if p.returncode == 0 else None
-
-
-def since(m: Mark, kmsg: Path = Path("/dev/kmsg")) -> tuple[list[str], str | None]:
+def since(m: Mark, kmsg: str = KMSG) -> tuple[list[str], str | None]:
     """Lines logged after the mark as '[seconds] message', and a warning if the view is incomplete."""
     if m.source == "kmsg":
-        recs = _read_kmsg(kmsg)
+        recs = _records(kmsg)
         if recs is not None:
-            new = [r for r in recs if r[0] > (m.seq if m.seq is not None else -1)]
+            last = m.seq if m.seq is not None else -1
+            new = [r for r in recs if r.seq > last]
             warn = None
-            if new and m.seq is not None and min(r[0] for r in new) > m.seq + 1:
+            if new and m.seq is not None and new[0].seq > m.seq + 1:
                 warn = "the kernel ring buffer wrapped during the run: some kernel log lines were lost"
-            return [f"[{t:12.6f}] {msg}" for _, t, msg in new], warn
+            return [f"[{r.t:12.6f}] {r.message}" for r in new], warn
     text = _dmesg()
     if text is None:
         return [], "kernel log not readable (/dev/kmsg and dmesg both failed): taint not checked"

@@ -27,15 +27,19 @@ TEMPDIR_MARKER = ".benchctl-owner"
 @dataclass(frozen=True)
 class KindHandler:
     remove: Callable[[dict], None]
-    owned: Callable[[dict], bool]                       # present AND proven ours
-    present: Callable[[dict], bool] | None = None       # present at all (to tell "gone" from "not ours")
+    owned: Callable[[dict], bool]  # present AND proven ours
+    present: Callable[[dict], bool] | None = None  # present at all (to tell "gone" from "not ours")
 
 
 _KINDS: dict[str, KindHandler] = {}
 
 
-def register_kind(kind: str, remove: Callable[[dict], None], owned: Callable[[dict], bool],
-                  present: Callable[[dict], bool] | None = None) -> None:
+def register_kind(
+    kind: str,
+    remove: Callable[[dict], None],
+    owned: Callable[[dict], bool],
+    present: Callable[[dict], bool] | None = None,
+) -> None:
     """Teach cleanup how to verify and remove one kind of resource."""
     _KINDS[kind] = KindHandler(remove=remove, owned=owned, present=present)
 
@@ -114,7 +118,7 @@ def _proc_owned(a: dict) -> bool:
 def _proc_remove(a: dict) -> None:
     if _proc_owned_exact(a):
         terminate_process(a["pid"], a.get("start_time"))
-    for pid in token_processes(a.get("token")):   # its children (e.g. the generator under perf)
+    for pid in token_processes(a.get("token")):  # its children (e.g. the generator under perf)
         terminate_process(pid, proc_start_time(pid))
 
 
@@ -124,12 +128,17 @@ def _tmp_present(a: dict) -> bool:
     return os.path.lexists(a.get("path", ""))
 
 
-def _tmp_owned(a: dict) -> bool:
+def same_inode(a: dict, is_type: Callable[[int], bool]) -> bool:
+    """a["path"] is (without following a link) of that type and still the inode the ledger recorded."""
     try:
         st = os.lstat(a["path"])
     except (OSError, KeyError):
         return False
-    if not (stat.S_ISDIR(st.st_mode) and st.st_dev == a.get("dev") and st.st_ino == a.get("ino")):
+    return is_type(st.st_mode) and st.st_dev == a.get("dev") and st.st_ino == a.get("ino")
+
+
+def _tmp_owned(a: dict) -> bool:
+    if not same_inode(a, stat.S_ISDIR):
         return False
     try:
         return (Path(a["path"]) / TEMPDIR_MARKER).read_text().strip() == a.get("token")

@@ -46,9 +46,9 @@ LEDGER_DIR = "ledgers"
 MIRROR = "resources.json"
 
 # entry states
-PLANNED = "planned"     # written before creation; creation may or may not have happened
-PRESENT = "present"     # creation finished
-REMOVED = "removed"     # removed by the run itself (or by cleanup)
+PLANNED = "planned"  # written before creation; creation may or may not have happened
+PRESENT = "present"  # creation finished
+REMOVED = "removed"  # removed by the run itself (or by cleanup)
 
 
 class Ledger:
@@ -117,8 +117,10 @@ class Ledger:
             atomic_write_json(self.path, self.data)
         except OSError as e:
             if strict:
-                raise ResourceError(f"cannot write the resource ledger {self.path} ({e.strerror or e}); "
-                                    "nothing more is created without it") from None
+                raise ResourceError(
+                    f"cannot write the resource ledger {self.path} ({e.strerror or e}); "
+                    "nothing more is created without it"
+                ) from None
             self.data.setdefault("unsaved", True)
         if self.mirror is not None and self.mirror.parent.is_dir():
             try:
@@ -130,8 +132,7 @@ class Ledger:
     def add(self, kind: str, **attrs: Any) -> str:
         """Record the intent to create a resource; call BEFORE creating it. Returns its id."""
         rid = f"r{len(self.data['resources']) + 1}"
-        self.data["resources"].append({"id": rid, "kind": kind, "state": PLANNED,
-                                       "attrs": attrs, "t": time.time()})
+        self.data["resources"].append({"id": rid, "kind": kind, "state": PLANNED, "attrs": attrs, "t": time.time()})
         self.save()
         return rid
 

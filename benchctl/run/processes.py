@@ -34,7 +34,7 @@ def proc_start_time(pid: int, proc: Path = Path("/proc")) -> int | None:
     except OSError:
         return None
     # comm may hold spaces and parentheses: split after the LAST ')'
-    rest = stat[stat.rfind(")") + 2:].split()
+    rest = stat[stat.rfind(")") + 2 :].split()
     try:
         return int(rest[19])
     except (IndexError, ValueError):
@@ -91,8 +91,9 @@ def token_processes(token: str | None) -> list[int]:
     if not token:
         return []
     me = os.getpid()
-    return [p.pid for p in psutil.process_iter() if p.pid != me and carries_token(p.pid, token)
-            and not is_zombie(p.pid)]
+    return [
+        p.pid for p in psutil.process_iter() if p.pid != me and carries_token(p.pid, token) and not is_zombie(p.pid)
+    ]
 
 
 def group_alive(pgid: int) -> bool:
@@ -114,6 +115,7 @@ def group_alive(pgid: int) -> bool:
 
 def terminate_process(pid: int, start_time: int | None, grace_s: float = 3.0) -> None:
     """SIGTERM, wait, then SIGKILL; only while pid still has the recorded start time."""
+
     def same() -> bool:
         st = proc_start_time(pid)
         return st is not None and (start_time is None or st == start_time)

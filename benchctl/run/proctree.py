@@ -40,11 +40,18 @@ def kill_group(proc: subprocess.Popen, grace_s: float = 2.0) -> None:
         pass
 
 
-def run(argv: list[str], *, input: bytes | str | None = None, timeout: float | None = None,
-        text: bool = True) -> subprocess.CompletedProcess:
+def run(
+    argv: list[str], *, input: bytes | str | None = None, timeout: float | None = None, text: bool = True
+) -> subprocess.CompletedProcess:
     """Like subprocess.run(capture_output=True), but the command and all its descendants die with it."""
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=text,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(input=input, timeout=timeout)
     except BaseException:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchctl.errors import InputError, UsageError
 from benchctl import sizes
+from benchctl.documents import load_toml
+from benchctl.errors import InputError, UsageError
 
 WORKLOAD_FORMAT = "benchctl-workload/1"
 SUITE_FORMAT = "benchctl-suite/1"
@@ -61,6 +61,7 @@ class Param:
         where is the file the value came from (InputError names file and key)
         or None for the command line (UsageError, exit 2, no internal path).
         """
+
         def bad(why: str) -> InputError | UsageError:
             return InputError(f"{key}: {why}", where) if where is not None else UsageError(f"{key}: {why}")
 
@@ -76,7 +77,7 @@ class Param:
                 else:
                     raise bad(f"expected true or false, got {value!r}")
             elif t == "int":
-                if isinstance(value, bool) or (isinstance(value, float)) :
+                if isinstance(value, bool) or (isinstance(value, float)):
                     raise bad(f"expected an integer, got {value!r}")
                 v = int(value, 0) if isinstance(value, str) else int(value)
             elif t == "float":
@@ -135,27 +136,41 @@ class Workload:
     default_preset: str
     path: Path
 
-    def resolve(self, preset: str | None = None, overrides: dict[str, str] | None = None, *,
-                iterations: int | None = None, warmup: int | None = None) -> "ResolvedSpec":
+    def resolve(
+        self,
+        preset: str | None = None,
+        overrides: dict[str, str] | None = None,
+        *,
+        iterations: int | None = None,
+        warmup: int | None = None,
+    ) -> ResolvedSpec:
         """Defaults < preset < overrides, each value type-checked."""
         pname = preset or self.default_preset
         if pname not in self.presets:
-            raise UsageError(f"--preset {pname}: workload {self.name} has no such preset "
-                             f"(have: {', '.join(self.presets)})")
+            raise UsageError(
+                f"--preset {pname}: workload {self.name} has no such preset (have: {', '.join(self.presets)})"
+            )
         p = self.presets[pname]
         values = {k: prm.default for k, prm in self.params.items()}
         values.update(p.values)
         for key, raw in (overrides or {}).items():
             if key not in self.params:
                 near = difflib.get_close_matches(key, list(self.params), n=1)
-                raise UsageError(f"--set {key}: workload {self.name} has no such parameter"
-                                 + (f" (did you mean {near[0]}?)" if near else "")
-                                 + f"; see `benchctl run {self.name} --help`")
+                raise UsageError(
+                    f"--set {key}: workload {self.name} has no such parameter"
+                    + (f" (did you mean {near[0]}?)" if near else "")
+                    + f"; see `benchctl run {self.name} --help`"
+                )
             values[key] = self.params[key].convert(raw, None, f"--set {key}")
-        return ResolvedSpec(workload=self, preset=pname, params=values, overrides=dict(overrides or {}),
-                            iterations=iterations if iterations is not None else p.iterations,
-                            warmup=warmup if warmup is not None else p.warmup,
-                            min_memory_mb=p.min_memory_mb if p.min_memory_mb is not None else self.min_memory_mb)
+        return ResolvedSpec(
+            workload=self,
+            preset=pname,
+            params=values,
+            overrides=dict(overrides or {}),
+            iterations=iterations if iterations is not None else p.iterations,
+            warmup=warmup if warmup is not None else p.warmup,
+            min_memory_mb=p.min_memory_mb if p.min_memory_mb is not None else self.min_memory_mb,
+        )
 
 
 @dataclass
@@ -170,25 +185,21 @@ class ResolvedSpec:
 
     def to_json(self) -> dict[str, Any]:
         w = self.workload
-        return {"name": w.name, "driver": w.driver, "description": w.description, "file": str(w.path),
-                "preset": self.preset, "params": self.params, "iterations": self.iterations,
-                "warmup": self.warmup, "min_memory_mb": self.min_memory_mb,
-                "needs": {"programs": w.programs, "one_of": w.one_of, "root": w.root}}
+        return {
+            "name": w.name,
+            "driver": w.driver,
+            "description": w.description,
+            "file": str(w.path),
+            "preset": self.preset,
+            "params": self.params,
+            "iterations": self.iterations,
+            "warmup": self.warmup,
+            "min_memory_mb": self.min_memory_mb,
+            "needs": {"programs": w.programs, "one_of": w.one_of, "root": w.root},
+        }
 
 
 # -- loading -------------------------------------------------------------------------
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError("no such file", path)
-    except tomllib.TOMLDecodeError as e:
-        m = re.search(r"line (\d+)", str(e))
-        raise InputError(f"not valid TOML ({e})", path, int(m.group(1)) if m else None)
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read ({e})", path)
 
 
 def _check_keys(table: Any, allowed: set[str], path: Path, where: str) -> dict[str, Any]:
@@ -196,8 +207,9 @@ def _check_keys(table: Any, allowed: set[str], path: Path, where: str) -> dict[s
         raise InputError(f"{where or 'top level'}: expected a table", path)
     for k in table:
         if k not in allowed:
-            raise InputError(f"{where + '.' if where else ''}{k}: unknown key (allowed: {', '.join(sorted(allowed))})",
-                             path)
+            raise InputError(
+                f"{where + '.' if where else ''}{k}: unknown key (allowed: {', '.join(sorted(allowed))})", path
+            )
     return table
 
 
@@ -215,7 +227,7 @@ def _typed(table: dict, key: str, typ: type | tuple, path: Path, where: str, def
 
 def _str_map(v: Any, path: Path, where: str) -> dict[str, str]:
     if not isinstance(v, dict) or not all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()):
-        raise InputError(f"{where}: expected a table of program = \"package\"", path)
+        raise InputError(f'{where}: expected a table of program = "package"', path)
     return dict(v)
 
 
@@ -225,12 +237,13 @@ def load_workload(name_or_path: str | Path) -> Workload:
     path = Path(s) if s.endswith(".toml") or "/" in s else workloads_dir() / f"{s}.toml"
     if not path.is_file():
         known = ", ".join(list_workload_names()) or "none"
-        if path != Path(s):   # a name typed on the command line, not a file the user gave
+        if path != Path(s):  # a name typed on the command line, not a file the user gave
             raise UsageError(f"no workload {s!r} (known: {known})")
         raise InputError(f"no such workload (known: {known})", path)
-    doc = _read_toml(path)
-    _check_keys(doc, {"format", "name", "driver", "description", "default_preset", "needs", "params", "presets"},
-                path, "")
+    doc = load_toml(path, "workload file")
+    _check_keys(
+        doc, {"format", "name", "driver", "description", "default_preset", "needs", "params", "presets"}, path, ""
+    )
     fmt = _typed(doc, "format", str, path, "")
     if fmt != WORKLOAD_FORMAT:
         raise InputError(f"format: expected {WORKLOAD_FORMAT!r}, got {fmt!r}", path)
@@ -258,10 +271,15 @@ def load_workload(name_or_path: str | Path) -> Workload:
         if "default" not in pt:
             raise InputError(f"{where}.default: missing", path)
         choices = _typed(pt, "choices", list, path, where, None)
-        prm = Param(name=pname, type=typ, default=None, help=_typed(pt, "help", str, path, where, ""),
-                    min=_typed(pt, "min", (int, float), path, where, None),
-                    max=_typed(pt, "max", (int, float), path, where, None),
-                    choices=tuple(choices) if choices is not None else None)
+        prm = Param(
+            name=pname,
+            type=typ,
+            default=None,
+            help=_typed(pt, "help", str, path, where, ""),
+            min=_typed(pt, "min", (int, float), path, where, None),
+            max=_typed(pt, "max", (int, float), path, where, None),
+            choices=tuple(choices) if choices is not None else None,
+        )
         default = prm.convert(pt["default"], path, f"{where}.default")
         params[pname] = Param(**{**prm.__dict__, "default": default})
 
@@ -279,18 +297,33 @@ def load_workload(name_or_path: str | Path) -> Workload:
         warm = _typed(tbl, "warmup", int, path, where, 1)
         if iters < 1 or warm < 0:
             raise InputError(f"{where}: iterations must be >= 1 and warmup >= 0", path)
-        presets[pr] = Preset(name=pr, description=_typed(tbl, "description", str, path, where, ""),
-                             iterations=iters, warmup=warm, values=checked,
-                             min_memory_mb=_typed(tbl, "min_memory_mb", int, path, where, None))
+        presets[pr] = Preset(
+            name=pr,
+            description=_typed(tbl, "description", str, path, where, ""),
+            iterations=iters,
+            warmup=warm,
+            values=checked,
+            min_memory_mb=_typed(tbl, "min_memory_mb", int, path, where, None),
+        )
     for required in ("quick", "claim"):
         if required not in presets:
             raise InputError(f"presets.{required}: missing (every workload has quick and claim)", path)
     default_preset = _typed(doc, "default_preset", str, path, "", "quick")
     if default_preset not in presets:
         raise InputError(f"default_preset: no preset {default_preset!r}", path)
-    return Workload(name=name, driver=driver, description=_typed(doc, "description", str, path, "", ""),
-                    params=params, presets=presets, programs=programs, one_of=one_of, min_memory_mb=min_mem,
-                    root=root, default_preset=default_preset, path=path)
+    return Workload(
+        name=name,
+        driver=driver,
+        description=_typed(doc, "description", str, path, "", ""),
+        params=params,
+        presets=presets,
+        programs=programs,
+        one_of=one_of,
+        min_memory_mb=min_mem,
+        root=root,
+        default_preset=default_preset,
+        path=path,
+    )
 
 
 def list_workload_names() -> list[str]:
@@ -311,6 +344,7 @@ def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 # -- suites ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SuiteEntry:
     workload: str
@@ -325,8 +359,9 @@ class Suite:
     entries: list[SuiteEntry]
     path: Path
 
-    def resolve(self, preset: str | None, overrides: dict[str, str], *, iterations: int | None = None,
-             warmup: int | None = None) -> list[ResolvedSpec]:
+    def resolve(
+        self, preset: str | None, overrides: dict[str, str], *, iterations: int | None = None, warmup: int | None = None
+    ) -> list[ResolvedSpec]:
         """One resolved spec per entry; a --set key no workload declares is an error."""
         used: set[str] = set()
         out = []
@@ -352,7 +387,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         if path != Path(s):
             raise UsageError(f"no suite {s!r} (known: {known or 'none'})")
         raise InputError(f"no such suite (known: {known or 'none'})", path)
-    doc = _read_toml(path)
+    doc = load_toml(path, "suite file")
     _check_keys(doc, {"format", "name", "description", "run"}, path, "")
     fmt = _typed(doc, "format", str, path, "")
     if fmt != SUITE_FORMAT:
@@ -362,10 +397,18 @@ def load_suite(name_or_path: str | Path) -> Suite:
         where = f"run[{i}]"
         _check_keys(e, {"workload", "presets", "set"}, path, where)
         presets = _typed(e, "presets", dict, path, where, {})
-        entries.append(SuiteEntry(workload=_typed(e, "workload", str, path, where),
-                                  presets={str(k): str(v) for k, v in presets.items()},
-                                  values=_typed(e, "set", dict, path, where, {})))
+        entries.append(
+            SuiteEntry(
+                workload=_typed(e, "workload", str, path, where),
+                presets={str(k): str(v) for k, v in presets.items()},
+                values=_typed(e, "set", dict, path, where, {}),
+            )
+        )
     if not entries:
         raise InputError("run: a suite needs at least one [[run]] entry", path)
-    return Suite(name=_typed(doc, "name", str, path, ""), description=_typed(doc, "description", str, path, "", ""),
-                 entries=entries, path=path)
+    return Suite(
+        name=_typed(doc, "name", str, path, ""),
+        description=_typed(doc, "description", str, path, "", ""),
+        entries=entries,
+        path=path,
+    )

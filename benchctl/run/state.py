@@ -35,8 +35,9 @@ def private_dir(path: Path) -> Path:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
-        raise ResourceError(f"cannot create state directory {path} ({e.strerror}); "
-                            "set BENCHCTL_STATE_DIR to a writable directory") from None
+        raise ResourceError(
+            f"cannot create state directory {path} ({e.strerror}); set BENCHCTL_STATE_DIR to a writable directory"
+        ) from None
     if path.is_symlink() or not path.is_dir():
         raise ResourceError(f"refusing to use state directory {path}: not a plain directory")
     if path.stat().st_uid != os.geteuid():

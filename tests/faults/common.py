@@ -28,7 +28,7 @@ from tests.faults import probe
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
-TIMEOUT = 120           # no single benchctl invocation of a scenario may take longer
+TIMEOUT = 120  # no single benchctl invocation of a scenario may take longer
 
 
 class ScenarioFailed(AssertionError):
@@ -51,6 +51,7 @@ class Outcome:
 
 # -- scope lifecycle ------------------------------------------------------------
 
+
 def force_clean(scope: probe.Scope) -> list[str]:
     """Remove everything under the scope, by attribution, whatever state the scenario left it in."""
     done = []
@@ -70,7 +71,7 @@ def force_clean(scope: probe.Scope) -> list[str]:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, 0)
     root = str(scope.root) + "/"
-    for _ in range(3):   # deepest first; a loop device can pin a tmpfs until it is detached
+    for _ in range(3):  # deepest first; a loop device can pin a tmpfs until it is detached
         for target, _, _ in sorted(probe.mounts(), key=lambda m: -len(m[0])):
             if target.startswith(root):
                 subprocess.run(["umount", target], capture_output=True, timeout=60)
@@ -100,16 +101,31 @@ def scope(name: str) -> Iterator[probe.Scope]:
 
 # -- running benchctl ------------------------------------------------------------
 
-def benchctl(s: probe.Scope, args: list[str], *, hooked: bool = False, timeout: float = TIMEOUT,
-             env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+
+def benchctl(
+    s: probe.Scope,
+    args: list[str],
+    *,
+    hooked: bool = False,
+    timeout: float = TIMEOUT,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
     mod = "tests.faults.hook" if hooked else "benchctl"
-    return subprocess.run([PY, "-m", mod, *args], env=env or s.env(), capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd or ROOT)
+    return subprocess.run(
+        [PY, "-m", mod, *args], env=env or s.env(), capture_output=True, text=True, timeout=timeout, cwd=cwd or ROOT
+    )
 
 
 def start(s: probe.Scope, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([PY, "-m", "tests.faults.hook", *args], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [PY, "-m", "tests.faults.hook", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def one_line_error(p: subprocess.CompletedProcess) -> str:
@@ -170,6 +186,7 @@ def free_port() -> int:
 
 # -- decoys: things that look like benchctl's but are not ------------------------
 
+
 @dataclass
 class Decoys:
     memcached: subprocess.Popen | None = None
@@ -207,15 +224,35 @@ def make_decoys(s: probe.Scope) -> Decoys:
     s.exclude_paths.add(str(s.root / "decoy"))
     if shutil.which("memcached"):
         env = {k: v for k, v in os.environ.items() if k != probe.SCOPE_ENV}
-        d.memcached = subprocess.Popen(["memcached", "-l", "127.0.0.1", "-p", str(free_port()), "-U", "0",
-                                        "-t", "1", "-m", "16", "-c", "64", "-u", "root"], env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        d.memcached = subprocess.Popen(
+            [
+                "memcached",
+                "-l",
+                "127.0.0.1",
+                "-p",
+                str(free_port()),
+                "-U",
+                "0",
+                "-t",
+                "1",
+                "-m",
+                "16",
+                "-c",
+                "64",
+                "-u",
+                "root",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         s.exclude_pids.add(d.memcached.pid)
     img = base / "disk.img"
     with open(img, "wb") as f:
         f.truncate(8 << 20)
-    d.loop = subprocess.run(["losetup", "--find", "--show", str(img)], capture_output=True, text=True,
-                            check=True, timeout=60).stdout.strip()
+    d.loop = subprocess.run(
+        ["losetup", "--find", "--show", str(img)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
     mnt = base / "mnt"
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "benchctl-ram", str(mnt)], check=True, timeout=60)
@@ -227,11 +264,13 @@ def make_decoys(s: probe.Scope) -> Decoys:
 
 def wait_paused(proc: subprocess.Popen, mark: Path, what: str, timeout: float = 90, text: str = "paused"):
     """Wait until the hooked run writes `text` to its mark file; fail at once if it ended instead."""
+
     def ready() -> bool:
         if proc.poll() is not None:
             err = proc.communicate()[1] if proc.stderr and not proc.stderr.closed else ""
             raise ScenarioFailed(f"the run ended (rc {proc.returncode}) before {what}: {(err or '')[-600:]}")
         return mark.exists() and text in mark.read_text()
+
     return wait_for(ready, timeout, what)
 
 

@@ -140,7 +140,7 @@ def main(argv: list[str]) -> None:
         if one.startswith("record:"):
             from benchctl.results import store
 
-            it, n = (int(x) for x in one[len("record:"):].split("@"))
+            it, n = (int(x) for x in one[len("record:") :].split("@"))
             seen, orig_record = [0], store.RunFolder.record
 
             def record(self: Any, iteration: int, *a: Any, _spec: str = one, **k: Any) -> Any:
@@ -152,7 +152,7 @@ def main(argv: list[str]) -> None:
                 return r
 
             store.RunFolder.record = record
-            if hasattr(store.RunFolder, "record_many"):   # an iteration written at once: pause after the write
+            if hasattr(store.RunFolder, "record_many"):  # an iteration written at once: pause after the write
                 orig_many = store.RunFolder.record_many
 
                 def record_many(self: Any, iteration: int, rows: Any, *a: Any, _spec: str = one, **k: Any) -> Any:
@@ -180,6 +180,7 @@ def main(argv: list[str]) -> None:
                 if progress is not None:
                     progress(row)
                 counted(row)
+
             return orig_cleanup(*a, progress=both, **k)
 
         cleanup_mod.cleanup = cleanup

@@ -41,7 +41,7 @@ def _zombie_or_gone(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True
-    return stat[stat.rfind(")") + 2:].split()[0] in ("Z", "X")
+    return stat[stat.rfind(")") + 2 :].split()[0] in ("Z", "X")
 
 
 def scoped_processes(token: str, exclude: set[int] = frozenset()) -> list[str]:
@@ -117,7 +117,9 @@ def dm_names() -> set[str]:
 
 def knobs() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
-    for k in WATCHED_KNOBS + sorted(str(p) for p in Path("/sys/devices/system/cpu").glob("cpu*/cpufreq/scaling_governor")):
+    for k in WATCHED_KNOBS + sorted(
+        str(p) for p in Path("/sys/devices/system/cpu").glob("cpu*/cpufreq/scaling_governor")
+    ):
         try:
             out[k] = Path(k).read_text().strip()
         except OSError:
@@ -151,10 +153,10 @@ def snapshot() -> Snapshot:
 class Scope:
     """Where one scenario's run lives and how to recognise what it made."""
 
-    root: Path                     # everything of the scenario: results, state, TMPDIR
+    root: Path  # everything of the scenario: results, state, TMPDIR
     token: str
-    exclude_pids: set[int] = field(default_factory=set)    # decoys we started ourselves
-    exclude_paths: set[str] = field(default_factory=set)   # decoy mounts / loop backings
+    exclude_pids: set[int] = field(default_factory=set)  # decoys we started ourselves
+    exclude_paths: set[str] = field(default_factory=set)  # decoy mounts / loop backings
 
     @property
     def tmp(self) -> Path:
@@ -171,8 +173,13 @@ class Scope:
     def env(self, **extra: str) -> dict[str, str]:
         from tests.faults.common import ROOT
 
-        env = dict(os.environ, BENCHCTL_STATE_DIR=str(self.state), TMPDIR=str(self.tmp),
-                   PYTHONPATH=str(ROOT), **{SCOPE_ENV: self.token})
+        env = dict(
+            os.environ,
+            BENCHCTL_STATE_DIR=str(self.state),
+            TMPDIR=str(self.tmp),
+            PYTHONPATH=str(ROOT),
+            **{SCOPE_ENV: self.token},
+        )
         env.update(extra)
         return env
 
@@ -192,8 +199,11 @@ class Scope:
             found.append("brd module loaded")
         found += [f"module {m} loaded" for m in sorted((modules() - before.modules) & WATCHED_MODULES - {"brd"})]
         if self.tmp.is_dir():
-            found += [f"temp {p}" for p in sorted(self.tmp.iterdir())
-                      if not any(str(p).startswith(x) for x in self.exclude_paths)]
+            found += [
+                f"temp {p}"
+                for p in sorted(self.tmp.iterdir())
+                if not any(str(p).startswith(x) for x in self.exclude_paths)
+            ]
         now = knobs()
         found += [f"knob {k}: {before.knobs.get(k)!r} -> {v!r}" for k, v in now.items() if before.knobs.get(k) != v]
         led = self.state / "ledgers"

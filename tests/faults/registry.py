@@ -34,6 +34,7 @@ def scenario(name: str, group: str, fast: bool = False):
     def deco(fn: Callable[[], Outcome]) -> Callable[[], Outcome]:
         SCENARIOS.append(Scenario(name, group, fn, fast))
         return fn
+
     return deco
 
 
@@ -43,6 +44,14 @@ def add(name: str, group: str, fn: Callable[[], Outcome], fast: bool = False) ->
 
 def all_scenarios() -> list[Scenario]:
     if not SCENARIOS:
-        from tests.faults import (sc_signals, sc_cleanup, sc_storage, sc_badinput,  # noqa: F401  (register)
-                                  sc_devices, sc_concurrency, sc_security, sc_fuzz)
+        from tests.faults import (
+            sc_signals,
+            sc_cleanup,
+            sc_storage,
+            sc_badinput,  # noqa: F401  (register)
+            sc_devices,
+            sc_concurrency,
+            sc_security,
+            sc_fuzz,
+        )
     return SCENARIOS

@@ -61,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             skipped.append((sc.name, str(e)))
             print(f"{sc.name:<{width}}{'skipped':<10}{'-':>16}{'-':>14}{time.monotonic() - t0:>9.1f}", flush=True)
             continue
-        except Exception as e:   # a failed property, or a scenario that broke
+        except Exception as e:  # a failed property, or a scenario that broke
             out = None
             msg = str(e)
-            if "Traceback" in msg:   # keep the exception line, not the whole stack
+            if "Traceback" in msg:  # keep the exception line, not the whole stack
                 msg = msg.split("Traceback")[0] + "traceback ending in: " + msg.strip().splitlines()[-1]
             detail = f"{type(e).__name__}: {msg}"
         ran += 1
@@ -78,10 +78,19 @@ def main(argv: list[str] | None = None) -> int:
         lost_total += out.records_lost
         survived += ok
         if not ok:
-            failures.append((sc.name, "; ".join(out.leftovers + ([f"{out.records_lost} records lost: {out.detail}"]
-                                                                  if out.records_lost else []))))
-        print(f"{sc.name:<{width}}{'survived' if ok else 'FAILED':<10}{len(out.leftovers):>16}{out.records_lost:>14}"
-              f"{dt:>9.1f}", flush=True)
+            failures.append(
+                (
+                    sc.name,
+                    "; ".join(
+                        out.leftovers + ([f"{out.records_lost} records lost: {out.detail}"] if out.records_lost else [])
+                    ),
+                )
+            )
+        print(
+            f"{sc.name:<{width}}{'survived' if ok else 'FAILED':<10}{len(out.leftovers):>16}{out.records_lost:>14}"
+            f"{dt:>9.1f}",
+            flush=True,
+        )
         if a.verbose and out.detail:
             print(f"    {out.detail}")
     print("-" * len(head))
@@ -89,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {name}: {why}")
     for name, why in failures:
         print(f"FAILED: {name}: {why[:2000]}")
-    print(f"time: {time.monotonic() - t_all:.0f} s" + (f"; {len(skipped)} skipped (not counted below)" if skipped else "")
-          + (f"; {len(failures)} failed" if failures else ""))
+    print(
+        f"time: {time.monotonic() - t_all:.0f} s"
+        + (f"; {len(skipped)} skipped (not counted below)" if skipped else "")
+        + (f"; {len(failures)} failed" if failures else "")
+    )
     print(f"{ran} scenarios, {survived} survived, {lost_total} records lost, {left_total} leftovers")
     return 0 if survived == ran else 1
 

@@ -22,7 +22,7 @@ from tests.faults.registry import add
 
 EXIT_INPUT = 3
 HUGE_MB = 50
-RSS_LIMIT_MB = 200 + 3 * HUGE_MB   # interpreter + pandas, plus a small multiple of the file: no blow-up
+RSS_LIMIT_MB = 200 + 3 * HUGE_MB  # interpreter + pandas, plus a small multiple of the file: no blow-up
 
 
 def good_csv(path: Path, extra: str = "", bad_rows: list[str] = ()) -> int:
@@ -32,8 +32,10 @@ def good_csv(path: Path, extra: str = "", bad_rows: list[str] = ()) -> int:
         for b in range(3):
             for it in range(1, 5):
                 v = base + 500 * b + 37 * it
-                lines.append(f"{arm},h,{arm}-boot{b},{arm}-run{b},memcached,{it},ops_per_sec,{v},ops/s"
-                             + (f",{extra}" if extra else ""))
+                lines.append(
+                    f"{arm},h,{arm}-boot{b},{arm}-run{b},memcached,{it},ops_per_sec,{v},ops/s"
+                    + (f",{extra}" if extra else "")
+                )
     lines += list(bad_rows)
     path.write_text("\n".join(lines) + "\n")
     return len(lines)
@@ -43,8 +45,9 @@ def synth_run(root: Path, n_iter: int = 3) -> Path:
     """A run folder written by the real store code (no tool needed)."""
     from benchctl.results.store import RunFolder
 
-    f = RunFolder.create(root, host="h", workload="boot-memory", arm="pte", run_id="r1", boot_id="b1",
-                         iterations_requested=n_iter)
+    f = RunFolder.create(
+        root, host="h", workload="boot-memory", arm="pte", run_id="r1", boot_id="b1", iterations_requested=n_iter
+    )
     for it in range(1, n_iter + 1):
         f.record(it, "mem_free_kb", 1000.0 + it, "kB")
     f.update(status="complete", iterations_done=n_iter)
@@ -70,10 +73,12 @@ def _case(name: str, fn, fast: bool = True) -> None:
             before = probe.snapshot()
             detail = fn(s)
             return Outcome(leftovers=s.leftovers(before), detail=detail)
+
     add(name, "bad input", run, fast=fast)
 
 
 # -- run folders / JSON lines ------------------------------------------------------
+
 
 def torn_last_record(s: probe.Scope) -> str:
     rd = synth_run(s.results)
@@ -104,8 +109,10 @@ def nan_inf_records(s: probe.Scope) -> str:
     rd = synth_run(s.results)
     with open(rd / "records.jsonl", "a") as f:
         for v in ("NaN", "Infinity", "-Infinity", '"12abc"', "null", "1e999"):
-            f.write('{"run":"r1","arm":"pte","host":"h","boot":"b1","workload":"boot-memory","iteration":5,'
-                    f'"metric":"mem_free_kb","value":{v},"unit":"kB","warmup":false}}\n')
+            f.write(
+                '{"run":"r1","arm":"pte","host":"h","boot":"b1","workload":"boot-memory","iteration":5,'
+                f'"metric":"mem_free_kb","value":{v},"unit":"kB","warmup":false}}\n'
+            )
     p = benchctl(s, ["export", str(rd)])
     check(p.returncode == 0 and "Traceback" not in p.stderr, f"export rc {p.returncode}: {p.stderr[-500:]}")
     rows = p.stdout.splitlines()[1:]
@@ -154,23 +161,32 @@ def empty_files(s: probe.Scope) -> str:
 
 def _run_measured(s: probe.Scope, argv: list[str]) -> tuple[subprocess.CompletedProcess, int]:
     """Run benchctl in a fresh interpreter and return (result, its peak RSS in MB)."""
-    code = ("import resource,subprocess,sys;"
-            "p=subprocess.run(sys.argv[1:],capture_output=True,text=True,errors='replace');"
-            "sys.stdout.write(p.stdout[-2000:]+'\\x00'+p.stderr);"
-            "sys.stdout.write('\\x00%d' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024));"
-            "sys.exit(p.returncode)")
-    p = subprocess.run([PY, "-c", code, PY, "-m", "benchctl", *argv], env=s.env(), capture_output=True,
-                       text=True, timeout=300, cwd=ROOT)
+    code = (
+        "import resource,subprocess,sys;"
+        "p=subprocess.run(sys.argv[1:],capture_output=True,text=True,errors='replace');"
+        "sys.stdout.write(p.stdout[-2000:]+'\\x00'+p.stderr);"
+        "sys.stdout.write('\\x00%d' % (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss//1024));"
+        "sys.exit(p.returncode)"
+    )
+    p = subprocess.run(
+        [PY, "-c", code, PY, "-m", "benchctl", *argv],
+        env=s.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     out, err, mb = p.stdout.split("\x00")
     return subprocess.CompletedProcess(argv, p.returncode, out, err), int(mb)
 
 
 def _garbage(path: Path, ascii_only: bool) -> None:
     import random
+
     rnd = random.Random(7)
     with open(path, "wb") as f:
         for _ in range(HUGE_MB):
-            if ascii_only:   # printable text with newlines: looks like a log, is nothing
+            if ascii_only:  # printable text with newlines: looks like a log, is nothing
                 f.write(bytes(rnd.choice(b"abcdefghij 0123456789,.:%-\n") for _ in range(1 << 16)) * 16)
             else:
                 f.write(os.urandom(1 << 20))
@@ -181,9 +197,11 @@ def huge_garbage(s: probe.Scope) -> str:
     for kind in ("binary", "text"):
         big = s.root / f"huge-{kind}.csv"
         _garbage(big, kind == "text")
-        for what, argv in (("analyze --csv", ["analyze", "--baseline", "pte", "--candidate", "block", "--csv", str(big)]),
-                           ("import memtier", ["import", "memtier", str(big), "--arm", "x", "-o", str(s.results)]),
-                           ("import perf", ["import", "perf", str(big), "--arm", "x", "-o", str(s.results)])):
+        for what, argv in (
+            ("analyze --csv", ["analyze", "--baseline", "pte", "--candidate", "block", "--csv", str(big)]),
+            ("import memtier", ["import", "memtier", str(big), "--arm", "x", "-o", str(s.results)]),
+            ("import perf", ["import", "perf", str(big), "--arm", "x", "-o", str(s.results)]),
+        ):
             p, mb = _run_measured(s, argv)
             rss[f"{what} ({kind})"] = mb
             expect_input_error(p, big)
@@ -203,6 +221,7 @@ def huge_garbage(s: probe.Scope) -> str:
 
 # -- CSV --------------------------------------------------------------------------
 
+
 def csv_missing_column(s: probe.Scope) -> str:
     csv = s.root / "t.csv"
     good_csv(csv)
@@ -215,9 +234,15 @@ def csv_missing_column(s: probe.Scope) -> str:
 
 def csv_extra_column_and_bad_rows(s: probe.Scope) -> str:
     csv = s.root / "t.csv"
-    n = good_csv(csv, extra="x", bad_rows=["pte,h,pte-boot0,pte-run0,memcached,9,ops_per_sec,inf,ops/s,x",
-                                           "pte,h,pte-boot0,pte-run0,memcached,10,ops_per_sec,zzz,ops/s,x",
-                                           "pte,h,pte-boot0,pte-run0,memcached,one,ops_per_sec,5,ops/s,x"])
+    n = good_csv(
+        csv,
+        extra="x",
+        bad_rows=[
+            "pte,h,pte-boot0,pte-run0,memcached,9,ops_per_sec,inf,ops/s,x",
+            "pte,h,pte-boot0,pte-run0,memcached,10,ops_per_sec,zzz,ops/s,x",
+            "pte,h,pte-boot0,pte-run0,memcached,one,ops_per_sec,5,ops/s,x",
+        ],
+    )
     p = analyze(s, "--csv", str(csv))
     check(p.returncode == 0 and "Traceback" not in p.stderr, f"analyze rc {p.returncode}: {p.stderr[-500:]}")
     out = p.stdout + p.stderr
@@ -249,15 +274,19 @@ def csv_binary(s: probe.Scope) -> str:
 
 # -- TOML: workloads and claims -----------------------------------------------------
 
+
 def workload_wrong_types(s: probe.Scope) -> str:
     src = (ROOT / "workloads" / "boot-memory.toml").read_text()
     cases = {
-        "iterations": src.replace("iterations = 1\nwarmup = 0\nset = { max_uptime_s = 31536000.0 }",
-                                  'iterations = "one"\nwarmup = 0\nset = { max_uptime_s = 31536000.0 }', 1),
+        "iterations": src.replace(
+            "iterations = 1\nwarmup = 0\nset = { max_uptime_s = 31536000.0 }",
+            'iterations = "one"\nwarmup = 0\nset = { max_uptime_s = 31536000.0 }',
+            1,
+        ),
         "param type": src.replace("default = 600.0", 'default = "ten minutes"'),
         "unknown key": src.replace('default_preset = "quick"', 'default_preset = "quick"\ncolour = "blue"'),
         "syntax": src.replace("[needs]", "[needs"),
-        "set value": src.replace("set = { max_uptime_s = 31536000.0 }", 'set = { max_uptime_s = [1, 2] }', 1),
+        "set value": src.replace("set = { max_uptime_s = 31536000.0 }", "set = { max_uptime_s = [1, 2] }", 1),
     }
     for what, text in cases.items():
         check(text != src, f"case {what} did not change the file")
@@ -277,11 +306,18 @@ def workload_wrong_types(s: probe.Scope) -> str:
 def claims_wrong_types(s: probe.Scope) -> str:
     good = s.root / "good.csv"
     good_csv(good)
-    base = ('format = "benchctl-claims/1"\n[[claim]]\nid = "c1"\nworkload = "memcached"\nmetric = "ops_per_sec"\n'
-            'direction = "increase"\n')
-    cases = {"string value": base + 'value = "ten"\n', "list id": base.replace('id = "c1"', "id = [1]") + "value = 3.0\n",
-             "nan": base + "value = nan\n", "bad direction": base.replace("increase", "sideways") + "value = 3.0\n",
-             "syntax": base + "value = = 3\n", "claim not a table": 'claim = "x"\n'}
+    base = (
+        'format = "benchctl-claims/1"\n[[claim]]\nid = "c1"\nworkload = "memcached"\nmetric = "ops_per_sec"\n'
+        'direction = "increase"\n'
+    )
+    cases = {
+        "string value": base + 'value = "ten"\n',
+        "list id": base.replace('id = "c1"', "id = [1]") + "value = 3.0\n",
+        "nan": base + "value = nan\n",
+        "bad direction": base.replace("increase", "sideways") + "value = 3.0\n",
+        "syntax": base + "value = = 3\n",
+        "claim not a table": 'claim = "x"\n',
+    }
     for what, text in cases.items():
         f = s.root / f"{what.replace(' ', '_')}.toml"
         f.write_text(text)
@@ -296,15 +332,23 @@ def corrupt_ledger(s: probe.Scope) -> str:
     led = s.state / "ledgers"
     led.mkdir(parents=True)
     (led / "dead-run.json").write_text('{"format": "benchctl-ledger/1", "resources": [')
-    (led / "other.json").write_text(json.dumps({"format": "benchctl-ledger/1", "run_id": "x", "owner": {"pid": "12"},
-                                                "token": "t", "resources": [{"id": "r1", "kind": "warp-drive",
-                                                                             "state": "present", "attrs": {}}]}))
+    (led / "other.json").write_text(
+        json.dumps(
+            {
+                "format": "benchctl-ledger/1",
+                "run_id": "x",
+                "owner": {"pid": "12"},
+                "token": "t",
+                "resources": [{"id": "r1", "kind": "warp-drive", "state": "present", "attrs": {}}],
+            }
+        )
+    )
     p = benchctl(s, ["cleanup"])
     check(p.returncode == 5, f"cleanup with broken ledgers: rc {p.returncode}: {p.stdout} {p.stderr}")
     one_line_error(p)
     check("dead-run" in p.stdout and "refused" in p.stdout and "warp-drive" in p.stdout, p.stdout)
     check((led / "dead-run.json").exists(), "cleanup deleted a ledger it could not read")
-    for f in led.glob("*.json"):   # ours: remove them so the leftover check looks at the rest
+    for f in led.glob("*.json"):  # ours: remove them so the leftover check looks at the rest
         f.unlink()
     return "corrupt + unknown-kind ledgers: refused, listed, exit 5"
 
@@ -315,7 +359,7 @@ def import_garbage(s: probe.Scope) -> str:
         f = s.root / f"{tool}.out"
         f.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(3000))
         p = benchctl(s, ["import", tool, str(f), "--arm", "x", "-o", str(s.results)])
-        if p.returncode == 2:     # this tool name is spelt differently; the CLI said so in one line
+        if p.returncode == 2:  # this tool name is spelt differently; the CLI said so in one line
             one_line_error(p)
             continue
         expect_input_error(p, f)
@@ -334,8 +378,14 @@ def env_tree_cpu_list(s: probe.Scope) -> str:
         (tree / "proc").mkdir(exist_ok=True)
         (tree / "sys/devices/system/cpu/online").write_text(text + "\n")
         # a 2 GB address-space cap: a list of 300 million CPUs fails fast instead of eating the machine
-        p = subprocess.run(["prlimit", f"--as={2 << 30}", PY, "-m", "benchctl", "env", "--root", str(tree), "--json"],
-                           env=s.env(), capture_output=True, text=True, timeout=120, cwd=ROOT)
+        p = subprocess.run(
+            ["prlimit", f"--as={2 << 30}", PY, "-m", "benchctl", "env", "--root", str(tree), "--json"],
+            env=s.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
         check("Traceback" not in p.stderr, f"cpu list {text!r}: traceback:\n{p.stderr[-600:]}")
         check(p.returncode in (0, EXIT_INPUT), f"cpu list {text!r}: rc {p.returncode}: {p.stderr[-300:]}")
         if p.returncode == 0:
@@ -351,8 +401,15 @@ def analyze_run_folders_with_damage(s: probe.Scope) -> str:
     dirs = []
     for arm, base in (("pte", 1000.0), ("block", 1100.0)):
         for b in range(3):
-            f = RunFolder.create(s.results, host="h", workload="boot-memory", arm=arm, run_id=f"{arm}{b}",
-                                 boot_id=f"{arm}-boot{b}", iterations_requested=3)
+            f = RunFolder.create(
+                s.results,
+                host="h",
+                workload="boot-memory",
+                arm=arm,
+                run_id=f"{arm}{b}",
+                boot_id=f"{arm}-boot{b}",
+                iterations_requested=3,
+            )
             for it in range(1, 4):
                 f.record(it, "mem_free_kb", base + 3 * b + it, "kB")
             f.update(status="complete", iterations_done=3)
@@ -361,7 +418,7 @@ def analyze_run_folders_with_damage(s: probe.Scope) -> str:
     with open(torn, "ab") as fh:
         fh.write(b'{"iteration": 4, "metric": "mem_fr')
     lines = bad.read_text().splitlines()
-    lines[1] = lines[1].replace('"value":', '"value":]', 1)     # structurally broken, not just odd
+    lines[1] = lines[1].replace('"value":', '"value":]', 1)  # structurally broken, not just odd
     bad.write_text("\n".join(lines) + "\n")
     newer.write_text('{"format": "benchctl-env/9"}')
     p = analyze(s, *map(str, dirs))

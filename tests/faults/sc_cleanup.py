@@ -15,15 +15,18 @@ import signal
 import subprocess
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, make_decoys, run_dirs, scope, start, wait_paused)
+from tests.faults.common import Outcome, benchctl, check, make_decoys, run_dirs, scope, start, wait_paused
 from tests.faults.registry import add
 
 
 def _killed_run(s: probe.Scope, workload: list[str], pause: str):
     mark, hold = s.root / "mark", s.root / "hold"
     hold.touch()
-    proc = start(s, ["run", *workload, "--arm", "x", "--iterations", "2", "--warmup", "0", "-o", str(s.results)],
-                 s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)))
+    proc = start(
+        s,
+        ["run", *workload, "--arm", "x", "--iterations", "2", "--warmup", "0", "-o", str(s.results)],
+        s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)),
+    )
     try:
         wait_paused(proc, mark, pause, 90)
     finally:
@@ -46,7 +49,7 @@ def pid_reuse() -> Outcome:
             data = json.loads(ledger.read_text())
             procs = [e for e in data["resources"] if e["kind"] == "process"]
             check(procs, "no process in the ledger")
-            for e in procs:     # the recorded pid now names the decoy; once with its real start time too
+            for e in procs:  # the recorded pid now names the decoy; once with its real start time too
                 e["state"] = "present"
                 e["attrs"]["pid"] = d
             procs[0]["attrs"]["start_time"] = proc_start_time(d)
@@ -58,8 +61,10 @@ def pid_reuse() -> Outcome:
             decoys.remove()
         cl2 = benchctl(s, ["cleanup"])
         check(cl2.returncode == 0, f"second cleanup rc {cl2.returncode}: {cl2.stdout[-500:]}")
-        return Outcome(leftovers=s.leftovers(before),
-                       detail=f"ledger pid -> decoy memcached {d} (same start time once): left alive (rc {cl.returncode})")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            detail=f"ledger pid -> decoy memcached {d} (same start time once): left alive (rc {cl.returncode})",
+        )
 
 
 def mount_replaced() -> Outcome:
@@ -67,7 +72,9 @@ def mount_replaced() -> Outcome:
         before = probe.snapshot()
         run_dir, ledger = _killed_run(s, ["seqread-xfs", "--preset", "quick"], "setup")
         data = json.loads(ledger.read_text())
-        xfs = [e["attrs"]["path"] for e in data["resources"] if e["kind"] == "mount" and e["attrs"].get("fstype") == "xfs"]
+        xfs = [
+            e["attrs"]["path"] for e in data["resources"] if e["kind"] == "mount" and e["attrs"].get("fstype") == "xfs"
+        ]
         check(xfs, "no xfs mount in the ledger")
         mnt = xfs[0]
         subprocess.run(["umount", mnt], check=True, timeout=60)
@@ -85,14 +92,19 @@ def mount_replaced() -> Outcome:
             except OSError:
                 intact = False
             check(intact, "cleanup deleted files inside a filesystem that is not its own")
-            check(cl.returncode == 5 and "refused" in cl.stdout, f"cleanup did not report the refusal: rc {cl.returncode}\n{cl.stdout}")
+            check(
+                cl.returncode == 5 and "refused" in cl.stdout,
+                f"cleanup did not report the refusal: rc {cl.returncode}\n{cl.stdout}",
+            )
         finally:
             subprocess.run(["umount", mnt], capture_output=True, timeout=60)
         cl2 = benchctl(s, ["cleanup"])
         check(cl2.returncode == 0, f"cleanup after the foreign mount left: rc {cl2.returncode}: {cl2.stdout[-600:]}")
-        return Outcome(leftovers=s.leftovers(before),
-                       detail="foreign tmpfs on the run's mount point: kept with its files, refused (exit 5); "
-                              "rest removed; 2nd cleanup finished")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            detail="foreign tmpfs on the run's mount point: kept with its files, refused (exit 5); "
+            "rest removed; 2nd cleanup finished",
+        )
 
 
 def cleanup_killed() -> Outcome:
@@ -112,8 +124,10 @@ def cleanup_killed() -> Outcome:
         check(half, "nothing was left after killing cleanup half-way: the scenario did not hit the middle")
         cl2 = benchctl(s, ["cleanup"])
         check(cl2.returncode == 0, f"second cleanup rc {cl2.returncode}: {cl2.stdout[-600:]}")
-        return Outcome(leftovers=s.leftovers(before),
-                       detail=f"killed after 2 entries ({len(half)} things left), 2nd cleanup removed the rest")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            detail=f"killed after 2 entries ({len(half)} things left), 2nd cleanup removed the rest",
+        )
 
 
 def dry_run() -> Outcome:

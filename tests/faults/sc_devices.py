@@ -24,7 +24,7 @@ import subprocess
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, kept_records, one_line_error, scope)
+from tests.faults.common import Outcome, benchctl, check, kept_records, one_line_error, scope
 from tests.faults.registry import Skip, add
 
 GUARDED = ["mkfs.ext4", "mkfs.xfs", "mkfs", "fio", "xfs_io", "wipefs", "dd", "mke2fs"]
@@ -40,7 +40,7 @@ def shims(s: probe.Scope, mode: str) -> tuple[Path, Path]:
     d.mkdir()
     for tool in GUARDED:
         real = shutil.which(tool)
-        body = f'case "$*" in -V|--version) exec {real or "false"} "$@";; esac\n'   # version probes of benchctl env
+        body = f'case "$*" in -V|--version) exec {real or "false"} "$@";; esac\n'  # version probes of benchctl env
         body += f'printf "%s\\n" "{tool} $*" >> {log}\n'
         body += f'exec {real} "$@"\n' if (mode == "log" and real) else "exit 99\n"
         (d / tool).write_text("#!/bin/sh\n" + body)
@@ -58,7 +58,7 @@ def make_loop(s: probe.Scope, name: str, size: int = 400 << 20, partitioned: boo
     s.exclude_paths.add(str(img.parent))
     with open(img, "wb") as f:
         f.truncate(size)
-        if partitioned:   # an MBR with one Linux partition from sector 2048 to the end
+        if partitioned:  # an MBR with one Linux partition from sector 2048 to the end
             entry = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0", 2048, size // 512 - 2048)
             f.seek(446)
             f.write(entry)
@@ -104,6 +104,7 @@ def _with_scope(name: str, fn, fast: bool = True) -> None:
             before = probe.snapshot()
             detail = fn(s)
             return Outcome(leftovers=s.leftovers(before), detail=detail)
+
     add(name, "devices", run, fast=fast)
 
 
@@ -203,13 +204,28 @@ def only_own_devices(s: probe.Scope) -> str:
     """Real runs under logging shims: every mkfs/fio/xfs_io target is benchctl's own or the confirmed device."""
     bindir, log = shims(s, "log")
     checked = 0
-    dev, img = make_loop(s, "victim-neighbour")     # a bystander device that must stay untouched
+    dev, img = make_loop(s, "victim-neighbour")  # a bystander device that must stay untouched
     mine, mimg = make_loop(s, "given", size=512 << 20)
     try:
-        runs = [["seqread-xfs", "--preset", "quick", "--iterations", "1", "--warmup", "0"],
-                ["fio-dmcrypt", "--preset", "quick", "--iterations", "1", "--warmup", "0", "--set", "crypt=none"],
-                ["fio-dmcrypt", "--preset", "quick", "--iterations", "1", "--warmup", "0", "--set", "crypt=none",
-                 "--set", f"device={mine}", "--set", f"confirm_destroy={mine}"]]
+        runs = [
+            ["seqread-xfs", "--preset", "quick", "--iterations", "1", "--warmup", "0"],
+            ["fio-dmcrypt", "--preset", "quick", "--iterations", "1", "--warmup", "0", "--set", "crypt=none"],
+            [
+                "fio-dmcrypt",
+                "--preset",
+                "quick",
+                "--iterations",
+                "1",
+                "--warmup",
+                "0",
+                "--set",
+                "crypt=none",
+                "--set",
+                f"device={mine}",
+                "--set",
+                f"confirm_destroy={mine}",
+            ],
+        ]
         for args in runs:
             if log.exists():
                 log.unlink()
@@ -279,15 +295,33 @@ def user_storage_killed(kind: str, signame: str) -> Outcome:
                 args = ["--set", f"device={dev}", "--set", f"confirm_destroy={dev}"]
             mark, hold = s.root / "mark", s.root / "hold"
             hold.touch()
-            args += ["--set", "size=256M"]    # fits the 1 GiB user disk whatever the preset says
-            proc = start(s, ["run", "seqread-xfs", "--preset", "quick", *args, "--iterations", "2", "--warmup", "0",
-                             "--arm", "x", "-o", str(s.results)],
-                         s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+            args += ["--set", "size=256M"]  # fits the 1 GiB user disk whatever the preset says
+            proc = start(
+                s,
+                [
+                    "run",
+                    "seqread-xfs",
+                    "--preset",
+                    "quick",
+                    *args,
+                    "--iterations",
+                    "2",
+                    "--warmup",
+                    "0",
+                    "--arm",
+                    "x",
+                    "-o",
+                    str(s.results),
+                ],
+                s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)),
+            )
             try:
+
                 def paused() -> bool:
                     if proc.poll() is not None:
                         raise AssertionError(f"run ended (rc {proc.returncode}): {proc.communicate()[1][-500:]}")
                     return mark.exists() and "paused" in mark.read_text()
+
                 wait_for(paused, 90, "iteration 2")
                 (run_dir,) = run_dirs(s.results)
                 kept = read_records(run_dir)
@@ -314,12 +348,19 @@ def user_storage_killed(kind: str, signame: str) -> Outcome:
         finally:
             subprocess.run(["umount", str(mnt)], capture_output=True, timeout=60)
             detach(dev)
-        return Outcome(leftovers=left, records_lost=lost,
-                       detail=f"{signame}: the user's {'mount and file' if kind == 'dir' else 'loop device'} intact, "
-                              "benchctl's own file/mount gone")
+        return Outcome(
+            leftovers=left,
+            records_lost=lost,
+            detail=f"{signame}: the user's {'mount and file' if kind == 'dir' else 'loop device'} intact, "
+            "benchctl's own file/mount gone",
+        )
 
 
 for _kind in ("dir", "device"):
     for _sn in ("SIGINT", "SIGKILL"):
-        add(f"user's own {'XFS dir=' if _kind == 'dir' else 'device='} {_sn} mid-run", "devices",
-            lambda k=_kind, sn=_sn: user_storage_killed(k, sn), fast=(_kind, _sn) == ("dir", "SIGKILL"))
+        add(
+            f"user's own {'XFS dir=' if _kind == 'dir' else 'device='} {_sn} mid-run",
+            "devices",
+            lambda k=_kind, sn=_sn: user_storage_killed(k, sn),
+            fast=(_kind, _sn) == ("dir", "SIGKILL"),
+        )

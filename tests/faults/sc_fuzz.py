@@ -68,8 +68,13 @@ def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
 
 # These raise ValueError by contract: every caller catches it (probes/cpu.py, specs.Param.check, plots.py)
 # and turns it into a "missing" entry or an InputError; checked by reading the callers.
-VALUE_ERROR_CONTRACT = {"midr.parse_midr", "probes.cpu.parse_cpu_list", "specs.parse_size", "specs.parse_cpus",
-                        "hdrtext.parse"}
+VALUE_ERROR_CONTRACT = {
+    "midr.parse_midr",
+    "probes.cpu.parse_cpu_list",
+    "specs.parse_size",
+    "specs.parse_cpus",
+    "hdrtext.parse",
+}
 
 
 def _allowed(e: BaseException, name: str) -> bool:
@@ -98,33 +103,38 @@ def fuzz_outside_parsers() -> Outcome:
         def one(text: str, fn=fn, name=name) -> None:
             try:
                 fn(text)
-            except Exception as e:   # noqa: BLE001 -- the point is to see which
+            except Exception as e:  # noqa: BLE001 -- the point is to see which
                 if not _allowed(e, name):
                     raise
 
         strat = st.text(max_size=400)
         if texts:
+
             def mutate(t: str, data: Any) -> str:
                 i = data.draw(st.integers(0, len(t)))
                 j = data.draw(st.integers(i, min(len(t), i + 40)))
                 return t[:i] + data.draw(st.text(max_size=20)) + t[j:]
-            strat = st.one_of(strat, st.builds(lambda d, k: mutate(texts[k % len(texts)], d), st.data(),
-                                               st.integers(0, 10)))
+
+            strat = st.one_of(
+                strat, st.builds(lambda d, k: mutate(texts[k % len(texts)], d), st.data(), st.integers(0, 10))
+            )
 
         def make(one: Callable[[str], None], strat: Any) -> Callable[[], None]:
             @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             @given(strat)
             def prop(text: str) -> None:
                 one(text)
+
             return prop
 
         import re
+
         try:
             for t in texts:
                 runs = list(re.finditer(r"\d+", t))[:40]
                 for m in runs:
                     for tok in ODD:
-                        one(t[:m.start()] + tok + t[m.end():])
+                        one(t[: m.start()] + tok + t[m.end() :])
             make(one, strat)()
         except Exception as e:  # noqa: BLE001
             failures[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
@@ -140,7 +150,10 @@ def parsers_fuzz_coverage() -> Outcome:
     spec = importlib.util.spec_from_file_location("_fuzz", ROOT / "tests" / "test_parsers_fuzz.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    check(set(mod.SAMPLES) == set(PARSERS), f"formats without mutated real samples: {sorted(set(PARSERS) - set(mod.SAMPLES))}")
+    check(
+        set(mod.SAMPLES) == set(PARSERS),
+        f"formats without mutated real samples: {sorted(set(PARSERS) - set(mod.SAMPLES))}",
+    )
     marks = getattr(mod.test_random_text, "pytestmark", [])
     params = {v for m in marks if m.name == "parametrize" for v in m.args[1]}
     check(params == set(PARSERS), f"formats not fuzzed with random text: {sorted(set(PARSERS) - params)}")

@@ -33,6 +33,7 @@ from tests.faults.registry import add
 
 # -- loopback only ------------------------------------------------------------------
 
+
 def _proc_net_listeners(port: int) -> list[str]:
     """Local addresses listening (TCP LISTEN) or bound (UDP) on `port`, from /proc/net."""
     out = []
@@ -49,7 +50,7 @@ def _proc_net_listeners(port: int) -> list[str]:
     return out
 
 
-LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000"}   # 127.0.0.1, ::1 (little-endian words)
+LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1 (little-endian words)
 
 
 def loopback_only() -> Outcome:
@@ -59,9 +60,24 @@ def loopback_only() -> Outcome:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        proc = start(s, ["run", "memcached", "--preset", "quick", "--iterations", "2", "--warmup", "0",
-                         "--arm", "x", "-o", str(s.results)],
-                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            [
+                "run",
+                "memcached",
+                "--preset",
+                "quick",
+                "--iterations",
+                "2",
+                "--warmup",
+                "0",
+                "--arm",
+                "x",
+                "-o",
+                str(s.results),
+            ],
+            s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)),
+        )
         try:
             wait_paused(proc, mark, "the server to run", 90)
             needle = f"{probe.SCOPE_ENV}={s.token}".encode()
@@ -86,17 +102,27 @@ def loopback_only() -> Outcome:
             if hold.exists():
                 hold.unlink()
             proc.communicate(timeout=90)
-        return Outcome(leftovers=s.leftovers(before),
-                       detail=f"memcached {pids}: {len(listening)} listening socket(s), all on "
-                              f"{sorted({c.laddr.ip for c in listening})} (psutil + /proc/net)")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            detail=f"memcached {pids}: {len(listening)} listening socket(s), all on "
+            f"{sorted({c.laddr.ip for c in listening})} (psutil + /proc/net)",
+        )
 
 
 # -- no shell strings ------------------------------------------------------------------
 
 SUBPROCESS_FUNCS = {"run", "Popen", "call", "check_call", "check_output"}
-FORBIDDEN_CALLS = {("os", "system"), ("os", "popen"), ("subprocess", "getoutput"), ("subprocess", "getstatusoutput"),
-                   ("asyncio", "create_subprocess_shell"), ("os", "execl"), ("os", "execlp"), ("pty", "spawn"),
-                   ("commands", "getoutput")}
+FORBIDDEN_CALLS = {
+    ("os", "system"),
+    ("os", "popen"),
+    ("subprocess", "getoutput"),
+    ("subprocess", "getstatusoutput"),
+    ("asyncio", "create_subprocess_shell"),
+    ("os", "execl"),
+    ("os", "execlp"),
+    ("pty", "spawn"),
+    ("commands", "getoutput"),
+}
 
 
 def _stringy(node: ast.AST, assigned: dict[str, list[ast.AST]]) -> bool:
@@ -106,8 +132,13 @@ def _stringy(node: ast.AST, assigned: dict[str, list[ast.AST]]) -> bool:
         return True
     if isinstance(node, ast.BinOp) and (_stringy(node.left, assigned) or _stringy(node.right, assigned)):
         return True
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join") \
-            and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("format", "join")
+        and isinstance(node.func.value, ast.Constant)
+        and isinstance(node.func.value.value, str)
+    ):
         return True
     if isinstance(node, ast.Name):
         return any(_stringy(v, {}) for v in assigned.get(node.id, []))
@@ -144,13 +175,20 @@ def scan_source(src: str, filename: str) -> list[str]:
             if isinstance(f, ast.Name) and f.id in ("system", "popen"):
                 problems.append(f"{where}: {f.id}() (imported from os?)")
         for n in ast.walk(sc):
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and \
-                    n.value.startswith(("/tmp", "/var/tmp", "/dev/shm")):
+            if (
+                isinstance(n, ast.Constant)
+                and isinstance(n.value, str)
+                and n.value.startswith(("/tmp", "/var/tmp", "/dev/shm"))
+            ):
                 problems.append(f"{filename}:{n.lineno}: hard-coded temp path {n.value!r} (use tempfile: TMPDIR)")
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "mktemp":
                 problems.append(f"{filename}:{n.lineno}: tempfile.mktemp (racy)")
         for n in ast.walk(sc):
-            if isinstance(n, ast.ImportFrom) and n.module == "os" and any(a.name in ("system", "popen") for a in n.names):
+            if (
+                isinstance(n, ast.ImportFrom)
+                and n.module == "os"
+                and any(a.name in ("system", "popen") for a in n.names)
+            ):
                 problems.append(f"{filename}:{n.lineno}: from os import system/popen")
     return sorted(set(problems))
 
@@ -182,7 +220,7 @@ def no_shell_strings() -> Outcome:
 
 # -- dm-crypt keys ---------------------------------------------------------------------
 
-FAKE_CRYPTSETUP = r'''#!{py}
+FAKE_CRYPTSETUP = r"""#!{py}
 import json, os, sys
 log = {log!r}
 data = sys.stdin.buffer.read() if "open" in sys.argv[1:2] else b""
@@ -191,9 +229,9 @@ with open(log, "a") as f:
                          "key_hex": data.hex()}}) + "\n")
 if sys.argv[1:2] == ["status"]:
     sys.stdout.write(open({status!r}).read().replace("benchctl-fixture", sys.argv[2]))
-'''
+"""
 
-FAKE_DMSETUP = r'''#!{py}
+FAKE_DMSETUP = r"""#!{py}
 import json, sys
 log = {log!r}
 keys = [json.loads(l)["key_hex"] for l in open(log) if '"open"' in l]
@@ -202,7 +240,7 @@ with open(log, "a") as f:
 if sys.argv[1:2] == ["table"]:
     # worst case: a dmsetup that prints the key (as `dmsetup table --showkeys` does)
     print("0 131072 crypt aes-xts-plain64 " + keys[-1] + " 0 7:0 0 1 allow_discards")
-'''
+"""
 
 
 def crypt_key_on_pipe() -> Outcome:
@@ -219,8 +257,9 @@ def crypt_key_on_pipe() -> Outcome:
         log = s.root / "fake.log"
         fix = ROOT / "tests" / "fixtures" / "dmcrypt"
         for name, body in (("cryptsetup", FAKE_CRYPTSETUP), ("dmsetup", FAKE_DMSETUP)):
-            (bindir / name).write_text(body.format(py=sys.executable, log=str(log),
-                                                   status=str(fix / "cryptsetup-status.txt")))
+            (bindir / name).write_text(
+                body.format(py=sys.executable, log=str(log), status=str(fix / "cryptsetup-status.txt"))
+            )
             (bindir / name).chmod(0o755)
         old_path = os.environ["PATH"]
         os.environ["PATH"] = f"{bindir}:{old_path}"
@@ -231,7 +270,7 @@ def crypt_key_on_pipe() -> Outcome:
                 ledger = Ledger.create(f"crypt{i}", state=s.state, run_dir=folder.path)
                 spec = blockstack.StackSpec(size=64 << 20, crypt="dm-crypt", key_bits=bits)
                 stack = blockstack.BlockStack(spec, ledger, log_command=folder.log_command, warn=folder.warn)
-                dev = stack._crypt("/dev/loop-lower-not-used")          # the code path build() takes
+                dev = stack._crypt("/dev/loop-lower-not-used")  # the code path build() takes
                 check(dev.startswith("/dev/mapper/benchctl-"), dev)
                 atomic_write_json(folder.path / "stack.json", stack.info)  # as the fio-dmcrypt driver does
                 folder.update(run_info={"stack": stack.info})
@@ -245,37 +284,65 @@ def crypt_key_on_pipe() -> Outcome:
         calls = [json.loads(ln) for ln in log.read_text().splitlines()]
         opens = [c for c in calls if c["tool"] == "cryptsetup" and c["argv"][:1] == ["open"]]
         check(len(opens) == 3, f"{len(opens)} cryptsetup open calls")
-        check([c["stdin_len"] for c in opens] == [64, 64, 32], f"key lengths on stdin: {[c['stdin_len'] for c in opens]}")
+        check(
+            [c["stdin_len"] for c in opens] == [64, 64, 32], f"key lengths on stdin: {[c['stdin_len'] for c in opens]}"
+        )
         keys = [bytes.fromhex(c["key_hex"]) for c in opens]
         check(len(set(keys)) == 3, "the same key was used twice")
         for c in opens:
             check(c["argv"][c["argv"].index("--key-file") + 1] == "-", f"key not read from stdin: {c['argv']}")
         forms = []
         for k in keys:
-            forms += [k, k.hex().encode(), k.hex().upper().encode(), base64.b64encode(k), base64.b64encode(k).rstrip(b"=")]
+            forms += [
+                k,
+                k.hex().encode(),
+                k.hex().upper().encode(),
+                base64.b64encode(k),
+                base64.b64encode(k).rstrip(b"="),
+            ]
         for c in calls:
             joined = " ".join(c["argv"]).encode()
             check(not any(f in joined for f in forms), f"key material in argv: {c['argv']}")
         files = [p for d in (s.results, s.state) for p in d.rglob("*") if p.is_file()]
-        check(any(p.name == "commands.jsonl" for p in files) and any(p.name == "run.json" for p in files),
-              "the run folders hold no commands.jsonl/run.json to check")
+        check(
+            any(p.name == "commands.jsonl" for p in files) and any(p.name == "run.json" for p in files),
+            "the run folders hold no commands.jsonl/run.json to check",
+        )
         leaks = [str(p) for p in files if any(f in p.read_bytes() for f in forms)]
         check(not leaks, f"key material on disk: {leaks}")
-        return Outcome(leftovers=s.leftovers(before),
-                       detail=f"3 opens: {[c['stdin_len'] for c in opens]} key bytes on stdin, all different; "
-                              f"none in argv or in {len(files)} files written")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            detail=f"3 opens: {[c['stdin_len'] for c in opens]} key bytes on stdin, all different; "
+            f"none in argv or in {len(files)} files written",
+        )
 
 
 # -- private temporary files --------------------------------------------------------------
+
 
 def private_temp() -> Outcome:
     with scope("private") as s:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        proc = start(s, ["run", "seqread-xfs", "--preset", "quick", "--iterations", "1", "--warmup", "0",
-                         "--arm", "x", "-o", str(s.results)],
-                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="setup", FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            [
+                "run",
+                "seqread-xfs",
+                "--preset",
+                "quick",
+                "--iterations",
+                "1",
+                "--warmup",
+                "0",
+                "--arm",
+                "x",
+                "-o",
+                str(s.results),
+            ],
+            s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="setup", FAULTS_HOLD=str(hold)),
+        )
         bad, seen = [], 0
         try:
             wait_paused(proc, mark, "the stack to be built", 90)
@@ -288,7 +355,7 @@ def private_temp() -> Outcome:
                         continue
                     seen += 1
                     if str(p) in mount_roots or any(str(p).startswith(m + "/") for m in mount_roots):
-                        continue     # inside a filesystem benchctl mounted under a 0700 directory
+                        continue  # inside a filesystem benchctl mounted under a 0700 directory
                     if stat.S_IMODE(st.st_mode) & 0o077:
                         bad.append(f"{p} mode {oct(stat.S_IMODE(st.st_mode))}")
             tops = list(s.tmp.iterdir())
@@ -299,18 +366,21 @@ def private_temp() -> Outcome:
                 hold.unlink()
             proc.communicate(timeout=90)
         check(not bad, "not private: " + "; ".join(bad))
-        return Outcome(leftovers=s.leftovers(before),
-                       detail=f"{seen} temp/state entries checked: all 0700/0600 (mounts only inside 0700 dirs)")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            detail=f"{seen} temp/state entries checked: all 0700/0600 (mounts only inside 0700 dirs)",
+        )
 
 
 # -- symlinks ----------------------------------------------------------------------------
+
 
 def symlinks() -> Outcome:
     from benchctl.results.store import RunFolder
 
     with scope("symlink") as s:
         before = probe.snapshot()
-        shared = s.root / "shared"          # think /tmp: anyone can plant a name here
+        shared = s.root / "shared"  # think /tmp: anyone can plant a name here
         shared.mkdir(mode=0o1777)
         victim = s.root / "victim"
         victim.mkdir()
@@ -327,6 +397,7 @@ def symlinks() -> Outcome:
         res.mkdir()
         import socket as _s
         from benchctl.results.store import slug
+
         for host in {_s.gethostname(), "vm"}:
             (res / slug(host)).symlink_to(victim)
         p = benchctl(s, ["run", "boot-memory", "--arm", "x", "-o", str(res)])
@@ -335,15 +406,25 @@ def symlinks() -> Outcome:
         checks.append("results/<host> symlink")
         # 3. the state dir is a planted symlink
         (shared / "state").symlink_to(victim)
-        p = benchctl(s, ["run", "boot-memory", "--arm", "x", "-o", str(s.results)],
-                     env=s.env(BENCHCTL_STATE_DIR=str(shared / "state")))
+        p = benchctl(
+            s,
+            ["run", "boot-memory", "--arm", "x", "-o", str(s.results)],
+            env=s.env(BENCHCTL_STATE_DIR=str(shared / "state")),
+        )
         check(p.returncode == 5, f"state-dir symlink: rc {p.returncode}: {p.stderr[-400:]}")
         one_line_error(p)
         checks.append("state dir symlink")
         # 4. --resume of a folder whose records.jsonl was replaced by a symlink to root's file
-        f = RunFolder.create(s.results, host="h", workload="boot-memory", arm="x", run_id="r", boot_id=None,
-                             iterations_requested=2, spec={"name": "boot-memory", "driver": "boot_memory",
-                                                            "params": {"max_uptime_s": 1e9}})
+        f = RunFolder.create(
+            s.results,
+            host="h",
+            workload="boot-memory",
+            arm="x",
+            run_id="r",
+            boot_id=None,
+            iterations_requested=2,
+            spec={"name": "boot-memory", "driver": "boot_memory", "params": {"max_uptime_s": 1e9}},
+        )
         f.update(status="interrupted")
         (f.path / "records.jsonl").symlink_to(victim / "etc-file")
         p = benchctl(s, ["run", "--resume", str(f.path)])
@@ -358,16 +439,39 @@ def symlinks() -> Outcome:
                 d.mkdir()
                 d.chmod(0o1777)
             planted = utmp / "benchctl-65534"
-            env = {k: v for k, v in s.env(TMPDIR=str(utmp)).items() if k not in ("BENCHCTL_STATE_DIR", "XDG_RUNTIME_DIR")}
+            env = {
+                k: v for k, v in s.env(TMPDIR=str(utmp)).items() if k not in ("BENCHCTL_STATE_DIR", "XDG_RUNTIME_DIR")
+            }
             for how in ("a directory owned by root", "a symlink to root's folder"):
                 if how.startswith("a directory"):
                     planted.mkdir()
                 else:
                     planted.rmdir()
                     planted.symlink_to(victim)
-                p = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", PY, "-m",
-                                    "benchctl", "run", "boot-memory", "--arm", "x", "-o", str(ures)],
-                                   env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+                p = subprocess.run(
+                    [
+                        "setpriv",
+                        "--reuid",
+                        "65534",
+                        "--regid",
+                        "65534",
+                        "--clear-groups",
+                        PY,
+                        "-m",
+                        "benchctl",
+                        "run",
+                        "boot-memory",
+                        "--arm",
+                        "x",
+                        "-o",
+                        str(ures),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    cwd=ROOT,
+                )
                 check(p.returncode == 5, f"nobody's state dir is {how}: rc {p.returncode}: {p.stderr[-400:]}")
                 one_line_error(p)
                 check(not list(ures.rglob("records.jsonl")), f"a run started with a planted state dir ({how})")

@@ -22,8 +22,20 @@ import subprocess
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, export_rows, kept_records, make_decoys, read_records,
-                                 run_dirs, scope, start, wait_for, wait_paused)
+from tests.faults.common import (
+    Outcome,
+    benchctl,
+    check,
+    export_rows,
+    kept_records,
+    make_decoys,
+    read_records,
+    run_dirs,
+    scope,
+    start,
+    wait_for,
+    wait_paused,
+)
 from tests.faults.registry import Skip, add
 
 ITERATIONS = 2
@@ -36,31 +48,52 @@ WORKLOADS: dict[str, list[str]] = {
 # real dm-crypt / brd stacks: where the kernel has them (not on this machine: they skip, saying why)
 KERNEL_STACKS = {
     "fio-dmcrypt (dm-crypt)": ["fio-dmcrypt", "--preset", "quick"],
-    "fio-dmcrypt (brd, crypt=none)": ["fio-dmcrypt", "--preset", "quick", "--set", "crypt=none", "--set", "backing=brd"],
+    "fio-dmcrypt (brd, crypt=none)": [
+        "fio-dmcrypt",
+        "--preset",
+        "quick",
+        "--set",
+        "crypt=none",
+        "--set",
+        "backing=brd",
+    ],
 }
-NEEDS = {"memcached": ["memcached", "memcaslap"], "seqread-xfs": ["xfs_io", "mkfs.xfs", "losetup"],
-         "fio-dmcrypt": ["fio", "mkfs.ext4", "losetup"], "boot-memory": []}
+NEEDS = {
+    "memcached": ["memcached", "memcaslap"],
+    "seqread-xfs": ["xfs_io", "mkfs.xfs", "losetup"],
+    "fio-dmcrypt": ["fio", "mkfs.ext4", "losetup"],
+    "boot-memory": [],
+}
 PHASES = {"setup": "setup", "warmup": "warmup", "measure": f"measure:{ITERATIONS}", "teardown": "teardown"}
-STORAGE_EXTRA = {"setup-partial": "setup@4", "teardown-partial": "teardown@1"}   # loop attached, not yet formatted
+STORAGE_EXTRA = {"setup-partial": "setup@4", "teardown-partial": "teardown@1"}  # loop attached, not yet formatted
 # while the measured tool itself runs (no pause: wait until it is alive, then signal); bigger fio so it lasts
-INFLIGHT = {"memcached": ("memcaslap", []),
-            "fio-dmcrypt": ("fio", ["--set", "size=3G", "--set", "ramdisk_size=3600M"]),
-            "seqread-xfs": ("xfs_io", ["--set", "size=2G", "--set", "bs=512"])}   # 4M preads: seconds
+INFLIGHT = {
+    "memcached": ("memcaslap", []),
+    "fio-dmcrypt": ("fio", ["--set", "size=3G", "--set", "ramdisk_size=3600M"]),
+    "seqread-xfs": ("xfs_io", ["--set", "size=2G", "--set", "bs=512"]),
+}  # 4M preads: seconds
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 # the terminal went away (ssh dropped, tmux killed): must stop as cleanly as SIGTERM
 SIGHUP_PHASES = ("setup", "measure")
 # CI subset: each signal, each phase and each workload at least once
-FAST = {("memcached", "measure", "SIGKILL"), ("seqread-xfs", "warmup", "SIGINT"),
-        ("seqread-xfs", "setup", "SIGTERM"), ("fio-dmcrypt", "teardown", "SIGKILL"),
-        ("fio-dmcrypt", "measure", "SIGINT"), ("boot-memory", "setup", "SIGKILL")}
+FAST = {
+    ("memcached", "measure", "SIGKILL"),
+    ("seqread-xfs", "warmup", "SIGINT"),
+    ("seqread-xfs", "setup", "SIGTERM"),
+    ("fio-dmcrypt", "teardown", "SIGKILL"),
+    ("fio-dmcrypt", "measure", "SIGINT"),
+    ("boot-memory", "setup", "SIGKILL"),
+}
 
 
 def _kernel_stack_skip(name: str) -> None:
     from benchctl.run.storage import blockdev
 
     if "dm-crypt)" in name and not blockdev.has_device_mapper():
-        raise Skip("this kernel has no device-mapper (/dev/mapper/control, dm_mod): real dm-crypt runs in the "
-                   "nested VM (tests/vm)")
+        raise Skip(
+            "this kernel has no device-mapper (/dev/mapper/control, dm_mod): real dm-crypt runs in the "
+            "nested VM (tests/vm)"
+        )
     if "brd" in name and not blockdev.has_module("brd"):
         p = subprocess.run(["modprobe", "-n", "brd"], capture_output=True, timeout=30)
         if p.returncode != 0:
@@ -73,7 +106,9 @@ def _requires(workload: str) -> None:
     if workload in KERNEL_STACKS:
         _kernel_stack_skip(workload)
         return
-    missing = [p for p in NEEDS[workload] if shutil.which(p) is None and not (p == "memcaslap" and shutil.which("memaslap"))]
+    missing = [
+        p for p in NEEDS[workload] if shutil.which(p) is None and not (p == "memcaslap" and shutil.which("memaslap"))
+    ]
     if missing:
         raise Skip(f"{', '.join(missing)} not installed")
 
@@ -82,15 +117,16 @@ def _tool_running(s: probe.Scope, tool: str) -> bool:
     return tool[:15] in probe.scoped_comms(s.token)
 
 
-KNOB = "/proc/sys/vm/swappiness"    # harmless (no swap here); restored by the ledger whatever happens
+KNOB = "/proc/sys/vm/swappiness"  # harmless (no swap here); restored by the ledger whatever happens
 
 
 def _check_phase(run_dir: Path, pause: str) -> None:
     """Cross-check the hook against the engine's own phase marker in run.json (when the engine writes one)."""
     import json
 
-    want = {"setup": "setup", "warmup": "warmup", "measure": "measure", "inflight": "measure",
-            "teardown": "teardown"}[pause.split("@")[0].split(":")[0]]
+    want = {"setup": "setup", "warmup": "warmup", "measure": "measure", "inflight": "measure", "teardown": "teardown"}[
+        pause.split("@")[0].split(":")[0]
+    ]
     phase = json.loads((run_dir / "run.json").read_text()).get("phase")
     check(phase in (None, want), f"run.json says phase {phase!r} while the run is paused in {want}")
 
@@ -104,7 +140,7 @@ def signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: b
         knob_env["FAULTS_KNOB"] = f"{KNOB}={17 if old != '17' else 23}"
         try:
             return _signal_scenario(workload, phase, pause, signame, knob, extra, knob_env)
-        finally:   # whatever the outcome, the machine gets its value back
+        finally:  # whatever the outcome, the machine gets its value back
             if Path(KNOB).read_text().strip() != old:
                 Path(KNOB).write_text(old)
     if pause == "inflight":
@@ -112,27 +148,42 @@ def signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: b
     return _signal_scenario(workload, phase, pause, signame, knob, extra, knob_env)
 
 
-def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: bool, extra: list[str],
-                     knob_env: dict[str, str]) -> Outcome:
+def _signal_scenario(
+    workload: str, phase: str, pause: str, signame: str, knob: bool, extra: list[str], knob_env: dict[str, str]
+) -> Outcome:
     tool = INFLIGHT[workload][0] if pause == "inflight" else ""
     sig = {**SIGNALS, "SIGHUP": signal.SIGHUP}[signame]
     with scope(f"{workload}-{phase}-{signame}") as s:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        args = ["run", *(WORKLOADS.get(workload) or KERNEL_STACKS[workload]), *extra, "--arm", "faults", "--iterations", str(ITERATIONS),
-                "--warmup", "1", "-o", str(s.results)]
+        args = [
+            "run",
+            *(WORKLOADS.get(workload) or KERNEL_STACKS[workload]),
+            *extra,
+            "--arm",
+            "faults",
+            "--iterations",
+            str(ITERATIONS),
+            "--warmup",
+            "1",
+            "-o",
+            str(s.results),
+        ]
         proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold), **knob_env))
         decoys = None
         try:
+
             def paused() -> bool:
                 if proc.poll() is not None:
                     out, err = proc.communicate()
                     raise AssertionError(f"run ended (rc {proc.returncode}) before {pause}: {err[-600:]}")
                 if pause == "inflight":
-                    return mark.exists() and f"phase measure {ITERATIONS}" in mark.read_text() \
-                        and _tool_running(s, tool)
+                    return (
+                        mark.exists() and f"phase measure {ITERATIONS}" in mark.read_text() and _tool_running(s, tool)
+                    )
                 return mark.exists() and f"paused {pause}" in mark.read_text()
+
             wait_for(paused, 90, f"the run to reach {pause}")
             (run_dir,) = run_dirs(s.results)
             at_signal = read_records(run_dir)
@@ -153,13 +204,17 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
         status = folder.manifest["status"]
         if sig == signal.SIGKILL:
             check(proc.returncode == -signal.SIGKILL, f"rc {proc.returncode} after SIGKILL")
-            check(effective_status(folder.manifest) == "interrupted" or status == "complete",
-                  f"killed run shows status {status}/{effective_status(folder.manifest)}")
+            check(
+                effective_status(folder.manifest) == "interrupted" or status == "complete",
+                f"killed run shows status {status}/{effective_status(folder.manifest)}",
+            )
             decoys = make_decoys(s)
             try:
                 cl = benchctl(s, ["cleanup"])
-                check(cl.returncode == 0 and "Traceback" not in cl.stderr,
-                      f"cleanup rc {cl.returncode}: {cl.stdout[-800:]} {cl.stderr[-800:]}")
+                check(
+                    cl.returncode == 0 and "Traceback" not in cl.stderr,
+                    f"cleanup rc {cl.returncode}: {cl.stdout[-800:]} {cl.stderr[-800:]}",
+                )
                 check(not decoys.alive(), f"cleanup touched what it did not create: {decoys.alive()}")
                 left = s.leftovers(before)
             finally:
@@ -188,13 +243,16 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
         check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-800:]}")
         folder = RunFolder.open(run_dir)
         check(folder.manifest["status"] == "complete", f"after --resume: status {folder.manifest['status']}")
-        check(folder.completed_iterations() == set(range(1, ITERATIONS + 1)),
-              f"after --resume: iterations {sorted(folder.completed_iterations())}")
+        check(
+            folder.completed_iterations() == set(range(1, ITERATIONS + 1)),
+            f"after --resume: iterations {sorted(folder.completed_iterations())}",
+        )
         final = read_records(run_dir)
         lost = max(lost, len(set(at_signal) - set(kept_records(run_dir))))
         left += [f"after resume: {x}" for x in s.leftovers(before)]
-        return Outcome(leftovers=left, records_lost=lost,
-                       detail=f"{how}; {done_before}/{ITERATIONS} kept; resumed to {ITERATIONS}")
+        return Outcome(
+            leftovers=left, records_lost=lost, detail=f"{how}; {done_before}/{ITERATIONS} kept; resumed to {ITERATIONS}"
+        )
 
 
 def _register() -> None:
@@ -206,22 +264,34 @@ def _register() -> None:
             phases[f"measure ({INFLIGHT[wl][0]} running)"] = "inflight"
         for ph, pause in phases.items():
             for sn in SIGNALS:
-                add(f"{wl} {sn} during {ph}", "signals",
+                add(
+                    f"{wl} {sn} during {ph}",
+                    "signals",
                     lambda wl=wl, ph=ph, pause=pause, sn=sn: signal_scenario(wl, ph, pause, sn),
-                    fast=(wl, ph, sn) in FAST)
+                    fast=(wl, ph, sn) in FAST,
+                )
         for ph in SIGHUP_PHASES:
-            add(f"{wl} SIGHUP during {ph}", "signals",
+            add(
+                f"{wl} SIGHUP during {ph}",
+                "signals",
                 lambda wl=wl, ph=ph: signal_scenario(wl, ph, PHASES[ph], "SIGHUP"),
-                fast=(wl, ph) == ("seqread-xfs", "measure"))
+                fast=(wl, ph) == ("seqread-xfs", "measure"),
+            )
     for ks in KERNEL_STACKS:
         for ph, pause in (("measure", PHASES["measure"]), ("setup-partial", STORAGE_EXTRA["setup-partial"])):
             for sn in SIGNALS:
-                add(f"{ks} {sn} during {ph}", "signals",
-                    lambda ks=ks, ph=ph, pause=pause, sn=sn: signal_scenario(ks, ph, pause, sn))
+                add(
+                    f"{ks} {sn} during {ph}",
+                    "signals",
+                    lambda ks=ks, ph=ph, pause=pause, sn=sn: signal_scenario(ks, ph, pause, sn),
+                )
     for sn in SIGNALS:
-        add(f"boot-memory {sn} during measure, knob changed", "signals",
+        add(
+            f"boot-memory {sn} during measure, knob changed",
+            "signals",
             lambda sn=sn: signal_scenario("boot-memory", "measure", PHASES["measure"], sn, knob=True),
-            fast=sn == "SIGKILL")
+            fast=sn == "SIGKILL",
+        )
 
 
 _register()
@@ -238,10 +308,32 @@ def suite_scenario(signame: str) -> Outcome:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        proc = start(s, ["run", "--suite", "bbml2", "--preset", "quick", "--arm", "faults", "--set", "crypt=none",
-                         "--iterations", "2", "--warmup", "0", "-o", str(s.results)],
-                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_PAUSE_DRIVER="fio-dmcrypt",
-                           FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            [
+                "run",
+                "--suite",
+                "bbml2",
+                "--preset",
+                "quick",
+                "--arm",
+                "faults",
+                "--set",
+                "crypt=none",
+                "--iterations",
+                "2",
+                "--warmup",
+                "0",
+                "-o",
+                str(s.results),
+            ],
+            s.env(
+                FAULTS_MARK=str(mark),
+                FAULTS_PAUSE="measure:2",
+                FAULTS_PAUSE_DRIVER="fio-dmcrypt",
+                FAULTS_HOLD=str(hold),
+            ),
+        )
         try:
             wait_paused(proc, mark, "fio-dmcrypt in the suite", 120)
             at_signal = {d: read_records(d) for d in run_dirs(s.results)}
@@ -270,8 +362,11 @@ def suite_scenario(signame: str) -> Outcome:
         check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-600:]}")
         lost = sum(len(set(r) - set(kept_records(d))) for d, r in at_signal.items())
         left += [f"after resume: {x}" for x in s.leftovers(before)]
-        return Outcome(leftovers=left, records_lost=lost,
-                       detail=f"2 workloads complete, fio-dmcrypt stopped and resumed; rc {proc.returncode}")
+        return Outcome(
+            leftovers=left,
+            records_lost=lost,
+            detail=f"2 workloads complete, fio-dmcrypt stopped and resumed; rc {proc.returncode}",
+        )
 
 
 for _sn in SIGNALS:
@@ -287,10 +382,22 @@ def double_interrupt(workload: str) -> Outcome:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        proc = start(s, ["run", *WORKLOADS[workload], "--arm", "faults", "--iterations", str(ITERATIONS),
-                         "--warmup", "0", "-o", str(s.results)],
-                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=f"measure:{ITERATIONS},teardown@1",
-                           FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            [
+                "run",
+                *WORKLOADS[workload],
+                "--arm",
+                "faults",
+                "--iterations",
+                str(ITERATIONS),
+                "--warmup",
+                "0",
+                "-o",
+                str(s.results),
+            ],
+            s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=f"measure:{ITERATIONS},teardown@1", FAULTS_HOLD=str(hold)),
+        )
         try:
             wait_for(lambda: mark.exists() and f"paused measure:{ITERATIONS}" in mark.read_text(), 90, "iteration 2")
             (run_dir,) = run_dirs(s.results)
@@ -309,7 +416,9 @@ def double_interrupt(workload: str) -> Outcome:
         check(RunFolder.open(run_dir).manifest["status"] == "interrupted", "status not interrupted")
         left = s.leftovers(before)
         lost = len(set(at_signal) - set(kept_records(run_dir)))
-        return Outcome(leftovers=left, records_lost=lost, detail="SIGINT, then SIGINT+SIGTERM mid-teardown: rc 130, clean")
+        return Outcome(
+            leftovers=left, records_lost=lost, detail="SIGINT, then SIGINT+SIGTERM mid-teardown: rc 130, clean"
+        )
 
 
 def new_run_after_kill() -> Outcome:
@@ -320,9 +429,22 @@ def new_run_after_kill() -> Outcome:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        proc = start(s, ["run", *WORKLOADS["seqread-xfs"], "--arm", "a", "--iterations", "1", "--warmup", "0",
-                         "-o", str(s.results)], s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="setup",
-                                                      FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            [
+                "run",
+                *WORKLOADS["seqread-xfs"],
+                "--arm",
+                "a",
+                "--iterations",
+                "1",
+                "--warmup",
+                "0",
+                "-o",
+                str(s.results),
+            ],
+            s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="setup", FAULTS_HOLD=str(hold)),
+        )
         try:
             wait_paused(proc, mark, "setup", 90)
         finally:
@@ -330,20 +452,39 @@ def new_run_after_kill() -> Outcome:
             proc.communicate(timeout=60)
         dead = s.leftovers(before)
         check(dead, "the killed run left nothing: the scenario did not test anything")
-        p = benchctl(s, ["run", *WORKLOADS["seqread-xfs"], "--arm", "b", "--iterations", "1", "--warmup", "0",
-                         "-o", str(s.results)])
+        p = benchctl(
+            s,
+            [
+                "run",
+                *WORKLOADS["seqread-xfs"],
+                "--arm",
+                "b",
+                "--iterations",
+                "1",
+                "--warmup",
+                "0",
+                "-o",
+                str(s.results),
+            ],
+        )
         check(p.returncode == 0, f"new run after a kill: rc {p.returncode}: {p.stderr[-600:]}")
         check("benchctl cleanup" in p.stderr, "the new run did not mention the killed run's leftovers")
         check(set(s.leftovers(before)) == set(dead), "the new run changed the dead run's leftovers or left its own")
         cl = benchctl(s, ["cleanup"])
         check(cl.returncode == 0, f"cleanup rc {cl.returncode}: {cl.stdout[-600:]}")
-        return Outcome(leftovers=s.leftovers(before),
-                       detail=f"new run ok with a warning; {len(dead)} leftovers of the dead run removed by cleanup")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            detail=f"new run ok with a warning; {len(dead)} leftovers of the dead run removed by cleanup",
+        )
 
 
 for _wl in ("seqread-xfs", "memcached"):
-    add(f"{_wl} SIGINT, then SIGINT+SIGTERM during teardown", "signals", lambda wl=_wl: double_interrupt(wl),
-        fast=_wl == "seqread-xfs")
+    add(
+        f"{_wl} SIGINT, then SIGINT+SIGTERM during teardown",
+        "signals",
+        lambda wl=_wl: double_interrupt(wl),
+        fast=_wl == "seqread-xfs",
+    )
 add("new run after a SIGKILL, without cleanup", "signals", new_run_after_kill, fast=True)
 
 
@@ -358,11 +499,26 @@ def partial_iteration(workload: str, signame: str) -> Outcome:
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
         spec = f"record:{ITERATIONS}@1"
-        proc = start(s, ["run", *WORKLOADS[workload], "--arm", "faults", "--iterations", str(ITERATIONS),
-                         "--warmup", "0", "-o", str(s.results)],
-                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=spec, FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            [
+                "run",
+                *WORKLOADS[workload],
+                "--arm",
+                "faults",
+                "--iterations",
+                str(ITERATIONS),
+                "--warmup",
+                "0",
+                "-o",
+                str(s.results),
+            ],
+            s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=spec, FAULTS_HOLD=str(hold)),
+        )
         try:
-            wait_for(lambda: mark.exists() and f"paused {spec}" in mark.read_text(), 90, "the first record of iteration 2")
+            wait_for(
+                lambda: mark.exists() and f"paused {spec}" in mark.read_text(), 90, "the first record of iteration 2"
+            )
             (run_dir,) = run_dirs(s.results)
             at_signal = read_records(run_dir)
             proc.send_signal(SIGNALS[signame])
@@ -378,19 +534,31 @@ def partial_iteration(workload: str, signame: str) -> Outcome:
         check(rs.returncode == 0, f"--resume rc {rs.returncode}: {rs.stderr[-600:]}")
         recs, _ = RunFolder(run_dir, {}).records()
         metrics = {r["metric"] for r in recs if r["iteration"] == 1 and not r.get("warmup")}
-        missing = {it: sorted(metrics - {r["metric"] for r in recs if r["iteration"] == it and not r.get("warmup")})
-                   for it in range(1, ITERATIONS + 1)}
+        missing = {
+            it: sorted(metrics - {r["metric"] for r in recs if r["iteration"] == it and not r.get("warmup")})
+            for it in range(1, ITERATIONS + 1)
+        }
         missing = {k: v for k, v in missing.items() if v}
         lost = len(set(at_signal) - set(kept_records(run_dir))) + sum(len(v) for v in missing.values())
-        return Outcome(leftovers=s.leftovers(before), records_lost=lost,
-                       detail=("every iteration has all its metrics after --resume" if not missing else
-                               f"iteration(s) counted complete with metrics missing: {missing}"))
+        return Outcome(
+            leftovers=s.leftovers(before),
+            records_lost=lost,
+            detail=(
+                "every iteration has all its metrics after --resume"
+                if not missing
+                else f"iteration(s) counted complete with metrics missing: {missing}"
+            ),
+        )
 
 
 for _wl in ("boot-memory", "memcached"):
     for _sn in ("SIGINT", "SIGKILL"):
-        add(f"{_wl} {_sn} between two records of one iteration", "signals",
-            lambda wl=_wl, sn=_sn: partial_iteration(wl, sn), fast=(_wl, _sn) == ("boot-memory", "SIGKILL"))
+        add(
+            f"{_wl} {_sn} between two records of one iteration",
+            "signals",
+            lambda wl=_wl, sn=_sn: partial_iteration(wl, sn),
+            fast=(_wl, _sn) == ("boot-memory", "SIGKILL"),
+        )
 
 
 def killed_resume() -> Outcome:
@@ -405,8 +573,22 @@ def killed_resume() -> Outcome:
         for attempt, pause in enumerate(("measure:2", "measure:3")):
             mark, hold = s.root / f"mark{attempt}", s.root / f"hold{attempt}"
             hold.touch()
-            args = (["run", *WORKLOADS["seqread-xfs"], "--arm", "faults", "--iterations", "4", "--warmup", "0",
-                     "-o", str(s.results)] if run_dir is None else ["run", "--resume", str(run_dir)])
+            args = (
+                [
+                    "run",
+                    *WORKLOADS["seqread-xfs"],
+                    "--arm",
+                    "faults",
+                    "--iterations",
+                    "4",
+                    "--warmup",
+                    "0",
+                    "-o",
+                    str(s.results),
+                ]
+                if run_dir is None
+                else ["run", "--resume", str(run_dir)]
+            )
             proc = start(s, args, s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE=pause, FAULTS_HOLD=str(hold)))
             try:
                 wait_paused(proc, mark, pause, 90)
@@ -418,19 +600,26 @@ def killed_resume() -> Outcome:
         rs = benchctl(s, ["run", "--resume", str(run_dir)])
         check(rs.returncode == 0, f"second --resume rc {rs.returncode}: {rs.stderr[-600:]}")
         m = RunFolder.open(run_dir).manifest
-        check(m["status"] == "complete" and len(m.get("resumes", [])) == 2, f"{m['status']}, resumes {m.get('resumes')}")
+        check(
+            m["status"] == "complete" and len(m.get("resumes", [])) == 2, f"{m['status']}, resumes {m.get('resumes')}"
+        )
         lost = len(set(kept_all) - set(kept_records(run_dir)))
-        return Outcome(leftovers=s.leftovers(before), records_lost=lost,
-                       detail="killed at iteration 2, its resume killed at 3; 2nd resume completed 4/4")
+        return Outcome(
+            leftovers=s.leftovers(before),
+            records_lost=lost,
+            detail="killed at iteration 2, its resume killed at 3; 2nd resume completed 4/4",
+        )
 
 
 add("--resume itself killed, then resumed again", "signals", killed_resume)
 
 
-CRASHES = {"memcached server": ("memcached", "memcached", "memcached"),
-           "memcaslap generator": ("memcached", "memcaslap", "memcaslap"),
-           "fio": ("fio-dmcrypt", "fio", "fio"),
-           "xfs_io": ("seqread-xfs", "xfs_io", "xfs_io")}
+CRASHES = {
+    "memcached server": ("memcached", "memcached", "memcached"),
+    "memcaslap generator": ("memcached", "memcaslap", "memcaslap"),
+    "fio": ("fio-dmcrypt", "fio", "fio"),
+    "xfs_io": ("seqread-xfs", "xfs_io", "xfs_io"),
+}
 
 
 def tool_crash(what: str) -> Outcome:
@@ -444,16 +633,37 @@ def tool_crash(what: str) -> Outcome:
         before = probe.snapshot()
         mark = s.root / "mark"
         extra = INFLIGHT.get(workload, ("", []))[1]
-        proc = start(s, ["run", *WORKLOADS[workload], *extra, "--arm", "faults", "--iterations", str(ITERATIONS),
-                         "--warmup", "0", "-o", str(s.results)], s.env(FAULTS_MARK=str(mark)))
+        proc = start(
+            s,
+            [
+                "run",
+                *WORKLOADS[workload],
+                *extra,
+                "--arm",
+                "faults",
+                "--iterations",
+                str(ITERATIONS),
+                "--warmup",
+                "0",
+                "-o",
+                str(s.results),
+            ],
+            s.env(FAULTS_MARK=str(mark)),
+        )
         try:
-            wait_for(lambda: mark.exists() and f"phase measure {ITERATIONS}" in mark.read_text()
-                     and _tool_running(s, comm), 120, f"{comm} in iteration {ITERATIONS}")
+            wait_for(
+                lambda: mark.exists() and f"phase measure {ITERATIONS}" in mark.read_text() and _tool_running(s, comm),
+                120,
+                f"{comm} in iteration {ITERATIONS}",
+            )
             (run_dir,) = run_dirs(s.results)
             at_crash = read_records(run_dir)
-            victims = [int(ln.split()[1].rstrip(":")) for ln in probe.scoped_processes(s.token)
-                       if Path(f"/proc/{ln.split()[1].rstrip(':')}/comm").exists()
-                       and Path(f"/proc/{ln.split()[1].rstrip(':')}/comm").read_text().strip() == comm[:15]]
+            victims = [
+                int(ln.split()[1].rstrip(":"))
+                for ln in probe.scoped_processes(s.token)
+                if Path(f"/proc/{ln.split()[1].rstrip(':')}/comm").exists()
+                and Path(f"/proc/{ln.split()[1].rstrip(':')}/comm").read_text().strip() == comm[:15]
+            ]
             check(victims, f"no {comm} to kill")
             for pid in victims:
                 os.kill(pid, signal.SIGKILL)
@@ -462,7 +672,9 @@ def tool_crash(what: str) -> Outcome:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
-        check(proc.returncode == 1, f"rc {proc.returncode} after {comm} died (want 1, the workload failed): {err[-500:]}")
+        check(
+            proc.returncode == 1, f"rc {proc.returncode} after {comm} died (want 1, the workload failed): {err[-500:]}"
+        )
         check("Traceback" not in err, err[-1500:])
         errs = [ln for ln in err.splitlines() if ln.startswith("benchctl: error:")]
         check(len(errs) == 1, f"want one error line, got {errs}")

@@ -17,11 +17,21 @@ import subprocess
 from pathlib import Path
 
 from tests.faults import probe
-from tests.faults.common import (Outcome, benchctl, check, kept_records, one_line_error, read_records, run_dirs,
-                                 scope, start, wait_paused)
+from tests.faults.common import (
+    Outcome,
+    benchctl,
+    check,
+    kept_records,
+    one_line_error,
+    read_records,
+    run_dirs,
+    scope,
+    start,
+    wait_paused,
+)
 from tests.faults.registry import add
 
-WORKLOAD = ["seqread-xfs", "--preset", "quick"]     # a real block stack that must be torn down on the error path
+WORKLOAD = ["seqread-xfs", "--preset", "quick"]  # a real block stack that must be torn down on the error path
 
 
 def _fill(path: Path) -> None:
@@ -34,7 +44,7 @@ def _fill(path: Path) -> None:
             if e.errno != errno.ENOSPC:
                 raise
     k = 0
-    while True:   # also use up the inodes' worth of small files? tmpfs counts blocks: one byte files still need a page
+    while True:  # also use up the inodes' worth of small files? tmpfs counts blocks: one byte files still need a page
         try:
             (path / f"f{k}").write_bytes(b"x")
             k += 1
@@ -45,8 +55,9 @@ def _fill(path: Path) -> None:
 def _small_tmpfs(s: probe.Scope, name: str, size: str = "2m") -> Path:
     p = s.root / "mnt" / name
     p.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "faults-small", str(p)], check=True,
-                   timeout=60)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "faults-small", str(p)], check=True, timeout=60
+    )
     s.exclude_paths.add(str(s.root / "mnt"))
     return p
 
@@ -89,9 +100,11 @@ def at_start(kind: str) -> Outcome:
             p = benchctl(s, ["run", *WORKLOAD, "--arm", "faults", "-o", str(root / "results")])
             line = _expect_clean_error(p, kind)
             check(str(root) in line, f"the error does not name the results folder: {line}")
-            half = [d for d in run_dirs(root)] + [d for d in (root / "results").rglob("*") if d.is_dir()
-                                                   and d.parent.parent == root / "results"
-                                                   and not (d / "run.json").exists()]
+            half = [d for d in run_dirs(root)] + [
+                d
+                for d in (root / "results").rglob("*")
+                if d.is_dir() and d.parent.parent == root / "results" and not (d / "run.json").exists()
+            ]
             check(not half, f"half-created run folder left: {half}")
             left = s.leftovers(before)
         finally:
@@ -111,9 +124,11 @@ def mid_run(kind: str) -> Outcome:
             root = s.results
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        proc = start(s, ["run", *WORKLOAD, "--arm", "faults", "--iterations", "3", "--warmup", "0",
-                         "-o", str(root / "results")],
-                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            ["run", *WORKLOAD, "--arm", "faults", "--iterations", "3", "--warmup", "0", "-o", str(root / "results")],
+            s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)),
+        )
         try:
             wait_paused(proc, mark, "iteration 2", 90)
             (run_dir,) = run_dirs(root / "results")
@@ -166,18 +181,27 @@ def state_dir_fault(kind: str, when: str) -> Outcome:
                     _fill(state)
                 else:
                     _ro(state)
-                p = benchctl(s, ["run", *WORKLOAD, "--arm", "faults", "-o", str(s.results)],
-                             env=s.env(BENCHCTL_STATE_DIR=env_state))
+                p = benchctl(
+                    s,
+                    ["run", *WORKLOAD, "--arm", "faults", "-o", str(s.results)],
+                    env=s.env(BENCHCTL_STATE_DIR=env_state),
+                )
                 line = _expect_clean_error(p, kind)
                 check(not run_dirs(s.results), "a run folder was created although no ledger could be kept")
                 check(str(state) in line, f"the error does not name the state directory {state}: {line}")
                 lost = 0
             else:
                 hold.touch()
-                proc = start(s, ["run", *WORKLOAD, "--arm", "faults", "--iterations", "3", "--warmup", "0",
-                                 "-o", str(s.results)],
-                             s.env(BENCHCTL_STATE_DIR=env_state, FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2",
-                                   FAULTS_HOLD=str(hold)))
+                proc = start(
+                    s,
+                    ["run", *WORKLOAD, "--arm", "faults", "--iterations", "3", "--warmup", "0", "-o", str(s.results)],
+                    s.env(
+                        BENCHCTL_STATE_DIR=env_state,
+                        FAULTS_MARK=str(mark),
+                        FAULTS_PAUSE="measure:2",
+                        FAULTS_HOLD=str(hold),
+                    ),
+                )
                 try:
                     wait_paused(proc, mark, "iteration 2", 90)
                     (run_dir,) = run_dirs(s.results)
@@ -222,9 +246,11 @@ def torn_then_resume(workload: list[str]) -> Outcome:
         before = probe.snapshot()
         mark, hold = s.root / "mark", s.root / "hold"
         hold.touch()
-        proc = start(s, ["run", *workload, "--arm", "faults", "--iterations", "3", "--warmup", "0",
-                         "-o", str(s.results)],
-                     s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)))
+        proc = start(
+            s,
+            ["run", *workload, "--arm", "faults", "--iterations", "3", "--warmup", "0", "-o", str(s.results)],
+            s.env(FAULTS_MARK=str(mark), FAULTS_PAUSE="measure:2", FAULTS_HOLD=str(hold)),
+        )
         try:
             wait_paused(proc, mark, "iteration 2", 90)
         finally:
@@ -235,7 +261,7 @@ def torn_then_resume(workload: list[str]) -> Outcome:
         kept = read_records(run_dir)
         metrics = {r[1] for r in kept if not r[4]}
         with open(rec, "ab") as f:
-            f.write(rec.read_bytes().splitlines()[-1][:40])    # the start of a record, no newline
+            f.write(rec.read_bytes().splitlines()[-1][:40])  # the start of a record, no newline
         cl = benchctl(s, ["cleanup"])
         check(cl.returncode == 0, f"cleanup rc {cl.returncode}")
         rs = benchctl(s, ["run", "--resume", str(run_dir)])
@@ -247,10 +273,17 @@ def torn_then_resume(workload: list[str]) -> Outcome:
         lost = len(set(kept) - set(kept_records(run_dir))) + sum(len(v) for v in missing.values())
         ex = benchctl(s, ["export", str(run_dir)])
         check(ex.returncode == 0, f"export rc {ex.returncode}")
-        detail = (f"torn fragment skipped ({len(skipped)} line), iterations 1-3 complete with {len(metrics)} metrics each"
-                  if not missing else f"records missing after --resume over a torn line: {missing}")
+        detail = (
+            f"torn fragment skipped ({len(skipped)} line), iterations 1-3 complete with {len(metrics)} metrics each"
+            if not missing
+            else f"records missing after --resume over a torn line: {missing}"
+        )
         return Outcome(leftovers=s.leftovers(before), records_lost=lost, detail=detail)
 
 
-add("torn last record, then --resume", "storage", lambda: torn_then_resume(["boot-memory", "--preset", "quick"]),
-    fast=True)
+add(
+    "torn last record, then --resume",
+    "storage",
+    lambda: torn_then_resume(["boot-memory", "--preset", "quick"]),
+    fast=True,
+)

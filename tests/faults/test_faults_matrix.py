@@ -17,8 +17,10 @@ from tests.faults.registry import Skip, all_scenarios
 FULL = os.environ.get("BENCHCTL_FAULTS_FULL") == "1"
 SCENARIOS = all_scenarios()
 
-pytestmark = [pytest.mark.live,
-              pytest.mark.skipif(os.geteuid() != 0, reason="fault scenarios need root (mounts, loop devices)")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(os.geteuid() != 0, reason="fault scenarios need root (mounts, loop devices)"),
+]
 
 
 @pytest.mark.parametrize("sc", SCENARIOS, ids=[s.name for s in SCENARIOS])

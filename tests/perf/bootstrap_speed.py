@@ -58,7 +58,7 @@ def loop_vs_vectorised() -> float:
         return interval(sb, sc)
 
     t_fast, fast_iv = best_of(3, fast)
-    t_slow, slow_iv = best_of(1, slow)   # long enough that one run is steady
+    t_slow, slow_iv = best_of(1, slow)  # long enough that one run is steady
     same = np.allclose(fast_iv, slow_iv, rtol=1e-12)
     print(f"data: 2 arms x 10 boots x 20 iterations, {B} resamples (vectorised: best of 3 runs)")
     print(f"vectorised: {t_fast:.3f} s  interval {fast_iv[0]:.5f} .. {fast_iv[1]:.5f}")
@@ -72,18 +72,29 @@ def million_rows() -> float:
 
     from benchctl.analyze.result import analyze
     from benchctl.results.loader import load_csv
+
     rng = np.random.default_rng(0)
-    metrics, boots, iters = 20, 10, 2500          # 20 x 2 arms x 10 x 2500 = 1,000,000 rows
+    metrics, boots, iters = 20, 10, 2500  # 20 x 2 arms x 10 x 2500 = 1,000,000 rows
     n_per = boots * iters
     frames = []
     for m in range(metrics):
         for k, arm in enumerate(("pte", "block")):
             boot_eff = np.repeat(rng.normal(0, 2, boots), iters)
-            frames.append(pd.DataFrame({
-                "arm": arm, "host": "h1", "boot": np.repeat([f"{arm}-{b}" for b in range(boots)], iters),
-                "run": np.repeat([f"r-{arm}-{b}-{m}" for b in range(boots)], iters), "workload": "w",
-                "iteration": np.tile(np.arange(iters), boots), "metric": f"m{m}",
-                "value": 100 + 3 * k + boot_eff + rng.normal(0, 1, n_per), "unit": "u"}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "arm": arm,
+                        "host": "h1",
+                        "boot": np.repeat([f"{arm}-{b}" for b in range(boots)], iters),
+                        "run": np.repeat([f"r-{arm}-{b}-{m}" for b in range(boots)], iters),
+                        "workload": "w",
+                        "iteration": np.tile(np.arange(iters), boots),
+                        "metric": f"m{m}",
+                        "value": 100 + 3 * k + boot_eff + rng.normal(0, 1, n_per),
+                        "unit": "u",
+                    }
+                )
+            )
     df = pd.concat(frames, ignore_index=True)
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "million.csv"
@@ -93,8 +104,10 @@ def million_rows() -> float:
         t_load = time.perf_counter() - t0
         res = analyze(tidy, "pte", "block", None, resamples=B, seed=1)
         total = time.perf_counter() - t0
-    print(f"{len(tidy.df):,} rows, {len(res['comparisons'])} comparisons, {B} resamples: "
-          f"load {t_load:.2f} s, load + analyze {total:.2f} s (required < 10 s)")
+    print(
+        f"{len(tidy.df):,} rows, {len(res['comparisons'])} comparisons, {B} resamples: "
+        f"load {t_load:.2f} s, load + analyze {total:.2f} s (required < 10 s)"
+    )
     print(f"method: {res['comparisons'][0]['method']}")
     return total
 

@@ -1,56 +1,64 @@
-"""A benchctl run driven one iteration at a time, for the overhead scripts.
+"""A real benchctl run with hand runs of the same command between its iterations, for the overhead scripts.
 
-Both overhead scripts interleave benchctl's own iterations with hand runs of
-the same command on the same server or stack; this is the one place that
-opens such a run (the engine's real start, setup, warm-up and finish) so the
-scripts only say what a hand run is.
+The run goes through the public engine path (`engine.run_workload`: the
+fingerprints, kernel-log mark, phase records, perf counters and teardown a
+user's run has); the hand runs are a `RunOptions.between` hook, so they
+happen between measured iterations and never inside one. Pairs alternate
+which side goes first (ABAB by pair number), so drift on the host hits both
+sides alike.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 from pathlib import Path
-from typing import Iterator
+from typing import Callable
 
+from benchctl.results.store import RunFolder
 from benchctl.run import engine
-from benchctl.run import counters
 from benchctl.run.drivers.base import RunContext
-from benchctl.env.fingerprint import collect
 from benchctl.run.specs import load_workload
 
 
-@contextlib.contextmanager
-def driven_run(workload: str, overrides: dict[str, str], pairs: int, perf_on: bool, results: Path,
-               *, check: bool = False) -> Iterator[tuple[object, RunContext]]:
-    """Yield (run, ctx) after setup and one warm-up; `run._iteration(k)` measures iteration k."""
-    spec = load_workload(workload).resolve("quick", overrides, iterations=pairs, warmup=1)
-    opts = engine.RunOptions(arm="overhead", results=results, perf=perf_on, echo=lambda m: None)
-    fp = collect()
-    run = engine._new_run(spec, opts)
-    run.start(fp, resume=False)
-    status, error = "complete", None
-    try:
-        folder = run.folder
-        run.ctx = ctx = RunContext(params=run.params, fingerprint=fp, run_dir=folder.path, ledger=run.ledger,
-                                   log_command=folder.log_command, warn=lambda m: None)
-        run.counters = counters.configure(fp, enabled=perf_on)
-        if check:
-            run.driver.check(ctx)
-        run.driver.setup(ctx)
-        ctx.state["iteration_dir"] = folder.raw_dir(1, warmup=True)
-        run.driver.warmup(ctx, 1)
-        yield run, ctx
-    except BaseException as e:
-        status, error = "failed", e
-        raise
-    finally:
-        run._finish(status, error)
+class Alternating:
+    """The between-iterations hook: pair k is (benchctl, hand) for odd k and (hand, benchctl) for even k."""
+
+    def __init__(
+        self,
+        pairs: int,
+        hand: Callable[[RunContext], dict[str, float]],
+        *,
+        warm_hand: bool = False,
+        on_pair: Callable[[int, RunContext], None] | None = None,
+    ):
+        self.pairs, self.hand, self.warm_hand, self.on_pair = pairs, hand, warm_hand, on_pair
+        self.by_hand: dict[int, dict[str, float]] = {}
+
+    def __call__(self, ctx: RunContext, done: int) -> None:
+        if done == 0 and self.warm_hand:
+            self.hand(ctx)  # the hand side's warm-up pass
+        if done % 2 == 1:
+            self.by_hand[done] = self.hand(ctx)  # pair `done`: benchctl went first
+        if done >= 1 and self.on_pair is not None:
+            self.on_pair(done, ctx)
+        if done + 1 <= self.pairs and (done + 1) % 2 == 0:
+            self.by_hand[done + 1] = self.hand(ctx)  # pair done+1: the hand run goes first
 
 
-def alternate(k: int, ours, theirs):
-    """(ours(), theirs()) run in ABAB order by k, so drift on the host hits both sides alike."""
-    if k % 2:
-        b = ours()
-        return b, theirs()
-    h = theirs()
-    return ours(), h
+def recorded(run_dir: Path, iteration: int, metric: str) -> float:
+    """What benchctl recorded for one metric of one measured iteration."""
+    for line in (Path(run_dir) / "records.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["iteration"] == iteration and r["metric"] == metric and not r["warmup"]:
+            return float(r["value"])
+    raise SystemExit(f"no {metric} record for iteration {iteration}")
+
+
+def driven_run(workload: str, overrides: dict[str, str], perf_on: bool, results: Path, hook: Alternating) -> RunFolder:
+    """One real run of `workload` (quick preset, one warm-up, hook.pairs iterations) with `hook` between."""
+    spec = load_workload(workload).resolve("quick", overrides, iterations=hook.pairs, warmup=1)
+    opts = engine.RunOptions(arm="overhead", results=results, perf=perf_on, echo=lambda m: None, between=hook)
+    folder = engine.run_workload(workload, opts, spec=spec)
+    if len(hook.by_hand) != hook.pairs:
+        raise SystemExit(f"{len(hook.by_hand)} hand runs for {hook.pairs} pairs")
+    return folder

@@ -3,8 +3,10 @@
 
 Claim checked: the ops/sec benchctl records is >= 0.97 of what the same
 generator with the same flags reports when run by hand against the same
-server. Method: one benchctl run (engine, real memcached, perf on as by
-default); between its measured iterations the exact generator argv that
+server. Method: one benchctl run through the public engine path (real
+memcached, perf on as by default, the run's fingerprints, kernel-log mark
+and phase records); between its measured iterations (a RunOptions.between
+hook, outside every measured window) the exact generator argv that
 benchctl logged in commands.jsonl (`generator_argv`) is run by hand
 (plain subprocess, no perf, no pinning, output parsed by the same parser)
 against the same server. Pairs alternate which side goes first, so drift
@@ -30,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchctl.run.drivers.memcached import parse_output  # noqa: E402
-from driven_run import alternate, driven_run  # noqa: E402  (tests/perf is on sys.path when run as a script)
+from driven_run import Alternating, driven_run, recorded  # noqa: E402  (tests/perf is on sys.path as a script)
 
 THRESHOLD = 0.97
 
@@ -40,22 +42,18 @@ def last_generator_argv(run_dir: Path) -> list[str]:
     return [c for c in cmds if c.get("role") == "measure"][-1]["generator_argv"]
 
 
-def benchctl_ops(run_dir: Path, iteration: int) -> float:
-    for line in (run_dir / "records.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        if r["iteration"] == iteration and r["metric"] == "ops_per_sec" and not r["warmup"]:
-            return float(r["value"])
-    raise SystemExit(f"no ops_per_sec record for iteration {iteration}")
-
-
-def hand_run(argv: list[str], gen: str, work: Path) -> float:
-    """The generator exactly as logged, except memtier's JSON goes to a scratch file."""
-    argv = [f"--json-out-file={work / 'memtier.json'}" if a.startswith("--json-out-file=") else a for a in argv]
+def hand_run(ctx) -> dict[str, float]:
+    """The generator exactly as benchctl last logged it, except memtier's JSON goes to a scratch file."""
+    work = Path(ctx.run_dir)
+    argv = [
+        f"--json-out-file={work / 'hand-memtier.json'}" if a.startswith("--json-out-file=") else a
+        for a in last_generator_argv(work)
+    ]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise SystemExit(f"hand run failed (rc {p.returncode}): {p.stderr[-300:]}")
-    res = parse_output(gen, p.stdout, work)
-    return float(res.get("ops_per_sec").value)
+    res = parse_output(ctx.state["gen"], p.stdout, work)
+    return {"ops_per_sec": float(res.get("ops_per_sec").value)}
 
 
 def main() -> int:
@@ -70,33 +68,39 @@ def main() -> int:
         # and the hand runs) inherit this priority, so the comparison stays fair.
         os.nice(-19)
 
+    pairs: list[tuple[float, float]] = []
+    gen = ""
+
+    def show(k: int, ctx) -> None:
+        nonlocal gen
+        gen = ctx.state["gen"]
+        b, h = recorded(ctx.run_dir, k, "ops_per_sec"), hook.by_hand[k]["ops_per_sec"]
+        pairs.append((b, h))
+        print(f"pair {k}: benchctl {b:10.0f} ops/s   by hand {h:10.0f} ops/s   ratio {b / h:.3f}", flush=True)
+
+    hook = Alternating(args.pairs, hand_run, on_pair=show)
     with tempfile.TemporaryDirectory(prefix="benchctl-overhead-") as tmp:
-        tmp = Path(tmp)
-        os.environ.setdefault("BENCHCTL_STATE_DIR", str(tmp / "state"))
-        pairs: list[tuple[float, float]] = []
-        with driven_run("memcached", {"duration_s": str(args.duration)}, args.pairs, not args.no_perf,
-                        tmp / "results") as (run, ctx):
-            folder = run.folder
-            gen = ctx.state["gen"]
-            for k in range(1, args.pairs + 1):
-                b, h = alternate(k, lambda: (run._iteration(k), benchctl_ops(folder.path, k))[1],
-                                 lambda: hand_run(last_generator_argv(folder.path), gen, tmp))
-                pairs.append((b, h))
-                print(f"pair {k}: benchctl {b:10.0f} ops/s   by hand {h:10.0f} ops/s   ratio {b / h:.3f}",
-                      flush=True)
-                folder.update(iterations_done=k)
+        os.environ.setdefault("BENCHCTL_STATE_DIR", str(Path(tmp) / "state"))
+        driven_run("memcached", {"duration_s": str(args.duration)}, not args.no_perf, Path(tmp) / "results", hook)
     ratios = [b / h for b, h in pairs]
     med = statistics.median(ratios)
-    print(f"generator {gen}, {args.duration} s per run, perf {'off' if args.no_perf else 'on'}, "
-          f"nice {os.nice(0)}, "
-          f"{len(pairs)} alternating pairs")
-    print(f"median benchctl {statistics.median(b for b, _ in pairs):.0f} ops/s, "
-          f"median by hand {statistics.median(h for _, h in pairs):.0f} ops/s")
+    print(
+        f"generator {gen}, {args.duration} s per run, perf {'off' if args.no_perf else 'on'}, "
+        f"nice {os.nice(0)}, {len(pairs)} alternating pairs, through engine.run_workload"
+    )
+    print(
+        f"median benchctl {statistics.median(b for b, _ in pairs):.0f} ops/s, "
+        f"median by hand {statistics.median(h for _, h in pairs):.0f} ops/s"
+    )
     if len(ratios) >= 4:
         q1, _, q3 = statistics.quantiles(ratios, n=4)
-        print(f"pair ratios: min {min(ratios):.3f}, quartiles {q1:.3f} / {q3:.3f}, max {max(ratios):.3f} "
-              "(spread = noise from other load on this host)")
-    print(f"ratio (median of pairs) = {med:.3f}  (required >= {THRESHOLD})  -> {'PASS' if med >= THRESHOLD else 'FAIL'}")
+        print(
+            f"pair ratios: min {min(ratios):.3f}, quartiles {q1:.3f} / {q3:.3f}, max {max(ratios):.3f} "
+            "(spread = noise from other load on this host)"
+        )
+    print(
+        f"ratio (median of pairs) = {med:.3f}  (required >= {THRESHOLD})  -> {'PASS' if med >= THRESHOLD else 'FAIL'}"
+    )
     return 0 if med >= THRESHOLD else 1
 
 

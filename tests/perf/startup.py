@@ -37,7 +37,7 @@ def main() -> int:
     script = str(venv_script) if venv_script.exists() else shutil.which("benchctl")
     benchctl = [script, "--help"] if script else [sys.executable, "-m", "benchctl", "--help"]
     click = [sys.executable, "-c", "import click"]
-    for argv in (benchctl, click):   # warm the page cache and .pyc files
+    for argv in (benchctl, click):  # warm the page cache and .pyc files
         wall(argv)
     times: dict[str, list[float]] = {"benchctl": [], "click": []}
     for _ in range(args.runs):

@@ -4,8 +4,10 @@
 Claim checked: the IOPS (fio-dmcrypt) and bandwidth (fio-dmcrypt KiB/s,
 seqread-xfs B/s) that benchctl records are >= 0.97 of what the same command
 reports when run by hand on the same stack. Method: one benchctl run per
-workload (engine in-process, perf on as by default), its block stack built
-once by the driver; between its measured iterations the same command is run
+workload through the public engine path (perf on as by default, the
+run's fingerprints, kernel-log mark and phase records), its block stack
+built once by the driver; between its measured iterations (a
+RunOptions.between hook, outside every measured window) the same command is run
 by hand on that same stack (plain subprocess, no perf; for fio the same
 per-pass preparation: delete the previous file, sync), parsed by the same
 parser. Pairs alternate which side goes first, so drift hits both sides
@@ -23,7 +25,6 @@ Exit 0 when every median ratio is >= 0.97, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -36,17 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchctl.run.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
 from benchctl.parsers import parse  # noqa: E402
-from driven_run import alternate, driven_run  # noqa: E402  (tests/perf is on sys.path when run as a script)
+from driven_run import Alternating, driven_run, recorded  # noqa: E402  (tests/perf is on sys.path when run as a script)
 
 THRESHOLD = 0.97
-
-
-def recorded(run_dir: Path, iteration: int, metric: str) -> float:
-    for line in (run_dir / "records.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        if r["iteration"] == iteration and r["metric"] == metric and not r["warmup"]:
-            return float(r["value"])
-    raise SystemExit(f"no {metric} record for iteration {iteration}")
 
 
 def hand_fio(ctx) -> dict[str, float]:
@@ -69,19 +62,22 @@ def hand_xfs_io(ctx) -> dict[str, float]:
     return {"bandwidth_bytes_s": parse("xfs_io", p.stdout).measurements[-1].value}
 
 
-def compare(workload: str, overrides: dict[str, str], metrics: list[str], hand: Callable, pairs: int,
-            perf_on: bool, tmp: Path) -> dict[str, tuple[float, float, float]]:
+def compare(
+    workload: str, overrides: dict[str, str], metrics: list[str], hand: Callable, pairs: int, perf_on: bool, tmp: Path
+) -> dict[str, tuple[float, float, float]]:
     rows: list[tuple[dict[str, float], dict[str, float]]] = []
-    with driven_run(workload, overrides, pairs, perf_on, tmp / "results", check=True) as (run, ctx):
-        folder = run.folder
-        hand(ctx)   # the hand side gets its warm-up pass too
-        for k in range(1, pairs + 1):
-            b, h = alternate(k, lambda: (run._iteration(k), {m: recorded(folder.path, k, m) for m in metrics})[1],
-                             lambda: hand(ctx))
-            rows.append((b, h))
-            print(f"{workload} pair {k}: " + "   ".join(
-                f"{m} benchctl {b[m]:.4g} hand {h[m]:.4g} ratio {b[m] / h[m]:.3f}" for m in metrics), flush=True)
-            folder.update(iterations_done=k)
+
+    def show(k: int, ctx) -> None:
+        b, h = {m: recorded(ctx.run_dir, k, m) for m in metrics}, hook.by_hand[k]
+        rows.append((b, h))
+        print(
+            f"{workload} pair {k}: "
+            + "   ".join(f"{m} benchctl {b[m]:.4g} hand {h[m]:.4g} ratio {b[m] / h[m]:.3f}" for m in metrics),
+            flush=True,
+        )
+
+    hook = Alternating(pairs, hand, warm_hand=True, on_pair=show)  # the hand side gets its warm-up pass too
+    driven_run(workload, overrides, perf_on, tmp / "results", hook)
     out = {}
     for m in metrics:
         ratios = sorted(b[m] / h[m] for b, h in rows)
@@ -107,23 +103,45 @@ def main() -> int:
         if args.only in (None, "fio-dmcrypt"):
             ramdisk = f"{max(256 << 20, 2 * fio_dmcrypt.parse_size(args.fio_size)) >> 20}M"
             results["fio-dmcrypt"] = compare(
-                "fio-dmcrypt", {"crypt": args.crypt, "size": args.fio_size, "ramdisk_size": ramdisk},
-                ["iops", "bandwidth_kib_s"], hand_fio, args.pairs, not args.no_perf, tmp_p)
+                "fio-dmcrypt",
+                {"crypt": args.crypt, "size": args.fio_size, "ramdisk_size": ramdisk},
+                ["iops", "bandwidth_kib_s"],
+                hand_fio,
+                args.pairs,
+                not args.no_perf,
+                tmp_p,
+            )
         if args.only in (None, "seqread-xfs"):
-            results["seqread-xfs"] = compare("seqread-xfs", {"size": args.read_size}, ["bandwidth_bytes_s"],
-                                             hand_xfs_io, args.pairs, not args.no_perf, tmp_p)
+            results["seqread-xfs"] = compare(
+                "seqread-xfs",
+                {"size": args.read_size},
+                ["bandwidth_bytes_s"],
+                hand_xfs_io,
+                args.pairs,
+                not args.no_perf,
+                tmp_p,
+            )
     ok = True
     load1, ncpu = os.getloadavg()[0], os.cpu_count() or 1
-    print(f"load average {load0:.2f} -> {load1:.2f} on {ncpu} CPUs"
-          + ("  (WARNING: the host is busy; pair ratios are dominated by other load, rerun when quiet)"
-             if max(load0, load1) > 0.75 * ncpu else ""))
-    print(f"{args.pairs} alternating pairs each, perf {'off' if args.no_perf else 'on'}, "
-          f"fio --size {args.fio_size} crypt={args.crypt}, xfs_io pread of {args.read_size}")
+    print(
+        f"load average {load0:.2f} -> {load1:.2f} on {ncpu} CPUs"
+        + (
+            "  (WARNING: the host is busy; pair ratios are dominated by other load, rerun when quiet)"
+            if max(load0, load1) > 0.75 * ncpu
+            else ""
+        )
+    )
+    print(
+        f"{args.pairs} alternating pairs each, perf {'off' if args.no_perf else 'on'}, "
+        f"fio --size {args.fio_size} crypt={args.crypt}, xfs_io pread of {args.read_size}"
+    )
     for w, ratios in results.items():
         for m, (r, lo, hi) in ratios.items():
             ok &= r >= THRESHOLD
-            print(f"{w:12s} {m:18s} ratio (median of pairs) = {r:.3f}  [IQR {lo:.3f}-{hi:.3f}]  "
-                  f"(required >= {THRESHOLD})  -> {'PASS' if r >= THRESHOLD else 'FAIL'}")
+            print(
+                f"{w:12s} {m:18s} ratio (median of pairs) = {r:.3f}  [IQR {lo:.3f}-{hi:.3f}]  "
+                f"(required >= {THRESHOLD})  -> {'PASS' if r >= THRESHOLD else 'FAIL'}"
+            )
     return 0 if ok else 1
 
 

@@ -30,7 +30,11 @@ def main() -> int:
     ok = True
     print(f"{'trace':<34} {'ref acc/s':>12} {'fast acc/s':>12} {'ratio':>7} {'miss ref':>9} {'miss fast':>9}")
     for name, levels in (("n1", N1), ("ampere-like", AMPERE_LIKE)):
-        for args in [(11, 200000, 20000, 0.9, "4K"), (12, 200000, 200000, 0.0, "2M"), (13, 200000, 50000, 1.0, "mixed")]:
+        for args in [
+            (11, 200000, 20000, 0.9, "4K"),
+            (12, 200000, 200000, 0.0, "2M"),
+            (13, 200000, 50000, 1.0, "mixed"),
+        ]:
             a, s = irm_trace(*args)
             ref = simulate_reference(a, s, levels)
             fast = simulate_fast(a, s, levels)
@@ -40,7 +44,9 @@ def main() -> int:
             agree = abs(fast.miss_ratio - ref.miss_ratio) <= 0.02 * max(ref.miss_ratio, 1e-3)
             ok &= ratio >= 20 and agree
             label = f"{name} zipf={args[3]} pages={args[2]} {args[4]}"
-            print(f"{label:<34} {len(a) / tr:>12,.0f} {len(a) / tf:>12,.0f} {ratio:>6.1f}x {ref.miss_ratio:>9.4f} {fast.miss_ratio:>9.4f}")
+            print(
+                f"{label:<34} {len(a) / tr:>12,.0f} {len(a) / tf:>12,.0f} {ratio:>6.1f}x {ref.miss_ratio:>9.4f} {fast.miss_ratio:>9.4f}"
+            )
     print("PASS" if ok else "FAIL: fast path under 20x or more than 2 % off")
     return 0 if ok else 1
 

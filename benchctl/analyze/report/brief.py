@@ -15,7 +15,7 @@ from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human
 
 MAX_LINES = 40
-MAX_CHECK_LINES = 2     # a check longer than this is cut (the full report has it whole)
+MAX_CHECK_LINES = 2  # a check longer than this is cut (the full report has it whole)
 MAX_WHY_LINES = 3
 
 
@@ -41,8 +41,12 @@ def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
     cp = comps.get((cl["workload"], cl["metric"]))
     if cp:
         unit = cp["unit"]
-        out += wrap(f"{b} {human(cp['baseline']['mean'], unit)}, {c} {human(cp['candidate']['mean'], unit)}; "
-                    f"sd between boots {_sd(cp['baseline'])}, {_sd(cp['candidate'])}", "    ", "  ")
+        out += wrap(
+            f"{b} {human(cp['baseline']['mean'], unit)}, {c} {human(cp['candidate']['mean'], unit)}; "
+            f"sd between boots {_sd(cp['baseline'])}, {_sd(cp['candidate'])}",
+            "    ",
+            "  ",
+        )
     return out
 
 
@@ -73,8 +77,12 @@ def render(result: dict) -> str:
     facts = header_facts(result)
     head = [f"*** {BANNER} ***"] if result["simulated"] else []
     head.append(f"benchctl: {c} vs {b} (baseline), {result['confidence']:.0%} intervals over boots")
-    head += wrap(f"design: {facts['design_text']}; host {facts['hosts']}"
-                 + (f"; {facts['counted']}" if facts["counted"] else ""), "  ", "")
+    head += wrap(
+        f"design: {facts['design_text']}; host {facts['hosts']}"
+        + (f"; {facts['counted']}" if facts["counted"] else ""),
+        "  ",
+        "",
+    )
     kernels = f"kernels: {b} {facts['kernels'][b]}; {c} {facts['kernels'][c]}"
     head += wrap(kernels, "  ", "")
     comps = {(cp["workload"], cp["metric"]): cp for cp in result["comparisons"]}
@@ -89,13 +97,15 @@ def render(result: dict) -> str:
     else:
         body = ["change (candidate / baseline - 1), interval over boots:"]
         body += [_comparison(cp) for cp in result["comparisons"]]
-    foot = ["p: Welch on per-boot means, Holm across claims; hierarchical",
-            "bootstrap over boots then iterations. Full report: without --brief."]
+    foot = [
+        "p: Welch on per-boot means, Holm across claims; hierarchical",
+        "bootstrap over boots then iterations. Full report: without --brief.",
+    ]
     budget = MAX_LINES - len(head) - len(foot) - 2
     room = max(6, budget - min(len(body), budget - 6))
     checks = _checks(result, room)
     budget -= len(checks)
     if len(body) > budget:
         cut = len(body) - budget + 1
-        body = body[:budget - 1] + [f"  ... {cut} more lines in the full report (without --brief)"]
+        body = body[: budget - 1] + [f"  ... {cut} more lines in the full report (without --brief)"]
     return finish(head + checks + [""] + body + [""] + foot)

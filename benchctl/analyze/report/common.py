@@ -57,6 +57,7 @@ class Footnotes:
 def header_facts(result: dict) -> dict:
     """Hosts, kernels and the design (boots x iterations per arm, one notation) for a report header."""
     from benchctl.analyze.report.units import design as notation
+
     d = result["design"]
     b, c = result["baseline"], result["candidate"]
     hosts = sorted(set(d[b]["hosts"]) | set(d[c]["hosts"]))
@@ -67,9 +68,13 @@ def header_facts(result: dict) -> dict:
         counted.append("imported runs without --boot count as one boot each")
     if any(d[a].get("unknown_host") for a in (b, c)):
         counted.append("host 'unknown' where none was given")
-    return {"hosts": ", ".join(hosts) or "unknown", "kernels": kernels, "design": design,
-            "design_text": f"{b} {design[b]}, {c} {design[c]} (boots x iterations)",
-            "counted": "; ".join(counted)}
+    return {
+        "hosts": ", ".join(hosts) or "unknown",
+        "kernels": kernels,
+        "design": design,
+        "design_text": f"{b} {design[b]}, {c} {design[c]} (boots x iterations)",
+        "counted": "; ".join(counted),
+    }
 
 
 def verdict_word(claim: dict) -> str:
@@ -81,5 +86,5 @@ def reason(claim: dict) -> str | None:
     """Why a claim was not judged (its first warning), without the prefix."""
     w = claim["warnings"][:1]
     if claim["verdict"] == "not-judged" and w and w[0].startswith("not judged: "):
-        return w[0][len("not judged: "):]
+        return w[0][len("not judged: ") :]
     return None

@@ -17,43 +17,64 @@ def render(result: dict) -> str:
         out += [f"> **{BANNER}**", ""]
     b, c = result["baseline"], result["candidate"]
     f = header_facts(result)
-    out += [f"## benchctl analyze: `{c}` (candidate) vs `{b}` (baseline)", "",
-            f"- hosts: {f['hosts']}",
-            f"- kernels: `{b}`: {f['kernels'][b]}; `{c}`: {f['kernels'][c]}",
-            f"- design: {f['design_text']}" + (f"; {f['counted']}" if f["counted"] else ""),
-            f"- method: {result['confidence']:.0%} hierarchical bootstrap (boots, then iterations), "
-            f"{result['resamples']} resamples, seed {result['seed']}; p: Welch on per-boot means, Holm across claims",
-            "", "### Checks", ""]
+    out += [
+        f"## benchctl analyze: `{c}` (candidate) vs `{b}` (baseline)",
+        "",
+        f"- hosts: {f['hosts']}",
+        f"- kernels: `{b}`: {f['kernels'][b]}; `{c}`: {f['kernels'][c]}",
+        f"- design: {f['design_text']}" + (f"; {f['counted']}" if f["counted"] else ""),
+        f"- method: {result['confidence']:.0%} hierarchical bootstrap (boots, then iterations), "
+        f"{result['resamples']} resamples, seed {result['seed']}; p: Welch on per-boot means, Holm across claims",
+        "",
+        "### Checks",
+        "",
+    ]
     checks = result["checks"] + result["skipped"]
     out += [f"- :warning: {_cell(w)}" for w in checks] or ["- none triggered"]
     if result["claims"]:
-        out += ["", "### Claims", "",
-                "| claim | metric | measured | interval | claimed | p | p (Holm) | verdict |",
-                "|---|---|---:|---|---|---:|---:|---|"]
+        out += [
+            "",
+            "### Claims",
+            "",
+            "| claim | metric | measured | interval | claimed | p | p (Holm) | verdict |",
+            "|---|---|---:|---|---|---:|---:|---|",
+        ]
         for cl in result["claims"]:
             refs = notes.refs(cl["warnings"])
-            out.append(f"| {cl['id']} | {cl['workload']} {cl['metric']} | {pct(cl['change_pct']) + ' %' if cl['ci_pct'] else 'no data'} | "
-                       f"{ci(cl['ci_pct'])} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
-                       f"{pval(cl['p_adjusted'])} | **{verdict_word(cl).lower()}** {refs} |")
+            out.append(
+                f"| {cl['id']} | {cl['workload']} {cl['metric']} | "
+                f"{pct(cl['change_pct']) + ' %' if cl['ci_pct'] else 'no data'} | "
+                f"{ci(cl['ci_pct'])} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
+                f"{pval(cl['p_adjusted'])} | **{verdict_word(cl).lower()}** {refs} |"
+            )
         for cl in result["claims"]:
             d = cl.get("decide")
             if d and d.get("boots_per_arm"):
-                out.append(f"\n`{cl['id']}` would be decided by {d['boots_per_arm']} boots x "
-                           f"{d['iterations_per_boot']} iterations per arm (80 % power)"
-                           + (f"; {d['note']}." if d.get("note") else "."))
-    out += ["", "### Comparisons", "",
-            f"| workload | metric | {b} | {c} | change | interval | p (Welch) | boots x iterations | sd between / within boots ({b}) |",
-            "|---|---|---:|---:|---:|---|---:|---|---|"]
+                out.append(
+                    f"\n`{cl['id']}` would be decided by {d['boots_per_arm']} boots x "
+                    f"{d['iterations_per_boot']} iterations per arm (80 % power)"
+                    + (f"; {d['note']}." if d.get("note") else ".")
+                )
+    out += [
+        "",
+        "### Comparisons",
+        "",
+        f"| workload | metric | {b} | {c} | change | interval | p (Welch) | boots x iterations "
+        f"| sd between / within boots ({b}) |",
+        "|---|---|---:|---:|---:|---|---:|---|---|",
+    ]
     for cp in result["comparisons"]:
         refs = notes.refs(cp["warnings"])
         bs, cs = cp["baseline"], cp["candidate"]
         vc = cp["variance_components"]["baseline"]
         u = cp["unit"]
-        out.append(f"| {cp['workload']} | {cp['metric']} {refs} | {human(bs['mean'], u)} | "
-                   f"{human(cs['mean'], u)} | {pct(cp['change_pct'])} % | {ci(cp['ci_pct'])} | "
-                   f"{pval(cp['p_value'])} | {design(bs['n_boots'], bs['samples_per_boot'])} / "
-                   f"{design(cs['n_boots'], cs['samples_per_boot'])} | "
-                   f"{sd_pct(vc['between_boot_var'], bs['mean'])} / {sd_pct(vc['within_boot_var'], bs['mean'])} |")
+        out.append(
+            f"| {cp['workload']} | {cp['metric']} {refs} | {human(bs['mean'], u)} | "
+            f"{human(cs['mean'], u)} | {pct(cp['change_pct'])} % | {ci(cp['ci_pct'])} | "
+            f"{pval(cp['p_value'])} | {design(bs['n_boots'], bs['samples_per_boot'])} / "
+            f"{design(cs['n_boots'], cs['samples_per_boot'])} | "
+            f"{sd_pct(vc['between_boot_var'], bs['mean'])} / {sd_pct(vc['within_boot_var'], bs['mean'])} |"
+        )
     if result["notes"]:
         out += [""] + [f"- {_cell(n)}" for n in result["notes"]]
     out += ["", "### Warnings", ""]

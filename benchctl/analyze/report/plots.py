@@ -1,9 +1,7 @@
 """`analyze --plots DIR`: PNG and SVG figures for mails and reviews.
 
-matplotlib (Agg) is imported only here, only when --plots is given. Every
-figure carries its data source in a footer and, for simulated data, a large
-SIMULATED stamp. Figures are sized and lettered to stay readable when a mail
-client scales them to ~600 px wide.
+The look (sizes, lettering, footer, SIMULATED stamp, PNG + SVG) is
+plotstyle.py's, shared with `benchctl model sensitivity --plots`.
 
 Figures:
 - claims-forest: each claim's interval (bar) and estimate against the claimed
@@ -21,34 +19,13 @@ Figures:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-ARM_COLOURS = ("#1f77b4", "#d62728")
-BOOT_CMAPS = ("Blues", "Reds")
-
-
-def _slug(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", s)
+from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
 
 
 def _stamp(fig, result: dict, sources: list[str]) -> None:
-    src = ", ".join(sources)
-    if len(src) > 110:
-        src = src[:107] + "..."
-    fig.text(0.01, 0.005, f"data: {src}  |  benchctl analyze seed {result['seed']}", fontsize=8,
-             color="#555555", ha="left", va="bottom")
-    if result["simulated"]:
-        fig.text(0.5, 0.5, "SIMULATED", fontsize=60, color="red", alpha=0.18, ha="center", va="center",
-                 rotation=25, weight="bold")
-        fig.text(0.99, 0.005, "SIMULATED DATA", fontsize=12, color="red", ha="right", va="bottom", weight="bold")
-
-
-def _save(fig, out: Path, name: str, written: list[Path]) -> None:
-    for ext in ("png", "svg"):
-        p = out / f"{name}.{ext}"
-        fig.savefig(p, dpi=110 if ext == "png" else None)
-        written.append(p)
+    stamp(fig, f"data: {shorten(', '.join(sources))}  |  benchctl analyze seed {result['seed']}", result["simulated"])
 
 
 def forest(plt, result: dict, sources, out: Path, written: list[Path]) -> None:
@@ -62,18 +39,16 @@ def forest(plt, result: dict, sources, out: Path, written: list[Path]) -> None:
         a, b = c["ci_pct"]
         ax.plot([a, b], [i, i], color="black", lw=2.5)
         ax.plot([c["change_pct"]], [i], "o", color="black", ms=7)
-        ax.text(1.02, i, c["verdict"], fontsize=10, va="center", transform=ax.get_yaxis_transform())
+        ax.text(1.02, i, c["verdict"], va="center", transform=ax.get_yaxis_transform())
     ax.axvline(0, color="#777777", lw=1, ls="--")
     ax.set_yticks(range(len(claims)))
-    ax.set_yticklabels([c["id"] for c in reversed(claims)], fontsize=11)
+    ax.set_yticklabels([c["id"] for c in reversed(claims)])
     ax.set_ylim(-0.7, len(claims) - 0.3)
-    ax.set_xlabel(f"change {result['candidate']} vs {result['baseline']} (%)", fontsize=11)
-    ax.set_title(f"Claims: {result['confidence']:.0%} interval (bar) vs claimed band (green)", fontsize=12)
-    ax.tick_params(labelsize=10)
+    ax.set_xlabel(f"change {result['candidate']} vs {result['baseline']} (%)")
+    ax.set_title(f"Claims: {result['confidence']:.0%} interval (bar) vs claimed band (green)")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     _stamp(fig, result, sources)
-    _save(fig, out, "claims-forest", written)
-    plt.close(fig)
+    written.extend(save(plt, fig, out, "claims-forest"))
 
 
 def _arm_frames(df, result, workload, metric):
@@ -83,6 +58,7 @@ def _arm_frames(df, result, workload, metric):
 
 def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> None:
     import numpy as np
+
     for comp in result["comparisons"]:
         w, m = comp["workload"], comp["metric"]
         frames = _arm_frames(df, result, w, m)
@@ -101,16 +77,20 @@ def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> N
                 ax.plot(x + jit, v, ".", color=colour, ms=6, alpha=0.8)
                 ax.plot([x], [v.mean()], "D", color=colour, mec="black", ms=7)
         ax.set_xticks([0, 1])
-        ax.set_xticklabels([f"{a}\n({comp[s]['n_boots']} boots)" for a, s in
-                            zip((result["baseline"], result["candidate"]), ("baseline", "candidate"))], fontsize=11)
-        ax.set_ylabel(f"{m} ({comp['unit']})" if comp["unit"] else m, fontsize=11)
-        ax.set_title(f"{w} {m}: each boot a column (diamond = boot mean)\nchange {comp['change_pct']:+.2f} % "
-                     f"[{comp['ci_pct'][0]:+.2f}, {comp['ci_pct'][1]:+.2f}]", fontsize=11)
-        ax.tick_params(labelsize=10)
+        ax.set_xticklabels(
+            [
+                f"{a}\n({comp[s]['n_boots']} boots)"
+                for a, s in zip((result["baseline"], result["candidate"]), ("baseline", "candidate"))
+            ]
+        )
+        ax.set_ylabel(f"{m} ({comp['unit']})" if comp["unit"] else m)
+        ax.set_title(
+            f"{w} {m}: each boot a column (diamond = boot mean)\nchange {comp['change_pct']:+.2f} % "
+            f"[{comp['ci_pct'][0]:+.2f}, {comp['ci_pct'][1]:+.2f}]"
+        )
         fig.tight_layout(rect=(0, 0.04, 1, 1))
         _stamp(fig, result, sources)
-        _save(fig, out, f"dist-{_slug(w)}-{_slug(m)}", written)
-        plt.close(fig)
+        written.extend(save(plt, fig, out, f"dist-{slug(w)}-{slug(m)}"))
 
 
 def run_order(plt, df, result, sources, out: Path, written: list[Path]) -> None:
@@ -128,15 +108,13 @@ def run_order(plt, df, result, sources, out: Path, written: list[Path]) -> None:
             f = sub[sub["arm"] == arm]
             x = (f["t"] - x0) / 3600 if has_t else f.index.map(list(sub.index).index)
             ax.plot(x, f["value"], ".", color=ARM_COLOURS[k], ms=4, label=arm)
-        ax.set_xlabel("hours since first record" if has_t else "run order (no timestamps)", fontsize=11)
-        ax.set_ylabel(m, fontsize=11)
-        ax.set_title(f"{w} {m} in run order (drift shows as a slope)", fontsize=11)
-        ax.legend(fontsize=10)
-        ax.tick_params(labelsize=10)
+        ax.set_xlabel("hours since first record" if has_t else "run order (no timestamps)")
+        ax.set_ylabel(m)
+        ax.set_title(f"{w} {m} in run order (drift shows as a slope)")
+        ax.legend()
         fig.tight_layout(rect=(0, 0.05, 1, 1))
         _stamp(fig, result, sources)
-        _save(fig, out, f"order-{_slug(w)}-{_slug(m)}", written)
-        plt.close(fig)
+        written.extend(save(plt, fig, out, f"order-{slug(w)}-{slug(m)}"))
 
 
 def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
@@ -152,18 +130,23 @@ def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
                 per_boot = f.groupby("boot")["value"].agg(["median", "min", "max"])
                 nbt = len(per_boot)
                 xs = [k + (j - (nbt - 1) / 2) * (0.6 / max(nbt, 1)) for j in range(nbt)]
-                ax.errorbar(xs, per_boot["median"], yerr=[per_boot["median"] - per_boot["min"],
-                            per_boot["max"] - per_boot["median"]], fmt="o", color=ARM_COLOURS[k],
-                            alpha=0.7, capsize=3)
+                ax.errorbar(
+                    xs,
+                    per_boot["median"],
+                    yerr=[per_boot["median"] - per_boot["min"], per_boot["max"] - per_boot["median"]],
+                    fmt="o",
+                    color=ARM_COLOURS[k],
+                    alpha=0.7,
+                    capsize=3,
+                )
             ax.set_xticks([0, 1])
-            ax.set_xticklabels([result["baseline"], result["candidate"]], fontsize=10)
+            ax.set_xticklabels([result["baseline"], result["candidate"]])
             ax.set_xlim(-0.6, 1.6)
-            ax.set_title(m.replace("_latency_us", "").upper() + " (us), per boot", fontsize=11)
-        fig.suptitle(f"{w} latency: one point per boot (median, min-max of iterations)", fontsize=11)
+            ax.set_title(m.replace("_latency_us", "").upper() + " (us), per boot")
+        fig.suptitle(f"{w} latency: one point per boot (median, min-max of iterations)")
         fig.tight_layout(rect=(0, 0.05, 1, 0.95))
         _stamp(fig, result, sources)
-        _save(fig, out, f"latency-{_slug(w)}", written)
-        plt.close(fig)
+        written.extend(save(plt, fig, out, f"latency-{slug(w)}"))
 
 
 MAX_CURVES = 400
@@ -172,6 +155,7 @@ MAX_CURVES = 400
 def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, object]]]:
     """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs."""
     from benchctl.parsers.hdrtext import is_percentile_text, parse
+
     out: dict[str, list] = {}
     boot_index: dict[tuple[str, str], int] = {}
     for b in tidy.boots:
@@ -196,6 +180,7 @@ def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, o
 
 def latency_hdr(plt, tidy, result, sources, out: Path, written: list[Path]) -> None:
     import numpy as np
+
     arms = (result["baseline"], result["candidate"])
     for workload, curves in sorted(_hdr_curves(tidy, arms).items()):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
@@ -207,34 +192,37 @@ def latency_hdr(plt, tidy, result, sources, out: Path, written: list[Path]) -> N
                 p = np.array(c.percentiles)
                 keep = p < 1.0
                 x = 1.0 / (1.0 - p[keep])
-                ax.plot(x, np.array(c.values)[keep], color=cmap(0.4 + 0.55 * bi / max(n_boots - 1, 1)),
-                        lw=1, alpha=0.7, label=f"{arm} ({n_boots} boots)" if j == 0 else None)
+                ax.plot(
+                    x,
+                    np.array(c.values)[keep],
+                    color=cmap(0.4 + 0.55 * bi / max(n_boots - 1, 1)),
+                    lw=1,
+                    alpha=0.7,
+                    label=f"{arm} ({n_boots} boots)" if j == 0 else None,
+                )
         ax.set_xscale("log")
         ticks = [1 / (1 - q) for q in (0.5, 0.9, 0.99, 0.999, 0.9999)]
         ax.set_xticks(ticks)
-        ax.set_xticklabels(["50%", "90%", "99%", "99.9%", "99.99%"], fontsize=10)
+        ax.set_xticklabels(["50%", "90%", "99%", "99.9%", "99.99%"])
         ax.set_yscale("log")
-        ax.set_xlabel("percentile", fontsize=11)
-        ax.set_ylabel("latency (tool units; memtier: ms)", fontsize=11)
-        ax.set_title(f"{workload} latency by percentile (HDR histograms, one line per iteration)", fontsize=11)
-        ax.legend(fontsize=10)
+        ax.set_xlabel("percentile")
+        ax.set_ylabel("latency (tool units; memtier: ms)")
+        ax.set_title(f"{workload} latency by percentile (HDR histograms, one line per iteration)")
+        ax.legend()
         fig.tight_layout(rect=(0, 0.05, 1, 1))
         _stamp(fig, result, sources)
-        _save(fig, out, f"latency-hdr-{_slug(workload)}", written)
-        plt.close(fig)
+        written.extend(save(plt, fig, out, f"latency-hdr-{slug(workload)}"))
 
 
 def write_plots(result: dict, tidy, out_dir: str | Path, sources: list[str]) -> list[Path]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = tidy.df[tidy.df["arm"].isin([result["baseline"], result["candidate"]])]
     written: list[Path] = []
-    forest(plt, result, sources, out, written)
-    distributions(plt, df, result, sources, out, written)
-    run_order(plt, df, result, sources, out, written)
-    latency(plt, df, result, sources, out, written)
-    latency_hdr(plt, tidy, result, sources, out, written)
+    with pyplot() as plt:
+        forest(plt, result, sources, out, written)
+        distributions(plt, df, result, sources, out, written)
+        run_order(plt, df, result, sources, out, written)
+        latency(plt, df, result, sources, out, written)
+        latency_hdr(plt, tidy, result, sources, out, written)
     return written

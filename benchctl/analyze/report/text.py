@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import textwrap
 
-from benchctl.analyze.report.common import (BANNER, Footnotes, ci, header_facts, pct, pval, reason,
-                                            verdict_word)
+from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, reason, verdict_word
 from benchctl.analyze.report.units import design, human, sd_pct
 
 WIDTH = 72
@@ -23,8 +22,14 @@ CHART = 44
 
 
 def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=first if first is not None else indent,
-                         subsequent_indent=indent, break_long_words=True, break_on_hyphens=False) or [indent]
+    return textwrap.wrap(
+        text,
+        WIDTH,
+        initial_indent=first if first is not None else indent,
+        subsequent_indent=indent,
+        break_long_words=True,
+        break_on_hyphens=False,
+    ) or [indent]
 
 
 def chart(low: float, high: float, est: float, band: tuple[float, float]) -> list[str]:
@@ -55,9 +60,7 @@ def chart(low: float, high: float, est: float, band: tuple[float, float]) -> lis
             row[z] = "+"
     left, right = f"{lo:+.1f}%", f"{hi:+.1f}%"
     scale = left + " " * max(1, CHART - len(left) - len(right)) + right
-    return ["    claimed  :" + "".join(claim) + ":",
-            "    measured :" + "".join(data) + ":",
-            "              " + scale]
+    return ["    claimed  :" + "".join(claim) + ":", "    measured :" + "".join(data) + ":", "              " + scale]
 
 
 def banner(result: dict) -> list[str]:
@@ -73,11 +76,16 @@ def header(result: dict) -> list[str]:
     out = [f"benchctl analyze: {c} (candidate) vs {b} (baseline)"]
     out += wrap(f"hosts:   {facts['hosts']}", "         ", "")
     out += wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
-    out += wrap(f"design:  {facts['design_text']}"
-                + (f"; {facts['counted']}" if facts["counted"] else ""), "         ", "")
-    out += wrap(f"method:  {result['confidence']:.0%} intervals from a hierarchical bootstrap (boots, then "
-                f"iterations), {result['resamples']} resamples, seed {result['seed']}; "
-                "p from Welch's t-test on per-boot means, Holm-adjusted across claims", "         ", "")
+    out += wrap(
+        f"design:  {facts['design_text']}" + (f"; {facts['counted']}" if facts["counted"] else ""), "         ", ""
+    )
+    out += wrap(
+        f"method:  {result['confidence']:.0%} intervals from a hierarchical bootstrap (boots, then "
+        f"iterations), {result['resamples']} resamples, seed {result['seed']}; "
+        "p from Welch's t-test on per-boot means, Holm-adjusted across claims",
+        "         ",
+        "",
+    )
     return out
 
 
@@ -87,15 +95,22 @@ def _claim(cl: dict, notes: Footnotes) -> list[str]:
     out = [f"  {cl['id']}: {cl['workload']} {cl['metric']}"]
     measured = f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}" if cl["ci_pct"] else "measured: no data"
     out.append(f"    {measured}, claimed {cl['claimed_text']}")
-    out += wrap(f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  "
-                f"verdict: {verdict_word(cl)} {refs}".rstrip(), "      ", "    ")
+    out += wrap(
+        f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  verdict: {verdict_word(cl)} {refs}".rstrip(),
+        "      ",
+        "    ",
+    )
     if why:
         out += wrap(f"why: {why}", "      ", "    ")
     dec = cl.get("decide")
     if dec and dec.get("boots_per_arm"):
         note = f"; {dec['note']}" if dec.get("note") else ""
-        out += wrap(f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
-                    f"iterations per arm (80 % power for the claimed change){note}", "      ", "    ")
+        out += wrap(
+            f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
+            f"iterations per arm (80 % power for the claimed change){note}",
+            "      ",
+            "    ",
+        )
     elif dec:
         out += wrap(f"to decide: {dec.get('note')}", "      ", "    ")
     if cl["ci_pct"]:
@@ -108,19 +123,33 @@ def _comparison(cp: dict, b: str, c: str, notes: Footnotes) -> list[str]:
     unit = cp["unit"]
     out = wrap(f"{cp['workload']} {cp['metric']} {refs}".rstrip(), "    ", "  ")
     bs, cs = cp["baseline"], cp["candidate"]
-    out += wrap(f"{b} {human(bs['mean'], unit)} ({design(bs['n_boots'], bs['samples_per_boot'])}), "
-                f"{c} {human(cs['mean'], unit)} ({design(cs['n_boots'], cs['samples_per_boot'])})",
-                "      ", "    ")
+    out += wrap(
+        f"{b} {human(bs['mean'], unit)} ({design(bs['n_boots'], bs['samples_per_boot'])}), "
+        f"{c} {human(cs['mean'], unit)} ({design(cs['n_boots'], cs['samples_per_boot'])})",
+        "      ",
+        "    ",
+    )
     mw = cp["tests"]["mann_whitney"]["p_value"]
-    out += wrap(f"change {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}  p={pval(cp['p_value'])}"
-                + (f"  MWU p={pval(mw)}" if mw is not None else ""), "      ", "    ")
+    out += wrap(
+        f"change {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}  p={pval(cp['p_value'])}"
+        + (f"  MWU p={pval(mw)}" if mw is not None else ""),
+        "      ",
+        "    ",
+    )
     vcb = cp["variance_components"]["baseline"]
-    out += wrap(f"noise ({b}): sd between boots {sd_pct(vcb['between_boot_var'], bs['mean'])}, "
-                f"within a boot {sd_pct(vcb['within_boot_var'], bs['mean'])} of the mean", "      ", "    ")
+    out += wrap(
+        f"noise ({b}): sd between boots {sd_pct(vcb['between_boot_var'], bs['mean'])}, "
+        f"within a boot {sd_pct(vcb['within_boot_var'], bs['mean'])} of the mean",
+        "      ",
+        "    ",
+    )
     res = cp.get("resolution")
     if res:
-        out += wrap(f"resolution: {res['latency_resolution'] or 'histogram'}, buckets up to "
-                    f"{res['resolution_pct']:.3g} % wide", "      ", "    ")
+        out += wrap(
+            f"resolution: {res['latency_resolution'] or 'histogram'}, buckets up to {res['resolution_pct']:.3g} % wide",
+            "      ",
+            "    ",
+        )
     return out
 
 

@@ -14,8 +14,15 @@ import math
 _BIN = ("", "Ki", "Mi", "Gi", "Ti", "Pi")
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 # unit in the data -> (bytes per unit, suffix after the binary prefix)
-_BYTES = {"B": (1, "B"), "kB": (1024, "B"), "KiB": (1024, "B"), "MiB": (1 << 20, "B"),
-          "B/s": (1, "B/s"), "KiB/s": (1024, "B/s"), "MiB/s": (1 << 20, "B/s")}
+_BYTES = {
+    "B": (1, "B"),
+    "kB": (1024, "B"),
+    "KiB": (1024, "B"),
+    "MiB": (1 << 20, "B"),
+    "B/s": (1, "B/s"),
+    "KiB/s": (1024, "B/s"),
+    "MiB/s": (1 << 20, "B/s"),
+}
 
 
 def _sig(x: float, digits: int = 4) -> str:

@@ -44,9 +44,9 @@ from fractions import Fraction
 
 import numpy as np
 
-EXACT_BUDGET = 40_000_000   # uniforms per arm above which the normal limit is used
+EXACT_BUDGET = 40_000_000  # uniforms per arm above which the normal limit is used
 TOTAL_EXACT_BUDGET = 150_000_000  # uniforms per analysis (~3 s); analyze switches to the normal limit above
-CHUNK_ELEMS = 200_000     # per-chunk temporaries stay small enough to reuse memory (no page faults)
+CHUNK_ELEMS = 200_000  # per-chunk temporaries stay small enough to reuse memory (no page faults)
 
 
 @dataclass
@@ -54,13 +54,12 @@ class Arm:
     """One arm's data: flat per-iteration numerators (and denominators) by boot."""
 
     num: np.ndarray
-    offsets: np.ndarray              # len n_boots + 1, boot k = num[offsets[k]:offsets[k+1]]
-    den: np.ndarray | None = None    # None: plain metric (den = 1)
+    offsets: np.ndarray  # len n_boots + 1, boot k = num[offsets[k]:offsets[k+1]]
+    den: np.ndarray | None = None  # None: plain metric (den = 1)
     scale: float = 1.0
 
     @classmethod
-    def from_groups(cls, groups: list[np.ndarray], dens: list[np.ndarray] | None = None,
-                    scale: float = 1.0) -> "Arm":
+    def from_groups(cls, groups: list[np.ndarray], dens: list[np.ndarray] | None = None, scale: float = 1.0) -> "Arm":
         sizes = [len(g) for g in groups]
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         num = np.concatenate([np.asarray(g, float) for g in groups]) if groups else np.zeros(0)
@@ -87,11 +86,11 @@ class Arm:
 
 @dataclass
 class BootstrapResult:
-    ratio: float                 # observed candidate/baseline
-    low: float                   # interval of the ratio
+    ratio: float  # observed candidate/baseline
+    low: float  # interval of the ratio
     high: float
-    level: float                 # requested confidence
-    level_used: float            # after small-sample expansion
+    level: float  # requested confidence
+    level_used: float  # after small-sample expansion
     resamples: int
     method: str
     warnings: list[str] = field(default_factory=list)
@@ -125,6 +124,7 @@ def expanded_level(level: float, n_a: int, n_b: int, welch_df: float) -> float:
     if min(n_a, n_b) < 2 or not np.isfinite(welch_df) or welch_df <= 0:
         return level
     from scipy import stats
+
     n_h = 2.0 / (1.0 / n_a + 1.0 / n_b)
     z = math.sqrt(n_h / (n_h - 1.0)) * stats.t.ppf((1 + level) / 2, welch_df)
     lvl = 2 * stats.norm.cdf(z) - 1
@@ -152,7 +152,7 @@ def _exact_chunk(arm: Arm, boot_rng: np.random.Generator, it_rng: np.random.Gene
     sizes = arm.sizes
     nb = arm.n_boots
     maxn = int(sizes.max())
-    k = boot_rng.integers(0, nb, size=(b, nb))                       # drawn boots
+    k = boot_rng.integers(0, nb, size=(b, nb))  # drawn boots
     balanced = _balanced(arm)
     if balanced:
         idx = it_rng.integers(0, maxn, size=(b, nb, maxn))
@@ -181,21 +181,21 @@ def _normal_limit(arm: Arm, rng: np.random.Generator, b: int) -> np.ndarray:
     sizes = arm.sizes.astype(float)
     starts = arm.offsets[:-1]
     mu_n = np.add.reduceat(arm.num, starts) / sizes
-    var_n = np.add.reduceat(arm.num ** 2, starts) / sizes - mu_n ** 2
+    var_n = np.add.reduceat(arm.num**2, starts) / sizes - mu_n**2
     if arm.den is None:
         mu_d = np.ones(nb)
         cov = np.zeros(nb)
         var_d = np.zeros(nb)
     else:
         mu_d = np.add.reduceat(arm.den, starts) / sizes
-        var_d = np.add.reduceat(arm.den ** 2, starts) / sizes - mu_d ** 2
+        var_d = np.add.reduceat(arm.den**2, starts) / sizes - mu_d**2
         cov = np.add.reduceat(arm.num * arm.den, starts) / sizes - mu_n * mu_d
     var_n, var_d = np.maximum(var_n, 0) / sizes, np.maximum(var_d, 0) / sizes
     cov = cov / sizes
     # Cholesky of [[var_d, cov], [cov, var_n]] per boot.
     a = np.sqrt(var_d)
     c = np.where(a > 0, cov / np.where(a > 0, a, 1), 0.0)
-    d = np.sqrt(np.maximum(var_n - c ** 2, 0))
+    d = np.sqrt(np.maximum(var_n - c**2, 0))
     out = np.empty(b)
     step = max(1, CHUNK_ELEMS // max(nb, 1))
     for s in range(0, b, step):
@@ -205,7 +205,7 @@ def _normal_limit(arm: Arm, rng: np.random.Generator, b: int) -> np.ndarray:
         z2 = rng.standard_normal((m, nb))
         den = mu_d[k] + a[k] * z1
         num = mu_n[k] + c[k] * z1 + d[k] * z2
-        out[s:s + m] = (arm.scale * num / den).mean(axis=-1)
+        out[s : s + m] = (arm.scale * num / den).mean(axis=-1)
     return out
 
 
@@ -228,7 +228,7 @@ def resample_arm(arm: Arm, rng: np.random.Generator, b: int, exact: bool | None 
     step = max(1, CHUNK_ELEMS // per)
     for s in range(0, b, step):
         m = min(step, b - s)
-        out[s:s + m] = _exact_chunk(arm, boot_rng, it_rng, m)
+        out[s : s + m] = _exact_chunk(arm, boot_rng, it_rng, m)
     return out, True
 
 
@@ -281,12 +281,19 @@ def welch_df(a: np.ndarray, b: np.ndarray) -> float:
     va, vb = np.var(a, ddof=1) / na, np.var(b, ddof=1) / nb
     if va + vb == 0:
         return float(na + nb - 2)
-    return float((va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)))
+    return float((va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1)))
 
 
-def bootstrap_ratio(baseline: Arm, candidate: Arm, *, resamples: int = 10_000, level: float = 0.95,
-                    seed_seq: np.random.SeedSequence | None = None, expand: bool = True,
-                    exact: bool | None = None) -> BootstrapResult:
+def bootstrap_ratio(
+    baseline: Arm,
+    candidate: Arm,
+    *,
+    resamples: int = 10_000,
+    level: float = 0.95,
+    seed_seq: np.random.SeedSequence | None = None,
+    expand: bool = True,
+    exact: bool | None = None,
+) -> BootstrapResult:
     """Interval of candidate/baseline by the hierarchical bootstrap (module doc)."""
     seed_seq = seed_seq if seed_seq is not None else np.random.SeedSequence(0)
     ss_b, ss_c = seed_seq.spawn(2)
@@ -322,6 +329,7 @@ def t_interval_ratio(base_means: np.ndarray, cand_means: np.ndarray, level: floa
     (tests/calibration.py: coverage at 3 boots per arm).
     """
     from scipy import stats
+
     a, b = np.asarray(base_means, float), np.asarray(cand_means, float)
     if len(a) < 2 or len(b) < 2 or a.mean() <= 0 or b.mean() <= 0:
         return None
@@ -331,7 +339,7 @@ def t_interval_ratio(base_means: np.ndarray, cand_means: np.ndarray, level: floa
     if se == 0:
         r = b.mean() / a.mean()
         return r, r
-    nu = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    nu = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     centre = math.log(b.mean() / a.mean())
     half = stats.t.ppf((1 + level) / 2, nu) * se
     return math.exp(centre - half), math.exp(centre + half)

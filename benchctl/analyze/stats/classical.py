@@ -35,6 +35,7 @@ class TestResult:
 
 def welch(baseline_means: np.ndarray, candidate_means: np.ndarray) -> TestResult:
     from scipy import stats
+
     a, b = np.asarray(candidate_means, float), np.asarray(baseline_means, float)
     if len(a) < 2 or len(b) < 2:
         return TestResult("welch", None, None, "needs >= 2 boots per side (one per-boot mean has no variance)")
@@ -51,11 +52,16 @@ def min_mwu_p(n1: int, n2: int) -> float:
 
 def mann_whitney(baseline_means: np.ndarray, candidate_means: np.ndarray) -> TestResult:
     from scipy import stats
+
     n1, n2 = len(candidate_means), len(baseline_means)
     if min(n1, n2) < MWU_MIN_BOOTS:
-        return TestResult("mann-whitney", None, None,
-                          f"not run: needs >= {MWU_MIN_BOOTS} boots per side; with {n2}+{n1} boots "
-                          f"the smallest possible p is {min_mwu_p(n1, n2):.3g}")
+        return TestResult(
+            "mann-whitney",
+            None,
+            None,
+            f"not run: needs >= {MWU_MIN_BOOTS} boots per side; with {n2}+{n1} boots "
+            f"the smallest possible p is {min_mwu_p(n1, n2):.3g}",
+        )
     r = stats.mannwhitneyu(candidate_means, baseline_means, alternative="two-sided")
     return TestResult("mann-whitney", float(r.pvalue), float(r.statistic))
 

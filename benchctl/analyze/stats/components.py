@@ -32,7 +32,7 @@ def level_variances(y: np.ndarray) -> list[float]:
     reps = y.shape  # high to low
     out = []
     for i in range(1, n + 1):
-        axes_i = tuple(range(n - i + 1, n))        # average away levels below i
+        axes_i = tuple(range(n - i + 1, n))  # average away levels below i
         m_i = y.mean(axis=axes_i) if axes_i else y  # shape reps[:n-i+1]
         parent = m_i.mean(axis=-1, keepdims=True)
         r_i = reps[n - i]
@@ -84,9 +84,15 @@ class TwoLevel:
     warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"within_boot_var": self.within, "between_boot_var": self.between,
-                "between_boot_var_raw": self.raw_between, "S1_sq": self.s1, "S2_sq": self.s2,
-                "n_boots": self.n_boots, "iterations_per_boot": self.iters_per_boot}
+        return {
+            "within_boot_var": self.within,
+            "between_boot_var": self.between,
+            "between_boot_var_raw": self.raw_between,
+            "S1_sq": self.s1,
+            "S2_sq": self.s2,
+            "n_boots": self.n_boots,
+            "iterations_per_boot": self.iters_per_boot,
+        }
 
 
 def two_level(groups: list[np.ndarray]) -> TwoLevel:
@@ -113,8 +119,10 @@ def two_level(groups: list[np.ndarray]) -> TwoLevel:
         warnings.append("only one boot: between-boot variance cannot be estimated")
     elif raw_between < 0:
         between = 0.0
-        warnings.append(f"between-boot variance estimate was negative ({raw_between:.3g}); "
-                        "clamped to 0: too few boots to see boot-to-boot variation")
+        warnings.append(
+            f"between-boot variance estimate was negative ({raw_between:.3g}); "
+            "clamped to 0: too few boots to see boot-to-boot variation"
+        )
     if math.isnan(s1):
         warnings.append("one iteration per boot: within-boot variance cannot be estimated")
     return TwoLevel(within, between, raw_between, s1, s2, nb, r1, warnings)

@@ -37,15 +37,22 @@ class Plan:
     note: str = ""
 
     def as_dict(self) -> dict:
-        return {"boots_per_arm": self.boots, "iterations_per_boot": self.iterations,
-                "power": self.power, "cost_s": self.cost_s,
-                "kj_optimal_iterations": self.kj_iterations, "note": self.note}
+        return {
+            "boots_per_arm": self.boots,
+            "iterations_per_boot": self.iterations,
+            "power": self.power,
+            "cost_s": self.cost_s,
+            "kj_optimal_iterations": self.kj_iterations,
+            "note": self.note,
+        }
 
 
-def power(delta: float, within: tuple[float, float], between: tuple[float, float],
-          boots: int, iters: int, alpha: float = 0.05) -> float:
+def power(
+    delta: float, within: tuple[float, float], between: tuple[float, float], boots: int, iters: int, alpha: float = 0.05
+) -> float:
     """Power to see a difference delta with `boots` boots x `iters` iterations per arm."""
     from scipy import stats
+
     if boots < 2:
         return 0.0
     var = (between[0] + within[0] / iters + between[1] + within[1] / iters) / boots
@@ -67,9 +74,17 @@ def kj_iterations(within: float, between: float, boot_cost: float, iter_cost: fl
     return math.sqrt(boot_cost / iter_cost * within / between)
 
 
-def plan(delta: float, within: tuple[float, float], between: tuple[float, float],
-         boot_cost: float, iter_cost: float, target: float = 0.8, alpha: float = 0.05,
-         max_boots: int = MAX_BOOTS, max_iters: int = MAX_ITERS) -> Plan:
+def plan(
+    delta: float,
+    within: tuple[float, float],
+    between: tuple[float, float],
+    boot_cost: float,
+    iter_cost: float,
+    target: float = 0.8,
+    alpha: float = 0.05,
+    max_boots: int = MAX_BOOTS,
+    max_iters: int = MAX_ITERS,
+) -> Plan:
     """Cheapest (boots, iterations) per arm with power >= target (module doc)."""
     kj = kj_iterations((within[0] + within[1]) / 2, (between[0] + between[1]) / 2, boot_cost, iter_cost)
     if delta == 0:
@@ -91,6 +106,7 @@ def plan(delta: float, within: tuple[float, float], between: tuple[float, float]
         if best is None or cost < best.cost_s:
             best = Plan(b, lo, power(delta, within, between, b, lo, alpha), cost, kj)
     if best is None:
-        return Plan(None, None, None, None, kj,
-                    f"not reachable with <= {max_boots} boots x {max_iters} iterations per arm")
+        return Plan(
+            None, None, None, None, kj, f"not reachable with <= {max_boots} boots x {max_iters} iterations per arm"
+        )
     return best

@@ -33,6 +33,7 @@ class Trend:
 
 def kendall(values: np.ndarray) -> Trend | None:
     from scipy import stats
+
     v = np.asarray(values, float)
     if len(v) < 3 or np.all(v == v[0]):
         return None
@@ -40,20 +41,25 @@ def kendall(values: np.ndarray) -> Trend | None:
     return Trend(float(r.statistic), float(r.pvalue), len(v))
 
 
-def drift_warnings(arm: str, boot_means_in_order: np.ndarray,
-                   iterations_by_boot: list[tuple[str, np.ndarray]]) -> list[str]:
+def drift_warnings(
+    arm: str, boot_means_in_order: np.ndarray, iterations_by_boot: list[tuple[str, np.ndarray]]
+) -> list[str]:
     out = []
     if len(boot_means_in_order) >= ACROSS_MIN_BOOTS:
         t = kendall(boot_means_in_order)
         if t and t.p_value < ACROSS_P:
             way = "rising" if t.tau > 0 else "falling"
-            out.append(f"{arm}: per-boot means are {way} with boot order "
-                       f"(Kendall tau {t.tau:+.2f}, p={t.p_value:.3g}, {t.n} boots)")
+            out.append(
+                f"{arm}: per-boot means are {way} with boot order "
+                f"(Kendall tau {t.tau:+.2f}, p={t.p_value:.3g}, {t.n} boots)"
+            )
     for boot, vals in iterations_by_boot:
         if len(vals) >= WITHIN_MIN_ITERS:
             t = kendall(vals)
             if t and abs(t.tau) >= WITHIN_TAU and t.p_value < WITHIN_P:
                 way = "rises" if t.tau > 0 else "falls"
-                out.append(f"{arm}: value {way} over iterations in boot {boot[:12]} "
-                           f"(Kendall tau {t.tau:+.2f}, p={t.p_value:.2g}, {t.n} iterations)")
+                out.append(
+                    f"{arm}: value {way} over iterations in boot {boot[:12]} "
+                    f"(Kendall tau {t.tau:+.2f}, p={t.p_value:.2g}, {t.n} iterations)"
+                )
     return out

@@ -17,12 +17,15 @@ _LINE = re.compile(r"^(DirectMap\w+):\s+(\d+)\s*kB", re.MULTILINE)
 
 X86_KINDS = {"DirectMap4k": "PTE", "DirectMap2M": "PMD", "DirectMap4M": "PMD", "DirectMap1G": "PUD"}
 ARM64_KINDS = {
-    4096: {"DirectMap4k": "PTE", "DirectMap64k": "CONT_PTE", "DirectMap2M": "PMD",
-           "DirectMap32M": "CONT_PMD", "DirectMap1G": "PUD"},
-    16384: {"DirectMap16k": "PTE", "DirectMap2M": "CONT_PTE", "DirectMap32M": "PMD",
-            "DirectMap1G": "CONT_PMD"},
-    65536: {"DirectMap64k": "PTE", "DirectMap2M": "CONT_PTE", "DirectMap512M": "PMD",
-            "DirectMap16G": "CONT_PMD"},
+    4096: {
+        "DirectMap4k": "PTE",
+        "DirectMap64k": "CONT_PTE",
+        "DirectMap2M": "PMD",
+        "DirectMap32M": "CONT_PMD",
+        "DirectMap1G": "PUD",
+    },
+    16384: {"DirectMap16k": "PTE", "DirectMap2M": "CONT_PTE", "DirectMap32M": "PMD", "DirectMap1G": "CONT_PMD"},
+    65536: {"DirectMap64k": "PTE", "DirectMap2M": "CONT_PTE", "DirectMap512M": "PMD", "DirectMap16G": "CONT_PMD"},
 }
 
 

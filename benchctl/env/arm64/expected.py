@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 
 SERIES_VERSION = (6, 18)  # "arm64: mm: support large block mapping when rodata=full" in v6.18-rc1
-RC_FIX = 6                # sleeping-in-atomic fixes (DEBUG_PAGEALLOC/KFENCE) landed in v6.18-rc6
+RC_FIX = 6  # sleeping-in-atomic fixes (DEBUG_PAGEALLOC/KFENCE) landed in v6.18-rc6
 
 _RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?")
 
@@ -34,7 +34,7 @@ class Release:
 
 
 def parse_release(release: str | None) -> Release | None:
-    """"6.18.0-rc3+", "6.1.192-64k", "6.18-rc1" -> Release; None if not a kernel release."""
+    """ "6.18.0-rc3+", "6.1.192-64k", "6.18-rc1" -> Release; None if not a kernel release."""
     if not release:
         return None
     m = _RELEASE.match(release.strip())
@@ -92,14 +92,13 @@ def _config_is(config: dict[str, str | None] | None, name: str) -> bool | None:
 
 @dataclass
 class Rodata:
-    requested: str | None          # value on the command line (None: not given)
-    effective: str | None          # "full" | "noalias" | "off" | None (unknown)
+    requested: str | None  # value on the command line (None: not given)
+    effective: str | None  # "full" | "noalias" | "off" | None (unknown)
     reason: str
     warnings: list[str] = field(default_factory=list)
 
 
-def rodata(rel: Release | None, params: dict[str, str | None],
-           config: dict[str, str | None] | None) -> Rodata:
+def rodata(rel: Release | None, params: dict[str, str | None], config: dict[str, str | None] | None) -> Rodata:
     """Effective linear-alias protection, applying the v6.18 change of meaning.
 
     <= 6.17: full / on (= no alias protection, here "noalias") / off; default full
@@ -134,8 +133,10 @@ def rodata(rel: Release | None, params: dict[str, str | None],
         hint = "; full protection is the default on >= 6.18 (spelled rodata=on)"
     elif requested == "noalias":
         hint = "; on <= 6.17 no alias protection is spelled rodata=on"
-    warning = (f"rodata={requested} is rejected by Linux {kernel} ('Invalid option string for rodata: "
-               f"'{requested}''); the default applies ({default_why}){hint}")
+    warning = (
+        f"rodata={requested} is rejected by Linux {kernel} ('Invalid option string for rodata: "
+        f"'{requested}''); the default applies ({default_why}){hint}"
+    )
     return Rodata(requested, default, f"rodata={requested} rejected; {default_why}", [warning])
 
 
@@ -181,12 +182,18 @@ def debug_pagealloc(params: dict[str, str | None], config: dict[str, str | None]
 
 @dataclass
 class Expectation:
-    state: str      # "block" | "pte" | "unknown"
+    state: str  # "block" | "pte" | "unknown"
     reason: str
 
 
-def expected_linear_map(*, rel: Release | None, bbml2: bool | None, rodata_effective: str | None,
-                        kfence_late: bool | None, debug_pagealloc_on: bool | None) -> Expectation:
+def expected_linear_map(
+    *,
+    rel: Release | None,
+    bbml2: bool | None,
+    rodata_effective: str | None,
+    kfence_late: bool | None,
+    debug_pagealloc_on: bool | None,
+) -> Expectation:
     """force_pte_mapping() as of v6.18 (and can_set_direct_map() before it):
     debug_pagealloc -> PTE; else BBML2_NOABORT CPU on a kernel with the series ->
     blocks (the KFENCE pool alone is PTE-mapped); else rodata_full or KFENCE late
@@ -199,8 +206,9 @@ def expected_linear_map(*, rel: Release | None, bbml2: bool | None, rodata_effec
     return exp
 
 
-def _without_debug_pagealloc(rel: Release | None, bbml2: bool | None, rodata_effective: str | None,
-                             kfence_late: bool | None) -> Expectation:
+def _without_debug_pagealloc(
+    rel: Release | None, bbml2: bool | None, rodata_effective: str | None, kfence_late: bool | None
+) -> Expectation:
     series = has_series(rel)
     if series is None:
         return Expectation("unknown", "kernel release unknown")
@@ -219,8 +227,10 @@ def _without_debug_pagealloc(rel: Release | None, bbml2: bool | None, rodata_eff
         return Expectation("unknown", "effective rodata mode unknown")
     if kfence_late is None:
         return Expectation("unknown", "whether KFENCE initialises late is unknown")
-    return Expectation("block", f"rodata={rodata_effective}, no debug_pagealloc, KFENCE early init or off "
-                                "(its pool alone is PTE-mapped)")
+    return Expectation(
+        "block",
+        f"rodata={rodata_effective}, no debug_pagealloc, KFENCE early init or off (its pool alone is PTE-mapped)",
+    )
 
 
 def rc_bug_warning(rel: Release | None, dpa_on: bool | None, config: dict[str, str | None] | None) -> str | None:
@@ -229,7 +239,9 @@ def rc_bug_warning(rel: Release | None, dpa_on: bool | None, config: dict[str, s
     if rel is None or rel.mm != SERIES_VERSION or rel.rc is None or rel.rc >= RC_FIX:
         return None
     if dpa_on or _config_is(config, "CONFIG_KFENCE"):
-        return (f"Linux {rel.major}.{rel.minor}-rc{rel.rc} splits the linear map in atomic context with "
-                "DEBUG_PAGEALLOC/KFENCE (fixed in 6.18-rc6): expect 'BUG: sleeping function called from "
-                "invalid context'; use rc6 or later")
+        return (
+            f"Linux {rel.major}.{rel.minor}-rc{rel.rc} splits the linear map in atomic context with "
+            "DEBUG_PAGEALLOC/KFENCE (fixed in 6.18-rc6): expect 'BUG: sleeping function called from "
+            "invalid context'; use rc6 or later"
+        )
     return None

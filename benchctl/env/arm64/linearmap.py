@@ -30,7 +30,7 @@ def block_fraction(rw_bytes: dict[str, int]) -> float | None:
 
 
 def classify(rw_bytes: dict[str, int]) -> str:
-    """"pte" when not one writable byte sits in a block/contiguous descriptor (the PTE arm
+    """ "pte" when not one writable byte sits in a block/contiguous descriptor (the PTE arm
     sets NO_BLOCK_MAPPINGS | NO_CONT_MAPPINGS for the whole map), "block" when at least
     BLOCK_THRESHOLD of it does, "mixed" in between, "unknown" when nothing is mapped."""
     frac = block_fraction(rw_bytes)

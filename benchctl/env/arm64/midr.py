@@ -59,8 +59,9 @@ class Midr:
         return f"implementer 0x{self.implementer:02x} part 0x{self.part:03x} {self.rev_str}"
 
     @classmethod
-    def from_fields(cls, implementer: int, variant: int, part: int, revision: int,
-                    architecture: int = ARCH_FIELD) -> "Midr":
+    def from_fields(
+        cls, implementer: int, variant: int, part: int, revision: int, architecture: int = ARCH_FIELD
+    ) -> "Midr":
         return cls((implementer << 24) | (variant << 20) | (architecture << 16) | (part << 4) | revision)
 
 
@@ -72,8 +73,7 @@ def parse_midr(text: str) -> Midr:
     return Midr(value & 0xFFFFFFFF)
 
 
-_CPUINFO_FIELD = re.compile(r"^(processor|CPU implementer|CPU variant|CPU part|CPU revision)\s*:\s*(\S+)",
-                            re.MULTILINE)
+_CPUINFO_FIELD = re.compile(r"^(processor|CPU implementer|CPU variant|CPU part|CPU revision)\s*:\s*(\S+)", re.MULTILINE)
 
 
 def midrs_from_cpuinfo(text: str) -> dict[int, Midr]:
@@ -88,8 +88,9 @@ def midrs_from_cpuinfo(text: str) -> dict[int, Midr]:
 
     def flush() -> None:
         if cpu is not None and len(fields) == 4:
-            out[cpu] = Midr.from_fields(fields["CPU implementer"], fields["CPU variant"],
-                                        fields["CPU part"], fields["CPU revision"])
+            out[cpu] = Midr.from_fields(
+                fields["CPU implementer"], fields["CPU variant"], fields["CPU part"], fields["CPU revision"]
+            )
 
     for key, value in _CPUINFO_FIELD.findall(text):
         if key == "processor":
@@ -158,8 +159,8 @@ def all_bbml2_noabort(midrs: Iterable[Midr]) -> bool | None:
 # arch/arm64/kernel/cpufeature.c prints "CPU features: detected: <desc>"; the later
 # rename (linux-next, for v7.3) may word it as BBML3 / "BBM Level 3".
 _BBML_DETECTED = re.compile(
-    r"CPU features: detected: (BBM Level 2 without conflict abort|BBM Level 3\b[^\n]*|BBML3\b[^\n]*)",
-    re.IGNORECASE)
+    r"CPU features: detected: (BBM Level 2 without conflict abort|BBM Level 3\b[^\n]*|BBML3\b[^\n]*)", re.IGNORECASE
+)
 _BOOT_START = re.compile(r"Booting Linux on physical CPU|Linux version \S+")
 
 

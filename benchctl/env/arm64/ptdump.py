@@ -25,7 +25,8 @@ LEVELS = ("PGD", "P4D", "PUD", "PMD", "PTE")
 _LINE = re.compile(
     r"^0x(?P<start>[0-9a-f]+)-0x(?P<end>[0-9a-f]+)\s+(?P<num>\d+)(?P<unit>[KMGTPE])\s+"
     r"(?P<level>PGD|P4D|PUD|PMD|PTE)(?:\s+(?P<attrs>.*?))?\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -91,8 +92,7 @@ def parse_linear_map(text: str, path: object = "kernel_page_tables") -> LinearMa
             end += 1 << 64  # the last range of the address space wraps to 0
         size = int(m["num"]) * UNITS[m["unit"].upper()]
         if size != end - start:
-            raise InputError(f"size {m['num']}{m['unit']} does not match range length {end - start}",
-                             path, lineno)
+            raise InputError(f"size {m['num']}{m['unit']} does not match range length {end - start}", path, lineno)
         out.lines += 1
         words = {w.upper() for w in (m["attrs"] or "").split()}
         if not words:

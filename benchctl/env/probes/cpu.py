@@ -15,11 +15,11 @@ from benchctl.env.probes.base import Context, Probe, Unavailable
 _CPU_DIR = re.compile(r"^cpu(\d+)$")
 
 
-MAX_CPUS = 1 << 16   # above any NR_CPUS; a corrupt tree must not make us build a list of 10^9 CPUs
+MAX_CPUS = 1 << 16  # above any NR_CPUS; a corrupt tree must not make us build a list of 10^9 CPUs
 
 
 def parse_cpu_list(text: str) -> list[int]:
-    """"0-3,5" -> [0, 1, 2, 3, 5] (the sysfs cpulist format); ValueError when it is not one."""
+    """ "0-3,5" -> [0, 1, 2, 3, 5] (the sysfs cpulist format); ValueError when it is not one."""
     cpus: list[int] = []
     for part in text.strip().split(","):
         if not part:
@@ -50,7 +50,8 @@ class CpuProbe(Probe):
             return
         if not midrs:
             why = "no regs/identification/midr_el1 in sysfs and " + (
-                "no CPU part lines in proc/cpuinfo" if cpuinfo is not None else cpuinfo_reason)
+                "no CPU part lines in proc/cpuinfo" if cpuinfo is not None else cpuinfo_reason
+            )
             ctx.miss("cpu.midr", why)
             ctx.miss("cpu.bbml2_noabort", why)
             return
@@ -58,10 +59,16 @@ class CpuProbe(Probe):
         groups: dict[int, list[int]] = {}
         for cpu, midr in sorted(midr_map.items()):
             groups.setdefault(midr.value, []).append(cpu)
-        ctx.set("cpu.midr", [{"value": Midr(v).hex, "name": Midr(v).name, "cpus": cpus}
-                             for v, cpus in groups.items()], source)
-        ctx.set("cpu.bbml2_noabort", all_bbml2_noabort(midr_map.values()),
-                source + " (MIDR allow-list of v6.18, every CPU must match)")
+        ctx.set(
+            "cpu.midr",
+            [{"value": Midr(v).hex, "name": Midr(v).name, "cpus": cpus} for v, cpus in groups.items()],
+            source,
+        )
+        ctx.set(
+            "cpu.bbml2_noabort",
+            all_bbml2_noabort(midr_map.values()),
+            source + " (MIDR allow-list of v6.18, every CPU must match)",
+        )
 
     def _count(self, ctx: Context, cpuinfo: str | None) -> None:
         try:
@@ -100,8 +107,7 @@ class CpuProbe(Probe):
                 return out, ctx.shown("proc/cpuinfo") + " (CPU implementer/variant/part/revision)"
         return None
 
-    def _model(self, ctx: Context, cpuinfo: str | None,
-               midrs: tuple[dict[int, Midr], str] | None) -> None:
+    def _model(self, ctx: Context, cpuinfo: str | None, midrs: tuple[dict[int, Midr], str] | None) -> None:
         if midrs:
             names = list(dict.fromkeys(m.name for m in midrs[0].values()))
             ctx.set("cpu.model", " + ".join(names), midrs[1])

@@ -9,63 +9,28 @@ A recorded tree carries it as ROOT/dmesg.txt; live it is read from /dev/kmsg
 
 from __future__ import annotations
 
-import errno
-import os
 import re
-import subprocess
 
 from benchctl.env.arm64.midr import dmesg_bbml2
+from benchctl.env.kmsg import DmesgError, read_kmsg, run_dmesg
 from benchctl.env.probes.base import Context, Probe, Unavailable
 
-DMESG_TIMEOUT_S = 3.0
 _INVALID_RODATA = re.compile(r"Invalid option string for rodata: '([^']*)'")
-
-
-def read_kmsg(path: str = "/dev/kmsg") -> str:
-    """Every record currently in the kernel ring buffer, one message per line.
-
-    /dev/kmsg returns one record per read(): "prio,seq,usec,flags;message\\n"
-    followed by " KEY=value" continuation lines; EPIPE means records were
-    overwritten while reading and the next read resumes after them.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    lines = []
-    try:
-        while True:
-            try:
-                record = os.read(fd, 16384)
-            except BlockingIOError:
-                break
-            except OSError as e:
-                if e.errno == errno.EPIPE:
-                    continue
-                raise
-            if not record:
-                break
-            head, _, rest = record.decode("utf-8", errors="replace").partition(";")
-            lines.append(rest.split("\n", 1)[0])
-    finally:
-        os.close(fd)
-    return "\n".join(lines) + "\n"
 
 
 def read_live(ctx: Context) -> tuple[str, str]:
     """(log text, source); Unavailable with both reasons if neither way works."""
     try:
-        return read_kmsg(), "/dev/kmsg"
+        return "".join(r.message + "\n" for r in read_kmsg()), "/dev/kmsg"
     except OSError as e:
         kmsg_reason = f"/dev/kmsg: {e.strerror or e}"
     exe = ctx.which("dmesg")
     if not exe:
         raise Unavailable(f"{kmsg_reason}; dmesg not on PATH")
     try:
-        proc = subprocess.run([exe], capture_output=True, timeout=DMESG_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise Unavailable(f"{kmsg_reason}; dmesg: {e}") from None
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise Unavailable(f"{kmsg_reason}; dmesg exit {proc.returncode}: {err[0] if err else ''}".rstrip(": "))
-    return proc.stdout.decode("utf-8", errors="replace"), exe
+        return run_dmesg(exe), exe
+    except DmesgError as e:
+        raise Unavailable(f"{kmsg_reason}; {e}") from None
 
 
 class DmesgProbe(Probe):

@@ -14,8 +14,7 @@ from benchctl.env.probes.base import Context, Probe, Unavailable
 class HostProbe(Probe):
     def run(self, ctx: Context) -> None:
         try:
-            ctx.set("host.name", ctx.read("proc/sys/kernel/hostname").strip(),
-                    ctx.shown("proc/sys/kernel/hostname"))
+            ctx.set("host.name", ctx.read("proc/sys/kernel/hostname").strip(), ctx.shown("proc/sys/kernel/hostname"))
         except Unavailable as e:
             ctx.miss("host.name", str(e))
         if ctx.live:
@@ -46,8 +45,11 @@ class HostProbe(Probe):
 class BootProbe(Probe):
     def run(self, ctx: Context) -> None:
         try:
-            ctx.set("boot.id", ctx.read("proc/sys/kernel/random/boot_id").strip(),
-                    ctx.shown("proc/sys/kernel/random/boot_id"))
+            ctx.set(
+                "boot.id",
+                ctx.read("proc/sys/kernel/random/boot_id").strip(),
+                ctx.shown("proc/sys/kernel/random/boot_id"),
+            )
         except Unavailable as e:
             ctx.miss("boot.id", str(e))
         try:

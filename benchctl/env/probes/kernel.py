@@ -14,15 +14,25 @@ from benchctl.env.arm64.expected import parse_cmdline
 from benchctl.env.probes.base import Context, Probe, Unavailable
 
 RELEVANT_CONFIG = (
-    "CONFIG_ARM64", "CONFIG_X86_64",
-    "CONFIG_PTDUMP_DEBUGFS", "CONFIG_ARM64_PTDUMP_DEBUGFS",
-    "CONFIG_KFENCE", "CONFIG_KFENCE_SAMPLE_INTERVAL",
-    "CONFIG_DEBUG_PAGEALLOC", "CONFIG_DEBUG_PAGEALLOC_ENABLE_DEFAULT",
-    "CONFIG_RODATA_FULL_DEFAULT_ENABLED", "CONFIG_STRICT_KERNEL_RWX",
-    "CONFIG_ARM64_4K_PAGES", "CONFIG_ARM64_16K_PAGES", "CONFIG_ARM64_64K_PAGES",
-    "CONFIG_ARM64_VA_BITS", "CONFIG_PGTABLE_LEVELS",
-    "CONFIG_RANDOMIZE_BASE", "CONFIG_TRANSPARENT_HUGEPAGE",
-    "CONFIG_PROVE_LOCKING", "CONFIG_DEBUG_ATOMIC_SLEEP",
+    "CONFIG_ARM64",
+    "CONFIG_X86_64",
+    "CONFIG_PTDUMP_DEBUGFS",
+    "CONFIG_ARM64_PTDUMP_DEBUGFS",
+    "CONFIG_KFENCE",
+    "CONFIG_KFENCE_SAMPLE_INTERVAL",
+    "CONFIG_DEBUG_PAGEALLOC",
+    "CONFIG_DEBUG_PAGEALLOC_ENABLE_DEFAULT",
+    "CONFIG_RODATA_FULL_DEFAULT_ENABLED",
+    "CONFIG_STRICT_KERNEL_RWX",
+    "CONFIG_ARM64_4K_PAGES",
+    "CONFIG_ARM64_16K_PAGES",
+    "CONFIG_ARM64_64K_PAGES",
+    "CONFIG_ARM64_VA_BITS",
+    "CONFIG_PGTABLE_LEVELS",
+    "CONFIG_RANDOMIZE_BASE",
+    "CONFIG_TRANSPARENT_HUGEPAGE",
+    "CONFIG_PROVE_LOCKING",
+    "CONFIG_DEBUG_ATOMIC_SLEEP",
 )
 _PAGE_CONFIG = {"CONFIG_ARM64_4K_PAGES": 4096, "CONFIG_ARM64_16K_PAGES": 16384, "CONFIG_ARM64_64K_PAGES": 65536}
 _HUGEPAGE_TO_PAGE = {2048: 4096, 32768: 16384, 524288: 65536}  # PMD size (kB) -> granule on arm64
@@ -56,8 +66,9 @@ class ReleaseProbe(Probe):
             version = None
             ctx.miss("kernel.version", str(e))
         try:
-            ctx.set("kernel.release", ctx.read("proc/sys/kernel/osrelease").strip(),
-                    ctx.shown("proc/sys/kernel/osrelease"))
+            ctx.set(
+                "kernel.release", ctx.read("proc/sys/kernel/osrelease").strip(), ctx.shown("proc/sys/kernel/osrelease")
+            )
         except Unavailable as e:
             m = _VERSION_RELEASE.match(version or "")
             if m:
@@ -118,8 +129,11 @@ class PageSizeProbe(Probe):
             return
         arch = ctx.get("host.arch")
         if m and arch == "aarch64" and int(m[1]) in _HUGEPAGE_TO_PAGE:
-            ctx.set("kernel.page_size", _HUGEPAGE_TO_PAGE[int(m[1])],
-                    ctx.shown("proc/meminfo") + " (Hugepagesize = PMD size)")
+            ctx.set(
+                "kernel.page_size",
+                _HUGEPAGE_TO_PAGE[int(m[1])],
+                ctx.shown("proc/meminfo") + " (Hugepagesize = PMD size)",
+            )
         elif m and arch == "x86_64":
             ctx.set("kernel.page_size", 4096, ctx.shown("proc/meminfo") + " (x86_64 base page)")
         else:

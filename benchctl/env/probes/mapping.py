@@ -28,8 +28,10 @@ class RodataProbe(Probe):
         requested = params.get("rodata", "" if "rodata" in params else None)
         ctx.set("rodata.requested", requested, src + (" (rodata=)" if requested is not None else " (no rodata=)"))
         if ctx.get("host.arch") != "aarch64":
-            ctx.miss("rodata.effective", "full/noalias alias protection is arm64 semantics; host is "
-                                         f"{ctx.get('host.arch', 'unknown')}")
+            ctx.miss(
+                "rodata.effective",
+                f"full/noalias alias protection is arm64 semantics; host is {ctx.get('host.arch', 'unknown')}",
+            )
             ctx.scratch["rodata"] = None
             return
         rel = expected.parse_release(ctx.get("kernel.release"))
@@ -54,8 +56,10 @@ class LinearMapProbe(Probe):
                 frac = ctx.get("linear_map.block_fraction") or 0.0
                 which = "writable bytes" if source == "ptdump" else "bytes"
                 extra = f" ({frac:.0%} of {which} in blocks; splits since boot never re-merge)"
-            ctx.warn(f"linear map is {state} ({source}){extra} but {want} was expected: "
-                     f"{ctx.get('linear_map.expected_reason')}")
+            ctx.warn(
+                f"linear map is {state} ({source}){extra} but {want} was expected: "
+                f"{ctx.get('linear_map.expected_reason')}"
+            )
 
     # -- prediction ------------------------------------------------------------------------
     def _expected(self, ctx: Context) -> expected.Expectation | None:
@@ -72,9 +76,13 @@ class LinearMapProbe(Probe):
         dpa, dpa_why = expected.debug_pagealloc(params, config)
         kfence, kfence_why = expected.kfence_late_init(params, config)
         bbml2 = ctx.values.get("cpu.bbml2_noabort")
-        exp = expected.expected_linear_map(rel=rel, bbml2=bbml2,
-                                           rodata_effective=rodata.effective if rodata else None,
-                                           kfence_late=kfence, debug_pagealloc_on=dpa)
+        exp = expected.expected_linear_map(
+            rel=rel,
+            bbml2=bbml2,
+            rodata_effective=rodata.effective if rodata else None,
+            kfence_late=kfence,
+            debug_pagealloc_on=dpa,
+        )
         src = f"kernel.release, kernel.cmdline, kernel.config, cpu.bbml2_noabort ({dpa_why}; {kfence_why})"
         ctx.set("linear_map.expected", exp.state, src)
         ctx.set("linear_map.expected_reason", exp.reason, src)
@@ -91,12 +99,16 @@ class LinearMapProbe(Probe):
         if rel is None or rel.mm < (6, 17) or seen is None or bbml2 is None or seen == bbml2:
             return  # the "detected" line exists since v6.17
         if bbml2 and not seen:
-            ctx.warn("every CPU is on the BBML2_NOABORT allow-list but the kernel log has no 'BBM Level 2 "
-                     "without conflict abort' line: this kernel lacks the allow-list entry, or an early CPU "
-                     "failed the check (then the linear map was repainted to PTEs)")
+            ctx.warn(
+                "every CPU is on the BBML2_NOABORT allow-list but the kernel log has no 'BBM Level 2 "
+                "without conflict abort' line: this kernel lacks the allow-list entry, or an early CPU "
+                "failed the check (then the linear map was repainted to PTEs)"
+            )
         else:
-            ctx.warn("the kernel log reports BBML2/BBML3 detected although a CPU is not on the v6.18 "
-                     "allow-list: a newer kernel's list or MMFR2.BBM detection (BBML3)")
+            ctx.warn(
+                "the kernel log reports BBML2/BBML3 detected although a CPU is not on the v6.18 "
+                "allow-list: a newer kernel's list or MMFR2.BBM detection (BBML3)"
+            )
 
     # -- observation -----------------------------------------------------------------------
     def _observe(self, ctx: Context, exp: expected.Expectation | None) -> None:
@@ -124,8 +136,11 @@ class LinearMapProbe(Probe):
             if "not present" in reason:
                 if config.get("CONFIG_PTDUMP_DEBUGFS", "") == "n" or config.get("CONFIG_ARM64_PTDUMP_DEBUGFS") == "n":
                     reason += " (CONFIG_PTDUMP_DEBUGFS is not set)"
-                elif ctx.live and not ctx.exists("sys/kernel/debug/kernel_page_tables") and not any(
-                        True for _ in _safe_iter(ctx, "sys/kernel/debug")):
+                elif (
+                    ctx.live
+                    and not ctx.exists("sys/kernel/debug/kernel_page_tables")
+                    and not any(True for _ in _safe_iter(ctx, "sys/kernel/debug"))
+                ):
                     reason += " (debugfs not mounted: mount -t debugfs none /sys/kernel/debug)"
             reasons.append(reason)
             return False
@@ -139,8 +154,11 @@ class LinearMapProbe(Probe):
         ctx.set("linear_map.bytes", dict(census.bytes), src)
         ctx.set("linear_map.ro_bytes", census.ro_bytes, src + " (read-only leaves, excluded from state)")
         frac = census.block_fraction
-        ctx.set("linear_map.block_fraction", None if frac is None else round(frac, 6),
-                src + " (writable bytes in block/contiguous descriptors)")
+        ctx.set(
+            "linear_map.block_fraction",
+            None if frac is None else round(frac, 6),
+            src + " (writable bytes in block/contiguous descriptors)",
+        )
         return True
 
     def _from_directmap(self, ctx: Context, reasons: list[str]) -> bool:
@@ -151,8 +169,7 @@ class LinearMapProbe(Probe):
         arch, page_size = ctx.get("host.arch"), ctx.values.get("kernel.page_size")
         census = directmap.census(labels, arch or "", page_size)
         if census is None:
-            reasons.append(f"DirectMap labels {sorted(labels)} not interpretable for {arch} "
-                           f"(page size {page_size})")
+            reasons.append(f"DirectMap labels {sorted(labels)} not interpretable for {arch} (page size {page_size})")
             return False
         src = ctx.sources["memory.directmap"]
         if arch == "aarch64":
@@ -161,8 +178,11 @@ class LinearMapProbe(Probe):
         ctx.set("linear_map.source", "meminfo-directmap", src)
         ctx.set("linear_map.bytes", census, src)
         frac = block_fraction(census)
-        ctx.set("linear_map.block_fraction", None if frac is None else round(frac, 6),
-                src + " (all bytes; DirectMap does not separate read-only ones)")
+        ctx.set(
+            "linear_map.block_fraction",
+            None if frac is None else round(frac, 6),
+            src + " (all bytes; DirectMap does not separate read-only ones)",
+        )
         return True
 
 

@@ -19,9 +19,12 @@ FIELDS = {
 }
 
 
+_LINE = re.compile(r"^([\w()]+):\s+(\d+)", re.MULTILINE | re.ASCII)  # ASCII digits: int() takes '٣'
+
+
 def parse_meminfo(text: str) -> dict[str, int]:
-    """{label: value} for every "Label: N [kB]" line."""
-    return {k: int(v) for k, v in re.findall(r"^([\w()]+):\s+(\d+)", text, re.MULTILINE)}
+    """{label: value} for every "Label: N [kB]" line (the one /proc/meminfo parser)."""
+    return {k: int(v) for k, v in _LINE.findall(text)}
 
 
 class MemoryProbe(Probe):
@@ -43,5 +46,6 @@ class MemoryProbe(Probe):
         if directmap:
             ctx.set("memory.directmap", directmap, f"{source} (DirectMap*)")
         else:
-            ctx.miss("memory.directmap", f"no DirectMap* lines in {source} (arm64 prints them only "
-                                         "with a linux-next patch)")
+            ctx.miss(
+                "memory.directmap", f"no DirectMap* lines in {source} (arm64 prints them only with a linux-next patch)"
+            )

@@ -61,8 +61,7 @@ def probe_tool(exe: str, args: list[str]) -> tuple[str | None, str]:
             return _cache[key]
     argv = [exe, *args]
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(argv, capture_output=True, timeout=TIMEOUT_S, check=False, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         result: tuple[str | None, str] = (None, f"{' '.join(argv)}: no answer within {TIMEOUT_S:g} s")
     except OSError as e:
@@ -91,8 +90,9 @@ class ToolsProbe:
         found = {name: ctx.which(name) for name in VERSION_ARGS}
         runnable = {name: exe for name, exe in found.items() if exe}
         pool = ThreadPoolExecutor(max_workers=max(1, len(runnable)), thread_name_prefix="benchctl-tools")
-        futures: dict[str, Future] = {name: pool.submit(probe_tool, exe, VERSION_ARGS[name])
-                                      for name, exe in runnable.items()}
+        futures: dict[str, Future] = {
+            name: pool.submit(probe_tool, exe, VERSION_ARGS[name]) for name, exe in runnable.items()
+        }
         pool.shutdown(wait=False)
 
         def finish() -> None:

@@ -12,7 +12,7 @@ _BRACKETED = re.compile(r"\[(\w[\w+]*)\]")
 
 
 def bracketed(text: str) -> str | None:
-    """"always [madvise] never" -> "madvise" (the sysfs way of showing the active choice)."""
+    """ "always [madvise] never" -> "madvise" (the sysfs way of showing the active choice)."""
     m = _BRACKETED.search(text)
     return m[1] if m else None
 
@@ -100,4 +100,8 @@ class KaslrProbe(Probe):
             ctx.miss("tuning.kaslr", "no kernel config (CONFIG_RANDOMIZE_BASE) and no nokaslr/KASLR log line")
             return
         on = kstrtobool(config["CONFIG_RANDOMIZE_BASE"]) is True
-        ctx.set("tuning.kaslr", on, ctx.sources["kernel.config"] + f" (CONFIG_RANDOMIZE_BASE={config['CONFIG_RANDOMIZE_BASE']})")
+        ctx.set(
+            "tuning.kaslr",
+            on,
+            ctx.sources["kernel.config"] + f" (CONFIG_RANDOMIZE_BASE={config['CONFIG_RANDOMIZE_BASE']})",
+        )

@@ -22,20 +22,20 @@ class RunContext:
     """What the engine hands a driver. `params` is the spec's parameters with overrides applied."""
 
     params: dict[str, Any]
-    fingerprint: dict[str, Any]          # benchctl env taken before the run
+    fingerprint: dict[str, Any]  # benchctl env taken before the run
     run_dir: Path
-    ledger: Any                          # benchctl.run.ledger.Ledger
-    log_command: Callable[..., None]     # RunFolder.log_command
-    warn: Callable[[str], None]          # adds a run warning (shown to the user and kept in run.json)
+    ledger: Any  # benchctl.run.ledger.Ledger
+    log_command: Callable[..., None]  # RunFolder.log_command
+    warn: Callable[[str], None]  # adds a run warning (shown to the user and kept in run.json)
     state: dict[str, Any] = field(default_factory=dict)  # driver-private state between phases
 
 
 @dataclass
 class IterationResult:
     measurements: list[Measurement]
-    raw: dict[str, str | bytes] = field(default_factory=dict)   # file name -> content, kept under raw/iter-NNNN/
-    argv: list[str] | None = None                                # the measured command, for the record
-    note: dict[str, Any] = field(default_factory=dict)           # added to every record of this iteration
+    raw: dict[str, str | bytes] = field(default_factory=dict)  # file name -> content, kept under raw/iter-NNNN/
+    argv: list[str] | None = None  # the measured command, for the record
+    note: dict[str, Any] = field(default_factory=dict)  # added to every record of this iteration
 
 
 class Driver(Protocol):

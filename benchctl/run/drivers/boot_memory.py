@@ -15,22 +15,22 @@ import math
 from pathlib import Path
 from typing import Any, Callable
 
+from benchctl.env.probes import memory as meminfo
 from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError
 from benchctl.parsers import Measurement
 
-FIELDS = {"MemTotal": "mem_total_kb", "MemFree": "mem_free_kb", "MemAvailable": "mem_available_kb",
-          "PageTables": "page_tables_kb"}
+FIELDS = {
+    "MemTotal": "mem_total_kb",
+    "MemFree": "mem_free_kb",
+    "MemAvailable": "mem_available_kb",
+    "PageTables": "page_tables_kb",
+}
 
 
 def parse_meminfo(text: str) -> dict[str, int]:
-    """`Key:  N kB` lines -> {Key: N} (values in kB as the kernel prints them)."""
-    out: dict[str, int] = {}
-    for line in text.splitlines():
-        key, sep, rest = line.partition(":")
-        parts = rest.split()
-        if sep and parts and parts[0].isascii() and parts[0].isdigit():   # int() rejects '²', isdigit() does not
-            out[key.strip()] = int(parts[0])
+    """`Key:  N kB` lines -> {Key: N} (values in kB as the kernel prints them); MemTotal must be there."""
+    out = meminfo.parse_meminfo(text)
     if "MemTotal" not in out:
         raise InputError("no MemTotal line in meminfo")
     return out
@@ -69,8 +69,10 @@ class BootMemory:
 
     def _stale(self, uptime: float, limit: float) -> str | None:
         if uptime > limit:
-            return (f"boot is not fresh: uptime {uptime:.0f} s > max_uptime_s={limit:.0f}; "
-                    "MemFree drifts after boot, so run boot-memory first after a reboot")
+            return (
+                f"boot is not fresh: uptime {uptime:.0f} s > max_uptime_s={limit:.0f}; "
+                "MemFree drifts after boot, so run boot-memory first after a reboot"
+            )
         return None
 
     def check(self, ctx: RunContext) -> list[str]:
@@ -84,8 +86,7 @@ class BootMemory:
     def warmup(self, ctx: RunContext, index: int) -> None:
         pass
 
-    def measure(self, ctx: RunContext, iteration: int,
-                perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
+    def measure(self, ctx: RunContext, iteration: int, perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
         text, mem, uptime = read(self.root)
         ms, note = measurements(mem, uptime, float(ctx.params.get("max_uptime_s", 600)))
         missing = [k for k in FIELDS if k not in mem]

@@ -31,9 +31,24 @@ from benchctl.parsers import ParseError, parse
 
 JOB_NAME = "iops-test-job"
 # The published command, in its published order; --directory and --size are filled in.
-PUBLISHED = ["--random_generator=lfsr", "--norandommap", "--randrepeat", "1", "--status-interval=999",
-             "--rw=write", "--bs=4k", "--loops=1", "--ioengine=sync", "--iodepth=1", "--numjobs=1",
-             "--fsync_on_close=1", "--group_reporting", "--thread", f"--name={JOB_NAME}", "--eta-newline=1"]
+PUBLISHED = [
+    "--random_generator=lfsr",
+    "--norandommap",
+    "--randrepeat",
+    "1",
+    "--status-interval=999",
+    "--rw=write",
+    "--bs=4k",
+    "--loops=1",
+    "--ioengine=sync",
+    "--iodepth=1",
+    "--numjobs=1",
+    "--fsync_on_close=1",
+    "--group_reporting",
+    "--thread",
+    f"--name={JOB_NAME}",
+    "--eta-newline=1",
+]
 MEMORY_HEADROOM = 1 << 30
 
 
@@ -42,11 +57,16 @@ def fio_argv(directory: str | Path, size: str) -> list[str]:
 
 
 def stack_spec(params: dict[str, Any]) -> StackSpec:
-    return StackSpec(size=parse_size(params.get("ramdisk_size", "256M"), "ramdisk_size"),
-                     fs=params.get("fs", "ext4"), crypt=params.get("crypt", "dm-crypt"),
-                     cipher=params.get("cipher", "aes-xts-plain64"), key_bits=int(params.get("key_bits", 512)),
-                     backing=params.get("backing", "auto"), device=params.get("device") or None,
-                     confirm_destroy=params.get("confirm_destroy") or None)
+    return StackSpec(
+        size=parse_size(params.get("ramdisk_size", "256M"), "ramdisk_size"),
+        fs=params.get("fs", "ext4"),
+        crypt=params.get("crypt", "dm-crypt"),
+        cipher=params.get("cipher", "aes-xts-plain64"),
+        key_bits=int(params.get("key_bits", 512)),
+        backing=params.get("backing", "auto"),
+        device=params.get("device") or None,
+        confirm_destroy=params.get("confirm_destroy") or None,
+    )
 
 
 def record_note(info: dict[str, Any]) -> dict[str, Any]:
@@ -70,16 +90,23 @@ def check_memory(params: dict[str, Any], root: Path = blockdev.ROOT) -> None:
     if avail < need:
         raise ResourceError(
             f"the {params.get('ramdisk_size')} ramdisk needs {need / 2**30:.1f} GiB of free memory but "
-            f"MemAvailable is {avail / 2**30:.1f} GiB; use --preset quick or a smaller --set ramdisk_size=/size=")
+            f"MemAvailable is {avail / 2**30:.1f} GiB; use --preset quick or a smaller --set ramdisk_size=/size="
+        )
 
 
 class FioDmcrypt:
     name = "fio-dmcrypt"
 
     def requirements(self, params: dict[str, Any]) -> list[tuple[str, str]]:
-        req = [("fio", "fio"), ("mkfs.ext4" if params.get("fs", "ext4") == "ext4" else "mkfs.xfs",
-                                "e2fsprogs" if params.get("fs", "ext4") == "ext4" else "xfsprogs"),
-               ("losetup", "mount"), ("mount", "mount")]
+        req = [
+            ("fio", "fio"),
+            (
+                "mkfs.ext4" if params.get("fs", "ext4") == "ext4" else "mkfs.xfs",
+                "e2fsprogs" if params.get("fs", "ext4") == "ext4" else "xfsprogs",
+            ),
+            ("losetup", "mount"),
+            ("mount", "mount"),
+        ]
         if params.get("crypt", "dm-crypt") == "dm-crypt":
             req += [("cryptsetup", "cryptsetup-bin"), ("dmsetup", "dmsetup")]
         return req
@@ -93,14 +120,18 @@ class FioDmcrypt:
     def check(self, ctx: RunContext) -> list[str]:
         p = ctx.params
         stack_spec(p).validate()
-        if not p.get("device") and \
-                parse_size(p["size"], "size") > parse_size(p.get("ramdisk_size", "256M"), "ramdisk_size"):
+        if not p.get("device") and parse_size(p["size"], "size") > parse_size(
+            p.get("ramdisk_size", "256M"), "ramdisk_size"
+        ):
             raise ResourceError(f"size={p['size']} does not fit the ramdisk_size={p.get('ramdisk_size')}")
         if p.get("crypt", "dm-crypt") == "dm-crypt":
             require_device_mapper()
         check_memory(p)
-        return ["crypt=none: no dm-crypt in the stack; these results are not comparable with encrypted runs"] \
-            if p.get("crypt") == "none" else []
+        return (
+            ["crypt=none: no dm-crypt in the stack; these results are not comparable with encrypted runs"]
+            if p.get("crypt") == "none"
+            else []
+        )
 
     def setup(self, ctx: RunContext) -> None:
         stack = BlockStack(stack_spec(ctx.params), ctx.ledger, log_command=ctx.log_command, warn=ctx.warn)
@@ -118,7 +149,7 @@ class FioDmcrypt:
         os.sync()
 
     def _run_fio(self, ctx: RunContext, argv: list[str]) -> tuple[str, str, int]:
-        proc = proctree.run(argv)   # perf + fio die together on an interrupt
+        proc = proctree.run(argv)  # perf + fio die together on an interrupt
         ctx.log_command(argv, rc=proc.returncode)
         return proc.stdout, proc.stderr, proc.returncode
 
@@ -128,8 +159,7 @@ class FioDmcrypt:
         if rc != 0:
             raise RunFailed(f"fio failed in warm-up (rc {rc}): {(err.strip().splitlines() or [''])[-1]}")
 
-    def measure(self, ctx: RunContext, iteration: int,
-                perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
+    def measure(self, ctx: RunContext, iteration: int, perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
         self._fresh(ctx)
         argv = fio_argv(ctx.state["dir"], ctx.params["size"])
         out, err, rc = self._run_fio(ctx, perf_wrap(argv))

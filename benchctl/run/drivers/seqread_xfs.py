@@ -31,8 +31,8 @@ from benchctl.results.fsutil import atomic_write_json
 from benchctl.parsers import Measurement, ParseError, parse
 
 FILE_PREFIX = "benchctl-seqread-"
-XFS_OVERHEAD = 1.06            # log, AG headers and free-space slack around the file
-XFS_MIN_EXTRA = 320 << 20      # mkfs.xfs refuses filesystems under 300 MiB
+XFS_OVERHEAD = 1.06  # log, AG headers and free-space slack around the file
+XFS_MIN_EXTRA = 320 << 20  # mkfs.xfs refuses filesystems under 300 MiB
 
 
 def default_ramdisk(size: int) -> int:
@@ -89,8 +89,9 @@ class SeqreadXfs:
                 raise InputError(f"dir={d}: is on {fs}, not XFS; give a directory on an XFS filesystem")
             st = os.statvfs(d)
             if st.f_bavail * st.f_frsize < size:
-                raise ResourceError(f"dir={d}: {st.f_bavail * st.f_frsize / 2**30:.1f} GiB free, "
-                                    f"the {p['size']} file does not fit")
+                raise ResourceError(
+                    f"dir={d}: {st.f_bavail * st.f_frsize / 2**30:.1f} GiB free, the {p['size']} file does not fit"
+                )
             need = size
         elif p.get("device"):
             blockdev.check_user_device(p["device"], p.get("confirm_destroy"))
@@ -98,11 +99,13 @@ class SeqreadXfs:
         else:
             if ramdisk < size:
                 raise InputError(f"ramdisk_size={p.get('ramdisk_size')} is smaller than size={p['size']}")
-            need = ramdisk + size    # the ramdisk holds the file once, the page cache once more
+            need = ramdisk + size  # the ramdisk holds the file once, the page cache once more
         if avail < need + (1 << 30):
-            raise ResourceError(f"seqread-xfs with size={p['size']} needs about {(need + (1 << 30)) / 2**30:.1f} GiB "
-                                f"of free memory (file in page cache{' + ramdisk' if need > size else ''}); "
-                                f"MemAvailable is {avail / 2**30:.1f} GiB: use --preset quick or --set size=")
+            raise ResourceError(
+                f"seqread-xfs with size={p['size']} needs about {(need + (1 << 30)) / 2**30:.1f} GiB "
+                f"of free memory (file in page cache{' + ramdisk' if need > size else ''}); "
+                f"MemAvailable is {avail / 2**30:.1f} GiB: use --preset quick or --set size="
+            )
         return warnings
 
     def setup(self, ctx: RunContext) -> None:
@@ -112,9 +115,14 @@ class SeqreadXfs:
             directory = Path(p["dir"])
             info: dict[str, Any] = {"backing": "user-dir", "dir": str(directory), "fs": fstype_of(directory)}
         else:
-            spec = StackSpec(size=ramdisk, fs="xfs", crypt="none",
-                             backing="device" if p.get("device") else p.get("backing", "auto"),
-                             device=p.get("device") or None, confirm_destroy=p.get("confirm_destroy") or None)
+            spec = StackSpec(
+                size=ramdisk,
+                fs="xfs",
+                crypt="none",
+                backing="device" if p.get("device") else p.get("backing", "auto"),
+                device=p.get("device") or None,
+                confirm_destroy=p.get("confirm_destroy") or None,
+            )
             stack = BlockStack(spec, ctx.ledger, log_command=ctx.log_command, warn=ctx.warn)
             ctx.state["stack"] = stack
             directory = stack.build()
@@ -136,22 +144,23 @@ class SeqreadXfs:
         ctx.state["note"] = {"backing": info.get("backing"), "fs": info.get("fs") or "xfs", "bs": str(p["bs"])}
         ctx.state["run_info"] = {"stack": info}
         atomic_write_json(Path(ctx.run_dir) / "stack.json", info)
-        self._read(ctx, quiet=True)   # populate the page cache (the write left it mostly resident already)
+        self._read(ctx, quiet=True)  # populate the page cache (the write left it mostly resident already)
 
     def _read(self, ctx: RunContext, quiet: bool, wrap: Callable[[list[str]], list[str]] | None = None):
         argv = read_argv(ctx.state["file"], str(ctx.params["bs"]), str(ctx.params["size"]), quiet=quiet)
         run = wrap(argv) if wrap else argv
-        proc = proctree.run(run)   # perf + xfs_io die together on an interrupt
+        proc = proctree.run(run)  # perf + xfs_io die together on an interrupt
         ctx.log_command(run, rc=proc.returncode)
         if proc.returncode != 0:
-            raise RunFailed(f"xfs_io pread failed (rc {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-200:]}")
+            raise RunFailed(
+                f"xfs_io pread failed (rc {proc.returncode}): {(proc.stderr or proc.stdout).strip()[-200:]}"
+            )
         return argv, proc
 
     def warmup(self, ctx: RunContext, index: int) -> None:
         self._read(ctx, quiet=True)
 
-    def measure(self, ctx: RunContext, iteration: int,
-                perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
+    def measure(self, ctx: RunContext, iteration: int, perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
         frac = pagecache.resident_fraction(ctx.state["file"])
         threshold = float(ctx.params.get("resident_threshold", 0.99))
         argv, proc = self._read(ctx, quiet=False, wrap=perf_wrap)
@@ -165,13 +174,18 @@ class SeqreadXfs:
         note = dict(ctx.state.get("note", {}), resident_fraction=round(frac, 6))
         if frac < threshold:
             note["not_cached"] = True
-            ctx.warn(f"seqread-xfs iteration {iteration}: only {frac:.1%} of the file was in the page cache "
-                     f"(threshold {threshold:.0%}); marked not_cached")
+            ctx.warn(
+                f"seqread-xfs iteration {iteration}: only {frac:.1%} of the file was in the page cache "
+                f"(threshold {threshold:.0%}); marked not_cached"
+            )
         bw = res.measurements[-1]
-        ms = [Measurement("bandwidth_bytes_s", bw.value, bw.unit, dict(bw.note)),
-              Measurement("resident_fraction", frac, "fraction")]
-        return IterationResult(measurements=ms, raw={"xfs_io.txt": proc.stdout, "xfs_io.stderr": proc.stderr},
-                               argv=argv, note=note)
+        ms = [
+            Measurement("bandwidth_bytes_s", bw.value, bw.unit, dict(bw.note)),
+            Measurement("resident_fraction", frac, "fraction"),
+        ]
+        return IterationResult(
+            measurements=ms, raw={"xfs_io.txt": proc.stdout, "xfs_io.stderr": proc.stderr}, argv=argv, note=note
+        )
 
     def teardown(self, ctx: RunContext) -> None:
         path = ctx.state.get("file")

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from benchctl.env.mounts import ROOT, mounts
+from benchctl.env.probes.memory import parse_meminfo
 from benchctl.errors import ResourceError
 
 
@@ -82,7 +83,7 @@ def slaves(name: str, root: Path = ROOT) -> list[str]:
 
 
 def devnum(name: str, root: Path = ROOT) -> str | None:
-    """"major:minor" of a block device from sysfs."""
+    """ "major:minor" of a block device from sysfs."""
     text = _read(sys_block(name, root) / "dev")
     return text.strip() if text else None
 
@@ -98,8 +99,7 @@ def mounted_at(name: str, root: Path = ROOT) -> list[str]:
     num = devnum(name, root)
     out = []
     for m in mounts(root):
-        if (num and m["devnum"] == num) or (m["source"].startswith("/dev/") and
-                                             block_name(m["source"], root) == name):
+        if (num and m["devnum"] == num) or (m["source"].startswith("/dev/") and block_name(m["source"], root) == name):
             out.append(m["target"])
     return out
 
@@ -160,7 +160,8 @@ def check_user_device(device: str, confirm: str | None, root: Path = ROOT) -> st
     if not confirm or block_name(confirm, root) != name:
         raise ResourceError(
             f"device={device} will be formatted and its contents destroyed; "
-            f"to confirm, add --set confirm_destroy={device}")
+            f"to confirm, add --set confirm_destroy={device}"
+        )
     disk = parent_disk(name, root)
     family = [name] if disk != name else [name, *partitions(name, root)]
     if root_devices(root) & set(family):
@@ -169,8 +170,10 @@ def check_user_device(device: str, confirm: str | None, root: Path = ROOT) -> st
     for member in family:
         held = holders(member, root)
         if held:
-            raise ResourceError(f"device={device}: refused, /dev/{member} has holders ({', '.join(held)}): "
-                                "something (dm, md, ...) is built on it")
+            raise ResourceError(
+                f"device={device}: refused, /dev/{member} has holders ({', '.join(held)}): "
+                "something (dm, md, ...) is built on it"
+            )
         where = mounted_at(member, root)
         if where:
             what = "is mounted" if member == name else f"has partition /dev/{member} in use"
@@ -182,11 +185,13 @@ def check_user_device(device: str, confirm: str | None, root: Path = ROOT) -> st
 
 # -- kernel capabilities -------------------------------------------------------
 
+
 def has_device_mapper(root: Path = ROOT) -> bool:
     """device-mapper is usable: the dm_mod module is loaded/built in and its control node exists."""
     misc = _read(root / "proc" / "misc") or ""
-    return ((root / "sys" / "module" / "dm_mod").exists() or "device-mapper" in misc) and \
-        (root / "dev" / "mapper" / "control").exists()
+    return ((root / "sys" / "module" / "dm_mod").exists() or "device-mapper" in misc) and (
+        root / "dev" / "mapper" / "control"
+    ).exists()
 
 
 def has_module(name: str, root: Path = ROOT) -> bool:
@@ -194,10 +199,4 @@ def has_module(name: str, root: Path = ROOT) -> bool:
 
 
 def meminfo_kb(root: Path = ROOT) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in (_read(root / "proc" / "meminfo") or "").splitlines():
-        key, _, rest = line.partition(":")
-        fields = rest.split()
-        if fields and fields[0].isdigit():
-            out[key.strip()] = int(fields[0])
-    return out
+    return parse_meminfo(_read(root / "proc" / "meminfo") or "")

@@ -33,23 +33,25 @@ from typing import Any, Callable
 from benchctl.run.storage import blockdev, dmcrypt
 from benchctl.env.mounts import mounted, mounts
 from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
-from benchctl.run.kinds import handler, register_kind
+from benchctl.run.kinds import handler, register_kind, same_inode
 from benchctl.sizes import parse_size  # noqa: F401  (drivers import it from here)
 
-LOOP_DETACH_S = 10.0           # a busy loop device detaches when its last user closes it
-TMPFS_SLACK = 64 << 20          # tmpfs holds the sparse image plus nothing else
+LOOP_DETACH_S = 10.0  # a busy loop device detaches when its last user closes it
+TMPFS_SLACK = 64 << 20  # tmpfs holds the sparse image plus nothing else
 MKFS_OPTIONS = {
     "ext4": ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"],
     "xfs": ["mkfs.xfs", "-q", "-f"],
 }
+
+
 @dataclass
 class StackSpec:
-    size: int                                  # ramdisk / tmpfs image size in bytes
-    fs: str = "ext4"                           # ext4 | xfs
-    crypt: str = "dm-crypt"                    # dm-crypt | none
+    size: int  # ramdisk / tmpfs image size in bytes
+    fs: str = "ext4"  # ext4 | xfs
+    crypt: str = "dm-crypt"  # dm-crypt | none
     cipher: str = dmcrypt.DEFAULT_CIPHER
     key_bits: int = dmcrypt.DEFAULT_KEY_BITS
-    backing: str = "auto"                      # auto | brd | loop | device
+    backing: str = "auto"  # auto | brd | loop | device
     device: str | None = None
     confirm_destroy: str | None = None
 
@@ -74,7 +76,8 @@ def require_device_mapper(root: Path = blockdev.ROOT, try_load: bool = True) -> 
         raise ResourceError(
             "this kernel has no device-mapper (no /dev/mapper/control, dm_mod not loaded and modprobe "
             "failed), so dm-crypt cannot be built; run without encryption with --set crypt=none "
-            "(recorded in every record, never compared with crypt runs)")
+            "(recorded in every record, never compared with crypt runs)"
+        )
 
 
 def _quiet(argv: list[str]) -> int:
@@ -87,14 +90,19 @@ def _quiet(argv: list[str]) -> int:
 class BlockStack:
     """Build with `build()` (returns the mount point), undo with `teardown()`."""
 
-    def __init__(self, spec: StackSpec, ledger: Any, log_command: Callable[..., None] | None = None,
-                 warn: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        spec: StackSpec,
+        ledger: Any,
+        log_command: Callable[..., None] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ):
         spec.validate()
         self.spec = spec
         self.ledger = ledger
         self._log = log_command or (lambda *a, **k: None)
         self._warn = warn or (lambda msg: None)
-        self.undo: list[tuple[str, str, dict[str, Any]]] = []   # (kind, ledger id, attrs) in creation order
+        self.undo: list[tuple[str, str, dict[str, Any]]] = []  # (kind, ledger id, attrs) in creation order
         self.info: dict[str, Any] = {"fs": spec.fs, "crypt": spec.crypt, "size_bytes": spec.size}
         self.device: str | None = None
         self.mountpoint: Path | None = None
@@ -147,8 +155,10 @@ class BlockStack:
             if dev:
                 return dev
             if s.backing == "brd":
-                raise ResourceError("backing=brd: the brd module could not be loaded by benchctl "
-                                    f"({self.info.get('brd_reason')}); use backing=auto or loop")
+                raise ResourceError(
+                    "backing=brd: the brd module could not be loaded by benchctl "
+                    f"({self.info.get('brd_reason')}); use backing=auto or loop"
+                )
         return self._loop()
 
     def _brd(self) -> str | None:
@@ -176,8 +186,7 @@ class BlockStack:
         ram.mkdir(mode=0o700)
         size = self.spec.size
         rid = self._add("mount", path=str(ram), fstype="tmpfs", source="benchctl-ram")
-        self._run(["mount", "-t", "tmpfs", "-o", f"size={size + TMPFS_SLACK},mode=0700",
-                   "benchctl-ram", str(ram)])
+        self._run(["mount", "-t", "tmpfs", "-o", f"size={size + TMPFS_SLACK},mode=0700", "benchctl-ram", str(ram)])
         self.ledger.created(rid)
         image = ram / "disk.img"
         rid = self._add("file", path=str(image))
@@ -191,8 +200,7 @@ class BlockStack:
         rid = self._add("loop", backing=str(image))
         dev = self._run(["losetup", "--find", "--show", str(image)]).strip()
         self.ledger.created(rid, device=dev)
-        self.info.update(backing="loop-tmpfs", device=dev,
-                         brd_unavailable=self.info.pop("brd_reason", None))
+        self.info.update(backing="loop-tmpfs", device=dev, brd_unavailable=self.info.pop("brd_reason", None))
         return dev
 
     def _crypt(self, lower: str) -> str:
@@ -242,6 +250,7 @@ class BlockStack:
 
 # -- resource kinds: present / owned / remove from ledger attributes alone ---------
 
+
 def _mount_present(a: dict) -> bool:
     return mounted(a.get("path", ""))
 
@@ -251,9 +260,15 @@ def _mount_owned(a: dict) -> bool:
     if "/benchctl-" not in path:
         return False
     rows = [m for m in mounts() if m["target"] == path]
-    return bool(rows) and rows[-1]["fstype"] == a.get("fstype") and \
-        (a.get("source") is None or rows[-1]["source"] == a.get("source")
-         or os.path.realpath(rows[-1]["source"]) == os.path.realpath(a["source"]))
+    return (
+        bool(rows)
+        and rows[-1]["fstype"] == a.get("fstype")
+        and (
+            a.get("source") is None
+            or rows[-1]["source"] == a.get("source")
+            or os.path.realpath(rows[-1]["source"]) == os.path.realpath(a["source"])
+        )
+    )
 
 
 def _mount_remove(a: dict) -> None:
@@ -340,13 +355,9 @@ def _file_present(a: dict) -> bool:
 
 
 def _file_owned(a: dict) -> bool:
-    try:
-        st = os.lstat(a["path"])
-    except (OSError, KeyError):
-        return False
-    if a.get("ino") is None:   # killed between create and record: only inside our own temp dirs
-        return stat.S_ISREG(st.st_mode) and "/benchctl-" in a["path"]
-    return stat.S_ISREG(st.st_mode) and st.st_dev == a.get("dev") and st.st_ino == a.get("ino")
+    if a.get("ino") is None:  # killed between create and record: only inside our own temp dirs
+        return "/benchctl-" in a.get("path", "") and os.path.isfile(a["path"]) and not os.path.islink(a["path"])
+    return same_inode(a, stat.S_ISREG)
 
 
 def _file_remove(a: dict) -> None:
@@ -357,9 +368,10 @@ def _file_remove(a: dict) -> None:
 
 
 for _kind, _remove, _owned, _present in (
-        ("mount", _mount_remove, _mount_owned, _mount_present),
-        ("loop", _loop_remove, _loop_owned, _loop_present),
-        ("dm-crypt", _dm_remove, _dm_owned, _dm_present),
-        ("brd", _brd_remove, _brd_owned, _brd_present),
-        ("file", _file_remove, _file_owned, _file_present)):
+    ("mount", _mount_remove, _mount_owned, _mount_present),
+    ("loop", _loop_remove, _loop_owned, _loop_present),
+    ("dm-crypt", _dm_remove, _dm_owned, _dm_present),
+    ("brd", _brd_remove, _brd_owned, _brd_present),
+    ("file", _file_remove, _file_owned, _file_present),
+):
     register_kind(_kind, remove=_remove, owned=_owned, present=_present)

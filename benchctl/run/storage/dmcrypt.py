@@ -25,8 +25,23 @@ def open_argv(device: str, name: str, cipher: str = DEFAULT_CIPHER, key_bits: in
     With --key-file=- and --keyfile-size, plain mode uses the bytes read as the binary key
     (no passphrase hashing, no newline stripping), so the random bytes are the key.
     """
-    return ["cryptsetup", "open", "--type", "plain", "--cipher", cipher, "--key-size", str(key_bits),
-            "--key-file", "-", "--keyfile-size", str(key_bits // 8), "--batch-mode", device, name]
+    return [
+        "cryptsetup",
+        "open",
+        "--type",
+        "plain",
+        "--cipher",
+        cipher,
+        "--key-size",
+        str(key_bits),
+        "--key-file",
+        "-",
+        "--keyfile-size",
+        str(key_bits // 8),
+        "--batch-mode",
+        device,
+        name,
+    ]
 
 
 def close_argv(name: str) -> list[str]:
@@ -66,7 +81,7 @@ def parse_table(text: str) -> dict[str, Any]:
     if len(lines) != 1:
         raise InputError(f"dmsetup table: expected one line, got {len(lines)}")
     f = lines[0].split()
-    if f and f[0].endswith(":"):   # `dmsetup table` without a name prefixes each line with it
+    if f and f[0].endswith(":"):  # `dmsetup table` without a name prefixes each line with it
         f = f[1:]
     if len(f) < 8 or f[2] != "crypt":
         raise InputError(f"dmsetup table: not a crypt target line: {' '.join(f[:3])!r}")
@@ -75,9 +90,15 @@ def parse_table(text: str) -> dict[str, Any]:
     except ValueError:
         raise InputError("dmsetup table: start, length, iv_offset and offset must be integers") from None
     out: dict[str, Any] = {
-        "start_sector": start, "length_sectors": length, "target": "crypt", "cipher": f[3],
+        "start_sector": start,
+        "length_sectors": length,
+        "target": "crypt",
+        "cipher": f[3],
         "key": "keyring" if f[4].startswith(":") else "hex",
-        "iv_offset": iv_offset, "device": f[6], "offset_sectors": offset, "flags": [],
+        "iv_offset": iv_offset,
+        "device": f[6],
+        "offset_sectors": offset,
+        "flags": [],
     }
     if f[4].startswith(":"):
         parts = f[4].split(":")
@@ -90,7 +111,7 @@ def parse_table(text: str) -> dict[str, Any]:
             n = int(f[8])
         except ValueError:
             raise InputError(f"dmsetup table: bad optional parameter count {f[8]!r}") from None
-        out["flags"] = f[9:9 + n]
+        out["flags"] = f[9 : 9 + n]
     return out
 
 

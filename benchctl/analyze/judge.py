@@ -1,4 +1,4 @@
-"""A verdict per claim from the comparisons, or "not-judged" and why.
+"""Verdicts on claims from the comparisons, or "not-judged" and why.
 
 The order of the refusals is the order a reader needs them: no data, data
 of another setup than the claim's, data that cannot be independent samples
@@ -29,8 +29,9 @@ def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, a
     delta = abs(claim_pct) / 100.0 * comp["baseline"]["mean"]
     p = power.plan(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
     if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
-        p["note"] = (p["note"] + "; " if p["note"] else "") + \
-            "between-boot variance unknown (one boot): assumed 0, so this is a lower bound"
+        p["note"] = (
+            p["note"] + "; " if p["note"] else ""
+        ) + "between-boot variance unknown (one boot): assumed 0, so this is a lower bound"
     return p
 
 
@@ -50,8 +51,10 @@ def _claim_setup(c: Claim, comp: dict) -> tuple[str | None, list[str]]:
         elif got != [canonical(key, want)]:
             return f"the claim is about {key}={want} but the data measured {key}={', '.join(got)}", []
     if unrecorded:
-        return None, [f"the claim is about {', '.join(unrecorded)}, which the data does not record "
-                      "(assumed; `benchctl import --set` records it)"]
+        return None, [
+            f"the claim is about {', '.join(unrecorded)}, which the data does not record "
+            "(assumed; `benchctl import --set` records it)"
+        ]
     return None, []
 
 
@@ -64,39 +67,61 @@ def refusal(c: Claim, comp: dict | None) -> str | None:
         return other_setup
     if comp.get("not_judged"):
         return comp["not_judged"][0]
-    few = [f"{a} {comp[k]['n_boots']}" for a, k in (("baseline", "baseline"), ("candidate", "candidate"))
-           if comp[k]["n_boots"] < 2]
+    few = [
+        f"{a} {comp[k]['n_boots']}"
+        for a, k in (("baseline", "baseline"), ("candidate", "candidate"))
+        if comp[k]["n_boots"] < 2
+    ]
     if few:
-        return (f"one boot per arm ({', '.join(few)} boot): iterations of one boot describe that boot, "
-                "not the kernel; measure >= 3 boots per arm")
+        return (
+            f"one boot per arm ({', '.join(few)} boot): iterations of one boot describe that boot, "
+            "not the kernel; measure >= 3 boots per arm"
+        )
     res = comp.get("resolution")
     needed = c.resolution_pct if c.resolution_pct is not None else abs(c.nearest_zero)
     if res and res["resolution_pct"] is not None and res["resolution_pct"] > needed:
-        return (f"{c.metric} has {res['latency_resolution'] or 'histogram'} resolution (steps of about "
-                f"{res['resolution_pct']:g} %), coarser than the claimed {needed:g} %; measure latency with a "
-                "finer histogram (exact samples, or HDR buckets narrower than the claim)")
+        return (
+            f"{c.metric} has {res['latency_resolution'] or 'histogram'} resolution (steps of about "
+            f"{res['resolution_pct']:g} %), coarser than the claimed {needed:g} %; measure latency with a "
+            "finer histogram (exact samples, or HDR buckets narrower than the claim)"
+        )
     thin = [a for a in ("baseline", "candidate") if comp[a]["n_samples"] < 2]
     if thin:
-        return (f"one measurement on the {' and '.join(thin)} side; an interval needs at least 2 per arm "
-                "(several boots to generalise)")
+        return (
+            f"one measurement on the {' and '.join(thin)} side; an interval needs at least 2 per arm "
+            "(several boots to generalise)"
+        )
     return None
 
 
 def _row(c: Claim, p, padj) -> dict:
-    return {"id": c.id, "workload": c.workload, "metric": c.metric, "claimed": c.as_dict(),
-            "claimed_text": c.claimed_text(), "tolerance": c.tolerance, "verdict": "not-judged",
-            "change_pct": None, "ci_pct": None, "p_value": p, "p_adjusted": padj,
-            "warnings": [], "decide": None, "line": c.line}
+    return {
+        "id": c.id,
+        "workload": c.workload,
+        "metric": c.metric,
+        "claimed": c.as_dict(),
+        "claimed_text": c.claimed_text(),
+        "tolerance": c.tolerance,
+        "verdict": "not-judged",
+        "change_pct": None,
+        "ci_pct": None,
+        "p_value": p,
+        "p_adjusted": padj,
+        "warnings": [],
+        "decide": None,
+        "line": c.line,
+    }
 
 
-def judge(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: float,
-          reboot_cost: float, iter_cost: float) -> list[dict]:
+def judge(
+    claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: float, reboot_cost: float, iter_cost: float
+) -> list[dict]:
     """One row per claim: verdict, interval, p and adjusted p, warnings (the reason first)."""
     alpha = 1 - confidence
     pvals = [comps[(c.workload, c.metric)]["p_value"] if (c.workload, c.metric) in comps else None for c in claims]
     adjusted = classical.holm(pvals)
     out = []
-    for c, p, padj in zip(claims, pvals, adjusted):
+    for c, p, padj in zip(claims, pvals, adjusted, strict=True):
         comp = comps.get((c.workload, c.metric))
         row = _row(c, p, padj)
         out.append(row)
@@ -110,9 +135,12 @@ def judge(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: f
         lo, hi = comp["ci_pct"]
         v = verdict(c, lo, hi)
         if v in EFFECT_VERDICTS and padj is not None and padj >= alpha:
-            row["warnings"].insert(0, f"interval excludes zero but the Holm-adjusted p ({padj:.3g}) is not "
-                                      f"below {alpha:g} across {sum(x is not None for x in pvals)} claims: "
-                                      f"verdict held at inconclusive (raw verdict: {v})")
+            row["warnings"].insert(
+                0,
+                f"interval excludes zero but the Holm-adjusted p ({padj:.3g}) is not "
+                f"below {alpha:g} across {sum(x is not None for x in pvals)} claims: "
+                f"verdict held at inconclusive (raw verdict: {v})",
+            )
             v = "inconclusive"
         row["verdict"] = v
         if v == "inconclusive":

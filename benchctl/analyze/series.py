@@ -1,0 +1,83 @@
+"""One arm's numbers for one (workload, metric), ordered by boot: what every statistic takes.
+
+Boots are ordered by their first start time (records' t, else run.json),
+iterations within a boot by time; ratio metrics (MPKI) are rebuilt as
+per-iteration sums of raw counters so that a boot's value is a ratio of
+sums, never a mean of ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchctl.analyze.stats import bootstrap
+from benchctl.results.metrics import RatioMetric
+from benchctl.results.table import Tidy
+
+
+@dataclass
+class Series:
+    """One arm's data for one (workload, metric)."""
+
+    arm: bootstrap.Arm
+    boots: list[str]  # in start order
+    values: np.ndarray  # per-iteration values (ratio metrics: per-iteration ratios)
+    notes: set[str]
+    unit: str
+
+    def groups(self) -> list[np.ndarray]:
+        o = self.arm.offsets
+        return [self.values[o[i] : o[i + 1]] for i in range(len(o) - 1)]
+
+
+def boot_order(tidy: Tidy, df) -> dict[tuple[str, str], float]:
+    """(arm, boot) -> first start time, for ordering and drift (records' t, else run.json).
+
+    Keyed by arm too: CSVs from other harnesses often number boots 1, 2, ...
+    in each arm.
+    """
+    order: dict[tuple[str, str], float] = {}
+    for b in tidy.boots:
+        if b.started is not None:
+            key = (b.arm, b.boot)
+            order[key] = min(order.get(key, b.started), b.started)
+    if df["t"].notna().any():
+        for key, t in df.groupby(["arm", "boot"])["t"].min().items():
+            if not math.isnan(t):
+                order[key] = min(order.get(key, t), t)
+    return order
+
+
+def build_series(sub, order: dict[tuple[str, str], float], ratio: RatioMetric | None = None) -> Series:
+    """Build an Arm from rows of one arm: sorted by boot start, then t/iteration."""
+    arm = str(sub["arm"].iloc[0]) if len(sub) else ""
+    by_boot = {b: t for (a, b), t in order.items() if a == arm}
+    sub = sub.assign(_o=sub["boot"].map(by_boot).astype(float).fillna(math.inf))
+    if ratio is None:
+        sub = sub.sort_values(["_o", "boot", "run", "iteration"], kind="stable")
+        _, first = np.unique(sub["boot"].to_numpy(), return_index=True)
+        boots = list(sub["boot"].to_numpy()[np.sort(first)])
+        sizes = sub.groupby("boot", sort=False).size().reindex(boots).to_numpy()
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        vals = sub["value"].to_numpy(dtype=float)
+        notes = set(sub["note"].unique()) if "note" in sub else set()
+        unit = str(sub["unit"].iloc[0]) if len(sub) else ""
+        return Series(bootstrap.Arm(vals, offsets), boots, vals, notes, unit)
+    # Ratio metric: one row per (boot, run, iteration) with numerator and denominator sums.
+    wide = sub.pivot_table(
+        index=["_o", "boot", "run", "iteration"], columns="metric", values="value", aggfunc="sum"
+    ).reset_index()
+    need = list(ratio.numerators) + [ratio.denominator]
+    wide = wide.dropna(subset=need)
+    wide = wide[wide[ratio.denominator] > 0].sort_values(["_o", "boot", "run", "iteration"], kind="stable")
+    num = wide[list(ratio.numerators)].sum(axis=1).to_numpy(dtype=float)
+    den = wide[ratio.denominator].to_numpy(dtype=float)
+    boots = list(dict.fromkeys(wide["boot"].to_numpy()))
+    sizes = wide.groupby("boot", sort=False).size().reindex(boots).to_numpy()
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    arm = bootstrap.Arm(num, offsets, den, ratio.scale)
+    notes = set(sub["note"].unique()) if "note" in sub else set()  # the counters' setup (crypt, op, ...)
+    return Series(arm, boots, ratio.scale * num / den, notes, "MPKI")
