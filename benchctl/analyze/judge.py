@@ -1,9 +1,9 @@
 """Verdicts on claims from the comparisons, or "not-judged" and why.
 
 The order of the refusals is the order a reader needs them: no data, data
-of another setup than the claim's, data that cannot be independent samples
-(duplicates, one boot counted as both arms, mismatched setups), one boot
-per arm, a resolution coarser than the claim, a single measurement. Only
+that cannot be independent samples or arms that measured different things
+(duplicates, one boot counted as both arms, mismatched setups), data of
+another setup than the claim's, one boot per arm, a resolution coarser than the claim, a single measurement. Only
 then does the interval decide (claims.verdict), held at inconclusive when
 Holm's adjusted p across the claims is not small enough.
 """
@@ -62,11 +62,11 @@ def refusal(c: Claim, comp: dict | None) -> str | None:
     """The first reason no verdict can be given on this claim, or None."""
     if comp is None:
         return f"no {c.metric} data for workload {c.workload} in both arms"
+    if comp.get("not_judged"):
+        return comp["not_judged"][0]
     other_setup, _ = _claim_setup(c, comp)
     if other_setup:
         return other_setup
-    if comp.get("not_judged"):
-        return comp["not_judged"][0]
     few = [
         f"{a} {comp[k]['n_boots']}"
         for a, k in (("baseline", "baseline"), ("candidate", "candidate"))
