@@ -143,3 +143,53 @@ def test_design_checks_attached_to_every_json_result_but_printed_once(result):
     both = next(c for c in j["checks"] if "both arms have the linear map" in c)
     assert all(both in c["warnings"] for c in j["claims"] + j["comparisons"])
     assert render(result, "text").count("both arms have the linear map") == 1
+
+
+def test_brief_fits_a_mail_with_human_units(result):
+    text = render(result, "text", brief=True)
+    lines = text.splitlines()
+    assert len(lines) <= 40 and max(len(x) for x in lines) <= 72 and text.isascii()
+    assert "pte 5x10, block 5x10 (boots x iterations)" in lines[1]
+    assert "e+0" not in text and "sd between boots" in text and " %" in text
+    for cl in result["claims"]:
+        assert cl["id"] in text
+
+
+def test_brief_of_many_claims_stays_within_40_lines(tmp_path):
+    recs = []
+    rng = np.random.default_rng(7)
+    metrics = [f"m{i}" for i in range(12)]
+    for m in metrics:
+        recs += ad.rows(rng, metric=m, boots=3, iters=3)
+    ad.write_runs(tmp_path, recs)
+    claims = [Claim(f"c-{m}", "memcached", m, "increase", 3.5, 3.5, 0.9) for m in metrics]
+    res = analyze(load_runs([tmp_path]), "pte", "block", claims, resamples=300)
+    lines = render(res, "text", brief=True).splitlines()
+    assert len(lines) <= 40 and max(len(x) for x in lines) <= 72
+    assert any("more lines in the full report" in x for x in lines)
+
+
+@pytest.mark.parametrize(
+    "x, unit, text",
+    [
+        (254906941.6, "kB", "243.1 GiB"),
+        (6.931e9, "B/s", "6.455 GiB/s"),
+        (278784.1, "KiB/s", "272.3 MiB/s"),
+        (287280.2, "ops/s", "287.3k ops/s"),
+        (214.1, "us", "214.1 us"),
+        (1551.0, "us", "1.551 ms"),
+        (0.7953, "MPKI", "0.7953 MPKI"),
+        (2.942e10, "count", "29.42G count"),
+        (None, "us", "n/a"),
+    ],
+)
+def test_human_units(x, unit, text):
+    from benchctl.analyze.report.units import human
+
+    assert human(x, unit) == text
+
+
+def test_one_design_notation():
+    from benchctl.analyze.report.units import design
+
+    assert design(4, [5, 5, 5, 5]) == "4x5" and design(3, [1, 3, 2]) == "3x1-3" and design(2, iterations=7) == "2x7"

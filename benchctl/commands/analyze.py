@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from benchctl.analyze.report import FORMATS
+from benchctl.commands.common import SKIP_BAD_ROWS_HELP
 
 
 @click.command("analyze")
@@ -36,12 +37,15 @@ from benchctl.analyze.report import FORMATS
 @click.option(
     "--plots", "plots_dir", type=click.Path(file_okay=False), help="Write PNG and SVG plots into this folder."
 )
+@click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed: same seed, same numbers.")
 @click.option(
     "--resamples", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True, help="Bootstrap resamples."
 )
-def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, brief, plots_dir, confidence, seed, resamples):
+def command(
+    run_dirs, csvs, baseline, candidate, claims_file, fmt, brief, plots_dir, skip_bad_rows, confidence, seed, resamples
+):
     """Compare two arms over RUN_DIR... and/or --csv tables.
 
     For every (workload, metric) in both arms: the change in percent with a
@@ -54,10 +58,10 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, brief, plots_
     from benchctl.analyze.claims import load_claims
     from benchctl.analyze.report import render
     from benchctl.analyze.result import analyze
-    from benchctl.results.loader import load_inputs
+    from benchctl.commands.common import load_table
 
     claims = load_claims(claims_file) if claims_file else None
-    tidy = load_inputs(run_dirs, csvs)
+    tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
     result = analyze(tidy, baseline, candidate, claims, confidence=confidence, seed=seed, resamples=resamples)
     if plots_dir:
         from benchctl.analyze.report.plots import write_plots

@@ -32,3 +32,26 @@ def claims_hint() -> str:
 def next_analyze(results: Path | str, arm: str, other: str = "OTHER") -> str:
     """The analyze command that follows a run or an import of one arm."""
     return f"benchctl analyze {results} --baseline {arm} --candidate {other} --claims {claims_hint()}"
+
+
+SKIP_BAD_ROWS_HELP = "Leave out CSV rows benchctl cannot read (bad values), counted on stderr; default: an error."
+
+
+def load_table(run_dirs, csvs, baseline: str, candidate: str, skip_bad_rows: bool):
+    """The tidy table analyze and plan read; bad CSV rows are an error unless skipped on request."""
+    from benchctl.errors import UsageError
+    from benchctl.results.loader import load_inputs, refuse_bad_rows
+    from benchctl.results.table import summarize_skipped
+
+    if baseline == candidate:
+        raise UsageError(f"--baseline and --candidate are both {baseline!r}: compare two different arms")
+    tidy = load_inputs(run_dirs, csvs)
+    if not skip_bad_rows:
+        refuse_bad_rows(tidy)
+    else:
+        rows = [s for s in tidy.skipped if s.user_row]
+        if rows:
+            say(f"skipped {len(rows)} CSV row(s) (--skip-bad-rows):")
+            for line in summarize_skipped(rows):
+                say(line, "  ")
+    return tidy
