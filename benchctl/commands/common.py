@@ -24,6 +24,29 @@ def say(message: str, prefix: str = "benchctl: ", err: bool = True) -> None:
     click.echo("\n".join(lines), err=err)
 
 
+def echo(text: str, indent: str = "    ") -> None:
+    """One line of a text report on stdout, wrapped at 72 columns (continuations indented)."""
+    lead = text[: len(text) - len(text.lstrip())]
+    click.echo("\n".join(textwrap.wrap(text, WIDTH, subsequent_indent=lead + indent, break_on_hyphens=False)) or "")
+
+
+def format_option(default: str = "text"):
+    """--format text|json, the one convention for machine-readable output (old --json: a hidden alias)."""
+
+    def deco(f):
+        f = click.option("--json", "as_json", is_flag=True, hidden=True)(f)
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "json"]),
+            default=default,
+            show_default=True,
+            help="text for people (<= 72 columns), json for programs (docs/result-format.md).",
+        )(f)
+
+    return deco
+
+
 def claims_hint() -> str:
     """The claims file to name in a hint: the project's own when run from a checkout."""
     return str(DEFAULT_CLAIMS) if DEFAULT_CLAIMS.is_file() else "CLAIMS.toml"
