@@ -138,10 +138,37 @@ def test_run_folders_checks_and_plots(tmp_path):
     assert "both arms have the linear map in state 'pte'" in r.stdout
     assert "not interleaved" in r.stdout
     names = {p.name for p in plots.iterdir()}
-    for stem in ("claims-forest", "dist-memcached-ops_per_sec", "order-memcached-ops_per_sec", "latency-memcached"):
-        assert f"{stem}.png" in names and f"{stem}.svg" in names
+    # by default: the claims figures, a contact sheet and an index, said while drawing
+    assert {
+        "claims-forest.png",
+        "claims-forest.svg",
+        "dist-memcached-ops_per_sec.png",
+        "contact-sheet.png",
+        "index.md",
+    } <= names
+    assert not any(n.startswith(("order-", "latency-")) for n in names)
+    assert "drawing 1/" in r.stderr and "claims-forest" in r.stderr
     assert "SIMULATED" not in (plots / "claims-forest.svg").read_text()
     assert str(tmp_path / "runs") in (plots / "claims-forest.svg").read_text()
+    assert "[claims-forest.png](claims-forest.png)" in (plots / "index.md").read_text()
+    r = bench(
+        "analyze",
+        tmp_path / "runs",
+        "--baseline",
+        "pte",
+        "--candidate",
+        "block",
+        "--claims",
+        CLAIMS,
+        "--plots",
+        tmp_path / "all",
+        "--all-plots",
+        "--resamples",
+        200,
+    )
+    names = {p.name for p in (tmp_path / "all").iterdir()}
+    for stem in ("order-memcached-ops_per_sec", "latency-memcached"):  # real record times: drift is drawn
+        assert f"{stem}.png" in names and f"{stem}.svg" in names
 
 
 def test_truncated_jsonl_is_reported_and_rest_analysed(tmp_path):
@@ -227,9 +254,13 @@ def test_simulated_runs_banner(tmp_path):
         300,
         "--plots",
         tmp_path / "p",
+        "--all-plots",
     )
     assert "SIMULATED DATA" in r.stdout.splitlines()[1]
     assert "SIMULATED" in (tmp_path / "p" / "dist-memcached-ops_per_sec.svg").read_text()
+    # simulated record times are not measurement times: no drift figure, and index.md says why
+    assert not list((tmp_path / "p").glob("order-*"))
+    assert "no real measurement times" in (tmp_path / "p" / "index.md").read_text()
 
 
 def test_plan_text_and_json(csv_path):
@@ -304,6 +335,7 @@ def test_hdr_latency_curves_plotted_from_raw_outputs(tmp_path, tools_dir):
         200,
         "--plots",
         tmp_path / "p",
+        "--all-plots",
     )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p" / "latency-hdr-memcached.png").stat().st_size > 10_000

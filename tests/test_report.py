@@ -193,3 +193,24 @@ def test_one_design_notation():
     from benchctl.analyze.report.units import design
 
     assert design(4, [5, 5, 5, 5]) == "4x5" and design(3, [1, 3, 2]) == "3x1-3" and design(2, iterations=7) == "2x7"
+
+
+def test_forest_draws_every_claim_on_its_own_scale_with_its_verdict(result, tmp_path):
+    from benchctl.analyze.report.plots import write_plots
+    from benchctl.results.loader import load_csv
+
+    tidy = load_csv([ad.write_csv(tmp_path / "t.csv", ad.rows(np.random.default_rng(3)))])
+    written = write_plots(result, tidy, tmp_path / "p", ["t.csv"])
+    svg = (tmp_path / "p" / "claims-forest.svg").read_text()
+    for cl in result["claims"]:
+        if cl["ci_pct"]:
+            assert cl["id"] + ":" in svg and cl["verdict"].upper().replace("-", "") in svg.replace("-", "")
+    assert "no data (not drawn): seqread-bw" in svg
+    assert {p.name for p in written} >= {"claims-forest.png", "contact-sheet.png", "index.md"}
+
+
+def test_titles_are_wrapped_to_the_figure():
+    from benchctl.analyze.report.forest import fit
+
+    lines = fit("x " * 200, 7.5).splitlines()
+    assert len(lines) > 1 and max(len(x) for x in lines) <= int(0.85 * 7.5 * 72 / (0.62 * 11))

@@ -77,3 +77,22 @@ def design(boots: int, per_boot: list[int] | None = None, iterations: int | None
     else:
         its = str(iterations if iterations is not None else "?")
     return f"{boots}x{its}"
+
+
+def axis_scale(values, unit: str) -> tuple[float, str]:
+    """(divisor, unit label) so an axis reads 6.5 GiB/s or 287k ops/s instead of 1e8 offsets."""
+    finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
+    top = max(finite) if finite else 0.0
+    if unit in _BYTES:
+        scale, suffix = _BYTES[unit]
+        i, x = 0, top * scale
+        while x >= 1024 and i < len(_BIN) - 1:
+            x /= 1024
+            i += 1
+        return 1024**i / scale, f"{_BIN[i]}{suffix}"
+    if unit == "us":
+        return (1e6, "s") if top >= 1e6 else (1e3, "ms") if top >= 1e4 else (1.0, "us")
+    for size, prefix in _SI:
+        if top >= size:
+            return size, f"{prefix} {unit}".strip() if unit else prefix
+    return 1.0, unit
