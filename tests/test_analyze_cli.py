@@ -120,20 +120,8 @@ def test_run_folders_checks_and_plots(tmp_path):
     recs = ad.rows(rng, interleave=False) + ad.rows(rng, metric="p99_latency_us", unit="us", interleave=False)
     ad.write_runs(tmp_path / "runs", recs, state="pte")
     plots = tmp_path / "plots"
-    r = bench(
-        "analyze",
-        tmp_path / "runs",
-        "--baseline",
-        "pte",
-        "--candidate",
-        "block",
-        "--claims",
-        CLAIMS,
-        "--plots",
-        plots,
-        "--resamples",
-        500,
-    )
+    common = ("analyze", tmp_path / "runs", "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS)
+    r = bench(*common, "--plots", plots, "--resamples", 500)
     assert r.returncode == 0, r.stderr
     assert "both arms have the linear map in state 'pte'" in r.stdout
     assert "not interleaved" in r.stdout
@@ -151,21 +139,7 @@ def test_run_folders_checks_and_plots(tmp_path):
     assert "SIMULATED" not in (plots / "claims-forest.svg").read_text()
     assert str(tmp_path / "runs") in (plots / "claims-forest.svg").read_text()
     assert "[claims-forest.png](claims-forest.png)" in (plots / "index.md").read_text()
-    r = bench(
-        "analyze",
-        tmp_path / "runs",
-        "--baseline",
-        "pte",
-        "--candidate",
-        "block",
-        "--claims",
-        CLAIMS,
-        "--plots",
-        tmp_path / "all",
-        "--all-plots",
-        "--resamples",
-        200,
-    )
+    r = bench(*common, "--plots", tmp_path / "all", "--all-plots", "--resamples", 200)
     names = {p.name for p in (tmp_path / "all").iterdir()}
     for stem in ("order-memcached-ops_per_sec", "latency-memcached"):  # real record times: drift is drawn
         assert f"{stem}.png" in names and f"{stem}.svg" in names

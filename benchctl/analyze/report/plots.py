@@ -52,6 +52,15 @@ def _plain_y(ax, values, unit: str, metric: str) -> float:
     return div
 
 
+def _finish(plt, fig, ax, title: str, footer, out: Path, name: str) -> list[Path]:
+    """Title (wrapped), legend, layout, footer, PNG + SVG: the end of every line figure."""
+    ax.set_title(fit(title, 7.5))
+    ax.legend()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    footer(fig)
+    return save(plt, fig, out, name)
+
+
 def _arm_frames(df, result, workload, metric):
     sub = df[(df["workload"] == workload) & (df["metric"] == metric)]
     return [(arm, sub[sub["arm"] == arm]) for arm in (result["baseline"], result["candidate"])]
@@ -110,11 +119,15 @@ def run_order(plt, df, result, comp, footer, out: Path) -> list[Path]:
         f = sub[sub["arm"] == arm]
         ax.plot((f["t"] - x0) / 3600, f["value"] / div, ".", color=ARM_COLOURS[k], ms=4, label=arm)
     ax.set_xlabel("hours since the first record")
-    ax.set_title(fit(f"{w} {m} in measurement order (drift shows as a slope)", 7.5))
-    ax.legend()
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    footer(fig)
-    return save(plt, fig, out, f"order-{slug(w)}-{slug(m)}")
+    return _finish(
+        plt,
+        fig,
+        ax,
+        f"{w} {m} in measurement order (drift shows as a slope)",
+        footer,
+        out,
+        f"order-{slug(w)}-{slug(m)}",
+    )
 
 
 LATENCY = ("p50_latency_us", "p99_latency_us", "p999_latency_us")
@@ -195,11 +208,15 @@ def latency_hdr(plt, result, workload: str, curves, footer, out: Path) -> list[P
     ax.set_yscale("log")
     ax.set_xlabel("percentile")
     ax.set_ylabel("latency (tool units; memtier: ms)")
-    ax.set_title(fit(f"{workload} latency by percentile (HDR histograms, one line per iteration)", 7.5))
-    ax.legend()
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    footer(fig)
-    return save(plt, fig, out, f"latency-hdr-{slug(workload)}")
+    return _finish(
+        plt,
+        fig,
+        ax,
+        f"{workload} latency by percentile (HDR histograms, one line per iteration)",
+        footer,
+        out,
+        f"latency-hdr-{slug(workload)}",
+    )
 
 
 def plan(result: dict, tidy, df, footer, out: Path, all_plots: bool) -> tuple[list[Figure], list[str]]:
