@@ -3,7 +3,7 @@
 # about 2 minutes); `make test BENCHCTL_VM=0` leaves them out.
 BENCHCTL_VM ?= 1
 export BENCHCTL_VM
-.PHONY: setup demo test perf faults vm clean
+.PHONY: setup demo lint test lowest-deps perf faults vm clean
 
 setup:
 	@scripts/setup.sh
@@ -13,9 +13,19 @@ demo:
 	@BENCHCTL_VM=0 scripts/setup.sh
 	@scripts/demo.sh
 
-# The whole test suite (what .ci/run calls).
-test: setup
+# ruff (lint + format) and mypy, configured in pyproject.toml.
+lint: setup
+	.venv/bin/ruff check benchctl tests
+	.venv/bin/ruff format --check benchctl tests
+	.venv/bin/mypy
+
+# The whole test suite (what .ci/run calls): linters first, then every test.
+test: lint
 	.venv/bin/python -m pytest -q
+
+# The dependency floors in pyproject.toml, installed exactly, under the tests that need no root.
+lowest-deps:
+	scripts/lowest-deps.sh
 
 perf: setup
 	@for s in tests/perf/*.py; do echo "== $$s"; .venv/bin/python $$s || exit 1; done

@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchctl.analyze.claims import EFFECT_VERDICTS, Claim  # noqa: E402
 from benchctl.analyze.compare import compare  # noqa: E402
 from benchctl.analyze.judge import judge  # noqa: E402
 from benchctl.analyze.series import Series  # noqa: E402
-from benchctl.analyze.claims import EFFECT_VERDICTS, Claim  # noqa: E402
 from benchctl.analyze.stats import bootstrap  # noqa: E402
 
 CLAIM = Claim("sim", "w", "m", "increase", 3.5, 3.5, 1.0)
@@ -88,7 +88,7 @@ def pooled(base, cand, seed, resamples):
 def run(datasets: int, seed: int, boots: int, iters: int, resamples: int) -> dict:
     rng = np.random.default_rng(seed)
     res = {}
-    for name, fn in (("boot-aware", boot_aware), ("pooled", pooled)):
+    for name in ("boot-aware", "pooled"):
         res[name] = {"false_effect": 0, "cover": 0, "confirmed": 0}
     for k in range(datasets):
         null = simulate(rng, 0.0, boots, iters)

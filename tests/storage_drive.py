@@ -17,8 +17,8 @@ import importlib
 import json
 import os
 import sys
-import time
 import tempfile
+import time
 import traceback
 from pathlib import Path
 from typing import Any

@@ -156,19 +156,18 @@ def test_truncated_jsonl_is_reported_and_rest_analysed(tmp_path):
     assert "truncated last record" in r.stdout and "records.jsonl: line 6" in r.stdout
 
 
-def test_bad_values_named_but_analysis_continues(tmp_path):
+def test_bad_values_named_and_with_skip_bad_rows_analysis_continues(tmp_path):
     recs = ad.rows(np.random.default_rng(0), boots=3, iters=4)
     recs[2]["value"] = "n/a"
     p = ad.write_csv(tmp_path / "x.csv", recs)
-    r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
+    args = ("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
+    r = bench(*args)
+    assert r.returncode == 3 and f"{p}:4: value is not a number" in r.stderr
+    r = bench(*args, "--skip-bad-rows")
     assert r.returncode == 0
     checks = r.stdout[r.stdout.index("Checks") : r.stdout.index("Comparisons")]
     assert "line 4: value is not a number (skipped)" in " ".join(checks.split())
-    j = json.loads(
-        bench(
-            "analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300, "--format", "json"
-        ).stdout
-    )
+    j = json.loads(bench(*args, "--format", "json", "--skip-bad-rows").stdout)
     assert j["skipped"] == [f"{p}: line 4: value is not a number (skipped)"]
     assert j["skipped_items"] == [{"file": str(p), "line": 4, "reason": "value is not a number"}]
     assert j["comparisons"][0]["baseline"]["n_samples"] + j["comparisons"][0]["candidate"]["n_samples"] == 23
@@ -195,10 +194,12 @@ def test_empty_arm_exit_3(tmp_path):
             r["value"] = "inf"
     p = ad.write_csv(tmp_path / "x.csv", recs)
     one_line_error(
-        bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"),
-        "'block' has no usable rows",
-        "value is infinite",
+        bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"), "x.csv:4: value is infinite"
     )
+    r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--skip-bad-rows")
+    assert r.returncode == 3 and "skipped 4 CSV row(s)" in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "'block' has no usable rows" in last and "value is infinite" in last
 
 
 def test_bad_claims_exit_3(tmp_path, csv_path):

@@ -1,8 +1,8 @@
 """Design checks shown before the numbers, on constructed run metadata."""
 
+import analysis_data as ad
 import numpy as np
 
-import analysis_data as ad
 from benchctl.analyze import checks
 from benchctl.analyze.result import analyze
 from benchctl.results.loader import load_csv, load_runs

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from benchctl.run.drivers.memcached import cpu_plan, generator_argv, pick_generator, preload_argv
 from benchctl.errors import InputError, ToolMissingError
+from benchctl.run.drivers.memcached import cpu_plan, generator_argv, pick_generator, preload_argv
 from benchctl.run.specs import load_workload
 from tests.live_helpers import benchctl, live_processes_of, memcached_token_processes, needs_memcached
 

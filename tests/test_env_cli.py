@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from env_trees import ARM64, PTDUMP, derive
 
-from benchctl.errors import InputError
 from benchctl.env.fingerprint import FORMAT, collect, load
 from benchctl.env.probes import tools
+from benchctl.errors import InputError
 
 X86 = pytest.mark.skipif(platform.machine() != "x86_64", reason="checks this x86_64 machine's own DirectMap lines")
 

@@ -41,7 +41,7 @@ def check(
     assert fp["linear_map"]["state"] == state
     assert fp["linear_map"]["expected"] == expected
     assert len(fp["warnings"]) == len(warnings), fp["warnings"]
-    for needle, got in zip(warnings, fp["warnings"]):
+    for needle, got in zip(warnings, fp["warnings"], strict=True):
         assert needle in got, (needle, got)
 
 

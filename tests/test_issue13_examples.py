@@ -18,11 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import analysis_data as ad
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import analysis_data as ad
 from benchctl.cli import cli
 from tests.conftest import TOOLS
 

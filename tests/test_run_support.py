@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchctl.run import counters, hygiene, kernel_log
 from benchctl.results.store import effective_status
+from benchctl.run import counters, hygiene, kernel_log
 
 # Real splats as the kernel prints them (format of lib/bug.c / kernel/sched/core.c / lockdep)
 SPLATS = [

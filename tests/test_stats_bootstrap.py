@@ -50,7 +50,7 @@ def test_boot_level_dominates_interval_width():
     noise = [rng.normal(0, 1, 6) for _ in range(8)]
     flat = bs.Arm.from_groups([100 + n for n in noise])
     offsets = [-5, 5, -4, 4, -3, 3, -2, 2]
-    shifted = bs.Arm.from_groups([100 + o + n for o, n in zip(offsets, noise)])
+    shifted = bs.Arm.from_groups([100 + o + n for o, n in zip(offsets, noise, strict=True)])
     narrow = bs.bootstrap_ratio(flat, flat, resamples=2000, expand=False)
     wide = bs.bootstrap_ratio(shifted, shifted, resamples=2000, expand=False)
     assert (wide.high - wide.low) > 3 * (narrow.high - narrow.low)

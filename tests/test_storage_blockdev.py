@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from benchctl.env import mounts
+from benchctl.errors import ResourceError
 from benchctl.run.storage import blockdev
 from benchctl.run.storage.blockdev import check_user_device
-from benchctl.errors import ResourceError
 
 # -- constructed trees -------------------------------------------------------------
 

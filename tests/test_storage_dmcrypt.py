@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from benchctl.run.storage import blockstack, dmcrypt
-from benchctl.run.drivers import fio_dmcrypt
 from benchctl.errors import InputError, ResourceError
+from benchctl.run.drivers import fio_dmcrypt
+from benchctl.run.storage import blockstack, dmcrypt
 
 FIX = Path(__file__).parent / "fixtures" / "dmcrypt"
 

@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 
 from benchctl.env import mounts
-from benchctl.run.storage import blockdev, pagecache
-
-from benchctl.run.cleanup import cleanup
-from benchctl.run.ledger import Ledger
-from benchctl.run.drivers import boot_memory
 from benchctl.errors import InputError, ResourceError
+from benchctl.run.cleanup import cleanup
+from benchctl.run.drivers import boot_memory
+from benchctl.run.ledger import Ledger
+from benchctl.run.storage import blockdev, pagecache
 
 sys.path.insert(0, str(Path(__file__).parent))
 from storage_drive import drive  # noqa: E402

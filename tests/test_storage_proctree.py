@@ -1,4 +1,4 @@
-"""A measured command's descendants never outlive it (perf + fio: an orphaned fio wrote into an unmounted mount point)."""
+"""A measured command's descendants never outlive it (perf + fio: an orphaned fio wrote into an unmounted mount)."""
 
 from __future__ import annotations
 

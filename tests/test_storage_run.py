@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from benchctl.run.storage import blockdev
 from benchctl.errors import EXIT_INTERRUPTED, EXIT_RESOURCE
+from benchctl.run.storage import blockdev
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_storage_drivers import _why_not_live, leftovers  # noqa: E402

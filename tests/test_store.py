@@ -68,7 +68,7 @@ def test_refuses_newer_format_and_non_folders(tmp_path):
 
 
 def test_existing_folder_and_symlinked_results_are_refused(tmp_path):
-    f = make(tmp_path, run_id="fixed")
+    make(tmp_path, run_id="fixed")
     with pytest.raises(ResourceError, match="--resume"):
         make(tmp_path, run_id="fixed")
     target = tmp_path / "elsewhere"

@@ -3,11 +3,11 @@
 import json
 import time
 
+import analysis_data as ad
 import numpy as np
 import pandas as pd
 import pytest
 
-import analysis_data as ad
 from benchctl.errors import InputError
 from benchctl.results.loader import load_csv, load_runs
 from benchctl.results.table import COLUMNS, summarize_skipped, write_tidy

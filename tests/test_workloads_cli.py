@@ -2,8 +2,8 @@
 
 from click.testing import CliRunner
 
-from benchctl.run.storage import blockdev
 from benchctl.cli import cli
+from benchctl.run.storage import blockdev
 
 
 def _fio_here(monkeypatch, has_dm: bool) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 from benchctl.results.table import BootMeta
@@ -43,9 +44,9 @@ def linear_map(boots: list[BootMeta], baseline: str, candidate: str) -> list[str
             )
         return out
     if states[baseline] == states[candidate] and len(states[baseline]) == 1:
-        s = next(iter(states[baseline]))
+        state = next(iter(states[baseline]))
         out.append(
-            f"both arms have the linear map in state '{s}': the comparison does not test "
+            f"both arms have the linear map in state '{state}': the comparison does not test "
             "the change (a BBML2 block mapping vs PTEs)"
         )
     for arm in (baseline, candidate):
@@ -106,7 +107,7 @@ def interleaving(boots: list[BootMeta], baseline: str, candidate: str) -> list[s
             return ["boot order unknown (no start times): cannot check that the arms were interleaved"]
         return []
     order = [a for (a, _), _t in sorted(starts.items(), key=lambda kv: kv[1])]
-    switches = sum(1 for x, y in zip(order, order[1:], strict=False) if x != y)
+    switches = sum(1 for x, y in pairwise(order) if x != y)
     n_a, n_b = order.count(baseline), order.count(candidate)
     if switches == 1 and n_a >= 2 and n_b >= 2:
         return [

@@ -279,7 +279,7 @@ def load_claims(path: str | Path) -> list[Claim]:
         raise InputError("claims must be [[claim]] tables", path)
     if not items:
         raise InputError("no [[claim]] tables in this file", path)
-    positions = claim_lines(text)
+    positions: list[tuple[int | None, dict[str, int]]] = list(claim_lines(text))
     if len(positions) != len(items):
         positions = [(None, {})] * len(items)  # written inline: no line numbers
     claims: list[Claim] = []

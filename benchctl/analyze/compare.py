@@ -156,7 +156,7 @@ def sameness(name: str, s: Series) -> str | None:
     return None
 
 
-def _tests(mb: np.ndarray, mc: np.ndarray) -> tuple[object, object, list[str]]:
+def _tests(mb: np.ndarray, mc: np.ndarray) -> tuple[classical.TestResult, classical.TestResult, list[str]]:
     """Welch and Mann-Whitney on per-boot means; library warnings become one plain line."""
     with pywarnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         pywarnings.simplefilter("always")
@@ -170,7 +170,7 @@ def _tests(mb: np.ndarray, mc: np.ndarray) -> tuple[object, object, list[str]]:
 
 def _interval(
     base: Series, cand: Series, *, confidence: float, seed_seq, resamples: int, exact: bool | None
-) -> tuple[object, list[float], str]:
+) -> tuple[bootstrap.BootstrapResult, list[float], str]:
     bs = bootstrap.bootstrap_ratio(
         base.arm, cand.arm, resamples=resamples, level=confidence, seed_seq=seed_seq, exact=exact
     )

@@ -24,8 +24,8 @@ def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, a
     level Holm's first step demands, so the design also survives the family.
     """
     vc = comp["variance_components"]
-    within = tuple(_nz(vc[a]["within_boot_var"]) for a in ("baseline", "candidate"))
-    between = tuple(_nz(vc[a]["between_boot_var"]) for a in ("baseline", "candidate"))
+    within = (_nz(vc["baseline"]["within_boot_var"]), _nz(vc["candidate"]["within_boot_var"]))
+    between = (_nz(vc["baseline"]["between_boot_var"]), _nz(vc["candidate"]["between_boot_var"]))
     delta = abs(claim_pct) / 100.0 * comp["baseline"]["mean"]
     p = power.plan(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
     if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
@@ -129,7 +129,7 @@ def judge(
             row["change_pct"], row["ci_pct"] = comp["change_pct"], comp["ci_pct"]
             row["warnings"] += comp["warnings"] + _claim_setup(c, comp)[1]
         why = refusal(c, comp)
-        if why:
+        if why or comp is None:
             row["warnings"].insert(0, f"not judged: {why}")
             continue
         lo, hi = comp["ci_pct"]

@@ -27,11 +27,12 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
     alpha = 1 - result["confidence"]
     if claims:
         alpha /= len(claims)
-    wanted = (
-        [(c.id, c.workload, c.metric, c.nearest_zero) for c in claims]
-        if claims
-        else [(f"{w}/{m}", w, m, effect_pct) for (w, m) in sorted(comps)]
-    )
+    if claims:
+        wanted = [(c.id, c.workload, c.metric, c.nearest_zero) for c in claims]
+    elif effect_pct is None:
+        raise ValueError("make_plan needs claims or effect_pct")
+    else:
+        wanted = [(f"{w}/{m}", w, m, effect_pct) for (w, m) in sorted(comps)]
     out = []
     for cid, workload, metric, eff in wanted:
         comp = comps.get((workload, metric))
@@ -50,8 +51,8 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
             continue
         vc = comp["variance_components"]
         mean = comp["baseline"]["mean"]
-        within = tuple(_z(vc[a]["within_boot_var"]) for a in ("baseline", "candidate"))
-        between = tuple(_z(vc[a]["between_boot_var"]) for a in ("baseline", "candidate"))
+        within = (_z(vc["baseline"]["within_boot_var"]), _z(vc["candidate"]["within_boot_var"]))
+        between = (_z(vc["baseline"]["between_boot_var"]), _z(vc["candidate"]["between_boot_var"]))
         row["pilot"] = {
             "boots": [vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]],
             "iterations_per_boot": [vc["baseline"]["iterations_per_boot"], vc["candidate"]["iterations_per_boot"]],

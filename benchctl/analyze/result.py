@@ -77,10 +77,10 @@ def _all_series(
     groups = {k: g for k, g in df.groupby(["workload", "metric"], sort=True)}
     ratio_keys: dict[tuple[str, str], RatioMetric] = {}
     for workload in sorted({w for w, _ in groups}):
-        for r in RATIOS.values():
-            parts = list(r.numerators) + [r.denominator]
+        for ratio in RATIOS.values():
+            parts = list(ratio.numerators) + [ratio.denominator]
             if all((workload, p) in groups for p in parts):
-                ratio_keys[(workload, r.name)] = r
+                ratio_keys[(workload, ratio.name)] = ratio
     for workload, metric in sorted(set(groups) | set(ratio_keys)):
         r = ratio_keys.get((workload, metric))
         if r is not None:

@@ -42,7 +42,7 @@ def _split(args: tuple[str, ...]) -> tuple[str | None, list[Path]]:
 
 def _tool_of(files: list[Path]) -> str:
     from benchctl.commands.common import say
-    from benchctl.results.importer import detect_tool
+    from benchctl.results.measured import detect_tool
 
     found = [(f, *detect_tool(f)) for f in files]
     tools = sorted({t for _, t, _ in found})
@@ -103,8 +103,8 @@ def command(
     3 on a file that is not the tool's output.
     """
     from benchctl.commands.common import next_analyze, say
-    from benchctl.results.importer import ALIASES, apply_sets, caveats, describe, import_files
-    from benchctl.results.store import new_run_id
+    from benchctl.results.importer import ALIASES, import_files, write_run
+    from benchctl.results.measured import apply_sets, caveats, describe
     from benchctl.run.specs import parse_overrides
 
     output = output or output_alias
@@ -112,16 +112,25 @@ def command(
     tool = ALIASES.get(tool, tool) if tool else _tool_of(files)
     user = parse_overrides(sets)
     # Every file is parsed before anything is written: a bad one leaves no half-imported run.
-    parsed = [(f, res.info["parser_format"], res) for f, res in import_files(tool, files)]
-    found = describe(tool, [(f, r) for f, _, r in parsed])
+    parsed = import_files(tool, files)
+    found = describe(tool, parsed)
     setup = apply_sets(found, user)
     workload = workload or _workload(tool, setup)
     _tell(found, setup, user, host, boot)
-    for c in caveats([(f, r) for f, _, r in parsed]):
+    for c in caveats(parsed):
         say(c, "benchctl: caveat: ")
-    run_id = new_run_id(workload, arm)
     try:
-        n, folder = _write(tool, parsed, arm, output, workload, host, boot, run_id, setup, user)
+        n, folder = write_run(
+            tool,
+            parsed,
+            arm=arm,
+            results=output or Path("results"),
+            workload=workload,
+            host=host,
+            boot=boot,
+            setup=setup,
+            given=user,
+        )
     except OSError as e:
         from benchctl.errors import ResourceError
 
@@ -154,41 +163,3 @@ def _tell(found, setup: dict[str, str], user: dict[str, str], host: str, boot: s
         say("host: unknown (give --host NAME; analyze names the host in its design line)")
     if boot is None:
         say("boot: a new id for this import, counted as one boot (give --boot ID to put imports of one boot together)")
-
-
-def _write(tool, parsed, arm, output, workload, host, boot, run_id, setup, user):
-    from benchctl.results.fsutil import atomic_write_text
-    from benchctl.results.importer import read_text
-    from benchctl.results.store import RunFolder, utc_now
-
-    folder = RunFolder.create(
-        output or Path("results"),
-        host=host,
-        workload=workload,
-        arm=arm,
-        run_id=run_id,
-        boot_id=boot or f"import-{run_id}",
-        status="imported",
-        imported=True,
-        iterations_requested=len(parsed),
-        warmup=0,
-        spec={"name": workload, "imported_from": tool, "setup": setup},
-        overrides=user,
-        tool_versions={},
-        kernel_release=None,
-    )
-    n = 0
-    for i, (path, fmt, res) in enumerate(parsed, 1):
-        raw = folder.raw_dir(i)
-        atomic_write_text(raw / path.name, read_text(path))
-        folder.log_command(["import", tool, str(path.resolve())], rc=0, iteration=i, format=fmt)
-        for w in res.warnings:
-            folder.warn(f"{path.name}: {w}")
-        if not res.measurements:
-            folder.warn(f"{path.name}: no metrics in this {fmt} output")
-        for m in res.measurements:
-            note = {**(m.note or {}), **setup, "imported_from": path.name, "format": fmt}
-            folder.record(i, m.metric, m.value, m.unit, note=note)
-            n += 1
-    folder.update(iterations_done=len(parsed), finished=utc_now())
-    return n, folder

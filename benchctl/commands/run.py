@@ -113,7 +113,9 @@ def command(
     if suite:
         if workload:
             raise UsageError("give either WORKLOAD or --suite NAME, not both")
-        folders = list(engine.run_suite(suite, opts))
+        from benchctl.run.suite import run_suite
+
+        folders = list(run_suite(suite, opts))
         for f in folders:
             click.echo(f.path)
         _next(folders[-1].path if folders else None, arm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import click
 
@@ -32,11 +33,10 @@ def _driver_limits(w) -> list[str]:
 @format_option()
 def command(fmt: str, as_json: bool) -> None:
     """List workloads, their presets and what each needs (and whether this host has it)."""
+    from benchctl.errors import InputError
     from benchctl.run.specs import list_workload_names, load_workload, workloads_dir
 
-    from benchctl.errors import InputError
-
-    rows = []
+    rows: list[dict[str, Any]] = []
     broken: list[str] = []
     for name in list_workload_names():
         try:

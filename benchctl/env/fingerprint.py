@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import shutil
 import textwrap
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchctl.documents import format_version, get, load_json
 from benchctl.env.probes.base import Context, Probe
@@ -119,7 +120,7 @@ def collect(root: Path = Path("/"), *, which: Callable[[str], str | None] = shut
             ctx.miss(path, "not collected")
     fp: dict[str, Any] = {
         "format": FORMAT,
-        "taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "taken_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "root": str(ctx.root.resolve()),
         "simulated": False,
     }

@@ -130,14 +130,16 @@ def _lookup(printed: dict[float, float], pct: float) -> float | None:
     return None
 
 
+def _positive(v: object) -> bool:
+    return isinstance(v, (int, float)) and v > 0
+
+
 def _direction(job: dict, where: str, warnings: list[str] | None = None) -> str:
     """'write' or 'read' (whichever did I/O; write wins when both did, as in the claim's workload)."""
     active = []
     for d in ("write", "read", "trim"):
         sec = job.get(d)
-        if isinstance(sec, dict) and any(
-            isinstance(sec.get(k), (int, float)) and sec.get(k) > 0 for k in ("io_bytes", "total_ios")
-        ):
+        if isinstance(sec, dict) and any(_positive(sec.get(k)) for k in ("io_bytes", "total_ios")):
             active.append(d)
     if not active:
         raise ParseError(f"expected {where} to have done some I/O (read/write/trim io_bytes are all 0)")

@@ -68,6 +68,22 @@ def pow2_quantile_bracket(buckets: dict[int, int], q: float) -> tuple[float, flo
     return float(2 ** (i - 1)) if i else 0.0, float(2**i)
 
 
+def _block_line(current: dict, line: str, s: str) -> bool:
+    """A Log2 Dist row or a Min/Max/Avg/Geo/Std line of the current -S block, recorded in it."""
+    dm = _DIST.match(line)
+    if dm:
+        base = int(dm.group(1))
+        for k, c in enumerate(dm.group(2).split()):
+            current["dist"][base + k] = int(c)
+        return True
+    found = _STAT.findall(s)
+    if found:
+        for k, v in found:
+            current[k.lower()] = to_float(v, f"memaslap {k}")
+        return True
+    return s.startswith("Log2 Dist")
+
+
 def _total_latency(res: ParseResult, blocks: dict[str, dict]) -> None:
     """Mean and bracketed P99 from the -S "Total Statistics" block, with what they cannot say."""
     total = blocks.get("Total")
@@ -151,20 +167,8 @@ def parse(text: str) -> ParseResult:
                 }
             )
             continue
-        if current is not None:
-            dm = _DIST.match(line)
-            if dm:
-                base = int(dm.group(1))
-                for k, c in enumerate(dm.group(2).split()):
-                    current["dist"][base + k] = int(c)
-                continue
-            found = _STAT.findall(s)
-            if found:
-                for k, v in found:
-                    current[k.lower()] = to_float(v, f"memaslap {k}")
-                continue
-            if s.startswith("Log2 Dist"):
-                continue
+        if current is not None and _block_line(current, line, s):
+            continue
         key, sep, value = s.partition(":")
         if sep and key in _SETTINGS:
             settings[_SETTINGS[key]] = _setting(_SETTINGS[key], value.strip())

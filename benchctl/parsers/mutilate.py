@@ -20,7 +20,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float, match_version
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, match_version, to_float
 
 _COLS = ("avg", "std", "min", "p5", "p10", "p90", "p95", "p99")
 _SCAN_COLS = _COLS + ("qps", "target")
@@ -94,12 +94,12 @@ def parse(text: str) -> ParseResult:
             if header[-2:] == ["QPS", "target"]:
                 vals = _row(s, len(_SCAN_COLS))
                 if vals is not None and name == "read":
-                    scan.append(dict(zip(_SCAN_COLS, vals)))
+                    scan.append(dict(zip(_SCAN_COLS, vals, strict=True)))
                     continue
             else:
                 vals = _row(s, len(_COLS))
                 if vals is not None:
-                    rows[name] = dict(zip(_COLS, vals))
+                    rows[name] = dict(zip(_COLS, vals, strict=True))
                     continue
         res.warnings.append(f"ignored an unexpected line: {s[:120]!r}")
     if scan:

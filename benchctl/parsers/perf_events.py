@@ -140,7 +140,7 @@ def canonical_event(name: str) -> str:
         code = int(m.group("code"), 16)
         return f"arm:{code:#x}:{m.group('mods')}" if m.group("mods") else f"arm:{code:#x}"
     base, _, mods = s.partition(":")
-    code = ARM64_CODES.get(base.upper())
-    if code is not None:
-        return f"arm:{code:#x}:{mods}" if mods else f"arm:{code:#x}"
+    named = ARM64_CODES.get(base.upper())
+    if named is not None:
+        return f"arm:{named:#x}:{mods}" if mods else f"arm:{named:#x}"
     return s

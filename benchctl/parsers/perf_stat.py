@@ -25,6 +25,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
+from benchctl.parsers.perf_metrics import perf_counts_to_measurements, totals
 from benchctl.parsers.textutil import guarded, is_transcript_line, lines, match_version
 
 NOT_SUPPORTED = "<not supported>"
@@ -111,6 +112,7 @@ def _row(fields: list[str], sep: str) -> dict | None:
             if not math.isfinite(pct):
                 return None
             mv = tail[0].strip() if tail else ""
+            metric_value = float(mv) if _is_num(mv) else None
             row = {
                 "event": event,
                 "value": value,
@@ -122,11 +124,9 @@ def _row(fields: list[str], sep: str) -> dict | None:
                 "interval": interval,
                 "aggr": aggr,
                 "aggr_cpus": cpus,
-                "metric_value": float(mv) if _is_num(mv) else None,
+                "metric_value": metric_value if metric_value is not None and math.isfinite(metric_value) else None,
                 "metric_unit": sep.join(tail[1:]).strip() if len(tail) > 1 else "",
             }
-            if row["metric_value"] is not None and not math.isfinite(row["metric_value"]):
-                row["metric_value"] = None
             return row
     return None
 
@@ -139,48 +139,6 @@ def _separator(text_lines: list[str]) -> str:
         if count > best_n:
             best, best_n = sep, count
     return best
-
-
-def totals(events: list[dict]) -> dict[str, dict]:
-    """Per event: the sum of counted values over CPUs/sockets/intervals, its status and min pct_running.
-
-    status is "counted" when every row counted, "partial" when some did,
-    else the rows' own status (not-supported wins over not-counted).
-    """
-    out: dict[str, dict] = {}
-    for r in events:
-        t = out.setdefault(
-            r["event"],
-            {
-                "value": None,
-                "unit": r["unit"],
-                "rows": 0,
-                "counted_rows": 0,
-                "statuses": set(),
-                "pct_running_min": None,
-            },
-        )
-        t["rows"] += 1
-        t["statuses"].add(r["status"])
-        if r["status"] == "counted":
-            t["counted_rows"] += 1
-            t["value"] = (t["value"] or 0.0) + r["value"]
-            p = r["pct_running"]
-            if p is not None:
-                t["pct_running_min"] = p if t["pct_running_min"] is None else min(t["pct_running_min"], p)
-        if not t["unit"] and r["unit"]:
-            t["unit"] = r["unit"]
-    for t in out.values():
-        st = t.pop("statuses")
-        if st == {"counted"}:
-            t["status"] = "counted"
-        elif "counted" in st:
-            t["status"] = "partial"
-        elif "not-supported" in st:
-            t["status"] = "not-supported"
-        else:
-            t["status"] = "not-counted"
-    return out
 
 
 def _result(events: list[dict], res: ParseResult, fmt: str) -> ParseResult:
@@ -276,12 +234,53 @@ def _tool_lines(text: str, res: ParseResult):
             yield ln, ln.strip()
 
 
+def _num_field(obj: dict, key: str) -> float | None:
+    v = obj.get(key)
+    if isinstance(v, str) and _is_num(v):
+        v = float(v.strip())
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _json_event(obj: dict) -> dict:
+    """One perf stat -j object as an event row (the shape every perf format parses into)."""
+    cv = obj["counter-value"]
+    if isinstance(cv, str) and (cv.strip() in _STATUS or _is_num(cv)):
+        value, status = _value(cv)
+    elif isinstance(cv, (int, float)) and not isinstance(cv, bool) and math.isfinite(cv):
+        value, status = float(cv), "counted"
+    else:
+        raise ParseError(f"expected a number or <not supported>/<not counted> as counter-value, got {cv!r}")
+    aggr = None
+    for key in ("cpu", "socket", "die", "core", "node", "thread"):
+        if key in obj:
+            aggr = str(obj[key])  # "S0", "S0-D0-C1", "N0", "comm-pid" as in CSV; -A gives a bare "0"
+            if key == "cpu" and not aggr.startswith("CPU"):
+                aggr = f"CPU{aggr}"
+            break
+    var = obj.get("variance")
+    run_ns, cpus = _num_field(obj, "event-runtime"), _num_field(obj, "aggregate-number")
+    return {
+        "event": obj["event"],
+        "value": value,
+        "unit": str(obj.get("unit", "")),
+        "status": status,
+        "run_ns": int(run_ns) if run_ns is not None else None,
+        "pct_running": _num_field(obj, "pcnt-running"),
+        "variance_pct": float(var) if isinstance(var, (int, float)) and not isinstance(var, bool) else None,
+        "interval": _num_field(obj, "interval"),
+        "aggr": aggr,
+        "aggr_cpus": int(cpus) if cpus is not None else None,
+        "metric_value": _num_field(obj, "metric-value"),
+        "metric_unit": str(obj.get("metric-unit", "")),
+    }
+
+
 @guarded
 def parse_json(text: str) -> ParseResult:
     """perf stat -j: one JSON object per line."""
     res = ParseResult()
     events: list[dict] = []
-    for ln, s in _tool_lines(text, res):
+    for _, s in _tool_lines(text, res):
         if not s.startswith("{"):
             res.warnings.append(f"ignored a line that is not a JSON object: {s[:120]!r}")
             continue
@@ -291,44 +290,7 @@ def parse_json(text: str) -> ParseResult:
             raise ParseError(f"expected a JSON object per line from perf stat -j, got {s[:80]!r}") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("event"), str) or "counter-value" not in obj:
             raise ParseError("expected 'event' and 'counter-value' in each perf stat -j object")
-        cv = obj["counter-value"]
-        if isinstance(cv, str) and (cv.strip() in _STATUS or _is_num(cv)):
-            value, status = _value(cv)
-        elif isinstance(cv, (int, float)) and not isinstance(cv, bool) and math.isfinite(cv):
-            value, status = float(cv), "counted"
-        else:
-            raise ParseError(f"expected a number or <not supported>/<not counted> as counter-value, got {cv!r}")
-
-        def num(key: str) -> float | None:
-            v = obj.get(key)
-            if isinstance(v, str) and _is_num(v):
-                v = float(v.strip())
-            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-        aggr = None
-        for key in ("cpu", "socket", "die", "core", "node", "thread"):
-            if key in obj:
-                aggr = str(obj[key])  # "S0", "S0-D0-C1", "N0", "comm-pid" as in CSV; -A gives a bare "0"
-                if key == "cpu" and not aggr.startswith("CPU"):
-                    aggr = f"CPU{aggr}"
-                break
-        var = obj.get("variance")
-        events.append(
-            {
-                "event": obj["event"],
-                "value": value,
-                "unit": str(obj.get("unit", "")),
-                "status": status,
-                "run_ns": int(num("event-runtime")) if num("event-runtime") is not None else None,
-                "pct_running": num("pcnt-running"),
-                "variance_pct": float(var) if isinstance(var, (int, float)) and not isinstance(var, bool) else None,
-                "interval": num("interval"),
-                "aggr": aggr,
-                "aggr_cpus": int(num("aggregate-number")) if num("aggregate-number") is not None else None,
-                "metric_value": num("metric-value"),
-                "metric_unit": str(obj.get("metric-unit", "")),
-            }
-        )
+        events.append(_json_event(obj))
     return _result(events, res, "json")
 
 
@@ -392,90 +354,6 @@ def parse_text(text: str) -> ParseResult:
     if not events:
         raise ParseError("expected perf stat's counter lines ('<value> [unit] <event> # ...')")
     return _result(events, res, "text")
-
-
-def perf_counts_to_measurements(
-    events: list[dict], mapping: dict[str, str], warnings: list[str] | None = None
-) -> list[Measurement]:
-    """benchctl raw-counter metrics and kernel TLB-walk MPKI from perf rows.
-
-    events: rows as in ParseResult.info["events"]; mapping: event name ->
-    metric (any spelling; see benchctl.parsers.perf_events.canonical_event). Counts
-    are summed over CPUs, sockets and intervals; distinct counters mapped to
-    one metric are summed (x86 dTLB load + store walks), the same counter
-    under two spellings is counted once. MPKI = 1000 * sum(walks) /
-    sum(instructions) (a ratio of sums, domain.md), only when every needed
-    counter was counted; the note carries the lowest pct_running below 100.
-    """
-    from benchctl.parsers.perf_events import GENERIC_METRICS, canonical_event
-
-    warn = warnings if warnings is not None else []
-    canon_map = {canonical_event(k): v for k, v in mapping.items()}
-    generic = {canonical_event(k) for k in GENERIC_METRICS}
-    tot = totals(events)
-    # metric -> {canonical counter -> (event name, total)}
-    per_metric: dict[str, dict[str, tuple[str, dict]]] = {}
-    for ev, t in tot.items():
-        c = canonical_event(ev)
-        metric = canon_map.get(c)
-        if metric is None:
-            continue
-        slot = per_metric.setdefault(metric, {})
-        if c in slot:
-            warn.append(f"{ev} and {slot[c][0]} are the same counter; counted once")
-            continue
-        slot[c] = (ev, t)
-    out: list[Measurement] = []
-    counted: dict[str, tuple[float, float | None]] = {}
-    partial: set[str] = set()
-    for metric, slot in per_metric.items():
-        specific = {c: v for c, v in slot.items() if c not in generic}
-        if specific and len(specific) < len(slot):
-            dropped = [v[0] for c, v in slot.items() if c in generic]
-            warn.append(
-                f"{metric}: using {', '.join(v[0] for v in specific.values())} rather than the generic "
-                f"{', '.join(dropped)} (same counter)"
-            )
-            slot = specific
-        bad = [ev for ev, t in slot.values() if t["status"] not in ("counted", "partial")]
-        if bad:
-            warn.append(f"{metric}: {', '.join(bad)} not counted or not supported; no {metric} record")
-            continue
-        value = sum(t["value"] for _, t in slot.values())
-        pcts = [t["pct_running_min"] for _, t in slot.values() if t["pct_running_min"] is not None]
-        pct = min(pcts) if pcts else None
-        note: dict = {"events": [ev for ev, _ in slot.values()]}
-        if pct is not None and pct < 100.0:
-            note["multiplexed_pct"] = pct
-        if any(t["status"] == "partial" for _, t in slot.values()):
-            note["partial"] = True
-        out.append(Measurement(metric, value, "count", note))
-        counted[metric] = (value, pct)
-        if note.get("partial"):
-            partial.add(metric)
-    for ratio, nums in (
-        ("kernel_dtlb_walk_mpki", ("dtlb_walk_k",)),
-        ("kernel_tlb_walk_mpki", ("dtlb_walk_k", "itlb_walk_k")),
-    ):
-        needed = nums + ("inst_retired_k",)
-        if not all(n in counted for n in needed):
-            if any(n in per_metric for n in needed):
-                missing = [n for n in needed if n not in counted]
-                warn.append(f"{ratio}: missing {', '.join(missing)}; not computed")
-            continue
-        inst = counted["inst_retired_k"][0]
-        if inst <= 0:
-            warn.append(f"{ratio}: zero kernel instructions counted; not computed")
-            continue
-        value = 1000.0 * sum(counted[n][0] for n in nums) / inst
-        pcts = [counted[n][1] for n in needed if counted[n][1] is not None]
-        note = {"numerators": list(nums), "denominator": "inst_retired_k"}
-        if pcts and min(pcts) < 100.0:
-            note["multiplexed_pct"] = min(pcts)
-        if partial & set(needed):
-            note["partial"] = True
-        out.append(Measurement(ratio, value, "MPKI", note))
-    return out
 
 
 def parse_version(text: str) -> str:

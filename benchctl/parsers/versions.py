@@ -6,13 +6,13 @@ Each function takes the tool's output as text and returns the bare version
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from benchctl.parsers.textutil import match_version
 from benchctl.parsers.fio import parse_version as fio
 from benchctl.parsers.memtier import parse_version as memtier
 from benchctl.parsers.mutilate import parse_version as mutilate
 from benchctl.parsers.perf_stat import parse_version as perf
+from benchctl.parsers.textutil import match_version
 from benchctl.parsers.xfs_io import parse_version as xfs_io
 
 

@@ -74,6 +74,67 @@ def _best(total: int, seconds: float, dt: float, rate_bps: float, drate_bps: flo
     return None
 
 
+def _summary_command(pending: dict, m: re.Match) -> dict:
+    """A pread/pwrite from its 'read N/N bytes at offset' line and its default-format summary line."""
+    seconds, dt = parse_time(m.group(4))
+    unit = _UNITS[m.group(6)]
+    rate = to_float(m.group(5), "xfs_io rate") * unit
+    cmd = dict(
+        pending,
+        form="default",
+        size_printed=f"{m.group(1)} {m.group(2)}",
+        ops=int(m.group(3)),
+        seconds=seconds,
+        time_printed=m.group(4),
+        rate_printed=f"{m.group(5)} {m.group(6)}/sec",
+        rate_bytes_s_printed=rate,
+        ops_per_sec_printed=to_float(m.group(7), "xfs_io ops/sec"),
+    )
+    cmd["bandwidth"] = _best(cmd["total"], seconds, dt, rate, _rate_uncertainty(m.group(5)) * unit)
+    return cmd
+
+
+def _csv_command(m: re.Match) -> dict:
+    """A command from an -C CSV line (bytes,ops,H:MM:SS.cc,bytes/s,ops/s)."""
+    total = int(m.group(1))
+    seconds, dt = parse_time(m.group(3))
+    rate = to_float(m.group(4), "xfs_io -C bytes/sec")
+    cmd = {
+        "op": None,
+        "total": total,
+        "form": "csv",
+        "ops": int(m.group(2)),
+        "seconds": seconds,
+        "time_printed": m.group(3),
+        "rate_bytes_s_printed": rate,
+        "ops_per_sec_printed": to_float(m.group(5), "xfs_io -C ops/sec"),
+    }
+    cmd["bandwidth"] = _best(total, seconds, dt, rate, _rate_uncertainty(m.group(4)))
+    return cmd
+
+
+def _bandwidths(res: ParseResult, commands: list[dict]) -> None:
+    """One bandwidth_bytes_s per command that moved bytes, with its source and uncertainty."""
+    for i, cmd in enumerate(commands):
+        best = cmd.pop("bandwidth")
+        if best is None or cmd["total"] == 0:
+            res.warnings.append(f"command {i}: transferred {cmd['total']} bytes; no bandwidth")
+            continue
+        bps, source, rel = best
+        note = {"command_index": i, "source": source, "rel_uncertainty": rel}
+        if cmd["op"]:
+            note["op"] = cmd["op"]
+        bs = cmd["total"] // cmd["ops"] if cmd["ops"] > 1 and cmd["total"] % cmd["ops"] == 0 else 0
+        if bs and bs & (bs - 1) == 0:
+            note["bs"] = str(bs)  # the buffer size (-b): every op whole and a power of two
+        res.measurements.append(Measurement("bandwidth_bytes_s", bps, "B/s", note))
+        if cmd.get("requested") is not None and cmd["total"] < cmd["requested"]:
+            res.warnings.append(
+                f"command {i}: {cmd['op']} stopped at {cmd['total']} of {cmd['requested']} bytes "
+                "(end of file): the bandwidth is over the bytes actually transferred"
+            )
+
+
 @guarded
 def parse(text: str) -> ParseResult:
     """One bandwidth_bytes_s measurement per pread/pwrite command, in order."""
@@ -103,41 +164,13 @@ def parse(text: str) -> ParseResult:
         if m:
             if pending is None:
                 raise ParseError(f"expected a 'read|wrote TOTAL/REQUESTED bytes at offset OFF' line before {line!r}")
-            seconds, dt = parse_time(m.group(4))
-            unit = _UNITS[m.group(6)]
-            rate = to_float(m.group(5), "xfs_io rate") * unit
-            drate = _rate_uncertainty(m.group(5)) * unit
-            cmd = dict(
-                pending,
-                form="default",
-                size_printed=f"{m.group(1)} {m.group(2)}",
-                ops=int(m.group(3)),
-                seconds=seconds,
-                time_printed=m.group(4),
-                rate_printed=f"{m.group(5)} {m.group(6)}/sec",
-                rate_bytes_s_printed=rate,
-                ops_per_sec_printed=to_float(m.group(7), "xfs_io ops/sec"),
-            )
-            cmd["bandwidth"] = _best(cmd["total"], seconds, dt, rate, drate)
+            cmd = _summary_command(pending, m)
             commands.append(cmd)
             pending = None
             continue
         m = _CSV.match(line)
         if m:
-            total = int(m.group(1))
-            seconds, dt = parse_time(m.group(3))
-            rate = to_float(m.group(4), "xfs_io -C bytes/sec")
-            cmd = {
-                "op": None,
-                "total": total,
-                "form": "csv",
-                "ops": int(m.group(2)),
-                "seconds": seconds,
-                "time_printed": m.group(3),
-                "rate_bytes_s_printed": rate,
-                "ops_per_sec_printed": to_float(m.group(5), "xfs_io -C ops/sec"),
-            }
-            cmd["bandwidth"] = _best(total, seconds, dt, rate, _rate_uncertainty(m.group(4)))
+            cmd = _csv_command(m)
             commands.append(cmd)
             continue
         if _ERROR.match(line):
@@ -155,24 +188,7 @@ def parse(text: str) -> ParseResult:
         )
     for e in errors:
         res.warnings.append(f"xfs_io reported an error: {e}")
-    for i, cmd in enumerate(commands):
-        best = cmd.pop("bandwidth")
-        if best is None or cmd["total"] == 0:
-            res.warnings.append(f"command {i}: transferred {cmd['total']} bytes; no bandwidth")
-            continue
-        bps, source, rel = best
-        note = {"command_index": i, "source": source, "rel_uncertainty": rel}
-        if cmd["op"]:
-            note["op"] = cmd["op"]
-        bs = cmd["total"] // cmd["ops"] if cmd["ops"] > 1 and cmd["total"] % cmd["ops"] == 0 else 0
-        if bs and bs & (bs - 1) == 0:
-            note["bs"] = str(bs)  # the buffer size (-b): every op whole and a power of two
-        res.measurements.append(Measurement("bandwidth_bytes_s", bps, "B/s", note))
-        if cmd.get("requested") is not None and cmd["total"] < cmd["requested"]:
-            res.warnings.append(
-                f"command {i}: {cmd['op']} stopped at {cmd['total']} of {cmd['requested']} bytes "
-                "(end of file): the bandwidth is over the bytes actually transferred"
-            )
+    _bandwidths(res, commands)
     res.info = {"tool": "xfs_io", "commands": commands}
     if echoed:
         res.info["echoed_commands"] = echoed

@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from benchctl.documents import format_version, get
 from benchctl.errors import InputError, UsageError
@@ -79,7 +80,8 @@ def load_csv(paths: Iterable[str | Path]) -> Tidy:
     import numpy as np
     import pandas as pd
 
-    frames, skipped = [], []
+    frames: list[Any] = []
+    skipped: list[Skipped] = []
     for p in paths:
         path = str(p)
         try:
@@ -244,84 +246,96 @@ def read_records(path: Path, skipped: list[Skipped]) -> list[dict]:
     return rows
 
 
+def _records_frame(recs: list[dict], m: dict, rd: Path, skipped: list[Skipped]) -> Any:
+    """One run folder's records as tidy rows; identity columns the records lack come from run.json."""
+    import pandas as pd
+
+    df = pd.DataFrame.from_records(recs)
+    for c, default in (
+        ("arm", m.get("arm")),
+        ("host", m.get("host")),
+        ("boot", m.get("boot_id")),
+        ("run", m.get("run_id", rd.name)),
+        ("workload", m.get("workload")),
+        ("unit", ""),
+        ("iteration", None),
+        ("metric", None),
+        ("value", None),
+    ):
+        if c not in df.columns:
+            df[c] = default
+        elif default is not None:
+            df[c] = df[c].where(df[c].notna(), default)
+    if "note" in df.columns:
+        df["note"] = [
+            json.dumps(x, sort_keys=True)
+            if isinstance(x, dict)
+            else ("" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x))
+            for x in df["note"]
+        ]
+    if "simulated" not in df.columns:
+        df["simulated"] = bool(m.get("simulated", False))
+    lines = df.pop("_line").to_numpy()
+    for c in ("arm", "boot", "workload", "metric"):
+        df[c] = df[c].where(df[c].notna() & (df[c].astype(str) != ""), None)
+    return _finish(df, skipped, lines, str(rd / "records.jsonl"))
+
+
+def _boot_metas(rd: Path, frame: Any, m: dict, before: dict | None, after: dict | None) -> list[BootMeta]:
+    """What analyze needs to know about each (arm, host, boot, run, workload) of one run folder."""
+    ids: set[tuple] = set()
+    if frame is not None:
+        ids = set(map(tuple, frame[["arm", "host", "boot", "run", "workload"]].drop_duplicates().to_numpy()))
+    if not ids and m:
+        ids = {(m.get("arm"), m.get("host"), m.get("boot_id"), m.get("run_id"), m.get("workload"))}
+    sim = bool(m.get("simulated")) or m.get("status") == "simulated" or bool(get(before, "simulated"))
+    return [
+        BootMeta(
+            str(arm),
+            str(host),
+            str(boot),
+            str(run),
+            str(workload),
+            str(rd),
+            kernel_release=get(before, "kernel.release") or m.get("kernel_release"),
+            kernel_cmdline=get(before, "kernel.cmdline"),
+            governor=_governor(get(before, "tuning.governor")),
+            thp_enabled=get(before, "tuning.thp_enabled"),
+            linear_map_before=get(before, "linear_map.state"),
+            linear_map_after=get(after, "linear_map.state"),
+            tainted=bool(m.get("tainted")) or bool(m.get("taint_lines")),
+            taint_lines=list(m.get("taint_lines") or []),
+            started=_epoch(m.get("started")),
+            simulated=sim,
+            status=m.get("status"),
+        )
+        for arm, host, boot, run, workload in ids
+    ]
+
+
 def load_runs(dirs: Iterable[str | Path]) -> Tidy:
     """Read run folders (or folders containing them) into the tidy table."""
     import numpy as np
     import pandas as pd
 
-    frames, boots, skipped = [], [], []
-    for d in dirs:
-        d = Path(d)
+    frames: list[Any] = []
+    boots: list[BootMeta] = []
+    skipped: list[Skipped] = []
+    for d in map(Path, dirs):
         if not d.is_dir():
             raise InputError("not a run folder (no such directory)", d)
         run_dirs = _find_run_dirs(d)
         if not run_dirs:
             raise InputError("no run folders (no records.jsonl) found here", d)
         for rd in run_dirs:
-            manifest = _read_json(rd / "run.json", skipped, RUN_FORMAT_MAJOR, "benchctl-run")
+            m = _read_json(rd / "run.json", skipped, RUN_FORMAT_MAJOR, "benchctl-run") or {}
             before = _read_json(rd / "env-before.json", skipped, ENV_FORMAT_MAJOR, "benchctl-env")
             after = _read_json(rd / "env-after.json", skipped, ENV_FORMAT_MAJOR, "benchctl-env")
             recs = read_records(rd / "records.jsonl", skipped)
-            m = manifest or {}
-            if recs:
-                df = pd.DataFrame.from_records(recs)
-                for c, default in (
-                    ("arm", m.get("arm")),
-                    ("host", m.get("host")),
-                    ("boot", m.get("boot_id")),
-                    ("run", m.get("run_id", rd.name)),
-                    ("workload", m.get("workload")),
-                    ("unit", ""),
-                    ("iteration", None),
-                    ("metric", None),
-                    ("value", None),
-                ):
-                    if c not in df.columns:
-                        df[c] = default
-                    elif default is not None:
-                        df[c] = df[c].where(df[c].notna(), default)
-                if "note" in df.columns:
-                    df["note"] = [
-                        json.dumps(x, sort_keys=True)
-                        if isinstance(x, dict)
-                        else ("" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x))
-                        for x in df["note"]
-                    ]
-                if "simulated" not in df.columns:
-                    df["simulated"] = bool(m.get("simulated", False))
-                lines = df.pop("_line").to_numpy()
-                for c in ("arm", "boot", "workload", "metric"):
-                    df[c] = df[c].where(df[c].notna() & (df[c].astype(str) != ""), None)
-                frames.append(_finish(df, skipped, lines, str(rd / "records.jsonl")))
-            sim = bool(m.get("simulated")) or m.get("status") == "simulated" or bool(get(before, "simulated"))
-            ids = set()
-            if frames and recs:
-                f = frames[-1]
-                ids = set(map(tuple, f[["arm", "host", "boot", "run", "workload"]].drop_duplicates().to_numpy()))
-            if not ids and m:
-                ids = {(m.get("arm"), m.get("host"), m.get("boot_id"), m.get("run_id"), m.get("workload"))}
-            for arm, host, boot, run, workload in ids:
-                boots.append(
-                    BootMeta(
-                        str(arm),
-                        str(host),
-                        str(boot),
-                        str(run),
-                        str(workload),
-                        str(rd),
-                        kernel_release=get(before, "kernel.release") or m.get("kernel_release"),
-                        kernel_cmdline=get(before, "kernel.cmdline"),
-                        governor=_governor(get(before, "tuning.governor")),
-                        thp_enabled=get(before, "tuning.thp_enabled"),
-                        linear_map_before=get(before, "linear_map.state"),
-                        linear_map_after=get(after, "linear_map.state"),
-                        tainted=bool(m.get("tainted")) or bool(m.get("taint_lines")),
-                        taint_lines=list(m.get("taint_lines") or []),
-                        started=_epoch(m.get("started")),
-                        simulated=sim,
-                        status=m.get("status"),
-                    )
-                )
+            frame = _records_frame(recs, m, rd, skipped) if recs else None
+            if frame is not None:
+                frames.append(frame)
+            boots += _boot_metas(rd, frame, m, before, after)
     df = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     if not df.empty and boots:
         sim_runs = {b.run for b in boots if b.simulated}

@@ -13,7 +13,7 @@ import math
 import os
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,12 @@ STATUSES = ("running", "complete", "interrupted", "failed", "imported", "simulat
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_run_id(workload: str, arm: str) -> str:
     """Sortable by start time, unique without coordination between hosts."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{slug(workload)}-{slug(arm)}-{secrets.token_hex(3)}"
 
 
@@ -77,7 +77,7 @@ class RunFolder:
     @classmethod
     def create(
         cls, results_root: Path, *, host: str, workload: str, arm: str, run_id: str | None = None, **fields: Any
-    ) -> "RunFolder":
+    ) -> RunFolder:
         run_id = run_id or new_run_id(workload, arm)
         if Path(results_root).is_symlink():  # the root a user names, e.g. a planted /tmp/results -> elsewhere
             raise ResourceError(
@@ -88,7 +88,7 @@ class RunFolder:
         try:
             path.mkdir(mode=0o755)
         except FileExistsError:
-            raise ResourceError(f"run folder {path} already exists; use --resume {path} to continue it")
+            raise ResourceError(f"run folder {path} already exists; use --resume {path} to continue it") from None
         (path / RAW).mkdir()
         manifest: dict[str, Any] = {
             "format": RUN_FORMAT,
@@ -114,7 +114,7 @@ class RunFolder:
         return folder
 
     @classmethod
-    def open(cls, path: Path) -> "RunFolder":
+    def open(cls, path: Path) -> RunFolder:
         path = Path(path)
         mpath = path / MANIFEST
         if not mpath.is_file():
@@ -232,7 +232,8 @@ class RunFolder:
             return 0
         data = path.read_bytes()
         lines = data.split(b"\n")
-        keep, aside = [], []
+        keep: list[bytes] = []
+        aside: list[bytes] = []
         for n, line in enumerate(lines):
             if not line.strip():
                 continue

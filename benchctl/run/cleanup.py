@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchctl.errors import InputError
-from benchctl.run.kinds import remove_entry, removal_order
+from benchctl.run.kinds import removal_order, remove_entry
 from benchctl.run.ledger import Ledger, ledgers
 from benchctl.run.processes import identity_alive
 
@@ -63,19 +64,32 @@ def cleanup(
             continue
         owner = ledger.data.get("owner", {})
         if identity_alive(owner) and owner.get("pid") != os.getpid():
-            for e in ledger.outstanding():
+            for entry in ledger.outstanding():
                 emit(
                     {
                         "run_id": ledger.run_id,
-                        "id": e["id"],
-                        "kind": e["kind"],
-                        "attrs": e["attrs"],
+                        "id": entry["id"],
+                        "kind": entry["kind"],
+                        "attrs": entry["attrs"],
                         "action": f"skipped: run still alive (pid {owner.get('pid')})",
                     }
                 )
             continue
-        for e in removal_order(ledger.outstanding()):
-            emit(remove_entry(ledger, e, dry_run=dry_run))
+        for entry in removal_order(ledger.outstanding()):
+            emit(remove_entry(ledger, entry, dry_run=dry_run))
         if not dry_run and not ledger.outstanding():
             ledger.close()
     return report
+
+
+def dead_run_warnings(state: Path | str | None = None) -> list[str]:
+    """One warning per ledger of a dead run that still lists resources (said before a new run starts)."""
+    out = []
+    for p in ledgers(state):
+        try:
+            led = Ledger.load(p)
+        except InputError:
+            continue
+        if led.outstanding() and not identity_alive(led.data.get("owner", {})):
+            out.append(f"killed run {led.run_id} may have left resources behind: run `benchctl cleanup`")
+    return out

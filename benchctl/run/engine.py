@@ -24,21 +24,24 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from benchctl.errors import BenchctlError, Interrupted, ResourceError
+from benchctl.parsers import Measurement
+from benchctl.results.fsutil import atomic_write_text
+from benchctl.results.store import RunFolder, new_run_id, utc_now
 from benchctl.run import counters, hygiene, kernel_log
-from benchctl.run.signals import SignalGuard, Stop
-from benchctl.run.hostlock import HostLock
-from benchctl.run.ledger import Ledger, ledgers
-from benchctl.run.processes import ENV_TOKEN, identity_alive, process_identity
+from benchctl.run.cleanup import dead_run_warnings
 from benchctl.run.drivers import check_requirements, load_driver
 from benchctl.run.drivers.base import RunContext
-from benchctl.errors import BenchctlError, InputError, Interrupted, ResourceError, RunFailed
-from benchctl.results.fsutil import atomic_write_text
-from benchctl.run.specs import ResolvedSpec, load_suite, load_workload
-from benchctl.results.store import RunFolder, new_run_id, utc_now
+from benchctl.run.hostlock import HostLock
+from benchctl.run.ledger import Ledger
+from benchctl.run.processes import ENV_TOKEN, process_identity
+from benchctl.run.signals import SignalGuard, Stop
+from benchctl.run.specs import ResolvedSpec, load_workload
 
 DEFAULT_RESULTS = Path("results")
 
@@ -94,13 +97,13 @@ class Run:
         self.opts = opts
         self.spec_json = spec_json
         self.params = params
-        self.folder = folder
+        self._folder = folder
         self.lock = lock
         self.own_lock = lock is None
         self.driver = load_driver(spec_json["driver"])
         self.ledger: Ledger | None = None
-        self.ctx: RunContext | None = None
-        self.counters: counters.CounterSetup | None = None
+        self._ctx: RunContext | None = None
+        self._counters: counters.CounterSetup | None = None
         self.mark: kernel_log.Mark | None = None
         self.planned_dir: Path | None = None
         self.children_rid: str | None = None
@@ -113,6 +116,26 @@ class Run:
         self.overrides: dict[str, Any] = {}
         self.pre_warnings: list[str] = []
 
+    @property
+    def folder(self) -> RunFolder:
+        """The run folder, from start() on."""
+        if self._folder is None:
+            raise RuntimeError("the run has no folder before start()")
+        return self._folder
+
+    @property
+    def ctx(self) -> RunContext:
+        """What the driver gets, from the setup phase on."""
+        if self._ctx is None:
+            raise RuntimeError("the run has no driver context before its body starts")
+        return self._ctx
+
+    @property
+    def counters(self) -> counters.CounterSetup:
+        if self._counters is None:
+            raise RuntimeError("the run's counters are configured when its body starts")
+        return self._counters
+
     @classmethod
     def from_spec(cls, spec: ResolvedSpec, opts: RunOptions, lock: HostLock | None = None) -> Run:
         run = cls(opts, spec.to_json(), spec.params, lock=lock)
@@ -121,10 +144,10 @@ class Run:
 
     # -- helpers ---------------------------------------------------------------
     def warn(self, msg: str) -> None:
-        if self.folder is not None:
-            if msg in self.folder.manifest["warnings"]:
+        if self._folder is not None:
+            if msg in self._folder.manifest["warnings"]:
                 return
-            self.folder.warn(msg)
+            self._folder.warn(msg)
         self.opts.echo(f"benchctl: warning: {msg}")
 
     def _record(self, iteration: int, m: Any, note: dict[str, Any], warmup: bool = False) -> None:
@@ -139,8 +162,8 @@ class Run:
         opts = self.opts
         check_requirements(self.spec_json, self.driver, self.params)
         host = _host(fp)
-        if self.own_lock:
-            self.lock = HostLock(opts.state_dir)
+        lock = self.lock if self.lock is not None else HostLock(opts.state_dir)
+        self.lock = lock
         if resume:
             run_id, run_dir = self.folder.manifest["run_id"], self.folder.path
         else:
@@ -148,21 +171,21 @@ class Run:
             run_dir = Path(opts.results or DEFAULT_RESULTS) / host / run_id
         self.planned_dir = Path(run_dir)
         if self.own_lock:
-            self.lock.acquire(run_id, run_dir)
+            lock.acquire(run_id, run_dir)
         else:
-            self.lock.set_holder(run_id, run_dir)
+            lock.set_holder(run_id, run_dir)
         ident = process_identity()
         # the ledger first: no run folder (and nothing else) exists without a place to record what it creates
-        self.ledger = Ledger.create(f"{run_id}-{os.getpid()}", state=opts.state_dir)
-        self.ledger.data["run_id"] = run_id
-        self.children_rid, self.env_before = self.ledger.mark_children()
+        ledger = self.ledger = Ledger.create(f"{run_id}-{os.getpid()}", state=opts.state_dir)
+        ledger.data["run_id"] = run_id
+        self.children_rid, self.env_before = ledger.mark_children()
         if resume:
             self.folder.manifest.setdefault("resumes", []).append(
                 {"t": utc_now(), "pid": ident["pid"], "iterations_done": self.folder.manifest["iterations_done"]}
             )
             self.folder.update(status="running", finished=None, owner=ident, iterations_requested=self.iterations)
         else:
-            self.folder = RunFolder.create(
+            self._folder = RunFolder.create(
                 Path(opts.results or DEFAULT_RESULTS),
                 host=host,
                 workload=self.spec_json["name"],
@@ -180,7 +203,7 @@ class Run:
                 suite=opts.suite,
             )
             self.folder.write_fingerprint("before", fp)
-        self.ledger.attach_run_dir(self.folder.path)
+        ledger.attach_run_dir(self.folder.path)
 
     def execute(self, fp: dict, *, resume: bool = False) -> RunFolder:
         opts = self.opts
@@ -190,7 +213,7 @@ class Run:
                 self.start(fp, resume=resume)
             except Stop:
                 self._abandon_start()
-                raise Interrupted("interrupted before the run started; nothing was measured")
+                raise Interrupted("interrupted before the run started; nothing was measured") from None
             except OSError as e:  # results or state folder full, read-only, gone
                 self._abandon_start()
                 raise ResourceError(
@@ -241,7 +264,8 @@ class Run:
             )
         if status == "failed":
             opts.echo(f"benchctl: run failed; what was measured is kept in {folder.path}")
-            raise error  # type: ignore[misc]
+            assert error is not None
+            raise error
         return folder
 
     def _restore_env(self) -> None:
@@ -259,13 +283,13 @@ class Run:
                 self.ledger.release()
             except OSError:
                 pass
-        if self.folder is None and self.planned_dir is not None:
+        if self._folder is None and self.planned_dir is not None:
             for d in (self.planned_dir / "raw", self.planned_dir):  # only if empty: ours, half-made
                 try:
                     d.rmdir()
                 except OSError:
                     pass
-        if self.folder is not None and self.folder.manifest.get("status") == "running":
+        if self._folder is not None and self._folder.manifest.get("status") == "running":
             try:
                 self.folder.update(status="interrupted", finished=utc_now())
             except OSError:
@@ -284,8 +308,8 @@ class Run:
             log_command=folder.log_command,
             warn=self.warn,
         )
-        self.ctx = ctx
-        self.counters = counters.configure(fp, enabled=self.opts.perf)
+        self._ctx = ctx
+        self._counters = counters.configure(fp, enabled=self.opts.perf)
         folder.update(perf=self.counters.to_json())
         for w in self.counters.warnings:
             self.warn(w)
@@ -309,7 +333,7 @@ class Run:
             self._between()
 
     def _between(self) -> None:
-        if self.opts.between is not None and self.ctx is not None:
+        if self.opts.between is not None and self._ctx is not None:
             self.opts.between(self.ctx, len(self.completed))
 
     def _iteration(self, it: int) -> None:
@@ -333,7 +357,8 @@ class Run:
             else:
                 p.write_text(content)
         note = {**ctx.state.get("note", {}), **(res.note or {})}
-        ms, warns = [], []
+        ms: list[Measurement] = []
+        warns: list[str] = []
         if wrapped and self.counters.enabled:
             ms, warns, _ = counters.read(perf_file)
         with self.sig.deferred() if self.sig else contextlib.nullcontext():
@@ -362,7 +387,7 @@ class Run:
         folder = self.folder
         self._phase("teardown", must=False)  # a full results disk must not stop the teardown
         try:
-            if self.ctx is not None:
+            if self._ctx is not None:
                 try:
                     self.driver.teardown(self.ctx)
                 except Exception as e:
@@ -403,18 +428,6 @@ class Run:
             self.opts.echo(f"benchctl: complete: {folder.manifest['iterations_done']} iterations in {folder.path}")
 
 
-def _dead_ledgers_warning(opts: RunOptions) -> list[str]:
-    out = []
-    for p in ledgers(opts.state_dir):
-        try:
-            led = Ledger.load(p)
-        except InputError:
-            continue
-        if led.outstanding() and not identity_alive(led.data.get("owner", {})):
-            out.append(f"killed run {led.run_id} may have left resources behind: run `benchctl cleanup`")
-    return out
-
-
 def run_workload(
     workload: str, opts: RunOptions, *, lock: HostLock | None = None, spec: ResolvedSpec | None = None
 ) -> RunFolder:
@@ -425,36 +438,5 @@ def run_workload(
         )
     fp = take_fingerprint(opts)
     run = Run.from_spec(spec, opts, lock)
-    run.pre_warnings = hygiene.check(fp, spec.min_memory_mb) + _dead_ledgers_warning(opts)
+    run.pre_warnings = hygiene.check(fp, spec.min_memory_mb) + dead_run_warnings(opts.state_dir)
     return run.execute(fp)
-
-
-def run_suite(name: str, opts: RunOptions) -> list[RunFolder]:
-    """`benchctl run --suite NAME`: the suite's workloads in order, one folder each, one boot, one lock."""
-    suite = load_suite(name)
-    specs = suite.resolve(opts.preset, opts.overrides, iterations=opts.iterations, warmup=opts.warmup)
-    lock = HostLock(opts.state_dir)
-    lock.acquire(f"suite-{suite.name}", opts.results or DEFAULT_RESULTS)
-    folders: list[RunFolder] = []
-    failed: list[str] = []
-    suite_id = new_run_id(f"suite-{suite.name}", opts.arm)
-    try:
-        for i, spec in enumerate(specs, 1):
-            opts.echo(f"benchctl: suite {suite.name}: {i}/{len(specs)} {spec.workload.name}")
-            opts.suite = {"name": suite.name, "id": suite_id, "index": i, "of": len(specs)}
-            try:
-                folders.append(run_workload(spec.workload.name, opts, lock=lock, spec=spec))
-            except Interrupted:
-                raise
-            except BenchctlError as e:
-                opts.echo(f"benchctl: error: {spec.workload.name}: {e}")
-                failed.append(spec.workload.name)
-    finally:
-        lock.release()
-    boots = {f.manifest.get("boot_id") for f in folders}
-    opts.echo(f"benchctl: suite {suite.name}: {len(folders)} run folder(s) on boot {', '.join(map(str, boots))}:")
-    for f in folders:
-        opts.echo(f"  {f.path}")
-    if failed:
-        raise RunFailed(f"suite {suite.name}: {', '.join(failed)} failed (the other runs are kept)")
-    return folders

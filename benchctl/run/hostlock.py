@@ -41,7 +41,7 @@ class HostLock:
             raise ResourceError(
                 f"another benchctl run holds this host: {self.holder_text()}; "
                 "wait for it to finish (or stop it) and try again"
-            )
+            ) from None
         self.fd = fd
         try:
             self.set_holder(run_id, run_dir)
@@ -83,7 +83,7 @@ class HostLock:
             os.close(self.fd)
             self.fd = None
 
-    def __enter__(self) -> "HostLock":
+    def __enter__(self) -> HostLock:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -51,7 +51,7 @@ def other_processes(sample_s: float = 0.2) -> list[str]:
     me = os.getpid()
     ancestors = set()
     try:
-        p = psutil.Process(me)
+        p: psutil.Process | None = psutil.Process(me)
         while p is not None:
             ancestors.add(p.pid)
             p = p.parent()

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from benchctl.env.mounts import mounts_under
 from benchctl.errors import ResourceError
@@ -49,7 +50,8 @@ def handler(kind: str) -> KindHandler | None:
 
 
 class MarksRemoved(Protocol):
-    run_id: str
+    @property
+    def run_id(self) -> str: ...
 
     def removed(self, rid: str) -> None: ...
 
@@ -107,7 +109,7 @@ def _proc_owned_exact(a: dict) -> bool:
     if a.get("start_time") is not None and proc_start_time(pid) != a["start_time"]:
         return False
     token = a.get("token")
-    return bool(token) and carries_token(pid, token)
+    return bool(token) and carries_token(pid, str(token))
 
 
 def _proc_owned(a: dict) -> bool:

@@ -37,7 +37,7 @@ from typing import Any
 
 from benchctl.errors import InputError, ResourceError
 from benchctl.results.fsutil import atomic_write_json
-from benchctl.run.kinds import TEMPDIR_MARKER, knob_read, remove_entry, removal_order
+from benchctl.run.kinds import TEMPDIR_MARKER, knob_read, removal_order, remove_entry
 from benchctl.run.processes import ENV_TOKEN, proc_start_time, process_identity
 from benchctl.run.state import private_dir, state_dir
 
@@ -60,10 +60,10 @@ class Ledger:
         self.mirror: Path | None = Path(data["run_dir"]) / MIRROR if data.get("run_dir") else None
 
     @classmethod
-    def create(cls, run_id: str, *, state: Path | str | None = None, run_dir: Path | None = None) -> "Ledger":
+    def create(cls, run_id: str, *, state: Path | str | None = None, run_dir: Path | None = None) -> Ledger:
         d = private_dir(private_dir(state_dir(state)) / LEDGER_DIR)
         path = d / f"{run_id}.json"
-        data = {
+        data: dict[str, Any] = {
             "format": LEDGER_FORMAT,
             "run_id": run_id,
             "run_dir": str(run_dir) if run_dir else None,
@@ -78,11 +78,11 @@ class Ledger:
         return ledger
 
     @classmethod
-    def load(cls, path: Path) -> "Ledger":
+    def load(cls, path: Path) -> Ledger:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
-            raise InputError(f"unreadable ledger: {e}", path)
+            raise InputError(f"unreadable ledger: {e}", path) from None
         if not isinstance(data, dict) or not str(data.get("format", "")).startswith("benchctl-ledger/"):
             raise InputError("not a benchctl ledger", path)
         return cls(path, data)

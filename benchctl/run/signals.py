@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 
 class Stop(BaseException):
@@ -49,7 +50,7 @@ class SignalGuard:
         if self.received and self.armed:
             raise Stop(self.received)
 
-    def __enter__(self) -> "SignalGuard":
+    def __enter__(self) -> SignalGuard:
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
             self._old[s] = signal.signal(s, self._handler)
         return self

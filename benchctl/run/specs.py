@@ -231,6 +231,59 @@ def _str_map(v: Any, path: Path, where: str) -> dict[str, str]:
     return dict(v)
 
 
+def _params(doc: dict[str, Any], path: Path) -> dict[str, Param]:
+    """[params.NAME] tables, each default checked against its own type."""
+    params: dict[str, Param] = {}
+    for pname, pt in _check_keys(doc.get("params", {}), set(doc.get("params", {}) or {}), path, "params").items():
+        where = f"params.{pname}"
+        _check_keys(pt, {"type", "default", "help", "min", "max", "choices"}, path, where)
+        typ = _typed(pt, "type", str, path, where)
+        if typ not in TYPES:
+            raise InputError(f"{where}.type: {typ!r} is not one of {', '.join(TYPES)}", path)
+        if "default" not in pt:
+            raise InputError(f"{where}.default: missing", path)
+        choices = _typed(pt, "choices", list, path, where, None)
+        prm = Param(
+            name=pname,
+            type=typ,
+            default=None,
+            help=_typed(pt, "help", str, path, where, ""),
+            min=_typed(pt, "min", (int, float), path, where, None),
+            max=_typed(pt, "max", (int, float), path, where, None),
+            choices=tuple(choices) if choices is not None else None,
+        )
+        default = prm.convert(pt["default"], path, f"{where}.default")
+        params[pname] = Param(**{**prm.__dict__, "default": default})
+    return params
+
+
+def _presets(doc: dict[str, Any], params: dict[str, Param], path: Path) -> dict[str, Preset]:
+    """[presets.NAME] tables; every `set` key must be a declared parameter and pass its check."""
+    presets: dict[str, Preset] = {}
+    for pr, tbl in _check_keys(doc.get("presets", {}), set(doc.get("presets", {}) or {}), path, "presets").items():
+        where = f"presets.{pr}"
+        _check_keys(tbl, {"description", "iterations", "warmup", "min_memory_mb", "set"}, path, where)
+        values = _typed(tbl, "set", dict, path, where, {})
+        checked = {}
+        for k, v in values.items():
+            if k not in params:
+                raise InputError(f"{where}.set.{k}: unknown parameter (have: {', '.join(params)})", path)
+            checked[k] = params[k].convert(v, path, f"{where}.set.{k}")
+        iters = _typed(tbl, "iterations", int, path, where, 5)
+        warm = _typed(tbl, "warmup", int, path, where, 1)
+        if iters < 1 or warm < 0:
+            raise InputError(f"{where}: iterations must be >= 1 and warmup >= 0", path)
+        presets[pr] = Preset(
+            name=pr,
+            description=_typed(tbl, "description", str, path, where, ""),
+            iterations=iters,
+            warmup=warm,
+            values=checked,
+            min_memory_mb=_typed(tbl, "min_memory_mb", int, path, where, None),
+        )
+    return presets
+
+
 def load_workload(name_or_path: str | Path) -> Workload:
     """Load workloads/<name>.toml (or a path) and validate every key."""
     s = str(name_or_path)
@@ -261,50 +314,8 @@ def load_workload(name_or_path: str | Path) -> Workload:
     min_mem = _typed(needs, "min_memory_mb", int, path, "needs", 0)
     root = _typed(needs, "root", bool, path, "needs", False)
 
-    params: dict[str, Param] = {}
-    for pname, pt in _check_keys(doc.get("params", {}), set(doc.get("params", {}) or {}), path, "params").items():
-        where = f"params.{pname}"
-        _check_keys(pt, {"type", "default", "help", "min", "max", "choices"}, path, where)
-        typ = _typed(pt, "type", str, path, where)
-        if typ not in TYPES:
-            raise InputError(f"{where}.type: {typ!r} is not one of {', '.join(TYPES)}", path)
-        if "default" not in pt:
-            raise InputError(f"{where}.default: missing", path)
-        choices = _typed(pt, "choices", list, path, where, None)
-        prm = Param(
-            name=pname,
-            type=typ,
-            default=None,
-            help=_typed(pt, "help", str, path, where, ""),
-            min=_typed(pt, "min", (int, float), path, where, None),
-            max=_typed(pt, "max", (int, float), path, where, None),
-            choices=tuple(choices) if choices is not None else None,
-        )
-        default = prm.convert(pt["default"], path, f"{where}.default")
-        params[pname] = Param(**{**prm.__dict__, "default": default})
-
-    presets: dict[str, Preset] = {}
-    for pr, tbl in _check_keys(doc.get("presets", {}), set(doc.get("presets", {}) or {}), path, "presets").items():
-        where = f"presets.{pr}"
-        _check_keys(tbl, {"description", "iterations", "warmup", "min_memory_mb", "set"}, path, where)
-        values = _typed(tbl, "set", dict, path, where, {})
-        checked = {}
-        for k, v in values.items():
-            if k not in params:
-                raise InputError(f"{where}.set.{k}: unknown parameter (have: {', '.join(params)})", path)
-            checked[k] = params[k].convert(v, path, f"{where}.set.{k}")
-        iters = _typed(tbl, "iterations", int, path, where, 5)
-        warm = _typed(tbl, "warmup", int, path, where, 1)
-        if iters < 1 or warm < 0:
-            raise InputError(f"{where}: iterations must be >= 1 and warmup >= 0", path)
-        presets[pr] = Preset(
-            name=pr,
-            description=_typed(tbl, "description", str, path, where, ""),
-            iterations=iters,
-            warmup=warm,
-            values=checked,
-            min_memory_mb=_typed(tbl, "min_memory_mb", int, path, where, None),
-        )
+    params = _params(doc, path)
+    presets = _presets(doc, params, path)
     for required in ("quick", "claim"):
         if required not in presets:
             raise InputError(f"presets.{required}: missing (every workload has quick and claim)", path)

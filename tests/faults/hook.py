@@ -129,6 +129,37 @@ class Hooked:
             _restore(ctx.ledger, "removed")
 
 
+def _pause_after_record(one: str) -> None:
+    """record:K@N: pause right after the N-th record of measured iteration K is on disk."""
+    from benchctl.results import store
+
+    it, n = (int(x) for x in one[len("record:") :].split("@"))
+    seen, orig_record = [0], store.RunFolder.record
+
+    def record(self: Any, iteration: int, *a: Any, **k: Any) -> Any:
+        r = orig_record(self, iteration, *a, **k)
+        if iteration == it and not k.get("warmup"):
+            seen[0] += 1
+            if seen[0] == n:
+                _pause(one)
+        return r
+
+    store.RunFolder.record = record
+    if hasattr(store.RunFolder, "record_many"):  # an iteration written at once: pause after the write
+        orig_many = store.RunFolder.record_many
+
+        def record_many(self: Any, iteration: int, rows: Any, *a: Any, **k: Any) -> Any:
+            r = orig_many(self, iteration, rows, *a, **k)
+            if iteration == it and not k.get("warmup"):
+                before = seen[0]
+                seen[0] += len(rows)
+                if before < n <= seen[0]:
+                    _pause(one)
+            return r
+
+        store.RunFolder.record_many = record_many
+
+
 def main(argv: list[str]) -> None:
     from benchctl import cli
     from benchctl.run import engine
@@ -138,33 +169,7 @@ def main(argv: list[str]) -> None:
     spec = os.environ.get("FAULTS_PAUSE", "")
     for one in spec.split(","):
         if one.startswith("record:"):
-            from benchctl.results import store
-
-            it, n = (int(x) for x in one[len("record:") :].split("@"))
-            seen, orig_record = [0], store.RunFolder.record
-
-            def record(self: Any, iteration: int, *a: Any, _spec: str = one, **k: Any) -> Any:
-                r = orig_record(self, iteration, *a, **k)
-                if iteration == it and not k.get("warmup"):
-                    seen[0] += 1
-                    if seen[0] == n:
-                        _pause(_spec)
-                return r
-
-            store.RunFolder.record = record
-            if hasattr(store.RunFolder, "record_many"):  # an iteration written at once: pause after the write
-                orig_many = store.RunFolder.record_many
-
-                def record_many(self: Any, iteration: int, rows: Any, *a: Any, _spec: str = one, **k: Any) -> Any:
-                    r = orig_many(self, iteration, rows, *a, **k)
-                    if iteration == it and not k.get("warmup"):
-                        before = seen[0]
-                        seen[0] += len(rows)
-                        if before < n <= seen[0]:
-                            _pause(_spec)
-                    return r
-
-                store.RunFolder.record_many = record_many
+            _pause_after_record(one)
     if spec.startswith("cleanup@"):
         from benchctl.run import cleanup as cleanup_mod
 

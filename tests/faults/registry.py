@@ -9,8 +9,8 @@ and pytest.skip-style Skip when the machine cannot run it (with the reason).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from tests.faults.common import Outcome
 
@@ -45,13 +45,6 @@ def add(name: str, group: str, fn: Callable[[], Outcome], fast: bool = False) ->
 def all_scenarios() -> list[Scenario]:
     if not SCENARIOS:
         from tests.faults import (
-            sc_signals,
-            sc_cleanup,
-            sc_storage,
             sc_badinput,  # noqa: F401  (register)
-            sc_devices,
-            sc_concurrency,
-            sc_security,
-            sc_fuzz,
         )
     return SCENARIOS

@@ -80,7 +80,6 @@ def two_runs() -> Outcome:
                 pa.send_signal(signal.SIGKILL)
                 pa.communicate()
         check(pa.returncode == 0, f"run A after the attempts: rc {pa.returncode}: {err[-500:]}")
-        final = read_records(a_dir)
         lost = len(set(a_records) - set(kept_records(a_dir)))
         man = json.loads((a_dir / "run.json").read_text())
         check(man["status"] == "complete" and man["iterations_done"] == 2, f"run A: {man['status']}")

@@ -172,8 +172,8 @@ def root_device(s: probe.Scope) -> str:
 
 def holders(s: probe.Scope) -> str:
     """A copy of this machine's sysfs entry for a loop device, with a dm holder added."""
-    from benchctl.run.storage import blockdev
     from benchctl.errors import ResourceError
+    from benchctl.run.storage import blockdev
 
     dev, img = make_loop(s, "held")
     name = Path(dev).name

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tests.faults.common import ROOT, Outcome, check
 from tests.faults.registry import add
@@ -27,12 +28,12 @@ ODD = ["", "-1", "1e999", "nan", "inf", "0x", "\u00b2", "\u0663", "9999999999999
 
 def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
     from benchctl.env import mounts
-    from benchctl.run.storage import blockstack, dmcrypt
     from benchctl.env.arm64 import directmap, expected, midr, ptdump
+    from benchctl.env.probes import cpu, kernel, memory
     from benchctl.parsers import hdrtext
     from benchctl.run import counters, specs
     from benchctl.run.drivers import boot_memory
-    from benchctl.env.probes import cpu, kernel, memory
+    from benchctl.run.storage import blockstack, dmcrypt
 
     fx = ROOT / "tests" / "fixtures"
 
@@ -116,7 +117,8 @@ def fuzz_outside_parsers() -> Outcome:
                 return t[:i] + data.draw(st.text(max_size=20)) + t[j:]
 
             strat = st.one_of(
-                strat, st.builds(lambda d, k: mutate(texts[k % len(texts)], d), st.data(), st.integers(0, 10))
+                strat,
+                st.builds(lambda d, k, texts=texts: mutate(texts[k % len(texts)], d), st.data(), st.integers(0, 10)),
             )
 
         def make(one: Callable[[str], None], strat: Any) -> Callable[[], None]:

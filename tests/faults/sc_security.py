@@ -244,11 +244,11 @@ if sys.argv[1:2] == ["table"]:
 
 
 def crypt_key_on_pipe() -> Outcome:
-    from benchctl.run.storage import blockstack
-    from benchctl.run.ledger import Ledger
-    from benchctl.run.drivers.fio_dmcrypt import record_note
     from benchctl.results.fsutil import atomic_write_json
     from benchctl.results.store import RunFolder
+    from benchctl.run.drivers.fio_dmcrypt import record_note
+    from benchctl.run.ledger import Ledger
+    from benchctl.run.storage import blockstack
 
     with scope("crypt") as s:
         before = probe.snapshot()
@@ -396,6 +396,7 @@ def symlinks() -> Outcome:
         res = shared / "res2"
         res.mkdir()
         import socket as _s
+
         from benchctl.results.store import slug
 
         for host in {_s.gethostname(), "vm"}:

@@ -219,7 +219,8 @@ def _signal_scenario(
                 left = s.leftovers(before)
             finally:
                 decoys.remove()
-            how = f"killed; cleanup: {len([ln for ln in cl.stdout.splitlines() if ' removed' in ln])} removed, decoys intact"
+            removed = len([ln for ln in cl.stdout.splitlines() if " removed" in ln])
+            how = f"killed; cleanup: {removed} removed, decoys intact"
         else:
             if phase.startswith("teardown"):
                 check(proc.returncode in (0, 130), f"rc {proc.returncode} after {signame} in teardown: {err[-500:]}")
@@ -247,7 +248,6 @@ def _signal_scenario(
             folder.completed_iterations() == set(range(1, ITERATIONS + 1)),
             f"after --resume: iterations {sorted(folder.completed_iterations())}",
         )
-        final = read_records(run_dir)
         lost = max(lost, len(set(at_signal) - set(kept_records(run_dir))))
         left += [f"after resume: {x}" for x in s.leftovers(before)]
         return Outcome(

@@ -11,8 +11,8 @@ sides alike.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from benchctl.results.store import RunFolder
 from benchctl.run import engine

@@ -31,8 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchctl.run.drivers.memcached import parse_output  # noqa: E402
 from driven_run import Alternating, driven_run, recorded  # noqa: E402  (tests/perf is on sys.path as a script)
+
+from benchctl.run.drivers.memcached import parse_output  # noqa: E402
 
 THRESHOLD = 0.97
 
@@ -78,8 +79,10 @@ def main() -> int:
         pairs.append((b, h))
         print(f"pair {k}: benchctl {b:10.0f} ops/s   by hand {h:10.0f} ops/s   ratio {b / h:.3f}", flush=True)
 
-    hook = Alternating(args.pairs, hand_run, on_pair=show)
     with tempfile.TemporaryDirectory(prefix="benchctl-overhead-") as tmp:
+        work = Path(tmp) / "hand"
+        work.mkdir()
+        hook = Alternating(args.pairs, lambda ctx: hand_run(ctx, work), on_pair=show)
         os.environ.setdefault("BENCHCTL_STATE_DIR", str(Path(tmp) / "state"))
         driven_run("memcached", {"duration_s": str(args.duration)}, not args.no_perf, Path(tmp) / "results", hook)
     ratios = [b / h for b, h in pairs]

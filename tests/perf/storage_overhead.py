@@ -30,14 +30,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchctl.run.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
-from benchctl.parsers import parse  # noqa: E402
 from driven_run import Alternating, driven_run, recorded  # noqa: E402  (tests/perf is on sys.path when run as a script)
+
+from benchctl.parsers import parse  # noqa: E402
+from benchctl.run.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
 
 THRESHOLD = 0.97
 

@@ -23,10 +23,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchctl.analyze.report.forest import contact_sheet, fit, forest, index
 from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
 from benchctl.analyze.report.units import axis_scale
+
+if TYPE_CHECKING:
+    from benchctl.parsers.hdrtext import PercentileCurve
 
 
 @dataclass
@@ -160,7 +164,7 @@ def latency(plt, df, result, w: str, footer, out: Path) -> list[Path]:
 MAX_CURVES = 400
 
 
-def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, object]]]:
+def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, PercentileCurve]]]:
     """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs."""
     from benchctl.parsers.hdrtext import is_percentile_text, parse
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-RC = {
+RC: dict[Any, Any] = {  # rc keys are a Literal type in matplotlib's stubs
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 11,

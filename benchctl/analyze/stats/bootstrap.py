@@ -59,7 +59,7 @@ class Arm:
     scale: float = 1.0
 
     @classmethod
-    def from_groups(cls, groups: list[np.ndarray], dens: list[np.ndarray] | None = None, scale: float = 1.0) -> "Arm":
+    def from_groups(cls, groups: list[np.ndarray], dens: list[np.ndarray] | None = None, scale: float = 1.0) -> Arm:
         sizes = [len(g) for g in groups]
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         num = np.concatenate([np.asarray(g, float) for g in groups]) if groups else np.zeros(0)

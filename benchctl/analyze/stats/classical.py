@@ -68,13 +68,13 @@ def mann_whitney(baseline_means: np.ndarray, candidate_means: np.ndarray) -> Tes
 
 def holm(pvalues: list[float | None]) -> list[float | None]:
     """Holm-adjusted p-values; None entries are left out of the family."""
-    idx = [i for i, p in enumerate(pvalues) if p is not None]
-    m = len(idx)
-    order = sorted(idx, key=lambda i: pvalues[i])
+    family = {i: p for i, p in enumerate(pvalues) if p is not None}
+    m = len(family)
+    order = sorted(family, key=family.__getitem__)
     out: list[float | None] = [None] * len(pvalues)
     running = 0.0
     for rank, i in enumerate(order):
-        adj = min(1.0, (m - rank) * pvalues[i])
+        adj = min(1.0, (m - rank) * family[i])
         running = max(running, adj)
         out[i] = running
     return out

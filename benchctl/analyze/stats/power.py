@@ -90,8 +90,9 @@ def plan(
     if delta == 0:
         return Plan(None, None, None, None, kj, "a zero effect cannot be resolved")
     best: Plan | None = None
+    best_cost = math.inf
     for b in range(2, max_boots + 1):
-        if best is not None and 2 * b * (boot_cost + iter_cost) >= best.cost_s:
+        if 2 * b * (boot_cost + iter_cost) >= best_cost:
             break  # even one iteration per boot would cost more than the best so far
         if power(delta, within, between, b, max_iters, alpha) < target:
             continue
@@ -103,7 +104,8 @@ def plan(
             else:
                 lo = mid + 1
         cost = 2 * b * (boot_cost + lo * iter_cost)
-        if best is None or cost < best.cost_s:
+        if cost < best_cost:
+            best_cost = cost
             best = Plan(b, lo, power(delta, within, between, b, lo, alpha), cost, kj)
     if best is None:
         return Plan(

@@ -37,8 +37,8 @@ def kendall(values: np.ndarray) -> Trend | None:
     v = np.asarray(values, float)
     if len(v) < 3 or np.all(v == v[0]):
         return None
-    r = stats.kendalltau(np.arange(len(v)), v)
-    return Trend(float(r.statistic), float(r.pvalue), len(v))
+    tau, p = stats.kendalltau(np.arange(len(v)), v)  # unpacked: .statistic only exists from scipy 1.11
+    return Trend(float(tau), float(p), len(v))
 
 
 def drift_warnings(

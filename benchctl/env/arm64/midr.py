@@ -11,8 +11,8 @@ arch/arm64/kernel/cpufeature.c `supports_bbml2_noabort_list[]` does; see
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 ARCH_FIELD = 0xF  # MIDR architecture field for "defined by ID registers"; cpuinfo shows it as 8
 
@@ -61,7 +61,7 @@ class Midr:
     @classmethod
     def from_fields(
         cls, implementer: int, variant: int, part: int, revision: int, architecture: int = ARCH_FIELD
-    ) -> "Midr":
+    ) -> Midr:
         return cls((implementer << 24) | (variant << 20) | (architecture << 16) | (part << 4) | revision)
 
 

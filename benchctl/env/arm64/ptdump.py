@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from benchctl.errors import InputError
 from benchctl.env.arm64.linearmap import block_fraction, classify, empty_census
+from benchctl.errors import InputError
 
 START = "---[ Linear Mapping start ]---"
 END = "---[ Linear Mapping end ]---"

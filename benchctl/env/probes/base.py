@@ -12,8 +12,9 @@ from __future__ import annotations
 import gzip
 import shutil
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchctl.errors import InputError
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from benchctl.env.arm64 import directmap, expected
 from benchctl.env.arm64.linearmap import block_fraction, classify
-from benchctl.env.probes.base import Context, Probe, Unavailable
 from benchctl.env.arm64.ptdump import START, parse_linear_map
+from benchctl.env.probes.base import Context, Probe, Unavailable
 
 PTDUMP = "sys/kernel/debug/kernel_page_tables"
 

@@ -12,8 +12,8 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 from benchctl.env.probes.base import Context
 

@@ -22,7 +22,7 @@ def load_driver(name: str) -> Any:
         mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as e:
         if e.name == mod_name:
-            raise InputError(f"no driver {name!r} (module {mod_name})")
+            raise InputError(f"no driver {name!r} (module {mod_name})") from None
         raise
     drv = getattr(mod, "DRIVER", None)
     if drv is None:

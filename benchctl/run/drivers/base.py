@@ -10,9 +10,10 @@ can remove it after a SIGKILL and refuse to touch anything else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from benchctl.parsers import Measurement
 
@@ -48,7 +49,7 @@ class Driver(Protocol):
     # params (e.g. device-mapper), shown by `benchctl workloads`; `check` still refuses at run time.
 
     def check(self, ctx: RunContext) -> list[str]:
-        """Preconditions beyond programs (memory, device-mapper, ...): raise BenchctlError to refuse, return warnings."""
+        """Preconditions beyond programs (memory, device-mapper, ...): raise BenchctlError to refuse; warnings."""
 
     def setup(self, ctx: RunContext) -> None:
         """Create what the workload needs (register in ctx.ledger first)."""

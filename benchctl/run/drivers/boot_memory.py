@@ -12,13 +12,14 @@ PageTables go into the note and raw output.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from benchctl.env.probes import memory as meminfo
-from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError
 from benchctl.parsers import Measurement
+from benchctl.run.drivers.base import IterationResult, RunContext
 
 FIELDS = {
     "MemTotal": "mem_total_kb",

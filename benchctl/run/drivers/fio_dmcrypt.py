@@ -17,17 +17,17 @@ encrypted run.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from benchctl.run.storage import blockdev
-
-from benchctl.run import proctree
-from benchctl.run.storage.blockstack import BlockStack, StackSpec, parse_size, require_device_mapper
-from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.errors import ResourceError, RunFailed
-from benchctl.results.fsutil import atomic_write_json
 from benchctl.parsers import ParseError, parse
+from benchctl.results.fsutil import atomic_write_json
+from benchctl.run import proctree
+from benchctl.run.drivers.base import IterationResult, RunContext
+from benchctl.run.storage import blockdev
+from benchctl.run.storage.blockstack import BlockStack, StackSpec, parse_size, require_device_mapper
 
 JOB_NAME = "iops-test-job"
 # The published command, in its published order; --directory and --size are filled in.
@@ -163,7 +163,7 @@ class FioDmcrypt:
         self._fresh(ctx)
         argv = fio_argv(ctx.state["dir"], ctx.params["size"])
         out, err, rc = self._run_fio(ctx, perf_wrap(argv))
-        raw = {"fio.json": out, "fio.stderr": err}
+        raw: dict[str, str | bytes] = {"fio.json": out, "fio.stderr": err}
         if rc != 0:
             raise RunFailed(f"fio failed (rc {rc}): {(err.strip().splitlines() or [''])[-1]}")
         try:

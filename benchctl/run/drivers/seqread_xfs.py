@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from benchctl.run.storage import blockdev, pagecache
-
-from benchctl.run import proctree
-from benchctl.run.storage.blockstack import BlockStack, StackSpec, parse_size
-from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError, ResourceError, RunFailed
-from benchctl.results.fsutil import atomic_write_json
 from benchctl.parsers import Measurement, ParseError, parse
+from benchctl.results.fsutil import atomic_write_json
+from benchctl.run import proctree
+from benchctl.run.drivers.base import IterationResult, RunContext
+from benchctl.run.storage import blockdev, pagecache
+from benchctl.run.storage.blockstack import BlockStack, StackSpec, parse_size
 
 FILE_PREFIX = "benchctl-seqread-"
 XFS_OVERHEAD = 1.06  # log, AG headers and free-space slack around the file
@@ -79,7 +79,7 @@ class SeqreadXfs:
         p = ctx.params
         size, ramdisk = self._sizes(p)
         avail = blockdev.meminfo_kb().get("MemAvailable", 0) * 1024
-        warnings = []
+        warnings: list[str] = []
         if p.get("dir"):
             d = Path(p["dir"])
             if not d.is_dir():

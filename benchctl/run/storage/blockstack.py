@@ -26,14 +26,15 @@ import os
 import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from benchctl.run.storage import blockdev, dmcrypt
 from benchctl.env.mounts import mounted, mounts
 from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
 from benchctl.run.kinds import handler, register_kind, same_inode
+from benchctl.run.storage import blockdev, dmcrypt
 from benchctl.sizes import parse_size  # noqa: F401  (drivers import it from here)
 
 LOOP_DETACH_S = 10.0  # a busy loop device detaches when its last user closes it
