@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from benchctl.analyze.report import FORMATS
-from benchctl.commands.common import SKIP_BAD_ROWS_HELP
+from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
 
 
 @click.command("analyze")
@@ -25,14 +25,7 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP
     type=click.Path(dir_okay=False),
     help="Claims file (TOML, see analysis/claims/README.md).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="text (mail, <= 72 columns), markdown (trackers) or json (docs/result-format.md).",
-)
+@format_option(FORMATS, "text", "text (mail, <= 72 columns), markdown (trackers) or json (docs/result-format.md).")
 @click.option("--brief", is_flag=True, help="Text sized for a mail: <= 40 lines; the claims, checks, design.")
 @click.option(
     "--plots",

@@ -30,18 +30,19 @@ def echo(text: str, indent: str = "    ") -> None:
     click.echo("\n".join(textwrap.wrap(text, WIDTH, subsequent_indent=lead + indent, break_on_hyphens=False)) or "")
 
 
-def format_option(default: str = "text"):
-    """--format text|json, the one convention for machine-readable output (old --json: a hidden alias)."""
+def format_option(
+    choices: tuple[str, ...] = ("text", "json"),
+    default: str = "text",
+    help: str = "text for people (<= 72 columns), json for programs (docs/result-format.md).",
+    json_alias: bool = False,
+):
+    """--format, the one convention for output formats (json_alias: the old --json flag, hidden)."""
 
     def deco(f):
-        f = click.option("--json", "as_json", is_flag=True, hidden=True)(f)
+        if json_alias:
+            f = click.option("--json", "as_json", is_flag=True, hidden=True)(f)
         return click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(["text", "json"]),
-            default=default,
-            show_default=True,
-            help="text for people (<= 72 columns), json for programs (docs/result-format.md).",
+            "--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help=help
         )(f)
 
     return deco

@@ -11,7 +11,7 @@ from benchctl.commands.common import format_option
 
 
 @click.command(name="env")
-@format_option()
+@format_option(json_alias=True)
 @click.option(
     "--root",
     type=click.Path(path_type=Path),

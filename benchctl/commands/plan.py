@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from benchctl.commands.common import SKIP_BAD_ROWS_HELP
+from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
 
 
 @click.command("plan")
@@ -30,7 +30,7 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP
 )
 @click.option("--power", "target", type=click.FloatRange(0.5, 0.99), default=0.8, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
 @click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 def command(
     run_dirs,

@@ -30,7 +30,7 @@ def _driver_limits(w) -> list[str]:
 
 
 @click.command(name="workloads")
-@format_option()
+@format_option(json_alias=True)
 def command(fmt: str, as_json: bool) -> None:
     """List workloads, their presets and what each needs (and whether this host has it)."""
     from benchctl.errors import InputError
