@@ -395,3 +395,17 @@ def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
     claim = next(c for c in out["claims"] if c["id"] == "dmcrypt-iops")
     assert claim["verdict"] == "not-judged"
     assert claim["warnings"][0].startswith("not judged: not comparable: crypt differs")
+
+
+def test_plan_warns_on_simulated_and_noiseless_pilots(tmp_path):
+    recs = ad.rows(np.random.default_rng(3), boots=3, iters=3)
+    ad.write_runs(tmp_path / "sim", recs, simulated=True)
+    r = bench("plan", tmp_path / "sim", "--baseline", "pte", "--candidate", "block", "--effect", 2)
+    assert r.returncode == 0, r.stderr
+    assert "warning: the pilot is SIMULATED" in r.stdout and "simulated timestamps" in r.stdout
+    flat = [dict(x, value=100.0 if x["arm"] == "pte" else 103.0) for x in recs]  # no noise at all
+    ad.write_runs(tmp_path / "flat", flat)
+    r = bench("plan", tmp_path / "flat", "--baseline", "pte", "--candidate", "block", "--effect", 2, "--format", "json")
+    out = json.loads(r.stdout)
+    assert out["format"] == "benchctl-plan/1"
+    assert "no noise at all" in out["plans"][0]["note"] and "inf" not in r.stdout

@@ -56,7 +56,8 @@ def command(
     import json
 
     from benchctl.analyze.claims import load_claims
-    from benchctl.analyze.plan import make_plan, render_text
+    from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
+    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
     from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table
     from benchctl.errors import UsageError
@@ -81,7 +82,15 @@ def command(
     if fmt == "json":
         click.echo(
             json.dumps(
-                {"costs": result["costs"], "simulated": result["simulated"], "plans": rows}, indent=2, default=str
+                {
+                    "format": PLAN_FORMAT,
+                    "costs": result["costs"],
+                    "simulated": result["simulated"],
+                    "warnings": pilot_warnings(result),
+                    "plans": rows,
+                },
+                indent=2,
+                default=str,
             )
         )
     else:
