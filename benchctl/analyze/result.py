@@ -22,6 +22,8 @@ Choices a reader of the numbers should know (docs/analyze.md has more):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from benchctl.analyze import checks as design_checks
 from benchctl.analyze.claims import Claim, validate_claims
 from benchctl.analyze.compare import compare
@@ -110,13 +112,20 @@ def _all_series(
     return series
 
 
-def _compare_all(series: dict[tuple[str, str], tuple[Series, Series, bool]], **kw) -> dict[tuple[str, str], dict]:
+Progress = Callable[[int, int, str], None]
+
+
+def _compare_all(
+    series: dict[tuple[str, str], tuple[Series, Series, bool]], progress: Progress | None = None, **kw
+) -> dict[tuple[str, str], dict]:
     # One budget for the whole table: past it every comparison uses the normal limit, so
     # which metrics get exact resampling never depends on their order.
     work = sum(bootstrap.exact_work(s.arm, kw["resamples"]) for b, c, _ in series.values() for s in (b, c))
     exact = None if work <= bootstrap.TOTAL_EXACT_BUDGET else False
     comps: dict[tuple[str, str], dict] = {}
-    for (workload, metric), (base, cand, is_ratio) in series.items():
+    for k, ((workload, metric), (base, cand, is_ratio)) in enumerate(series.items(), 1):
+        if progress:
+            progress(k, len(series), f"{workload}/{metric}")
         comps[(workload, metric)] = compare(workload, metric, base, cand, is_ratio=is_ratio, exact=exact, **kw)
         if metric in RATIOS and not is_ratio:
             comps[(workload, metric)]["warnings"].append(
@@ -222,6 +231,7 @@ def analyze(
     resamples: int = 10_000,
     reboot_cost: float = DEFAULT_REBOOT_COST,
     iteration_cost: float | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """The result dict every report renders (module doc): comparisons, verdicts, checks, design."""
     _check_arms(tidy, baseline, candidate, confidence)
@@ -230,7 +240,13 @@ def analyze(
     notes: list[str] = []
     series = _all_series(tidy, df, baseline, candidate, notes)
     comps = _compare_all(
-        series, confidence=confidence, seed=seed, resamples=resamples, baseline=baseline, candidate=candidate
+        series,
+        progress,
+        confidence=confidence,
+        seed=seed,
+        resamples=resamples,
+        baseline=baseline,
+        candidate=candidate,
     )
     iter_cost = iteration_cost if iteration_cost is not None else _iteration_cost(df)
     cost_note = None

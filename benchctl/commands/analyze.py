@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from benchctl.analyze.report import FORMATS
-from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
+from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option, progress_after
 
 
 @click.command("analyze")
@@ -71,7 +71,16 @@ def command(
 
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
-    result = analyze(tidy, baseline, candidate, claims, confidence=confidence, seed=seed, resamples=resamples)
+    result = analyze(
+        tidy,
+        baseline,
+        candidate,
+        claims,
+        confidence=confidence,
+        seed=seed,
+        resamples=resamples,
+        progress=progress_after(),
+    )
     if plots_dir:
         _plots(result, tidy, plots_dir, list(run_dirs) + list(csvs), all_plots)
     click.echo(render(result, fmt, brief=brief), nl=False)

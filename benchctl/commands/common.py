@@ -79,3 +79,22 @@ def load_table(run_dirs, csvs, baseline: str, candidate: str, skip_bad_rows: boo
             for line in summarize_skipped(rows):
                 say(line, "  ")
     return tidy
+
+
+def progress_after(seconds: float = 2.0, what: str = "analyzing"):
+    """A progress callback (k, n, name) that speaks up only once the work has taken `seconds`,
+    then says where it is and how long is left (a linear estimate)."""
+    import time
+
+    start = time.monotonic()
+    last = [0.0]
+
+    def progress(k: int, n: int, name: str) -> None:
+        now = time.monotonic() - start
+        if now < seconds or now - last[0] < 1.0 or k < 2:
+            return
+        last[0] = now
+        left = now / (k - 1) * (n - k + 1)
+        say(f"{what} {k}/{n}: {name} (about {left:.0f} s left)")
+
+    return progress
