@@ -190,3 +190,32 @@ def test_a_csv_value_that_is_not_a_number_is_an_error_unless_skipped(tmp_path):
     )
     p = benchctl("analyze", "--csv", str(csv), "--baseline", "pte", "--candidate", "block", "--skip-bad-rows")
     assert p.returncode == 0 and "skipped 1 CSV row(s) (--skip-bad-rows)" in p.stderr
+
+
+def test_import_caveats_and_defaults_go_to_the_terminal(tmp_path):
+    """Coarse percentiles and unsupported counters are said on stderr, not only written into run.json."""
+    r = CliRunner().invoke(
+        cli, ["import", str(TOOLS / "mutilate-closedloop-peak.txt"), "--arm", "a", "-o", str(tmp_path)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "caveat" in r.stderr and "log-bins-10pct buckets up to 10 % wide (coarse)" in " ".join(r.stderr.split())
+    assert "host: unknown (give --host NAME" in r.stderr and "give --boot ID" in " ".join(r.stderr.split())
+    assert "next: benchctl analyze" in r.stderr
+    r = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            str(TOOLS / "perf-stat-x-hw-unsupported.txt"),
+            "--arm",
+            "a",
+            "-o",
+            str(tmp_path),
+            "--host",
+            "h1",
+            "--boot",
+            "b1",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "cycles: <not supported>" in " ".join(r.stderr.split()) and "host: unknown" not in r.stderr
+    assert max(len(x) for x in r.stderr.splitlines() if str(tmp_path) not in x) <= 72  # a path is not cut
