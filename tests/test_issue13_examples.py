@@ -219,3 +219,25 @@ def test_import_caveats_and_defaults_go_to_the_terminal(tmp_path):
     assert r.exit_code == 0, r.output
     assert "cycles: <not supported>" in " ".join(r.stderr.split()) and "host: unknown" not in r.stderr
     assert max(len(x) for x in r.stderr.splitlines() if str(tmp_path) not in x) <= 72  # a path is not cut
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("run", "memcached", "--arm", "a", "--set", "nosuchparam=1"), "--set nosuchparam: workload memcached has"),
+        (("run", "memcached", "--arm", "a", "--preset", "nosuch"), "--preset nosuch: workload memcached has no"),
+        (("run", "nosuch", "--arm", "a"), "no workload 'nosuch' (known: "),
+        (("analyze", "--csv", "x.csv", "--baseline", "pte", "--candidate", "pte"), "are both 'pte'"),
+        (
+            ("analyze", "--csv", "x.csv", "--baseline", "a", "--candidate", "b", "--brief", "--format", "json"),
+            "--brief is a text report",
+        ),
+        (("export", ".", "--format", "pyperf"), "give -o DIR"),
+    ],
+)
+def test_bad_option_values_exit_2_with_a_plain_message(args, message):
+    p = benchctl(*args)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    line = p.stderr.strip()
+    assert line.startswith("benchctl: error: ") and message in line and "\n" not in line
+    assert ".toml" not in line and "literal" not in line and "Traceback" not in line

@@ -69,6 +69,10 @@ def command(
     from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table
 
+    if brief and fmt != "text":
+        from benchctl.errors import UsageError
+
+        raise UsageError(f"--brief is a text report; leave it out with --format {fmt}")
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
     result = analyze(
