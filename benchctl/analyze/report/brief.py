@@ -15,7 +15,7 @@ from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human
 
 MAX_LINES = 40
-MAX_CHECK_LINES = 2  # a check longer than this is cut (the full report has it whole)
+MAX_CHECK_LINES = 3  # a check longer than this is cut (the full report has it whole)
 MAX_WHY_LINES = 3
 
 
