@@ -77,7 +77,7 @@ def load_table(run_dirs, csvs, baseline: str, candidate: str, skip_bad_rows: boo
         if rows:
             say(f"skipped {len(rows)} CSV row(s) (--skip-bad-rows):")
             for line in summarize_skipped(rows):
-                say(line, "  ")
+                click.echo(f"  {line}", err=True)  # FILE: lines N, M stays on one line
     return tidy
 
 

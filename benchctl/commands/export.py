@@ -65,20 +65,19 @@ def command(dirs: tuple[Path, ...], fmt: str, output: Path | None, output_alias:
 
 def _notes(tidy) -> None:
     """What was left out, and runs that did not complete, on stderr."""
-    from benchctl.commands.common import say
     from benchctl.errors import InputError
     from benchctl.results.store import RunFolder, effective_status
     from benchctl.results.table import summarize_skipped
 
     for line in summarize_skipped(tidy.skipped):
-        say(line, "benchctl: skipped: ")
+        click.echo(f"benchctl: skipped: {line}", err=True)  # FILE:LINE stays on one line, for grep and editors
     for b in tidy.boots:
         try:
             status = effective_status(RunFolder.open(Path(b.source)).manifest)
         except InputError:
             continue
         if status not in ("complete", "imported", "simulated"):
-            say(f"run {b.run} is {status} ({b.source})", "benchctl: note: ")
+            click.echo(f"benchctl: note: run {b.run} is {status} ({b.source})", err=True)
 
 
 def _to_file(tidy, fmt: str, output: Path) -> None:
