@@ -377,5 +377,7 @@ def refuse_bad_rows(tidy: Tidy) -> None:
     """
     bad = [s for s in tidy.skipped if s.user_row]
     if bad:
+        first_file = bad[0].file
+        bad.sort(key=lambda s: (s.file != first_file, s.line or 0))  # the first bad line of the first file
         more = f" (and {len(bad) - 1} more row(s))" if len(bad) > 1 else ""
         raise InputError(f"{bad[0].reason}{more}; fix the table or give --skip-bad-rows", bad[0].file, bad[0].line)
