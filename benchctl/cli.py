@@ -53,7 +53,11 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 72, "terminal_width": 72},
+)
 @click.version_option(__version__, prog_name="benchctl")
 def cli() -> None:
     """benchctl: check a kernel change's performance claims with real

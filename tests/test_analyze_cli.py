@@ -120,28 +120,29 @@ def test_run_folders_checks_and_plots(tmp_path):
     recs = ad.rows(rng, interleave=False) + ad.rows(rng, metric="p99_latency_us", unit="us", interleave=False)
     ad.write_runs(tmp_path / "runs", recs, state="pte")
     plots = tmp_path / "plots"
-    r = bench(
-        "analyze",
-        tmp_path / "runs",
-        "--baseline",
-        "pte",
-        "--candidate",
-        "block",
-        "--claims",
-        CLAIMS,
-        "--plots",
-        plots,
-        "--resamples",
-        500,
-    )
+    common = ("analyze", tmp_path / "runs", "--baseline", "pte", "--candidate", "block", "--claims", CLAIMS)
+    r = bench(*common, "--plots", plots, "--resamples", 500)
     assert r.returncode == 0, r.stderr
     assert "both arms have the linear map in state 'pte'" in r.stdout
     assert "not interleaved" in r.stdout
     names = {p.name for p in plots.iterdir()}
-    for stem in ("claims-forest", "dist-memcached-ops_per_sec", "order-memcached-ops_per_sec", "latency-memcached"):
-        assert f"{stem}.png" in names and f"{stem}.svg" in names
+    # by default: the claims figures, a contact sheet and an index, said while drawing
+    assert {
+        "claims-forest.png",
+        "claims-forest.svg",
+        "dist-memcached-ops_per_sec.png",
+        "contact-sheet.png",
+        "index.md",
+    } <= names
+    assert not any(n.startswith(("order-", "latency-")) for n in names)
+    assert "drawing 1/" in r.stderr and "claims-forest" in r.stderr
     assert "SIMULATED" not in (plots / "claims-forest.svg").read_text()
     assert str(tmp_path / "runs") in (plots / "claims-forest.svg").read_text()
+    assert "[claims-forest.png](claims-forest.png)" in (plots / "index.md").read_text()
+    r = bench(*common, "--plots", tmp_path / "all", "--all-plots", "--resamples", 200)
+    names = {p.name for p in (tmp_path / "all").iterdir()}
+    for stem in ("order-memcached-ops_per_sec", "latency-memcached"):  # real record times: drift is drawn
+        assert f"{stem}.png" in names and f"{stem}.svg" in names
 
 
 def test_truncated_jsonl_is_reported_and_rest_analysed(tmp_path):
@@ -155,19 +156,18 @@ def test_truncated_jsonl_is_reported_and_rest_analysed(tmp_path):
     assert "truncated last record" in r.stdout and "records.jsonl: line 6" in r.stdout
 
 
-def test_bad_values_named_but_analysis_continues(tmp_path):
+def test_bad_values_named_and_with_skip_bad_rows_analysis_continues(tmp_path):
     recs = ad.rows(np.random.default_rng(0), boots=3, iters=4)
     recs[2]["value"] = "n/a"
     p = ad.write_csv(tmp_path / "x.csv", recs)
-    r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
+    args = ("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300)
+    r = bench(*args)
+    assert r.returncode == 3 and f"{p}:4: value is not a number" in r.stderr
+    r = bench(*args, "--skip-bad-rows")
     assert r.returncode == 0
     checks = r.stdout[r.stdout.index("Checks") : r.stdout.index("Comparisons")]
     assert "line 4: value is not a number (skipped)" in " ".join(checks.split())
-    j = json.loads(
-        bench(
-            "analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--resamples", 300, "--format", "json"
-        ).stdout
-    )
+    j = json.loads(bench(*args, "--format", "json", "--skip-bad-rows").stdout)
     assert j["skipped"] == [f"{p}: line 4: value is not a number (skipped)"]
     assert j["skipped_items"] == [{"file": str(p), "line": 4, "reason": "value is not a number"}]
     assert j["comparisons"][0]["baseline"]["n_samples"] + j["comparisons"][0]["candidate"]["n_samples"] == 23
@@ -194,10 +194,12 @@ def test_empty_arm_exit_3(tmp_path):
             r["value"] = "inf"
     p = ad.write_csv(tmp_path / "x.csv", recs)
     one_line_error(
-        bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"),
-        "'block' has no usable rows",
-        "value is infinite",
+        bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block"), "x.csv:4: value is infinite"
     )
+    r = bench("analyze", "--csv", p, "--baseline", "pte", "--candidate", "block", "--skip-bad-rows")
+    assert r.returncode == 3 and "skipped 4 CSV row(s)" in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "'block' has no usable rows" in last and "value is infinite" in last
 
 
 def test_bad_claims_exit_3(tmp_path, csv_path):
@@ -227,9 +229,13 @@ def test_simulated_runs_banner(tmp_path):
         300,
         "--plots",
         tmp_path / "p",
+        "--all-plots",
     )
     assert "SIMULATED DATA" in r.stdout.splitlines()[1]
     assert "SIMULATED" in (tmp_path / "p" / "dist-memcached-ops_per_sec.svg").read_text()
+    # simulated record times are not measurement times: no drift figure, and index.md says why
+    assert not list((tmp_path / "p").glob("order-*"))
+    assert "no real measurement times" in (tmp_path / "p" / "index.md").read_text()
 
 
 def test_plan_text_and_json(csv_path):
@@ -304,6 +310,7 @@ def test_hdr_latency_curves_plotted_from_raw_outputs(tmp_path, tools_dir):
         200,
         "--plots",
         tmp_path / "p",
+        "--all-plots",
     )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "p" / "latency-hdr-memcached.png").stat().st_size > 10_000
@@ -345,8 +352,8 @@ def test_one_measurement_per_arm_is_never_judged(tmp_path):
     import json
 
     claim = next(c for c in json.loads(r.stdout)["claims"] if c["id"] == "boot-memory")
-    assert claim["verdict"] == "inconclusive"
-    assert any("one measurement" in w for w in claim["warnings"])
+    assert claim["verdict"] == "not-judged"
+    assert claim["warnings"][0].startswith("not judged: one boot per arm")
 
 
 def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
@@ -386,5 +393,19 @@ def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     claim = next(c for c in out["claims"] if c["id"] == "dmcrypt-iops")
-    assert claim["verdict"] == "inconclusive"
-    assert any(w.startswith("not comparable: crypt differs") for w in claim["warnings"])
+    assert claim["verdict"] == "not-judged"
+    assert claim["warnings"][0].startswith("not judged: not comparable: crypt differs")
+
+
+def test_plan_warns_on_simulated_and_noiseless_pilots(tmp_path):
+    recs = ad.rows(np.random.default_rng(3), boots=3, iters=3)
+    ad.write_runs(tmp_path / "sim", recs, simulated=True)
+    r = bench("plan", tmp_path / "sim", "--baseline", "pte", "--candidate", "block", "--effect", 2)
+    assert r.returncode == 0, r.stderr
+    assert "warning: the pilot is SIMULATED" in r.stdout and "simulated timestamps" in r.stdout
+    flat = [dict(x, value=100.0 if x["arm"] == "pte" else 103.0) for x in recs]  # no noise at all
+    ad.write_runs(tmp_path / "flat", flat)
+    r = bench("plan", tmp_path / "flat", "--baseline", "pte", "--candidate", "block", "--effect", 2, "--format", "json")
+    out = json.loads(r.stdout)
+    assert out["format"] == "benchctl-plan/1"
+    assert "no noise at all" in out["plans"][0]["note"] and "inf" not in r.stdout

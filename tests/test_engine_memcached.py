@@ -69,9 +69,11 @@ def test_missing_generator_is_refused_naming_the_package(tmp_path):
     assert not list(tmp_path.rglob("run.json")), "refused before creating anything"
 
 
-def test_bad_override_is_exit_3(tmp_path):
+def test_bad_override_is_exit_2(tmp_path):
+    """A bad --set value is a command-line error: exit 2, in plain words (issue 13)."""
     p = benchctl(["run", "memcached", "--arm", "x", "--set", "threads=many", "-o", str(tmp_path)], tmp_path / "s")
-    assert p.returncode == 3 and "--set threads" in p.stderr and "memcached.toml" in p.stderr
+    assert p.returncode == 2 and "--set threads: expected an integer, got 'many'" in p.stderr
+    assert "memcached.toml" not in p.stderr and "literal" not in p.stderr
 
 
 def test_generator_choice_prefers_memtier_then_mutilate():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchctl.errors import InputError
+from benchctl.errors import InputError, UsageError
 from benchctl.run.specs import (
     list_workload_names,
     load_suite,
@@ -71,8 +71,8 @@ def test_resolution_order_and_types(tmp_path):
 @pytest.mark.parametrize(
     "override, needle",
     [
-        ({"nope": "1"}, "--set nope: unknown parameter"),
-        ({"n": "x"}, "--set n: expected int"),
+        ({"nope": "1"}, "--set nope: workload w has no such parameter"),
+        ({"n": "x"}, "--set n: expected an integer, got 'x'"),
         ({"n": "0"}, "--set n: must be >= 1"),
         ({"mode": "c"}, "--set mode: must be one of a, b"),
         ({"flag": "maybe"}, "--set flag: expected true or false"),
@@ -80,10 +80,12 @@ def test_resolution_order_and_types(tmp_path):
     ],
 )
 def test_bad_overrides_name_the_key(tmp_path, override, needle):
+    """A bad --set is a command-line error (exit 2) in plain words: no internal path, no Python wording."""
     p = write(tmp_path, GOOD)
-    with pytest.raises(InputError) as e:
+    with pytest.raises(UsageError) as e:
         load_workload(p).resolve("quick", override)
-    assert needle in str(e.value) and str(p) in str(e.value)
+    assert needle in str(e.value) and str(p) not in str(e.value) and "literal" not in str(e.value)
+    assert e.value.exit_code == 2
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,7 @@ def test_bad_overrides_name_the_key(tmp_path, override, needle):
     [
         (lambda s: s + "\nbogus = 1\n", "bogus: unknown key"),
         (lambda s: s.replace("min = 1", "min = 1\nmni = 2"), "params.n.mni: unknown key"),
-        (lambda s: s.replace("default = 2", 'default = "two"'), "params.n.default: expected int"),
+        (lambda s: s.replace("default = 2", 'default = "two"'), "params.n.default: expected an integer"),
         (lambda s: s.replace('type = "bool"', 'type = "boolean"'), "params.flag.type"),
         (lambda s: s.replace("set = { n = 3 }", "set = { m = 3 }"), "presets.quick.set.m: unknown parameter"),
         (lambda s: s.replace("iterations = 2", 'iterations = "2"'), "presets.quick.iterations: expected int"),
@@ -109,15 +111,18 @@ def test_bad_spec_files_name_file_and_key(tmp_path, edit, needle):
 
 
 def test_unknown_workload_lists_known():
-    with pytest.raises(InputError, match="known: .*memcached"):
+    """A workload name typed on the command line is a usage error (exit 2), a missing file an input error."""
+    with pytest.raises(UsageError, match="no workload 'no-such-workload' \\(known: .*memcached"):
         load_workload("no-such-workload")
+    with pytest.raises(InputError, match="no such workload"):
+        load_workload("/nonexistent/w.toml")
 
 
 def test_helpers():
     assert parse_size("128G") == 128 << 30 and parse_size("4k") == 4096 and parse_size(10) == 10
     assert parse_cpus("0-2,5") == [0, 1, 2, 5]
     assert parse_overrides(["a=1", "b = x=y"]) == {"a": "1", "b": "x=y"}
-    with pytest.raises(InputError):
+    with pytest.raises(UsageError):
         parse_overrides(["novalue"])
 
 
@@ -132,7 +137,7 @@ def test_suite_routes_overrides(tmp_path, monkeypatch):
     )
     plan = load_suite("s").resolve("quick", {"flag": "1"})
     assert plan[0].preset == "claim" and plan[0].params["n"] == 5 and plan[0].params["flag"] is True
-    with pytest.raises(InputError, match="--set zz: no workload"):
+    with pytest.raises(UsageError, match="--set zz: no workload"):
         load_suite("s").resolve("quick", {"zz": "1"})
 
 

@@ -12,7 +12,9 @@ def _fio_here(monkeypatch, has_dm: bool) -> str:
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("fio-dmcrypt:"))
-    return next(line for line in lines[start:] if line.strip().startswith("here:"))
+    i = next(i for i, line in enumerate(lines) if i > start and line.strip().startswith("here:"))
+    here = [lines[i]] + [x for x in lines[i + 1 :] if x.startswith("      ")]  # wrapped at 72 columns
+    return " ".join(x.strip() for x in here)
 
 
 def test_fio_dmcrypt_without_device_mapper_is_not_ready(monkeypatch):

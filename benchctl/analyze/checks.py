@@ -7,8 +7,10 @@ metadata is absent and the checks say what they could not check).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from itertools import pairwise
+from pathlib import Path
 
 from benchctl.results.table import BootMeta
 
@@ -115,14 +117,65 @@ def interleaving(boots: list[BootMeta], baseline: str, candidate: str) -> list[s
     return []
 
 
+def shared_boots(boots: list[BootMeta]) -> set[str]:
+    """Boot ids that appear in more than one arm (run folders only: CSVs may number boots per arm)."""
+    arms_of: dict[str, set[str]] = defaultdict(set)
+    for b in boots:
+        if b.source != "csv":
+            arms_of[b.boot].add(b.arm)
+    return {k for k, v in arms_of.items() if len(v) > 1}
+
+
+MIN_DUP_BYTES = 64  # shorter raw files (an empty stderr, "0\n") match by chance
+MAX_DUP_BYTES = 64 << 20
+
+
+def _raw_files(b: BootMeta):
+    raw = Path(b.source) / "raw"
+    if b.source == "csv" or not raw.is_dir():
+        return
+    for f in sorted(raw.glob("iter-*/*")):
+        try:
+            size = f.stat().st_size
+        except OSError:
+            continue
+        if f.is_file() and MIN_DUP_BYTES <= size <= MAX_DUP_BYTES:
+            yield f, size
+
+
+def duplicate_raw(boots: list[BootMeta]) -> tuple[list[str], set[str]]:
+    """Byte-identical measured outputs in two places: (messages, workloads affected).
+
+    Two iterations never write the same bytes (timestamps, counters, latency
+    tails differ); identical files mean one output was imported or copied
+    more than once, and counting it twice fakes precision.
+    """
+    groups: dict[tuple[int, str], list[tuple[Path, BootMeta]]] = defaultdict(list)
+    by_size: dict[int, list[tuple[Path, BootMeta]]] = defaultdict(list)
+    for b in {(b.source, b.workload): b for b in boots}.values():
+        for f, size in _raw_files(b):
+            by_size[size].append((f, b))
+    for size, files in by_size.items():
+        if len(files) > 1:
+            for f, b in files:
+                groups[(size, hashlib.sha256(f.read_bytes()).hexdigest())].append((f, b))
+    dups = [g for g in groups.values() if len(g) > 1]
+    msgs = []
+    for g in dups[:2]:
+        arms = sorted({b.arm for _, b in g})
+        msgs.append(
+            f"duplicate data: {len(g)} byte-identical copies of {g[0][0].name} (arm "
+            f"{', '.join(arms)}; runs {', '.join(sorted({b.run[-6:] for _, b in g}))})"
+        )
+    if len(dups) > 2:
+        msgs.append(f"duplicate data: {len(dups) - 2} more sets of byte-identical raw outputs")
+    return msgs, {b.workload for g in dups for _, b in g}
+
+
 def identity(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     """One boot cannot be both arms, and a host change between arms confounds the kernel."""
     out = []
-    arms_of: dict[str, set[str]] = defaultdict(set)
-    for b in boots:
-        if b.source != "csv":  # run folders carry kernel boot ids; CSVs may number boots per arm
-            arms_of[b.boot].add(b.arm)
-    both = sorted(k for k, v in arms_of.items() if len(v) > 1)
+    both = sorted(shared_boots(boots))
     if both:
         out.append(
             f"boot(s) {', '.join(x[:12] for x in both[:3])} appear in both arms: "

@@ -19,28 +19,39 @@ claimed band [lo - tol, hi + tol]:
 - confirmed: the interval lies on the claimed side of zero and overlaps the band;
 - smaller-than-claimed / larger-than-claimed: on the claimed side of zero but
   entirely nearer to / farther from zero than the band;
-- not-reproduced: the interval misses the band and includes zero or lies on
-  the other side;
-- inconclusive: the interval overlaps both zero and the band.
-Family-wise error: a verdict that asserts an effect (the first three) also
-needs the claim's Holm-adjusted p-value below 1 - confidence when a p-value
-exists; otherwise the verdict is inconclusive with a warning saying so.
+- reversed: the interval lies entirely on the other side of zero (the
+  change goes the opposite way);
+- not-reproduced: the interval misses the band and includes zero;
+- inconclusive: the interval overlaps both zero and the band;
+- not-judged: the data cannot support any verdict (one boot per arm, a boot
+  in both arms, duplicate data, mismatched setups, too coarse a resolution,
+  no data); the first warning says why.
+Family-wise error: a verdict that asserts an effect (the first three, and
+reversed) also needs the claim's Holm-adjusted p-value below 1 - confidence
+when a p-value exists; otherwise the verdict is inconclusive with a warning
+saying so.
+
+Errors name the file, the line and the claim id (`bbml2.toml:31: claim
+'memcached-ops': ...`), so a reviewer can fix the file without counting
+[[claim]] tables.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchctl.documents import load_toml
 from benchctl.errors import InputError
+from benchctl.results.metrics import CATALOGUE, RATIOS
 
 FORMAT = "benchctl-claims/1"
 DEFAULT_TOLERANCE_REL = 0.25  # of the claimed magnitude nearest zero, when tolerance is omitted
-EFFECT_VERDICTS = ("confirmed", "smaller-than-claimed", "larger-than-claimed")
-VERDICTS = EFFECT_VERDICTS + ("not-reproduced", "inconclusive")
+EFFECT_VERDICTS = ("confirmed", "smaller-than-claimed", "larger-than-claimed", "reversed")
+VERDICTS = EFFECT_VERDICTS + ("not-reproduced", "inconclusive", "not-judged")
 CLAIM_KEYS = {
     "id",
     "workload",
@@ -54,6 +65,7 @@ CLAIM_KEYS = {
     "machine",
     "description",
     "absolute",
+    "setup",
 }
 TOP_KEYS = {"format", "title", "description", "claim"}
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -73,6 +85,14 @@ class Claim:
     description: str = ""
     resolution_pct: float | None = None
     absolute: str = ""
+    setup: tuple[tuple[str, str], ...] = ()  # (key, value): what the data must have measured
+    line: int | None = None  # of the [[claim]] header, for error messages
+    source_path: str = field(default="", compare=False)
+    key_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+
+    def line_of(self, key: str) -> int | None:
+        """The line of `key = ...` in this claim's table (else its header line)."""
+        return dict(self.key_lines).get(key, self.line)
 
     @property
     def is_range(self) -> bool:
@@ -102,66 +122,96 @@ class Claim:
             "description": self.description,
             "absolute": self.absolute or None,
             "resolution_pct": self.resolution_pct,
+            "setup": dict(self.setup) or None,
         }
 
 
-def _num(v, path, key) -> float:
+class _Where:
+    """Where a claim sits in its file, so every error names the file, line and claim id."""
+
+    def __init__(self, path: str, header: int | None, keys: dict[str, int]) -> None:
+        self.path, self.header, self.keys, self.id = path, header, keys, ""
+
+    def error(self, message: str, key: str | None = None) -> InputError:
+        who = f"claim {self.id!r}: " if self.id else "[[claim]]: "
+        line = self.keys.get(key, self.header) if key else self.header
+        return InputError(who + message, self.path, line)
+
+
+def _num(v, where: _Where, key: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise InputError(f"{key} must be a finite number, not {v!r}", path)
+        raise where.error(f"{key} must be a finite number, not {v!r}", key.split(".")[0])
     return float(v)
 
 
-def _str(v, path, key) -> str:
+def _str(v, where: _Where, key: str) -> str:
     if not isinstance(v, str):
-        raise InputError(f"{key} must be a string, not {type(v).__name__}", path)
+        raise where.error(f"{key} must be a string, not {type(v).__name__}", key)
     return v
 
 
-def parse_claim(d: dict, path: str, where: str) -> Claim:
-    unknown = sorted(set(d) - CLAIM_KEYS)
-    if unknown:
-        raise InputError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CLAIM_KEYS))})", path)
-    for k in ("id", "workload", "metric", "direction"):
-        if k not in d:
-            raise InputError(f"{where}: missing key {k!r}", path)
-    cid = _str(d["id"], path, f"{where}.id")
-    where = f"claim {cid!r}"
-    if not ID_RE.match(cid):
-        raise InputError(f"{where}: id may hold only letters, digits, '.', '_' and '-'", path)
-    direction = _str(d["direction"], path, f"{where}.direction")
-    if direction not in ("increase", "decrease"):
-        raise InputError(f"{where}.direction must be 'increase' or 'decrease', not {direction!r}", path)
+def _setup(v, where: _Where) -> tuple[tuple[str, str], ...]:
+    if not isinstance(v, dict) or not all(
+        isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v.values()
+    ):
+        raise where.error('setup must be a table of simple values, e.g. setup = { crypt = "dm-crypt" }', "setup")
+    return tuple(sorted((str(k), str(x)) for k, x in v.items()))
+
+
+def _claimed(d: dict, where: _Where, direction: str) -> tuple[float, float]:
     if ("value" in d) == ("range" in d):
-        raise InputError(f"{where}: give exactly one of 'value' or 'range'", path)
+        raise where.error("give exactly one of 'value' or 'range'", "value" if "value" in d else None)
     if "value" in d:
-        lo = hi = _num(d["value"], path, f"{where}.value")
+        lo = hi = _num(d["value"], where, "value")
     else:
         r = d["range"]
         if not isinstance(r, list) or len(r) != 2:
-            raise InputError(f"{where}.range must be [low, high] in percent", path)
-        lo, hi = sorted(_num(x, path, f"{where}.range") for x in r)
+            raise where.error("range must be [low, high] in percent", "range")
+        lo, hi = sorted(_num(x, where, "range") for x in r)
     sign_ok = (lo > 0 and hi > 0) if direction == "increase" else (lo < 0 and hi < 0)
     if not sign_ok:
-        raise InputError(
-            f"{where}: a claimed {direction} needs a {'positive' if direction == 'increase' else 'negative'} "
-            f"value in percent (got {lo:g}..{hi:g})",
-            path,
+        sign = "positive" if direction == "increase" else "negative"
+        raise where.error(
+            f"a claimed {direction} needs a {sign} value in percent (got {lo:g}..{hi:g})",
+            "value" if "value" in d else "range",
         )
+    return lo, hi
+
+
+def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, int] | None = None) -> Claim:
+    """One [[claim]] table; header/keys are its line numbers (see claim_lines)."""
+    where = _Where(path, header, keys or {})
+    unknown = sorted(set(d) - CLAIM_KEYS)
+    if unknown:
+        raise where.error(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CLAIM_KEYS))})", unknown[0])
+    if "id" in d:
+        where.id = _str(d["id"], where, "id")
+    for k in ("id", "workload", "metric", "direction"):
+        if k not in d:
+            raise where.error(f"missing key {k!r}")
+    cid = where.id
+    if not ID_RE.match(cid):
+        raise where.error("id may hold only letters, digits, '.', '_' and '-'", "id")
+    direction = _str(d["direction"], where, "direction")
+    if direction not in ("increase", "decrease"):
+        raise where.error(f"direction must be 'increase' or 'decrease', not {direction!r}", "direction")
+    lo, hi = _claimed(d, where, direction)
     if "tolerance" in d:
-        tol = _num(d["tolerance"], path, f"{where}.tolerance")
+        tol = _num(d["tolerance"], where, "tolerance")
         if tol < 0:
-            raise InputError(f"{where}.tolerance must be >= 0 percentage points", path)
+            raise where.error("tolerance must be >= 0 percentage points", "tolerance")
     else:
         tol = round(DEFAULT_TOLERANCE_REL * min(abs(lo), abs(hi)), 6)
     res = None
     if "resolution_pct" in d:
-        res = _num(d["resolution_pct"], path, f"{where}.resolution_pct")
+        res = _num(d["resolution_pct"], where, "resolution_pct")
         if res <= 0:
-            raise InputError(f"{where}.resolution_pct must be > 0", path)
+            raise where.error("resolution_pct must be > 0", "resolution_pct")
     texts = {
-        k: _str(d[k], path, f"{where}.{k}") if k in d else ""
+        k: _str(d[k], where, k) if k in d else ""
         for k in ("workload", "metric", "source", "machine", "description", "absolute")
     }
+    setup = _setup(d["setup"], where) if "setup" in d else ()
     return Claim(
         cid,
         texts["workload"],
@@ -175,12 +225,49 @@ def parse_claim(d: dict, path: str, where: str) -> Claim:
         texts["description"],
         res,
         texts["absolute"],
+        setup=setup,
+        line=header,
+        source_path=path,
+        key_lines=tuple((keys or {}).items()),
     )
+
+
+_HEADER = re.compile(r"^\s*\[\[\s*claim\s*\]\]")
+_TABLE = re.compile(r"^\s*\[")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+
+
+def claim_lines(text: str) -> list[tuple[int, dict[str, int]]]:
+    """Per [[claim]] table in order: (header line, {key: line}), 1-based.
+
+    tomllib keeps no positions; the claims format is flat, so a scan of
+    table headers and `key =` lines finds them (None-safe: callers fall
+    back to the file name alone when a claim is written inline).
+    """
+    out: list[tuple[int, dict[str, int]]] = []
+    current: dict[str, int] | None = None
+    for n, line in enumerate(text.splitlines(), 1):
+        if _HEADER.match(line):
+            current = {}
+            out.append((n, current))
+        elif _TABLE.match(line):
+            current = None
+        elif current is not None:
+            m = _KEY.match(line)
+            if m:
+                current.setdefault(m.group(1), n)
+    return out
+
+
+def _read(path: str) -> tuple[dict, str]:
+    """The document and its text (tomllib keeps no positions; claim_lines scans the text)."""
+    doc = load_toml(path, "claims file")
+    return doc, Path(path).read_text(encoding="utf-8", errors="replace")
 
 
 def load_claims(path: str | Path) -> list[Claim]:
     path = str(path)
-    doc = load_toml(path, "claims file")
+    doc, text = _read(path)
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:
         raise InputError(f"unknown top-level key {unknown[0]!r} (allowed: {', '.join(sorted(TOP_KEYS))})", path)
@@ -192,12 +279,19 @@ def load_claims(path: str | Path) -> list[Claim]:
         raise InputError("claims must be [[claim]] tables", path)
     if not items:
         raise InputError("no [[claim]] tables in this file", path)
-    claims, seen = [], set()
-    for i, d in enumerate(items, 1):
-        c = parse_claim(d, path, f"claim #{i}")
+    positions: list[tuple[int | None, dict[str, int]]] = list(claim_lines(text))
+    if len(positions) != len(items):
+        positions = [(None, {})] * len(items)  # written inline: no line numbers
+    claims: list[Claim] = []
+    seen: dict[str, Claim] = {}
+    for d, (header, keys) in zip(items, positions, strict=True):
+        c = parse_claim(d, path, header, keys)
         if c.id in seen:
-            raise InputError(f"duplicate claim id {c.id!r}", path)
-        seen.add(c.id)
+            first = seen[c.id].line_of("id")
+            raise InputError(
+                f"claim {c.id!r}: duplicate id" + (f" (first at line {first})" if first else ""), path, c.line_of("id")
+            )
+        seen[c.id] = c
         claims.append(c)
     return claims
 
@@ -207,16 +301,60 @@ def verdict(claim: Claim, low: float, high: float) -> str:
     b_lo, b_hi = claim.band
     overlaps_band = low <= b_hi and high >= b_lo
     if claim.direction == "increase":
-        claimed_side = low > 0
-        nearer = high < b_lo
+        claimed_side, nearer = low > 0, high < b_lo
     else:
-        claimed_side = high < 0
-        nearer = low > b_hi
+        claimed_side, nearer = high < 0, low > b_hi
     includes_zero = low <= 0 <= high
     if claimed_side:
         if overlaps_band:
             return "confirmed"
         return "smaller-than-claimed" if nearer else "larger-than-claimed"
-    if includes_zero and overlaps_band:
+    if not includes_zero:
+        return "reversed"
+    if overlaps_band:
         return "inconclusive"
     return "not-reproduced"
+
+
+def _nearest(name: str, names) -> str:
+    close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
+    return f" (nearest: {', '.join(close)})" if close else ""
+
+
+def _produced(df) -> dict[str, set[str]]:
+    """workload -> metrics in the data, with the ratio metrics its raw counters allow."""
+    have: dict[str, set[str]] = {}
+    for w, m in df[["workload", "metric"]].drop_duplicates().itertuples(index=False):
+        have.setdefault(str(w), set()).add(str(m))
+    for metrics in have.values():
+        metrics |= {r.name for r in RATIOS.values() if set(r.numerators) | {r.denominator} <= metrics}
+    return have
+
+
+def validate_claims(claims: list[Claim], df) -> None:
+    """A claim naming a metric nobody produces is an error, not an inconclusive verdict.
+
+    Known metrics are those in the data for the claim's workload and those
+    of benchctl's catalogue (a run without perf has no MPKI, and the claim
+    is then "not judged: no data"); anything else is a typo, reported with
+    the nearest names. A workload missing from the data but one letter off
+    a workload in it is a typo too.
+    """
+    have = _produced(df)
+    for c in claims:
+        path = c.source_path or "claims"
+        mine = have.get(c.workload, set())
+        if c.metric not in mine | set(CATALOGUE) | set(RATIOS):
+            pool = mine or set(CATALOGUE)
+            where = f"workload {c.workload} has" if mine else "benchctl knows"
+            raise InputError(
+                f"claim {c.id!r}: {where} no metric {c.metric!r}{_nearest(c.metric, pool)}", path, c.line_of("metric")
+            )
+        if not mine:
+            near = difflib.get_close_matches(c.workload, sorted(have), n=1, cutoff=0.8)
+            if near:
+                raise InputError(
+                    f"claim {c.id!r}: no workload {c.workload!r} in the data (nearest: {near[0]})",
+                    path,
+                    c.line_of("workload"),
+                )

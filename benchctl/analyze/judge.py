@@ -1,9 +1,11 @@
-"""Verdicts on claims from the comparisons: Holm across claims, refusals, and what would decide it.
+"""Verdicts on claims from the comparisons, or "not-judged" and why.
 
-A verdict that asserts an effect needs the claim's Holm-adjusted p below
-1 - confidence; a comparison too coarse (latency resolution) or too thin
-(one measurement a side) is not judged, and says why. An inconclusive
-claim gets the boots x iterations that would resolve it (stats/power.py).
+The order of the refusals is the order a reader needs them: no data, data
+that cannot be independent samples or arms that measured different things
+(duplicates, one boot counted as both arms, mismatched setups), data of
+another setup than the claim's, one boot per arm, a resolution coarser than the claim, a single measurement. Only
+then does the interval decide (claims.verdict), held at inconclusive when
+Holm's adjusted p across the claims is not small enough.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import math
 
 from benchctl.analyze.claims import EFFECT_VERDICTS, Claim, verdict
+from benchctl.analyze.compare import ALIASES, canonical
 from benchctl.analyze.stats import classical, power
 
 
@@ -36,78 +39,110 @@ def _nz(x) -> float:
     return 0.0 if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
+def _claim_setup(c: Claim, comp: dict) -> tuple[str | None, list[str]]:
+    """(why the data measured another setup than the claim's, warnings for what it does not record)."""
+    have = comp.get("setup") or {}
+    unrecorded = []
+    for key, want in c.setup:
+        key = ALIASES.get(key, key)
+        got = have.get(key)
+        if not got:
+            unrecorded.append(f"{key}={want}")
+        elif got != [canonical(key, want)]:
+            return f"the claim is about {key}={want} but the data measured {key}={', '.join(got)}", []
+    if unrecorded:
+        return None, [
+            f"the claim is about {', '.join(unrecorded)}, which the data does not record "
+            "(assumed; `benchctl import --set` records it)"
+        ]
+    return None, []
+
+
+def refusal(c: Claim, comp: dict | None) -> str | None:
+    """The first reason no verdict can be given on this claim, or None."""
+    if comp is None:
+        return f"no {c.metric} data for workload {c.workload} in both arms"
+    if comp.get("not_judged"):
+        return comp["not_judged"][0]
+    other_setup, _ = _claim_setup(c, comp)
+    if other_setup:
+        return other_setup
+    few = [
+        f"{a} {comp[k]['n_boots']}"
+        for a, k in (("baseline", "baseline"), ("candidate", "candidate"))
+        if comp[k]["n_boots"] < 2
+    ]
+    if few:
+        return (
+            f"one boot per arm ({', '.join(few)} boot): iterations of one boot describe that boot, "
+            "not the kernel; measure >= 3 boots per arm"
+        )
+    res = comp.get("resolution")
+    needed = c.resolution_pct if c.resolution_pct is not None else abs(c.nearest_zero)
+    if res and res["resolution_pct"] is not None and res["resolution_pct"] > needed:
+        return (
+            f"{c.metric} has {res['latency_resolution'] or 'histogram'} resolution (steps of about "
+            f"{res['resolution_pct']:g} %), coarser than the claimed {needed:g} %; measure latency with a "
+            "finer histogram (exact samples, or HDR buckets narrower than the claim)"
+        )
+    thin = [a for a in ("baseline", "candidate") if comp[a]["n_samples"] < 2]
+    if thin:
+        return (
+            f"one measurement on the {' and '.join(thin)} side; an interval needs at least 2 per arm "
+            "(several boots to generalise)"
+        )
+    return None
+
+
+def _row(c: Claim, p, padj) -> dict:
+    return {
+        "id": c.id,
+        "workload": c.workload,
+        "metric": c.metric,
+        "claimed": c.as_dict(),
+        "claimed_text": c.claimed_text(),
+        "tolerance": c.tolerance,
+        "verdict": "not-judged",
+        "change_pct": None,
+        "ci_pct": None,
+        "p_value": p,
+        "p_adjusted": padj,
+        "warnings": [],
+        "decide": None,
+        "line": c.line,
+    }
+
+
 def judge(
     claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: float, reboot_cost: float, iter_cost: float
 ) -> list[dict]:
+    """One row per claim: verdict, interval, p and adjusted p, warnings (the reason first)."""
     alpha = 1 - confidence
     pvals = [comps[(c.workload, c.metric)]["p_value"] if (c.workload, c.metric) in comps else None for c in claims]
     adjusted = classical.holm(pvals)
     out = []
     for c, p, padj in zip(claims, pvals, adjusted, strict=True):
         comp = comps.get((c.workload, c.metric))
-        warnings: list[str] = []
-        row = {
-            "id": c.id,
-            "workload": c.workload,
-            "metric": c.metric,
-            "claimed": c.as_dict(),
-            "claimed_text": c.claimed_text(),
-            "tolerance": c.tolerance,
-            "verdict": "inconclusive",
-            "change_pct": None,
-            "ci_pct": None,
-            "p_value": p,
-            "p_adjusted": padj,
-            "warnings": warnings,
-            "decide": None,
-        }
-        if comp is None:
-            warnings.append(f"not judged: no {c.metric} data for workload {c.workload} in both arms")
-            out.append(row)
-            continue
-        row["change_pct"], row["ci_pct"] = comp["change_pct"], comp["ci_pct"]
-        warnings += comp["warnings"]
-        if not comp.get("comparable", True):
-            out.append(row)
-            continue
-        res = comp.get("resolution")
-        needed = c.resolution_pct if c.resolution_pct is not None else abs(c.nearest_zero)
-        if res and res["resolution_pct"] is not None and res["resolution_pct"] > needed:
-            warnings.insert(
-                0,
-                f"not judged: {c.metric} has {res['latency_resolution']} resolution "
-                f"(steps of about {res['resolution_pct']:g} %), coarser than the claimed "
-                f"{needed:g} %; measure latency with an exact or HDR histogram tool",
-            )
-            out.append(row)
-            continue
-        thin = [a for a in ("baseline", "candidate") if comp[a]["n_samples"] < 2]
-        if thin:
-            warnings.insert(
-                0,
-                f"not judged: one measurement on the {' and '.join(thin)} side; "
-                "an interval needs at least 2 per arm (several boots to generalise)",
-            )
-            out.append(row)
+        row = _row(c, p, padj)
+        out.append(row)
+        if comp is not None:
+            row["change_pct"], row["ci_pct"] = comp["change_pct"], comp["ci_pct"]
+            row["warnings"] += comp["warnings"] + _claim_setup(c, comp)[1]
+        why = refusal(c, comp)
+        if why or comp is None:
+            row["warnings"].insert(0, f"not judged: {why}")
             continue
         lo, hi = comp["ci_pct"]
         v = verdict(c, lo, hi)
         if v in EFFECT_VERDICTS and padj is not None and padj >= alpha:
-            warnings.insert(
+            row["warnings"].insert(
                 0,
                 f"interval excludes zero but the Holm-adjusted p ({padj:.3g}) is not "
                 f"below {alpha:g} across {sum(x is not None for x in pvals)} claims: "
                 f"verdict held at inconclusive (raw verdict: {v})",
             )
             v = "inconclusive"
-        if v in EFFECT_VERDICTS and p is None:
-            warnings.insert(
-                0,
-                f"VERDICT FROM ITERATIONS OF ONE BOOT: '{v}' holds for the boot(s) "
-                "measured, not for the kernel; measure >= 2 boots per arm (3+ to test)",
-            )
         row["verdict"] = v
         if v == "inconclusive":
             row["decide"] = decide(comp, c.nearest_zero, reboot_cost, iter_cost, alpha / max(1, len(claims)))
-        out.append(row)
     return out

@@ -18,6 +18,44 @@ from benchctl.analyze.claims import Claim
 from benchctl.analyze.stats import power
 
 WIDTH = 72
+FORMAT = "benchctl-plan/1"
+
+
+def pilot_warnings(result: dict) -> list[str]:
+    """What makes the whole pilot a poor basis for a plan: simulated noise and costs."""
+    out = []
+    if result["simulated"]:
+        out.append(
+            "the pilot is SIMULATED: its noise is the model's assumption (model simulate --boot-noise/"
+            "--iteration-noise), not a measurement; plan again on a real pilot of a few boots"
+        )
+        if not result["costs"]["note"]:
+            out.append("the iteration cost comes from simulated timestamps: give --iteration-cost")
+    return out
+
+
+def _row_notes(comp: dict, within, between, p) -> list[str]:
+    vc = comp["variance_components"]
+    notes = []
+    if comp.get("not_judged"):
+        notes.append(f"the pilot cannot support a plan: {comp['not_judged'][0]}")
+    if not any(within) and not any(between):
+        notes.append("the pilot shows no noise at all (constant or duplicated values): this plan means nothing")
+    if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
+        notes.append(
+            "pilot has one boot on a side: between-boot variance unknown and taken as 0; "
+            "run a pilot with >= 3 boots per arm"
+        )
+    elif any(vc[a]["between_boot_var_raw"] < 0 for a in ("baseline", "candidate")):
+        notes.append("a between-boot variance estimate was negative and clamped to 0")
+    if any(within) and not any(between):
+        notes.append(
+            "no between-boot variance seen: K&J's optimal iterations per boot are unbounded, which says "
+            "too few boots, not a quiet kernel"
+        )
+    if p.note:
+        notes.append(p.note)
+    return notes
 
 
 def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None, target: float = 0.8) -> list[dict]:
@@ -62,17 +100,7 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
         }
         p = power.plan(abs(eff) / 100 * mean, within, between, reboot, it, target=target, alpha=alpha)
         row["plan"] = p.as_dict()
-        notes = []
-        if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
-            notes.append(
-                "pilot has one boot on a side: between-boot variance unknown and taken as 0; "
-                "run a pilot with >= 3 boots per arm"
-            )
-        elif any(vc[a]["between_boot_var_raw"] < 0 for a in ("baseline", "candidate")):
-            notes.append("a between-boot variance estimate was negative and clamped to 0")
-        if p.note:
-            notes.append(p.note)
-        row["note"] = "; ".join(notes)
+        row["note"] = "; ".join(_row_notes(comp, within, between, p))
         out.append(row)
     return out
 
@@ -100,6 +128,8 @@ def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0
         + (f" ({c['note']})" if c["note"] else " (from record timestamps or --iteration-cost)"),
         WIDTH,
     )
+    for w in pilot_warnings(result):
+        lines += textwrap.wrap(f"warning: {w}", WIDTH, subsequent_indent="    ")
     lines.append("")
     for r in rows:
         lines.append(f"{r['id']}: {r['workload']} {r['metric']}, effect {r['effect_pct']:+g} %")
@@ -115,7 +145,7 @@ def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0
             )
         if pl and pl["boots_per_arm"]:
             kj = pl["kj_optimal_iterations"]
-            kjs = "inf" if kj is None or math.isinf(kj) else f"{kj:.1f}"
+            kjs = "unbounded" if kj is None or math.isinf(kj) else f"{kj:.1f}"
             lines += textwrap.wrap(
                 f"=> {pl['boots_per_arm']} boots per arm x {pl['iterations_per_boot']} iterations per boot "
                 f"(power {pl['power']:.2f}, {_hours(pl['cost_s'])} for both arms; K&J optimal "

@@ -3,18 +3,17 @@
 The result dict is what every report format renders and what the JSON output
 is (see report/jsonout.py for the stable field list). Steps:
 1. pick the two arms; rebuild ratio metrics (MPKI) from raw counters;
-2. per (workload, metric): per-boot statistics, the hierarchical bootstrap
-   interval of the change, variance components, Welch and Mann-Whitney on
-   per-boot means, drift;
-3. per claim: verdict, Holm across claims, what would decide it;
+2. per (workload, metric): compare.py (per-boot statistics, the
+   hierarchical bootstrap interval of the change, variance components,
+   Welch and Mann-Whitney on per-boot means, drift, setup and duplicates);
+3. per claim: judge.py (a verdict or "not-judged" and why, Holm across
+   claims, what would decide it);
 4. design checks (checks.py) listed before any number.
 
 Choices a reader of the numbers should know (docs/analyze.md has more):
-- Fewer than 2 boots on a side: the bootstrap can only resample iterations,
-  so the interval describes that boot, not the kernel. We still compute it
-  and keep the verdict (hiding it would hide the data), but every result
-  carries a warning, Welch has no p-value, and a verdict asserting an effect
-  is prefixed "VERDICT FROM ITERATIONS OF ONE BOOT" as the first warning.
+- Fewer than 2 boots on a side, a boot in both arms, duplicate or constant
+  data, setups that differ: the numbers are shown, the claims are not
+  judged (verdict "not-judged", the first warning says why).
 - The interval is the hull of the expanded hierarchical-bootstrap interval
   and a Welch t interval of log per-boot means: with few boots the
   percentile bootstrap cannot reach past the boots it saw (tests/calibration.py).
@@ -23,17 +22,19 @@ Choices a reader of the numbers should know (docs/analyze.md has more):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from benchctl.analyze import checks as design_checks
-from benchctl.analyze.claims import Claim
+from benchctl.analyze.claims import Claim, validate_claims
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
 from benchctl.analyze.series import Series, boot_order, build_series
 from benchctl.analyze.stats import bootstrap
-from benchctl.errors import InputError
+from benchctl.errors import InputError, UsageError
 from benchctl.results.metrics import RATIOS, RatioMetric
 from benchctl.results.table import BootMeta, Tidy, summarize_skipped
 
-FORMAT = "benchctl-analysis/1"
+FORMAT = "benchctl-analysis/2"
 DEFAULT_REBOOT_COST = 300.0
 DEFAULT_ITER_COST = 60.0
 MAX_SKIPPED_ITEMS = 1000
@@ -53,9 +54,9 @@ def _iteration_cost(df) -> float | None:
 def _check_arms(tidy: Tidy, baseline: str, candidate: str, confidence: float) -> None:
     """Both arms have usable rows (else say what happened to them), and the options make sense."""
     if not 0.5 <= confidence < 1:
-        raise InputError(f"confidence must be in [0.5, 1), not {confidence}")
+        raise UsageError(f"--confidence must be in [0.5, 1), not {confidence}")
     if baseline == candidate:
-        raise InputError("baseline and candidate must be different arms")
+        raise UsageError(f"--baseline and --candidate are both {baseline!r}: compare two different arms")
     df = tidy.df
     arms_present = sorted(set(df["arm"].unique())) if len(df) else []
     known = set(arms_present) | {b.arm for b in tidy.boots} | {s.arm for s in tidy.skipped if s.arm}
@@ -111,13 +112,20 @@ def _all_series(
     return series
 
 
-def _compare_all(series: dict[tuple[str, str], tuple[Series, Series, bool]], **kw) -> dict[tuple[str, str], dict]:
+Progress = Callable[[int, int, str], None]
+
+
+def _compare_all(
+    series: dict[tuple[str, str], tuple[Series, Series, bool]], progress: Progress | None = None, **kw
+) -> dict[tuple[str, str], dict]:
     # One budget for the whole table: past it every comparison uses the normal limit, so
     # which metrics get exact resampling never depends on their order.
     work = sum(bootstrap.exact_work(s.arm, kw["resamples"]) for b, c, _ in series.values() for s in (b, c))
     exact = None if work <= bootstrap.TOTAL_EXACT_BUDGET else False
     comps: dict[tuple[str, str], dict] = {}
-    for (workload, metric), (base, cand, is_ratio) in series.items():
+    for k, ((workload, metric), (base, cand, is_ratio)) in enumerate(series.items(), 1):
+        if progress:
+            progress(k, len(series), f"{workload}/{metric}")
         comps[(workload, metric)] = compare(workload, metric, base, cand, is_ratio=is_ratio, exact=exact, **kw)
         if metric in RATIOS and not is_ratio:
             comps[(workload, metric)]["warnings"].append(
@@ -132,14 +140,40 @@ def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str]) -> dict:
     for arm in arms:
         sub = df[df["arm"] == arm]
         per_boot = sub.groupby(["boot", "workload", "metric"]).size()
+        mine = [b for b in boots_sel if b.arm == arm]
         design[arm] = {
             "hosts": sorted(set(sub["host"].unique())),
-            "kernels": sorted({b.kernel_release for b in boots_sel if b.arm == arm and b.kernel_release}),
+            "kernels": sorted({b.kernel_release for b in mine if b.kernel_release}),
             "boots": int(sub["boot"].nunique()),
             "iterations_per_boot": int(per_boot.median()) if len(per_boot) else 0,
-            "linear_map": sorted({b.linear_map_before for b in boots_sel if b.arm == arm and b.linear_map_before}),
+            "linear_map": sorted({b.linear_map_before for b in mine if b.linear_map_before}),
+            # imports given no --boot get one boot id per file set ("import-<run id>")
+            "imported": sum(1 for b in mine if b.status == "imported" and b.boot.startswith("import-")),
+            "unknown_host": any(b.host == "unknown" for b in mine),
         }
     return design
+
+
+def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta]) -> list[str]:
+    """Design-level reasons that void some comparisons' verdicts (a boot in both arms, copied raw files).
+
+    Added to each comparison's not_judged before judge() reads them; returns the checks to print.
+    """
+    shared = design_checks.shared_boots(boots_sel)
+    dup_msgs, dup_workloads = design_checks.duplicate_raw(boots_sel)
+    for comp in comps.values():
+        both = shared & (set(comp["baseline"]["boots"]) | set(comp["candidate"]["boots"]))
+        if both:
+            comp["not_judged"].append(
+                f"boot {sorted(both)[0][:12]} is in both arms: one boot cannot be two kernel "
+                "configurations (a wrong arm label, or an A/A test)"
+            )
+        if comp["workload"] in dup_workloads:
+            comp["not_judged"].append(
+                "duplicate data: byte-identical raw outputs in this workload (see the checks); "
+                "the same output counted more than once"
+            )
+    return dup_msgs
 
 
 def _checks(
@@ -147,11 +181,11 @@ def _checks(
     comps: dict[tuple[str, str], dict],
     judged: list[dict],
     simulated: bool,
-    baseline: str,
-    candidate: str,
+    arms: tuple[str, str],
+    blocked: list[str],
 ) -> list[str]:
     """Design checks, then per-result problems that can void a verdict, listed up front; spread back to results."""
-    checks = design_checks.all_checks(boots_sel, baseline, candidate)
+    checks = design_checks.all_checks(boots_sel, *arms) + blocked
     if boots_sel and all(b.source == "csv" for b in boots_sel):
         checks.append(
             "CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
@@ -160,7 +194,7 @@ def _checks(
     promoted: dict[str, list[str]] = {}
     for comp in comps.values():
         for w in comp["warnings"]:
-            if "Kendall" in w or w.startswith(("fewer than 2 boots", "not comparable")):
+            if "Kendall" in w or w.startswith(("fewer than 2 boots", "not comparable", "duplicate data")):
                 promoted.setdefault(w, []).append(f"{comp['workload']}/{comp['metric']}")
     for w, where in promoted.items():
         shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
@@ -169,7 +203,7 @@ def _checks(
         )
     for row in judged:
         checks += [
-            f"claim {row['id']}: {w}" for w in row["warnings"] if w.startswith("not judged") and "resolution" in w
+            f"claim {row['id']}: {w}" for w in row["warnings"][:1] if w.startswith("not judged") and "resolution" in w
         ]
     if simulated:
         checks.insert(0, "SIMULATED data present (model output): nothing here is a measurement")
@@ -179,7 +213,10 @@ def _checks(
         c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps)) and not c.startswith(("claim ", "all "))
     ]
     for item in list(comps.values()) + judged:
-        item["warnings"][:0] = [w for w in design_wide if w not in item["warnings"]]
+        first = item["warnings"][:1]
+        keep = first if first and first[0].startswith("not judged") else []  # the reason stays first
+        rest = item["warnings"][len(keep) :]
+        item["warnings"] = keep + [w for w in design_wide if w not in rest] + rest
     return checks
 
 
@@ -194,24 +231,33 @@ def analyze(
     resamples: int = 10_000,
     reboot_cost: float = DEFAULT_REBOOT_COST,
     iteration_cost: float | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """The result dict every report renders (module doc): comparisons, verdicts, checks, design."""
     _check_arms(tidy, baseline, candidate, confidence)
     df = tidy.df[tidy.df["arm"].isin([baseline, candidate])]
+    validate_claims(claims or [], df)
     notes: list[str] = []
     series = _all_series(tidy, df, baseline, candidate, notes)
     comps = _compare_all(
-        series, confidence=confidence, seed=seed, resamples=resamples, baseline=baseline, candidate=candidate
+        series,
+        progress,
+        confidence=confidence,
+        seed=seed,
+        resamples=resamples,
+        baseline=baseline,
+        candidate=candidate,
     )
     iter_cost = iteration_cost if iteration_cost is not None else _iteration_cost(df)
     cost_note = None
     if iter_cost is None:
         iter_cost = DEFAULT_ITER_COST
         cost_note = f"no record timestamps: iteration cost assumed {DEFAULT_ITER_COST:g} s"
-    judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
     boots_sel = [b for b in tidy.boots if b.arm in (baseline, candidate)]
+    blocked = _block(comps, boots_sel)
+    judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
-    checks = _checks(boots_sel, comps, judged, simulated, baseline, candidate)
+    checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), blocked)
     return {
         "format": FORMAT,
         "simulated": simulated,

@@ -78,4 +78,5 @@ def build_series(sub, order: dict[tuple[str, str], float], ratio: RatioMetric | 
     boots = list(dict.fromkeys(wide["boot"].to_numpy()))
     sizes = wide.groupby("boot", sort=False).size().reindex(boots).to_numpy()
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    return Series(bootstrap.Arm(num, offsets, den, ratio.scale), boots, ratio.scale * num / den, set(), "MPKI")
+    notes = set(sub["note"].unique()) if "note" in sub else set()  # the counters' setup (crypt, op, ...)
+    return Series(bootstrap.Arm(num, offsets, den, ratio.scale), boots, ratio.scale * num / den, notes, "MPKI")

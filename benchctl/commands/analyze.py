@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from benchctl.analyze.report import FORMATS
+from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option, progress_after
 
 
 @click.command("analyze")
@@ -24,16 +25,36 @@ from benchctl.analyze.report import FORMATS
     type=click.Path(dir_okay=False),
     help="Claims file (TOML, see analysis/claims/README.md).",
 )
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@format_option(FORMATS, "text", "text (mail, <= 72 columns), markdown (trackers) or json (docs/result-format.md).")
+@click.option("--brief", is_flag=True, help="Text sized for a mail: <= 40 lines; the claims, checks, design.")
 @click.option(
-    "--plots", "plots_dir", type=click.Path(file_okay=False), help="Write PNG and SVG plots into this folder."
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False),
+    help="Draw the claims figures, a contact sheet and index.md into this folder.",
 )
+@click.option("--all-plots", is_flag=True, help="With --plots: every figure (all metrics, drift, latency).")
+@click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed: same seed, same numbers.")
 @click.option(
     "--resamples", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True, help="Bootstrap resamples."
 )
-def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, confidence, seed, resamples):
+def command(
+    run_dirs,
+    csvs,
+    baseline,
+    candidate,
+    claims_file,
+    fmt,
+    brief,
+    plots_dir,
+    all_plots,
+    skip_bad_rows,
+    confidence,
+    seed,
+    resamples,
+):
     """Compare two arms over RUN_DIR... and/or --csv tables.
 
     For every (workload, metric) in both arms: the change in percent with a
@@ -46,20 +67,40 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
     from benchctl.analyze.claims import load_claims
     from benchctl.analyze.report import render
     from benchctl.analyze.result import analyze
-    from benchctl.results.loader import load_inputs
+    from benchctl.commands.common import load_table
 
+    if brief and fmt != "text":
+        from benchctl.errors import UsageError
+
+        raise UsageError(f"--brief is a text report; leave it out with --format {fmt}")
     claims = load_claims(claims_file) if claims_file else None
-    tidy = load_inputs(run_dirs, csvs)
-    result = analyze(tidy, baseline, candidate, claims, confidence=confidence, seed=seed, resamples=resamples)
+    tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
+    result = analyze(
+        tidy,
+        baseline,
+        candidate,
+        claims,
+        confidence=confidence,
+        seed=seed,
+        resamples=resamples,
+        progress=progress_after(),
+    )
     if plots_dir:
-        from benchctl.analyze.report.plots import write_plots
+        _plots(result, tidy, plots_dir, list(run_dirs) + list(csvs), all_plots)
+    click.echo(render(result, fmt, brief=brief), nl=False)
 
-        sources = list(run_dirs) + list(csvs)
-        try:
-            written = write_plots(result, tidy, plots_dir, sources)
-        except OSError as e:  # read-only, full, not a directory: one line, like every other user error
-            from benchctl.errors import ResourceError
 
-            raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None
-        click.echo(f"benchctl: wrote {len(written)} plot files to {plots_dir}", err=True)
-    click.echo(render(result, fmt), nl=False)
+def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bool) -> None:
+    """Draw, saying what is being drawn (and how long is left) on stderr."""
+    from benchctl.analyze.report.plots import write_plots
+    from benchctl.commands.common import say
+    from benchctl.errors import ResourceError
+
+    def progress(k: int, n: int, name: str, eta: float | None) -> None:
+        say(f"drawing {k}/{n}: {name}" + (f" (about {eta:.0f} s left)" if eta is not None and eta >= 1 else ""))
+
+    try:
+        written = write_plots(result, tidy, plots_dir, sources, all_plots=all_plots, progress=progress)
+    except OSError as e:  # read-only, full, not a directory: one line, like every other user error
+        raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None
+    say(f"wrote {len(written)} files to {plots_dir} (open index.md or contact-sheet.png)")

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from benchctl.commands.common import format_option
+
 
 @click.command(name="env")
-@click.option("--json", "as_json", is_flag=True, help="Print the full fingerprint as JSON (format benchctl-env/1).")
+@format_option(json_alias=True)
 @click.option(
     "--root",
     type=click.Path(path_type=Path),
@@ -18,7 +20,7 @@ import click
     metavar="DIR",
     help="Read a recorded tree (DIR/proc, DIR/sys, DIR/boot, DIR/dmesg.txt) instead of this system.",
 )
-def command(as_json: bool, root: Path) -> None:
+def command(fmt: str, as_json: bool, root: Path) -> None:
     """Fingerprint the host and running kernel; say which arm this boot is.
 
     Every value names its source; what could not be read is null with a reason.
@@ -27,7 +29,7 @@ def command(as_json: bool, root: Path) -> None:
     from benchctl.env.fingerprint import collect, summary
 
     fp = collect(root)
-    if as_json:
+    if as_json or fmt == "json":
         click.echo(json.dumps(fp, indent=2))
     else:
         click.echo(summary(fp))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
+
 
 @click.command("plan")
 @click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False))
@@ -28,9 +30,21 @@ import click
 )
 @click.option("--power", "target", type=click.FloatRange(0.5, 0.99), default=0.8, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option()
+@click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 def command(
-    run_dirs, csvs, baseline, candidate, claims_file, effect_pct, reboot_cost, iteration_cost, target, confidence, fmt
+    run_dirs,
+    csvs,
+    baseline,
+    candidate,
+    claims_file,
+    effect_pct,
+    reboot_cost,
+    iteration_cost,
+    target,
+    confidence,
+    fmt,
+    skip_bad_rows,
 ):
     """From a pilot (RUN_DIR... or --csv), print the cheapest design per claim.
 
@@ -42,17 +56,18 @@ def command(
     import json
 
     from benchctl.analyze.claims import load_claims
-    from benchctl.analyze.plan import make_plan, render_text
+    from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
+    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
     from benchctl.analyze.result import analyze
+    from benchctl.commands.common import load_table
     from benchctl.errors import UsageError
-    from benchctl.results.loader import load_inputs
 
     if not claims_file and effect_pct is None:
         raise UsageError("give --claims FILE or --effect PCT (the change to resolve)")
     if effect_pct is not None and effect_pct == 0:
         raise UsageError("--effect must be non-zero")
     claims = load_claims(claims_file) if claims_file else None
-    tidy = load_inputs(run_dirs, csvs)
+    tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
     result = analyze(
         tidy,
         baseline,
@@ -67,7 +82,15 @@ def command(
     if fmt == "json":
         click.echo(
             json.dumps(
-                {"costs": result["costs"], "simulated": result["simulated"], "plans": rows}, indent=2, default=str
+                {
+                    "format": PLAN_FORMAT,
+                    "costs": result["costs"],
+                    "simulated": result["simulated"],
+                    "warnings": pilot_warnings(result),
+                    "plans": rows,
+                },
+                indent=2,
+                default=str,
             )
         )
     else:

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from benchctl.commands.common import echo, format_option
+
 
 def _driver_limits(w) -> list[str]:
     """What the driver itself needs with the default preset: programs that depend on parameters
@@ -28,8 +30,8 @@ def _driver_limits(w) -> list[str]:
 
 
 @click.command(name="workloads")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def command(as_json: bool) -> None:
+@format_option(json_alias=True)
+def command(fmt: str, as_json: bool) -> None:
     """List workloads, their presets and what each needs (and whether this host has it)."""
     from benchctl.errors import InputError
     from benchctl.run.specs import list_workload_names, load_workload, workloads_dir
@@ -65,7 +67,7 @@ def command(as_json: bool) -> None:
                 "missing_here": missing,
             }
         )
-    if as_json:
+    if as_json or fmt == "json":
         import json
 
         click.echo(json.dumps(rows, indent=2))
@@ -73,22 +75,28 @@ def command(as_json: bool) -> None:
     if not rows:
         click.echo(f"no workloads in {workloads_dir()}")
     for r in rows:
-        click.echo(f"{r['name']}: {r['description']}")
-        for pname, p in r["presets"].items():
-            sets = ", ".join(f"{k}={v}" for k, v in p["set"].items())
-            click.echo(
-                f"  preset {pname}: {p['iterations']} iterations + {p['warmup']} warm-up"
-                f"{' — ' + p['description'] if p['description'] else ''}{' [' + sets + ']' if sets else ''}"
-            )
-        needs = [f"{prog} ({pkg})" for prog, pkg in r["needs"]["programs"].items()]
-        needs += ["one of " + " | ".join(g) for g in r["needs"]["one_of"]]
-        if r["needs"]["min_memory_mb"]:
-            needs.append(f">= {r['needs']['min_memory_mb']} MiB free")
-        if r["needs"]["root"]:
-            needs.append("root")
-        click.echo(f"  needs: {'; '.join(needs) or 'nothing'}")
-        click.echo(f"  here: {'ready' if not r['missing_here'] else 'missing ' + '; '.join(r['missing_here'])}")
+        _show(r)
     if broken:
         for b in broken[1:]:
             click.echo(f"benchctl: error: {b}", err=True)
         raise InputError(broken[0])
+
+
+def _show(r: dict) -> None:
+    """One workload as text, every line within 72 columns."""
+    echo(f"{r['name']}: {r['description']}", "  ")
+    for pname, p in r["presets"].items():
+        sets = ", ".join(f"{k}={v}" for k, v in p["set"].items())
+        echo(
+            f"  preset {pname}: {p['iterations']} iterations + {p['warmup']} warm-up"
+            f"{' - ' + p['description'] if p['description'] else ''}{' [' + sets + ']' if sets else ''}"
+        )
+    needs = [f"{prog} ({pkg})" for prog, pkg in r["needs"]["programs"].items()]
+    needs += ["one of " + " | ".join(g) for g in r["needs"]["one_of"]]
+    if r["needs"]["min_memory_mb"]:
+        needs.append(f">= {r['needs']['min_memory_mb']} MiB free")
+    if r["needs"]["root"]:
+        needs.append("root")
+    echo(f"  needs: {'; '.join(needs) or 'nothing'}")
+    echo(f"  here: {'ready' if not r['missing_here'] else 'missing ' + '; '.join(r['missing_here'])}")
+    echo(f"  parameters: benchctl run {r['name']} --help")

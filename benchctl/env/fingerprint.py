@@ -9,6 +9,7 @@ with a reason rather than a guess.
 from __future__ import annotations
 
 import shutil
+import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,8 +167,13 @@ def verdict(fp: dict) -> str:
         words += " (inferred, not observed)"
     elif source:
         words += f" ({source})"
-    parts = [f"arm: {words}"]
     arch = get(fp, "host.arch")
+    if arch != "aarch64":
+        # The block vs PTE linear map is an arm64 question; x86's direct map is always block-mapped.
+        line = f"arm: does not apply ({arch or 'unknown architecture'} host; the linear-map question is arm64's)"
+        n = len(fp.get("warnings") or [])
+        return line + (f", {n} warning{'s' if n != 1 else ''}" if n else "")
+    parts = [f"arm: {words}"]
     if arch == "aarch64":
         bbml2 = get(fp, "cpu.bbml2_noabort")
         if bbml2 is True:
@@ -177,12 +183,13 @@ def verdict(fp: dict) -> str:
         else:
             parts.append("BBML2_NOABORT unknown")
         parts.append(f"rodata={get(fp, 'rodata.effective')}" if get(fp, "rodata.effective") else "rodata unknown")
-    else:
-        parts.append(f"{arch or 'unknown architecture'} host (the experiment is arm64)")
     if fp.get("warnings"):
         n = len(fp["warnings"])
         parts.append(f"{n} warning{'s' if n != 1 else ''}")
     return ", ".join(parts)
+
+
+CMDLINE_SHOWN = 100  # characters of /proc/cmdline in the text summary
 
 
 def summary(fp: dict) -> str:
@@ -191,10 +198,11 @@ def summary(fp: dict) -> str:
     lines = [fp.get("verdict") or verdict(fp)]
     lines.append(f"host:       {g('host.name')} ({g('host.arch')}), {g('cpu.model')} x {g('cpu.count')}")
     page = get(fp, "kernel.page_size")
-    lines.append(
-        f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages; "
-        f"cmdline: {g('kernel.cmdline', '')}"
-    )
+    cmdline = str(g("kernel.cmdline", ""))
+    if len(cmdline) > CMDLINE_SHOWN:
+        cmdline = f"{cmdline[:CMDLINE_SHOWN].rsplit(' ', 1)[0]} ... ({len(cmdline)} characters; all in env --json)"
+    lines.append(f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages")
+    lines.append(f"cmdline:    {cmdline}")
     if get(fp, "host.arch") == "aarch64":
         midrs = ", ".join(f"{m['value']} ({m['name']}) cpus {m['cpus']}" for m in g("cpu.midr", []))
         lines.append(
@@ -224,7 +232,15 @@ def summary(fp: dict) -> str:
     lines.append(f"boot:       {g('boot.id')}, up {g('boot.uptime_s')} s")
     for w in fp.get("warnings", []):
         lines.append(f"warning:    {w}")
-    return "\n".join(lines)
+    if get(fp, "host.arch") != "aarch64":
+        lines[0] = _first_line(fp)
+    # Mail and terminal width: every line <= 72 columns, continuations under the values.
+    return "\n".join("\n".join(textwrap.wrap(x, 72, subsequent_indent=" " * 12, break_on_hyphens=False)) for x in lines)
+
+
+def _first_line(fp: dict) -> str:
+    """On a non-arm64 host: say the question does not apply, and what the direct map is here."""
+    return f"{verdict(fp)}; direct map here: {get(fp, 'linear_map.state', 'unknown')}"
 
 
 def load(path: Path) -> dict:

@@ -151,6 +151,48 @@ def _direction(job: dict, where: str, warnings: list[str] | None = None) -> str:
     return active[0]
 
 
+SETUP_OPTIONS = ("rw", "bs", "ioengine")  # job options that say what was measured (analyze compares them)
+
+
+def _setup_json(doc: dict, job: dict) -> dict[str, str]:
+    """rw, bs and ioengine as fio echoed them (job options override global ones)."""
+    out: dict[str, str] = {}
+    for where in (doc.get("global options"), job.get("job options")):
+        if isinstance(where, dict):
+            out.update({k: str(where[k]) for k in SETUP_OPTIONS if where.get(k) is not None})
+    return out
+
+
+_JOB_LINE = re.compile(r"^\S+: \(g=\d+\): rw=(\w+), bs=(.*?), ioengine=(\w+)")
+
+
+def _setup_text(all_lines: list[str], direction: str) -> dict[str, str]:
+    """rw, bs (of the measured direction) and ioengine from the job line fio prints first."""
+    for line in all_lines:
+        m = _JOB_LINE.match(line.strip())
+        if m:
+            key = {"read": "R", "write": "W", "trim": "T"}.get(direction, "W")
+            bs = re.search(rf"\({key}\) (\d+\w*)-", m.group(2))
+            out = {"rw": m.group(1), "ioengine": m.group(3)}
+            if bs:
+                out["bs"] = bs.group(1)
+            return out
+    return {}
+
+
+def _disks_text(all_lines: list[str]) -> list[str]:
+    """Device names under 'Disk stats (read/write):' (the block devices the I/O reached)."""
+    out: list[str] = []
+    for i, line in enumerate(all_lines):
+        if line.strip().startswith("Disk stats"):
+            for follow in all_lines[i + 1 :]:
+                m = re.match(r"^\s+(\S+): ios=", follow)
+                if not m:
+                    break
+                out.append(m.group(1))
+    return out
+
+
 def _final_report(text: str, res: ParseResult) -> tuple[dict, int]:
     """The last full report in the stream (--status-interval prints interim ones) and how many there were."""
     docs, skipped = split_documents(text)
@@ -209,10 +251,11 @@ def _merged_bins(clats: list[dict], direction: str) -> dict[int, int] | None:
 
 
 def _percentiles(
-    res: ParseResult, clats: list[dict], merged: dict[int, int] | None, direction: str, has_samples: bool
+    res: ParseResult, clats: list[dict], merged: dict[int, int] | None, setup: dict[str, str], has_samples: bool
 ) -> dict:
     """Percentile measurements, from fio's printed list or else its bins; the two cross-checked."""
-    note = {"direction": direction, "latency_resolution": _RESOLUTION}
+    direction = setup["direction"]
+    note = dict(setup, latency_resolution=_RESOLUTION)
     printed = _printed_percentiles(clats[0], f"jobs[0].{direction}") if len(clats) == 1 else {}
     if len(clats) > 1 and merged is None:
         res.warnings.append(
@@ -268,6 +311,7 @@ def _report_info(doc: dict, jobs: list[dict], sections: list[dict], direction: s
     lat = sections[0].get("lat_ns")
     if isinstance(lat, dict) and isinstance(lat.get("percentile"), dict):
         info["lat_ns_percentile"] = lat["percentile"]
+    info["disks"] = [str(d["name"]) for d in doc.get("disk_util", []) if isinstance(d, dict) and "name" in d]
     return info
 
 
@@ -283,15 +327,16 @@ def parse_json(text: str) -> ParseResult:
     bw = sum(_num(s, "bw", f"jobs[].{direction}") for s in sections)
     clats = [_dict(s, "clat_ns", f"jobs[].{direction}") for s in sections]
     n_total = sum(_num(c, "N", "clat_ns") for c in clats)
-    res.measurements.append(Measurement("iops", iops, "IOPS", {"direction": direction}))
-    res.measurements.append(Measurement("bandwidth_kib_s", bw, "KiB/s", {"direction": direction}))
+    setup = dict(_setup_json(doc, jobs[0]), direction=direction)
+    res.measurements.append(Measurement("iops", iops, "IOPS", dict(setup)))
+    res.measurements.append(Measurement("bandwidth_kib_s", bw, "KiB/s", dict(setup)))
     if n_total > 0:
         mean_ns = sum(_num(c, "mean", "clat_ns") * _num(c, "N", "clat_ns") for c in clats) / n_total
-        res.measurements.append(Measurement("clat_mean_us", mean_ns / 1000.0, "us", {"direction": direction}))
+        res.measurements.append(Measurement("clat_mean_us", mean_ns / 1000.0, "us", dict(setup)))
     else:
         res.warnings.append("no completion latency samples (clat_ns.N = 0): no latency metrics")
     merged = _merged_bins(clats, direction)
-    cross = _percentiles(res, clats, merged, direction, n_total > 0)
+    cross = _percentiles(res, clats, merged, setup, n_total > 0)
     res.info = _report_info(doc, jobs, sections, direction)
     res.info.update(reports_in_stream=n_reports, json_plus=merged is not None, percentile_crosscheck=cross)
     return res
@@ -347,13 +392,12 @@ def parse_text(text: str) -> ParseResult:
                     pct[to_float(p, "percentile")] = to_float(v, "percentile value") * scale
     if iops is None or bw is None or direction is None:
         raise ParseError("expected a fio report line like '  write: IOPS=45.7k, BW=179MiB/s (...)'")
-    res.measurements.append(Measurement("iops", iops, "IOPS", {"direction": direction, "source": "text-3sig"}))
-    res.measurements.append(
-        Measurement("bandwidth_kib_s", bw, "KiB/s", {"direction": direction, "source": "text-3sig"})
-    )
-    note = {"direction": direction, "latency_resolution": "fio-text-rounded", "source": "text"}
+    setup = dict(_setup_text(all_lines, direction), direction=direction)
+    res.measurements.append(Measurement("iops", iops, "IOPS", dict(setup, source="text-3sig")))
+    res.measurements.append(Measurement("bandwidth_kib_s", bw, "KiB/s", dict(setup, source="text-3sig")))
+    note = dict(setup, latency_resolution="fio-text-rounded", source="text")
     if mean is not None:
-        res.measurements.append(Measurement("clat_mean_us", mean, "us", {"direction": direction, "source": "text"}))
+        res.measurements.append(Measurement("clat_mean_us", mean, "us", dict(setup, source="text")))
     for metric, target in _TARGETS.items():
         v = _lookup(pct, target)
         if v is None:
@@ -365,6 +409,7 @@ def parse_text(text: str) -> ParseResult:
         "use --output-format=json+ for exact figures"
     )
     info["direction"] = direction
+    info["disks"] = _disks_text(all_lines)
     res.info = info
     return res
 

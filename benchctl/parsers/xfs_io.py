@@ -124,6 +124,9 @@ def _bandwidths(res: ParseResult, commands: list[dict]) -> None:
         note = {"command_index": i, "source": source, "rel_uncertainty": rel}
         if cmd["op"]:
             note["op"] = cmd["op"]
+        bs = cmd["total"] // cmd["ops"] if cmd["ops"] > 1 and cmd["total"] % cmd["ops"] == 0 else 0
+        if bs and bs & (bs - 1) == 0:
+            note["bs"] = str(bs)  # the buffer size (-b): every op whole and a power of two
         res.measurements.append(Measurement("bandwidth_bytes_s", bps, "B/s", note))
         if cmd.get("requested") is not None and cmd["total"] < cmd["requested"]:
             res.warnings.append(

@@ -70,11 +70,25 @@ def import_file(tool: str, path: Path) -> ParseResult:
         result.info.setdefault("format", candidate)
         result.info["parser_format"] = candidate
         result.info["source_file"] = str(path)
-        return result
+        return _last_command(tool, result)
     assert first_error is not None
     if fmt is None and len(candidates) > 1:
         raise InputError(f"not recognised as {tool} output (tried {', '.join(candidates)})", path=path)
     raise InputError(f"not readable as {fmt or candidates[0]}: {first_error}", path=path)
+
+
+def _last_command(tool: str, result: ParseResult) -> ParseResult:
+    """xfs_io: one iteration is the last command, as `benchctl run` records it (a pwrite that
+    created the file, then the measured pread). Earlier commands are left out, and said so."""
+    if tool != "xfs_io" or len(result.measurements) < 2:
+        return result
+    dropped = result.measurements[:-1]
+    ops = sorted({str((m.note or {}).get("op", "?")) for m in dropped})
+    result.measurements = result.measurements[-1:]
+    result.warnings.append(
+        f"{len(dropped)} earlier command(s) ({', '.join(ops)}) left out: an iteration is the output's last command"
+    )
+    return result
 
 
 def import_files(tool: str, files: list[Path]) -> list[tuple[Path, ParseResult]]:
@@ -91,11 +105,14 @@ def write_run(
     workload: str,
     host: str,
     boot: str | None = None,
+    setup: dict[str, str] | None = None,
+    given: dict[str, str] | None = None,
 ) -> tuple[int, RunFolder]:
     """A run folder marked imported: one iteration per file, its raw copy, warnings and records.
 
     (number of records, folder). Without `boot` every import is its own boot, so analyze never
-    pools it with another one by accident.
+    pools it with another one by accident. `setup` (results/measured.py: what the outputs show,
+    and the user's --set, `given`) goes into every record's note and run.json.
     """
     run_id = new_run_id(workload, arm)
     folder = RunFolder.create(
@@ -109,8 +126,8 @@ def write_run(
         imported=True,
         iterations_requested=len(parsed),
         warmup=0,
-        spec={"name": workload, "imported_from": tool},
-        overrides={},
+        spec={"name": workload, "imported_from": tool, "setup": setup or {}},
+        overrides=given or {},
         tool_versions={},
         kernel_release=None,
     )
@@ -126,7 +143,11 @@ def write_run(
             folder.warn(f"{path.name}: no metrics in this {fmt} output")
         for m in res.measurements:
             folder.record(
-                i, m.metric, m.value, m.unit, note={**(m.note or {}), "imported_from": path.name, "format": fmt}
+                i,
+                m.metric,
+                m.value,
+                m.unit,
+                note={**(m.note or {}), **(setup or {}), "imported_from": path.name, "format": fmt},
             )
             n += 1
     folder.update(iterations_done=len(parsed), finished=utc_now())

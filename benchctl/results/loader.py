@@ -37,7 +37,7 @@ def _parse_bool(series):
     return s.isin(["true", "1", "yes"]) & series.notna() if len(s) else pd.Series([], dtype=bool)
 
 
-def _finish(df, skipped: list[Skipped], lines, path: str):
+def _finish(df, skipped: list[Skipped], lines, path: str, user_table: bool = False):
     """Common clean-up for a freshly read frame: types, bad values, warm-ups."""
     import numpy as np
     import pandas as pd
@@ -48,7 +48,8 @@ def _finish(df, skipped: list[Skipped], lines, path: str):
 
     def skip(mask, reason):
         for ln, arm in zip(lines[mask][:10_000], arms[mask][:10_000], strict=True):
-            skipped.append(Skipped(path, int(ln), reason, None if arm is None or arm is pd.NA else str(arm)))
+            arm_ = None if arm is None or arm is pd.NA else str(arm)
+            skipped.append(Skipped(path, int(ln), reason, arm_, user_row=user_table))
 
     nonnum = value.isna().to_numpy()
     skip(nonnum, "value is not a number")
@@ -104,7 +105,7 @@ def load_csv(paths: Iterable[str | Path]) -> Tidy:
         for c in ("arm", "boot", "workload", "metric"):
             df[c] = df[c].replace("", pd.NA)
         lines = np.arange(len(df)) + 2  # header is line 1
-        frames.append(_finish(df, skipped, lines, path))
+        frames.append(_finish(df, skipped, lines, path, user_table=True))
     df = pd.concat(frames, ignore_index=True) if frames else empty_frame()
     return Tidy(df, _boots_from_frame(df, "csv"), skipped)
 
@@ -365,3 +366,18 @@ def load_inputs(run_dirs: tuple[str, ...], csvs: tuple[str, ...]) -> Tidy:
         return parts[0]
     df = pd.concat([p.df for p in parts], ignore_index=True)
     return Tidy(df, [b for p in parts for b in p.boots], [s for p in parts for s in p.skipped])
+
+
+def refuse_bad_rows(tidy: Tidy) -> None:
+    """A CSV row benchctl cannot read is an error unless the user asked to skip such rows.
+
+    Silently analysing what is left would give a verdict on data the user
+    did not mean to give; `--skip-bad-rows` makes the choice explicit (and
+    the commands count what was left out on stderr).
+    """
+    bad = [s for s in tidy.skipped if s.user_row]
+    if bad:
+        first_file = bad[0].file
+        bad.sort(key=lambda s: (s.file != first_file, s.line or 0))  # the first bad line of the first file
+        more = f" (and {len(bad) - 1} more row(s))" if len(bad) > 1 else ""
+        raise InputError(f"{bad[0].reason}{more}; fix the table or give --skip-bad-rows", bad[0].file, bad[0].line)

@@ -76,3 +76,14 @@ RATIOS: dict[str, RatioMetric] = {
 def info(name: str) -> MetricInfo:
     """Catalogue entry, or a neutral one for metrics from other harnesses."""
     return CATALOGUE.get(name, MetricInfo(name, "", "none", "metric not in benchctl's catalogue"))
+
+
+# What a run measured and how it was set up, as record notes carry it. Two arms
+# that differ in any of these measured different things (a pwrite vs a pread, fio
+# on dm-crypt vs on the bare device). STRICT keys must be recorded on both sides
+# to be compared: an import that cannot tell whether dm-crypt was in the I/O path
+# is not compared with a run that had it. analyze/compare.py applies this;
+# `benchctl import --set KEY=VALUE` fills what an output cannot show.
+STRICT_SETUP = ("op", "crypt", "fs")
+SETUP_KEYS = STRICT_SETUP + ("rw", "bs", "ioengine", "backing", "generator")
+SETUP_ALIASES = {"direction": "op"}  # fio's parser says direction, xfs_io's op

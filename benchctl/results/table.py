@@ -31,6 +31,7 @@ class Skipped:
     line: int | None
     reason: str
     arm: str | None = None
+    user_row: bool = False  # a data row of a table the user gave (CSV): an error unless --skip-bad-rows
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file

@@ -40,6 +40,7 @@ from benchctl.run.drivers.base import RunContext
 from benchctl.run.hostlock import HostLock
 from benchctl.run.ledger import Ledger
 from benchctl.run.processes import ENV_TOKEN, process_identity
+from benchctl.run.progress import Passes
 from benchctl.run.signals import SignalGuard, Stop
 from benchctl.run.specs import ResolvedSpec, load_workload
 
@@ -109,6 +110,7 @@ class Run:
         self.children_rid: str | None = None
         self.sig: SignalGuard | None = None
         self.completed: set[int] = set()
+        self.passes = Passes()
         self.env_before = ""
         # set by from_spec / resume
         self.iterations = 0
@@ -323,7 +325,9 @@ class Run:
             self._phase("warmup", k)
             ctx.state["iteration_dir"] = folder.raw_dir(k, warmup=True)
             self.opts.echo(f"benchctl: warm-up {k}/{self.warmups}")
+            t0 = time.monotonic()
             self.driver.warmup(ctx, k)
+            self.opts.echo(self.passes.done(t0, f"warm-up {k}/{self.warmups} done", self.warmups - k + self.iterations))
         self.completed = folder.whole_iterations()
         self._between()
         it = max(self.completed, default=0)
@@ -372,7 +376,9 @@ class Run:
         for w in warns:
             self.warn(f"perf: {w}")
         summary = ", ".join(f"{m.metric}={m.value:.6g}" for m in res.measurements[:3])
-        self.opts.echo(f"benchctl: iteration {it}/{self.iterations} ({time.monotonic() - t0:.1f} s): {summary}")
+        self.opts.echo(
+            self.passes.done(t0, f"iteration {it}/{self.iterations}", self.iterations - len(self.completed), summary)
+        )
 
     def _phase(self, name: str, index: int | None = None, must: bool = True) -> None:
         """run.json `phase` (setup, warmup, measure, teardown, done) and its pass number: where a run is,

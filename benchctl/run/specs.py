@@ -8,6 +8,7 @@ InputError naming the file and key, never a silently ignored setting.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from benchctl import sizes
 from benchctl.documents import load_toml
-from benchctl.errors import InputError
+from benchctl.errors import InputError, UsageError
 
 WORKLOAD_FORMAT = "benchctl-workload/1"
 SUITE_FORMAT = "benchctl-suite/1"
@@ -54,11 +55,15 @@ class Param:
     max: float | None = None
     choices: tuple[Any, ...] | None = None
 
-    def convert(self, value: Any, where: Path, key: str) -> Any:
-        """Check (and for command-line strings, convert) a value; InputError names file and key."""
+    def convert(self, value: Any, where: Path | None, key: str) -> Any:
+        """Check (and for command-line strings, convert) a value.
 
-        def bad(why: str) -> InputError:
-            return InputError(f"{key}: {why}", where)
+        where is the file the value came from (InputError names file and key)
+        or None for the command line (UsageError, exit 2, no internal path).
+        """
+
+        def bad(why: str) -> InputError | UsageError:
+            return InputError(f"{key}: {why}", where) if where is not None else UsageError(f"{key}: {why}")
 
         t = self.type
         try:
@@ -94,8 +99,9 @@ class Param:
                 if not isinstance(value, str):
                     raise bad(f"expected a string, got {value!r}")
                 v = value
-        except (TypeError, ValueError) as e:
-            raise bad(f"expected {t}, got {value!r} ({e})") from None
+        except (TypeError, ValueError):
+            wanted = {"int": "an integer", "float": "a number", "size": "a size like 256M or 4G"}.get(t, t)
+            raise bad(f"expected {wanted}, got {value!r}") from None
         if self.choices is not None and v not in self.choices:
             raise bad(f"must be one of {', '.join(map(str, self.choices))}; got {value!r}")
         num = parse_size(v) if t == "size" else v
@@ -141,17 +147,21 @@ class Workload:
         """Defaults < preset < overrides, each value type-checked."""
         pname = preset or self.default_preset
         if pname not in self.presets:
-            raise InputError(f"no preset {pname!r} (have: {', '.join(self.presets)})", self.path)
+            raise UsageError(
+                f"--preset {pname}: workload {self.name} has no such preset (have: {', '.join(self.presets)})"
+            )
         p = self.presets[pname]
         values = {k: prm.default for k, prm in self.params.items()}
         values.update(p.values)
         for key, raw in (overrides or {}).items():
             if key not in self.params:
-                raise InputError(
-                    f"--set {key}: unknown parameter of workload {self.name} (have: {', '.join(self.params)})",
-                    self.path,
+                near = difflib.get_close_matches(key, list(self.params), n=1)
+                raise UsageError(
+                    f"--set {key}: workload {self.name} has no such parameter"
+                    + (f" (did you mean {near[0]}?)" if near else "")
+                    + f"; see `benchctl run {self.name} --help`"
                 )
-            values[key] = self.params[key].convert(raw, self.path, f"--set {key}")
+            values[key] = self.params[key].convert(raw, None, f"--set {key}")
         return ResolvedSpec(
             workload=self,
             preset=pname,
@@ -280,6 +290,8 @@ def load_workload(name_or_path: str | Path) -> Workload:
     path = Path(s) if s.endswith(".toml") or "/" in s else workloads_dir() / f"{s}.toml"
     if not path.is_file():
         known = ", ".join(list_workload_names()) or "none"
+        if path != Path(s):  # a name typed on the command line, not a file the user gave
+            raise UsageError(f"no workload {s!r} (known: {known})")
         raise InputError(f"no such workload (known: {known})", path)
     doc = load_toml(path, "workload file")
     _check_keys(
@@ -336,7 +348,7 @@ def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"--set {item!r}: expected key=value")
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
 
@@ -373,7 +385,7 @@ class Suite:
             out.append(w.resolve(wp, merged, iterations=iterations, warmup=warmup))
         unused = set(overrides) - used
         if unused:
-            raise InputError(f"--set {', '.join(sorted(unused))}: no workload in suite {self.name} has it", self.path)
+            raise UsageError(f"--set {', '.join(sorted(unused))}: no workload in suite {self.name} has it")
         return out
 
 
@@ -383,6 +395,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
     if not path.is_file():
         d = workloads_dir() / "suites"
         known = ", ".join(sorted(p.stem for p in d.glob("*.toml"))) if d.is_dir() else "none"
+        if path != Path(s):
+            raise UsageError(f"no suite {s!r} (known: {known or 'none'})")
         raise InputError(f"no such suite (known: {known or 'none'})", path)
     doc = load_toml(path, "suite file")
     _check_keys(doc, {"format", "name", "description", "run"}, path, "")

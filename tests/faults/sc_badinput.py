@@ -243,13 +243,16 @@ def csv_extra_column_and_bad_rows(s: probe.Scope) -> str:
             "pte,h,pte-boot0,pte-run0,memcached,one,ops_per_sec,5,ops/s,x",
         ],
     )
-    p = analyze(s, "--csv", str(csv))
+    # Bad rows are an error by default (issue 13): exit 3 naming the first one.
+    msg = expect_input_error(analyze(s, "--csv", str(csv)), csv)
+    check(f"{csv}:{n - 2}" in msg and "--skip-bad-rows" in msg, f"the first bad row {n - 2} is not named: {msg}")
+    p = analyze(s, "--csv", str(csv), "--skip-bad-rows")
     check(p.returncode == 0 and "Traceback" not in p.stderr, f"analyze rc {p.returncode}: {p.stderr[-500:]}")
     out = p.stdout + p.stderr
     for line in (n - 2, n - 1, n):
         check(f"{csv}" in out and str(line) in out, f"skipped line {line} not reported:\n{out[-1500:]}")
     check("ops_per_sec" in p.stdout, "no analysis of the valid rows")
-    return "extra column accepted; inf/zzz/'one' rows skipped and named; the rest analysed"
+    return "extra column accepted; inf/zzz/'one' rows: exit 3 naming the first; --skip-bad-rows: named, rest analysed"
 
 
 def csv_ragged_row(s: probe.Scope) -> str:

@@ -1,6 +1,7 @@
 """Renderers of an analysis result dict (benchctl.analyze.result.analyze).
 
-text.py: a mailing-list reply (plain ASCII, <= 72 columns, no tabs).
+text.py: a mailing-list reply (plain ASCII, <= 72 columns, no tabs);
+brief.py: the same sized for a mail (<= 40 lines).
 markdown.py: for issue trackers. jsonout.py: the stable machine format.
 common.py: what they share (banner, warning footnotes, number formats).
 """
@@ -8,8 +9,10 @@ common.py: what they share (banner, warning footnotes, number formats).
 FORMATS = ("text", "markdown", "json")
 
 
-def render(result: dict, fmt: str) -> str:
-    if fmt == "text":
+def render(result: dict, fmt: str, brief: bool = False) -> str:
+    if fmt == "text" and brief:
+        from benchctl.analyze.report.brief import render as r
+    elif fmt == "text":
         from benchctl.analyze.report.text import render as r
     elif fmt == "markdown":
         from benchctl.analyze.report.markdown import render as r

@@ -55,20 +55,36 @@ class Footnotes:
 
 
 def header_facts(result: dict) -> dict:
+    """Hosts, kernels and the design (boots x iterations per arm, one notation) for a report header."""
+    from benchctl.analyze.report.units import design as notation
+
     d = result["design"]
     b, c = result["baseline"], result["candidate"]
     hosts = sorted(set(d[b]["hosts"]) | set(d[c]["hosts"]))
     kernels = {a: (", ".join(d[a]["kernels"]) or "unknown") for a in (b, c)}
-    design = {a: f"{d[a]['boots']} boots x {d[a]['iterations_per_boot']} iterations" for a in (b, c)}
-    return {"hosts": ", ".join(hosts) or "unknown", "kernels": kernels, "design": design}
-
-
-ONE_BOOT_PREFIX = "VERDICT FROM ITERATIONS OF ONE BOOT"
+    design = {a: notation(d[a]["boots"], iterations=d[a]["iterations_per_boot"]) for a in (b, c)}
+    counted = []
+    if any(d[a].get("imported") for a in (b, c)):
+        counted.append("imported runs without --boot count as one boot each")
+    if any(d[a].get("unknown_host") for a in (b, c)):
+        counted.append("host 'unknown' where none was given")
+    return {
+        "hosts": ", ".join(hosts) or "unknown",
+        "kernels": kernels,
+        "design": design,
+        "design_text": f"{b} {design[b]}, {c} {design[c]} (boots x iterations)",
+        "counted": "; ".join(counted),
+    }
 
 
 def verdict_word(claim: dict) -> str:
-    """The verdict, with the one-boot caveat glued to it where it applies."""
-    word = claim["verdict"].upper()
-    if any(w.startswith(ONE_BOOT_PREFIX) for w in claim["warnings"]):
-        word += " (ONE BOOT ONLY)"
-    return word
+    """The verdict as printed: upper case; 'not-judged' reads NOT JUDGED."""
+    return claim["verdict"].upper().replace("NOT-JUDGED", "NOT JUDGED")
+
+
+def reason(claim: dict) -> str | None:
+    """Why a claim was not judged (its first warning), without the prefix."""
+    w = claim["warnings"][:1]
+    if claim["verdict"] == "not-judged" and w and w[0].startswith("not judged: "):
+        return w[0][len("not judged: ") :]
+    return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, num, pct, pval, verdict_word
+from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, verdict_word
+from benchctl.analyze.report.units import design, human, sd_pct
 
 
 def _cell(s: str) -> str:
@@ -21,7 +22,7 @@ def render(result: dict) -> str:
         "",
         f"- hosts: {f['hosts']}",
         f"- kernels: `{b}`: {f['kernels'][b]}; `{c}`: {f['kernels'][c]}",
-        f"- design: `{b}`: {f['design'][b]}; `{c}`: {f['design'][c]}",
+        f"- design: {f['design_text']}" + (f"; {f['counted']}" if f["counted"] else ""),
         f"- method: {result['confidence']:.0%} hierarchical bootstrap (boots, then iterations), "
         f"{result['resamples']} resamples, seed {result['seed']}; p: Welch on per-boot means, Holm across claims",
         "",
@@ -40,9 +41,9 @@ def render(result: dict) -> str:
         ]
         for cl in result["claims"]:
             refs = notes.refs(cl["warnings"])
-            change = pct(cl["change_pct"]) + " %" if cl["ci_pct"] else "no data"
             out.append(
-                f"| {cl['id']} | {cl['workload']} {cl['metric']} | {change} | "
+                f"| {cl['id']} | {cl['workload']} {cl['metric']} | "
+                f"{pct(cl['change_pct']) + ' %' if cl['ci_pct'] else 'no data'} | "
                 f"{ci(cl['ci_pct'])} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
                 f"{pval(cl['p_adjusted'])} | **{verdict_word(cl).lower()}** {refs} |"
             )
@@ -58,19 +59,21 @@ def render(result: dict) -> str:
         "",
         "### Comparisons",
         "",
-        f"| workload | metric | unit | {b} | {c} | change | interval | p (Welch) | boots x samples "
-        f"| between / within var ({b}) |",
-        "|---|---|---|---:|---:|---:|---|---:|---|---|",
+        f"| workload | metric | {b} | {c} | change | interval | p (Welch) | boots x iterations "
+        f"| sd between / within boots ({b}) |",
+        "|---|---|---:|---:|---:|---|---:|---|---|",
     ]
     for cp in result["comparisons"]:
         refs = notes.refs(cp["warnings"])
         bs, cs = cp["baseline"], cp["candidate"]
         vc = cp["variance_components"]["baseline"]
+        u = cp["unit"]
         out.append(
-            f"| {cp['workload']} | {cp['metric']} {refs} | {cp['unit']} | {num(bs['mean'])} | "
-            f"{num(cs['mean'])} | {pct(cp['change_pct'])} % | {ci(cp['ci_pct'])} | "
-            f"{pval(cp['p_value'])} | {bs['n_boots']}x{bs['n_samples']} / {cs['n_boots']}x{cs['n_samples']} | "
-            f"{num(vc['between_boot_var'])} / {num(vc['within_boot_var'])} |"
+            f"| {cp['workload']} | {cp['metric']} {refs} | {human(bs['mean'], u)} | "
+            f"{human(cs['mean'], u)} | {pct(cp['change_pct'])} % | {ci(cp['ci_pct'])} | "
+            f"{pval(cp['p_value'])} | {design(bs['n_boots'], bs['samples_per_boot'])} / "
+            f"{design(cs['n_boots'], cs['samples_per_boot'])} | "
+            f"{sd_pct(vc['between_boot_var'], bs['mean'])} / {sd_pct(vc['within_boot_var'], bs['mean'])} |"
         )
     if result["notes"]:
         out += [""] + [f"- {_cell(n)}" for n in result["notes"]]

@@ -3,56 +3,66 @@
 The look (sizes, lettering, footer, SIMULATED stamp, PNG + SVG) is
 plotstyle.py's, shared with `benchctl model sensitivity --plots`.
 
-Figures:
-- claims-forest: each claim's interval (bar) and estimate against the claimed
-  band (shaded), zero marked.
-- dist-<workload>-<metric>: per-arm strip of iteration values, one colour per
-  boot, boot means as diamonds (boot-to-boot spread visible at a glance).
-- order-<workload>-<metric>: value against run order (record time, else
-  boot/iteration order) per arm, to expose drift.
-- latency-<workload>: per-boot P50/P99 (and P99.9) strips per arm, from the
-  latency metrics.
+By default: the claims figure (forest.py), one distribution figure per
+claimed metric, a contact sheet and index.md. With --all-plots also:
+- dist-<workload>-<metric> for every comparison: per-arm strip of
+  iteration values, one colour per boot, boot means as diamonds;
+- order-<workload>-<metric>: value against measurement time per arm, to
+  expose drift; only where records carry real measurement times (not
+  imports, whose times are the import's, nor simulations);
+- latency-<workload>: per-boot P50/P99 (and P99.9) per arm;
 - latency-hdr-<workload>: when run folders hold HdrHistogram percentile
-  distributions (memtier --hdr-file-prefix *.txt under raw/iter-NNNN/), the
-  full latency-by-percentile curves, one line per iteration, by arm.
+  distributions (memtier --hdr-file-prefix *.txt under raw/iter-NNNN/),
+  the full latency-by-percentile curves, one line per iteration, by arm.
+Axes are in human units (GiB/s, k ops/s), never with a 1e8 offset.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from benchctl.analyze.report.forest import contact_sheet, fit, forest, index
+from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
+from benchctl.analyze.report.units import axis_scale
 
 if TYPE_CHECKING:
     from benchctl.parsers.hdrtext import PercentileCurve
 
-from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
+
+@dataclass
+class Figure:
+    """One figure to draw: its file stem, what it shows (for index.md) and how to draw it."""
+
+    name: str
+    what: str
+    draw: Callable[..., list[Path]]
 
 
-def _stamp(fig, result: dict, sources: list[str]) -> None:
-    stamp(fig, f"data: {shorten(', '.join(sources))}  |  benchctl analyze seed {result['seed']}", result["simulated"])
+def _footer(result: dict, sources: list[str]) -> Callable:
+    # The red SIMULATED label sits at the bottom right: a simulated footer stops well before it.
+    text = shorten(f"data: {', '.join(sources)}  |  seed {result['seed']}", 80 if result["simulated"] else 120)
+    return lambda fig: stamp(fig, text, result["simulated"])
 
 
-def forest(plt, result: dict, sources, out: Path, written: list[Path]) -> None:
-    claims = [c for c in result["claims"] if c["ci_pct"]]
-    if not claims:
-        return
-    fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.75 * len(claims)))
-    for i, c in enumerate(reversed(claims)):
-        lo, hi = c["claimed"]["band"]
-        ax.add_patch(plt.Rectangle((lo, i - 0.3), hi - lo, 0.6, color="#2ca02c", alpha=0.25, lw=0))
-        a, b = c["ci_pct"]
-        ax.plot([a, b], [i, i], color="black", lw=2.5)
-        ax.plot([c["change_pct"]], [i], "o", color="black", ms=7)
-        ax.text(1.02, i, c["verdict"], va="center", transform=ax.get_yaxis_transform())
-    ax.axvline(0, color="#777777", lw=1, ls="--")
-    ax.set_yticks(range(len(claims)))
-    ax.set_yticklabels([c["id"] for c in reversed(claims)])
-    ax.set_ylim(-0.7, len(claims) - 0.3)
-    ax.set_xlabel(f"change {result['candidate']} vs {result['baseline']} (%)")
-    ax.set_title(f"Claims: {result['confidence']:.0%} interval (bar) vs claimed band (green)")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    _stamp(fig, result, sources)
-    written.extend(save(plt, fig, out, "claims-forest"))
+def _plain_y(ax, values, unit: str, metric: str) -> float:
+    """Human units on the y axis, no offset; returns the divisor to apply to the values."""
+    div, label = axis_scale(values, unit)
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    ax.set_ylabel(f"{metric} ({label})" if label else metric)
+    return div
+
+
+def _finish(plt, fig, ax, title: str, footer, out: Path, name: str) -> list[Path]:
+    """Title (wrapped), legend, layout, footer, PNG + SVG: the end of every line figure."""
+    ax.set_title(fit(title, 7.5))
+    ax.legend()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    footer(fig)
+    return save(plt, fig, out, name)
 
 
 def _arm_frames(df, result, workload, metric):
@@ -60,97 +70,95 @@ def _arm_frames(df, result, workload, metric):
     return [(arm, sub[sub["arm"] == arm]) for arm in (result["baseline"], result["candidate"])]
 
 
-def distributions(plt, df, result, sources, out: Path, written: list[Path]) -> None:
+def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
+    """dist-<workload>-<metric>: iterations per boot as columns, boot means as diamonds."""
     import numpy as np
 
-    for comp in result["comparisons"]:
-        w, m = comp["workload"], comp["metric"]
-        frames = _arm_frames(df, result, w, m)
-        if any(len(f) == 0 for _, f in frames):
-            continue  # derived ratio metrics have no rows of their own
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        rng = np.random.default_rng(0)
-        for k, (_, f) in enumerate(frames):
-            boots = list(dict.fromkeys(f.sort_values("t" if f["t"].notna().any() else "boot")["boot"]))
-            cmap = plt.get_cmap(BOOT_CMAPS[k])
-            for j, boot in enumerate(boots):
-                v = f.loc[f["boot"] == boot, "value"].to_numpy()
-                x = k + (j - (len(boots) - 1) / 2) * (0.7 / max(len(boots), 1))
-                jit = rng.uniform(-0.02, 0.02, len(v))
-                colour = cmap(0.5 + 0.45 * j / (len(boots) - 1) if len(boots) > 1 else 0.75)
-                ax.plot(x + jit, v, ".", color=colour, ms=6, alpha=0.8)
-                ax.plot([x], [v.mean()], "D", color=colour, mec="black", ms=7)
-        ax.set_xticks([0, 1])
-        ax.set_xticklabels(
-            [
-                f"{a}\n({comp[s]['n_boots']} boots)"
-                for a, s in zip((result["baseline"], result["candidate"]), ("baseline", "candidate"), strict=True)
-            ]
+    w, m = comp["workload"], comp["metric"]
+    frames = _arm_frames(df, result, w, m)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    rng = np.random.default_rng(0)
+    allv = [v for _, f in frames for v in f["value"]] or comp["baseline"]["boot_means"] + comp["candidate"][
+        "boot_means"
+    ]
+    div = _plain_y(ax, allv, comp["unit"], m)
+    for k, (side, (_, f)) in enumerate(zip(("baseline", "candidate"), frames, strict=True)):
+        boots = comp[side]["boots"]
+        cmap = plt.get_cmap(BOOT_CMAPS[k])
+        for j, boot in enumerate(boots):
+            v = f.loc[f["boot"] == boot, "value"].to_numpy() / div if len(f) else np.array([])
+            x = k + (j - (len(boots) - 1) / 2) * (0.7 / max(len(boots), 1))
+            colour = cmap(0.5 + 0.45 * j / (len(boots) - 1) if len(boots) > 1 else 0.75)
+            if len(v):
+                ax.plot(x + rng.uniform(-0.02, 0.02, len(v)), v, ".", color=colour, ms=6, alpha=0.8)
+            ax.plot([x], [comp[side]["boot_means"][j] / div], "D", color=colour, mec="black", ms=7)
+    ax.set_xticks([0, 1])
+    ax.set_xticklabels([f"{result[s]}\n({comp[s]['n_boots']} boots)" for s in ("baseline", "candidate")])
+    ax.set_title(
+        fit(
+            f"{w} {m}: one column per boot, diamond = boot mean; change {comp['change_pct']:+.2f} % "
+            f"[{comp['ci_pct'][0]:+.2f}, {comp['ci_pct'][1]:+.2f}]",
+            7.5,
         )
-        ax.set_ylabel(f"{m} ({comp['unit']})" if comp["unit"] else m)
-        ax.set_title(
-            f"{w} {m}: each boot a column (diamond = boot mean)\nchange {comp['change_pct']:+.2f} % "
-            f"[{comp['ci_pct'][0]:+.2f}, {comp['ci_pct'][1]:+.2f}]"
-        )
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        _stamp(fig, result, sources)
-        written.extend(save(plt, fig, out, f"dist-{slug(w)}-{slug(m)}"))
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    footer(fig)
+    return save(plt, fig, out, f"dist-{slug(w)}-{slug(m)}")
 
 
-def run_order(plt, df, result, sources, out: Path, written: list[Path]) -> None:
-    for comp in result["comparisons"]:
-        w, m = comp["workload"], comp["metric"]
-        frames = _arm_frames(df, result, w, m)
-        if any(len(f) == 0 for _, f in frames):
-            continue
-        sub = df[(df["workload"] == w) & (df["metric"] == m)]
-        has_t = sub["t"].notna().all()
-        sub = sub.sort_values(["t"] if has_t else ["boot", "run", "iteration"])
-        fig, ax = plt.subplots(figsize=(7.5, 3.6))
-        x0 = sub["t"].min() if has_t else 0
+def real_times(tidy, result) -> bool:
+    """Records carry measurement times only from benchctl's own runs (not imports, not simulations)."""
+    mine = [b for b in tidy.boots if b.arm in (result["baseline"], result["candidate"])]
+    return bool(mine) and not any(b.simulated or b.status == "imported" or b.source == "csv" for b in mine)
+
+
+def run_order(plt, df, result, comp, footer, out: Path) -> list[Path]:
+    """order-<workload>-<metric>: value against hours since the first record, per arm."""
+    w, m = comp["workload"], comp["metric"]
+    sub = df[(df["workload"] == w) & (df["metric"] == m)].sort_values("t")
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    div = _plain_y(ax, sub["value"], comp["unit"], m)
+    x0 = sub["t"].min()
+    for k, arm in enumerate((result["baseline"], result["candidate"])):
+        f = sub[sub["arm"] == arm]
+        ax.plot((f["t"] - x0) / 3600, f["value"] / div, ".", color=ARM_COLOURS[k], ms=4, label=arm)
+    ax.set_xlabel("hours since the first record")
+    return _finish(
+        plt,
+        fig,
+        ax,
+        f"{w} {m} in measurement order (drift shows as a slope)",
+        footer,
+        out,
+        f"order-{slug(w)}-{slug(m)}",
+    )
+
+
+LATENCY = ("p50_latency_us", "p99_latency_us", "p999_latency_us")
+
+
+def latency(plt, df, result, w: str, footer, out: Path) -> list[Path]:
+    """latency-<workload>: per-boot P50/P99/P99.9 (median, min-max of iterations) per arm."""
+    present = [m for m in LATENCY if ((df["workload"] == w) & (df["metric"] == m)).any()]
+    width = max(6.5, 3.2 * len(present) + 1)  # room for the footer and the SIMULATED label side by side
+    fig, axes = plt.subplots(1, len(present), figsize=(width, 3.8), squeeze=False)
+    for ax, m in zip(axes[0], present, strict=True):
         for k, arm in enumerate((result["baseline"], result["candidate"])):
-            f = sub[sub["arm"] == arm]
-            x = (f["t"] - x0) / 3600 if has_t else f.index.map(list(sub.index).index)
-            ax.plot(x, f["value"], ".", color=ARM_COLOURS[k], ms=4, label=arm)
-        ax.set_xlabel("hours since first record" if has_t else "run order (no timestamps)")
-        ax.set_ylabel(m)
-        ax.set_title(f"{w} {m} in run order (drift shows as a slope)")
-        ax.legend()
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
-        _stamp(fig, result, sources)
-        written.extend(save(plt, fig, out, f"order-{slug(w)}-{slug(m)}"))
-
-
-def latency(plt, df, result, sources, out: Path, written: list[Path]) -> None:
-    lat = [m for m in ("p50_latency_us", "p99_latency_us", "p999_latency_us")]
-    for w in sorted(df["workload"].unique()):
-        present = [m for m in lat if ((df["workload"] == w) & (df["metric"] == m)).any()]
-        if not present:
-            continue
-        fig, axes = plt.subplots(1, len(present), figsize=(3.2 * len(present) + 1, 3.8), squeeze=False)
-        for ax, m in zip(axes[0], present, strict=True):
-            for k, arm in enumerate((result["baseline"], result["candidate"])):
-                f = df[(df["workload"] == w) & (df["metric"] == m) & (df["arm"] == arm)]
-                per_boot = f.groupby("boot")["value"].agg(["median", "min", "max"])
-                nbt = len(per_boot)
-                xs = [k + (j - (nbt - 1) / 2) * (0.6 / max(nbt, 1)) for j in range(nbt)]
-                ax.errorbar(
-                    xs,
-                    per_boot["median"],
-                    yerr=[per_boot["median"] - per_boot["min"], per_boot["max"] - per_boot["median"]],
-                    fmt="o",
-                    color=ARM_COLOURS[k],
-                    alpha=0.7,
-                    capsize=3,
-                )
-            ax.set_xticks([0, 1])
-            ax.set_xticklabels([result["baseline"], result["candidate"]])
-            ax.set_xlim(-0.6, 1.6)
-            ax.set_title(m.replace("_latency_us", "").upper() + " (us), per boot")
-        fig.suptitle(f"{w} latency: one point per boot (median, min-max of iterations)")
-        fig.tight_layout(rect=(0, 0.05, 1, 0.95))
-        _stamp(fig, result, sources)
-        written.extend(save(plt, fig, out, f"latency-{slug(w)}"))
+            f = df[(df["workload"] == w) & (df["metric"] == m) & (df["arm"] == arm)]
+            per_boot = f.groupby("boot")["value"].agg(["median", "min", "max"])
+            nbt = len(per_boot)
+            xs = [k + (j - (nbt - 1) / 2) * (0.6 / max(nbt, 1)) for j in range(nbt)]
+            err = [per_boot["median"] - per_boot["min"], per_boot["max"] - per_boot["median"]]
+            ax.errorbar(xs, per_boot["median"], yerr=err, fmt="o", color=ARM_COLOURS[k], alpha=0.7, capsize=3)
+        ax.set_xticks([0, 1])
+        ax.set_xticklabels([result["baseline"], result["candidate"]])
+        ax.set_xlim(-0.6, 1.6)
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        ax.set_title(m.replace("_latency_us", "").upper() + " (us), per boot")
+    fig.suptitle(fit(f"{w} latency: one point per boot (median, min-max of iterations)", width))
+    fig.tight_layout(rect=(0, 0.05, 1, 0.92))
+    footer(fig)
+    return save(plt, fig, out, f"latency-{slug(w)}")
 
 
 MAX_CURVES = 400
@@ -182,51 +190,135 @@ def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, P
     return out
 
 
-def latency_hdr(plt, tidy, result, sources, out: Path, written: list[Path]) -> None:
+def latency_hdr(plt, result, workload: str, curves, footer, out: Path) -> list[Path]:
+    """latency-hdr-<workload>: latency by percentile from the runs' HdrHistogram files."""
     import numpy as np
 
     arms = (result["baseline"], result["candidate"])
-    for workload, curves in sorted(_hdr_curves(tidy, arms).items()):
-        fig, ax = plt.subplots(figsize=(7.5, 4.2))
-        for arm_i, arm in enumerate(arms):
-            mine = [c for c in curves if c[0] == arm][:MAX_CURVES]
-            n_boots = max([i for _, i, _ in mine], default=0) + 1
-            cmap = plt.get_cmap(BOOT_CMAPS[arm_i])
-            for j, (_, bi, c) in enumerate(mine):
-                p = np.array(c.percentiles)
-                keep = p < 1.0
-                x = 1.0 / (1.0 - p[keep])
-                ax.plot(
-                    x,
-                    np.array(c.values)[keep],
-                    color=cmap(0.4 + 0.55 * bi / max(n_boots - 1, 1)),
-                    lw=1,
-                    alpha=0.7,
-                    label=f"{arm} ({n_boots} boots)" if j == 0 else None,
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for arm_i, arm in enumerate(arms):
+        mine = [c for c in curves if c[0] == arm][:MAX_CURVES]
+        n_boots = max([i for _, i, _ in mine], default=0) + 1
+        cmap = plt.get_cmap(BOOT_CMAPS[arm_i])
+        for j, (_, bi, c) in enumerate(mine):
+            p = np.array(c.percentiles)
+            keep = p < 1.0
+            colour = cmap(0.4 + 0.55 * bi / max(n_boots - 1, 1))
+            label = f"{arm} ({n_boots} boots)" if j == 0 else None
+            ax.plot(1.0 / (1.0 - p[keep]), np.array(c.values)[keep], color=colour, lw=1, alpha=0.7, label=label)
+    ax.set_xscale("log")
+    ax.set_xticks([1 / (1 - q) for q in (0.5, 0.9, 0.99, 0.999, 0.9999)])
+    ax.set_xticklabels(["50%", "90%", "99%", "99.9%", "99.99%"])
+    ax.set_yscale("log")
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("latency (tool units; memtier: ms)")
+    return _finish(
+        plt,
+        fig,
+        ax,
+        f"{workload} latency by percentile (HDR histograms, one line per iteration)",
+        footer,
+        out,
+        f"latency-hdr-{slug(workload)}",
+    )
+
+
+def plan(result: dict, tidy, df, footer, out: Path, all_plots: bool) -> tuple[list[Figure], list[str]]:
+    """The figures to draw, in order, and what is left out and why."""
+    claimed = {(c["workload"], c["metric"]) for c in result["claims"] if c["ci_pct"]}
+    figs = (
+        [
+            Figure(
+                "claims-forest",
+                "each claim on its own scale: interval, claimed band, verdict",
+                lambda plt: forest(plt, result, footer, out),
+            )
+        ]
+        if claimed
+        else []
+    )
+    skipped: list[str] = []
+    for comp in result["comparisons"]:
+        key = (comp["workload"], comp["metric"])
+        if key in claimed or all_plots:
+            what = f"{comp['workload']} {comp['metric']}: every iteration by boot and arm, boot means"
+            figs.append(
+                Figure(
+                    f"dist-{slug(key[0])}-{slug(key[1])}",
+                    what,
+                    lambda plt, comp=comp: distribution(plt, df, result, comp, footer, out),
                 )
-        ax.set_xscale("log")
-        ticks = [1 / (1 - q) for q in (0.5, 0.9, 0.99, 0.999, 0.9999)]
-        ax.set_xticks(ticks)
-        ax.set_xticklabels(["50%", "90%", "99%", "99.9%", "99.99%"])
-        ax.set_yscale("log")
-        ax.set_xlabel("percentile")
-        ax.set_ylabel("latency (tool units; memtier: ms)")
-        ax.set_title(f"{workload} latency by percentile (HDR histograms, one line per iteration)")
-        ax.legend()
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
-        _stamp(fig, result, sources)
-        written.extend(save(plt, fig, out, f"latency-hdr-{slug(workload)}"))
+            )
+    if not all_plots:
+        skipped.append("distributions of unclaimed metrics, drift and latency figures: --all-plots draws them")
+        return figs, skipped
+    if real_times(tidy, result) and df["t"].notna().all():
+        for comp in result["comparisons"]:
+            if ((df["workload"] == comp["workload"]) & (df["metric"] == comp["metric"])).any():
+                figs.append(
+                    Figure(
+                        f"order-{slug(comp['workload'])}-{slug(comp['metric'])}",
+                        f"{comp['workload']} {comp['metric']} against measurement time (drift)",
+                        lambda plt, comp=comp: run_order(plt, df, result, comp, footer, out),
+                    )
+                )
+    else:
+        skipped.append(
+            "drift (order-*) figures: the records carry no real measurement times (imported or simulated data, or CSV)"
+        )
+    for w in sorted(df["workload"].unique()):
+        if df[(df["workload"] == w) & df["metric"].isin(LATENCY)].shape[0]:
+            figs.append(
+                Figure(
+                    f"latency-{slug(w)}",
+                    f"{w}: latency percentiles per boot",
+                    lambda plt, w=w: latency(plt, df, result, w, footer, out),
+                )
+            )
+    for w, curves in sorted(_hdr_curves(tidy, (result["baseline"], result["candidate"])).items()):
+        figs.append(
+            Figure(
+                f"latency-hdr-{slug(w)}",
+                f"{w}: latency by percentile from HDR histograms",
+                lambda plt, w=w, curves=curves: latency_hdr(plt, result, w, curves, footer, out),
+            )
+        )
+    return figs, skipped
 
 
-def write_plots(result: dict, tidy, out_dir: str | Path, sources: list[str]) -> list[Path]:
+Progress = Callable[[int, int, str, float | None], None]
+
+
+def write_plots(
+    result: dict,
+    tidy,
+    out_dir: str | Path,
+    sources: list[str],
+    all_plots: bool = False,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Draw the planned figures (progress(k, n, name, eta_s) before each), a contact sheet and index.md."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = tidy.df[tidy.df["arm"].isin([result["baseline"], result["candidate"]])]
+    footer = _footer(result, sources)
     written: list[Path] = []
+    described: list[tuple[Path, str]] = []
     with pyplot() as plt:
-        forest(plt, result, sources, out, written)
-        distributions(plt, df, result, sources, out, written)
-        run_order(plt, df, result, sources, out, written)
-        latency(plt, df, result, sources, out, written)
-        latency_hdr(plt, tidy, result, sources, out, written)
+        figs, skipped = plan(result, tidy, df, footer, out, all_plots)
+        n = len(figs) + 1
+        start = time.monotonic()
+        for k, f in enumerate(figs, 1):
+            eta = (time.monotonic() - start) / (k - 1) * (n - k + 1) if k > 1 else None
+            if progress:
+                progress(k, n, f.name, eta)
+            paths = f.draw(plt)
+            written += paths
+            described += [(p, f.what) for p in paths if p.suffix == ".png"]
+        if progress:
+            progress(n, n, "contact-sheet", None)
+        sheet = contact_sheet(plt, [p for p, _ in described], result, footer, out)
+        written += sheet
+    described[:0] = [(p, "all figures as thumbnails") for p in sheet if p.suffix == ".png"]
+    written.append(index(out, described, result, skipped))
     return written

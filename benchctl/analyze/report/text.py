@@ -1,24 +1,27 @@
-"""Plain-text report for a mailing-list reply.
+"""Plain-text report for a mailing-list reply (`analyze`, the full dump).
 
 Rules: ASCII only, every line <= 72 columns, no tabs (mail clients and
 kernel maintainers' quoting). Order: banner (simulated), header (hosts,
 kernels, arms, boots x iterations), design checks BEFORE any number, one
-block per claim (measured change, interval, claim, verdict, a small chart
-of the interval against the claimed band), all comparisons, then the
-numbered warnings last.
+block per claim (measured change, interval, claim, verdict or why it was
+not judged, a small chart of the interval against the claimed band), all
+comparisons (means in human units, noise as standard deviations in percent
+of the mean), then the numbered warnings last. brief.py is the mail-sized
+version.
 """
 
 from __future__ import annotations
 
 import textwrap
 
-from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, num, pct, pval, verdict_word
+from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, reason, verdict_word
+from benchctl.analyze.report.units import design, human, sd_pct
 
 WIDTH = 72
 CHART = 44
 
 
-def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
+def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
     return textwrap.wrap(
         text,
         WIDTH,
@@ -60,112 +63,122 @@ def chart(low: float, high: float, est: float, band: tuple[float, float]) -> lis
     return ["    claimed  :" + "".join(claim) + ":", "    measured :" + "".join(data) + ":", "              " + scale]
 
 
-def _claims(result: dict, notes: Footnotes) -> list[str]:
-    """Per claim: measured vs claimed, p and verdict, what would decide it, and the interval chart."""
-    out: list[str] = []
-    if result["claims"]:
-        out.append("")
-        out.append("Claims")
-        for cl in result["claims"]:
-            refs = notes.refs(cl["warnings"])
-            out.append(f"  {cl['id']}: {cl['workload']} {cl['metric']}")
-            measured = f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}" if cl["ci_pct"] else "measured: no data"
-            out.append(f"    {measured}, claimed {cl['claimed_text']}")
-            out += _wrap(
-                f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  verdict: {verdict_word(cl)} {refs}".rstrip(),
-                "      ",
-                "    ",
-            )
-            dec = cl.get("decide")
-            if dec and dec.get("boots_per_arm"):
-                note = f"; {dec['note']}" if dec.get("note") else ""
-                out += _wrap(
-                    f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
-                    f"iterations per arm (80 % power for the claimed change){note}",
-                    "      ",
-                    "    ",
-                )
-            elif dec:
-                out += _wrap(f"to decide: {dec.get('note')}", "      ", "    ")
-            if cl["ci_pct"]:
-                band = tuple(cl["claimed"]["band"])
-                out += chart(cl["ci_pct"][0], cl["ci_pct"][1], cl["change_pct"], band)
-    return out
+def banner(result: dict) -> list[str]:
+    if not result["simulated"]:
+        return []
+    bar = "*" * WIDTH
+    return [bar, f"*** {BANNER} ***".center(WIDTH)[:WIDTH].rstrip(), bar]
 
 
-def _comparisons(result: dict, notes: Footnotes) -> list[str]:
-    """Per (workload, metric): both means, the change with its interval and p, and the noise."""
-    b, c = result["baseline"], result["candidate"]
-    out: list[str] = []
-    out.append("")
-    out.append("Comparisons (change = candidate / baseline - 1)")
-    for cp in result["comparisons"]:
-        refs = notes.refs(cp["warnings"])
-        unit = f" ({cp['unit']})" if cp["unit"] else ""
-        out += _wrap(f"{cp['workload']} {cp['metric']}{unit} {refs}".rstrip(), "    ", "  ")
-        bs, cs = cp["baseline"], cp["candidate"]
-        out += _wrap(
-            f"{b} {num(bs['mean'])} ({bs['n_boots']}x{bs['n_samples']}), "
-            f"{c} {num(cs['mean'])} ({cs['n_boots']}x{cs['n_samples']})",
-            "      ",
-            "    ",
-        )
-        mw = cp["tests"]["mann_whitney"]["p_value"]
-        vcb = cp["variance_components"]["baseline"]
-        out += _wrap(
-            f"change {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}  p={pval(cp['p_value'])}"
-            + (f"  MWU p={pval(mw)}" if mw is not None else ""),
-            "      ",
-            "    ",
-        )
-        out += _wrap(
-            f"noise ({b}): between-boot var {num(vcb['between_boot_var'])}, "
-            f"within-boot var {num(vcb['within_boot_var'])}",
-            "      ",
-            "    ",
-        )
-    return out
-
-
-def render(result: dict) -> str:
-    out: list[str] = []
-    notes = Footnotes(result["checks"])
-    if result["simulated"]:
-        bar = "*" * WIDTH
-        out += [bar, f"*** {BANNER} ***".center(WIDTH)[:WIDTH].rstrip(), bar]
+def header(result: dict) -> list[str]:
     b, c = result["baseline"], result["candidate"]
     facts = header_facts(result)
-    out.append(f"benchctl analyze: {c} (candidate) vs {b} (baseline)")
-    out += _wrap(f"hosts:   {facts['hosts']}", "         ", "")
-    out += _wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
-    out += _wrap(f"design:  {b}: {facts['design'][b]}; {c}: {facts['design'][c]}", "         ", "")
-    conf = result["confidence"]
-    out += _wrap(
-        f"method:  {conf:.0%} intervals from a hierarchical bootstrap (boots, then "
+    out = [f"benchctl analyze: {c} (candidate) vs {b} (baseline)"]
+    out += wrap(f"hosts:   {facts['hosts']}", "         ", "")
+    out += wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
+    out += wrap(
+        f"design:  {facts['design_text']}" + (f"; {facts['counted']}" if facts["counted"] else ""), "         ", ""
+    )
+    out += wrap(
+        f"method:  {result['confidence']:.0%} intervals from a hierarchical bootstrap (boots, then "
         f"iterations), {result['resamples']} resamples, seed {result['seed']}; "
         "p from Welch's t-test on per-boot means, Holm-adjusted across claims",
         "         ",
         "",
     )
-    out.append("")
-    out.append("Checks (read these before the numbers)")
-    checks = result["checks"] + result["skipped"]
-    if not checks:
-        out.append("  none triggered")
-    for w in checks:
-        out += _wrap(w, "    ", "  - ")
-    out += _claims(result, notes)
-    out += _comparisons(result, notes)
-    for n in result["notes"]:
-        out += _wrap(n, "    ", "  - ")
-    out.append("")
-    out.append("Warnings")
-    if not notes.items:
-        out.append("  none")
-    for i, w in enumerate(notes.items, 1):
-        out += _wrap(w, "      ", f"  [{i}] ")
-    if result["simulated"]:
-        out.append("")
-        out.append(f"*** {BANNER} ***")
+    return out
+
+
+def _claim(cl: dict, notes: Footnotes) -> list[str]:
+    why = reason(cl)
+    refs = notes.refs(cl["warnings"][1:] if why else cl["warnings"])
+    out = [f"  {cl['id']}: {cl['workload']} {cl['metric']}"]
+    measured = f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}" if cl["ci_pct"] else "measured: no data"
+    out.append(f"    {measured}, claimed {cl['claimed_text']}")
+    out += wrap(
+        f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  verdict: {verdict_word(cl)} {refs}".rstrip(),
+        "      ",
+        "    ",
+    )
+    if why:
+        out += wrap(f"why: {why}", "      ", "    ")
+    dec = cl.get("decide")
+    if dec and dec.get("boots_per_arm"):
+        note = f"; {dec['note']}" if dec.get("note") else ""
+        out += wrap(
+            f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
+            f"iterations per arm (80 % power for the claimed change){note}",
+            "      ",
+            "    ",
+        )
+    elif dec:
+        out += wrap(f"to decide: {dec.get('note')}", "      ", "    ")
+    if cl["ci_pct"]:
+        out += chart(cl["ci_pct"][0], cl["ci_pct"][1], cl["change_pct"], tuple(cl["claimed"]["band"]))
+    return out
+
+
+def _comparison(cp: dict, b: str, c: str, notes: Footnotes) -> list[str]:
+    refs = notes.refs(cp["warnings"])
+    unit = cp["unit"]
+    out = wrap(f"{cp['workload']} {cp['metric']} {refs}".rstrip(), "    ", "  ")
+    bs, cs = cp["baseline"], cp["candidate"]
+    out += wrap(
+        f"{b} {human(bs['mean'], unit)} ({design(bs['n_boots'], bs['samples_per_boot'])}), "
+        f"{c} {human(cs['mean'], unit)} ({design(cs['n_boots'], cs['samples_per_boot'])})",
+        "      ",
+        "    ",
+    )
+    mw = cp["tests"]["mann_whitney"]["p_value"]
+    out += wrap(
+        f"change {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}  p={pval(cp['p_value'])}"
+        + (f"  MWU p={pval(mw)}" if mw is not None else ""),
+        "      ",
+        "    ",
+    )
+    vcb = cp["variance_components"]["baseline"]
+    out += wrap(
+        f"noise ({b}): sd between boots {sd_pct(vcb['between_boot_var'], bs['mean'])}, "
+        f"within a boot {sd_pct(vcb['within_boot_var'], bs['mean'])} of the mean",
+        "      ",
+        "    ",
+    )
+    res = cp.get("resolution")
+    if res:
+        out += wrap(
+            f"resolution: {res['latency_resolution'] or 'histogram'}, buckets up to {res['resolution_pct']:.3g} % wide",
+            "      ",
+            "    ",
+        )
+    return out
+
+
+def finish(out: list[str]) -> str:
+    """Join, strip trailing blanks, and make sure nothing but ASCII reaches a mail."""
     text = "\n".join(line.rstrip() for line in out) + "\n"
     return text.encode("ascii", "replace").decode("ascii").replace("\t", " ")
+
+
+def render(result: dict) -> str:
+    notes = Footnotes(result["checks"])
+    b, c = result["baseline"], result["candidate"]
+    out = banner(result) + header(result) + ["", "Checks (read these before the numbers)"]
+    checks = result["checks"] + result["skipped"]
+    out += ["  none triggered"] if not checks else []
+    for w in checks:
+        out += wrap(w, "    ", "  - ")
+    if result["claims"]:
+        out += ["", "Claims"]
+        for cl in result["claims"]:
+            out += _claim(cl, notes)
+    out += ["", "Comparisons (change = candidate / baseline - 1)"]
+    for cp in result["comparisons"]:
+        out += _comparison(cp, b, c, notes)
+    for n in result["notes"]:
+        out += wrap(n, "    ", "  - ")
+    out += ["", "Warnings"] + (["  none"] if not notes.items else [])
+    for i, w in enumerate(notes.items, 1):
+        out += wrap(w, "      ", f"  [{i}] ")
+    if result["simulated"]:
+        out += ["", f"*** {BANNER} ***"]
+    return finish(out)

@@ -1,0 +1,111 @@
+"""`analyze --brief`: the report sized for a mail, pasted as is.
+
+At most MAX_LINES lines of at most 72 columns: the design (boots x
+iterations, one notation), the checks that matter, then per claim the
+claim, the measured change with its interval and the verdict (or why it
+was not judged), and the two means in human units with the boot-to-boot
+standard deviation in percent of the mean. Without claims, one line per
+comparison. What does not fit is counted and left to the full report.
+"""
+
+from __future__ import annotations
+
+from benchctl.analyze.report.common import BANNER, ci, header_facts, pct, reason, verdict_word
+from benchctl.analyze.report.text import finish, wrap
+from benchctl.analyze.report.units import human
+
+MAX_LINES = 40
+MAX_CHECK_LINES = 3  # a check longer than this is cut (the full report has it whole)
+MAX_WHY_LINES = 3
+
+
+def _sd(summary: dict) -> str:
+    v = summary.get("boot_sd_pct")
+    return "n/a" if v is None else f"{v:.2f} %" if v < 10 else f"{v:.0f} %"
+
+
+def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
+    out = wrap(f"{cl['id']} ({cl['workload']} {cl['metric']}), claimed {cl['claimed_text']}", "  ", "")
+    why = reason(cl)
+    if cl["ci_pct"]:
+        out.append(f"  {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}  {verdict_word(cl)}")
+    else:
+        out.append(f"  no data  {verdict_word(cl)}")
+    if why:
+        lines = wrap(why, "    ", "  why: ")
+        if len(lines) > MAX_WHY_LINES:
+            lines = lines[:MAX_WHY_LINES]
+            lines[-1] = lines[-1][:68].rstrip() + " ..."
+        out += lines
+        return out
+    cp = comps.get((cl["workload"], cl["metric"]))
+    if cp:
+        unit = cp["unit"]
+        out += wrap(
+            f"{b} {human(cp['baseline']['mean'], unit)}, {c} {human(cp['candidate']['mean'], unit)}; "
+            f"sd between boots {_sd(cp['baseline'])}, {_sd(cp['candidate'])}",
+            "    ",
+            "  ",
+        )
+    return out
+
+
+def _comparison(cp: dict) -> str:
+    line = f"  {cp['workload']} {cp['metric']}  {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}"
+    return line + ("  (not judged)" if cp.get("not_judged") else "")
+
+
+def _checks(result: dict, budget: int) -> list[str]:
+    items = result["checks"] + result["skipped"]
+    if not items:
+        return ["checks: none triggered"]
+    out = ["checks:"]
+    for i, w in enumerate(items):
+        lines = wrap(w, "    ", "  - ")
+        if len(lines) > MAX_CHECK_LINES:
+            lines = lines[:MAX_CHECK_LINES]
+            lines[-1] = lines[-1][:68].rstrip() + " ..."
+        if len(out) + len(lines) > budget - 1 and i < len(items) - 1:
+            out.append(f"  - and {len(items) - i} more (full report: without --brief)")
+            break
+        out += lines
+    return out
+
+
+def render(result: dict) -> str:
+    b, c = result["baseline"], result["candidate"]
+    facts = header_facts(result)
+    head = [f"*** {BANNER} ***"] if result["simulated"] else []
+    head.append(f"benchctl: {c} vs {b} (baseline), {result['confidence']:.0%} intervals over boots")
+    head += wrap(
+        f"design: {facts['design_text']}; host {facts['hosts']}"
+        + (f"; {facts['counted']}" if facts["counted"] else ""),
+        "  ",
+        "",
+    )
+    kernels = f"kernels: {b} {facts['kernels'][b]}; {c} {facts['kernels'][c]}"
+    head += wrap(kernels, "  ", "")
+    comps = {(cp["workload"], cp["metric"]): cp for cp in result["comparisons"]}
+    body: list[str] = []
+    if result["claims"]:
+        empty = [cl["id"] for cl in result["claims"] if not cl["ci_pct"] and cl["verdict"] == "not-judged"]
+        for cl in result["claims"]:
+            if cl["id"] not in empty:
+                body += _claim(cl, comps, b, c)
+        if empty:
+            body += wrap(f"not judged, no data in both arms: {', '.join(empty)}", "  ", "")
+    else:
+        body = ["change (candidate / baseline - 1), interval over boots:"]
+        body += [_comparison(cp) for cp in result["comparisons"]]
+    foot = [
+        "p: Welch on per-boot means, Holm across claims; hierarchical",
+        "bootstrap over boots then iterations. Full report: without --brief.",
+    ]
+    budget = MAX_LINES - len(head) - len(foot) - 2
+    room = max(6, budget - min(len(body), budget - 6))
+    checks = _checks(result, room)
+    budget -= len(checks)
+    if len(body) > budget:
+        cut = len(body) - budget + 1
+        body = body[: budget - 1] + [f"  ... {cut} more lines in the full report (without --brief)"]
+    return finish(head + checks + [""] + body + [""] + foot)

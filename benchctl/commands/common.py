@@ -1,0 +1,100 @@
+"""What several commands print the same way: 72-column messages and the next command to type."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import click
+
+WIDTH = 72
+DEFAULT_CLAIMS = Path("analysis/claims/bbml2.toml")
+
+
+def say(message: str, prefix: str = "benchctl: ", err: bool = True) -> None:
+    """One message on stderr, wrapped at 72 columns under its prefix."""
+    lines = textwrap.wrap(
+        message,
+        WIDTH,
+        initial_indent=prefix,
+        subsequent_indent=" " * min(len(prefix), 4),
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [prefix.rstrip()]
+    click.echo("\n".join(lines), err=err)
+
+
+def echo(text: str, indent: str = "    ") -> None:
+    """One line of a text report on stdout, wrapped at 72 columns (continuations indented)."""
+    lead = text[: len(text) - len(text.lstrip())]
+    click.echo("\n".join(textwrap.wrap(text, WIDTH, subsequent_indent=lead + indent, break_on_hyphens=False)) or "")
+
+
+def format_option(
+    choices: tuple[str, ...] = ("text", "json"),
+    default: str = "text",
+    help: str = "text for people (<= 72 columns), json for programs (docs/result-format.md).",
+    json_alias: bool = False,
+):
+    """--format, the one convention for output formats (json_alias: the old --json flag, hidden)."""
+
+    def deco(f):
+        if json_alias:
+            f = click.option("--json", "as_json", is_flag=True, hidden=True)(f)
+        return click.option(
+            "--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help=help
+        )(f)
+
+    return deco
+
+
+def claims_hint() -> str:
+    """The claims file to name in a hint: the project's own when run from a checkout."""
+    return str(DEFAULT_CLAIMS) if DEFAULT_CLAIMS.is_file() else "CLAIMS.toml"
+
+
+def next_analyze(results: Path | str, arm: str, other: str = "OTHER") -> str:
+    """The analyze command that follows a run or an import of one arm."""
+    return f"benchctl analyze {results} --baseline {arm} --candidate {other} --claims {claims_hint()}"
+
+
+SKIP_BAD_ROWS_HELP = "Leave out CSV rows benchctl cannot read (bad values), counted on stderr; default: an error."
+
+
+def load_table(run_dirs, csvs, baseline: str, candidate: str, skip_bad_rows: bool):
+    """The tidy table analyze and plan read; bad CSV rows are an error unless skipped on request."""
+    from benchctl.errors import UsageError
+    from benchctl.results.loader import load_inputs, refuse_bad_rows
+    from benchctl.results.table import summarize_skipped
+
+    if baseline == candidate:
+        raise UsageError(f"--baseline and --candidate are both {baseline!r}: compare two different arms")
+    tidy = load_inputs(run_dirs, csvs)
+    if not skip_bad_rows:
+        refuse_bad_rows(tidy)
+    else:
+        rows = [s for s in tidy.skipped if s.user_row]
+        if rows:
+            say(f"skipped {len(rows)} CSV row(s) (--skip-bad-rows):")
+            for line in summarize_skipped(rows):
+                click.echo(f"  {line}", err=True)  # FILE: lines N, M stays on one line
+    return tidy
+
+
+def progress_after(seconds: float = 2.0, what: str = "analyzing"):
+    """A progress callback (k, n, name) that speaks up only once the work has taken `seconds`,
+    then says where it is and how long is left (a linear estimate)."""
+    import time
+
+    start = time.monotonic()
+    last = [0.0]
+
+    def progress(k: int, n: int, name: str) -> None:
+        now = time.monotonic() - start
+        if now < seconds or now - last[0] < 1.0 or k < 2:
+            return
+        last[0] = now
+        left = now / (k - 1) * (n - k + 1)
+        say(f"{what} {k}/{n}: {name} (about {left:.0f} s left)")
+
+    return progress
