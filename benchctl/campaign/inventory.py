@@ -21,8 +21,8 @@ from typing import Any
 
 from benchctl.campaign.plan import check_name
 from benchctl.errors import InputError, ToolMissingError, UsageError
-from benchctl.fsutil import atomic_write_text
-from benchctl.proctree import run as run_bounded
+from benchctl.results.fsutil import atomic_write_text
+from benchctl.run.proctree import run as run_bounded
 
 GROUP = "benchctl_campaign"
 INVENTORY_FILE = "inventory.yml"

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchctl import expected
+from benchctl.env.arm64 import expected
 from benchctl.errors import InputError, UsageError
 
 PLAN_FORMAT = "benchctl-campaign-plan/1"

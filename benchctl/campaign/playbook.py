@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from benchctl.fsutil import atomic_write_text
+from benchctl.results.fsutil import atomic_write_text
 
 PLAYBOOK_FILE = "campaign.yml"
 PLAYBOOK_FORMAT = "benchctl-campaign-playbook/1"

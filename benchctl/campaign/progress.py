@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import InputError
-from benchctl.fsutil import append_json, atomic_write_json
+from benchctl.results.fsutil import append_json, atomic_write_json
 
 PROGRESS_FORMAT = "benchctl-campaign-progress/1"
 PROGRESS_FILE = "progress.json"

@@ -36,7 +36,7 @@ from benchctl.campaign.inventory import CONFIG_FILE, INVENTORY_FILE, ansible_pro
 from benchctl.campaign.plan import load_plan
 from benchctl.campaign.playbook import PLAYBOOK_FILE
 from benchctl.errors import InputError, Interrupted, ResourceError, RunFailed, UsageError
-from benchctl.fsutil import atomic_write_json
+from benchctl.results.fsutil import atomic_write_json
 
 LOCK_FILE = ".controller.lock"
 CONTROLLER_FILE = "controller.json"

@@ -63,7 +63,7 @@ def plan_command(arms, inventory, boots, order, seed, suite, workloads, preset, 
     from benchctl.campaign import folder
     from benchctl.campaign import inventory as inv
     from benchctl.campaign import plan as pl
-    from benchctl.specs import load_suite, load_workload, parse_overrides
+    from benchctl.run.specs import load_suite, load_workload, parse_overrides
 
     if suite and workloads:
         raise UsageError("give --suite or --workload, not both")
@@ -140,9 +140,9 @@ def verify_command(arm: str, expect_json: str, root: Path, output: Path | None) 
     """On the host, after a reboot: is this boot the planned arm? Exit 1 if not (nothing is measured then)."""
     from benchctl.campaign.verify import verify
     from benchctl.errors import RunFailed
-    from benchctl.fingerprint import collect
-    from benchctl.fsutil import atomic_write_json
-    from benchctl.store import make_private_dir
+    from benchctl.env.fingerprint import collect
+    from benchctl.results.fsutil import atomic_write_json
+    from benchctl.results.store import make_private_dir
 
     try:
         expect = json.loads(expect_json)
