@@ -253,7 +253,7 @@ def test_plan_edited_into_nonsense(fleet, tmp_path):
             assert words in line and "plan.json" in line, line
     path.write_text('{"format": "benchctl-campaign-plan/1", "arms": ')
     r = bc(fleet, "campaign", "status", str(folder))
-    assert r.returncode == 3 and "not JSON" in one_error_line(r)
+    assert r.returncode == 3 and "not valid JSON" in one_error_line(r)
 
 
 def test_fleet_cleans_up_when_a_test_fails(tmp_path):

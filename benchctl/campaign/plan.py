@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchctl.documents import format_version, load_json
 from benchctl.env.arm64 import expected
 from benchctl.errors import InputError, UsageError
 
@@ -231,11 +232,13 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("not a campaign plan (a JSON object is expected)", path)
     fmt = data.get("format")
-    if fmt != PLAN_FORMAT:
-        m = re.match(r"^benchctl-campaign-plan/(\d+)$", str(fmt))
-        if m and int(m[1]) > 1:
-            raise InputError(f"written in {fmt}, newer than this benchctl reads ({PLAN_FORMAT}); upgrade benchctl",
-                             path)
+    try:
+        major = format_version(fmt, "benchctl-campaign-plan")
+    except ValueError:
+        major = None
+    if major is not None and major > 1:
+        raise InputError(f"written in {fmt}, newer than this benchctl reads ({PLAN_FORMAT}); upgrade benchctl", path)
+    if major != 1:
         raise _bad(path, "format", f"{fmt!r} is not {PLAN_FORMAT!r}")
     _typed(path, data, "id", str, "")
     arms = _typed(path, data, "arms", dict, "")
@@ -309,22 +312,12 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
 
 def load_plan(folder: Path) -> dict[str, Any]:
     """Read and validate DIR/plan.json."""
-    import json
     path = Path(folder) / PLAN_FILE
     if not Path(folder).is_dir():
         raise InputError("not a campaign folder (no such directory); make one with `benchctl campaign plan`", folder)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("not a campaign folder: no plan.json; make one with `benchctl campaign plan`",
-                         folder) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read: {getattr(e, 'strerror', None) or e}", path) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not JSON ({e.msg} at line {e.lineno} column {e.colno})", path, e.lineno) from None
-    return validate(data, path)
+    if not path.exists():
+        raise InputError("not a campaign folder: no plan.json; make one with `benchctl campaign plan`", folder)
+    return validate(load_json(path), path)
 
 
 def expected_arm(plan: dict[str, Any], host: str, index: int) -> str:

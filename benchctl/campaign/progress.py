@@ -10,13 +10,13 @@ and checked; everything else (a killed round, a failed host) is done again.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchctl.documents import load_json
 from benchctl.errors import InputError
 from benchctl.results.fsutil import append_json, atomic_write_json
 
@@ -40,15 +40,10 @@ def load(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
     path = Path(folder) / PROGRESS_FILE
     if not path.exists():
         return empty(plan)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"unreadable progress file ({getattr(e, 'msg', None) or e}); the boots are still in "
-                         "boots/: restore progress.json from events.jsonl or start a new campaign folder",
-                         path) from None
+    data = load_json(path)
     if not isinstance(data, dict) or data.get("format") != PROGRESS_FORMAT:
-        raise InputError(f"not a campaign progress file (format {data.get('format') if isinstance(data, dict) else None!r},"
-                         f" expected {PROGRESS_FORMAT!r})", path)
+        fmt = data.get("format") if isinstance(data, dict) else None
+        raise InputError(f"not a campaign progress file (format {fmt!r}, expected {PROGRESS_FORMAT!r})", path)
     if data.get("campaign") != plan["id"]:
         raise InputError(f"belongs to campaign {data.get('campaign')!r}, but plan.json is campaign {plan['id']!r}: "
                          "a plan from another campaign was copied in", path)

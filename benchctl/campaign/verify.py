@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchctl.env.arm64.expected import parse_cmdline
-from benchctl.env.fingerprint import get
+from benchctl.documents import get
 
 VERIFY_FORMAT = "benchctl-campaign-verify/1"
 
