@@ -167,6 +167,25 @@ def test_campaign_killed_controller_failing_wrong_arm_unreachable_resume(fleet, 
     events = [json.loads(ln) for ln in (folder / "events.jsonl").read_text().splitlines()]
     assert sum(e["event"] == "boot-done" for e in events) == 4
     assert not (folder / "incoming").exists()
+
+    # analyze on the campaign folder: arms from the plan, the model's page tables beside boot-memory
+    claims = str(Path(__file__).resolve().parents[1] / "analysis/claims/bbml2.toml")
+    r = bc(fleet, "analyze", str(folder), "--claims", claims, "--format", "json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["baseline"], doc["candidate"]) == ("pte", "block")
+    assert doc["design"]["pte"]["boots"] == 2 and doc["design"]["block"]["boots"] == 2
+    pred = {c["id"]: c.get("prediction") for c in doc["claims"]}["boot-memory-total"]
+    # the recorded trees are 2 GiB arm64 guests ("Memory: .../2097152K available"): 1024 PTE tables + 2 PMD tables
+    assert pred["simulated"] and pred["ram_bytes"] == 2 << 30 and pred["saving_kb"] == 4104.0
+    assert not any("boot method" in w for w in doc["checks"])
+    # a boot started another way (here: said to be cold) is flagged
+    rec = next(folder.glob("boots/h1/000-pte/boot.json"))
+    rec.write_text(rec.read_text().replace('"boot_method": "kexec"', '"boot_method": "cold"'))
+    r = bc(fleet, "analyze", str(folder), "--claims", claims)
+    assert r.returncode == 0, r.stderr
+    assert "boot method differs between boots (pte: cold 1, kexec 1; block: kexec 2)" in " ".join(r.stdout.split())
+    assert "model pagetables (SIMULATED" in r.stdout
     print(f"\ncampaign fleet test: {time.monotonic() - t0:.0f} s")
 
 

@@ -13,6 +13,7 @@ Format (documented for users in analysis/claims/README.md):
     tolerance = 1.0                       # percentage points, widens the band
     resolution_pct = 1.0                  # optional: finest change the data must resolve
     source = "..."; machine = "..."; description = "..."
+    prediction = "pagetables"             # optional: show `benchctl model pagetables` beside the verdict
 
 Verdicts (issue 5), for an interval [L, H] of the change in percent and the
 claimed band [lo - tol, hi + tol]:
@@ -54,7 +55,9 @@ CLAIM_KEYS = {
     "machine",
     "description",
     "absolute",
+    "prediction",
 }
+PREDICTIONS = ("pagetables",)  # model outputs a claim can be shown beside (analyze/predictions.py)
 TOP_KEYS = {"format", "title", "description", "claim"}
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -73,6 +76,7 @@ class Claim:
     description: str = ""
     resolution_pct: float | None = None
     absolute: str = ""
+    prediction: str = ""
 
     @property
     def is_range(self) -> bool:
@@ -102,6 +106,7 @@ class Claim:
             "description": self.description,
             "absolute": self.absolute or None,
             "resolution_pct": self.resolution_pct,
+            "prediction": self.prediction or None,
         }
 
 
@@ -160,8 +165,12 @@ def parse_claim(d: dict, path: str, where: str) -> Claim:
             raise InputError(f"{where}.resolution_pct must be > 0", path)
     texts = {
         k: _str(d[k], path, f"{where}.{k}") if k in d else ""
-        for k in ("workload", "metric", "source", "machine", "description", "absolute")
+        for k in ("workload", "metric", "source", "machine", "description", "absolute", "prediction")
     }
+    if texts["prediction"] and texts["prediction"] not in PREDICTIONS:
+        raise InputError(
+            f"{where}.prediction must be one of {', '.join(PREDICTIONS)}, not {texts['prediction']!r}", path
+        )
     return Claim(
         cid,
         texts["workload"],
@@ -175,6 +184,7 @@ def parse_claim(d: dict, path: str, where: str) -> Claim:
         texts["description"],
         res,
         texts["absolute"],
+        texts["prediction"],
     )
 
 

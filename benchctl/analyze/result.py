@@ -24,6 +24,7 @@ Choices a reader of the numbers should know (docs/analyze.md has more):
 from __future__ import annotations
 
 from benchctl.analyze import checks as design_checks
+from benchctl.analyze import predictions
 from benchctl.analyze.claims import Claim
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
@@ -212,7 +213,7 @@ def analyze(
     boots_sel = [b for b in tidy.boots if b.arm in (baseline, candidate)]
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
     checks = _checks(boots_sel, comps, judged, simulated, baseline, candidate)
-    return {
+    result = {
         "format": FORMAT,
         "simulated": simulated,
         "baseline": baseline,
@@ -231,3 +232,5 @@ def analyze(
         "comparisons": [comps[k] for k in sorted(comps)],
         "claims": judged,
     }
+    predictions.attach(result, tidy, claims or [])
+    return result

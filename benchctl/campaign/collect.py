@@ -104,8 +104,8 @@ def check(staging: Path, arm: str) -> tuple[dict[str, Any], list[Path]]:
         m = _json(run / "run.json")
         rid = m.get("run_id") if isinstance(m, dict) else None
         if not isinstance(m, dict) or m.get("boot_id") != boot_id:
-            raise Refused(f"run {rid or run.name} was measured on boot {m.get('boot_id') if isinstance(m, dict) else '?'}, "
-                          f"not on the verified boot {boot_id}")
+            seen = m.get("boot_id") if isinstance(m, dict) else "?"
+            raise Refused(f"run {rid or run.name} was measured on boot {seen}, not on the verified boot {boot_id}")
         if m.get("arm") != arm:
             raise Refused(f"run {rid} is labelled arm {m.get('arm')!r}, planned {arm!r}")
     return ver, runs

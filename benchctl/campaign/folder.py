@@ -43,3 +43,33 @@ def create(folder: Path, plan: dict[str, Any], hostvars: dict[str, dict[str, Any
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def find(paths: list[str] | tuple[str, ...]) -> tuple[Path | None, dict[str, Any] | None]:
+    """The campaign folder (and its plan) that the first of these paths is, or lies in (a few levels up)."""
+    from benchctl.campaign.plan import load_plan
+
+    for p in paths:
+        here = Path(p).absolute()
+        for cand in [here, *here.parents][:5]:
+            if (cand / PLAN_FILE).is_file():
+                return cand, load_plan(cand)
+    return None, None
+
+
+def boot_records(root: Path) -> dict[str, dict[str, Any]]:
+    """{boot id: boots/HOST/NNN-ARM/boot.json} of a campaign folder (how each boot was started, what
+    verification saw); unreadable records are skipped: they describe, they do not carry results."""
+    from benchctl.campaign.collect import BOOT_FILE, BOOT_FORMAT
+    from benchctl.documents import load_json
+    from benchctl.errors import InputError
+
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(Path(root).glob(f"boots/*/*/{BOOT_FILE}")):
+        try:
+            rec = load_json(path)
+        except InputError:
+            continue
+        if isinstance(rec, dict) and rec.get("format") == BOOT_FORMAT and rec.get("boot_id"):
+            out[str(rec["boot_id"])] = rec
+    return out

@@ -63,7 +63,7 @@ def _why_unparsed(stderr: str, path: Path) -> str:
     causes = re.findall(r"<<< caused by >>>\s*\n\s*\n?(.+)", stderr)
     plugins = re.findall(r"Failed to parse inventory with '(\w+)' plugin", stderr)
     wanted = "yaml" if path.suffix in (".yml", ".yaml") else "ini"
-    for plugin, cause in zip(plugins, causes):
+    for plugin, cause in zip(plugins, causes, strict=False):
         if plugin == wanted:
             return f"{cause.strip()} ({plugin})"
     if causes:

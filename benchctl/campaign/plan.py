@@ -264,7 +264,8 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
         if not all(isinstance(t, str) for t in tokens):
             raise _bad(path, w + "expect.cmdline", "not a list of strings")
         if exp.get("linear_map") not in (None, *LINEAR_MAP_STATES):
-            raise _bad(path, w + "expect.linear_map", f"{exp['linear_map']!r} is not one of {', '.join(LINEAR_MAP_STATES)}")
+            raise _bad(path, w + "expect.linear_map",
+                       f"{exp['linear_map']!r} is not one of {', '.join(LINEAR_MAP_STATES)}")
     for role in ("baseline", "candidate"):
         if _typed(path, data, role, str, "") not in arms:
             raise _bad(path, role, f"{data[role]!r} is not an arm of this plan ({', '.join(arms)})")

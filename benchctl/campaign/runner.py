@@ -211,10 +211,8 @@ def play_round(folder: Path, plan: dict[str, Any], todo: dict[str, int], number:
 def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -312,7 +310,8 @@ def run_campaign(folder: Path, opts: RunnerOptions) -> dict[str, Any]:
                 number = len(prog["rounds"]) + 1
                 attempt = f"r{number:03d}-{secrets.token_hex(3)}"
                 opts.echo(f"campaign: round {number}: " + ", ".join(
-                    f"{h} boot {i + 1}/{len(plan['hosts'][h])} ({plan['hosts'][h][i]['arm']})" for h, i in todo.items()))
+                    f"{h} boot {i + 1}/{len(plan['hosts'][h])} ({plan['hosts'][h][i]['arm']})"
+                    for h, i in todo.items()))
                 for h, i in todo.items():
                     (folder / "incoming" / h / f"boot-{i:03d}").mkdir(parents=True, exist_ok=True)
                 progress.event(folder, "round-start", round=number, boots=todo, attempt=attempt)

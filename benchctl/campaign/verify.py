@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchctl.env.arm64.expected import parse_cmdline
 from benchctl.documents import get
+from benchctl.env.arm64.expected import parse_cmdline
 
 VERIFY_FORMAT = "benchctl-campaign-verify/1"
 

@@ -16,8 +16,8 @@ from benchctl.analyze.report import FORMATS
     type=click.Path(dir_okay=False),
     help="Tidy CSV file (docs/result-format.md); repeatable.",
 )
-@click.option("--baseline", required=True, help="Arm to compare against (e.g. pte).")
-@click.option("--candidate", required=True, help="Arm with the change (e.g. block).")
+@click.option("--baseline", help="Arm to compare against (e.g. pte); a campaign folder's plan names it.")
+@click.option("--candidate", help="Arm with the change (e.g. block); a campaign folder's plan names it.")
 @click.option(
     "--claims",
     "claims_file",
@@ -36,6 +36,9 @@ from benchctl.analyze.report import FORMATS
 def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, confidence, seed, resamples):
     """Compare two arms over RUN_DIR... and/or --csv tables.
 
+    RUN_DIR may be a campaign folder (`benchctl campaign`): its plan names the
+    arms (baseline first) and its boot records say how each boot was started.
+
     For every (workload, metric) in both arms: the change in percent with a
     hierarchical-bootstrap interval (a boot is the unit of replication),
     variance components, Welch and Mann-Whitney on per-boot means. With
@@ -45,11 +48,24 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
     """
     from benchctl.analyze.claims import load_claims
     from benchctl.analyze.report import render
+    from benchctl.errors import UsageError
     from benchctl.analyze.result import analyze
     from benchctl.results.loader import load_inputs
 
+    root, plan = _campaign(run_dirs)
+    if plan is not None:
+        baseline = baseline or plan["baseline"]
+        candidate = candidate or plan["candidate"]
+    if not baseline or not candidate:
+        raise UsageError("--baseline and --candidate are required (or give a campaign folder: its plan names the arms)")
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_inputs(run_dirs, csvs)
+    if root is not None:
+        from benchctl.campaign.folder import boot_records
+
+        records = boot_records(root)
+        for b in tidy.boots:
+            b.boot_method = (records.get(b.boot) or {}).get("boot_method")
     result = analyze(tidy, baseline, candidate, claims, confidence=confidence, seed=seed, resamples=resamples)
     if plots_dir:
         from benchctl.analyze.report.plots import write_plots
@@ -63,3 +79,12 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
             raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None
         click.echo(f"benchctl: wrote {len(written)} plot files to {plots_dir}", err=True)
     click.echo(render(result, fmt), nl=False)
+
+
+def _campaign(run_dirs):
+    """(folder, plan) when the first RUN_DIR is or lies in a campaign folder, else (None, None)."""
+    if not run_dirs:
+        return None, None
+    from benchctl.campaign.folder import find
+
+    return find(run_dirs)

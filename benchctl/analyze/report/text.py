@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import textwrap
 
+from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, num, pct, pval, verdict_word
 
 WIDTH = 72
@@ -71,6 +72,8 @@ def _claims(result: dict, notes: Footnotes) -> list[str]:
             out.append(f"  {cl['id']}: {cl['workload']} {cl['metric']}")
             measured = f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}" if cl["ci_pct"] else "measured: no data"
             out.append(f"    {measured}, claimed {cl['claimed_text']}")
+            if cl.get("prediction"):
+                out += _wrap(describe_prediction(cl["prediction"]), "      ", "    ")
             out += _wrap(
                 f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  verdict: {verdict_word(cl)} {refs}".rstrip(),
                 "      ",
