@@ -92,6 +92,19 @@ def sweep_stale() -> list[str]:
     return removed
 
 
+def kill_control_masters(cp_dir: Path) -> None:
+    """ssh ControlPersist masters Ansible left with sockets in cp_dir (they would linger 60 s)."""
+    needle = str(cp_dir).encode()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if needle in (d / "cmdline").read_bytes():
+                os.kill(int(d.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue
+
+
 def _kill_netns(ns: str) -> None:
     pids = _run(["ip", "netns", "pids", ns], check=False).stdout.split()
     for pid in pids:
@@ -248,19 +261,8 @@ class Fleet:
                     pass
             _kill_netns(host.netns)
             _run(["ip", "link", "del", host.veth], check=False)
-        self._kill_control_masters()
+        kill_control_masters(self.cp_dir)
         shutil.rmtree(self.cp_dir, ignore_errors=True)
-
-    def _kill_control_masters(self) -> None:
-        needle = str(self.cp_dir).encode()
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                if needle in (d / "cmdline").read_bytes():
-                    os.kill(int(d.name), signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                continue
 
     def leftovers(self) -> list[str]:
         """What stop() should have removed and did not (for the cleanup test)."""

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import deadline  # noqa: E402  (tests/deadline.py)
 from arm64_env import MIRRORS, initramfs  # noqa: E402
+from campaign_fleet import kill_control_masters  # noqa: E402
 from harness import REPO, log  # noqa: E402
 
 PACKAGES = ["linux-image-arm64", "kexec-tools", "python3", "python3-click", "python3-psutil", "openssh-server",
@@ -179,7 +180,9 @@ def ssh(guest: Guest, command: str, timeout: float = 120) -> subprocess.Complete
 
 def inventory(guest: Guest, path: Path) -> Path:
     """The guest as one host of an INI inventory: only the variables a real host would need (benchctl
-    from /repo, run folders on the guest's tmpfs, kexec -i, a kexec -e that lets the ssh session end)."""
+    from /repo, run folders on the guest's tmpfs, kexec -i, and a kexec -e that lets the ssh session
+    end first: Ansible runs the reboot command on a tty, whose hangup kills a background job unless
+    the shell ignores SIGHUP before it forks -- nohup inside the job races with the hangup)."""
     def q(v: object) -> str:
         return "'" + json.dumps(v, separators=(",", ":")) + "'"
     v = {"ansible_host": "127.0.0.1", "ansible_port": guest.port, "ansible_user": "root",
@@ -191,7 +194,7 @@ def inventory(guest: Guest, path: Path) -> Path:
                                     "PYTHONDONTWRITEBYTECODE": "1"}),
          "benchctl_remote_dir": "/tmp/benchctl-campaign",
          "benchctl_kexec_args": q(["-i"]),
-         "benchctl_kexec_exec": "'/bin/sh -c \"(sleep 1; kexec -e) </dev/null >/dev/null 2>&1 &\"'"}
+         "benchctl_kexec_exec": '"/bin/sh -c \\"trap \'\' HUP; (sleep 1; kexec -e) </dev/null >/dev/null 2>&1 &\\""'}
     path.write_text("[lab]\narm64 " + " ".join(f"{k}={val}" for k, val in v.items()) + "\n")
     return path
 
@@ -236,6 +239,7 @@ def campaign(work: Path, out: Path, boots: int = 2) -> dict:
             guest.console.fail(f"benchctl campaign run exited {r.returncode}:\n{r.stdout}{r.stderr}")
     finally:
         stop(guest)
+        kill_control_masters(out / "cp")
     return {"folder": str(folder), "out": str(out), "kver": guest.kver, "build_s": round(t_build, 1),
             "cold_boot_s": round(t_boot, 1), "campaign_s": round(t_run, 1), "total_s": round(time.monotonic() - t0, 1),
             "run_output": r.stdout, "marks": guest.console.marks if guest.console else []}
