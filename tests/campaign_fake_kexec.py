@@ -32,7 +32,7 @@ TREES = {"full": "qemu-n1-6.1-4k-rodatafull", "on": "qemu-n1-6.1-4k-rodataon"}
 
 
 def rodata_of(cmdline: str) -> str:
-    value = "full"    # Debian 6.1's default (CONFIG_RODATA_FULL_DEFAULT_ENABLED=y)
+    value = "full"  # Debian 6.1's default (CONFIG_RODATA_FULL_DEFAULT_ENABLED=y)
     for word in shlex.split(cmdline):
         if word.startswith("rodata="):
             value = word.split("=", 1)[1]
@@ -57,7 +57,9 @@ def make_root(hostdir: Path, tree: str, cmdline: str, hostname: str) -> None:
 def die(hostdir: Path) -> None:
     """Every process in this host's network namespace goes, this one last: the host is gone."""
     ns = json.loads((hostdir / "host.json").read_text())["netns"]
-    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False, timeout=20).stdout.split()
+    pids = subprocess.run(
+        ["ip", "netns", "pids", ns], capture_output=True, text=True, check=False, timeout=20
+    ).stdout.split()
     for pid in pids:
         if int(pid) != os.getpid():
             try:

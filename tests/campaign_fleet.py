@@ -34,7 +34,7 @@ FAKE_KEXEC = Path(__file__).resolve().parent / "campaign_fake_kexec.py"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "arm64"
 PREFIX = "bcc"
 WAIT_S = 10.0
-_SLOTS = itertools.count()      # host slots of this process: namespace names and /30s never repeat
+_SLOTS = itertools.count()  # host slots of this process: namespace names and /30s never repeat
 
 SSHD_CONFIG = """\
 ListenAddress {addr}
@@ -155,7 +155,7 @@ class Fleet:
         sweep_stale()
         self.base = Path(base or tempfile.mkdtemp(prefix=f"{PREFIX}-fleet-"))
         self.base.mkdir(parents=True, exist_ok=True)
-        self.cp_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-cp-"))   # ssh control sockets: short path
+        self.cp_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-cp-"))  # ssh control sockets: short path
         self.pid = os.getpid()
         self.hosts: dict[str, Host] = {}
         self.key = self.base / "id_ed25519"
@@ -163,7 +163,7 @@ class Fleet:
         self.known_hosts = self.base / "known_hosts"
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)])
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.hostkey)])
-        Path("/run/sshd").mkdir(exist_ok=True)      # sshd's privilege-separation directory
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
         octet = self.pid % 200 + 20
         try:
             for name in names:
@@ -191,8 +191,18 @@ class Fleet:
         (hdir / "host.json").write_text(json.dumps({"name": name, "netns": ns}))
         (hdir / "state").mkdir()
         (hdir / "remote").mkdir()
-        subprocess.run([sys.executable, str(FAKE_KEXEC), str(hdir), "-l", "/boot/vmlinuz-6.1.192",
-                        "--append=console=ttyAMA0 panic=-1"], check=True, timeout=20)
+        subprocess.run(
+            [
+                sys.executable,
+                str(FAKE_KEXEC),
+                str(hdir),
+                "-l",
+                "/boot/vmlinuz-6.1.192",
+                "--append=console=ttyAMA0 panic=-1",
+            ],
+            check=True,
+            timeout=20,
+        )
         subprocess.run([sys.executable, str(FAKE_KEXEC), str(hdir), "-e"], check=True, timeout=20)  # the "cold boot"
         self.start_sshd(name)
         pub = self.hostkey.with_suffix(".pub").read_text().split()
@@ -202,21 +212,30 @@ class Fleet:
     def start_sshd(self, name: str) -> None:
         host = self.hosts[name]
         conf = host.dir / "sshd_config"
-        conf.write_text(SSHD_CONFIG.format(addr=host.addr, hostkey=self.hostkey, pubkey=self.key.with_suffix(".pub"),
-                                           pidfile=host.dir / "sshd.pid"))
+        conf.write_text(
+            SSHD_CONFIG.format(
+                addr=host.addr, hostkey=self.hostkey, pubkey=self.key.with_suffix(".pub"), pidfile=host.dir / "sshd.pid"
+            )
+        )
         with open(host.dir / "sshd.log", "a") as log:
-            host.sshd = subprocess.Popen(["ip", "netns", "exec", host.netns, "/usr/sbin/sshd", "-D", "-e", "-f",
-                                          str(conf)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            host.sshd = subprocess.Popen(
+                ["ip", "netns", "exec", host.netns, "/usr/sbin/sshd", "-D", "-e", "-f", str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + WAIT_S
-        while True:     # listening yet? (ssh-keyscan-free: a plain TCP connect from this namespace)
+        while True:  # listening yet? (ssh-keyscan-free: a plain TCP connect from this namespace)
             r = _run(["ip", "netns", "exec", host.netns, "ss", "-Hltn", f"src {host.addr}:22"], check=False)
             if r.stdout.strip():
                 return
             if host.sshd.poll() is not None or time.monotonic() > deadline:
                 tail = (host.dir / "sshd.log").read_text(errors="replace").splitlines()[-40:]
-                raise AssertionError(f"sshd for {name} did not start listening within {WAIT_S} s "
-                                     f"(rc {host.sshd.poll()}); sshd.log:\n" + "\n".join(tail))
+                raise AssertionError(
+                    f"sshd for {name} did not start listening within {WAIT_S} s "
+                    f"(rc {host.sshd.poll()}); sshd.log:\n" + "\n".join(tail)
+                )
             time.sleep(0.05)
 
     def inventory(self, path: Path, names: list[str] | None = None, extra: dict[str, dict] | None = None) -> Path:
@@ -227,7 +246,8 @@ class Fleet:
             addr = h.addr if h else "10.77.255.254"
             hdir = h.dir if h else self.base / name
             v = {
-                "ansible_host": addr, "ansible_user": "root",
+                "ansible_host": addr,
+                "ansible_user": "root",
                 "ansible_ssh_private_key_file": str(self.key),
                 "ansible_ssh_common_args": f"'-o UserKnownHostsFile={self.known_hosts} -o ConnectTimeout=3'",
                 "ansible_python_interpreter": "/usr/bin/python3",

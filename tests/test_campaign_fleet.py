@@ -26,14 +26,27 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from campaign_fleet import Fleet, skip_reason
 
-from benchctl.campaign.runner import reap_leftovers
+from benchctl.campaign.playbook import reap_leftovers
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
-ARMS = ["--arm", "pte=6.1.192:console=ttyAMA0 panic=-1 rodata=full",
-        "--arm", "block=6.1.192:console=ttyAMA0 panic=-1 rodata=on"]
-QUICK = ["--workload", "boot-memory", "--preset", "quick", "--no-perf",
-         "--reboot-timeout", "8", "--connect-timeout", "5"]
+ARMS = [
+    "--arm",
+    "pte=6.1.192:console=ttyAMA0 panic=-1 rodata=full",
+    "--arm",
+    "block=6.1.192:console=ttyAMA0 panic=-1 rodata=on",
+]
+QUICK = [
+    "--workload",
+    "boot-memory",
+    "--preset",
+    "quick",
+    "--no-perf",
+    "--reboot-timeout",
+    "8",
+    "--connect-timeout",
+    "5",
+]
 CLI_DEADLINE_S = 150
 
 
@@ -51,16 +64,29 @@ def _well_behaved(fleet):
 
 
 def bc(fleet: Fleet, *args: str, timeout: float = CLI_DEADLINE_S) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchctl", *args], capture_output=True, text=True, check=False,
-                          env=fleet.env(), timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "benchctl", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=fleet.env(),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-def plan(fleet: Fleet, tmp: Path, names: list[str], *extra: str, boots: int = 2, arms: list[str] = ARMS,
-         inventory_extra: dict | None = None) -> Path:
+def plan(
+    fleet: Fleet,
+    tmp: Path,
+    names: list[str],
+    *extra: str,
+    boots: int = 2,
+    arms: list[str] = ARMS,
+    inventory_extra: dict | None = None,
+) -> Path:
     inv = fleet.inventory(tmp / "lab.ini", names, inventory_extra)
     out = tmp / "campaign"
-    r = bc(fleet, "campaign", "plan", *arms, "--hosts", str(inv), "--boots", str(boots), *QUICK, *extra,
-           "-o", str(out))
+    r = bc(fleet, "campaign", "plan", *arms, "--hosts", str(inv), "--boots", str(boots), *QUICK, *extra, "-o", str(out))
     assert r.returncode == 0, r.stderr
     return out
 
@@ -100,16 +126,28 @@ def test_campaign_killed_controller_failing_wrong_arm_unreachable_resume(fleet, 
     the first finished boot and resumed; then h2 comes back and its last boot is done with --limit."""
     t0 = time.monotonic()
     folder = plan(fleet, tmp_path, ["h1", "h2", "h3", "h9"], boots=1)
-    fleet.hosts["h2"].behave(die_at_boot=2)                       # its second reboot never comes back
+    fleet.hosts["h2"].behave(die_at_boot=2)  # its second reboot never comes back
     fleet.hosts["h3"].behave(stuck_tree="qemu-n1-6.1-4k-rodataon")  # always comes up block-mapped
     log = open(tmp_path / "controller-1.log", "w")
-    ctl = subprocess.Popen([sys.executable, "-m", "benchctl", "campaign", "run", str(folder)], env=fleet.env(),
-                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    ctl = subprocess.Popen(
+        [sys.executable, "-m", "benchctl", "campaign", "run", str(folder)],
+        env=fleet.env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        wait_for(lambda: (folder / "progress.json").exists() and any(
-            h["done"] for h in json.loads((folder / "progress.json").read_text())["hosts"].values()),
-            120, "a first finished boot", ctl)
-        os.kill(ctl.pid, signal.SIGKILL)                   # the controller only: its ansible-playbook lives on
+        wait_for(
+            lambda: (
+                (folder / "progress.json").exists()
+                and any(h["done"] for h in json.loads((folder / "progress.json").read_text())["hosts"].values())
+            ),
+            120,
+            "a first finished boot",
+            ctl,
+        )
+        os.kill(ctl.pid, signal.SIGKILL)  # the controller only: its ansible-playbook lives on
         ctl.wait(timeout=10)
     finally:
         if ctl.poll() is None:
@@ -119,14 +157,14 @@ def test_campaign_killed_controller_failing_wrong_arm_unreachable_resume(fleet, 
     assert 1 <= status(fleet, folder)["boots_done"] < 4
     try:
         resumed_and_finished(fleet, folder, tmp_path)
-    finally:   # whatever failed: nothing of the killed controller's round keeps running
+    finally:  # whatever failed: nothing of the killed controller's round keeps running
         reap_leftovers(json.loads((folder / "plan.json").read_text())["id"], lambda _: None)
     print(f"\ncampaign fleet test: {time.monotonic() - t0:.0f} s")
 
 
 def resumed_and_finished(fleet: Fleet, folder: Path, tmp_path: Path) -> None:
     r = bc(fleet, "campaign", "run", str(folder))
-    assert r.returncode == 1, r.stdout + r.stderr              # hosts stopped: exit 1, documented
+    assert r.returncode == 1, r.stdout + r.stderr  # hosts stopped: exit 1, documented
     st = status(fleet, folder)["hosts"]
     assert st["h1"]["done"] == {"pte": 1, "block": 1} and st["h1"]["last_error"] is None
     assert st["h2"]["done"] == {"pte": 1, "block": 0} and st["h2"]["next"] == 1
@@ -149,8 +187,8 @@ def resumed_and_finished(fleet: Fleet, folder: Path, tmp_path: Path) -> None:
     assert any("ETA" in ln for ln in lines)
     text = bc(fleet, "campaign", "status", str(folder)).stdout
     assert "3/8 boots done" in text and f"last error (boot 1, {phase}" in text
-    assert not list(folder.glob("boots/h3/*")) and not list(folder.glob("boots/h9/*"))   # nothing mislabelled
-    assert not list(fleet.hosts["h3"].dir.glob("remote/*/*/runs"))                      # nor measured
+    assert not list(folder.glob("boots/h3/*")) and not list(folder.glob("boots/h9/*"))  # nothing mislabelled
+    assert not list(fleet.hosts["h3"].dir.glob("remote/*/*/runs"))  # nor measured
 
     # h2 comes back (sshd restarted, no more dying): its last boot, alone
     fleet.hosts["h2"].behave()
@@ -163,9 +201,9 @@ def resumed_and_finished(fleet: Fleet, folder: Path, tmp_path: Path) -> None:
     assert len(recs) == 4
     for host in ("h1", "h2"):
         mine = sorted((r for r in recs if r["host"] == host), key=lambda r: r["index"])
-        assert [r["arm"] for r in mine] == ["pte", "block"]            # as planned
+        assert [r["arm"] for r in mine] == ["pte", "block"]  # as planned
         assert all(r["boot_method"] == "kexec" for r in mine)
-    assert len({r["boot_id"] for r in recs}) == 4                     # every boot a new one
+    assert len({r["boot_id"] for r in recs}) == 4  # every boot a new one
     for rec_path in folder.glob("boots/*/*/boot.json"):
         rec = json.loads(rec_path.read_text())
         runs = [json.loads(p.read_text()) for p in rec_path.parent.glob("runs/*/*/run.json")]
@@ -199,7 +237,7 @@ def resumed_and_finished(fleet: Fleet, folder: Path, tmp_path: Path) -> None:
 
 def test_leftovers_of_a_killed_controller_are_reaped(tmp_path):
     """What a killed controller's round left running is found by its environment marker and killed."""
-    from benchctl.campaign.runner import MARKER
+    from benchctl.campaign.playbook import MARKER
 
     env = {**os.environ, MARKER: "c-test-reap"}
     child = subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
@@ -221,14 +259,21 @@ def test_playbook_runs_unchanged_by_hand(fleet, tmp_path):
     before = fleet.hosts["h1"].boot_id()
     env = fleet.env()
     env.pop("ANSIBLE_CONFIG", None)
-    r = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "campaign.yml", "-e", "boot=1"],
-                       cwd=folder, capture_output=True, text=True, env=env, timeout=CLI_DEADLINE_S, check=False,
-                       stdin=subprocess.DEVNULL)
+    r = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "campaign.yml", "-e", "boot=1"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=CLI_DEADLINE_S,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
     assert r.returncode == 0, r.stdout[-3000:]
     assert fleet.hosts["h1"].boot_id() != before
     archives = list(folder.glob("incoming/h1/boot-001/boot-001.*.tar.gz"))
     assert len(archives) == 1
-    assert (fleet.hosts["h1"].root / "proc/cmdline").read_text().split()[-1] == "rodata=on"   # boot 1 = block
+    assert (fleet.hosts["h1"].root / "proc/cmdline").read_text().split()[-1] == "rodata=on"  # boot 1 = block
 
 
 def test_controller_disk_full(fleet, tmp_path):
@@ -245,7 +290,7 @@ def test_controller_disk_full(fleet, tmp_path):
         assert "controller disk" in line and "free space" in line
         assert (folder / "plan.json").read_text() == before and not (folder / "progress.json").exists()
         before_id = fleet.hosts["h1"].boot_id()
-        assert fleet.hosts["h1"].boot_id() == before_id                  # nothing was rebooted
+        assert fleet.hosts["h1"].boot_id() == before_id  # nothing was rebooted
     finally:
         subprocess.run(["umount", str(mnt)], check=True, timeout=20)
 

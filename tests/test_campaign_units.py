@@ -12,7 +12,7 @@ import pytest
 from benchctl.analyze import predictions
 from benchctl.analyze.checks import boot_method
 from benchctl.campaign import collect, plan, progress, verify
-from benchctl.campaign.runner import parse_log, round_deadline
+from benchctl.campaign.playbook import parse_log, round_deadline
 from benchctl.env.fingerprint import collect as fingerprint
 from benchctl.errors import InputError, UsageError
 from benchctl.results.table import BootMeta
@@ -21,31 +21,49 @@ ARM64 = Path(__file__).parent / "fixtures" / "arm64"
 
 
 def _plan(**kw) -> dict:
-    arms = [plan.parse_arm("pte=6.1.0-57-arm64:console=ttyAMA0 rodata=full", "kexec"),
-            plan.parse_arm("block=6.1.0-57-arm64:console=ttyAMA0 rodata=on", "kexec")]
-    args = dict(arms=arms, hosts=["h1", "h2"], boots=2, order="abab", seed=0, method="kexec", boot_command=None,
-                run={"suite": None, "workloads": ["boot-memory"], "preset": "quick", "set": [], "perf": False},
-                timeouts=dict(plan.DEFAULT_TIMEOUTS), inventory_source="lab.ini")
+    arms = [
+        plan.parse_arm("pte=6.1.0-57-arm64:console=ttyAMA0 rodata=full", "kexec"),
+        plan.parse_arm("block=6.1.0-57-arm64:console=ttyAMA0 rodata=on", "kexec"),
+    ]
+    args = dict(
+        arms=arms,
+        hosts=["h1", "h2"],
+        boots=2,
+        order="abab",
+        seed=0,
+        method="kexec",
+        boot_command=None,
+        run={"suite": None, "workloads": ["boot-memory"], "preset": "quick", "set": [], "perf": False},
+        timeouts=dict(plan.DEFAULT_TIMEOUTS),
+        inventory_source="lab.ini",
+    )
     args.update(kw)
     return plan.make_plan(**args)
 
 
 # -- arms --------------------------------------------------------------------------------------
 
+
 def test_arm_from_a_release_is_debians_kernel_and_initrd():
     a = plan.parse_arm("pte=6.1.0-57-arm64:console=ttyAMA0 rodata=full", "kexec")
-    assert (a.kernel, a.initrd, a.release) == ("/boot/vmlinuz-6.1.0-57-arm64", "/boot/initrd.img-6.1.0-57-arm64",
-                                              "6.1.0-57-arm64")
-    assert a.cmdline_mode == "whole" and a.expect == {"release": "6.1.0-57-arm64",
-                                                      "cmdline": ["console=ttyAMA0", "rodata=full"],
-                                                      "rodata": "full", "linear_map": "pte"}
+    assert (a.kernel, a.initrd, a.release) == (
+        "/boot/vmlinuz-6.1.0-57-arm64",
+        "/boot/initrd.img-6.1.0-57-arm64",
+        "6.1.0-57-arm64",
+    )
+    assert a.cmdline_mode == "whole" and a.expect == {
+        "release": "6.1.0-57-arm64",
+        "cmdline": ["console=ttyAMA0", "rodata=full"],
+        "rodata": "full",
+        "linear_map": "pte",
+    }
 
 
 def test_arm_extra_parameters_and_rodata_meaning_by_release():
     a = plan.parse_arm("block=/boot/vmlinuz-6.1.0-57-arm64:+rodata=on", "kexec")
     assert a.cmdline_mode == "extra" and a.cmdline == "rodata=on" and a.expect["rodata"] == "noalias"
     b = plan.parse_arm("block=/boot/vmlinuz-6.18.0:+rodata=on", "kexec")
-    assert b.expect["rodata"] == "full"          # from 6.18, rodata=on is full protection
+    assert b.expect["rodata"] == "full"  # from 6.18, rodata=on is full protection
     c = plan.parse_arm("new=/srv/k/Image", "kexec")
     assert c.cmdline_mode == "keep" and c.release is None and c.initrd is None
     assert c.expect == {"release": None, "cmdline": [], "rodata": None, "linear_map": None}
@@ -56,16 +74,19 @@ def test_grub_entry_kernel_release_from_the_title():
     assert a.release == "6.1.0-57-arm64" and a.initrd is None
 
 
-@pytest.mark.parametrize("text", ["pte", "pte=", "p t=6.1.0", "-x=6.1.0", "pte=foo/bar", "pte=notarelease",
-                                  "pte=6.1.0:rodata='unclosed"])
+@pytest.mark.parametrize(
+    "text", ["pte", "pte=", "p t=6.1.0", "-x=6.1.0", "pte=foo/bar", "pte=notarelease", "pte=6.1.0:rodata='unclosed"]
+)
 def test_bad_arm_is_a_usage_error(text):
     with pytest.raises(UsageError):
         plan.parse_arm(text, "kexec")
 
 
 def test_overrides():
-    arms = {"pte": plan.parse_arm("pte=6.1.0:rodata=full", "kexec"),
-            "block": plan.parse_arm("block=6.1.0:rodata=on", "kexec")}
+    arms = {
+        "pte": plan.parse_arm("pte=6.1.0:rodata=full", "kexec"),
+        "block": plan.parse_arm("block=6.1.0:rodata=on", "kexec"),
+    }
     plan.apply_overrides(arms, ("pte=none",), ("block:linear_map=any", "pte:release=6.1.0-57-arm64"))
     assert arms["pte"].initrd is None and arms["block"].expect["linear_map"] is None
     assert arms["pte"].expect["release"] == "6.1.0-57-arm64"
@@ -82,8 +103,13 @@ def test_boot_orders():
 
 
 def test_boot_command_placeholders():
-    assert plan.parse_boot_command("labctl boot {host} --cmdline {cmdline}", "command") == \
-        ["labctl", "boot", "{host}", "--cmdline", "{cmdline}"]
+    assert plan.parse_boot_command("labctl boot {host} --cmdline {cmdline}", "command") == [
+        "labctl",
+        "boot",
+        "{host}",
+        "--cmdline",
+        "{cmdline}",
+    ]
     with pytest.raises(UsageError):
         plan.parse_boot_command("labctl {hots}", "command")
     with pytest.raises(UsageError):
@@ -103,21 +129,25 @@ def test_make_plan_and_describe():
 
 # -- a plan edited by hand -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda p: p.update(format="benchctl-campaign-plan/2"), "newer than this benchctl"),
-    (lambda p: p.update(format="something"), "format: 'something' is not"),
-    (lambda p: p.update(baseline="nope"), "baseline: 'nope' is not an arm"),
-    (lambda p: p.update(candidate="pte"), "candidate: the same arm as the baseline"),
-    (lambda p: p["hosts"]["h1"].pop(0), "hosts.h1[0].index: 1, expected 0"),
-    (lambda p: p["hosts"].update(h1=[]), "hosts.h1: not a non-empty list"),
-    (lambda p: p["hosts"].update({"../x": p["hosts"]["h1"]}), "hosts.../x: not a valid host name"),
-    (lambda p: p["arms"]["pte"].update(cmdline_mode="sometimes"), "arms.pte.cmdline_mode"),
-    (lambda p: p["arms"]["pte"]["expect"].update(linear_map="huge"), "arms.pte.expect.linear_map"),
-    (lambda p: p["run"].update(suite="bbml2"), "run: give either a suite name or"),
-    (lambda p: p["run"].update(perf="yes"), "run.perf: 'yes' is not a bool"),
-    (lambda p: p["timeouts"].update(suite_s=True), "timeouts.suite_s: True is not a int"),
-    (lambda p: p.update(boot_method="command", boot_command=None), "boot_command"),
-])
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda p: p.update(format="benchctl-campaign-plan/2"), "newer than this benchctl"),
+        (lambda p: p.update(format="something"), "format: 'something' is not"),
+        (lambda p: p.update(baseline="nope"), "baseline: 'nope' is not an arm"),
+        (lambda p: p.update(candidate="pte"), "candidate: the same arm as the baseline"),
+        (lambda p: p["hosts"]["h1"].pop(0), "hosts.h1[0].index: 1, expected 0"),
+        (lambda p: p["hosts"].update(h1=[]), "hosts.h1: not a non-empty list"),
+        (lambda p: p["hosts"].update({"../x": p["hosts"]["h1"]}), "hosts.../x: not a valid host name"),
+        (lambda p: p["arms"]["pte"].update(cmdline_mode="sometimes"), "arms.pte.cmdline_mode"),
+        (lambda p: p["arms"]["pte"]["expect"].update(linear_map="huge"), "arms.pte.expect.linear_map"),
+        (lambda p: p["run"].update(suite="bbml2"), "run: give either a suite name or"),
+        (lambda p: p["run"].update(perf="yes"), "run.perf: 'yes' is not a bool"),
+        (lambda p: p["timeouts"].update(suite_s=True), "timeouts.suite_s: True is not a int"),
+        (lambda p: p.update(boot_method="command", boot_command=None), "boot_command"),
+    ],
+)
 def test_nonsense_plans_name_the_key(edit, words):
     p = _plan()
     edit(p)
@@ -134,6 +164,7 @@ def test_load_plan_of_a_folder_without_one(tmp_path):
 
 
 # -- verification --------------------------------------------------------------------------------
+
 
 def test_recorded_pte_boot_is_the_pte_arm_and_not_the_block_arm():
     fp = fingerprint(ARM64 / "qemu-n1-6.1-4k-rodatafull")
@@ -159,13 +190,15 @@ def test_unchecked_expectations_are_listed():
 
 def test_cmdline_last_occurrence_wins():
     assert verify.cmdline_mismatches(["rodata=on"], "rodata=full rodata=on") == []
-    assert verify.cmdline_mismatches(["rodata=on"], "rodata=on rodata=full") == \
-        ["command line has rodata=full, planned rodata=on"]
+    assert verify.cmdline_mismatches(["rodata=on"], "rodata=on rodata=full") == [
+        "command line has rodata=full, planned rodata=on"
+    ]
     assert verify.cmdline_mismatches(["nokaslr"], "BOOT_IMAGE=/x nokaslr") == []
     assert verify.cmdline_mismatches(["nokaslr"], "quiet") == ["command line lacks nokaslr"]
 
 
 # -- the books -----------------------------------------------------------------------------------
+
 
 def test_progress_next_boot_status_and_eta(tmp_path):
     p = _plan()
@@ -176,7 +209,7 @@ def test_progress_next_boot_status_and_eta(tmp_path):
     prog["hosts"]["h2"]["last_error"] = {"index": 1, "phase": "reboot", "message": "gone", "at": "t"}
     prog["rounds"].append({"seconds": 40.0, "boots_done": 2})
     assert progress.next_boot(p, prog, "h1") == 1
-    assert progress.eta_seconds(p, prog) == 120.0            # 3 rounds left x 40 s
+    assert progress.eta_seconds(p, prog) == 120.0  # 3 rounds left x 40 s
     progress.save(tmp_path, prog)
     again = progress.load(tmp_path, p)
     rep = progress.status_report(p, again)
@@ -202,6 +235,7 @@ def test_progress_refuses_a_plan_edited_under_finished_boots(tmp_path):
 
 # -- fetched results -----------------------------------------------------------------------------
 
+
 def _archive(path: Path, top: str, files: dict[str, object], extra: tarfile.TarInfo | None = None) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         for name, content in files.items():
@@ -214,35 +248,59 @@ def _archive(path: Path, top: str, files: dict[str, object], extra: tarfile.TarI
     return path
 
 
-VER = {"format": verify.VERIFY_FORMAT, "arm": "pte", "ok": True, "boot_id": "b-1", "mismatches": [],
-       "observed": {"linear_map": "pte"}}
+VER = {
+    "format": verify.VERIFY_FORMAT,
+    "arm": "pte",
+    "ok": True,
+    "boot_id": "b-1",
+    "mismatches": [],
+    "observed": {"linear_map": "pte"},
+}
 
 
 def test_store_a_checked_boot(tmp_path):
-    arc = _archive(tmp_path / "a.tar.gz", "boot-000.r1", {
-        "verify.json": VER, "runs/host/run-1/run.json": {"run_id": "run-1", "boot_id": "b-1", "arm": "pte"}})
-    final, ver, runs = collect.store(arc, "boot-000.r1", tmp_path / "boots", tmp_path / "aborted", host="h1",
-                                     index=0, arm="pte", record={"host": "h1"})
+    arc = _archive(
+        tmp_path / "a.tar.gz",
+        "boot-000.r1",
+        {"verify.json": VER, "runs/host/run-1/run.json": {"run_id": "run-1", "boot_id": "b-1", "arm": "pte"}},
+    )
+    final, ver, runs = collect.store(
+        arc,
+        "boot-000.r1",
+        tmp_path / "boots",
+        tmp_path / "aborted",
+        host="h1",
+        index=0,
+        arm="pte",
+        record={"host": "h1"},
+    )
     assert final == tmp_path / "boots/h1/000-pte" and ver["boot_id"] == "b-1"
     assert runs == [final / "runs/host/run-1"]
     rec = json.loads((final / "boot.json").read_text())
     assert rec["format"] == collect.BOOT_FORMAT and rec["boot_id"] == "b-1" and rec["runs"] == ["runs/host/run-1"]
 
 
-@pytest.mark.parametrize("files, words", [
-    ({"verify.json": VER, "runs/h/r/run.json": {"run_id": "r", "boot_id": "b-0", "arm": "pte"}},
-     "run r was measured on boot b-0, not on the verified boot b-1"),
-    ({"verify.json": VER, "runs/h/r/run.json": {"run_id": "r", "boot_id": "b-1", "arm": "block"}},
-     "run r is labelled arm 'block'"),
-    ({"verify.json": {**VER, "ok": False}}, "does not confirm arm pte"),
-    ({"verify.json": VER}, "the suite left no run folder"),
-])
+@pytest.mark.parametrize(
+    "files, words",
+    [
+        (
+            {"verify.json": VER, "runs/h/r/run.json": {"run_id": "r", "boot_id": "b-0", "arm": "pte"}},
+            "run r was measured on boot b-0, not on the verified boot b-1",
+        ),
+        (
+            {"verify.json": VER, "runs/h/r/run.json": {"run_id": "r", "boot_id": "b-1", "arm": "block"}},
+            "run r is labelled arm 'block'",
+        ),
+        ({"verify.json": {**VER, "ok": False}}, "does not confirm arm pte"),
+        ({"verify.json": VER}, "the suite left no run folder"),
+    ],
+)
 def test_store_refuses_what_does_not_add_up(tmp_path, files, words):
     arc = _archive(tmp_path / "a.tar.gz", "t", files)
     with pytest.raises(collect.Refused, match=words):
         collect.store(arc, "t", tmp_path / "boots", tmp_path / "aborted", host="h1", index=0, arm="pte", record={})
     assert not (tmp_path / "boots/h1/000-pte").exists()
-    assert list((tmp_path / "aborted/h1").iterdir())            # kept aside, not deleted
+    assert list((tmp_path / "aborted/h1").iterdir())  # kept aside, not deleted
 
 
 def test_store_refuses_links_and_escapes(tmp_path):
@@ -258,13 +316,21 @@ def test_store_refuses_links_and_escapes(tmp_path):
 
 # -- reading Ansible's output --------------------------------------------------------------------
 
+
 def test_parse_log_finds_unreachable_and_failed_hosts():
-    log = """
-TASK [reach: the host answers] ***************
-fatal: [h9]: UNREACHABLE! => {"changed": false, "msg": "Failed to connect to the host via ssh: ssh: connect to host 10.77.255.254 port 22: No route to host", "unreachable": true}
-TASK [plan: which boot, which arm] ***
-fatal: [h2]: FAILED! => {"msg": "line one\\nthe last line"}
-"""
+    unreachable = {
+        "changed": False,
+        "unreachable": True,
+        "msg": "Failed to connect to the host via ssh: ssh: connect to host 10.77.255.254 port 22: No route to host",
+    }
+    log = "\n".join(
+        [
+            "TASK [reach: the host answers] ***************",
+            "fatal: [h9]: UNREACHABLE! => " + json.dumps(unreachable),
+            "TASK [plan: which boot, which arm] ***",
+            'fatal: [h2]: FAILED! => {"msg": "line one\\nthe last line"}',
+        ]
+    )
     got = parse_log(log)
     assert got["h9"][1] == "UNREACHABLE" and got["h9"][2].endswith("No route to host")
     assert got["h2"] == ("plan: which boot, which arm", "FAILED", "the last line")
@@ -277,6 +343,7 @@ def test_round_deadline_covers_the_plans_timeouts():
 
 
 # -- analyze: boot methods and the page-table prediction ---------------------------------------
+
 
 def _boot(arm: str, boot: str, method: str | None) -> BootMeta:
     return BootMeta(arm, "h", boot, f"run-{boot}", "boot-memory", "dir", boot_method=method)

@@ -62,8 +62,15 @@ def pagetables(env: dict) -> dict[str, Any]:
         ram, granule = from_fingerprint(env)
         ram_from = "MemTotal (no 'Memory:' boot line; RAM is a little larger)"
     c = compare(ram, granule)
-    return {"model": "pagetables", "simulated": True, "basis": c["basis"], "ram_bytes": ram, "ram_from": ram_from,
-            "granule_bytes": granule, "saving_bytes": c["saving_bytes"]}
+    return {
+        "model": "pagetables",
+        "simulated": True,
+        "basis": c["basis"],
+        "ram_bytes": ram,
+        "ram_from": ram_from,
+        "granule_bytes": granule,
+        "saving_bytes": c["saving_bytes"],
+    }
 
 
 def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
@@ -80,23 +87,33 @@ def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
         if claim is None:
             continue
         if claim.metric not in MEMORY_METRICS:
-            row["prediction"] = {"model": claim.prediction,
-                                 "unavailable": f"the model predicts memory, not {claim.metric}"}
+            row["prediction"] = {
+                "model": claim.prediction,
+                "unavailable": f"the model predicts memory, not {claim.metric}",
+            }
             continue
         if env is None:
-            row["prediction"] = {"model": claim.prediction, "unavailable": "no fingerprint with the RAM size in the "
-                                 "input (run folders carry one in env-before.json; CSV does not)"}
+            row["prediction"] = {
+                "model": claim.prediction,
+                "unavailable": "no fingerprint with the RAM size in the "
+                "input (run folders carry one in env-before.json; CSV does not)",
+            }
             continue
         try:
             pred = pagetables(env)
-        except Exception as e:   # a model error must not hide the measured verdict
+        except Exception as e:  # a model error must not hide the measured verdict
             row["prediction"] = {"model": claim.prediction, "unavailable": f"model failed: {e}"}
             continue
         comp = comps.get((claim.workload, claim.metric))
         base_kb = comp["baseline"]["mean"] if comp else None
         saving_kb = sign * pred["saving_bytes"] / 1024
-        pred.update({"saving_kb": saving_kb, "orientation": orientation,
-                     "change_pct": 100.0 * saving_kb / base_kb if base_kb else None})
+        pred.update(
+            {
+                "saving_kb": saving_kb,
+                "orientation": orientation,
+                "change_pct": 100.0 * saving_kb / base_kb if base_kb else None,
+            }
+        )
         row["prediction"] = pred
 
 
@@ -107,5 +124,7 @@ def describe(pred: dict) -> str:
     from benchctl.sizes import fmt_size
 
     pct = f"{pred['change_pct']:+.3f} % " if pred.get("change_pct") is not None else ""
-    return (f"model pagetables (SIMULATED, exact arithmetic): {pct}({pred['saving_kb']:+.0f} kB of PTE tables for "
-            f"{fmt_size(pred['ram_bytes'])} RAM from {pred['ram_from']}, {pred['granule_bytes'] // 1024}K pages)")
+    return (
+        f"model pagetables (SIMULATED, exact arithmetic): {pct}({pred['saving_kb']:+.0f} kB of PTE tables for "
+        f"{fmt_size(pred['ram_bytes'])} RAM from {pred['ram_from']}, {pred['granule_bytes'] // 1024}K pages)"
+    )

@@ -111,8 +111,17 @@ def check(staging: Path, arm: str) -> tuple[dict[str, Any], list[Path]]:
     return ver, runs
 
 
-def store(archive: Path, top: str, boots_root: Path, aborted_root: Path, *, host: str, index: int, arm: str,
-          record: dict[str, Any]) -> tuple[Path, dict[str, Any], list[Path]]:
+def store(
+    archive: Path,
+    top: str,
+    boots_root: Path,
+    aborted_root: Path,
+    *,
+    host: str,
+    index: int,
+    arm: str,
+    record: dict[str, Any],
+) -> tuple[Path, dict[str, Any], list[Path]]:
     """Unpack, check and move one boot into boots/HOST/NNN-ARM/; returns (folder, verify record, run folders)."""
     name = boot_dir_name(index, arm)
     final = boots_root / host / name
@@ -125,9 +134,16 @@ def store(archive: Path, top: str, boots_root: Path, aborted_root: Path, *, host
     except Refused:
         set_aside(staging, aborted_root, f"{host}/{name}.refused")
         raise
-    atomic_write_json(staging / BOOT_FILE, {"format": BOOT_FORMAT, **record, "boot_id": ver["boot_id"],
-                                            "verified": ver.get("observed"),
-                                            "runs": [str(r.relative_to(staging)) for r in runs]})
-    set_aside(final, aborted_root, f"{host}/{name}.unrecorded")   # a crash after the rename, before the books
+    atomic_write_json(
+        staging / BOOT_FILE,
+        {
+            "format": BOOT_FORMAT,
+            **record,
+            "boot_id": ver["boot_id"],
+            "verified": ver.get("observed"),
+            "runs": [str(r.relative_to(staging)) for r in runs],
+        },
+    )
+    set_aside(final, aborted_root, f"{host}/{name}.unrecorded")  # a crash after the rename, before the books
     staging.rename(final)
     return final, ver, [final / r.relative_to(staging) for r in runs]

@@ -20,7 +20,7 @@ def create(folder: Path, plan: dict[str, Any], hostvars: dict[str, dict[str, Any
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise UsageError(f"-o {folder}: exists and is not an empty folder; a campaign gets a folder of its own")
-    validate(plan, folder / PLAN_FILE)   # what we write is what we will read back
+    validate(plan, folder / PLAN_FILE)  # what we write is what we will read back
     parent = folder.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -78,15 +78,19 @@ def read_inventory(source: Path, timeout: float = 120) -> dict[str, dict[str, An
     if not source.exists():
         raise InputError("no such inventory file or folder", source)
     argv = [ansible_program("ansible-inventory"), "-i", str(source), "--list"]
-    env = {**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}   # unparsable is an error, not "no hosts"
+    env = {**os.environ, "ANSIBLE_INVENTORY_UNPARSED_FAILED": "1"}  # unparsable is an error, not "no hosts"
     try:
         proc = run_bounded(argv, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        raise InputError(f"ansible-inventory did not finish in {timeout:.0f} s (a dynamic inventory script "
-                         "that hangs?)", source) from None
+        raise InputError(
+            f"ansible-inventory did not finish in {timeout:.0f} s (a dynamic inventory script that hangs?)", source
+        ) from None
     if proc.returncode != 0:
-        raise InputError(f"not an Ansible inventory: {_why_unparsed(proc.stderr, source)}; check it with "
-                         f"`ansible-inventory -i {source} --list`", source)
+        raise InputError(
+            f"not an Ansible inventory: {_why_unparsed(proc.stderr, source)}; check it with "
+            f"`ansible-inventory -i {source} --list`",
+            source,
+        )
     try:
         data = json.loads(proc.stdout)
         hostvars = data["_meta"]["hostvars"]
@@ -109,8 +113,10 @@ def write_inventory(folder: Path, hosts: dict[str, dict[str, Any]], source: str)
     import yaml  # comes with ansible-core
 
     body = yaml.safe_dump({GROUP: {"hosts": hosts}}, default_flow_style=False, sort_keys=True)
-    text = (f"# Hosts of this campaign, from {source} (via ansible-inventory --list).\n"
-            "# Edit freely; variables benchctl reads are listed at the top of campaign.yml.\n" + body)
+    text = (
+        f"# Hosts of this campaign, from {source} (via ansible-inventory --list).\n"
+        "# Edit freely; variables benchctl reads are listed at the top of campaign.yml.\n" + body
+    )
     path = Path(folder) / INVENTORY_FILE
     atomic_write_text(path, text)
     path.chmod(0o600)

@@ -19,7 +19,7 @@ import re
 import secrets
 import shlex
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,10 @@ _GRUB_RELEASE = re.compile(r"Linux (\d+\.\d+\S*)")
 def check_name(kind: str, name: str) -> str:
     """Arm labels and host names become folder names: letters, digits, . _ - only."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise UsageError(f"{kind} {name!r}: use letters, digits, '.', '_' and '-' (max 63, not starting "
-                         "with a punctuation mark); it names folders in the campaign")
+        raise UsageError(
+            f"{kind} {name!r}: use letters, digits, '.', '_' and '-' (max 63, not starting "
+            "with a punctuation mark); it names folders in the campaign"
+        )
     return name
 
 
@@ -54,16 +56,22 @@ class Arm:
     """One kernel configuration: what to boot and what the boot must look like."""
 
     label: str
-    kernel: str                        # path on the host (kexec, command) or grub menu entry
-    release: str | None                # uname -r the boot must report (None: not checked)
+    kernel: str  # path on the host (kexec, command) or grub menu entry
+    release: str | None  # uname -r the boot must report (None: not checked)
     initrd: str | None
-    cmdline: str                       # whole command line, or the extra parameters (mode "extra")
-    cmdline_mode: str                  # "whole" | "extra" | "keep" (the host's current one)
+    cmdline: str  # whole command line, or the extra parameters (mode "extra")
+    cmdline_mode: str  # "whole" | "extra" | "keep" (the host's current one)
     expect: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kernel": self.kernel, "release": self.release, "initrd": self.initrd,
-                "cmdline": self.cmdline, "cmdline_mode": self.cmdline_mode, "expect": self.expect}
+        return {
+            "kernel": self.kernel,
+            "release": self.release,
+            "initrd": self.initrd,
+            "cmdline": self.cmdline,
+            "cmdline_mode": self.cmdline_mode,
+            "expect": self.expect,
+        }
 
 
 def parse_arm(text: str, method: str) -> Arm:
@@ -71,8 +79,9 @@ def parse_arm(text: str, method: str) -> Arm:
     grub-reboot, a menu entry; CMDLINE is the whole command line or `+extra` parameters."""
     label, eq, rest = text.partition("=")
     if not eq or not rest.strip():
-        raise UsageError(f"--arm {text!r}: expected LABEL=KERNEL[:CMDLINE], e.g. "
-                         "pte=/boot/vmlinuz-6.1.0-57-arm64:+rodata=full")
+        raise UsageError(
+            f"--arm {text!r}: expected LABEL=KERNEL[:CMDLINE], e.g. pte=/boot/vmlinuz-6.1.0-57-arm64:+rodata=full"
+        )
     check_name("arm label", label.strip())
     kernel, colon, cmdline = rest.partition(":")
     kernel, cmdline = kernel.strip(), cmdline.strip()
@@ -100,7 +109,7 @@ def parse_arm(text: str, method: str) -> Arm:
         raise UsageError(f"--arm {text!r}: command line does not parse ({e})") from None
     initrd = None
     if method != "grub-reboot" and release and kernel == f"/boot/vmlinuz-{release}":
-        initrd = f"/boot/initrd.img-{release}"      # Debian's naming; --initrd overrides
+        initrd = f"/boot/initrd.img-{release}"  # Debian's naming; --initrd overrides
     arm = Arm(label.strip(), kernel, release, initrd, cmdline, mode)
     arm.expect = default_expectation(arm)
     return arm
@@ -112,10 +121,12 @@ def default_expectation(arm: Arm) -> dict[str, Any]:
     rodata = None
     if "rodata" in params:
         rodata = expected.rodata(expected.parse_release(arm.release), params, None).effective
-    return {"release": arm.release,
-            "cmdline": arm.cmdline.split() if arm.cmdline_mode != "keep" else [],
-            "rodata": rodata,
-            "linear_map": arm.label if arm.label in LINEAR_MAP_STATES else None}
+    return {
+        "release": arm.release,
+        "cmdline": arm.cmdline.split() if arm.cmdline_mode != "keep" else [],
+        "rodata": rodata,
+        "linear_map": arm.label if arm.label in LINEAR_MAP_STATES else None,
+    }
 
 
 def apply_overrides(arms: dict[str, Arm], initrds: tuple[str, ...], expects: tuple[str, ...]) -> None:
@@ -129,8 +140,10 @@ def apply_overrides(arms: dict[str, Arm], initrds: tuple[str, ...], expects: tup
         head, eq, value = item.partition("=")
         label, colon, key = head.partition(":")
         if not eq or not colon or label not in arms or key not in EXPECT_KEYS:
-            raise UsageError(f"--expect {item!r}: expected ARM:KEY=VALUE with ARM one of {', '.join(arms)} "
-                             f"and KEY one of {', '.join(EXPECT_KEYS)} (VALUE 'any' = not checked)")
+            raise UsageError(
+                f"--expect {item!r}: expected ARM:KEY=VALUE with ARM one of {', '.join(arms)} "
+                f"and KEY one of {', '.join(EXPECT_KEYS)} (VALUE 'any' = not checked)"
+            )
         if key == "linear_map" and value not in (*LINEAR_MAP_STATES, "any"):
             raise UsageError(f"--expect {item!r}: a linear-map state is one of {', '.join(LINEAR_MAP_STATES)} or any")
         arms[label].expect[key] = None if value == "any" else value
@@ -156,8 +169,10 @@ def parse_boot_command(text: str | None, method: str) -> list[str] | None:
             raise UsageError("--boot-command is for --boot-method command")
         return None
     if not text:
-        raise UsageError("--boot-method command needs --boot-command 'PROGRAM ARGS...' "
-                         f"(placeholders: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
+        raise UsageError(
+            "--boot-method command needs --boot-command 'PROGRAM ARGS...' "
+            f"(placeholders: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})"
+        )
     try:
         argv = shlex.split(text)
     except ValueError as e:
@@ -165,18 +180,30 @@ def parse_boot_command(text: str | None, method: str) -> list[str] | None:
     for word in argv:
         for name in re.findall(r"\{([^{}]*)\}", word):
             if name not in PLACEHOLDERS:
-                raise UsageError(f"--boot-command: unknown placeholder {{{name}}} "
-                                 f"(known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})")
+                raise UsageError(
+                    f"--boot-command: unknown placeholder {{{name}}} "
+                    f"(known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)})"
+                )
     return argv
 
 
 def new_campaign_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def make_plan(*, arms: list[Arm], hosts: list[str], boots: int, order: str, seed: int, method: str,
-              boot_command: list[str] | None, run: dict[str, Any], timeouts: dict[str, int],
-              inventory_source: str) -> dict[str, Any]:
+def make_plan(
+    *,
+    arms: list[Arm],
+    hosts: list[str],
+    boots: int,
+    order: str,
+    seed: int,
+    method: str,
+    boot_command: list[str] | None,
+    run: dict[str, Any],
+    timeouts: dict[str, int],
+    inventory_source: str,
+) -> dict[str, Any]:
     """The plan document; the first arm is the baseline, the second the candidate."""
     if len(arms) != 2:
         raise UsageError(f"a campaign compares two arms: give --arm twice (got {len(arms)})")
@@ -188,7 +215,7 @@ def make_plan(*, arms: list[Arm], hosts: list[str], boots: int, order: str, seed
     return {
         "format": PLAN_FORMAT,
         "id": new_campaign_id(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "baseline": a,
         "candidate": b,
         "arms": {arm.label: arm.as_dict() for arm in arms},
@@ -200,19 +227,21 @@ def make_plan(*, arms: list[Arm], hosts: list[str], boots: int, order: str, seed
         "run": run,
         "timeouts": timeouts,
         "inventory_source": inventory_source,
-        "hosts": {h: [{"index": i, "arm": arm} for i, arm in enumerate(boot_order(order, a, b, boots, seed, h))]
-                  for h in hosts},
+        "hosts": {
+            h: [{"index": i, "arm": arm} for i, arm in enumerate(boot_order(order, a, b, boots, seed, h))]
+            for h in hosts
+        },
     }
 
 
 # -- reading a plan (possibly edited by hand) ---------------------------------------------
 
+
 def _bad(path: Path, key: str, problem: str) -> InputError:
     return InputError(f"{key}: {problem}; fix it or write a new plan with `benchctl campaign plan`", path)
 
 
-def _typed(path: Path, obj: dict, key: str, types: type | tuple[type, ...], where: str,
-           optional: bool = False) -> Any:
+def _typed(path: Path, obj: dict, key: str, types: type | tuple[type, ...], where: str, optional: bool = False) -> Any:
     if key not in obj:
         if optional:
             return None
@@ -221,27 +250,13 @@ def _typed(path: Path, obj: dict, key: str, types: type | tuple[type, ...], wher
     if value is None and optional:
         return None
     tt = types if isinstance(types, tuple) else (types,)
-    if not isinstance(value, tt) or (isinstance(value, bool) and bool not in tt):   # True is an int too
+    if not isinstance(value, tt) or (isinstance(value, bool) and bool not in tt):  # True is an int too
         names = "/".join(t.__name__ for t in tt)
         raise _bad(path, f"{where}{key}", f"{value!r} is not a {names}")
     return value
 
 
-def validate(data: Any, path: Path) -> dict[str, Any]:
-    """Check a plan document; InputError naming the file and the first bad key."""
-    if not isinstance(data, dict):
-        raise InputError("not a campaign plan (a JSON object is expected)", path)
-    fmt = data.get("format")
-    try:
-        major = format_version(fmt, "benchctl-campaign-plan")
-    except ValueError:
-        major = None
-    if major is not None and major > 1:
-        raise InputError(f"written in {fmt}, newer than this benchctl reads ({PLAN_FORMAT}); upgrade benchctl", path)
-    if major != 1:
-        raise _bad(path, "format", f"{fmt!r} is not {PLAN_FORMAT!r}")
-    _typed(path, data, "id", str, "")
-    arms = _typed(path, data, "arms", dict, "")
+def _validate_arms(path: Path, arms: dict) -> None:
     if len(arms) != 2:
         raise _bad(path, "arms", f"a campaign has exactly two arms, this plan has {len(arms)}")
     for label, arm in arms.items():
@@ -264,19 +279,11 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
         if not all(isinstance(t, str) for t in tokens):
             raise _bad(path, w + "expect.cmdline", "not a list of strings")
         if exp.get("linear_map") not in (None, *LINEAR_MAP_STATES):
-            raise _bad(path, w + "expect.linear_map",
-                       f"{exp['linear_map']!r} is not one of {', '.join(LINEAR_MAP_STATES)}")
-    for role in ("baseline", "candidate"):
-        if _typed(path, data, role, str, "") not in arms:
-            raise _bad(path, role, f"{data[role]!r} is not an arm of this plan ({', '.join(arms)})")
-    if data["baseline"] == data["candidate"]:
-        raise _bad(path, "candidate", "the same arm as the baseline")
-    method = _typed(path, data, "boot_method", str, "")
-    if method not in BOOT_METHODS:
-        raise _bad(path, "boot_method", f"{method!r} is not one of {', '.join(BOOT_METHODS)}")
-    cmd = _typed(path, data, "boot_command", list, "", optional=True)
-    if method == "command" and (not cmd or not all(isinstance(w, str) for w in cmd)):
-        raise _bad(path, "boot_command", "boot method 'command' needs a list of strings")
+            states = ", ".join(LINEAR_MAP_STATES)
+            raise _bad(path, w + "expect.linear_map", f"{exp['linear_map']!r} is not one of {states}")
+
+
+def _validate_run(path: Path, data: dict) -> None:
     run = _typed(path, data, "run", dict, "")
     suite = _typed(path, run, "suite", str, "run.", optional=True)
     workloads = _typed(path, run, "workloads", list, "run.", optional=True) or []
@@ -292,7 +299,9 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
         v = _typed(path, timeouts, k, int, "timeouts.")
         if v <= 0:
             raise _bad(path, f"timeouts.{k}", f"{v} is not a positive number of seconds")
-    hosts = _typed(path, data, "hosts", dict, "")
+
+
+def _validate_hosts(path: Path, hosts: dict, arms: dict) -> None:
     if not hosts:
         raise _bad(path, "hosts", "no hosts")
     for host, seq in hosts.items():
@@ -308,6 +317,37 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
                 raise _bad(path, w + ".index", f"{boot.get('index')!r}, expected {i} (boots are numbered in order)")
             if boot.get("arm") not in arms:
                 raise _bad(path, w + ".arm", f"{boot.get('arm')!r} is not an arm of this plan ({', '.join(arms)})")
+
+
+def validate(data: Any, path: Path) -> dict[str, Any]:
+    """Check a plan document; InputError naming the file and the first bad key."""
+    if not isinstance(data, dict):
+        raise InputError("not a campaign plan (a JSON object is expected)", path)
+    fmt = data.get("format")
+    try:
+        major = format_version(fmt, "benchctl-campaign-plan")
+    except ValueError:
+        major = None
+    if major is not None and major > 1:
+        raise InputError(f"written in {fmt}, newer than this benchctl reads ({PLAN_FORMAT}); upgrade benchctl", path)
+    if major != 1:
+        raise _bad(path, "format", f"{fmt!r} is not {PLAN_FORMAT!r}")
+    _typed(path, data, "id", str, "")
+    arms = _typed(path, data, "arms", dict, "")
+    _validate_arms(path, arms)
+    for role in ("baseline", "candidate"):
+        if _typed(path, data, role, str, "") not in arms:
+            raise _bad(path, role, f"{data[role]!r} is not an arm of this plan ({', '.join(arms)})")
+    if data["baseline"] == data["candidate"]:
+        raise _bad(path, "candidate", "the same arm as the baseline")
+    method = _typed(path, data, "boot_method", str, "")
+    if method not in BOOT_METHODS:
+        raise _bad(path, "boot_method", f"{method!r} is not one of {', '.join(BOOT_METHODS)}")
+    cmd = _typed(path, data, "boot_command", list, "", optional=True)
+    if method == "command" and (not cmd or not all(isinstance(w, str) for w in cmd)):
+        raise _bad(path, "boot_command", "boot method 'command' needs a list of strings")
+    _validate_run(path, data)
+    _validate_hosts(path, _typed(path, data, "hosts", dict, ""), arms)
     return data
 
 
@@ -331,14 +371,19 @@ def describe(plan: dict[str, Any]) -> str:
     n = plan["boots_per_arm"]
     run = plan["run"]
     what = f"suite {run['suite']}" if run.get("suite") else "workloads " + ", ".join(run["workloads"])
-    head = (f"campaign {plan['id']}: {len(hosts)} host(s) x {2 * n} boots ({n} per arm, order {plan['order']}), "
-            f"boot method {plan['boot_method']}; each boot runs {what} (preset {run.get('preset')})")
+    head = (
+        f"campaign {plan['id']}: {len(hosts)} host(s) x {2 * n} boots ({n} per arm, order {plan['order']}), "
+        f"boot method {plan['boot_method']}; each boot runs {what} (preset {run.get('preset')})"
+    )
     lines = [head]
     for role in ("baseline", "candidate"):
         label = plan[role]
         arm = plan["arms"][label]
-        cmd = {"whole": f"command line '{arm['cmdline']}'", "extra": f"current command line + '{arm['cmdline']}'",
-               "keep": "current command line"}[arm["cmdline_mode"]]
+        cmd = {
+            "whole": f"command line '{arm['cmdline']}'",
+            "extra": f"current command line + '{arm['cmdline']}'",
+            "keep": "current command line",
+        }[arm["cmdline_mode"]]
         exp = arm["expect"]
         checks = [f"{k.replace('_', ' ')} {exp[k]}" for k in EXPECT_KEYS if exp.get(k)]
         if exp.get("cmdline"):

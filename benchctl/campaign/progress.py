@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,17 @@ EVENTS_FILE = "events.jsonl"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def empty(plan: dict[str, Any]) -> dict[str, Any]:
-    return {"format": PROGRESS_FORMAT, "campaign": plan["id"], "updated": now(),
-            "hosts": {h: {"done": {}, "last_error": None, "errors": []} for h in plan["hosts"]},
-            "rounds": []}
+    return {
+        "format": PROGRESS_FORMAT,
+        "campaign": plan["id"],
+        "updated": now(),
+        "hosts": {h: {"done": {}, "last_error": None, "errors": []} for h in plan["hosts"]},
+        "rounds": [],
+    }
 
 
 def load(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
@@ -45,8 +49,11 @@ def load(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
         fmt = data.get("format") if isinstance(data, dict) else None
         raise InputError(f"not a campaign progress file (format {fmt!r}, expected {PROGRESS_FORMAT!r})", path)
     if data.get("campaign") != plan["id"]:
-        raise InputError(f"belongs to campaign {data.get('campaign')!r}, but plan.json is campaign {plan['id']!r}: "
-                         "a plan from another campaign was copied in", path)
+        raise InputError(
+            f"belongs to campaign {data.get('campaign')!r}, but plan.json is campaign {plan['id']!r}: "
+            "a plan from another campaign was copied in",
+            path,
+        )
     hosts = data.get("hosts")
     if not isinstance(hosts, dict):
         raise InputError("hosts: not an object", path)
@@ -55,18 +62,26 @@ def load(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(done, dict):
             raise InputError(f"hosts.{host}.done: not an object", path)
         if done and host not in plan["hosts"]:
-            raise InputError(f"host {host} has {len(done)} finished boot(s) but is no longer in plan.json; put it "
-                             "back (its boots stay valid) or start a new campaign folder", Path(folder) / "plan.json")
+            raise InputError(
+                f"host {host} has {len(done)} finished boot(s) but is no longer in plan.json; put it "
+                "back (its boots stay valid) or start a new campaign folder",
+                Path(folder) / "plan.json",
+            )
         for key, rec in done.items():
             i = int(key) if re.fullmatch(r"\d+", key) else -1
             seq = plan["hosts"].get(host, [])
             if i < 0 or i >= len(seq):
-                raise InputError(f"hosts.{host}[{key}] was measured, but plan.json has only {len(seq)} boots for "
-                                 f"{host}; restore the plan or start a new campaign folder", Path(folder) / "plan.json")
+                raise InputError(
+                    f"hosts.{host}[{key}] was measured, but plan.json has only {len(seq)} boots for "
+                    f"{host}; restore the plan or start a new campaign folder",
+                    Path(folder) / "plan.json",
+                )
             if seq[i]["arm"] != rec.get("arm"):
-                raise InputError(f"hosts.{host}[{i}].arm is {seq[i]['arm']!r} but boot {i} of {host} was measured "
-                                 f"as {rec.get('arm')!r}; restore the plan or start a new campaign folder",
-                                 Path(folder) / "plan.json")
+                raise InputError(
+                    f"hosts.{host}[{i}].arm is {seq[i]['arm']!r} but boot {i} of {host} was measured "
+                    f"as {rec.get('arm')!r}; restore the plan or start a new campaign folder",
+                    Path(folder) / "plan.json",
+                )
     for host in plan["hosts"]:
         hosts.setdefault(host, {"done": {}, "last_error": None, "errors": []})
     data.setdefault("rounds", [])
@@ -113,8 +128,9 @@ def host_status(plan: dict[str, Any], progress: dict[str, Any]) -> list[HostStat
             planned[b["arm"]] += 1
         for rec in progress["hosts"][host]["done"].values():
             done[rec["arm"]] = done.get(rec["arm"], 0) + 1
-        out.append(HostStatus(host, done, planned, next_boot(plan, progress, host),
-                              progress["hosts"][host].get("last_error")))
+        out.append(
+            HostStatus(host, done, planned, next_boot(plan, progress, host), progress["hosts"][host].get("last_error"))
+        )
     return out
 
 
@@ -150,8 +166,10 @@ def status_report(plan: dict[str, Any], progress: dict[str, Any]) -> dict[str, A
         "boots_done": sum(sum(h.done.values()) for h in hosts),
         "boots_planned": sum(sum(h.planned.values()) for h in hosts),
         "eta_s": eta_seconds(plan, progress),
-        "hosts": {h.host: {"done": h.done, "planned": h.planned, "next": h.next_index,
-                           "last_error": h.last_error} for h in hosts},
+        "hosts": {
+            h.host: {"done": h.done, "planned": h.planned, "next": h.next_index, "last_error": h.last_error}
+            for h in hosts
+        },
         "updated": progress.get("updated"),
     }
 
@@ -159,8 +177,10 @@ def status_report(plan: dict[str, Any], progress: dict[str, Any]) -> dict[str, A
 def status_text(plan: dict[str, Any], progress: dict[str, Any]) -> str:
     rep = status_report(plan, progress)
     arms = [plan["baseline"], plan["candidate"]]
-    head = (f"campaign {plan['id']}: {rep['boots_done']}/{rep['boots_planned']} boots done "
-            f"({plan['boot_method']}, order {plan['order']}); ETA {fmt_duration(rep['eta_s'])}")
+    head = (
+        f"campaign {plan['id']}: {rep['boots_done']}/{rep['boots_planned']} boots done "
+        f"({plan['boot_method']}, order {plan['order']}); ETA {fmt_duration(rep['eta_s'])}"
+    )
     lines = [head]
     width = max(len(h) for h in plan["hosts"])
     for host, h in rep["hosts"].items():
@@ -169,6 +189,8 @@ def status_text(plan: dict[str, Any], progress: dict[str, Any]) -> str:
         lines.append(f"  {host:<{width}}  {per_arm}  {state}")
         err = h["last_error"]
         if err:
-            lines.append(f"  {'':<{width}}  last error (boot {err.get('index')}, {err.get('phase')}, {err.get('at')}): "
-                         f"{err.get('message')}")
+            lines.append(
+                f"  {'':<{width}}  last error (boot {err.get('index')}, {err.get('phase')}, {err.get('at')}): "
+                f"{err.get('message')}"
+            )
     return "\n".join(lines)

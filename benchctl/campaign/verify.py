@@ -37,16 +37,25 @@ class Verification:
         """One line for the console and the progress file."""
         boot = (self.boot_id or "unknown")[:8]
         o = self.observed
-        where = (f"release {o.get('release')}, rodata {o.get('rodata')}, linear map {o.get('linear_map')}"
-                 f" ({o.get('linear_map_source')})")
+        where = (
+            f"release {o.get('release')}, rodata {o.get('rodata')}, linear map {o.get('linear_map')}"
+            f" ({o.get('linear_map_source')})"
+        )
         if self.ok:
             extra = f"; not checked: {', '.join(self.unchecked)}" if self.unchecked else ""
             return f"boot {boot} is arm {self.arm}: {where}{extra}"
         return f"boot {boot} is not arm {self.arm}: {'; '.join(self.mismatches)} ({where})"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"format": VERIFY_FORMAT, "arm": self.arm, "ok": self.ok, "boot_id": self.boot_id,
-                "mismatches": self.mismatches, "unchecked": self.unchecked, "observed": self.observed}
+        return {
+            "format": VERIFY_FORMAT,
+            "arm": self.arm,
+            "ok": self.ok,
+            "boot_id": self.boot_id,
+            "mismatches": self.mismatches,
+            "unchecked": self.unchecked,
+            "observed": self.observed,
+        }
 
 
 def cmdline_mismatches(tokens: list[str], actual: str | None) -> list[str]:
@@ -66,10 +75,16 @@ def cmdline_mismatches(tokens: list[str], actual: str | None) -> list[str]:
 def verify(fp: dict, arm: str, expect: dict[str, Any]) -> Verification:
     """Compare a fingerprint with an arm's expectation (plan.json arms.ARM.expect)."""
     v = Verification(arm=arm, boot_id=get(fp, "boot.id"))
-    v.observed = {"release": get(fp, "kernel.release"), "cmdline": get(fp, "kernel.cmdline"),
-                  "rodata": get(fp, "rodata.effective"), "linear_map": get(fp, "linear_map.state"),
-                  "linear_map_source": get(fp, "linear_map.source"), "boot_id": v.boot_id,
-                  "mem_total_kb": get(fp, "memory.total_kb"), "mem_free_kb": get(fp, "memory.free_kb")}
+    v.observed = {
+        "release": get(fp, "kernel.release"),
+        "cmdline": get(fp, "kernel.cmdline"),
+        "rodata": get(fp, "rodata.effective"),
+        "linear_map": get(fp, "linear_map.state"),
+        "linear_map_source": get(fp, "linear_map.source"),
+        "boot_id": v.boot_id,
+        "mem_total_kb": get(fp, "memory.total_kb"),
+        "mem_free_kb": get(fp, "memory.free_kb"),
+    }
     if not v.boot_id:
         v.mismatches.append("no boot id (/proc/sys/kernel/random/boot_id unreadable): the boot cannot be told apart")
     tokens = expect.get("cmdline") or []
@@ -80,8 +95,11 @@ def verify(fp: dict, arm: str, expect: dict[str, Any]) -> Verification:
     else:
         v.mismatches += cmdline_mismatches(tokens, v.observed["cmdline"])
     source = f" ({v.observed['linear_map_source']})"
-    for key, name, shown in (("release", "kernel release", ""), ("rodata", "rodata.effective", ""),
-                             ("linear_map", "linear_map.state", source)):
+    for key, name, shown in (
+        ("release", "kernel release", ""),
+        ("rodata", "rodata.effective", ""),
+        ("linear_map", "linear_map.state", source),
+    ):
         want = expect.get(key)
         if want is None:
             v.unchecked.append(name)

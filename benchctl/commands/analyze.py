@@ -48,8 +48,8 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
     """
     from benchctl.analyze.claims import load_claims
     from benchctl.analyze.report import render
-    from benchctl.errors import UsageError
     from benchctl.analyze.result import analyze
+    from benchctl.errors import UsageError
     from benchctl.results.loader import load_inputs
 
     root, plan = _campaign(run_dirs)

@@ -29,11 +29,23 @@ def group() -> None:
 
 
 @group.command("plan")
-@click.option("--arm", "arms", multiple=True, required=True, metavar="LABEL=KERNEL[:CMDLINE]",
-              help="Twice: baseline first, then candidate. KERNEL: path or release on the host (kexec, command) "
-                   "or grub menu entry; CMDLINE: whole command line, or +PARAMS added to the current one.")
-@click.option("--hosts", "inventory", required=True, type=click.Path(path_type=Path), metavar="INVENTORY",
-              help="Ansible inventory (any format ansible-inventory reads).")
+@click.option(
+    "--arm",
+    "arms",
+    multiple=True,
+    required=True,
+    metavar="LABEL=KERNEL[:CMDLINE]",
+    help="Twice: baseline first, then candidate. KERNEL: path or release on the host (kexec, command) "
+    "or grub menu entry; CMDLINE: whole command line, or +PARAMS added to the current one.",
+)
+@click.option(
+    "--hosts",
+    "inventory",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="INVENTORY",
+    help="Ansible inventory (any format ansible-inventory reads).",
+)
 @click.option("--boots", type=click.IntRange(1), default=2, show_default=True, help="Boots per arm and host.")
 @click.option("--order", type=click.Choice(["abab", "abba", "random"]), default="abab", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --order random (per host).")
@@ -42,20 +54,48 @@ def group() -> None:
 @click.option("--preset", default="claim", show_default=True, help="Preset of the suite or workloads.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Workload parameter override.")
 @click.option("--no-perf", is_flag=True, help="Run without perf stat.")
-@click.option("--boot-method", type=click.Choice(["kexec", "grub-reboot", "command"]), default="kexec",
-              show_default=True)
-@click.option("--boot-command", help="For --boot-method command: run on this controller, e.g. 'labctl boot "
-                                     "{host} {kernel} {cmdline}' (also {arm} {initrd} {boot}).")
+@click.option(
+    "--boot-method", type=click.Choice(["kexec", "grub-reboot", "command"]), default="kexec", show_default=True
+)
+@click.option(
+    "--boot-command",
+    help="For --boot-method command: run on this controller, e.g. 'labctl boot "
+    "{host} {kernel} {cmdline}' (also {arm} {initrd} {boot}).",
+)
 @click.option("--initrd", "initrds", multiple=True, metavar="ARM=PATH", help="Initrd of an arm ('none': no initrd).")
-@click.option("--expect", "expects", multiple=True, metavar="ARM:KEY=VALUE",
-              help="What a boot of ARM must show (release, rodata, linear_map; VALUE any = not checked).")
+@click.option(
+    "--expect",
+    "expects",
+    multiple=True,
+    metavar="ARM:KEY=VALUE",
+    help="What a boot of ARM must show (release, rodata, linear_map; VALUE any = not checked).",
+)
 @click.option("--reboot-timeout", type=click.IntRange(1), default=600, show_default=True, metavar="S")
 @click.option("--suite-timeout", type=click.IntRange(1), default=7200, show_default=True, metavar="S")
 @click.option("--connect-timeout", type=click.IntRange(1), default=30, show_default=True, metavar="S")
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR",
-              help="New campaign folder.")
-def plan_command(arms, inventory, boots, order, seed, suite, workloads, preset, sets, no_perf, boot_method,
-                 boot_command, initrds, expects, reboot_timeout, suite_timeout, connect_timeout, output) -> None:
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR", help="New campaign folder."
+)
+def plan_command(
+    arms,
+    inventory,
+    boots,
+    order,
+    seed,
+    suite,
+    workloads,
+    preset,
+    sets,
+    no_perf,
+    boot_method,
+    boot_command,
+    initrds,
+    expects,
+    reboot_timeout,
+    suite_timeout,
+    connect_timeout,
+    output,
+) -> None:
     """Write DIR/plan.json, inventory.yml, campaign.yml and ansible.cfg.
 
     The playbook runs unchanged by hand: cd DIR && ansible-playbook campaign.yml -e boot=0.
@@ -80,36 +120,59 @@ def plan_command(arms, inventory, boots, order, seed, suite, workloads, preset, 
     pl.apply_overrides(by_label, initrds, expects)
     argv = pl.parse_boot_command(boot_command, boot_method)
     hostvars = inv.read_inventory(inventory)
-    doc = pl.make_plan(arms=parsed, hosts=list(hostvars), boots=boots, order=order, seed=seed, method=boot_method,
-                       boot_command=argv,
-                       run={"suite": suite, "workloads": list(workloads) or None, "preset": preset,
-                            "set": list(sets), "perf": not no_perf},
-                       timeouts={"reboot_s": reboot_timeout, "suite_s": suite_timeout, "connect_s": connect_timeout},
-                       inventory_source=str(inventory))
+    doc = pl.make_plan(
+        arms=parsed,
+        hosts=list(hostvars),
+        boots=boots,
+        order=order,
+        seed=seed,
+        method=boot_method,
+        boot_command=argv,
+        run={
+            "suite": suite,
+            "workloads": list(workloads) or None,
+            "preset": preset,
+            "set": list(sets),
+            "perf": not no_perf,
+        },
+        timeouts={"reboot_s": reboot_timeout, "suite_s": suite_timeout, "connect_s": connect_timeout},
+        inventory_source=str(inventory),
+    )
     folder.create(output, doc, hostvars, str(inventory))
     click.echo(pl.describe(doc))
-    click.echo(f"campaign folder: {output}  (run: benchctl campaign run {output}; by hand: cd {output} && "
-               "ansible-playbook campaign.yml -e boot=0)")
+    click.echo(
+        f"campaign folder: {output}  (run: benchctl campaign run {output}; by hand: cd {output} && "
+        "ansible-playbook campaign.yml -e boot=0)"
+    )
 
 
 @group.command("run")
 @click.argument("folder", type=click.Path(path_type=Path))
 @click.option("--limit", help="Only these hosts (comma-separated).")
-@click.option("--min-free", default="64M", show_default=True, metavar="SIZE",
-              help="Refuse to start a boot with less free space than this in DIR.")
+@click.option(
+    "--min-free",
+    default="64M",
+    show_default=True,
+    metavar="SIZE",
+    help="Refuse to start a boot with less free space than this in DIR.",
+)
 @click.option("-v", "--verbose", count=True, help="Pass -v to ansible-playbook (its output goes to DIR/logs/).")
 def run_command(folder: Path, limit: str | None, min_free: str, verbose: int) -> None:
     """Do every planned boot not done yet; one line per boot and host, with the ETA."""
     from benchctl.campaign.runner import RunnerOptions, run_campaign
     from benchctl.sizes import parse_size
 
-    opts = RunnerOptions(limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None,
-                         min_free=parse_size(min_free, "--min-free", error=UsageError),
-                         echo=lambda s: click.echo(s, err=False),
-                         ansible_args=["-" + "v" * verbose] if verbose else [])
+    opts = RunnerOptions(
+        limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None,
+        min_free=parse_size(min_free, "--min-free", error=UsageError),
+        echo=lambda s: click.echo(s, err=False),
+        ansible_args=["-" + "v" * verbose] if verbose else [],
+    )
     rep = run_campaign(folder, opts)
-    click.echo(f"campaign: all {rep['boots_planned']} planned boots done; analyze with: benchctl analyze {folder} "
-               "--claims analysis/claims/bbml2.toml")
+    click.echo(
+        f"campaign: all {rep['boots_planned']} planned boots done; analyze with: benchctl analyze {folder} "
+        "--claims analysis/claims/bbml2.toml"
+    )
 
 
 @group.command("status")
@@ -130,17 +193,28 @@ def status_command(folder: Path, as_json: bool) -> None:
 
 @group.command("verify")
 @click.option("--arm", required=True, help="The arm this boot must be.")
-@click.option("--expect", "expect_json", required=True, metavar="JSON",
-              help="The arm's expectation (plan.json arms.ARM.expect).")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"), show_default=True,
-              metavar="DIR", help="Read a recorded tree instead of this system (as `benchctl env --root`).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the verification record (benchctl-campaign-verify/1) here.")
+@click.option(
+    "--expect", "expect_json", required=True, metavar="JSON", help="The arm's expectation (plan.json arms.ARM.expect)."
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/"),
+    show_default=True,
+    metavar="DIR",
+    help="Read a recorded tree instead of this system (as `benchctl env --root`).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the verification record (benchctl-campaign-verify/1) here.",
+)
 def verify_command(arm: str, expect_json: str, root: Path, output: Path | None) -> None:
     """On the host, after a reboot: is this boot the planned arm? Exit 1 if not (nothing is measured then)."""
     from benchctl.campaign.verify import verify
-    from benchctl.errors import RunFailed
     from benchctl.env.fingerprint import collect
+    from benchctl.errors import RunFailed
     from benchctl.results.fsutil import atomic_write_json
     from benchctl.results.store import make_private_dir
 
