@@ -28,7 +28,7 @@ from campaign_fleet import Fleet, skip_reason
 
 from benchctl.campaign.playbook import reap_leftovers
 
-pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+pytestmark = [pytest.mark.live, pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")]
 
 ARMS = [
     "--arm",
