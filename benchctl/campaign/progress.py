@@ -134,9 +134,11 @@ def host_status(plan: dict[str, Any], progress: dict[str, Any]) -> list[HostStat
     return out
 
 
-def eta_seconds(plan: dict[str, Any], progress: dict[str, Any]) -> float | None:
-    """Rounds left (the slowest host's remaining boots; hosts boot in parallel) x mean round time."""
+def eta_seconds(plan: dict[str, Any], progress: dict[str, Any], current_s: float | None = None) -> float | None:
+    """Rounds left (the slowest host's remaining boots; hosts boot in parallel) x mean round time
+    (`current_s`: a round that has a boot done but is not in the books yet)."""
     times = [r["seconds"] for r in progress.get("rounds", []) if r.get("seconds") and r.get("boots_done")]
+    times += [current_s] if current_s else []
     left = max((len(plan["hosts"][h]) - len(progress["hosts"][h]["done"]) for h in plan["hosts"]), default=0)
     if left == 0:
         return 0.0

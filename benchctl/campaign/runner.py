@@ -209,7 +209,8 @@ class Controller:
                 )
             else:
                 self.biggest = max(self.biggest, size)
-                self.opts.echo(f"  {host}: {line}")
+                eta = progress.fmt_duration(progress.eta_seconds(self.plan, self.prog, seconds))
+                self.opts.echo(f"  {host}: {line}; campaign ETA {eta}")
                 progress.save(self.folder, self.prog)
                 return 1
         self.stopped[host] = res
