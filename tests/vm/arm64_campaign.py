@@ -246,7 +246,7 @@ def campaign(work: Path, out: Path, boots: int = 2) -> dict:
 
 
 def report(folder: Path) -> str:
-    """Each boot's id, arm, rodata and linear-map state; then analyze's boot-memory verdict and the model."""
+    """Each boot's id, arm, rodata and linear-map state (as verified on the host before measuring)."""
     lines = []
     for rec in sorted(folder.glob("boots/*/*/boot.json")):
         b = json.loads(rec.read_text())
@@ -255,6 +255,31 @@ def report(folder: Path) -> str:
                      f"linear map {v['linear_map']} ({v['linear_map_source']})  MemTotal {v['mem_total_kb']} kB  "
                      f"via {b['boot_method']}")
     return "\n".join(lines)
+
+
+def analyze(folder: Path) -> tuple[dict, str]:
+    """`benchctl analyze DIR` on the campaign folder: (json result, text report); arms from the plan."""
+    claims = str(REPO / "analysis/claims/bbml2.toml")
+    r = benchctl("analyze", str(folder), "--claims", claims, "--seed", "1", "--format", "json", timeout=600)
+    if r.returncode != 0:
+        raise deadline.Failed(f"benchctl analyze {folder} exited {r.returncode}: {r.stderr}")
+    t = benchctl("analyze", str(folder), "--claims", claims, "--seed", "1", timeout=600)
+    return json.loads(r.stdout), t.stdout
+
+
+def verdict_lines(doc: dict) -> str:
+    """The boot-memory verdicts (MemFree, MemTotal) with the model's page-table prediction beside each."""
+    out = []
+    for c in doc["claims"]:
+        if c["workload"] != "boot-memory":
+            continue
+        lo, hi = c["ci_pct"] or (float("nan"), float("nan"))
+        p = c.get("prediction") or {}
+        pred = (f"{p['change_pct']:+.3f} % ({p['saving_kb']:+.0f} kB of PTE tables for "
+                f"{p['ram_bytes'] >> 20} MiB RAM)" if p.get("change_pct") is not None else p.get("unavailable"))
+        out.append(f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % [{lo:+.3f}, {hi:+.3f}], "
+                   f"claimed {c['claimed_text']}, verdict {c['verdict']}; model pagetables (SIMULATED): {pred}")
+    return "\n".join(out)
 
 
 def main() -> int:
@@ -273,14 +298,11 @@ def main() -> int:
     folder = Path(res["folder"])
     print(res["run_output"], end="")
     print(report(folder))
-    r = benchctl("analyze", str(folder), "--claims", str(REPO / "analysis/claims/bbml2.toml"), "--seed", "1",
-                 timeout=600)
-    print(r.stdout, end="")
-    if r.returncode != 0:
-        print(r.stderr, file=sys.stderr)
-        return r.returncode
+    doc, text = analyze(folder)
+    (out / "report.txt").write_text(text)
+    print(verdict_lines(doc))
     print(f"timings: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, campaign {res['campaign_s']} s, "
-          f"total {res['total_s']} s")
+          f"total {res['total_s']} s; full report: {out / 'report.txt'}")
     print(f"campaign folder: {folder}")
     return 0
 
