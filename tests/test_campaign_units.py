@@ -369,3 +369,31 @@ def test_pagetables_prediction_from_a_recorded_fingerprint():
     assert "MemTotal" in predictions.pagetables(env)["ram_from"]
     text = predictions.describe({**pred, "saving_kb": 4104.0, "change_pct": 0.2022})
     assert text.startswith("model pagetables (SIMULATED, exact arithmetic): +0.202 % (+4104 kB of PTE tables for 2 GiB")
+
+
+# -- the host's one step: verify, run, pack ---------------------------------------------------------
+
+
+def test_measure_refuses_a_wrong_arm_boot_before_measuring(tmp_path):
+    from benchctl.campaign.measure import RunSpec, measure
+    from benchctl.errors import RunFailed
+
+    expect = {"release": "6.1.192", "cmdline": ["rodata=on"], "rodata": "noalias", "linear_map": "block"}
+    with pytest.raises(RunFailed, match=r"^verify: boot \w+ is not arm block: "):
+        measure(
+            "block", expect, tmp_path / "b", RunSpec(workloads=["boot-memory"]), ARM64 / "qemu-n1-6.1-4k-rodatafull"
+        )
+    assert (tmp_path / "b/verify.json").is_file() and not (tmp_path / "b/runs").exists()
+    assert not (tmp_path / "b.tar.gz").exists()
+
+
+def test_pack_has_one_top_folder(tmp_path):
+    from benchctl.campaign.measure import pack
+
+    (tmp_path / "boot-000.r1/runs/h").mkdir(parents=True)
+    (tmp_path / "boot-000.r1/verify.json").write_text("{}")
+    archive = pack(tmp_path / "boot-000.r1")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert archive.name == "boot-000.r1.tar.gz" and all(n.split("/")[0] == "boot-000.r1" for n in names)
+    assert "boot-000.r1/verify.json" in names

@@ -20,6 +20,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -243,14 +244,11 @@ def _outcome_for(
         return {"ok": True, "archive": f"boot-{index:03d}.{attempt}.tar.gz", "top": f"boot-{index:03d}.{attempt}"}
     if isinstance(data, dict) and data.get("ok") is False:
         said = [ln.removeprefix("benchctl: error: ") for ln in str(data.get("msg") or "").strip().splitlines()]
-        return Outcome(
-            host,
-            index,
-            arm,
-            False,
-            phase_of(str(data.get("task", ""))),
-            (said[-1] if said else "failed without a message")[:500],
-        )
+        phase, msg = phase_of(str(data.get("task", ""))), (said[-1] if said else "failed without a message")
+        step = _STEP.match(msg)
+        if phase == "measure" and step:  # `benchctl campaign measure` names its step: verify, run or pack
+            phase, msg = step[1], msg[step.end() :]
+        return Outcome(host, index, arm, False, phase, msg[:500])
     if host in fatal:
         task, kind, msg = fatal[host]
         phase = "reach" if kind == "UNREACHABLE" else phase_of(task)
@@ -261,6 +259,9 @@ def _outcome_for(
     return Outcome(
         host, index, arm, False, "ansible", f"no outcome (ansible-playbook exited {rc}){': ' + first if first else ''}"
     )
+
+
+_STEP = re.compile(r"^(verify|run|pack): ")
 
 
 def _hosts(plan: dict[str, Any], limit: list[str] | None) -> list[str]:

@@ -191,19 +191,33 @@ def status_command(folder: Path, as_json: bool) -> None:
         click.echo(progress.status_text(plan, prog))
 
 
-@group.command("verify")
-@click.option("--arm", required=True, help="The arm this boot must be.")
-@click.option(
-    "--expect", "expect_json", required=True, metavar="JSON", help="The arm's expectation (plan.json arms.ARM.expect)."
-)
-@click.option(
+_ROOT = click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("/"),
     show_default=True,
     metavar="DIR",
-    help="Read a recorded tree instead of this system (as `benchctl env --root`).",
+    help="Read a recorded tree instead of this system (as `benchctl env --root`; stand-in test hosts only).",
 )
+_EXPECT = click.option(
+    "--expect", "expect_json", required=True, metavar="JSON", help="The arm's expectation (plan.json arms.ARM.expect)."
+)
+
+
+def _expectation(expect_json: str) -> dict:
+    try:
+        expect = json.loads(expect_json)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--expect is not JSON ({e.msg})") from None
+    if not isinstance(expect, dict):
+        raise UsageError("--expect must be a JSON object")
+    return expect
+
+
+@group.command("verify")
+@click.option("--arm", required=True, help="The arm this boot must be.")
+@_EXPECT
+@_ROOT
 @click.option(
     "-o",
     "--output",
@@ -211,24 +225,41 @@ def status_command(folder: Path, as_json: bool) -> None:
     help="Also write the verification record (benchctl-campaign-verify/1) here.",
 )
 def verify_command(arm: str, expect_json: str, root: Path, output: Path | None) -> None:
-    """On the host, after a reboot: is this boot the planned arm? Exit 1 if not (nothing is measured then)."""
-    from benchctl.campaign.verify import verify
-    from benchctl.env.fingerprint import collect
+    """On the host, after a reboot: is this boot the planned arm? Exit 1 if not."""
+    from benchctl.campaign.measure import check_boot
     from benchctl.errors import RunFailed
-    from benchctl.results.fsutil import atomic_write_json
-    from benchctl.results.store import make_private_dir
 
-    try:
-        expect = json.loads(expect_json)
-    except json.JSONDecodeError as e:
-        raise UsageError(f"--expect is not JSON ({e.msg})") from None
-    if not isinstance(expect, dict):
-        raise UsageError("--expect must be a JSON object")
-    fp = collect(root)
-    v = verify(fp, arm, expect)
-    if output is not None:
-        make_private_dir(output.parent)
-        atomic_write_json(output, {**v.as_dict(), "env": fp})
+    v = check_boot(arm, _expectation(expect_json), root, output)
     if not v.ok:
         raise RunFailed(v.line())
     click.echo(v.line())
+
+
+@group.command("measure")
+@click.option("--arm", required=True, help="The arm this boot must be, and the label of its runs.")
+@_EXPECT
+@_ROOT
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="The boot's folder: DIR/verify.json, DIR/runs/; packed into DIR.tar.gz.",
+)
+@click.option("--suite", help="Suite to run.")
+@click.option("--workload", "workloads", multiple=True, help="Workload to run (repeatable).")
+@click.option("--preset", help="Preset of the suite or workloads.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Workload parameter override.")
+@click.option("--no-perf", is_flag=True, help="Run without perf stat.")
+def measure_command(arm, expect_json, root, output, suite, workloads, preset, sets, no_perf) -> None:
+    """On the host, after a reboot: verify the boot is the planned arm, run the suite, pack DIR.tar.gz.
+
+    Nothing is measured on a boot that fails verification. Errors name the step (verify:, run:, pack:).
+    """
+    from benchctl.campaign.measure import RunSpec, measure
+
+    if bool(suite) == bool(workloads):
+        raise UsageError("give --suite or --workload (not both)")
+    spec = RunSpec(suite=suite, workloads=list(workloads), preset=preset, sets=list(sets), perf=not no_perf)
+    click.echo(measure(arm, _expectation(expect_json), output, spec, root))

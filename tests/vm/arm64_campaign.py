@@ -44,7 +44,7 @@ from campaign_fleet import kill_control_masters  # noqa: E402
 from harness import REPO, log  # noqa: E402
 
 PACKAGES = ["linux-image-arm64", "kexec-tools", "python3", "python3-click", "python3-psutil", "openssh-server",
-            "busybox-static", "kmod", "coreutils", "tar", "gzip", "base-files"]
+            "busybox-static", "kmod", "coreutils", "base-files"]
 PRELOAD = ["virtio_pci", "9pnet_virtio", "9p", "virtio_net"]
 BASE_CMDLINE = "console=ttyAMA0 panic=-1 loglevel=3 nokaslr"
 COLD_CMDLINE = BASE_CMDLINE + " rodata=full"
