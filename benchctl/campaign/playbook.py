@@ -157,6 +157,7 @@ def play_round(
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "PYTHONUNBUFFERED": "1",
+        "ANSIBLE_LOG_PATH": str(logs / "ansible.log"),  # the same lines with timestamps: where the time went
         MARKER: plan["id"],
     }
     deadline = round_deadline(plan)
