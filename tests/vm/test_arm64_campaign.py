@@ -31,7 +31,7 @@ pytestmark = pytest.mark.vm
 
 def _skip_reason() -> str | None:
     if os.environ.get("BENCHCTL_VM") != "1":
-        return "arm64 campaign: set BENCHCTL_VM=1 to boot Debian's arm64 kernel under qemu (about 4 minutes)"
+        return "arm64 campaign: set BENCHCTL_VM=1 to boot Debian's arm64 kernel under qemu (about 6 minutes)"
     for tool in ("qemu-system-aarch64", "mmdebstrap", "depmod", "cpio", "ssh", "ssh-keygen"):
         if shutil.which(tool) is None:
             return f"arm64 campaign: {tool} is not installed (scripts/setup.sh with BENCHCTL_VM=1)"
