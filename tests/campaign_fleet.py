@@ -153,6 +153,7 @@ class Fleet:
 
     def __init__(self, names: list[str], base: Path | None = None):
         sweep_stale()
+        self.own_base = base is None  # a folder of our own is removed by stop()
         self.base = Path(base or tempfile.mkdtemp(prefix=f"{PREFIX}-fleet-"))
         self.base.mkdir(parents=True, exist_ok=True)
         self.cp_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-cp-"))  # ssh control sockets: short path
@@ -283,6 +284,8 @@ class Fleet:
             _run(["ip", "link", "del", host.veth], check=False)
         kill_control_masters(self.cp_dir)
         shutil.rmtree(self.cp_dir, ignore_errors=True)
+        if self.own_base:
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
         """What stop() should have removed and did not (for the cleanup test)."""
