@@ -3,7 +3,7 @@
 # about 2 minutes); `make test BENCHCTL_VM=0` leaves them out.
 BENCHCTL_VM ?= 1
 export BENCHCTL_VM
-.PHONY: setup demo lint test lowest-deps perf faults vm clean
+.PHONY: setup demo lint test lowest-deps perf faults vm campaign-demo clean
 
 setup:
 	@scripts/setup.sh
@@ -38,6 +38,12 @@ faults: setup
 vm:
 	@BENCHCTL_VM=1 scripts/setup.sh
 	BENCHCTL_VM=1 .venv/bin/python -m pytest -m vm tests/vm -v
+
+# A real campaign: Debian's arm64 kernel under qemu, pte (rodata=full) and block (rodata=on),
+# 2 boots each by kexec, driven through Ansible; prints every boot and analyze's verdicts.
+campaign-demo:
+	@BENCHCTL_VM=1 scripts/setup.sh
+	.venv/bin/python tests/vm/arm64_campaign.py demo
 
 clean:
 	rm -rf .venv build *.egg-info

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "analyze": ("benchctl.commands.analyze", "command", "Judge claims: boot-aware intervals, verdicts, report, plots."),
     "plan": ("benchctl.commands.plan", "command", "How many boots and iterations resolve each claim."),
     "model": ("benchctl.commands.model", "group", "Cost model: predict what the change should do (simulated)."),
+    "campaign": ("benchctl.commands.campaign", "group", "Two kernels x N boots per host, interleaved, via Ansible."),
 }
 
 

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(python3 python3-venv python3-pip memcached libmemcached-tools fio xfsprogs
-      e2fsprogs util-linux cryptsetup-bin dmsetup kmod procps linux-perf)
+      e2fsprogs util-linux cryptsetup-bin dmsetup kmod procps linux-perf
+      openssh-client openssh-server iproute2)   # campaigns: ssh to hosts; the tests' hosts run sshd in netns
 # The nested-VM harness (tests/vm) needs these too; opt in with BENCHCTL_VM=1.
 if [ "${BENCHCTL_VM:-0}" = 1 ]; then
   PKGS+=(qemu-system-x86 qemu-system-arm mmdebstrap cpio busybox-static zstd)
@@ -25,7 +26,17 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     for p in "${missing[@]}"; do
       if apt-cache show "$p" >/dev/null 2>&1; then avail+=("$p"); else echo "setup: no package $p here, skipped"; fi
     done
+    # openssh-server is installed for its sshd binary (the campaign tests start their own, in network
+    # namespaces): keep the package from starting or enabling a system-wide sshd on this machine.
+    blocker=""
+    if [[ " ${avail[*]} " == *" openssh-server "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && blocker=1
+    fi
     [ ${#avail[@]} -gt 0 ] && apt-get install -y -qq --no-install-recommends "${avail[@]}" >/dev/null
+    if [ -n "$blocker" ]; then
+      rm -f /usr/sbin/policy-rc.d
+      command -v systemctl >/dev/null && systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+    fi
   fi
 else
   echo "setup: not root or no apt-get; install these yourself if missing: ${PKGS[*]}"
@@ -36,5 +47,5 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,campaign]'
 echo "setup: ready (.venv/bin/benchctl)"

@@ -20,6 +20,7 @@ def test_bbml2_claims_file_loads_with_domain_ids():
     claims = {c.id: c for c in load_claims(REPO / "analysis/claims/bbml2.toml")}
     assert set(claims) == {
         "boot-memory",
+        "boot-memory-total",
         "memcached-ops",
         "memcached-p99",
         "memcached-tlb",
@@ -28,6 +29,9 @@ def test_bbml2_claims_file_loads_with_domain_ids():
     }
     bm = claims["boot-memory"]
     assert bm.metric == "mem_free_kb" and bm.lo == pytest.approx(100 * (255410264 / 254821700 - 1), abs=5e-4)
+    total = claims["boot-memory-total"]
+    assert total.metric == "mem_total_kb" and total.lo == pytest.approx(100 * (259505132 / 258988984 - 1), abs=5e-4)
+    assert bm.prediction == total.prediction == "pagetables"
     assert claims["memcached-p99"].lo == -9.6 and claims["memcached-p99"].direction == "decrease"
     assert (claims["dmcrypt-iops"].lo, claims["dmcrypt-iops"].hi) == (90.0, 150.0)
     assert claims["dmcrypt-iops"].workload == "fio-dmcrypt"

@@ -9,7 +9,8 @@ from benchctl.model.targets import load_claims
 from benchctl.model.predict import Model, predict
 from benchctl.model.profiles import load_cpu, load_workloads
 
-CLAIM_IDS = {"boot-memory", "memcached-ops", "memcached-p99", "memcached-tlb", "dmcrypt-iops", "seqread-bw"}
+CLAIM_IDS = {"boot-memory", "boot-memory-total", "memcached-ops", "memcached-p99", "memcached-tlb", "dmcrypt-iops",
+             "seqread-bw"}
 
 
 @pytest.fixture(scope="module")

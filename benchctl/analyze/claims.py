@@ -13,6 +13,7 @@ Format (documented for users in analysis/claims/README.md):
     tolerance = 1.0                       # percentage points, widens the band
     resolution_pct = 1.0                  # optional: finest change the data must resolve
     source = "..."; machine = "..."; description = "..."
+    prediction = "pagetables"             # optional: show `benchctl model pagetables` beside the verdict
 
 Verdicts (issue 5), for an interval [L, H] of the change in percent and the
 claimed band [lo - tol, hi + tol]:
@@ -66,7 +67,9 @@ CLAIM_KEYS = {
     "description",
     "absolute",
     "setup",
+    "prediction",
 }
+PREDICTIONS = ("pagetables",)  # model outputs a claim can be shown beside (analyze/predictions.py)
 TOP_KEYS = {"format", "title", "description", "claim"}
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -85,6 +88,7 @@ class Claim:
     description: str = ""
     resolution_pct: float | None = None
     absolute: str = ""
+    prediction: str = ""
     setup: tuple[tuple[str, str], ...] = ()  # (key, value): what the data must have measured
     line: int | None = None  # of the [[claim]] header, for error messages
     source_path: str = field(default="", compare=False)
@@ -123,6 +127,7 @@ class Claim:
             "absolute": self.absolute or None,
             "resolution_pct": self.resolution_pct,
             "setup": dict(self.setup) or None,
+            "prediction": self.prediction or None,
         }
 
 
@@ -209,8 +214,12 @@ def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, i
             raise where.error("resolution_pct must be > 0", "resolution_pct")
     texts = {
         k: _str(d[k], where, k) if k in d else ""
-        for k in ("workload", "metric", "source", "machine", "description", "absolute")
+        for k in ("workload", "metric", "source", "machine", "description", "absolute", "prediction")
     }
+    if texts["prediction"] and texts["prediction"] not in PREDICTIONS:
+        raise where.error(
+            f"prediction must be one of {', '.join(PREDICTIONS)}, not {texts['prediction']!r}", "prediction"
+        )
     setup = _setup(d["setup"], where) if "setup" in d else ()
     return Claim(
         cid,
@@ -225,6 +234,7 @@ def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, i
         texts["description"],
         res,
         texts["absolute"],
+        prediction=texts["prediction"],
         setup=setup,
         line=header,
         source_path=path,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchctl.analyze import checks as design_checks
+from benchctl.analyze import predictions
 from benchctl.analyze.claims import Claim, validate_claims
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
@@ -258,7 +259,7 @@ def analyze(
     judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
     checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), blocked)
-    return {
+    result = {
         "format": FORMAT,
         "simulated": simulated,
         "baseline": baseline,
@@ -277,3 +278,5 @@ def analyze(
         "comparisons": [comps[k] for k in sorted(comps)],
         "claims": judged,
     }
+    predictions.attach(result, tidy, claims or [])
+    return result

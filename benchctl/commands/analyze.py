@@ -17,8 +17,8 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option, progress
     type=click.Path(dir_okay=False),
     help="Tidy CSV file (docs/result-format.md); repeatable.",
 )
-@click.option("--baseline", required=True, help="Arm to compare against (e.g. pte).")
-@click.option("--candidate", required=True, help="Arm with the change (e.g. block).")
+@click.option("--baseline", help="Arm to compare against (e.g. pte); a campaign folder's plan names it.")
+@click.option("--candidate", help="Arm with the change (e.g. block); a campaign folder's plan names it.")
 @click.option(
     "--claims",
     "claims_file",
@@ -57,6 +57,9 @@ def command(
 ):
     """Compare two arms over RUN_DIR... and/or --csv tables.
 
+    RUN_DIR may be a campaign folder (`benchctl campaign`): its plan names the
+    arms (baseline first) and its boot records say how each boot was started.
+
     For every (workload, metric) in both arms: the change in percent with a
     hierarchical-bootstrap interval (a boot is the unit of replication),
     variance components, Welch and Mann-Whitney on per-boot means. With
@@ -68,13 +71,24 @@ def command(
     from benchctl.analyze.report import render
     from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table
+    from benchctl.errors import UsageError
 
     if brief and fmt != "text":
-        from benchctl.errors import UsageError
-
         raise UsageError(f"--brief is a text report; leave it out with --format {fmt}")
+    root, plan = _campaign(run_dirs)
+    if plan is not None:
+        baseline = baseline or plan["baseline"]
+        candidate = candidate or plan["candidate"]
+    if not baseline or not candidate:
+        raise UsageError("--baseline and --candidate are required (or give a campaign folder: its plan names the arms)")
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
+    if root is not None:
+        from benchctl.campaign.folder import boot_records
+
+        records = boot_records(root)
+        for b in tidy.boots:
+            b.boot_method = (records.get(b.boot) or {}).get("boot_method")
     result = analyze(
         tidy,
         baseline,
@@ -104,3 +118,12 @@ def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bo
     except OSError as e:  # read-only, full, not a directory: one line, like every other user error
         raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None
     say(f"wrote {len(written)} files to {plots_dir} (open index.md or contact-sheet.png)")
+
+
+def _campaign(run_dirs):
+    """(folder, plan) when the first RUN_DIR is or lies in a campaign folder, else (None, None)."""
+    if not run_dirs:
+        return None, None
+    from benchctl.campaign.folder import find
+
+    return find(run_dirs)

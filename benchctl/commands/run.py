@@ -65,6 +65,14 @@ class RunCommand(click.Command):
 )
 @click.option("--suite", help="Run the workloads of workloads/suites/NAME.toml in order.")
 @click.option("--no-perf", is_flag=True, help="Do not run perf stat around the measured window.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Take the fingerprint (boot id, kernel, linear map) from a recorded tree, as `benchctl env --root` "
+    "does; the workloads still measure this system. For stand-in campaign test hosts.",
+)
 def command(
     workload: str | None,
     arm: str | None,
@@ -77,6 +85,7 @@ def command(
     resume: Path | None,
     suite: str | None,
     no_perf: bool,
+    root: Path | None,
 ) -> None:
     """Run WORKLOAD (or --suite NAME) for N iterations on this boot.
 
@@ -96,6 +105,7 @@ def command(
         overrides=parse_overrides(sets),
         results=output,
         perf=not no_perf,
+        probe_root=root,
     )
     if resume is not None:
         if workload or suite or sets or preset:

@@ -78,6 +78,7 @@ SCHEMA = (
     "memory.available_kb",
     "memory.page_tables_kb",
     "memory.directmap",
+    "memory.ram_kb",
     "boot.id",
     "boot.uptime_s",
     "tuning.governor",

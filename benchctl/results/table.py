@@ -59,6 +59,7 @@ class BootMeta:
     started: float | None = None  # epoch seconds
     simulated: bool = False
     status: str | None = None
+    boot_method: str | None = None  # how the boot was started (kexec, cold, ...): campaign records only
 
     def as_dict(self) -> dict:
         return asdict(self)

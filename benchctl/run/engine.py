@@ -63,6 +63,7 @@ class RunOptions:
     state_dir: Path | None = None
     echo: Callable[[str], None] = _stderr
     fingerprint: Callable[[], dict] | None = None  # injectable for tests; default fingerprint.collect
+    probe_root: Path | None = None  # fingerprint from a recorded tree (`run --root`)
     suite: dict[str, Any] | None = None  # {name, id, index, of}: ties a suite's folders together
     # Called after the warm-up and after each measured iteration with the driver's context and the number
     # of measured iterations done: a caller's own commands between a real run's iterations, outside every
@@ -71,12 +72,12 @@ class RunOptions:
 
 
 def take_fingerprint(opts: RunOptions) -> dict:
-    """opts.fingerprint() if given (tests inject recorded ones), else this host's."""
+    """opts.fingerprint() if given (tests inject recorded ones), else this host's (or `--root`'s tree)."""
     if opts.fingerprint is not None:
         return opts.fingerprint()
     from benchctl.env.fingerprint import collect
 
-    return collect()
+    return collect(opts.probe_root or Path("/"))
 
 
 def _host(fp: dict) -> str:

@@ -41,7 +41,12 @@ def kill_group(proc: subprocess.Popen, grace_s: float = 2.0) -> None:
 
 
 def run(
-    argv: list[str], *, input: bytes | str | None = None, timeout: float | None = None, text: bool = True
+    argv: list[str],
+    *,
+    input: bytes | str | None = None,
+    timeout: float | None = None,
+    text: bool = True,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Like subprocess.run(capture_output=True), but the command and all its descendants die with it."""
     proc = subprocess.Popen(
@@ -51,6 +56,7 @@ def run(
         stderr=subprocess.PIPE,
         text=text,
         start_new_session=True,
+        env=env,
     )
     try:
         out, err = proc.communicate(input=input, timeout=timeout)

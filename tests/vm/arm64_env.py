@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import deadline  # noqa: E402  (tests/deadline.py)
 from harness import REPO, load_order, log, module_paths  # noqa: E402
 
 MIRRORS = ["deb http://deb.debian.org/debian bookworm main",
@@ -60,6 +62,29 @@ echo o > /proc/sysrq-trigger; sleep 5; poweroff -f
 """
 
 
+def initramfs(root: Path, kver: str, preload: list[str], init: str, ird: Path) -> bytes:
+    """A gzipped newc initramfs: the tree's static busybox, `preload` modules (+ dependencies, in load
+    order, listed in /preload.list) and `init`; `ird` is the scratch folder it is assembled in."""
+    moddir = root / "lib/modules" / kver
+    names, deps = module_paths(moddir)
+    pre = load_order(preload, names, deps)
+    shutil.rmtree(ird, ignore_errors=True)
+    for d in ("bin", "proc", "sys", "dev", "newroot"):
+        (ird / d).mkdir(parents=True)
+    shutil.copy2(root / "bin/busybox", ird / "bin/busybox")
+    for rel in pre:
+        dst = ird / "lib/modules" / kver / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(moddir / rel, dst)
+    (ird / "preload.list").write_text("\n".join(pre) + "\n")
+    (ird / "init").write_text(init)
+    (ird / "init").chmod(0o755)
+    paths = [os.path.relpath(os.path.join(d, n), ird) for d, dirs, files in os.walk(ird) for n in dirs + files]
+    cpio = deadline.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], timeout=120, check=True, cwd=ird,
+                        input=b"\0".join(p.encode() for p in [".", *paths])).stdout
+    return gzip.compress(cpio, compresslevel=1)
+
+
 def build(work: Path) -> dict:
     root = work / "arm64root"
     if not (root / "usr/bin/python3").exists():
@@ -73,25 +98,8 @@ def build(work: Path) -> dict:
     moddir = root / "lib/modules" / kver
     if not (moddir / "modules.dep").exists():
         subprocess.run(["depmod", "-b", str(root), kver], check=True)
-    names, deps = module_paths(moddir)
-    pre = load_order(PRELOAD, names, deps)
-    ird = work / "arm64-initramfs"
-    shutil.rmtree(ird, ignore_errors=True)
-    for d in ("bin", "proc", "sys", "dev", "newroot"):
-        (ird / d).mkdir(parents=True)
-    shutil.copy2(root / "bin/busybox", ird / "bin/busybox")
-    for rel in pre:
-        dst = ird / "lib/modules" / kver / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(moddir / rel, dst)
-    (ird / "preload.list").write_text("\n".join(pre) + "\n")
-    (ird / "init").write_text(INIT)
-    (ird / "init").chmod(0o755)
-    paths = [os.path.relpath(os.path.join(d, n), ird) for d, dirs, files in os.walk(ird) for n in dirs + files]
-    cpio = subprocess.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=ird, capture_output=True, check=True,
-                          input=b"\0".join(p.encode() for p in [".", *paths])).stdout
     initrd = work / "arm64-initrd.gz"
-    initrd.write_bytes(gzip.compress(cpio, compresslevel=1))
+    initrd.write_bytes(initramfs(root, kver, PRELOAD, INIT, work / "arm64-initramfs"))
     return {"root": str(root), "kver": kver, "vmlinuz": str(root / "boot" / f"vmlinuz-{kver}"),
             "initrd": str(initrd)}
 

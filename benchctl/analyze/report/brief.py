@@ -10,6 +10,7 @@ comparison. What does not fit is counted and left to the full report.
 
 from __future__ import annotations
 
+from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import BANNER, ci, header_facts, pct, reason, verdict_word
 from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human
@@ -31,6 +32,8 @@ def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
         out.append(f"  {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}  {verdict_word(cl)}")
     else:
         out.append(f"  no data  {verdict_word(cl)}")
+    if cl.get("prediction"):
+        out += wrap(describe_prediction(cl["prediction"]), "    ", "  ")
     if why:
         lines = wrap(why, "    ", "  why: ")
         if len(lines) > MAX_WHY_LINES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, verdict_word
 from benchctl.analyze.report.units import design, human, sd_pct
 
@@ -48,6 +49,8 @@ def render(result: dict) -> str:
                 f"{pval(cl['p_adjusted'])} | **{verdict_word(cl).lower()}** {refs} |"
             )
         for cl in result["claims"]:
+            if cl.get("prediction"):
+                out.append(f"\n`{cl['id']}` beside the measurement: {_cell(describe_prediction(cl['prediction']))}")
             d = cl.get("decide")
             if d and d.get("boots_per_arm"):
                 out.append(

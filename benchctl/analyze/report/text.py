@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import textwrap
 
+from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, reason, verdict_word
 from benchctl.analyze.report.units import design, human, sd_pct
 
@@ -95,6 +96,8 @@ def _claim(cl: dict, notes: Footnotes) -> list[str]:
     out = [f"  {cl['id']}: {cl['workload']} {cl['metric']}"]
     measured = f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}" if cl["ci_pct"] else "measured: no data"
     out.append(f"    {measured}, claimed {cl['claimed_text']}")
+    if cl.get("prediction"):
+        out += wrap(describe_prediction(cl["prediction"]), "      ", "    ")
     out += wrap(
         f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  verdict: {verdict_word(cl)} {refs}".rstrip(),
         "      ",

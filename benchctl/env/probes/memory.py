@@ -2,6 +2,9 @@
 
 MemTotal is itself a signal (the PTE arm's page tables come out of memblock
 before MemTotal is computed), and PageTables/DirectMap track the map.
+memory.ram_kb is the RAM the kernel was given, from its own boot line
+"Memory: 2048604K/2097152K available (...)": what a page-table prediction
+(benchctl model pagetables) needs, and what MemTotal is not.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ FIELDS = {
 
 
 _LINE = re.compile(r"^([\w()]+):\s+(\d+)", re.MULTILINE | re.ASCII)  # ASCII digits: int() takes '٣'
+_BOOT_MEMORY = re.compile(r"\bMemory: (\d+)K/(\d+)K available", re.ASCII)
 
 
 def parse_meminfo(text: str) -> dict[str, int]:
@@ -27,8 +31,21 @@ def parse_meminfo(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in _LINE.findall(text)}
 
 
+def parse_boot_memory(log: str) -> int | None:
+    """kB of RAM from the kernel's "Memory: AK/BK available" boot line (the last one in the log)."""
+    found = _BOOT_MEMORY.findall(log)
+    return int(found[-1][1]) if found else None
+
+
 class MemoryProbe(Probe):
     def run(self, ctx: Context) -> None:
+        log = ctx.scratch.get("dmesg")
+        ram = parse_boot_memory(log) if log else None
+        if ram:
+            ctx.set("memory.ram_kb", ram, f"{ctx.scratch.get('dmesg_source')} ('Memory: .../{ram}K available')")
+        else:
+            why = ctx.scratch.get("dmesg_reason") or "no 'Memory: ...K available' line in the kernel log"
+            ctx.miss("memory.ram_kb", why)
         source = ctx.shown("proc/meminfo")
         try:
             text = ctx.read("proc/meminfo")

@@ -1,0 +1,130 @@
+"""What the model says a claim should measure, put beside the verdict (always labelled SIMULATED).
+
+A claim names its model with `prediction = "pagetables"` (analysis/claims/
+README.md). For boot-memory that is `benchctl model pagetables`: the exact
+bytes of linear-map page tables the PTE arm pays and the block arm does not,
+for the RAM and granule of the machine the runs were measured on (from their
+fingerprints: the kernel's "Memory: .../NK available" boot line, else
+MemTotal), as a percent of the baseline's measured mean. The measurement is
+judged on its own; the prediction only says whether the size is what the
+arithmetic expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchctl.analyze.claims import Claim
+from benchctl.documents import get, load_json
+from benchctl.errors import InputError
+from benchctl.results.table import Tidy
+
+MEMORY_METRICS = ("mem_total_kb", "mem_free_kb", "mem_available_kb")
+
+
+def _fingerprint(tidy: Tidy, arm: str) -> dict | None:
+    """The first env-before.json of a run of this arm that says how much memory there is."""
+    for b in tidy.boots:
+        if b.arm != arm or b.source == "csv":
+            continue
+        path = Path(b.source) / "env-before.json"
+        if not path.is_file():
+            continue
+        try:
+            doc = load_json(path)
+        except InputError:
+            continue
+        if get(doc, "memory.ram_kb") or get(doc, "memory.total_kb"):
+            return doc
+    return None
+
+
+def _sign(tidy: Tidy, baseline: str, candidate: str) -> tuple[int, str]:
+    """+1 when the baseline is the PTE arm (the model's saving shows as an increase), -1 reversed."""
+    states = {arm: {b.linear_map_before for b in tidy.boots if b.arm == arm} for arm in (baseline, candidate)}
+    if states[baseline] == {"block"} and states[candidate] == {"pte"}:
+        return -1, f"{baseline} is block-mapped, {candidate} PTE-mapped"
+    if states[baseline] == {"pte"} and states[candidate] == {"block"}:
+        return 1, f"{baseline} is PTE-mapped, {candidate} block-mapped"
+    return 1, f"linear-map states not both known; assumed {baseline} = PTE arm, {candidate} = block arm"
+
+
+def pagetables(env: dict) -> dict[str, Any]:
+    """`benchctl model pagetables` for the machine a fingerprint describes."""
+    from benchctl.model.pagetables import compare, from_fingerprint, parse_granule
+
+    ram_kb, page = get(env, "memory.ram_kb"), get(env, "kernel.page_size")
+    if ram_kb and page:
+        granule = parse_granule(page)
+        ram, ram_from = int(ram_kb) * 1024 // granule * granule, "the kernel's 'Memory:' boot line"
+    else:
+        ram, granule = from_fingerprint(env)
+        ram_from = "MemTotal (no 'Memory:' boot line; RAM is a little larger)"
+    c = compare(ram, granule)
+    return {
+        "model": "pagetables",
+        "simulated": True,
+        "basis": c["basis"],
+        "ram_bytes": ram,
+        "ram_from": ram_from,
+        "granule_bytes": granule,
+        "saving_bytes": c["saving_bytes"],
+    }
+
+
+def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
+    """Add `prediction` to every judged claim whose claim asks for one."""
+    wanted = {c.id: c for c in claims if c.prediction}
+    if not wanted:
+        return
+    baseline, candidate = result["baseline"], result["candidate"]
+    env = _fingerprint(tidy, candidate) or _fingerprint(tidy, baseline)
+    comps = {(c["workload"], c["metric"]): c for c in result["comparisons"]}
+    sign, orientation = _sign(tidy, baseline, candidate)
+    for row in result["claims"]:
+        claim = wanted.get(row["id"])
+        if claim is None:
+            continue
+        if claim.metric not in MEMORY_METRICS:
+            row["prediction"] = {
+                "model": claim.prediction,
+                "unavailable": f"the model predicts memory, not {claim.metric}",
+            }
+            continue
+        if env is None:
+            row["prediction"] = {
+                "model": claim.prediction,
+                "unavailable": "no fingerprint with the RAM size in the "
+                "input (run folders carry one in env-before.json; CSV does not)",
+            }
+            continue
+        try:
+            pred = pagetables(env)
+        except Exception as e:  # a model error must not hide the measured verdict
+            row["prediction"] = {"model": claim.prediction, "unavailable": f"model failed: {e}"}
+            continue
+        comp = comps.get((claim.workload, claim.metric))
+        base_kb = comp["baseline"]["mean"] if comp else None
+        saving_kb = sign * pred["saving_bytes"] / 1024
+        pred.update(
+            {
+                "saving_kb": saving_kb,
+                "orientation": orientation,
+                "change_pct": 100.0 * saving_kb / base_kb if base_kb else None,
+            }
+        )
+        row["prediction"] = pred
+
+
+def describe(pred: dict) -> str:
+    """One line for the text and markdown reports."""
+    if "unavailable" in pred:
+        return f"model {pred['model']} (SIMULATED): not available: {pred['unavailable']}"
+    from benchctl.sizes import fmt_size
+
+    pct = f"{pred['change_pct']:+.3f} % " if pred.get("change_pct") is not None else ""
+    return (
+        f"model pagetables (SIMULATED, exact arithmetic): {pct}({pred['saving_kb']:+.0f} kB of PTE tables for "
+        f"{fmt_size(pred['ram_bytes'])} RAM from {pred['ram_from']}, {pred['granule_bytes'] // 1024}K pages)"
+    )

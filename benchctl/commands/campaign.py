@@ -1,0 +1,265 @@
+"""`benchctl campaign`: plan, run, status (controller) and verify (on the host); docs/campaign.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from benchctl.errors import UsageError
+
+
+@click.group(name="campaign")
+def group() -> None:
+    """Two kernels x several boots per host, interleaved and verified, through Ansible.
+
+    \b
+      benchctl campaign plan --arm pte=KERNEL[:CMDLINE] --arm block=KERNEL[:CMDLINE] \\
+          --hosts INVENTORY --boots N -o DIR
+      benchctl campaign run DIR          # resumes where it stopped
+      benchctl campaign status DIR
+      benchctl analyze DIR --claims analysis/claims/bbml2.toml
+
+    Exit codes: 0 done; 1 a host stopped (its finished boots are kept; run
+    again to resume); 2 bad command line; 3 bad plan, progress or inventory;
+    4 Ansible missing; 5 controller disk full or campaign locked; 130
+    interrupted.
+    """
+
+
+@group.command("plan")
+@click.option(
+    "--arm",
+    "arms",
+    multiple=True,
+    required=True,
+    metavar="LABEL=KERNEL[:CMDLINE]",
+    help="Twice: baseline first, then candidate. KERNEL: path or release on the host (kexec, command) "
+    "or grub menu entry; CMDLINE: whole command line, or +PARAMS added to the current one.",
+)
+@click.option(
+    "--hosts",
+    "inventory",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="INVENTORY",
+    help="Ansible inventory (any format ansible-inventory reads).",
+)
+@click.option("--boots", type=click.IntRange(1), default=2, show_default=True, help="Boots per arm and host.")
+@click.option("--order", type=click.Choice(["abab", "abba", "random"]), default="abab", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --order random (per host).")
+@click.option("--suite", help="Suite to run on every boot (default bbml2, unless --workload is given).")
+@click.option("--workload", "workloads", multiple=True, help="Workload to run on every boot (repeatable).")
+@click.option("--preset", default="claim", show_default=True, help="Preset of the suite or workloads.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Workload parameter override.")
+@click.option("--no-perf", is_flag=True, help="Run without perf stat.")
+@click.option(
+    "--boot-method", type=click.Choice(["kexec", "grub-reboot", "command"]), default="kexec", show_default=True
+)
+@click.option(
+    "--boot-command",
+    help="For --boot-method command: run on this controller, e.g. 'labctl boot "
+    "{host} {kernel} {cmdline}' (also {arm} {initrd} {boot}).",
+)
+@click.option("--initrd", "initrds", multiple=True, metavar="ARM=PATH", help="Initrd of an arm ('none': no initrd).")
+@click.option(
+    "--expect",
+    "expects",
+    multiple=True,
+    metavar="ARM:KEY=VALUE",
+    help="What a boot of ARM must show (release, rodata, linear_map; VALUE any = not checked).",
+)
+@click.option("--reboot-timeout", type=click.IntRange(1), default=600, show_default=True, metavar="S")
+@click.option("--suite-timeout", type=click.IntRange(1), default=7200, show_default=True, metavar="S")
+@click.option("--connect-timeout", type=click.IntRange(1), default=30, show_default=True, metavar="S")
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR", help="New campaign folder."
+)
+def plan_command(
+    arms,
+    inventory,
+    boots,
+    order,
+    seed,
+    suite,
+    workloads,
+    preset,
+    sets,
+    no_perf,
+    boot_method,
+    boot_command,
+    initrds,
+    expects,
+    reboot_timeout,
+    suite_timeout,
+    connect_timeout,
+    output,
+) -> None:
+    """Write DIR/plan.json, inventory.yml, campaign.yml and ansible.cfg.
+
+    The playbook runs unchanged by hand: cd DIR && ansible-playbook campaign.yml -e boot=0.
+    """
+    from benchctl.campaign import folder
+    from benchctl.campaign import inventory as inv
+    from benchctl.campaign import plan as pl
+    from benchctl.run.specs import load_suite, load_workload, parse_overrides
+
+    if suite and workloads:
+        raise UsageError("give --suite or --workload, not both")
+    suite = None if workloads else (suite or "bbml2")
+    for w in workloads:
+        load_workload(w)
+    if suite:
+        load_suite(suite)
+    parse_overrides(sets)
+    parsed = [pl.parse_arm(a, boot_method) for a in arms]
+    if len(parsed) != 2:
+        raise UsageError(f"a campaign compares two arms: give --arm twice (got {len(parsed)})")
+    by_label = {a.label: a for a in parsed}
+    pl.apply_overrides(by_label, initrds, expects)
+    argv = pl.parse_boot_command(boot_command, boot_method)
+    hostvars = inv.read_inventory(inventory)
+    doc = pl.make_plan(
+        arms=parsed,
+        hosts=list(hostvars),
+        boots=boots,
+        order=order,
+        seed=seed,
+        method=boot_method,
+        boot_command=argv,
+        run={
+            "suite": suite,
+            "workloads": list(workloads) or None,
+            "preset": preset,
+            "set": list(sets),
+            "perf": not no_perf,
+        },
+        timeouts={"reboot_s": reboot_timeout, "suite_s": suite_timeout, "connect_s": connect_timeout},
+        inventory_source=str(inventory),
+    )
+    folder.create(output, doc, hostvars, str(inventory))
+    click.echo(pl.describe(doc))
+    click.echo(
+        f"campaign folder: {output}  (run: benchctl campaign run {output}; by hand: cd {output} && "
+        "ansible-playbook campaign.yml -e boot=0)"
+    )
+
+
+@group.command("run")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--limit", help="Only these hosts (comma-separated).")
+@click.option(
+    "--min-free",
+    default="64M",
+    show_default=True,
+    metavar="SIZE",
+    help="Refuse to start a boot with less free space than this in DIR.",
+)
+@click.option("-v", "--verbose", count=True, help="Pass -v to ansible-playbook (its output goes to DIR/logs/).")
+def run_command(folder: Path, limit: str | None, min_free: str, verbose: int) -> None:
+    """Do every planned boot not done yet; one line per boot and host, with the ETA."""
+    from benchctl.campaign.runner import RunnerOptions, run_campaign
+    from benchctl.sizes import parse_size
+
+    opts = RunnerOptions(
+        limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None,
+        min_free=parse_size(min_free, "--min-free", error=UsageError),
+        echo=lambda s: click.echo(s, err=False),
+        ansible_args=["-" + "v" * verbose] if verbose else [],
+    )
+    rep = run_campaign(folder, opts)
+    click.echo(
+        f"campaign: all {rep['boots_planned']} planned boots done; analyze with: benchctl analyze {folder} "
+        "--claims analysis/claims/bbml2.toml"
+    )
+
+
+@group.command("status")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable (benchctl-campaign-status/1).")
+def status_command(folder: Path, as_json: bool) -> None:
+    """Boots done / planned per host and arm, the last error per host, the ETA."""
+    from benchctl.campaign import progress
+    from benchctl.campaign.plan import load_plan
+
+    plan = load_plan(folder)
+    prog = progress.load(folder, plan)
+    if as_json:
+        click.echo(json.dumps(progress.status_report(plan, prog), indent=2))
+    else:
+        click.echo(progress.status_text(plan, prog))
+
+
+_ROOT = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/"),
+    show_default=True,
+    metavar="DIR",
+    help="Read a recorded tree instead of this system (as `benchctl env --root`; stand-in test hosts only).",
+)
+_EXPECT = click.option(
+    "--expect", "expect_json", required=True, metavar="JSON", help="The arm's expectation (plan.json arms.ARM.expect)."
+)
+
+
+def _expectation(expect_json: str) -> dict:
+    try:
+        expect = json.loads(expect_json)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--expect is not JSON ({e.msg})") from None
+    if not isinstance(expect, dict):
+        raise UsageError("--expect must be a JSON object")
+    return expect
+
+
+@group.command("verify")
+@click.option("--arm", required=True, help="The arm this boot must be.")
+@_EXPECT
+@_ROOT
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the verification record (benchctl-campaign-verify/1) here.",
+)
+def verify_command(arm: str, expect_json: str, root: Path, output: Path | None) -> None:
+    """On the host, after a reboot: is this boot the planned arm? Exit 1 if not."""
+    from benchctl.campaign.measure import check_boot
+    from benchctl.errors import RunFailed
+
+    v = check_boot(arm, _expectation(expect_json), root, output)
+    if not v.ok:
+        raise RunFailed(v.line())
+    click.echo(v.line())
+
+
+@group.command("measure")
+@click.option("--arm", required=True, help="The arm this boot must be, and the label of its runs.")
+@_EXPECT
+@_ROOT
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="The boot's folder: DIR/verify.json, DIR/runs/; packed into DIR.tar.gz.",
+)
+@click.option("--suite", help="Suite to run.")
+@click.option("--workload", "workloads", multiple=True, help="Workload to run (repeatable).")
+@click.option("--preset", help="Preset of the suite or workloads.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Workload parameter override.")
+@click.option("--no-perf", is_flag=True, help="Run without perf stat.")
+def measure_command(arm, expect_json, root, output, suite, workloads, preset, sets, no_perf) -> None:
+    """On the host, after a reboot: verify the boot is the planned arm, run the suite, pack DIR.tar.gz.
+
+    Nothing is measured on a boot that fails verification. Errors name the step (verify:, run:, pack:).
+    """
+    from benchctl.campaign.measure import RunSpec, measure
+
+    if bool(suite) == bool(workloads):
+        raise UsageError("give --suite or --workload (not both)")
+    spec = RunSpec(suite=suite, workloads=list(workloads), preset=preset, sets=list(sets), perf=not no_perf)
+    click.echo(measure(arm, _expectation(expect_json), output, spec, root))
