@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchctl.analysis import Series, compare, judge  # noqa: E402
-from benchctl.claims import EFFECT_VERDICTS, Claim  # noqa: E402
-from benchctl.stats import bootstrap  # noqa: E402
+from benchctl.analyze.result import Series, compare, judge  # noqa: E402
+from benchctl.analyze.claims import EFFECT_VERDICTS, Claim  # noqa: E402
+from benchctl.analyze.stats import bootstrap  # noqa: E402
 
 CLAIM = Claim("sim", "w", "m", "increase", 3.5, 3.5, 1.0)
 
@@ -59,7 +59,7 @@ def pooled(base, cand, seed, resamples):
     bs = bootstrap.bootstrap_ratio(bootstrap.Arm.from_groups([a]), bootstrap.Arm.from_groups([b]),
                                    resamples=resamples, seed_seq=np.random.SeedSequence(seed), expand=False)
     p = stats.ttest_ind(b, a, equal_var=False).pvalue
-    from benchctl.claims import verdict
+    from benchctl.analyze.claims import verdict
     v = verdict(CLAIM, *bs.ci_pct)
     if v in EFFECT_VERDICTS and p >= 0.05:
         v = "inconclusive"

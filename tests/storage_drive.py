@@ -25,9 +25,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchctl import specs  # noqa: E402
-from benchctl.drivers.base import RunContext  # noqa: E402
-from benchctl.resources import Ledger  # noqa: E402
+from benchctl.run import specs  # noqa: E402
+from benchctl.run.drivers.base import RunContext  # noqa: E402
+from benchctl.run.ledger import Ledger  # noqa: E402
 
 
 def drive(workload: str, preset: str = "quick", overrides: dict[str, str] | None = None,
@@ -35,7 +35,7 @@ def drive(workload: str, preset: str = "quick", overrides: dict[str, str] | None
           phase_hook: Any = None) -> dict[str, Any]:
     w = specs.load_workload(workload)
     r = w.resolve(preset, overrides or {})
-    drv = importlib.import_module(f"benchctl.drivers.{w.driver}").DRIVER
+    drv = importlib.import_module(f"benchctl.run.drivers.{w.driver}").DRIVER
     state = Path(state or tempfile.mkdtemp(prefix="storage-drive-state-"))
     run_dir = Path(run_dir or tempfile.mkdtemp(prefix="storage-drive-run-"))
     ledger = Ledger.create(f"drive-{workload}", state=state, run_dir=run_dir)

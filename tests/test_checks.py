@@ -3,9 +3,10 @@
 import numpy as np
 
 import analysis_data as ad
-from benchctl import checks
-from benchctl.analysis import analyze
-from benchctl.tidy import BootMeta, load_csv, load_runs
+from benchctl.analyze import checks
+from benchctl.analyze.result import analyze
+from benchctl.results.loader import load_csv, load_runs
+from benchctl.results.table import BootMeta
 
 
 def meta(arm, boot, started, **kw):

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchctl.analysis import Series, compare, judge
-from benchctl.claims import Claim, load_claims, verdict
+from benchctl.analyze.result import Series, compare, judge
+from benchctl.analyze.claims import Claim, load_claims, verdict
 from benchctl.errors import InputError
-from benchctl.stats import bootstrap
+from benchctl.analyze.stats import bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 
 import pytest
 
-from benchctl.drivers.memcached import cpu_plan, generator_argv, pick_generator, preload_argv
+from benchctl.run.drivers.memcached import cpu_plan, generator_argv, pick_generator, preload_argv
 from benchctl.errors import InputError, ToolMissingError
-from benchctl.specs import load_workload
+from benchctl.run.specs import load_workload
 from tests.live_helpers import benchctl, live_processes_of, memcached_token_processes, needs_memcached
 
 pytestmark = []
@@ -133,18 +132,18 @@ def test_kernel_splat_during_run_marks_it_tainted(tmp_path, monkeypatch):
 
     (Writing to /dev/kmsg would taint every other run on this host at the same time.)
     """
-    from benchctl import engine, kmsg
+    from benchctl.run import engine, kernel_log
     from tests.test_run_support import SPLATS
 
     monkeypatch.setenv("BENCHCTL_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setattr(kmsg, "since", lambda mark: (list(SPLATS), None))
+    monkeypatch.setattr(kernel_log, "since", lambda mark: (list(SPLATS), None))
     shown: list[str] = []
     opts = engine.RunOptions(arm="t", preset="quick", iterations=1, warmup=0, results=tmp_path / "r",
                              perf=False, echo=shown.append)
     folder = engine.run_workload("memcached", opts)
     man = json.loads((folder.path / "run.json").read_text())
     assert man["status"] == "complete" and man["tainted"] is True
-    assert man["taint_lines"] == kmsg.taint_lines(SPLATS) and len(man["taint_lines"]) == 3
+    assert man["taint_lines"] == kernel_log.taint_lines(SPLATS) and len(man["taint_lines"]) == 3
     assert (folder.path / "kmsg.txt").read_text().splitlines() == SPLATS
     assert any("tainted" in s for s in shown) and any(SPLATS[0] in s for s in shown)
     assert man["perf"]["enabled"] is False

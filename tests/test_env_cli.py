@@ -16,8 +16,8 @@ import pytest
 from env_trees import ARM64, PTDUMP, derive
 
 from benchctl.errors import InputError
-from benchctl.fingerprint import FORMAT, collect, load
-from benchctl.probes import tools
+from benchctl.env.fingerprint import FORMAT, collect, load
+from benchctl.env.probes import tools
 
 X86 = pytest.mark.skipif(platform.machine() != "x86_64", reason="checks this x86_64 machine's own DirectMap lines")
 
@@ -79,9 +79,9 @@ def test_live_json_on_this_machine() -> None:
 @pytest.mark.live
 @pytest.mark.skipif(not os.path.exists("/dev/kmsg") or shutil.which("dmesg") is None, reason="no /dev/kmsg or dmesg")
 def test_kmsg_reader_matches_dmesg() -> None:
-    from benchctl.probes.dmesg import read_kmsg
+    from benchctl.env.kmsg import read_kmsg
     try:
-        ours = read_kmsg().splitlines()
+        ours = [r.message for r in read_kmsg()]
     except PermissionError:
         pytest.skip("/dev/kmsg not readable (dmesg_restrict)")
     theirs = subprocess.run(["dmesg", "--notime"], capture_output=True, text=True, check=True).stdout.splitlines()
@@ -223,7 +223,7 @@ def test_load_round_trip_and_versions(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a fingerprint"):
         load(path)
     path.write_text("{not json")
-    with pytest.raises(InputError, match="not a JSON fingerprint"):
+    with pytest.raises(InputError, match="not valid JSON"):
         load(path)
     with pytest.raises(InputError, match="cannot read"):
         load(tmp_path / "absent.json")

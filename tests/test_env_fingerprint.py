@@ -10,7 +10,7 @@ import pytest
 from env_trees import (AMPEREONE, ARM64, BBML2_LINE, BLOCK_EXCERPT, F_RW, PTDUMP, RO, RW, RW_BLK, RW_CON, G,
                        K, M, derive, ptdump_text)
 
-from benchctl.fingerprint import FORMAT, SCHEMA, collect, get, summary
+from benchctl.env.fingerprint import FORMAT, SCHEMA, collect, get, summary
 
 NO_RODATA_CFG = {"CONFIG_RODATA_FULL_DEFAULT_ENABLED": None}  # 6.18 removed the option
 N1_PTE_DUMP = (ARM64 / "qemu-n1-6.1-4k-rodatafull" / PTDUMP).read_text()
@@ -82,7 +82,7 @@ def test_summary_leads_with_the_verdict() -> None:
     text = summary(fp)
     assert text.splitlines()[0] == ("arm: PTE-mapped linear map (ptdump), no BBML2_NOABORT "
                                     "(Neoverse N1 r4p1), rodata=full")
-    assert "linear map: pte (ptdump): PTE 1.999G, invalid 1.035M" in text
+    assert "linear map: pte (ptdump): PTE 1.999 GiB, invalid 1.035 MiB" in text
 
 
 # -- derived trees --------------------------------------------------------------------------

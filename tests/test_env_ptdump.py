@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from env_trees import ARM64, BLOCK_EXCERPT, PTE_EXCERPT, G, K, M, ptdump_text, size_text
 
-from benchctl.directmap import census, parse_directmap
+from benchctl.env.arm64.directmap import census, parse_directmap
 from benchctl.errors import InputError
-from benchctl.linearmap import classify
-from benchctl.ptdump import parse_linear_map
+from benchctl.env.arm64.linearmap import classify
+from benchctl.env.arm64.ptdump import parse_linear_map
 
 # Per-tree byte sums as tabulated independently in tests/fixtures/arm64/QEMU.md
 # ("level / flags | lines | bytes"); PTE there includes the read-only kernel alias run.

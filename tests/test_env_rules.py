@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from env_trees import ARM64
 
-from benchctl import expected as ex
-from benchctl.midr import Midr, all_bbml2_noabort, dmesg_bbml2, is_bbml2_noabort, midrs_from_cpuinfo, parse_midr
+from benchctl.env.arm64 import expected as ex
+from benchctl.env.arm64.midr import Midr, all_bbml2_noabort, dmesg_bbml2, is_bbml2_noabort, midrs_from_cpuinfo, parse_midr
 
 
 def midr(imp: int, part: int, variant: int = 0, rev: int = 0) -> Midr:

@@ -16,7 +16,7 @@ from benchctl.errors import InputError
 
 def test_records_reader_streams_a_garbage_file(tmp_path):
     """'50 MB garbage files': export read the whole records.jsonl into one str (8x its size in memory)."""
-    from benchctl.tidy import MAX_SKIPPED_LINES, _read_records
+    from benchctl.results.loader import MAX_SKIPPED_LINES, read_records
 
     p = tmp_path / "records.jsonl"
     good = b'{"run":"r","arm":"a","host":"h","boot":"b","workload":"w","iteration":1,"metric":"m","value":1.0}\n'
@@ -29,7 +29,7 @@ def test_records_reader_streams_a_garbage_file(tmp_path):
     skipped: list = []
     tracemalloc.start()
     try:
-        rows = _read_records(p, skipped)
+        rows = read_records(p, skipped)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -40,18 +40,18 @@ def test_records_reader_streams_a_garbage_file(tmp_path):
 
 
 def test_records_reader_still_names_a_torn_last_line(tmp_path):
-    from benchctl.tidy import _read_records
+    from benchctl.results.loader import read_records
 
     p = tmp_path / "records.jsonl"
     p.write_bytes(b'{"iteration":1,"metric":"m","value":1.0}\n{"iteration":2,"met')
     skipped: list = []
-    rows = _read_records(p, skipped)
+    rows = read_records(p, skipped)
     assert len(rows) == 1 and skipped[0].line == 2 and "truncated" in skipped[0].reason
 
 
 def test_import_refuses_binary_data_before_reading_it_all(tmp_path):
     """'50 MB garbage files': import decoded 50 MB of random bytes (450 MB of memory) before refusing them."""
-    from benchctl.importer import import_file
+    from benchctl.results.importer import import_file
 
     p = tmp_path / "out.txt"
     p.write_bytes(b"ALL STATS\x00" + os.urandom(4096))
@@ -61,7 +61,7 @@ def test_import_refuses_binary_data_before_reading_it_all(tmp_path):
 
 def test_meminfo_parser_rejects_unicode_digits():
     """'parsers outside benchctl/parsers: fuzzed': '²'.isdigit() is True but int('²') raises ValueError."""
-    from benchctl.drivers.boot_memory import parse_meminfo
+    from benchctl.run.drivers.boot_memory import parse_meminfo
 
     out = parse_meminfo("MemTotal: 100 kB\nMemFree: \u00b2 kB\n")
     assert out == {"MemTotal": 100}
@@ -69,7 +69,7 @@ def test_meminfo_parser_rejects_unicode_digits():
 
 def test_binary_claims_file_is_input_error(tmp_path):
     """'claims files with wrong types': a non-UTF-8 claims file was a UnicodeDecodeError traceback."""
-    from benchctl.claims import load_claims
+    from benchctl.analyze.claims import load_claims
 
     p = tmp_path / "c.toml"
     p.write_bytes(b"\xaf\x00\xff garbage")

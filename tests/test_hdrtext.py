@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchctl.hdrtext import is_percentile_text, parse
+from benchctl.parsers.hdrtext import is_percentile_text, parse
 
 
 def test_memtier_full_run_percentiles(tools_dir):

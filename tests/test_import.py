@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchctl.cli import cli
-from benchctl.store import RunFolder
+from benchctl.results.store import RunFolder
 from tests.conftest import TOOLS
 
 

@@ -1,4 +1,4 @@
-"""benchctl.importer over every recorded output: the right format, metrics, and errors naming the file."""
+"""benchctl.results.importer over every recorded output: the right format, metrics, and errors naming the file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.importer import import_file, import_files
+from benchctl.results.importer import import_file, import_files
 
 TOOLS = Path(__file__).parent / "fixtures" / "tools"
 OWN = Path(__file__).parent / "fixtures" / "parsers"

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from benchctl.errors import EXIT_RESOURCE, ResourceError
-from benchctl.resources import HostLock
+from benchctl.run.hostlock import HostLock
 
 
 def test_second_lock_names_holder(tmp_path):
@@ -30,7 +30,7 @@ def test_second_lock_names_holder(tmp_path):
 def test_lock_is_released_when_holder_is_killed(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
-        from benchctl.resources import HostLock
+        from benchctl.run.hostlock import HostLock
         HostLock({str(tmp_path)!r}).acquire("run-K", "/x")
         print("locked", flush=True)
         time.sleep(60)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from benchctl.parsers import ParseError, detect
-from benchctl.parsers.perfstat import parse_csv, parse_json, parse_text, parse_version, perf_counts_to_measurements
-from benchctl.perf_events import ARM64, SOFTWARE, X86, canonical_event, default_mapping, event_set
+from benchctl.parsers.perf_stat import parse_csv, parse_json, parse_text, parse_version, perf_counts_to_measurements
+from benchctl.parsers.perf_events import ARM64, SOFTWARE, X86, canonical_event, default_mapping, event_set
 
 OWN = Path(__file__).parent / "fixtures" / "parsers"
 

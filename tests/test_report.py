@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import analysis_data as ad
-from benchctl.analysis import analyze
-from benchctl.claims import Claim
-from benchctl.report import render
-from benchctl.report.text import chart
-from benchctl.tidy import load_runs
+from benchctl.analyze.result import analyze
+from benchctl.analyze.claims import Claim
+from benchctl.analyze.report import render
+from benchctl.analyze.report.text import chart
+from benchctl.results.loader import load_runs
 
 CLAIMS = [Claim("memcached-ops", "memcached", "ops_per_sec", "increase", 3.5, 3.5, 0.9),
           Claim("memcached-p99", "memcached", "p99_latency_us", "decrease", -9.6, -9.6, 2.4),

@@ -8,19 +8,21 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from benchctl import resources
-from benchctl.resources import Ledger, cleanup, proc_start_time
+from benchctl.env.mounts import mounts_under
+from benchctl.run.cleanup import cleanup
+from benchctl.run.kinds import removal_order
+from benchctl.run.ledger import Ledger
+from benchctl.run.processes import ENV_TOKEN, boot_id, is_zombie, proc_start_time, process_identity
 
 
 def _dead_owner(ledger: Ledger) -> None:
     """Make the ledger look like it belongs to a process that has exited."""
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
-    ledger.data["owner"] = {"pid": p.pid, "start_time": 1, "boot_id": resources.boot_id()}
+    ledger.data["owner"] = {"pid": p.pid, "start_time": 1, "boot_id": boot_id()}
     ledger.save()
 
 
@@ -104,7 +106,7 @@ def test_live_run_is_skipped_and_dry_run_changes_nothing(tmp_path):
     _, d = led.make_tempdir(parent=str(tmp_path))
     # owner is this (live) test process; cleanup treats its own pid as dead-equivalent,
     # so fake a live foreign owner: our parent process
-    led.data["owner"] = resources.process_identity(os.getppid())
+    led.data["owner"] = process_identity(os.getppid())
     led.save()
     assert cleanup(tmp_path / "s")[0]["action"].startswith("skipped: run still alive")
     _dead_owner(led)
@@ -154,9 +156,9 @@ def test_cleanup_finds_descendants_by_token(tmp_path):
     rows = cleanup(tmp_path)
     assert rows[0]["action"] == "removed"
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and proc_start_time(child) is not None and not resources._is_zombie(child):
+    while time.monotonic() < deadline and proc_start_time(child) is not None and not is_zombie(child):
         time.sleep(0.05)
-    assert proc_start_time(child) is None or resources._is_zombie(child)
+    assert proc_start_time(child) is None or is_zombie(child)
 
 
 def test_tempdir_with_a_mount_inside_is_not_removed(tmp_path):
@@ -178,20 +180,22 @@ def test_tempdir_with_a_mount_inside_is_not_removed(tmp_path):
 
 
 def test_mounts_under_decodes_escapes(tmp_path):
-    f = tmp_path / "mounts"
-    f.write_text("tmpfs /tmp/a\\040b/mnt tmpfs rw 0 0\nproc /proc proc rw 0 0\n")
-    assert resources.mounts_under("/tmp/a b", f) == ["/tmp/a b/mnt"]
-    assert resources.mounts_under("/tmp/a", f) == []
+    (tmp_path / "proc" / "self").mkdir(parents=True)
+    (tmp_path / "proc" / "self" / "mountinfo").write_text(
+        "40 30 0:50 / /tmp/a\\040b/mnt rw,relatime - tmpfs tmpfs rw\n"
+        "22 1 0:21 / /proc rw,nosuid - proc proc rw\n")
+    assert mounts_under("/tmp/a b", tmp_path) == ["/tmp/a b/mnt"]
+    assert mounts_under("/tmp/a", tmp_path) == []
 
 
 def test_every_child_of_a_run_carries_the_token(tmp_path, monkeypatch):
-    monkeypatch.delenv(resources.ENV_TOKEN, raising=False)
+    monkeypatch.delenv(ENV_TOKEN, raising=False)
     led = Ledger.create("r12", state=tmp_path / "s")
     rid, previous = led.mark_children()
     try:
         p = subprocess.Popen(["sleep", "60"])          # an ordinary subprocess.run/Popen of any driver
     finally:
-        os.environ.pop(resources.ENV_TOKEN, None)
+        os.environ.pop(ENV_TOKEN, None)
     _, d = led.make_tempdir(parent=str(tmp_path))
     _dead_owner(led)
     rows = cleanup(tmp_path / "s")
@@ -203,4 +207,4 @@ def test_every_child_of_a_run_carries_the_token(tmp_path, monkeypatch):
 def test_removal_order():
     es = [{"kind": "tempdir", "id": "r1"}, {"kind": "process", "id": "r2"}, {"kind": "mount", "id": "r3"},
           {"kind": "process", "id": "r4"}]
-    assert [e["id"] for e in resources.removal_order(es)] == ["r4", "r2", "r3", "r1"]
+    assert [e["id"] for e in removal_order(es)] == ["r4", "r2", "r3", "r1"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchctl import hygiene, kmsg, perf
-from benchctl.store import effective_status
+from benchctl.run import counters, hygiene, kernel_log
+from benchctl.results.store import effective_status
 
 # Real splats as the kernel prints them (format of lib/bug.c / kernel/sched/core.c / lockdep)
 SPLATS = [
@@ -24,20 +23,20 @@ SPLATS = [
 
 
 def test_taint_lines_pick_only_the_splats():
-    bad = kmsg.taint_lines(SPLATS)
+    bad = kernel_log.taint_lines(SPLATS)
     assert bad == [SPLATS[0], SPLATS[2], SPLATS[3]]
-    assert kmsg.taint_lines(["[ 1.0] loop0: detected capacity change", "[ 2.0] EXT4-fs (loop0): mounted"]) == []
+    assert kernel_log.taint_lines(["[ 1.0] loop0: detected capacity change", "[ 2.0] EXT4-fs (loop0): mounted"]) == []
 
 
 def test_kmsg_reader_sees_lines_after_mark():
     if not os.access("/dev/kmsg", os.R_OK):
         pytest.skip("/dev/kmsg not readable here")
-    m = kmsg.mark()
+    m = kernel_log.mark()
     assert m.source == "kmsg" and m.seq is not None
-    lines, warn = kmsg.since(m)
+    lines, warn = kernel_log.since(m)
     assert isinstance(lines, list) and warn is None
     # a mark before the whole buffer returns every record currently there
-    everything, _ = kmsg.since(kmsg.Mark("kmsg", seq=-1))
+    everything, _ = kernel_log.since(kernel_log.Mark("kmsg", seq=-1))
     assert len(everything) >= len(lines)
 
 
@@ -73,23 +72,23 @@ def test_pmu_detection(tmp_path):
     devs = tmp_path / "sys/bus/event_source/devices"
     for n in ("breakpoint", "software", "tracepoint", "msr"):
         (devs / n).mkdir(parents=True)
-    assert not perf.pmu_present(tmp_path / "sys")
+    assert not counters.pmu_present(tmp_path / "sys")
     (devs / "armv8_pmuv3_0").mkdir()
-    assert perf.pmu_present(tmp_path / "sys")
+    assert counters.pmu_present(tmp_path / "sys")
 
 
 def test_perf_plan_by_cpu(tmp_path, monkeypatch):
     (tmp_path / "sys/bus/event_source/devices/cpu").mkdir(parents=True)
-    p = perf.plan({"host": {"arch": "aarch64"}}, sys_root=tmp_path, probe=False)
+    p = counters.configure({"host": {"arch": "aarch64"}}, sys_root=tmp_path, probe=False)
     if p.enabled:
         assert p.events.name == "arm64-architected" and all(e.endswith(":k") for e in p.events.events)
         argv = p.wrap(["memcaslap", "-t", "1s"], Path("/x/perf.csv"))
         assert argv[:6] == [p.perf, "stat", "-x,", "-a", "-o", "/x/perf.csv"] and argv[-3:] == ["memcaslap", "-t", "1s"]
-    nopmu = perf.plan({"host": {"arch": "x86_64"}}, sys_root=tmp_path / "none", probe=False)
+    nopmu = counters.configure({"host": {"arch": "x86_64"}}, sys_root=tmp_path / "none", probe=False)
     assert nopmu.events.name == "software"
-    assert not perf.plan({}, enabled=False).enabled
-    monkeypatch.setattr(perf.shutil, "which", lambda name: None)
-    gone = perf.plan({"host": {"arch": "x86_64"}}, probe=False)
+    assert not counters.configure({}, enabled=False).enabled
+    monkeypatch.setattr(counters.shutil, "which", lambda name: None)
+    gone = counters.configure({"host": {"arch": "x86_64"}}, probe=False)
     assert not gone.enabled and "linux-perf" in gone.warnings[0]
     assert gone.wrap(["a"], Path("f")) == ["a"]
 
@@ -97,20 +96,20 @@ def test_perf_plan_by_cpu(tmp_path, monkeypatch):
 def test_perf_read_of_real_output(tmp_path):
     src = Path(__file__).parent / "fixtures/tools/perf-stat-x-hw-unsupported.txt"
     text = "".join(ln for ln in src.read_text().splitlines(keepends=True) if not ln.startswith("$ "))
-    f = tmp_path / perf.PERF_FILE
+    f = tmp_path / counters.PERF_FILE
     f.write_text(text)
-    ms, warns, _ = perf.read(f)
+    ms, warns, _ = counters.read(f)
     names = {m.metric for m in ms}
     assert "perf:task-clock" in names and "perf:cycles" not in names
     assert any("not supported" in w for w in warns)
-    ms, warns, _ = perf.read(tmp_path / "absent.csv")
+    ms, warns, _ = counters.read(tmp_path / "absent.csv")
     assert ms == [] and "missing" in warns[0]
 
 
 def test_effective_status():
     assert effective_status({"status": "complete"}) == "complete"
     assert effective_status({"status": "running", "owner": {"pid": 2**22 + 7, "start_time": 1}}) == "interrupted"
-    from benchctl.resources import process_identity
+    from benchctl.run.processes import process_identity
     assert effective_status({"status": "running", "owner": process_identity()}) == "running"
 
 
@@ -120,11 +119,11 @@ def test_perf_probe_drops_event_names_this_cpu_lacks(tmp_path, monkeypatch):
 
     if _sh.which("perf") is None:
         pytest.skip("perf not installed")
-    from benchctl.perf_events import EventSet
+    from benchctl.parsers.perf_events import EventSet
 
     bogus = EventSet("test", ("task-clock", "no_such_event_xyz:k"), {}, "probe test")
-    monkeypatch.setattr(perf, "event_set", lambda arch, pmu: bogus)
-    p = perf.plan({"host": {"arch": "x86_64"}})
+    monkeypatch.setattr(counters, "event_set", lambda arch, pmu: bogus)
+    p = counters.configure({"host": {"arch": "x86_64"}})
     if not p.enabled:
         pytest.skip(f"perf cannot run here: {p.warnings}")
     assert p.events.events == ("task-clock",)

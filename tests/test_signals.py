@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from benchctl.store import RunFolder, effective_status
+from benchctl.results.store import RunFolder, effective_status
 from tests.live_helpers import (benchctl, live_processes_of, memcached_token_processes, needs_memcached, start,
                                 wait_for_folder)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchctl.errors import InputError
-from benchctl.specs import (list_workload_names, load_suite, load_workload, parse_cpus, parse_overrides,
+from benchctl.run.specs import (list_workload_names, load_suite, load_workload, parse_cpus, parse_overrides,
                             parse_size, workloads_dir)
 
 GOOD = """
@@ -115,10 +115,10 @@ def test_suite_routes_overrides(tmp_path, monkeypatch):
     s = tmp_path / "suites" / "s.toml"
     s.write_text('format = "benchctl-suite/1"\nname = "s"\n[[run]]\nworkload = "w"\n'
                  'presets = { quick = "claim" }\nset = { n = 5 }\n')
-    plan = load_suite("s").plan("quick", {"flag": "1"})
+    plan = load_suite("s").resolve("quick", {"flag": "1"})
     assert plan[0].preset == "claim" and plan[0].params["n"] == 5 and plan[0].params["flag"] is True
     with pytest.raises(InputError, match="--set zz: no workload"):
-        load_suite("s").plan("quick", {"zz": "1"})
+        load_suite("s").resolve("quick", {"zz": "1"})
 
 
 def test_shipped_suites_load():

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from benchctl.stats import bootstrap as bs
+from benchctl.analyze.stats import bootstrap as bs
 
 
 def arm(rng, boots=4, iters=6, mean=100.0, boot_sd=2.0, it_sd=1.0, ragged=False):

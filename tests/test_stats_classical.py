@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchctl.stats import classical, power, trend
+from benchctl.analyze.stats import classical, power, trend
 
 A = np.array([100.2, 99.1, 101.5, 100.8, 99.9])
 B = np.array([103.1, 104.0, 102.2, 103.9, 105.1])

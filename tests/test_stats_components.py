@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchctl.stats.components import level_variances, optimal_reps, two_level, unbiased_components
+from benchctl.analyze.stats.components import level_variances, optimal_reps, two_level, unbiased_components
 
 TWO = np.array([[9, 5, 8, 3], [10, 6, 7, 11], [1, 12, 2, 4]], float)
 PAPER = np.array([[[9, 5], [8, 3]], [[10, 6], [7, 11]], [[1, 12], [2, 4]]], float)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from benchctl import blockdev
-from benchctl.blockdev import check_user_device
+from benchctl.env import mounts
+from benchctl.run.storage import blockdev
+from benchctl.run.storage.blockdev import check_user_device
 from benchctl.errors import ResourceError
 
 # -- constructed trees -------------------------------------------------------------
@@ -143,7 +144,7 @@ def test_symlinked_device_name_resolves(tree: Tree) -> None:
 
 
 def test_mountinfo_escapes_and_capabilities(tmp_path: Path) -> None:
-    rows = blockdev.parse_mountinfo("36 35 98:0 / /mnt/my\\040disk rw,noatime master:1 - ext3 /dev/root rw\n")
+    rows = mounts.parse_mountinfo("36 35 98:0 / /mnt/my\\040disk rw,noatime master:1 - ext3 /dev/root rw\n")
     assert rows == [{"devnum": "98:0", "target": "/mnt/my disk", "fstype": "ext3", "source": "/dev/root"}]
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc/misc").write_text(" 1 psaux\n")
@@ -221,7 +222,7 @@ def test_live_mounted_partition_and_device_refused(loopdev, tmp_path: Path) -> N
 
 @pytest.mark.live
 def test_live_root_device_refused() -> None:
-    rows = [m for m in blockdev.mounts() if m["target"] == "/"]
+    rows = [m for m in mounts.mounts() if m["target"] == "/"]
     if not rows or not rows[-1]["source"].startswith("/dev/"):
         pytest.skip(f"/ is not on a block device here ({rows[-1]['source'] if rows else 'no mount'})")
     src = rows[-1]["source"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchctl import blockstack, dmcrypt
-from benchctl.drivers import fio_dmcrypt
+from benchctl.run.storage import blockstack, dmcrypt
+from benchctl.run.drivers import fio_dmcrypt
 from benchctl.errors import InputError, ResourceError
 
 FIX = Path(__file__).parent / "fixtures" / "dmcrypt"
@@ -122,7 +122,7 @@ def test_parse_size_bad() -> None:
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from benchctl.drivers import boot_memory  # noqa: E402
+from benchctl.run.drivers import boot_memory  # noqa: E402
 
 _TOKENS = st.sampled_from(["0", "131072", "crypt", "aes-xts-plain64", "00" * 64, ":64:logon:x", "7:0", "1",
                            "allow_discards", "-1", "x", "benchctl-a:", "", "2", "linear", "\t", "ü", "9" * 30])

@@ -18,8 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from benchctl import blockdev, pagecache, resources
-from benchctl.drivers import boot_memory
+from benchctl.env import mounts
+from benchctl.run.storage import blockdev, pagecache
+
+from benchctl.run.cleanup import cleanup
+from benchctl.run.ledger import Ledger
+from benchctl.run.drivers import boot_memory
 from benchctl.errors import InputError, ResourceError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -51,11 +55,11 @@ def leftovers(base: str | None = None) -> dict[str, list[str]]:
     """
     base = base or tempfile.gettempdir()
     mine = os.path.join(base, "benchctl-")
-    mounts = [m["target"] for m in blockdev.mounts() if m["target"].startswith(mine)]
+    mounted = [m["target"] for m in mounts.mounts() if m["target"].startswith(mine)]
     loops = [ln for ln in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
              if f"({mine}" in ln]
     tmp = [p.name for p in Path(base).glob("benchctl-stack-*")]
-    return {"mounts": mounts, "loops": loops, "tempdirs": tmp}
+    return {"mounts": mounted, "loops": loops, "tempdirs": tmp}
 
 
 @pytest.fixture
@@ -218,7 +222,7 @@ def test_sigkill_then_cleanup_removes_everything(clean, tmp_path: Path) -> None:
     proc.kill()
     proc.wait(timeout=30)
     assert leftovers()["mounts"], "SIGKILL should have left the stack up"
-    rows = resources.cleanup(tmp_path)
+    rows = cleanup(tmp_path)
     kinds = {r["kind"]: r["action"] for r in rows}
     assert {"mount", "loop", "file", "tempdir"} <= set(kinds), rows
     assert all(a in ("removed", "already gone") for a in kinds.values()), rows
@@ -227,14 +231,14 @@ def test_sigkill_then_cleanup_removes_everything(clean, tmp_path: Path) -> None:
 @pytest.mark.live
 def test_cleanup_refuses_what_it_did_not_create(tmp_path: Path) -> None:
     """A ledger naming someone else's mount and loop device: cleanup must not touch them."""
-    ledger = resources.Ledger.create("foreign", state=tmp_path)
+    ledger = Ledger.create("foreign", state=tmp_path)
     ledger.add("mount", path="/", fstype="ext4", source="/dev/vda")
     ledger.add("loop", backing="/var/lib/not-ours.img")
     ledger.add("dm-crypt", name="cryptroot")
     ledger.add("file", path="/etc/hostname")
     ledger.data["owner"]["pid"] = -1
     ledger.save()
-    rows = resources.cleanup(tmp_path)
+    rows = cleanup(tmp_path)
     assert [r["action"] for r in rows if r["kind"] == "mount"] == ["refused: present but not verified as ours"]
     assert [r["action"] for r in rows if r["kind"] == "file"] == ["refused: present but not verified as ours"]
     assert Path("/etc/hostname").exists()
@@ -268,7 +272,7 @@ def test_boot_memory_directmap_and_staleness() -> None:
 
 
 def test_pagecache_residency_on_disk_file(tmp_path: Path) -> None:
-    d = Path("/var/tmp") if blockdev.mounts() else tmp_path
+    d = Path("/var/tmp") if mounts.mounts() else tmp_path
     f = Path(tempfile.mkstemp(dir=d)[1])
     try:
         f.write_bytes(os.urandom(4 << 20))
@@ -284,7 +288,7 @@ def test_pagecache_residency_on_disk_file(tmp_path: Path) -> None:
 
 
 def test_memory_refusal_names_the_fix(tmp_path: Path) -> None:
-    from benchctl.drivers.fio_dmcrypt import check_memory
+    from benchctl.run.drivers.fio_dmcrypt import check_memory
 
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc/meminfo").write_text("MemTotal: 24684092 kB\nMemAvailable: 24207804 kB\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchctl import proctree
+from benchctl.run import proctree
 
 
 def _gone(pid: int, within: float = 5.0) -> bool:

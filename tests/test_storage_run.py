@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from benchctl import blockdev
+from benchctl.run.storage import blockdev
 from benchctl.errors import EXIT_INTERRUPTED, EXIT_RESOURCE
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from benchctl.errors import InputError, ResourceError
-from benchctl.store import RunFolder, effective_status
+from benchctl.results.store import RunFolder, effective_status
 
 
 def make(tmp_path, **kw):
@@ -87,7 +87,7 @@ def test_killed_run_reads_as_interrupted(tmp_path):
 
 
 def test_resume_sets_aside_torn_lines_and_half_iterations(tmp_path):
-    from benchctl.engine import complete_iterations, repair_records
+    from benchctl.run.engine import complete_iterations, repair_records
 
     f = make(tmp_path)
     for metric in ("a", "b", "c"):
@@ -107,7 +107,7 @@ def test_resume_sets_aside_torn_lines_and_half_iterations(tmp_path):
 
 
 def test_complete_iterations_of_older_folders_come_from_records(tmp_path):
-    from benchctl.engine import complete_iterations
+    from benchctl.run.engine import complete_iterations
 
     f = make(tmp_path)
     f.record(1, "a", 1.0, "u")

@@ -9,7 +9,8 @@ import pytest
 
 import analysis_data as ad
 from benchctl.errors import InputError
-from benchctl.tidy import COLUMNS, load_csv, load_runs, summarize_skipped, write_tidy
+from benchctl.results.loader import load_csv, load_runs
+from benchctl.results.table import COLUMNS, summarize_skipped, write_tidy
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def test_a_degraded_thp_arm_is_not_a_huge_page_arm():
 
 def _fake_run(tmp_path: Path, texts: list[str]) -> Path:
     """A run folder holding recorded probe outputs (the engine's layout), for calibrate's refusal logic."""
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     f = RunFolder.create(tmp_path, host="vm", workload="tlb-probe", arm="probe", run_id="r")
     for i, t in enumerate(texts, 1):

@@ -2,7 +2,7 @@
 
 from click.testing import CliRunner
 
-from benchctl import blockdev
+from benchctl.run.storage import blockdev
 from benchctl.cli import cli
 
 

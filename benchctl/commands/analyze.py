@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from benchctl.report import FORMATS
+from benchctl.analyze.report import FORMATS
 
 
 @click.command("analyze")
@@ -32,16 +32,16 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, fmt, plots_dir, co
     larger-than-claimed, not-reproduced, inconclusive), Holm across claims.
     Design checks are printed before any number. Exit 3 on unusable input.
     """
-    from benchctl.analysis import analyze
-    from benchctl.claims import load_claims
-    from benchctl.inputs import load_inputs
-    from benchctl.report import render
+    from benchctl.analyze.result import analyze
+    from benchctl.analyze.claims import load_claims
+    from benchctl.results.loader import load_inputs
+    from benchctl.analyze.report import render
 
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_inputs(run_dirs, csvs)
     result = analyze(tidy, baseline, candidate, claims, confidence=confidence, seed=seed, resamples=resamples)
     if plots_dir:
-        from benchctl.plots import write_plots
+        from benchctl.analyze.report.plots import write_plots
         sources = list(run_dirs) + list(csvs)
         try:
             written = write_plots(result, tidy, plots_dir, sources)

@@ -16,9 +16,9 @@ def _describe(attrs: dict) -> str:
 
 @click.command(name="cleanup")
 @click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
-@click.option("--state-dir", type=click.Path(), default=None,
+@click.option("--state-dir", "state", type=click.Path(), default=None,
               help="State directory (default $BENCHCTL_STATE_DIR or /run/benchctl).")
-def command(dry_run: bool, state_dir: str | None) -> None:
+def command(dry_run: bool, state: str | None) -> None:
     """Remove what killed runs left behind (and only that).
 
     Reads the ledgers that runs keep before they create anything, and for
@@ -26,17 +26,17 @@ def command(dry_run: bool, state_dir: str | None) -> None:
     still there and verified as that run's. Anything it cannot verify is
     refused and listed. Exit 5 if something was refused or failed.
     """
-    from benchctl.resources import cleanup, state_dir as _state_dir
+    from benchctl.run.cleanup import cleanup
+    from benchctl.run.state import state_dir
 
-    rows = cleanup(state_dir, dry_run=dry_run)
-    if not rows:
-        click.echo(f"nothing to clean up (state dir {_state_dir(state_dir)})")
-        return
-    bad = 0
-    for r in rows:
+    def show(r: dict) -> None:
         click.echo(f"{r['run_id']}  {r['kind']:<8} {_describe(r['attrs']):<40} {r['action']}")
-        if r["action"].startswith(("refused", "failed")):
-            bad += 1
+
+    rows = cleanup(state, dry_run=dry_run, progress=show)
+    if not rows:
+        click.echo(f"nothing to clean up (state dir {state_dir(state)})")
+        return
+    bad = sum(1 for r in rows if r["action"].startswith(("refused", "failed")))
     if bad:
         raise BenchctlError(f"{bad} resource(s) not removed (see above); remove them by hand if they are yours",
                             EXIT_RESOURCE)

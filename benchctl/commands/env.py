@@ -18,7 +18,7 @@ def command(as_json: bool, root: Path) -> None:
     Every value names its source; what could not be read is null with a reason.
     Exit status 3 if --root is not a tree or holds a malformed or unreadable file.
     """
-    from benchctl.fingerprint import collect, summary
+    from benchctl.env.fingerprint import collect, summary
 
     fp = collect(root)
     if as_json:

@@ -18,9 +18,10 @@ def command(dirs: tuple[Path, ...], fmt: str, output: Path | None) -> None:
     arm, host, boot, run, workload, iteration, metric, value, unit (+ t, simulated, note).
     Warm-up records are left out; unreadable lines are skipped and reported on stderr.
     """
-    from benchctl.store import RunFolder, effective_status
+    from benchctl.results.store import RunFolder, effective_status
     from benchctl.errors import InputError
-    from benchctl.tidy import COLUMNS, OPTIONAL, load_runs, summarize_skipped, write_tidy
+    from benchctl.results.loader import load_runs
+    from benchctl.results.table import COLUMNS, OPTIONAL, summarize_skipped, write_tidy
 
     tidy = load_runs(dirs)
     for line in summarize_skipped(tidy.skipped):

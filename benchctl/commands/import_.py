@@ -31,8 +31,8 @@ def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, w
             host: str, boot: str | None) -> None:
     """Turn outputs of runs made by hand (memtier JSON/text/HDR, mutilate, memaslap, perf stat, fio,
     xfs_io) into a run folder marked imported; each FILE is one iteration."""
-    from benchctl.importer import import_files
-    from benchctl.store import new_run_id
+    from benchctl.results.importer import import_files
+    from benchctl.results.store import new_run_id
 
     # Every file is parsed before anything is written: a bad one leaves no half-imported run.
     parsed = [(f, res.info["parser_format"], res) for f, res in import_files(tool, list(files))]
@@ -50,9 +50,9 @@ def command(tool: str, files: tuple[Path, ...], arm: str, output: Path | None, w
 
 
 def _write(tool, parsed, arm, output, workload, host, boot, run_id):
-    from benchctl.fsutil import atomic_write_text
-    from benchctl.importer import read_text
-    from benchctl.store import RunFolder, utc_now
+    from benchctl.results.fsutil import atomic_write_text
+    from benchctl.results.importer import read_text
+    from benchctl.results.store import RunFolder, utc_now
 
     folder = RunFolder.create(output or Path("results"), host=host, workload=workload, arm=arm, run_id=run_id,
                               boot_id=boot or f"import-{run_id}", status="imported", imported=True,

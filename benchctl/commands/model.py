@@ -95,7 +95,7 @@ def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm
     from benchctl.model.pagetables import boot_memory, compare, from_fingerprint, parse_granule
     from benchctl.model.predict import load_machine
     from benchctl.sizes import fmt_size, parse_size
-    from benchctl.store import load_json
+    from benchctl.documents import load_json
 
     g = parse_granule(granule) if granule else None
     notes = []

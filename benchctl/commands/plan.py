@@ -26,15 +26,15 @@ def command(run_dirs, csvs, baseline, candidate, claims_file, effect_pct, reboot
     Estimates between-boot and within-boot variance per arm and the cost of
     an iteration and of a reboot, then searches boots x iterations for the
     given power at the lowest total time (K&J optimal repetitions extended
-    with the effect size; see benchctl/stats/power.py).
+    with the effect size; see benchctl/analyze/stats/power.py).
     """
     import json
 
-    from benchctl.analysis import analyze
-    from benchctl.claims import load_claims
+    from benchctl.analyze.result import analyze
+    from benchctl.analyze.claims import load_claims
     from benchctl.errors import UsageError
-    from benchctl.inputs import load_inputs
-    from benchctl.planning import make_plan, render_text
+    from benchctl.results.loader import load_inputs
+    from benchctl.analyze.plan import make_plan, render_text
 
     if not claims_file and effect_pct is None:
         raise UsageError("give --claims FILE or --effect PCT (the change to resolve)")

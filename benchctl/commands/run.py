@@ -31,8 +31,8 @@ def command(workload: str | None, arm: str | None, preset: str | None, iteration
     130) and says where they are. Exit codes: 3 bad input, 4 missing tool,
     5 host busy / too few resources, 1 the workload failed.
     """
-    from benchctl import engine
-    from benchctl.specs import parse_overrides
+    from benchctl.run import engine
+    from benchctl.run.specs import parse_overrides
 
     opts = engine.RunOptions(arm=arm or "", preset=preset, iterations=iterations, warmup=warmup,
                              overrides=parse_overrides(sets), results=output, perf=not no_perf)

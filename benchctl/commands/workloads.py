@@ -10,7 +10,7 @@ import click
 def _driver_limits(w) -> list[str]:
     """What the driver itself needs with the default preset: programs that depend on parameters
     (e.g. cryptsetup only with crypt=dm-crypt) and kernel features (device-mapper)."""
-    from benchctl.engine import load_driver
+    from benchctl.run.engine import load_driver
 
     try:
         driver = load_driver(w.driver)
@@ -27,7 +27,7 @@ def _driver_limits(w) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def command(as_json: bool) -> None:
     """List workloads, their presets and what each needs (and whether this host has it)."""
-    from benchctl.specs import list_workload_names, load_workload, workloads_dir
+    from benchctl.run.specs import list_workload_names, load_workload, workloads_dir
 
     from benchctl.errors import InputError
 

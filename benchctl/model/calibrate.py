@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from benchctl.errors import InputError
-from benchctl.model.claims import model_kind
-from benchctl.store import RunFolder
+from benchctl.model.targets import model_kind
+from benchctl.results.store import RunFolder
 
 FORMAT = "benchctl-calibration/1"
 PROBE_WORKLOAD = "tlb-probe"

@@ -3,8 +3,8 @@
 How a prediction is built (docs/model.md has the long form):
 1. Which mapping each arm gets is derived, not declared: the baseline is the
    kernel without the series (v6.17, rodata=full: PTEs), the candidate the
-   kernel with it (v6.18, default rodata): benchctl.expected decides from the
-   profile's MIDR through the BBML2_NOABORT allow-list (benchctl.midr). A CPU
+   kernel with it (v6.18, default rodata): benchctl.env.arm64.expected decides from the
+   profile's MIDR through the BBML2_NOABORT allow-list (benchctl.env.arm64.midr). A CPU
    off the list gets PTEs in both arms, so both arms are the same computation
    on the same draws and every change is exactly zero.
 2. Every uncertain figure (data/cpus.toml, workloads.toml, machine.toml) is
@@ -35,19 +35,19 @@ from typing import Any
 
 import numpy as np
 
+from benchctl.documents import load_toml
 from benchctl.errors import UsageError
 from benchctl.model import costmodel, montecarlo
-from benchctl.model.claims import Claim, load_claims
+from benchctl.model.targets import Claim, load_claims
 from benchctl.model.pagetables import STRUCT_PAGE, GiB, KiB, compare
 from benchctl.model.profiles import (
     CpuProfile,
     Figure,
     WorkloadProfile,
-    _data_path,
+    data_path,
     apply_overrides,
     figure,
     load_cpu,
-    load_toml,
     load_workloads,
 )
 
@@ -59,7 +59,7 @@ CANDIDATE_KERNEL = "6.18.0"   # the series: blocks on an allow-listed CPU
 
 
 def load_machine(path: Path | None = None) -> dict[str, Figure]:
-    path = Path(path) if path else _data_path("machine.toml")
+    path = Path(path) if path else data_path("machine.toml")
     doc = load_toml(path).get("machine")
     if not isinstance(doc, dict):
         raise UsageError(f"{path}: no [machine] table")
@@ -74,8 +74,8 @@ class ArmMapping:
 
 def derived_mapping(cpu: CpuProfile, kernel: str) -> ArmMapping:
     """What the kernel does with this CPU's linear map (allow-list + force_pte_mapping rules)."""
-    from benchctl.expected import expected_linear_map, parse_release, rodata
-    from benchctl.midr import Midr, is_bbml2_noabort
+    from benchctl.env.arm64.expected import expected_linear_map, parse_release, rodata
+    from benchctl.env.arm64.midr import Midr, is_bbml2_noabort
 
     rel = parse_release(kernel)
     bbml2 = is_bbml2_noabort(Midr(cpu.midr_value))

@@ -10,7 +10,6 @@ and the tlb-probe calibration change.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,13 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from benchctl.documents import load_toml
 from benchctl.errors import InputError, UsageError
 from benchctl.sizes import parse_size
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 STATUSES = ("published", "measured", "assumed")
 # fixed: one value; uniform/loguniform: low..high; triangular: low, mode = value, high;
@@ -98,21 +94,8 @@ class Figure:
         return f"{self.dist} {fmt(self.low)}..{fmt(self.high)}{mode}"
 
 
-def _data_path(name: str) -> Path:
+def data_path(name: str) -> Path:
     return Path(str(resources.files("benchctl.model") / "data" / name))
-
-
-def load_toml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError("file not found", path)
-    except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
-        raise InputError(f"not valid TOML ({str(e).split(' (at line')[0]})", path, line)
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path)
 
 
 def figure(raw: Any, where: str, path: Path | None, *, size: bool = False, descriptive: bool = False) -> Figure:
@@ -189,12 +172,12 @@ class CpuProfile:
 
 
 def cpu_names(path: Path | None = None) -> list[str]:
-    return sorted(load_toml(Path(path) if path else _data_path("cpus.toml")))
+    return sorted(load_toml(Path(path) if path else data_path("cpus.toml")))
 
 
 def load_cpu(key: str, path: Path | None = None) -> CpuProfile:
     """The profile `key`; InputError if the file lacks it or a field is missing or unsourced."""
-    path = Path(path) if path else _data_path("cpus.toml")
+    path = Path(path) if path else data_path("cpus.toml")
     doc = load_toml(path)
     if key not in doc:
         raise InputError(f"unknown CPU profile {key!r}; known: {', '.join(sorted(doc))}", path)
@@ -283,7 +266,7 @@ def _regions(raw: Any, where: str, base: str, figs: dict[str, Figure], path: Pat
 
 
 def load_workloads(path: Path | None = None) -> dict[str, WorkloadProfile]:
-    path = Path(path) if path else _data_path("workloads.toml")
+    path = Path(path) if path else data_path("workloads.toml")
     doc = load_toml(path)
     out = {}
     for key, w in doc.items():

@@ -45,26 +45,23 @@ def render(result: dict[str, Any], top: int = 6) -> str:
 
 
 def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
-    """One bar chart per claim in a single PNG, titled SIMULATED."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One bar chart per claim in one figure (PNG + SVG, shared plot style, SIMULATED stamp); the PNG's path."""
+    from benchctl.analyze.report.plotstyle import LOW_HIGH, pyplot, save, stamp
 
     claims = result["claims"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(len(claims), 1, figsize=(8, 1.2 + 0.32 * top * len(claims)), squeeze=False)
-    for ax, c in zip(axes[:, 0], claims):
-        rows = c["parameters"][:top][::-1]
-        ax.barh(range(len(rows)), [100 * r["variance_share"] for r in rows], color="#4477aa")
-        ax.set_yticks(range(len(rows)), [r["name"].replace("workload.", "") for r in rows], fontsize=7)
-        lo, hi = c["interval_pct"]
-        ax.set_title(f"{c['claim']}: {c['median_pct']:+.1f} % [{lo:+.1f}, {hi:+.1f}]", fontsize=9)
-        ax.set_xlabel("share of variance, %", fontsize=8)
-    fig.suptitle(f"SIMULATED model sensitivity - {result['cpu_name']}", fontsize=10, color="#aa0000")
-    fig.tight_layout()
-    path = out_dir / f"sensitivity-{result['cpu']}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    with pyplot() as plt:
+        fig, axes = plt.subplots(len(claims), 1, figsize=(9, 1.6 + 0.4 * top * len(claims)), squeeze=False)
+        for ax, c in zip(axes[:, 0], claims):
+            rows = c["parameters"][:top][::-1]
+            ax.barh(range(len(rows)), [100 * r["variance_share"] for r in rows], color=LOW_HIGH[0])
+            ax.set_yticks(range(len(rows)), [r["name"].replace("workload.", "") for r in rows])
+            lo, hi = c["interval_pct"]
+            ax.set_title(f"{c['claim']}: {c['median_pct']:+.1f} % [{lo:+.1f}, {hi:+.1f}]")
+            ax.set_xlabel("share of the prediction's variance, %")
+        fig.suptitle(f"SIMULATED model sensitivity - {result['cpu_name']} - not a measurement")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        stamp(fig, f"benchctl model sensitivity --cpu {result['cpu']} (first-order shares of joint draws)",
+              simulated=True)
+        return save(plt, fig, out_dir, f"sensitivity-{result['cpu']}")[0]

@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from benchctl.errors import UsageError
-from benchctl.metrics import info
-from benchctl.model.claims import load_claims
+from benchctl.results.metrics import info
+from benchctl.model.targets import load_claims
 from benchctl.model.pagetables import GiB, compare
 from benchctl.model.predict import Model, load_machine
 from benchctl.model.profiles import load_cpu, load_workloads
-from benchctl.store import RunFolder
+from benchctl.results.store import RunFolder
 
 WINDOW_S = 10.0        # measurement window one iteration's counters cover
 SERVER_THREADS = 4     # memcached worker threads the simulated throughput is summed over

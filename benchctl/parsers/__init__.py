@@ -31,7 +31,7 @@ class ParseError(InputError):
 
 @dataclass(frozen=True)
 class Measurement:
-    """One number a tool reported, named as in benchctl.metrics.CATALOGUE."""
+    """One number a tool reported, named as in benchctl.results.metrics.CATALOGUE."""
 
     metric: str
     value: float
@@ -86,9 +86,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "mutilate": ("benchctl.parsers.mutilate", "parse"),
     "mutilate-samples": ("benchctl.parsers.mutilate", "parse_samples"),
     "memaslap": ("benchctl.parsers.memaslap", "parse"),
-    "perf-stat-csv": ("benchctl.parsers.perfstat", "parse_csv"),
-    "perf-stat-json": ("benchctl.parsers.perfstat", "parse_json"),
-    "perf-stat-text": ("benchctl.parsers.perfstat", "parse_text"),
+    "perf-stat-csv": ("benchctl.parsers.perf_stat", "parse_csv"),
+    "perf-stat-json": ("benchctl.parsers.perf_stat", "parse_json"),
+    "perf-stat-text": ("benchctl.parsers.perf_stat", "parse_text"),
     "fio-json": ("benchctl.parsers.fio", "parse_json"),
     "fio-text": ("benchctl.parsers.fio", "parse_text"),
     "xfs_io": ("benchctl.parsers.xfs_io", "parse"),

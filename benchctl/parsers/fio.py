@@ -21,7 +21,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, lines, to_float
+from benchctl.parsers.textutil import guarded, lines, to_float, match_version
 
 _RESOLUTION = "fio-log-linear-64"
 _TARGETS = {"clat_p50_us": 50.0, "clat_p99_us": 99.0, "clat_p999_us": 99.9}
@@ -322,7 +322,4 @@ def parse_text(text: str) -> ParseResult:
 
 def parse_version(text: str) -> str:
     """'fio-3.33' (fio --version) -> '3.33'."""
-    m = re.search(r"\bfio-(\d+\.\d+\S*)", text)
-    if not m:
-        raise ParseError("expected 'fio-X.Y' from fio --version")
-    return m.group(1)
+    return match_version(r"\bfio-(\d+\.\d+\S*)", text, "'fio-X.Y' from fio --version")

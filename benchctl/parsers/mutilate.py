@@ -20,7 +20,7 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float, match_version
 
 _COLS = ("avg", "std", "min", "p5", "p10", "p90", "p95", "p99")
 _SCAN_COLS = _COLS + ("qps", "target")
@@ -172,7 +172,4 @@ def parse_samples(text: str) -> ParseResult:
 
 def parse_version(text: str) -> str:
     """'mutilate 0.1' -> '0.1'."""
-    m = re.search(r"\bmutilate (\d+(?:\.\d+)+)", text)
-    if not m:
-        raise ParseError("expected 'mutilate X.Y' from mutilate --version")
-    return m.group(1)
+    return match_version(r"\bmutilate (\d+(?:\.\d+)+)", text, "'mutilate X.Y' from mutilate --version")

@@ -39,6 +39,16 @@ def to_float(s: str, what: str) -> float:
     return finite(v, what)
 
 
+def match_version(pattern: str, text: str, expected: str) -> str:
+    """Group 1 of the first match of `pattern` in a tool's version output, else ParseError("expected ...")."""
+    from benchctl.parsers import ParseError
+
+    m = re.search(pattern, text)
+    if not m:
+        raise ParseError(f"expected {expected}")
+    return m.group(1)
+
+
 def guarded(fn):
     """Check a parser's result: every measurement a finite float, else ParseError.
 

@@ -6,31 +6,24 @@ Each function takes the tool's output as text and returns the bare version
 
 from __future__ import annotations
 
-import re
 from typing import Callable
 
-from benchctl.parsers import ParseError
+from benchctl.parsers.textutil import match_version
 from benchctl.parsers.fio import parse_version as fio
 from benchctl.parsers.memtier import parse_version as memtier
 from benchctl.parsers.mutilate import parse_version as mutilate
-from benchctl.parsers.perfstat import parse_version as perf
+from benchctl.parsers.perf_stat import parse_version as perf
 from benchctl.parsers.xfs_io import parse_version as xfs_io
 
 
 def memcached(text: str) -> str:
     """'memcached 1.6.18' (memcached -V) -> '1.6.18'."""
-    m = re.search(r"\bmemcached (\d+\.\d+(?:\.\d+)?\S*)", text)
-    if not m:
-        raise ParseError("expected 'memcached X.Y.Z' from memcached -V")
-    return m.group(1)
+    return match_version(r"\bmemcached (\d+\.\d+(?:\.\d+)?\S*)", text, "'memcached X.Y.Z' from memcached -V")
 
 
 def memaslap(text: str) -> str:
     """'memaslap v1.0' / 'memcaslap v1.0' (memcaslap -V) -> '1.0'."""
-    m = re.search(r"\bmemc?aslap v?(\d+\.\d+(?:\.\d+)?)", text)
-    if not m:
-        raise ParseError("expected 'memaslap vX.Y' from memcaslap -V")
-    return m.group(1)
+    return match_version(r"\bmemc?aslap v?(\d+\.\d+(?:\.\d+)?)", text, "'memaslap vX.Y' from memcaslap -V")
 
 
 # tool -> (argv that prints the version, parser)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
-from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
+from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float, match_version
 
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50, "EiB": 1 << 60}
 _U = "|".join(_UNITS)
@@ -155,7 +155,4 @@ def parse(text: str) -> ParseResult:
 
 def parse_version(text: str) -> str:
     """'xfs_io version 6.1.0' (xfs_io -V) -> '6.1.0'."""
-    m = re.search(r"xfs_io version (\d+(?:\.\d+)+\S*)", text)
-    if not m:
-        raise ParseError("expected 'xfs_io version X.Y.Z' from xfs_io -V")
-    return m.group(1)
+    return match_version(r"xfs_io version (\d+(?:\.\d+)+\S*)", text, "'xfs_io version X.Y.Z' from xfs_io -V")

@@ -130,14 +130,15 @@ class Hooked:
 
 
 def main(argv: list[str]) -> None:
-    from benchctl import cli, engine
+    from benchctl import cli
+    from benchctl.run import engine
 
     orig = engine.load_driver
     engine.load_driver = lambda name: Hooked(orig(name))
     spec = os.environ.get("FAULTS_PAUSE", "")
     for one in spec.split(","):
         if one.startswith("record:"):
-            from benchctl import store
+            from benchctl.results import store
 
             it, n = (int(x) for x in one[len("record:"):].split("@"))
             seen, orig_record = [0], store.RunFolder.record
@@ -165,18 +166,23 @@ def main(argv: list[str]) -> None:
 
                 store.RunFolder.record_many = record_many
     if spec.startswith("cleanup@"):
-        from benchctl import resources
+        from benchctl.run import cleanup as cleanup_mod
 
-        n, calls, orig_remove = int(spec.split("@")[1]), [0], resources._remove_entry
+        n, calls, orig_cleanup = int(spec.split("@")[1]), [0], cleanup_mod.cleanup
 
-        def remove_entry(*a: Any, **k: Any) -> Any:
-            r = orig_remove(*a, **k)
+        def counted(row: dict) -> None:
             calls[0] += 1
             if calls[0] == n:
                 _pause(spec)
-            return r
 
-        resources._remove_entry = remove_entry
+        def cleanup(*a: Any, progress: Any = None, **k: Any) -> Any:
+            def both(row: dict) -> None:
+                if progress is not None:
+                    progress(row)
+                counted(row)
+            return orig_cleanup(*a, progress=both, **k)
+
+        cleanup_mod.cleanup = cleanup
     cli.main(argv)
 
 

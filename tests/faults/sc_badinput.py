@@ -41,7 +41,7 @@ def good_csv(path: Path, extra: str = "", bad_rows: list[str] = ()) -> int:
 
 def synth_run(root: Path, n_iter: int = 3) -> Path:
     """A run folder written by the real store code (no tool needed)."""
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     f = RunFolder.create(root, host="h", workload="boot-memory", arm="pte", run_id="r1", boot_id="b1",
                          iterations_requested=n_iter)
@@ -346,7 +346,7 @@ def env_tree_cpu_list(s: probe.Scope) -> str:
 
 def analyze_run_folders_with_damage(s: probe.Scope) -> str:
     """analyze over real run folders (2 arms x 3 boots) where some are damaged: it goes on and says what it skipped."""
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     dirs = []
     for arm, base in (("pte", 1000.0), ("block", 1100.0)):

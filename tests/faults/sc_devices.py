@@ -158,7 +158,7 @@ def partition_in_use(s: probe.Scope) -> str:
 
 
 def root_device(s: probe.Scope) -> str:
-    from benchctl import blockdev
+    from benchctl.run.storage import blockdev
 
     roots = sorted(blockdev.root_devices())
     if not roots:
@@ -171,7 +171,7 @@ def root_device(s: probe.Scope) -> str:
 
 def holders(s: probe.Scope) -> str:
     """A copy of this machine's sysfs entry for a loop device, with a dm holder added."""
-    from benchctl import blockdev
+    from benchctl.run.storage import blockdev
     from benchctl.errors import ResourceError
 
     dev, img = make_loop(s, "held")

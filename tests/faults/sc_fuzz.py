@@ -26,9 +26,13 @@ ODD = ["", "-1", "1e999", "nan", "inf", "0x", "\u00b2", "\u0663", "9999999999999
 
 
 def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
-    from benchctl import blockdev, directmap, dmcrypt, expected, hdrtext, midr, perf, ptdump, specs, blockstack
-    from benchctl.drivers import boot_memory
-    from benchctl.probes import cpu, kernel, memory
+    from benchctl.env import mounts
+    from benchctl.run.storage import blockstack, dmcrypt
+    from benchctl.env.arm64 import directmap, expected, midr, ptdump
+    from benchctl.parsers import hdrtext
+    from benchctl.run import counters, specs
+    from benchctl.run.drivers import boot_memory
+    from benchctl.env.probes import cpu, kernel, memory
 
     fx = ROOT / "tests" / "fixtures"
 
@@ -36,7 +40,7 @@ def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
         with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
             f.write(text)
         try:
-            return perf.read(Path(f.name))
+            return counters.read(Path(f.name))
         finally:
             os.unlink(f.name)
 
@@ -46,7 +50,7 @@ def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
         "boot_memory.parse_meminfo": (boot_memory.parse_meminfo, [Path("/proc/meminfo")]),
         "boot_memory.parse_uptime": (boot_memory.parse_uptime, [Path("/proc/uptime")]),
         "probes.memory.parse_meminfo": (memory.parse_meminfo, [Path("/proc/meminfo")]),
-        "blockdev.parse_mountinfo": (blockdev.parse_mountinfo, [Path("/proc/self/mountinfo")]),
+        "mounts.parse_mountinfo": (mounts.parse_mountinfo, [Path("/proc/self/mountinfo")]),
         "directmap.parse_directmap": (directmap.parse_directmap, [Path("/proc/meminfo")]),
         "midr.parse_midr": (midr.parse_midr, sorted(fx.glob("arm64/**/midr_el1"))[:3]),
         "ptdump.parse_linear_map": (ptdump.parse_linear_map, sorted(fx.glob("arm64/**/kernel_page_tables"))[:2]),
@@ -58,7 +62,7 @@ def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
         "specs.parse_cpus": (specs.parse_cpus, []),
         "blockstack.parse_size": (blockstack.parse_size, []),
         "hdrtext.parse": (hdrtext.parse, sorted(fx.glob("tools/**/*.txt"))[:2]),
-        "perf.read (perf stat -x, file)": (perf_file, sorted(fx.glob("tools/**/perf*csv*"))[:2]),
+        "counters.read (perf stat -x, file)": (perf_file, sorted(fx.glob("tools/**/perf*csv*"))[:2]),
     }
 
 

@@ -206,10 +206,11 @@ if sys.argv[1:2] == ["table"]:
 
 
 def crypt_key_on_pipe() -> Outcome:
-    from benchctl import blockstack, resources
-    from benchctl.drivers.fio_dmcrypt import record_note
-    from benchctl.fsutil import atomic_write_json
-    from benchctl.store import RunFolder
+    from benchctl.run.storage import blockstack
+    from benchctl.run.ledger import Ledger
+    from benchctl.run.drivers.fio_dmcrypt import record_note
+    from benchctl.results.fsutil import atomic_write_json
+    from benchctl.results.store import RunFolder
 
     with scope("crypt") as s:
         before = probe.snapshot()
@@ -227,7 +228,7 @@ def crypt_key_on_pipe() -> Outcome:
         try:
             for i, bits in enumerate((512, 512, 256)):
                 folder = RunFolder.create(s.results, host="h", workload="fio-dmcrypt", arm="x", run_id=f"crypt{i}")
-                ledger = resources.Ledger.create(f"crypt{i}", state=s.state, run_dir=folder.path)
+                ledger = Ledger.create(f"crypt{i}", state=s.state, run_dir=folder.path)
                 spec = blockstack.StackSpec(size=64 << 20, crypt="dm-crypt", key_bits=bits)
                 stack = blockstack.BlockStack(spec, ledger, log_command=folder.log_command, warn=folder.warn)
                 dev = stack._crypt("/dev/loop-lower-not-used")          # the code path build() takes
@@ -305,7 +306,7 @@ def private_temp() -> Outcome:
 # -- symlinks ----------------------------------------------------------------------------
 
 def symlinks() -> Outcome:
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     with scope("symlink") as s:
         before = probe.snapshot()
@@ -325,9 +326,9 @@ def symlinks() -> Outcome:
         res = shared / "res2"
         res.mkdir()
         import socket as _s
-        from benchctl.store import _slug
+        from benchctl.results.store import slug
         for host in {_s.gethostname(), "vm"}:
-            (res / _slug(host)).symlink_to(victim)
+            (res / slug(host)).symlink_to(victim)
         p = benchctl(s, ["run", "boot-memory", "--arm", "x", "-o", str(res)])
         check(p.returncode == 5, f"host-dir symlink: rc {p.returncode}: {p.stderr[-400:]}")
         one_line_error(p)

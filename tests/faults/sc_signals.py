@@ -56,7 +56,7 @@ FAST = {("memcached", "measure", "SIGKILL"), ("seqread-xfs", "warmup", "SIGINT")
 
 
 def _kernel_stack_skip(name: str) -> None:
-    from benchctl import blockdev
+    from benchctl.run.storage import blockdev
 
     if "dm-crypt)" in name and not blockdev.has_device_mapper():
         raise Skip("this kernel has no device-mapper (/dev/mapper/control, dm_mod): real dm-crypt runs in the "
@@ -147,7 +147,7 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
                 proc.kill()
                 proc.communicate()
         check("Traceback" not in err, f"traceback after {signame}:\n{err[-1500:]}")
-        from benchctl.store import RunFolder, effective_status
+        from benchctl.results.store import RunFolder, effective_status
 
         folder = RunFolder.open(run_dir)
         status = folder.manifest["status"]
@@ -232,7 +232,7 @@ def suite_scenario(signame: str) -> Outcome:
     for wl in ("memcached", "fio-dmcrypt", "seqread-xfs"):
         _requires(wl)
     sig = SIGNALS[signame]
-    from benchctl.store import RunFolder, effective_status
+    from benchctl.results.store import RunFolder, effective_status
 
     with scope(f"suite-{signame}") as s:
         before = probe.snapshot()
@@ -281,7 +281,7 @@ for _sn in SIGNALS:
 def double_interrupt(workload: str) -> Outcome:
     """Ctrl-C, then Ctrl-C again while benchctl is tearing down: teardown still completes."""
     _requires(workload)
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     with scope(f"double-{workload}") as s:
         before = probe.snapshot()
@@ -351,7 +351,7 @@ def partial_iteration(workload: str, signame: str) -> Outcome:
     """The signal lands between two records of one iteration: the iteration must not count as complete
     with metrics missing (resume would never measure them)."""
     _requires(workload)
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     with scope(f"partial-{workload}-{signame}") as s:
         before = probe.snapshot()
@@ -396,7 +396,7 @@ for _wl in ("boot-memory", "memcached"):
 def killed_resume() -> Outcome:
     """SIGKILL the run, then SIGKILL its --resume too; a second --resume still completes it."""
     _requires("seqread-xfs")
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     with scope("killed-resume") as s:
         before = probe.snapshot()
@@ -438,7 +438,7 @@ def tool_crash(what: str) -> Outcome:
     what it measured, leaves nothing, and --resume completes it."""
     workload, comm, _ = CRASHES[what]
     _requires(workload)
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     with scope(f"crash-{comm}") as s:
         before = probe.snapshot()

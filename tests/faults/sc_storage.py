@@ -216,7 +216,7 @@ add("state dir fills mid-run", "storage", lambda: state_dir_fault("full", "mid-r
 def torn_then_resume(workload: list[str]) -> Outcome:
     """A killed run left half a record (a short write on a full disk, a crash); --resume must not glue
     its first new record onto that fragment."""
-    from benchctl.store import RunFolder
+    from benchctl.results.store import RunFolder
 
     with scope("torn-resume") as s:
         before = probe.snapshot()

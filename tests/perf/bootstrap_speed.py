@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchctl.stats import bootstrap as bs  # noqa: E402
+from benchctl.analyze.stats import bootstrap as bs  # noqa: E402
 
 B = 10_000
 
@@ -70,8 +70,8 @@ def loop_vs_vectorised() -> float:
 def million_rows() -> float:
     import pandas as pd
 
-    from benchctl.analysis import analyze
-    from benchctl.tidy import load_csv
+    from benchctl.analyze.result import analyze
+    from benchctl.results.loader import load_csv
     rng = np.random.default_rng(0)
     metrics, boots, iters = 20, 10, 2500          # 20 x 2 arms x 10 x 2500 = 1,000,000 rows
     n_per = boots * iters

@@ -12,11 +12,11 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from benchctl import engine
-from benchctl import perf as perfmod
-from benchctl.drivers.base import RunContext
-from benchctl.fingerprint import collect
-from benchctl.specs import load_workload
+from benchctl.run import engine
+from benchctl.run import counters
+from benchctl.run.drivers.base import RunContext
+from benchctl.env.fingerprint import collect
+from benchctl.run.specs import load_workload
 
 
 @contextlib.contextmanager
@@ -33,7 +33,7 @@ def driven_run(workload: str, overrides: dict[str, str], pairs: int, perf_on: bo
         folder = run.folder
         run.ctx = ctx = RunContext(params=run.params, fingerprint=fp, run_dir=folder.path, ledger=run.ledger,
                                    log_command=folder.log_command, warn=lambda m: None)
-        run.plan = perfmod.plan(fp, enabled=perf_on)
+        run.counters = counters.configure(fp, enabled=perf_on)
         if check:
             run.driver.check(ctx)
         run.driver.setup(ctx)

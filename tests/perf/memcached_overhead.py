@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchctl.drivers.memcached import parse_output  # noqa: E402
+from benchctl.run.drivers.memcached import parse_output  # noqa: E402
 from driven_run import alternate, driven_run  # noqa: E402  (tests/perf is on sys.path when run as a script)
 
 THRESHOLD = 0.97

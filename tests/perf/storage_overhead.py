@@ -34,7 +34,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchctl.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
+from benchctl.run.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
 from benchctl.parsers import parse  # noqa: E402
 from driven_run import alternate, driven_run  # noqa: E402  (tests/perf is on sys.path when run as a script)
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import harness  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchctl import dmcrypt  # noqa: E402
+from benchctl.run.storage import dmcrypt  # noqa: E402
 
 pytestmark = pytest.mark.vm
 

@@ -1,0 +1,110 @@
+"""`benchctl plan`: from a pilot, the cheapest design resolving each claim.
+
+Inputs are the pilot's variance components per arm (stats/components.py,
+from analysis.analyze) and two costs: a reboot (--reboot-cost, default
+300 s: reboot, settle, warm-up) and an iteration (median gap between record
+timestamps `t` of consecutive iterations, or --iteration-cost). The search
+itself is stats/power.py (K&J's optimal repetitions extended with the effect
+size and a power target). With several claims each is planned at
+alpha / (number of claims), the level Holm's first step demands, so the
+planned design still resolves its claim after the family-wise correction.
+"""
+
+from __future__ import annotations
+
+import math
+
+from benchctl.analyze.claims import Claim
+from benchctl.analyze.stats import power
+
+WIDTH = 72
+
+
+def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None,
+              target: float = 0.8) -> list[dict]:
+    """One entry per claim (or per comparison with --effect)."""
+    comps = {(c["workload"], c["metric"]): c for c in result["comparisons"]}
+    reboot, it = result["costs"]["reboot_s"], result["costs"]["iteration_s"]
+    alpha = 1 - result["confidence"]
+    if claims:
+        alpha /= len(claims)
+    wanted = [(c.id, c.workload, c.metric, c.nearest_zero) for c in claims] if claims else \
+        [(f"{w}/{m}", w, m, effect_pct) for (w, m) in sorted(comps)]
+    out = []
+    for cid, workload, metric, eff in wanted:
+        comp = comps.get((workload, metric))
+        row = {"id": cid, "workload": workload, "metric": metric, "effect_pct": eff, "pilot": None,
+               "plan": None, "note": ""}
+        if comp is None:
+            row["note"] = f"no {metric} data for {workload} in both arms of the pilot"
+            out.append(row)
+            continue
+        vc = comp["variance_components"]
+        mean = comp["baseline"]["mean"]
+        within = tuple(_z(vc[a]["within_boot_var"]) for a in ("baseline", "candidate"))
+        between = tuple(_z(vc[a]["between_boot_var"]) for a in ("baseline", "candidate"))
+        row["pilot"] = {
+            "boots": [vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]],
+            "iterations_per_boot": [vc["baseline"]["iterations_per_boot"], vc["candidate"]["iterations_per_boot"]],
+            "between_boot_sd_pct": [100 * math.sqrt(x) / abs(mean) for x in between],
+            "within_boot_sd_pct": [100 * math.sqrt(x) / abs(mean) for x in within],
+            "measured_change_pct": comp["change_pct"],
+        }
+        p = power.plan(abs(eff) / 100 * mean, within, between, reboot, it, target=target, alpha=alpha)
+        row["plan"] = p.as_dict()
+        notes = []
+        if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
+            notes.append("pilot has one boot on a side: between-boot variance unknown and taken as 0; "
+                         "run a pilot with >= 3 boots per arm")
+        elif any(vc[a]["between_boot_var_raw"] < 0 for a in ("baseline", "candidate")):
+            notes.append("a between-boot variance estimate was negative and clamped to 0")
+        if p.note:
+            notes.append(p.note)
+        row["note"] = "; ".join(notes)
+        out.append(row)
+    return out
+
+
+def _z(x) -> float:
+    return 0.0 if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _hours(s: float | None) -> str:
+    return "n/a" if s is None else f"{s / 3600:.1f} h"
+
+
+def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0) -> str:
+    import textwrap
+    c = result["costs"]
+    alpha = 1 - result["confidence"]
+    level = f"alpha {alpha:.2g}/{n_claims} per claim (Holm)" if n_claims > 1 else f"alpha {alpha:.2g}"
+    lines = []
+    if result["simulated"]:
+        lines.append("*** SIMULATED DATA - model output, not a measurement ***")
+    lines += textwrap.wrap(
+        f"benchctl plan: {result['candidate']} vs {result['baseline']}, {target:.0%} power at "
+        f"{level}; reboot {c['reboot_s']:g} s, iteration {c['iteration_s']:.3g} s"
+        + (f" ({c['note']})" if c["note"] else " (from record timestamps or --iteration-cost)"), WIDTH)
+    lines.append("")
+    for r in rows:
+        lines.append(f"{r['id']}: {r['workload']} {r['metric']}, effect {r['effect_pct']:+g} %")
+        pl, pi = r["plan"], r["pilot"]
+        if pi:
+            lines += textwrap.wrap(
+                f"pilot {pi['boots'][0]}+{pi['boots'][1]} boots; noise as % of mean: between-boot "
+                f"{pi['between_boot_sd_pct'][0]:.2g}/{pi['between_boot_sd_pct'][1]:.2g}, within-boot "
+                f"{pi['within_boot_sd_pct'][0]:.2g}/{pi['within_boot_sd_pct'][1]:.2g} (sd)",
+                WIDTH, initial_indent="  ", subsequent_indent="    ")
+        if pl and pl["boots_per_arm"]:
+            kj = pl["kj_optimal_iterations"]
+            kjs = "inf" if kj is None or math.isinf(kj) else f"{kj:.1f}"
+            lines += textwrap.wrap(
+                f"=> {pl['boots_per_arm']} boots per arm x {pl['iterations_per_boot']} iterations per boot "
+                f"(power {pl['power']:.2f}, {_hours(pl['cost_s'])} for both arms; K&J optimal "
+                f"iterations per boot {kjs})", WIDTH, initial_indent="  ", subsequent_indent="    ")
+        elif pl:
+            lines += textwrap.wrap(f"=> {pl['note']}", WIDTH, initial_indent="  ", subsequent_indent="    ")
+        if r["note"]:
+            lines += textwrap.wrap(f"note: {r['note']}", WIDTH, initial_indent="  ", subsequent_indent="    ")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,194 @@
+"""The host and kernel fingerprint (format benchctl-env/1, docs/result-format.md).
+
+The run engine takes one before and one after every run, and analyze uses
+them to refuse comparing runs from boots that differ in anything but the arm;
+so every value carries its source, and a value that could not be read is null
+with a reason rather than a guess.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from benchctl.documents import format_version, get, load_json
+from benchctl.env.probes.base import Context, Probe
+from benchctl.env.probes.cpu import CpuProbe
+from benchctl.env.probes.dmesg import DmesgProbe
+from benchctl.env.probes.host import BootProbe, HostProbe
+from benchctl.env.probes.kernel import CmdlineProbe, ConfigProbe, PageSizeProbe, ReleaseProbe
+from benchctl.env.probes.mapping import LinearMapProbe, RodataProbe
+from benchctl.env.probes.memory import MemoryProbe
+from benchctl.env.probes.tools import VERSION_ARGS, ToolsProbe
+from benchctl.env.probes.tuning import (GovernorProbe, KaslrProbe, NumaProbe, PerfParanoidProbe, SmtProbe,
+                                        ThpProbe)
+from benchctl.errors import InputError
+from benchctl.sizes import fmt_size
+
+FORMAT = "benchctl-env/1"
+FORMAT_MAJOR = 1
+
+# Order matters: later probes read what earlier ones found (release -> config ->
+# arch -> MIDR -> dmesg -> rodata -> expected/observed linear map).
+PROBES: tuple[type[Probe], ...] = (
+    ReleaseProbe, CmdlineProbe, ConfigProbe, HostProbe, PageSizeProbe, CpuProbe, DmesgProbe,
+    MemoryProbe, BootProbe, GovernorProbe, ThpProbe, SmtProbe, NumaProbe, PerfParanoidProbe, KaslrProbe,
+    RodataProbe, LinearMapProbe,
+)
+
+# Every path the contract promises; anything a probe did not reach is reported as missing.
+SCHEMA = (
+    "host.name", "host.arch",
+    "cpu.model", "cpu.count", "cpu.midr", "cpu.bbml2_noabort", "cpu.bbml2_dmesg",
+    "kernel.release", "kernel.version", "kernel.cmdline", "kernel.config", "kernel.page_size",
+    "rodata.requested", "rodata.effective",
+    "linear_map.state", "linear_map.source", "linear_map.bytes", "linear_map.expected",
+    "memory.total_kb", "memory.free_kb", "memory.available_kb", "memory.page_tables_kb", "memory.directmap",
+    "boot.id", "boot.uptime_s",
+    "tuning.governor", "tuning.thp_enabled", "tuning.thp_defrag", "tuning.smt", "tuning.numa_nodes",
+    "tuning.perf_event_paranoid", "tuning.kaslr",
+)
+SECTIONS = ("host", "cpu", "kernel", "rodata", "linear_map", "memory", "boot", "tuning", "tools")
+
+
+def check_root(root: Path) -> Path:
+    """A root is "/" or a recorded tree: a directory with proc/ in it."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("not a directory (--root must be / or a recorded tree)", root)
+    if not (root / "proc").is_dir():
+        raise InputError("not a recorded tree: no proc/ directory in it", root)
+    return root
+
+
+def collect(root: Path = Path("/"), *, which: Callable[[str], str | None] = shutil.which) -> dict:
+    """Fingerprint the system under `root` ("/" live, else a recorded tree).
+
+    Missing sources become null + reason; only bad input raises (InputError):
+    a root that is not a tree, an unreadable or undecodable file in a recorded
+    tree, a malformed kernel_page_tables line.
+    """
+    ctx = Context(check_root(root), which)
+    finish_tools = ToolsProbe().start(ctx)
+    try:
+        for probe in PROBES:
+            probe().run(ctx)
+    finally:
+        finish_tools()
+    for path in SCHEMA:
+        if path not in ctx.values:
+            ctx.miss(path, "not collected")
+    fp: dict[str, Any] = {
+        "format": FORMAT,
+        "taken_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "root": str(ctx.root.resolve()),
+        "simulated": False,
+    }
+    for section in SECTIONS:
+        fp[section] = {}
+    for path, value in ctx.values.items():
+        _put(fp, path, value)
+    if ctx.live and isinstance(fp.get("tools"), dict):
+        fp["tools"] = {name: fp["tools"].get(name) for name in VERSION_ARGS}
+    fp["sources"] = dict(sorted(ctx.sources.items()))
+    fp["missing"] = dict(sorted(ctx.missing.items()))
+    fp["warnings"] = list(ctx.warnings)
+    fp["verdict"] = verdict(fp)
+    return fp
+
+
+def _put(tree: dict, dotted: str, value: Any) -> None:
+    # Paths are "section.key"; a key may itself hold a dot ("tools.mkfs.xfs").
+    section, _, key = dotted.partition(".")
+    if not key:
+        tree[section] = value
+        return
+    if not isinstance(tree.get(section), dict):
+        tree[section] = {}
+    tree[section][key] = value
+
+
+_STATE_WORDS = {"block": "block-mapped linear map", "pte": "PTE-mapped linear map",
+                "mixed": "mixed linear map", "unknown": "linear map state unknown"}
+
+
+def verdict(fp: dict) -> str:
+    """One line, arm first: "arm: block-mapped linear map (ptdump), BBML2_NOABORT CPU, rodata=full"."""
+    state = get(fp, "linear_map.state", "unknown")
+    words = _STATE_WORDS.get(state, state)
+    if state == "mixed" and get(fp, "linear_map.block_fraction") is not None:
+        words += f" ({get(fp, 'linear_map.block_fraction'):.0%} in blocks)"
+    source = get(fp, "linear_map.source")
+    if source == "inferred":
+        words += " (inferred, not observed)"
+    elif source:
+        words += f" ({source})"
+    parts = [f"arm: {words}"]
+    arch = get(fp, "host.arch")
+    if arch == "aarch64":
+        bbml2 = get(fp, "cpu.bbml2_noabort")
+        if bbml2 is True:
+            parts.append("BBML2_NOABORT CPU")
+        elif bbml2 is False:
+            parts.append(f"no BBML2_NOABORT ({get(fp, 'cpu.model', 'CPU unknown')})")
+        else:
+            parts.append("BBML2_NOABORT unknown")
+        parts.append(f"rodata={get(fp, 'rodata.effective')}" if get(fp, "rodata.effective") else "rodata unknown")
+    else:
+        parts.append(f"{arch or 'unknown architecture'} host (the experiment is arm64)")
+    if fp.get("warnings"):
+        n = len(fp["warnings"])
+        parts.append(f"{n} warning{'s' if n != 1 else ''}")
+    return ", ".join(parts)
+
+
+def summary(fp: dict) -> str:
+    """The human text of `benchctl env`: the verdict, then a few lines of context."""
+    g = lambda path, default="?": get(fp, path, default)  # noqa: E731
+    lines = [fp.get("verdict") or verdict(fp)]
+    lines.append(f"host:       {g('host.name')} ({g('host.arch')}), {g('cpu.model')} x {g('cpu.count')}")
+    page = get(fp, "kernel.page_size")
+    lines.append(f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages; "
+                 f"cmdline: {g('kernel.cmdline', '')}")
+    if get(fp, "host.arch") == "aarch64":
+        midrs = ", ".join(f"{m['value']} ({m['name']}) cpus {m['cpus']}" for m in g("cpu.midr", []))
+        lines.append(f"cpu:        MIDR {midrs or '?'}; allow-list: {g('cpu.bbml2_noabort', 'unknown')}, "
+                     f"kernel log: {g('cpu.bbml2_dmesg', 'unknown')}")
+        lines.append(f"rodata:     requested {g('rodata.requested', '(none)')}, effective {g('rodata.effective')}")
+    census = get(fp, "linear_map.bytes")
+    mapped = ", ".join(f"{k} {fmt_size(v)}" for k, v in census.items() if v) if census else "not observed"
+    lines.append(f"linear map: {g('linear_map.state')} ({g('linear_map.source')}): {mapped}")
+    if get(fp, "linear_map.expected"):
+        lines.append(f"expected:   {g('linear_map.expected')}: {g('linear_map.expected_reason', '')}")
+    lines.append(f"memory:     MemTotal {g('memory.total_kb')} kB, MemFree {g('memory.free_kb')} kB, "
+                 f"PageTables {g('memory.page_tables_kb')} kB")
+    gov = get(fp, "tuning.governor")
+    gov_text = ",".join(sorted(set(gov.values()))) if isinstance(gov, dict) else "none"
+    lines.append(f"tuning:     governor {gov_text}, THP {g('tuning.thp_enabled')}/{g('tuning.thp_defrag')}, "
+                 f"SMT {g('tuning.smt')}, NUMA nodes {g('tuning.numa_nodes')}, "
+                 f"perf_event_paranoid {g('tuning.perf_event_paranoid')}, KASLR {g('tuning.kaslr')}")
+    tools = fp.get("tools")
+    if isinstance(tools, dict):
+        lines.append("tools:      " + ", ".join(f"{k} {v}" for k, v in tools.items() if v))
+    lines.append(f"boot:       {g('boot.id')}, up {g('boot.uptime_s')} s")
+    for w in fp.get("warnings", []):
+        lines.append(f"warning:    {w}")
+    return "\n".join(lines)
+
+
+def load(path: Path) -> dict:
+    """Read a stored fingerprint; InputError (naming the file) if unreadable, not one,
+    or written in a newer major version of the format."""
+    data = load_json(path)
+    fmt = data.get("format") if isinstance(data, dict) else None
+    try:
+        major = format_version(fmt, "benchctl-env")
+    except ValueError:
+        major = None
+    if major is None:
+        raise InputError(f"not a fingerprint: format is {fmt!r}, expected {FORMAT!r}", path)
+    if major > FORMAT_MAJOR:
+        raise InputError(f"written in {fmt}, newer than this benchctl reads ({FORMAT}); upgrade benchctl", path)
+    return data

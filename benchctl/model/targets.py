@@ -1,0 +1,64 @@
+"""The claims the model predicts: the same claims files analyze judges.
+
+Parsing and validation live in benchctl.analyze.claims (one loader for the whole
+tool); this module only adds what the model needs on top: the claimed change
+as a (low, high) pair and which workload access profile predicts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchctl.analyze import claims as claims_file
+from benchctl.errors import InputError
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    workload: str        # as written in the claims file
+    metric: str
+    published: tuple[float, float] | None  # claimed change in percent (low, high)
+    kind: str            # model workload key ("memcached", "dmcrypt", "seqread", "boot") or ""
+
+    @property
+    def published_sign(self) -> int:
+        if not self.published:
+            return 0
+        mid = (self.published[0] + self.published[1]) / 2
+        return (mid > 0) - (mid < 0)
+
+
+def model_kind(workload: str) -> str:
+    w = workload.lower()
+    if "memcache" in w:
+        return "memcached"
+    if "crypt" in w or "fio" in w:
+        return "dmcrypt"
+    if "seq" in w or "xfs" in w:
+        return "seqread"
+    if "boot" in w or "mem" in w:
+        return "boot"
+    return ""
+
+
+def default_claims_path() -> Path | None:
+    """analysis/claims/bbml2.toml in the current directory or the source tree."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        p = base / "analysis" / "claims" / "bbml2.toml"
+        if p.is_file():
+            return p
+    return None
+
+
+def load_claims(path: Path | None = None) -> tuple[list[Claim], str]:
+    """(claims, where they came from)."""
+    path = Path(path) if path else default_claims_path()
+    if path is None:
+        raise InputError("no claims file found (analysis/claims/bbml2.toml); give one with --claims FILE")
+    out = [Claim(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload))
+           for c in claims_file.load_claims(path)]
+    if not out:
+        raise InputError("no [[claim]] entries found", path)
+    return out, str(path)

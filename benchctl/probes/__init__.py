@@ -1,6 +1,0 @@
-"""Probes: one small class per setting, each reading from an injected root.
-
-Every probe writes values at dotted paths of the fingerprint together with
-where each came from, or null plus the reason it could not be read; see
-benchctl/fingerprint.py for the order they run in.
-"""

@@ -1,0 +1,114 @@
+"""The tidy table every source becomes (docs/result-format.md), and writing it out.
+
+One table shape, so analyze, plan and export never care where data came
+from:
+
+    arm, host, boot, run, workload, iteration, metric, value, unit
+    (+ optional t, simulated, note)
+
+with per-boot metadata (BootMeta) beside it and the rows left out, each with
+its reason (Skipped). Loading from run folders or CSV is results/loader.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchctl.results.fsutil import atomic_open
+
+COLUMNS = ["arm", "host", "boot", "run", "workload", "iteration", "metric", "value", "unit"]
+OPTIONAL = ["t", "simulated", "note"]
+MAX_LISTED = 8  # skipped lines listed per (file, reason) in messages
+
+
+@dataclass
+class Skipped:
+    """A row, line or file left out of the analysis, and why."""
+
+    file: str
+    line: int | None
+    reason: str
+    arm: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class BootMeta:
+    """What analyze needs to know about one run on one boot."""
+
+    arm: str
+    host: str
+    boot: str
+    run: str
+    workload: str
+    source: str
+    kernel_release: str | None = None
+    kernel_cmdline: str | None = None
+    governor: str | None = None
+    thp_enabled: str | None = None
+    linear_map_before: str | None = None
+    linear_map_after: str | None = None
+    tainted: bool = False
+    taint_lines: list[str] = field(default_factory=list)
+    started: float | None = None      # epoch seconds
+    simulated: bool = False
+    status: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Tidy:
+    """The loaded table: `df, boots, skipped = load_runs(dirs)` also works."""
+
+    df: Any                     # pandas.DataFrame, COLUMNS + t, simulated, note
+    boots: list[BootMeta]
+    skipped: list[Skipped]
+
+    def __iter__(self):
+        return iter((self.df, self.boots, self.skipped))
+
+
+def summarize_skipped(skipped: list[Skipped]) -> list[str]:
+    """One message per (file, reason): the first few lines and a count."""
+    groups: dict[tuple[str, str], list[int | None]] = {}
+    for s in skipped:
+        groups.setdefault((s.file, s.reason), []).append(s.line)
+    out = []
+    for (f, reason), lines in groups.items():
+        nums = [x for x in lines if x is not None]
+        if not nums:
+            out.append(f"{f}: {reason}")
+            continue
+        shown = ", ".join(str(x) for x in nums[:MAX_LISTED])
+        more = f" and {len(nums) - MAX_LISTED} more" if len(nums) > MAX_LISTED else ""
+        word = "line" if len(nums) == 1 else "lines"
+        out.append(f"{f}: {word} {shown}{more}: {reason} (skipped)")
+    return out
+
+
+def empty_frame() -> Any:
+    """A table with the tidy columns and no rows."""
+    import pandas as pd
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS + OPTIONAL})
+
+
+def write_tidy(df, path: str | Path, fmt: str = "csv") -> None:
+    """Write the tidy table atomically: csv (COLUMNS first) or json (a list of records)."""
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"fmt must be csv or json, not {fmt!r}")
+    path = Path(path)
+    cols = [c for c in COLUMNS + OPTIONAL if c in df.columns]
+    out = df[cols]
+    with atomic_open(path, "w", encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            out.to_csv(f, index=False)
+        else:
+            f.write(out.to_json(orient="records", indent=None))
+            f.write("\n")
