@@ -7,7 +7,8 @@ import pytest
 
 from benchctl.errors import InputError, UsageError
 from benchctl.model.targets import load_claims, model_kind
-from benchctl.model.predict import derived_mapping, load_machine
+from benchctl.model.predict import derived_mapping
+from benchctl.model.profiles import load_machine
 from benchctl.model.profiles import Figure, apply_overrides, cpu_names, load_cpu, load_workloads
 
 PROFILES = ["neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "ampereone", "cortex-x4", "generic"]
@@ -169,3 +170,12 @@ def test_model_reads_claims_through_the_one_claims_loader(tmp_path):
     bad.write_text('[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\nvalue = 3.5\n')
     with pytest.raises(InputError, match="direction"):
         load_claims(bad)
+
+
+def test_docs_list_every_number_with_its_source():
+    from pathlib import Path
+
+    from benchctl.model.profiles import number_table
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    assert number_table() in docs, "regenerate the number table in docs/model.md (number_table())"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from benchctl.model import costmodel
-from benchctl.model.predict import Model, load_machine
+from benchctl.model.predict import Model
+from benchctl.model.profiles import load_machine
 from benchctl.model.profiles import load_cpu, load_workloads
 from benchctl.model.simulate import nominal
 from benchctl.model.tlbsim import TLBLevel, simulate_reference

@@ -93,7 +93,7 @@ def group() -> None:
 def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, as_json) -> None:
     """Linear-map page tables and the MemTotal/MemFree change (exact)."""
     from benchctl.model.pagetables import boot_memory, compare, from_fingerprint, parse_granule
-    from benchctl.model.predict import load_machine
+    from benchctl.model.profiles import load_machine
     from benchctl.sizes import fmt_size, parse_size
     from benchctl.documents import load_json
 

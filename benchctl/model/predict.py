@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from benchctl.documents import load_toml
 from benchctl.errors import UsageError
 from benchctl.model import costmodel, montecarlo
 from benchctl.model.targets import Claim, load_claims
@@ -44,10 +43,9 @@ from benchctl.model.profiles import (
     CpuProfile,
     Figure,
     WorkloadProfile,
-    data_path,
     apply_overrides,
-    figure,
     load_cpu,
+    load_machine,
     load_workloads,
 )
 
@@ -56,14 +54,6 @@ DEFAULT_DRAWS = 4000
 CHUNK = 1000
 BASELINE_KERNEL = "6.17.0"    # the series reverted: rodata=full maps the linear map with PTEs
 CANDIDATE_KERNEL = "6.18.0"   # the series: blocks on an allow-listed CPU
-
-
-def load_machine(path: Path | None = None) -> dict[str, Figure]:
-    path = Path(path) if path else data_path("machine.toml")
-    doc = load_toml(path).get("machine")
-    if not isinstance(doc, dict):
-        raise UsageError(f"{path}: no [machine] table")
-    return {f"machine.{k}": figure(raw, f"machine: {k}", path) for k, raw in doc.items()}
 
 
 @dataclass

@@ -34,7 +34,7 @@ REGION_FIELDS = ("name", "space", "pattern", "footprint", "pages_per_op", "acces
 SPACES = ("linear", "user", "vmalloc", "vmemmap")
 PATTERNS = ("random", "stream")
 ACCESSES = ("touch", "copy", "copy-cached", "zero")
-SIZE_FIGURES = ("footprint", "folio")
+SIZE_FIGURES = ("footprint", "folio", "kernel_image", "kfence_pool", "used_after_boot", "boot_noise_sd")
 
 
 @dataclass(frozen=True)
@@ -301,6 +301,41 @@ def load_workloads(path: Path | None = None) -> dict[str, WorkloadProfile]:
     return out
 
 
+def load_machine(path: Path | None = None) -> dict[str, Figure]:
+    """The modelled machine's figures beyond its CPU (data/machine.toml), as "machine.<name>"."""
+    path = Path(path) if path else data_path("machine.toml")
+    doc = load_toml(path).get("machine")
+    if not isinstance(doc, dict):
+        raise InputError("no [machine] table", path)
+    return {f"machine.{k}": figure(raw, f"machine: {k}", path) for k, raw in doc.items()}
+
+
+def number_table(cpus: list[str] | None = None) -> str:
+    """docs/model.md's table of every number the model uses, with its source (generated from the data files)."""
+    from benchctl.sizes import fmt_size
+
+    def cell(name: str, f: Figure) -> str:
+        size = name.split(".")[-1] in SIZE_FIGURES
+        fmt = (lambda x: fmt_size(int(x)).replace(" ", "")) if size else (lambda x: f"{x:g}")
+        return f.describe(fmt) if isinstance(f.value, (int, float, list)) and not isinstance(f.value, bool) \
+            else str(f.value)
+
+    rows = ["| figure | value or distribution | status | source |", "|---|---|---|---|"]
+    groups: list[tuple[str, dict[str, Figure]]] = [("machine", load_machine())]
+    for key in cpus or cpu_names():
+        cpu = load_cpu(key)
+        groups.append((key, {"cpu.midr": cpu.midr, **cpu.figures}))
+    for wl in load_workloads().values():
+        groups.append((wl.key, wl.figures))
+    for title, figs in groups:
+        rows.append(f"| **{title}** | | | |")
+        for name, f in figs.items():
+            shown = name.replace("workload.", "").replace("_note", "")
+            src = f.source.replace("|", "/")
+            rows.append(f"| `{shown}` | {cell(name, f)} | {f.status} | {src} |")
+    return "\n".join(rows)
+
+
 def apply_overrides(figures: dict[str, Figure], overrides: list[str] | dict[str, Any]) -> dict[str, Figure]:
     """`figures` with `--set name=value` overrides applied: each set figure becomes fixed at that value."""
     out = dict(figures)
@@ -324,7 +359,7 @@ def _split_set(s: str) -> tuple[str, str]:
 def _coerce(name: str, v: Any) -> float:
     if not isinstance(v, str):
         return float(v)
-    if name.split(".")[-1] in SIZE_FIGURES or name == "model.kfence_pool":
+    if name.split(".")[-1] in SIZE_FIGURES:
         return float(parse_size(v, what=name, error=UsageError))
     try:
         num = float(v)

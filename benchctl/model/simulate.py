@@ -25,8 +25,8 @@ from benchctl.errors import UsageError
 from benchctl.results.metrics import info
 from benchctl.model.targets import load_claims
 from benchctl.model.pagetables import GiB, compare
-from benchctl.model.predict import Model, load_machine
-from benchctl.model.profiles import load_cpu, load_workloads
+from benchctl.model.predict import Model
+from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.results.store import RunFolder
 
 WINDOW_S = 10.0        # measurement window one iteration's counters cover
