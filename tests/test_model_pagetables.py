@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.model.pagetables import (GiB, KiB, MiB, TiB, boot_memory, compare, from_fingerprint, leaf_size_at,
-                                      parse_granule)
+from benchctl.model.pagetables import GiB, KiB, MiB, TiB, boot_memory, compare, from_fingerprint, leaf_size_at, parse_granule
 from benchctl.sizes import fmt_size, parse_size
 
 

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.model.targets import load_claims, model_kind
 from benchctl.model.predict import derived_mapping
-from benchctl.model.profiles import load_machine
-from benchctl.model.profiles import Figure, apply_overrides, cpu_names, load_cpu, load_workloads
+from benchctl.model.profiles import Figure, apply_overrides, cpu_names, load_cpu, load_machine, load_workloads
+from benchctl.model.targets import load_claims, model_kind
 
 PROFILES = ["neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "ampereone", "cortex-x4", "generic"]
 # domain.md "Which CPUs get block mappings": (implementer, part, on the allow-list)

@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.results.fsutil import read_jsonl
 from benchctl.model.calibrate import calibrate
 from benchctl.model.predict import Model
-from benchctl.model.profiles import load_machine
-from benchctl.model.profiles import load_cpu, load_workloads
+from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.simulate import nominal, simulate
+from benchctl.results.fsutil import read_jsonl
 from benchctl.results.store import RunFolder
-
 
 
 @pytest.fixture(scope="module")

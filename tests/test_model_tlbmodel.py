@@ -7,8 +7,7 @@ import pytest
 
 from benchctl.model import costmodel
 from benchctl.model.predict import Model
-from benchctl.model.profiles import load_machine
-from benchctl.model.profiles import load_cpu, load_workloads
+from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.simulate import nominal
 from benchctl.model.tlbsim import TLBLevel, simulate_reference
 from benchctl.model.traces import leaf_lines, stage_trace

@@ -19,7 +19,7 @@ import pytest
 from benchctl.errors import InputError
 from benchctl.model.calibrate import probe_summary
 from benchctl.parsers import ParseError, detect
-from benchctl.parsers.tlbprobe import parse, paired_penalties
+from benchctl.parsers.tlbprobe import paired_penalties, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parsers"
 THP = FIXTURES / "tlb-probe-x86-kvm-512M-thp.txt"

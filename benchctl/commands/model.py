@@ -92,10 +92,10 @@ def group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, as_json) -> None:
     """Linear-map page tables and the MemTotal/MemFree change (exact)."""
+    from benchctl.documents import load_json
     from benchctl.model.pagetables import boot_memory, compare, from_fingerprint, parse_granule
     from benchctl.model.profiles import load_machine
     from benchctl.sizes import fmt_size, parse_size
-    from benchctl.documents import load_json
 
     g = parse_granule(granule) if granule else None
     notes = []
@@ -344,10 +344,10 @@ def simulate(cpu, arms, boots, iterations, out_dir, workloads, boot_noise, itera
     claims = claims_file or CLAIMS_FILE
     out = wrap(f"{BANNER}: wrote {len(paths)} simulated run folders under {out_dir}")
     out.append("next:")
-    where = paths[0].parent
+    where = str(paths[0].parent)
     try:
         rel = os.path.relpath(where)
-        where = rel if len(rel) < len(str(where)) else where
+        where = rel if len(rel) < len(where) else where
     except ValueError:
         pass
     out += shell_lines(["benchctl", "analyze", f"{where}/*", "--baseline", "pte", "--candidate", "block",

@@ -154,11 +154,11 @@ def references(stage: Stage, v: dict[str, np.ndarray], base: str, arm: str, ram:
             continue
         s = v[f"{rb}.zipf"]
         if not linear_blocks:
-            size = float(FIXED_SIZES.get(r.space, PAGE))
-            units = np.maximum(F / size, 1.0)
+            fixed = float(FIXED_SIZES.get(r.space, PAGE))
+            units = np.maximum(F / fixed, 1.0)
             counts, prob = zipf_bins(units, s)
             for j in range(counts.shape[1]):
-                out.groups.append(Group(ri, counts[:, j], k * prob[:, j], np.full(n, size)))
+                out.groups.append(Group(ri, counts[:, j], k * prob[:, j], np.full(n, fixed)))
             continue
         sizes, w = shares
         pages = np.maximum(F / PAGE, 1.0)

@@ -76,10 +76,10 @@ def parse_granule(value: str | int) -> int:
         if g in LAYOUTS:
             return g
         raise UsageError(f"unsupported granule {value!r}; use 4k, 16k or 64k")
-    g = GRANULE_NAMES.get(str(value).strip().lower().removesuffix("b").removesuffix("i"))
-    if g is None:
+    named = GRANULE_NAMES.get(str(value).strip().lower().removesuffix("b").removesuffix("i"))
+    if named is None:
         raise UsageError(f"unsupported granule {value!r}; use 4k, 16k or 64k")
-    return g
+    return named
 
 
 @dataclass(frozen=True)

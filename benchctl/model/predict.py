@@ -37,7 +37,6 @@ import numpy as np
 
 from benchctl.errors import UsageError
 from benchctl.model import costmodel, montecarlo
-from benchctl.model.targets import Claim, load_claims
 from benchctl.model.pagetables import STRUCT_PAGE, GiB, KiB, compare
 from benchctl.model.profiles import (
     CpuProfile,
@@ -48,6 +47,7 @@ from benchctl.model.profiles import (
     load_machine,
     load_workloads,
 )
+from benchctl.model.targets import Claim, load_claims
 
 FORMAT = "benchctl-model-prediction/2"
 DEFAULT_DRAWS = 4000
@@ -202,9 +202,13 @@ def claim_change(model: Model, claim: Claim, v: dict[str, np.ndarray],
     return _pct(b.throughput / p.throughput - 1.0), details
 
 
-def mechanism(model: Model, claim: Claim, details: dict[str, Any], w: np.ndarray | None) -> tuple[str, dict[str, Any]]:
+def mechanism(model: Model, claim: Claim, details: dict[str, Any],
+              w: np.ndarray | None) -> tuple[str, dict[str, Any]]:
     """One sentence naming what moves the number, with the medians behind it."""
-    med = lambda x: float(montecarlo.weighted_quantile(np.asarray(x, float), 0.5, w)[0])
+    def med(x: Any) -> float:
+        return float(montecarlo.weighted_quantile(np.asarray(x, float), 0.5, w)[0])
+
+    facts: dict[str, Any]
     if not model.blocks_in_candidate:
         return (f"none: {model.cpu.name} is not on the BBML2_NOABORT allow-list, so the patched kernel "
                 "maps the linear map with PTEs as the baseline does"), {}
@@ -228,7 +232,7 @@ def mechanism(model: Model, claim: Claim, details: dict[str, Any], w: np.ndarray
                 f"{100 * facts['walk_share_pte']:.1f} % of a request's time on PTEs"), facts
     names = [s.name for s in wl.stages]
     counts = {n: sum(1 for s in p.bottleneck if s == n) for n in names}
-    neck = max(counts, key=counts.get)
+    neck = max(counts, key=lambda n: counts[n])
     sp, sb = p.stages[neck], b.stages[neck]
     facts = {"bottleneck_stage": neck, "bottleneck_share": counts[neck] / len(p.bottleneck),
              "time_ns_per_op": [med(sp.time_ns), med(sb.time_ns)], "walk_ns_per_op": [med(sp.walk_ns), med(sb.walk_ns)],
@@ -352,7 +356,9 @@ def _merge(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _merge_arm(parts: list[costmodel.ArmCost]) -> costmodel.ArmCost:
-    cat = lambda xs: None if xs[0] is None else np.concatenate(xs)
+    def cat(xs: list) -> np.ndarray | None:
+        return None if xs[0] is None else np.concatenate(xs)
+
     stages = {}
     for name in parts[0].stages:
         sc = [p.stages[name] for p in parts]

@@ -21,7 +21,6 @@ from benchctl.documents import load_toml
 from benchctl.errors import InputError, UsageError
 from benchctl.sizes import parse_size
 
-
 STATUSES = ("published", "measured", "assumed")
 # fixed: one value; uniform/loguniform: low..high; triangular: low, mode = value, high;
 # normal: mean = value, sd (clipped to low..high when given)
@@ -57,7 +56,8 @@ class Figure:
         """n draws (the value n times if fixed)."""
         if self.dist == "fixed":
             return np.full(n, float(self.value))
-        lo, hi = (float(self.low) if self.low is not None else None), (float(self.high) if self.high is not None else None)
+        lo = float(self.low) if self.low is not None else -np.inf
+        hi = float(self.high) if self.high is not None else np.inf
         if self.dist == "uniform":
             return rng.uniform(lo, hi, n)
         if self.dist == "loguniform":
@@ -65,13 +65,14 @@ class Figure:
         if self.dist == "triangular":
             return rng.triangular(lo, float(self.value), hi, n)
         x = rng.normal(float(self.value), float(self.sd or 0.0), n)
-        return np.clip(x, lo if lo is not None else -np.inf, hi if hi is not None else np.inf)
+        return np.clip(x, lo, hi)
 
     def quantile(self, q: float) -> float:
         """The q-quantile of the distribution (q=0.5: the median the CLI calls nominal)."""
         if self.dist == "fixed":
             return float(self.value)
-        lo, hi = float(self.low), float(self.high) if self.high is not None else None
+        lo = float(self.low) if self.low is not None else -np.inf
+        hi = float(self.high) if self.high is not None else np.inf
         if self.dist == "uniform":
             return lo + q * (hi - lo)
         if self.dist == "loguniform":
@@ -82,7 +83,7 @@ class Figure:
                 hi - np.sqrt((1 - q) * (hi - lo) * (hi - float(self.value)))
         from scipy.stats import norm
 
-        return float(np.clip(float(self.value) + float(self.sd or 0.0) * norm.ppf(q), lo, hi if hi is not None else np.inf))
+        return float(np.clip(float(self.value) + float(self.sd or 0.0) * norm.ppf(q), lo, hi))
 
     def describe(self, fmt=lambda v: f"{v:g}") -> str:
         """'2 (uniform 1..4)' style text for tables."""
@@ -127,7 +128,7 @@ def figure(raw: Any, where: str, path: Path | None, *, size: bool = False, descr
                 raise InputError(f"{where}: a normal distribution needs sd >= 0", path)
         elif low is None or high is None or not (low <= value <= high) or low > high:
             raise InputError(f"{where}: {dist} needs low <= value <= high", path)
-        if dist == "loguniform" and low <= 0:
+        if dist == "loguniform" and (low is None or low <= 0):
             raise InputError(f"{where}: loguniform needs low > 0", path)
     elif status == "assumed" and numeric and not descriptive:
         raise InputError(f"{where}: an assumed number needs a distribution (dist with low/high, or sd)", path)

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from benchctl.errors import UsageError
-from benchctl.results.metrics import info
-from benchctl.model.targets import load_claims
 from benchctl.model.pagetables import GiB, compare
 from benchctl.model.predict import Model
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
+from benchctl.model.targets import load_claims
+from benchctl.results.metrics import info
 from benchctl.results.store import RunFolder
 
 WINDOW_S = 10.0        # measurement window one iteration's counters cover
@@ -63,11 +63,12 @@ def arm_metrics(model: Model, kind: str, arm: str, v: dict[str, np.ndarray] | No
     f = float(v["cpu.freq_ghz"][0])
     if wl.kind == "request":
         sc = next(iter(a.stages.values()))
+        assert a.time_ns is not None and a.mpki is not None   # a request workload has both
         t_op = float(a.time_ns[0]) * 1e-9
         rate = SERVER_THREADS / t_op
         u = float(v[f"workload.{kind}.utilization"][0])
         pte = model.workload(kind, v)["pte"]
-        rho = u * float(a.time_ns[0]) / float(pte.time_ns[0])
+        rho = u * float(a.time_ns[0]) / float(pte.time_ns[0] if pte.time_ns is not None else a.time_ns[0])
         out["ops_per_sec"] = rate
         out["p99_latency_us"] = t_op * 1e6 / (1 - rho) * np.log(100.0)
         kinst = float(v[f"workload.{kind}.kernel_instructions_per_op"][0])

@@ -57,7 +57,8 @@ def stage_trace(stage: Stage, v: dict[str, Any], base: str, *, ram: int, arm: st
                 seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(addresses, mapping sizes, region index) for n_ops ops of one stage, at one draw `v` (scalars)."""
     rng = np.random.default_rng(seed)
-    cols, sizes, regions = [], [], []
+    cols: list[np.ndarray] = []
+    regions: list[np.ndarray] = []
     for ri, r in enumerate(stage.regions):
         rb = f"{base}.regions.{r.name}"
         k = max(1, int(round(float(v[f"{rb}.pages_per_op"]))))

@@ -68,8 +68,7 @@ def _int(fields: dict[str, str], key: str, lineno: int) -> int:
 @guarded
 def parse(text: str) -> ParseResult:
     """Measurements of one tlb-probe run (one engine iteration)."""
-    rows = [ln.strip() for ln in lines(text)]
-    rows = [(n, r) for n, r in enumerate(rows, 1) if r]
+    rows = [(n, r) for n, r in enumerate((ln.strip() for ln in lines(text)), 1) if r]
     if not rows or rows[0][1] != "tlb-probe 1":
         raise ParseError("not tlb-probe output (first line 'tlb-probe 1' expected)")
     config: dict[str, Any] = {}

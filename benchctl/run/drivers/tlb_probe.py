@@ -28,10 +28,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchctl.run import proctree
-from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError, ResourceError, RunFailed
 from benchctl.parsers import ParseError
+from benchctl.run import proctree
+from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.sizes import parse_size
 
 SOURCE = Path(__file__).with_name("tlb_probe.c")
