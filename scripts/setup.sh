@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(python3 python3-venv python3-pip memcached libmemcached-tools fio xfsprogs
-      e2fsprogs util-linux cryptsetup-bin dmsetup kmod procps linux-perf
+      e2fsprogs util-linux cryptsetup-bin dmsetup kmod procps linux-perf gcc libc6-dev
       openssh-client openssh-server iproute2)   # campaigns: ssh to hosts; the tests' hosts run sshd in netns
 # The nested-VM harness (tests/vm) needs these too; opt in with BENCHCTL_VM=1.
 if [ "${BENCHCTL_VM:-0}" = 1 ]; then

@@ -7,11 +7,13 @@ Hand rules (domain.md "Page-table arithmetic"): a table is one granule of
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.model.pagetables import GiB, KiB, MiB, TiB, compare, from_fingerprint, leaf_size_at, parse_granule
+from benchctl.model.pagetables import GiB, KiB, MiB, TiB, boot_memory, compare, from_fingerprint, leaf_size_at, parse_granule
 from benchctl.sizes import fmt_size, parse_size
 
 
@@ -139,13 +141,82 @@ def test_granules():
         parse_granule("8k")
 
 
-def test_from_fingerprint(tmp_path):
-    doc = {"format": "benchctl-env/1", "memory": {"total_kb": 258988984}, "kernel": {"page_size": 4096}}
+def test_from_fingerprint_adds_the_memmap():
+    # MemTotal of the published block arm (commit a166563e7ec3): the mapped RAM is MemTotal plus the memmap
+    # (1/64 of the mapped RAM at 4 KiB), so mapped = MemTotal x 64/63
+    doc = {"format": "benchctl-env/1", "memory": {"total_kb": 259505132}, "kernel": {"page_size": 4096},
+           "linear_map": {"state": "block"}}
     ram, g = from_fingerprint(doc)
-    assert g == 4096 and ram == 258988984 * 1024
+    assert g == 4096 and ram == (259505132 * 1024 * 64 // 63) // 4096 * 4096
+    # the PTE arm's MemTotal is also net of its own tables (8 bytes per 4 KiB): the same mapped RAM comes out
+    pte = dict(doc, memory={"total_kb": 258988984}, linear_map={"state": "pte"})
+    ram_pte, _ = from_fingerprint(pte)
+    assert abs(ram_pte - ram) < 8 * MiB
     with pytest.raises(InputError, match="total_kb"):
         from_fingerprint({"format": "benchctl-env/1", "memory": {}, "kernel": {"page_size": 4096}}, "f.json")
     with pytest.raises(InputError, match="page_size"):
         from_fingerprint({"format": "benchctl-env/1", "memory": {"total_kb": 1}, "kernel": {}}, "f.json")
     with pytest.raises(InputError):
         from_fingerprint(json.loads('{"x": 1}'))
+
+
+def test_published_memtotal_change_from_the_machine_description():
+    """The published machine's mapped RAM (MemTotal + memmap) needs 515,892 kB of tables more in the PTE arm:
+    0.05 % from the published MemTotal change, 259505132 - 258988984 = 516,148 kB."""
+    doc = {"format": "benchctl-env/1", "memory": {"total_kb": 259505132}, "kernel": {"page_size": 4096},
+           "linear_map": {"state": "block"}}
+    ram, g = from_fingerprint(doc)
+    b = boot_memory(ram, g)
+    assert b.mem_total_change // 1024 == pytest.approx(516148, rel=0.001)
+
+
+def test_boot_memory_rules():
+    b = boot_memory(256 * GiB, 4 * KiB, kfence_pool=2 * MiB, perm_changes=100)
+    assert b.mapped == 256 * GiB and b.memmap == 4 * GiB   # 64 bytes per 4 KiB page
+    # memblock tables lower MemTotal and MemFree alike; splits after boot lower MemFree only
+    assert b.mem_total_change == b.pte_arm_tables - b.block_arm_tables
+    assert b.mem_free_change == b.mem_total_change - b.split_tables and b.split_tables > 0
+    none = boot_memory(256 * GiB, 4 * KiB, block_allowed=False, perm_changes=100)
+    assert none.mem_total_change == 0 and none.mem_free_change == 0
+    less = boot_memory(256 * GiB, 4 * KiB, unmapped=4 * GiB)
+    assert less.mapped == 252 * GiB and less.mem_total_change < boot_memory(256 * GiB).mem_total_change
+    with pytest.raises(UsageError):
+        boot_memory(1 * GiB, unmapped=2 * GiB)
+
+
+QEMU = Path("/work/shared/fixtures/arm64")
+LINE = re.compile(r"^0x([0-9a-f]+)-0x([0-9a-f]+)\s+\d+[KMG]\s+(PMD|PTE)\b(.*)$")
+
+
+def _meminfo(tree: Path) -> dict[str, int]:
+    out = {}
+    for line in (tree / "proc/meminfo").read_text().splitlines():
+        k, _, v = line.partition(":")
+        out[k] = int(v.split()[0])
+    return out
+
+
+@pytest.mark.skipif(not (QEMU / "qemu-n1-6.1-4k-rodatafull").is_dir(), reason="shared arm64 fixtures not present")
+def test_memtotal_change_matches_real_kernels():
+    """Real arm64 6.1 guests (2 GiB, QEMU): rodata=full maps the linear map with PTEs, rodata=on with blocks.
+    The block arm's tables, counted from its dump: one PUD table, a PMD table for every GiB not mapped by a
+    PUD block, a PTE table for every 2 MiB holding PTE leaves (kernel alias, KFENCE pool, edges). MemTotal
+    differs by exactly the table bytes, MemFree by the same up to what the two boots did differently."""
+    pte, block = QEMU / "qemu-n1-6.1-4k-rodatafull", QEMU / "qemu-n1-6.1-4k-rodataon"
+    text = (block / "sys/kernel/debug/kernel_page_tables").read_text()
+    section = text.split("---[ Linear Mapping start ]---")[1].split("---[ Linear Mapping end ]---")[0]
+    pte_regions, pmd_regions = set(), set()
+    for line in section.splitlines():
+        m = LINE.match(line.strip())
+        if m:
+            for a in range(int(m[1], 16), int(m[2], 16), 2 * MiB):
+                pmd_regions.add(a // GiB)
+                if m[3] == "PTE":
+                    pte_regions.add(a // (2 * MiB))
+    mapped = 2 * GiB                                 # "Memory: .../2097152K available"
+    pte_tables = compare(mapped, 4 * KiB)["pte_arm_bytes"]
+    block_tables = (1 + len(pmd_regions) + len(pte_regions)) * 4 * KiB
+    change_kb = (pte_tables - block_tables) // 1024
+    assert change_kb == _meminfo(block)["MemTotal"] - _meminfo(pte)["MemTotal"] == 4080
+    free_change = _meminfo(block)["MemFree"] - _meminfo(pte)["MemFree"]
+    assert abs(free_change - change_kb) < 64      # alike, up to what the two boots did differently

@@ -1,12 +1,14 @@
-"""CPU and workload profiles: the shipped data is complete and honest; bad files fail clearly."""
+"""CPU, workload and machine profiles: the shipped data is complete and honest; bad files fail clearly."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from benchctl.errors import InputError, UsageError
+from benchctl.model.predict import derived_mapping
+from benchctl.model.profiles import Figure, apply_overrides, cpu_names, load_cpu, load_machine, load_workloads
 from benchctl.model.targets import load_claims, model_kind
-from benchctl.model.profiles import apply_overrides, cpu_names, load_cpu, load_workloads
 
 PROFILES = ["neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "ampereone", "cortex-x4", "generic"]
 # domain.md "Which CPUs get block mappings": (implementer, part, on the allow-list)
@@ -19,38 +21,53 @@ def test_all_profiles_ship():
 
 
 @pytest.mark.parametrize("key", sorted(ALLOW))
-def test_midr_and_allow_list_match_domain(key):
+def test_block_mapping_is_derived_from_the_midr(key):
     p = load_cpu(key)
-    midr = int(p.midr.value, 16)
     impl, part, listed = ALLOW[key]
-    assert (midr >> 24, (midr >> 4) & 0xFFF) == (impl, part)
-    assert p.on_allow_list is listed
-    assert p.bbml2_noabort.status == "published"
+    assert (p.midr_value >> 24, (p.midr_value >> 4) & 0xFFF) == (impl, part)
+    assert (derived_mapping(p, "6.18.0").state == "block") is listed
+    assert derived_mapping(p, "6.17.0").state == "pte"      # rodata=full without the series: PTEs everywhere
 
 
 def test_n1_published_geometry():
     p = load_cpu("neoverse-n1")
     f = p.figures
     assert f["cpu.tlb.L1D.entries"].value == 48 and f["cpu.tlb.L1D.entries"].status == "published"
-    assert f["cpu.tlb.L2.entries"].value == 1280 and f["cpu.tlb.L2.ways"].value == 5
-    levels = p.tlb_levels({k: v.value for k, v in f.items()})
-    assert levels[0].sets == 1 and levels[1].sets == 256
-    assert (1 << 30) not in levels[0].page_sizes and (1 << 30) in levels[1].page_sizes
+    assert f["cpu.tlb.L2.entries"].value == 1280 and f["cpu.l2_cycles"].value == 11
+    assert (1 << 30) not in p.tlb[0].page_sizes and (1 << 30) in p.tlb[1].page_sizes
 
 
 @pytest.mark.parametrize("key", PROFILES)
-def test_every_figure_has_provenance_and_walk_cost_is_assumed(key):
+def test_every_number_is_published_measured_or_a_distribution(key):
     p = load_cpu(key)
     for name, fig in p.figures.items():
-        assert fig.status in ("published", "assumed") and fig.source, name
+        assert fig.status in ("published", "measured", "assumed") and fig.source, name
+        if fig.status == "assumed" and isinstance(fig.value, (int, float)) and not name.endswith("ways_note"):
+            assert fig.uncertain, name
     # no official page-walk latency exists for any core (kernel.md section 5)
-    assert p.figures["cpu.walk_cycles"].status == "assumed"
+    assert p.figures["cpu.walk_fixed_ns"].status == "assumed"
 
 
-def test_ampereone_geometry_is_assumed_except_page_sizes():
-    p = load_cpu("ampereone")
-    assert p.figures["cpu.tlb.L2.entries"].status == "assumed"
-    assert p.page_sizes["L1D"].status == "published"
+def test_workload_and_machine_figures_are_all_sourced():
+    figs = {k: f for w in load_workloads().values() for k, f in w.figures.items()}
+    figs.update(load_machine())
+    for name, fig in figs.items():
+        assert fig.source, name
+        if fig.status == "assumed":
+            assert fig.uncertain, name
+
+
+def test_distributions():
+    rng = np.random.default_rng(1)
+    u = Figure(2.0, "assumed", "s", 1.0, 4.0, "loguniform")
+    x = u.sample(20000, rng)
+    assert x.min() >= 1.0 and x.max() <= 4.0 and np.median(x) == pytest.approx(2.0, rel=0.03)
+    assert u.quantile(0.5) == pytest.approx(2.0)
+    t = Figure(3.0, "assumed", "s", 1.0, 4.0, "triangular")
+    assert np.median(t.sample(20000, rng)) == pytest.approx(t.quantile(0.5), rel=0.02)
+    n = Figure(10.0, "measured", "s", 0.0, None, "normal", 2.0)
+    assert n.sample(20000, rng).std() == pytest.approx(2.0, rel=0.05)
+    assert Figure(5, "published", "s").sample(3, rng).tolist() == [5.0, 5.0, 5.0]
 
 
 def write(tmp_path, text):
@@ -63,13 +80,20 @@ GOOD = """
 [x]
 name = "X"
 midr = { value = "0x410FD0C0", status = "published", source = "s" }
-bbml2_noabort = { value = true, status = "assumed", source = "s" }
-freq_ghz = { value = 3.0, status = "assumed", source = "s" }
-walk_cycles = { value = 30, low = 10, high = 50, status = "assumed", source = "s" }
-mem_latency_ns = { value = 100, status = "assumed", source = "s" }
+freq_ghz = { value = 3.0, low = 2, high = 4, dist = "uniform", status = "assumed", source = "s" }
+l2_kib = { value = 1024, status = "published", source = "s" }
+slc_mib = { value = 32, status = "published", source = "s" }
+l2_cycles = { value = 11, status = "published", source = "s" }
+slc_ns = { value = 30, low = 20, high = 40, dist = "uniform", status = "assumed", source = "s" }
+dram_ns = { value = 90, low = 80, high = 100, dist = "uniform", status = "assumed", source = "s" }
+walk_fixed_ns = { value = 6, low = 3, high = 15, dist = "loguniform", status = "assumed", source = "s" }
+copy_walk_fraction = { value = 0.8, low = 0.5, high = 1, dist = "uniform", status = "assumed", source = "s" }
+mlp = { value = 16, low = 8, high = 24, dist = "uniform", status = "assumed", source = "s" }
+seq_copy_gbs = { value = 20, low = 10, high = 30, dist = "uniform", status = "assumed", source = "s" }
+prefetch_boundary = { value = 0.5, low = 0, high = 1, dist = "uniform", status = "assumed", source = "s" }
 [[x.tlb]]
 name = "L1D"
-entries = { value = 8, status = "assumed", source = "s" }
+entries = { value = 8, status = "published", source = "s" }
 ways = { value = "full", status = "assumed", source = "s" }
 page_sizes = { value = ["4K"], status = "assumed", source = "s" }
 """
@@ -77,7 +101,7 @@ page_sizes = { value = ["4K"], status = "assumed", source = "s" }
 
 def test_custom_profile_file(tmp_path):
     p = load_cpu("x", write(tmp_path, GOOD))
-    assert p.on_allow_list and p.figures["cpu.walk_cycles"].sweepable
+    assert p.figures["cpu.dram_ns"].uncertain and p.tlb[0].fully_associative
 
 
 def test_unknown_profile_lists_known():
@@ -86,12 +110,16 @@ def test_unknown_profile_lists_known():
 
 
 @pytest.mark.parametrize("edit,match", [
-    (lambda s: s.replace('freq_ghz = { value = 3.0, status = "assumed", source = "s" }\n', ""), "missing field.*freq_ghz"),
-    (lambda s: s.replace('entries = { value = 8, status = "assumed", source = "s" }\n', ""), "missing field.*entries"),
+    (lambda s: s.replace('l2_kib = { value = 1024, status = "published", source = "s" }\n', ""), "missing field.*l2_kib"),
+    (lambda s: s.replace('entries = { value = 8, status = "published", source = "s" }\n', ""), "missing field.*entries"),
     (lambda s: s.replace('status = "published"', 'status = "guessed"'), "status must be"),
-    (lambda s: s.replace('walk_cycles = { value = 30, low = 10, high = 50, status = "assumed", source = "s" }',
-                         'walk_cycles = { value = 30, status = "assumed" }'), "source note"),
-    (lambda s: s.replace('walk_cycles = { value = 30, low = 10, high = 50,', 'walk_cycles = { value = 300, low = 10, high = 50,'), "outside"),
+    (lambda s: s.replace('l2_cycles = { value = 11, status = "published", source = "s" }',
+                         'l2_cycles = { value = 11, status = "published" }'), "source note"),
+    (lambda s: s.replace('slc_ns = { value = 30, low = 20, high = 40, dist = "uniform",',
+                         'slc_ns = { value = 30,'), "needs a distribution"),
+    (lambda s: s.replace('value = 90, low = 80, high = 100', 'value = 900, low = 80, high = 100'), "low <= value"),
+    (lambda s: s.replace('dist = "loguniform"', 'dist = "cauchy"'), "dist must be"),
+    (lambda s: s.replace('value = "0x410FD0C0"', 'value = "N1"'), "hexadecimal"),
     (lambda s: s.replace('[[x.tlb]]', '[[x.tlb]\n'), "not valid TOML"),
 ])
 def test_bad_profile_files(tmp_path, edit, match):
@@ -101,32 +129,32 @@ def test_bad_profile_files(tmp_path, edit, match):
     assert str(f) in str(e.value) and "\n" not in str(e.value)
 
 
-def test_workloads_ship_and_describe_regions():
+def test_workloads_ship_with_stages_and_regions():
     w = load_workloads()
     assert set(w) == {"memcached", "dmcrypt", "seqread"}
-    assert {r.name for r in w["dmcrypt"].regions} >= {"userbuf", "pagecache", "cryptbuf", "ramdisk"}
-    assert [r.kind for r in w["seqread"].regions][0] == "linear"
-    for wl in w.values():
-        for name, fig in wl.figures.items():
-            assert fig.status == "assumed" and fig.source, name  # nothing about these workloads is published
+    assert [s.name for s in w["dmcrypt"].stages] == ["fio", "writeback", "encrypt", "submit"]
+    assert w["memcached"].kind == "request" and w["seqread"].kind == "pipeline"
+    assert w["seqread"].stages[0].regions[0].pattern == "stream"
 
 
 def test_workload_missing_field(tmp_path):
     f = tmp_path / "w.toml"
-    f.write_text('[a]\ndescription = "x"\nheadline = ["iops"]\n')
+    f.write_text('[a]\nkind = "request"\ndescription = "x"\nheadline = ["iops"]\n')
     with pytest.raises(InputError, match="missing field"):
         load_workloads(f)
 
 
-def test_overrides():
+def test_overrides_fix_a_figure():
     w = load_workloads()["memcached"]
-    v = apply_overrides(w.figures, ["workload.memcached.regions.slab.footprint=2G", "workload.memcached.utilization=0.5"])
-    assert v["workload.memcached.regions.slab.footprint"] == 2 << 30 and v["workload.memcached.utilization"] == 0.5
+    v = apply_overrides(w.figures, ["workload.memcached.server.regions.slab.footprint=2G",
+                                    "workload.memcached.utilization=0.5"])
+    assert v["workload.memcached.server.regions.slab.footprint"].value == 2 << 30
+    assert v["workload.memcached.utilization"].value == 0.5 and not v["workload.memcached.utilization"].uncertain
     with pytest.raises(UsageError, match="unknown model parameter"):
         apply_overrides(w.figures, ["nonsense=1"])
     with pytest.raises(UsageError, match="name=value"):
         apply_overrides(w.figures, ["workload.memcached.utilization"])
-    with pytest.raises(UsageError, match="negative"):
+    with pytest.raises(UsageError, match=">= 0"):
         apply_overrides(w.figures, ["workload.memcached.utilization=-1"])
 
 
@@ -141,3 +169,12 @@ def test_model_reads_claims_through_the_one_claims_loader(tmp_path):
     bad.write_text('[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\nvalue = 3.5\n')
     with pytest.raises(InputError, match="direction"):
         load_claims(bad)
+
+
+def test_docs_list_every_number_with_its_source():
+    from pathlib import Path
+
+    from benchctl.model.profiles import number_table
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "model.md").read_text()
+    assert number_table() in docs, "regenerate the number table in docs/model.md (number_table())"

@@ -11,19 +11,18 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.results.fsutil import read_jsonl
 from benchctl.model.calibrate import calibrate
-from benchctl.model.predict import predict
-from benchctl.model.simulate import simulate
+from benchctl.model.predict import Model
+from benchctl.model.profiles import load_cpu, load_machine, load_workloads
+from benchctl.model.simulate import nominal, simulate
+from benchctl.results.fsutil import read_jsonl
 from benchctl.results.store import RunFolder
-
-FAST = ["model.ops=1500"]
 
 
 @pytest.fixture(scope="module")
 def sim_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
-    paths = simulate("ampereone", out, arms=["pte", "block"], boots=3, iterations=4, seed=7, overrides=FAST)
+    paths = simulate("ampereone", out, arms=["pte", "block"], boots=3, iterations=4, seed=7)
     return out, paths
 
 
@@ -59,7 +58,7 @@ def test_boot_ids_distinct_per_boot_shared_within(sim_dir):
     assert len({next(iter(ids)) for ids in by_boot.values()}) == 6
 
 
-def test_counters_rebuild_the_predicted_mpki(sim_dir):
+def test_counters_rebuild_the_nominal_mpki(sim_dir):
     _, paths = sim_dir
     sums = {"pte": [0.0, 0.0], "block": [0.0, 0.0]}
     for p in paths:
@@ -72,15 +71,28 @@ def test_counters_rebuild_the_predicted_mpki(sim_dir):
                 sums[m["arm"]][0] += r["value"]
             elif r["metric"] == "inst_retired_k":
                 sums[m["arm"]][1] += r["value"]
-    pred = next(p for p in predict("ampereone", workloads=["memcached"], overrides=FAST)["predictions"]
-                if p["claim"] == "memcached-tlb")
+    model = Model(load_cpu("ampereone"), load_workloads(), load_machine())
+    arms = model.workload("memcached", nominal(model))
     for arm in ("pte", "block"):
         mpki = 1000 * sums[arm][0] / sums[arm][1]
-        assert mpki == pytest.approx(pred["mpki"][arm], rel=0.03)
+        assert mpki == pytest.approx(float(arms[arm].mpki[0]), rel=0.03)
+
+
+def test_boot_memory_records_memtotal_and_memfree(sim_dir):
+    _, paths = sim_dir
+    vals = {}
+    for p in paths:
+        m = RunFolder.open(p).manifest
+        if m["workload"] == "boot-memory":
+            recs, _ = read_jsonl(p / "records.jsonl")
+            vals[m["arm"]] = {r["metric"]: r["value"] for r in recs}
+    d_total = vals["block"]["mem_total_kb"] - vals["pte"]["mem_total_kb"]
+    d_free = vals["block"]["mem_free_kb"] - vals["pte"]["mem_free_kb"]
+    assert 515_000 < d_total < 526_000 and d_free < d_total
 
 
 def test_off_allow_list_block_arm_is_pte_mapped(tmp_path):
-    paths = simulate("neoverse-n1", tmp_path, arms=["block"], boots=1, iterations=1, workloads=["memcached"], overrides=FAST)
+    paths = simulate("neoverse-n1", tmp_path, arms=["block"], boots=1, iterations=1, workloads=["memcached"])
     env = json.loads((paths[0] / "env-before.json").read_text())
     assert env["linear_map"]["state"] == "pte" and env["cpu"]["bbml2_noabort"] is False
 
@@ -94,28 +106,30 @@ def test_bad_arguments(tmp_path):
         simulate("pentium", tmp_path, arms=["pte"], boots=1, iterations=1)
 
 
-def test_calibrate_recovers_the_walk_cost_without_noise(tmp_path):
-    paths = simulate("ampereone", tmp_path, arms=["pte", "block"], boots=2, iterations=2, workloads=["memcached"],
-                     boot_cv=0.0, iter_cv=0.0, overrides=FAST)
+def test_counter_fit_has_standard_errors(tmp_path):
+    paths = simulate("ampereone", tmp_path, arms=["pte", "block"], boots=2, iterations=3, workloads=["memcached"])
     r = calibrate(paths)
-    assert r["simulated"] is True
-    fit = next(f for f in r["fits"] if f["workload"] == "memcached")
-    assert fit["walk_cycles_fitted"] == pytest.approx(30 + 0.3 * 110 * 3.0, rel=1e-6)  # walk_cycles + dram x ns x GHz
-    assert fit["predicted_change_pct"] == pytest.approx(fit["measured_change_pct"], rel=1e-6)
+    assert r["simulated"] is True and r["source"] == "perf counters"
+    fit = r["fits"][0]
+    assert fit["cycles_per_walk"]["mean"] > 0 and 0 < fit["cycles_per_walk"]["se"] < fit["cycles_per_walk"]["mean"]
 
 
 def test_calibrate_needs_counters(tmp_path):
     f = RunFolder.create(tmp_path, host="h", workload="memcached", arm="pte", run_id="r1")
     f.record(0, "ops_per_sec", 1000.0, "ops/s")
-    with pytest.raises(InputError, match="dtlb_walk_k, inst_retired_k and cycles_k") as e:
+    with pytest.raises(InputError, match="dtlb_walk_k, inst_retired_k, cycles_k") as e:
         calibrate([f.path])
     assert "ops_per_sec" in str(e.value) and "\n" not in str(e.value)
 
 
-def test_calibrate_one_arm_says_why_not(tmp_path):
-    paths = simulate("ampereone", tmp_path, arms=["pte"], boots=2, iterations=2, workloads=["seqread"], overrides=FAST)
-    fit = calibrate(paths)["fits"][0]
-    assert "walk_cycles_fitted" not in fit and "both arms" in fit["note"]
+def test_calibrate_refuses_one_arm_or_arms_that_do_not_differ(tmp_path):
+    paths = simulate("ampereone", tmp_path / "a", arms=["pte"], boots=2, iterations=2, workloads=["seqread"])
+    with pytest.raises(InputError, match="both arms"):
+        calibrate(paths)
+    # off the allow-list both arms are PTE-mapped: walk rates equal up to noise, nothing to fit
+    paths = simulate("neoverse-n1", tmp_path / "b", arms=["pte", "block"], boots=2, iterations=3, workloads=["memcached"])
+    with pytest.raises(InputError, match="do not differ|not resolved"):
+        calibrate(paths)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("benchctl.commands.analyze") is None,

@@ -76,10 +76,10 @@ def parse_granule(value: str | int) -> int:
         if g in LAYOUTS:
             return g
         raise UsageError(f"unsupported granule {value!r}; use 4k, 16k or 64k")
-    g = GRANULE_NAMES.get(str(value).strip().lower().removesuffix("b").removesuffix("i"))
-    if g is None:
+    named = GRANULE_NAMES.get(str(value).strip().lower().removesuffix("b").removesuffix("i"))
+    if named is None:
         raise UsageError(f"unsupported granule {value!r}; use 4k, 16k or 64k")
-    return g
+    return named
 
 
 @dataclass(frozen=True)
@@ -260,12 +260,69 @@ def _chunk_inside(r: Range, address: int, span: int) -> bool:
     return r.start <= lo and lo + span <= r.end
 
 
-def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
-    """(RAM bytes, granule bytes) from a `benchctl env --json` fingerprint.
+STRUCT_PAGE = 64   # sizeof(struct page) on 64-bit kernels: the memmap costs 64 bytes per granule
 
-    Uses memory.total_kb (MemTotal: what the kernel manages, a little less
-    than installed RAM, and already net of the PTE arm's tables) rounded down
-    to the granule, and kernel.page_size (bytes, or "4k"-style text).
+
+def memmap_bytes(mapped: int, granule: int) -> int:
+    """The memmap (struct pages) of `mapped` bytes of RAM: memblock-reserved, inside RAM, mapped by
+    the linear map like any other RAM (1/64 of RAM at 4 KiB, 1/256 at 16 KiB, 1/1024 at 64 KiB)."""
+    return mapped // granule * STRUCT_PAGE
+
+
+@dataclass(frozen=True)
+class BootMemory:
+    """What each arm leaves in MemTotal and MemFree right after boot (docs/model.md, "Boot memory").
+
+    The kernel's rules: map_mem() maps every memblock.memory range that is not
+    MEMBLOCK_NOMAP, allocating its page tables from memblock before the buddy
+    allocator exists, so the tables are reserved memory: they lower MemTotal
+    (totalram_pages) and, being never freed, MemFree by the same amount. The
+    memmap is reserved too, in both arms alike. Splits after boot (block arm:
+    module and BPF text, vmalloc'd memory with VM_FLUSH_RESET_PERMS) allocate
+    their tables from the page allocator: they lower MemFree only.
+    """
+
+    installed: int
+    unmapped: int            # firmware-reserved (no-map) memory and holes: never in the linear map
+    granule: int
+    mapped: int
+    memmap: int
+    pte_arm_tables: int      # memblock tables of the PTE arm (the whole map)
+    block_arm_tables: int    # memblock tables of the block arm at boot (kernel alias, KFENCE pool)
+    split_tables: int        # tables the block arm allocates after boot for `perm_changes` splits
+    mem_total_change: int    # block arm minus PTE arm, bytes
+    mem_free_change: int     # the same for MemFree, without boot-to-boot noise
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def boot_memory(installed: int, granule: int = 4 * KiB, *, unmapped: int = 0, kernel_image: int = 0,
+                kfence_pool: int = 0, perm_changes: int = 0, block_allowed: bool = True) -> BootMemory:
+    """MemTotal and MemFree change of the block arm over the PTE arm, from the kernel's allocation rules."""
+    if unmapped < 0 or unmapped >= installed:
+        raise UsageError("unmapped memory must be at least 0 and less than the installed RAM")
+    mapped = (installed - unmapped) // granule * granule
+    at_boot = compare(mapped, granule, kernel_image=kernel_image, kfence_pool=kfence_pool,
+                      block_allowed=block_allowed)
+    later = compare(mapped, granule, kernel_image=kernel_image, kfence_pool=kfence_pool,
+                    perm_changes=perm_changes, block_allowed=block_allowed)
+    split = later["block_arm_bytes"] - at_boot["block_arm_bytes"]
+    total = at_boot["pte_arm_bytes"] - at_boot["block_arm_bytes"]
+    return BootMemory(installed, unmapped, granule, mapped, memmap_bytes(mapped, granule), at_boot["pte_arm_bytes"],
+                      at_boot["block_arm_bytes"], split, total, total - split)
+
+
+def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
+    """(mapped RAM bytes, granule bytes) from a `benchctl env --json` fingerprint.
+
+    MemTotal is what the buddy allocator manages: the mapped RAM minus what
+    memblock kept, chiefly the memmap (1/64 of the mapped RAM at 4 KiB) and,
+    on a PTE-mapped kernel, the linear map's own tables (linear_map.state
+    says which). Both are inside the linear map, so the mapped RAM is
+    MemTotal plus them: with M = MemTotal and t = tables per byte mapped
+    (8/granule for PTEs, ~0 for blocks), mapped = M / (1 - 64/granule - t).
+    The kernel image and smaller reservations are left out (tens of MiB).
     """
     from benchctl.errors import InputError
 
@@ -281,5 +338,7 @@ def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
         granule = parse_granule(page)
     except UsageError as e:
         raise InputError(f"kernel.page_size: {e}", path)
-    ram = int(total_kb) * 1024 // granule * granule
-    return ram, granule
+    state = (doc.get("linear_map") or {}).get("state")
+    tables = 8 / granule if state == "pte" else 0.0
+    ram = int(int(total_kb) * 1024 / (1.0 - STRUCT_PAGE / granule - tables))
+    return ram // granule * granule, granule

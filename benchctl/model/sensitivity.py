@@ -1,65 +1,67 @@
-"""Which assumed parameters move each prediction most (one at a time, low/high).
+"""Which assumptions matter: each figure's share of the variance of each prediction.
 
-The numbers are predict.py's own one-at-a-time sweep: each assumed figure
-with a range is set to its low and then its high end, the others at their
-values; swing = |high - low| in percentage points of the predicted change.
+The shares are first-order Sobol indices estimated from predict's own joint
+Monte Carlo draws (benchctl.model.montecarlo.variance_shares): the part of a
+prediction's variance that one figure explains alone, with every other
+figure varying too. They need not sum to 1 (interactions, and estimation
+noise of about 20 / draws per figure, which is subtracted).
 """
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from benchctl.model.predict import predict
 
+WIDTH = 72
 
-def sensitivity(cpu: str, **kw: Any) -> dict[str, Any]:
-    pred = predict(cpu, **kw)
-    claims = []
-    for p in pred["predictions"]:
-        rows = [{"parameter": name, "low_pct": lo, "high_pct": hi, "swing_pct": round(abs(hi - lo), 6)}
-                for name, (lo, hi) in p["sensitivity"].items()]
-        rows.sort(key=lambda r: (-r["swing_pct"], r["parameter"]))
-        claims.append({"claim": p["claim"], "metric": p["metric"], "change_pct": p["change_pct"], "parameters": rows})
-    return {"simulated": True, "kind": "model sensitivity (SIMULATED)", "cpu": pred["cpu"],
-            "cpu_name": pred["cpu_name"], "claims": claims}
+
+def sensitivity(cpu: str, top: int = 8, **kw: Any) -> dict[str, Any]:
+    pred = predict(cpu, shares_top=top, **kw)
+    claims = [{"claim": p["claim"], "metric": p["metric"], "median_pct": p["median_pct"],
+               "interval_pct": p["interval_pct"], "parameters": p["top_assumptions"]} for p in pred["predictions"]]
+    return {"format": "benchctl-model-sensitivity/2", "simulated": True, "kind": "model sensitivity (SIMULATED)",
+            "cpu": pred["cpu"], "cpu_name": pred["cpu_name"], "draws": pred["draws"], "claims": claims,
+            "method": "first-order variance shares (Sobol), 20 quantile bins, from the joint Monte Carlo draws"}
 
 
 def render(result: dict[str, Any], top: int = 6) -> str:
-    lines = [f"SIMULATED - model sensitivity, {result['cpu_name']} (one-at-a-time, low/high of each assumed figure)"]
+    lines = textwrap.wrap(f"SIMULATED - model sensitivity, {result['cpu_name']}: share of each prediction's "
+                          f"variance explained by one assumption ({result['draws']} joint draws)", WIDTH)
     for c in result["claims"]:
-        lines.append("")
-        lines.append(f"{c['claim']} ({c['metric']}): predicted {c['change_pct']:+.2f} %")
+        lo, hi = c["interval_pct"]
+        lines += ["", f"{c['claim']}: {c['median_pct']:+.2f} % [{lo:+.2f}, {hi:+.2f}]"]
         if not c["parameters"]:
-            lines.append("  no assumed parameter moves it")
+            lines.append("  nothing varies it (exact, or off the allow-list)")
             continue
-        lines.append(f"  {'parameter':<48} {'low':>9} {'high':>9} {'swing':>8}")
         for r in c["parameters"][:top]:
-            lines.append(f"  {r['parameter']:<48} {r['low_pct']:>+8.2f}% {r['high_pct']:>+8.2f}% {r['swing_pct']:>7.2f}")
+            name = r["name"].replace("workload.", "")
+            if len(name) > 58:
+                name = "..." + name[-55:]
+            lines.append(f"  {name:<58} {100 * r['variance_share']:>5.1f} %")
     return "\n".join(lines)
 
 
-def tornado(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
-    """One tornado chart per claim in one figure (PNG + SVG, shared plot style, SIMULATED stamp); the PNG's path."""
+def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
+    """One bar chart per claim in one figure (PNG + SVG, shared plot style, SIMULATED stamp); the PNG's path."""
     from benchctl.analyze.report.plotstyle import LOW_HIGH, pyplot, save, stamp
 
     claims = result["claims"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with pyplot() as plt:
-        fig, axes = plt.subplots(len(claims), 1, figsize=(9, 2.2 + 0.45 * top * len(claims) / 2), squeeze=False)
+        fig, axes = plt.subplots(len(claims), 1, figsize=(9, 1.6 + 0.4 * top * len(claims)), squeeze=False)
         for ax, c in zip(axes[:, 0], claims):
             rows = c["parameters"][:top][::-1]
-            nominal = c["change_pct"]
-            for i, r in enumerate(rows):
-                ax.barh(i, r["low_pct"] - nominal, left=nominal, color=LOW_HIGH[0])
-                ax.barh(i, r["high_pct"] - nominal, left=nominal, color=LOW_HIGH[1])
-            ax.axvline(nominal, color="black", lw=0.8)
-            ax.set_yticks(range(len(rows)), [r["parameter"].replace("workload.", "") for r in rows])
-            ax.set_title(f"{c['claim']}: predicted {nominal:+.2f} % (blue = low end, red = high end)")
-            ax.set_xlabel("predicted change, %")
+            ax.barh(range(len(rows)), [100 * r["variance_share"] for r in rows], color=LOW_HIGH[0])
+            ax.set_yticks(range(len(rows)), [r["name"].replace("workload.", "") for r in rows])
+            lo, hi = c["interval_pct"]
+            ax.set_title(f"{c['claim']}: {c['median_pct']:+.1f} % [{lo:+.1f}, {hi:+.1f}]")
+            ax.set_xlabel("share of the prediction's variance, %")
         fig.suptitle(f"SIMULATED model sensitivity - {result['cpu_name']} - not a measurement")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
-        stamp(fig, f"benchctl model sensitivity --cpu {result['cpu']} (one-at-a-time sweep of assumed figures)",
+        stamp(fig, f"benchctl model sensitivity --cpu {result['cpu']} (first-order shares of joint draws)",
               simulated=True)
-        return save(plt, fig, out_dir, f"tornado-{result['cpu']}")[0]
+        return save(plt, fig, out_dir, f"sensitivity-{result['cpu']}")[0]

@@ -3,12 +3,12 @@
 Every file says it is simulated: run.json (status "simulated", simulated
 true), both fingerprints ("simulated": true, a SIMULATED warning and
 verdict) and every record ("simulated": true). The values come from the
-predict model's nominal arms (predict.Model), scaled to plausible absolute
-units, with multiplicative noise: one draw per (arm, boot, workload) for
-boot-to-boot variation and one per iteration and metric within a boot.
-Raw counters (dtlb_walk_k, itlb_walk_k, inst_retired_k, cycles_k) are
-written so analyze can rebuild MPKI as a ratio of sums and calibrate can fit
-the walk cost back.
+predict model evaluated at the median of every figure (one "nominal" draw),
+scaled to plausible absolute units, with multiplicative noise: one draw per
+(arm, boot, workload) for boot-to-boot variation and one per iteration and
+metric within a boot. Raw counters (dtlb_walk_k, itlb_walk_k,
+inst_retired_k, cycles_k) are written so analyze can rebuild MPKI as a ratio
+of sums and calibrate can fit the walk cost back.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from benchctl.errors import UsageError
-from benchctl.results.metrics import info
-from benchctl.model.targets import load_claims
 from benchctl.model.pagetables import GiB, compare
 from benchctl.model.predict import Model
-from benchctl.model.profiles import load_cpu, load_workloads
+from benchctl.model.profiles import load_cpu, load_machine, load_workloads
+from benchctl.model.targets import load_claims
+from benchctl.results.metrics import info
 from benchctl.results.store import RunFolder
 
 WINDOW_S = 10.0        # measurement window one iteration's counters cover
@@ -45,62 +45,73 @@ def _workload_names(claims_file) -> dict[str, str]:
     return names
 
 
-def arm_metrics(model: Model, kind: str, arm: str) -> dict[str, float]:
+def nominal(model: Model) -> dict[str, np.ndarray]:
+    """One draw: every figure at its median."""
+    return {k: np.array([f.quantile(0.5)]) for k, f in model.figures.items()
+            if isinstance(f.value, (int, float)) and not isinstance(f.value, bool)}
+
+
+def arm_metrics(model: Model, kind: str, arm: str, v: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """Noise-free simulated metric values for one workload and arm (per iteration)."""
-    v = model.values
+    v = v or nominal(model)
     if kind == "boot":
-        c = compare(model.ram, model.granule, kfence_pool=int(v["model.kfence_pool"]),
-                    block_allowed=model.cpu.on_allow_list)
-        tables = c["pte_arm_bytes"] if arm == "pte" else c["block_arm_bytes"]
-        total = model.ram * float(v["model.usable_ram_fraction"]) - tables
-        return {"mem_total_kb": total / 1024, "mem_free_kb": total * float(v["model.free_fraction"]) / 1024}
+        b = model.boot(v)
+        return {"mem_total_kb": float(b[f"total_{arm}"][0]) / 1024, "mem_free_kb": float(b[f"free_{arm}"][0]) / 1024}
     wl = model.workloads[kind]
-    a = model.arm(wl, v, arm)
-    hz = float(v["cpu.freq_ghz"]) * 1e9
-    t_op = a.cycles_per_op / hz
-    kinst = a.kinst_per_op * 1000
-    other = float(v[f"workload.{kind}.other_kernel_walks_pki"]) * a.kinst_per_op
-    walk_cost = float(v["cpu.walk_cycles"]) + float(v[f"workload.{kind}.walk_dram_fraction"]) * \
-        float(v["cpu.mem_latency_ns"]) * float(v["cpu.freq_ghz"])
-    kcycles = float(v[f"workload.{kind}.kernel_cycles_per_op"]) + a.walks_per_op * walk_cost
+    a = model.workload(kind, v)[arm]
     out: dict[str, float] = {}
-    if kind == "memcached":
+    f = float(v["cpu.freq_ghz"][0])
+    if wl.kind == "request":
+        sc = next(iter(a.stages.values()))
+        assert a.time_ns is not None and a.mpki is not None   # a request workload has both
+        t_op = float(a.time_ns[0]) * 1e-9
         rate = SERVER_THREADS / t_op
-        u = float(v["workload.memcached.utilization"])
-        pte = model.arm(wl, v, "pte")
-        rho = u * a.cycles_per_op / pte.cycles_per_op
+        u = float(v[f"workload.{kind}.utilization"][0])
+        pte = model.workload(kind, v)["pte"]
+        rho = u * float(a.time_ns[0]) / float(pte.time_ns[0] if pte.time_ns is not None else a.time_ns[0])
         out["ops_per_sec"] = rate
         out["p99_latency_us"] = t_op * 1e6 / (1 - rho) * np.log(100.0)
-    elif kind == "dmcrypt":
-        rate = 1 / t_op
-        out["iops"] = rate
-        out["bandwidth_kib_s"] = rate * 4
-        out["clat_mean_us"] = t_op * 1e6
+        kinst = float(v[f"workload.{kind}.kernel_instructions_per_op"][0])
+        other = float(v[f"workload.{kind}.other_kernel_walks_pki"][0]) * kinst / 1000.0
+        walks = float(sc.walks[0])
+        kcycles = float(v[f"workload.{kind}.{sc_name(wl)}.cycles_per_op"][0]) + float(sc.walk_ns[0]) * f
     else:
-        rate = 1 / t_op
-        out["bandwidth_bytes_s"] = rate * 4096
+        rate = float(a.throughput[0]) * 1e9
+        if kind == "dmcrypt":
+            out["iops"] = rate
+            out["bandwidth_kib_s"] = rate * 4
+            out["clat_mean_us"] = 1e6 / rate
+        else:
+            out["bandwidth_bytes_s"] = rate * 4096
+        kinst = sum(float(v[f"workload.{kind}.{st.name}.cycles_per_op"][0]) for st in wl.stages)
+        other = 0.0
+        walks = sum(float(sc.walks[0]) for sc in a.stages.values())
+        kcycles = kinst + sum(float(sc.walk_ns[0]) for sc in a.stages.values()) * f
     ops = rate * WINDOW_S
     out["inst_retired_k"] = ops * kinst
-    out["dtlb_walk_k"] = ops * (a.walks_per_op + other * (1 - ITLB_SHARE))
+    out["dtlb_walk_k"] = ops * (walks + other * (1 - ITLB_SHARE))
     out["itlb_walk_k"] = ops * other * ITLB_SHARE
     out["cycles_k"] = ops * kcycles
     return out
 
 
+def sc_name(wl) -> str:
+    return wl.stages[0].name
+
+
 def fingerprint(model: Model, arm: str, boot_id: str, host: str, taken_at: str, kind: str) -> dict[str, Any]:
     """A benchctl-env/1 fingerprint marked simulated, for one arm and boot."""
-    state = "block" if arm == "block" and model.cpu.on_allow_list else "pte"
-    c = compare(model.ram, model.granule, kfence_pool=int(model.values["model.kfence_pool"]),
-                block_allowed=model.cpu.on_allow_list)
+    state = model.mapping(arm)
+    allowed = model.blocks_in_candidate
+    c = compare(model.ram, 4096, kfence_pool=int(model.figures["machine.kfence_pool"].value), block_allowed=allowed)
     mem = arm_metrics(model, "boot", arm)
     return {
         "format": "benchctl-env/1", "taken_at": taken_at, "root": "/", "simulated": True,
         "host": {"name": host, "arch": "aarch64"},
         "cpu": {"model": model.cpu.name, "count": 192, "midr": [{"value": model.cpu.midr.value, "cpus": [0]}],
-                "bbml2_noabort": model.cpu.on_allow_list,
-                "bbml2_dmesg": model.cpu.on_allow_list and arm == "block"},
+                "bbml2_noabort": allowed, "bbml2_dmesg": allowed and arm == "block"},
         "kernel": {"release": "6.18.0-simulated", "version": "#1 SMP SIMULATED", "cmdline": "rodata=on",
-                   "config": {}, "page_size": model.granule},
+                   "config": {}, "page_size": 4096},
         "rodata": {"requested": "on", "effective": "full"},
         "linear_map": {"state": state, "source": "simulated (benchctl model)",
                        "bytes": dict(c["mapped_bytes"]["block" if state == "block" else "pte"], invalid=0),
@@ -121,7 +132,7 @@ def fingerprint(model: Model, arm: str, boot_id: str, host: str, taken_at: str, 
 def simulate(cpu: str, out: Path, *, arms: list[str], boots: int, iterations: int, seed: int = 1,
              ram: int = 256 * GiB, workloads: list[str] | None = None, boot_cv: float = 0.01,
              iter_cv: float = 0.005, overrides: list[str] | None = None, cpu_file=None, workload_file=None,
-             claims_file=None) -> list[Path]:
+             machine_file=None, claims_file=None) -> list[Path]:
     """Write one run folder per (arm, boot, workload); return their paths."""
     for a in arms:
         if a not in ("pte", "block"):
@@ -130,7 +141,7 @@ def simulate(cpu: str, out: Path, *, arms: list[str], boots: int, iterations: in
         raise UsageError("--boots and --iterations must be at least 1")
     if boot_cv < 0 or iter_cv < 0:
         raise UsageError("noise must not be negative")
-    model = Model(load_cpu(cpu, cpu_file), load_workloads(workload_file), ram=ram, seed=seed,
+    model = Model(load_cpu(cpu, cpu_file), load_workloads(workload_file), load_machine(machine_file), ram=ram,
                   overrides=list(overrides or []))
     names = _workload_names(claims_file)
     kinds = ["boot", *model.workloads]
@@ -143,7 +154,8 @@ def simulate(cpu: str, out: Path, *, arms: list[str], boots: int, iterations: in
     ids = random.Random(seed)
     host = f"sim-{model.cpu.key}"
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    base = {(k, a): arm_metrics(model, k, a) for k in kinds for a in arms}
+    v = nominal(model)
+    base = {(k, a): arm_metrics(model, k, a, v) for k in kinds for a in arms}
     paths = []
     for boot in range(boots):
         for arm in arms:  # arms alternate within each boot round: ABAB order

@@ -74,7 +74,7 @@ class ReferenceTLB:
 
     def __init__(self, levels: list[TLBLevel]):
         self.levels = list(levels)
-        self.sets = [[OrderedDict() for _ in range(lv.sets)] for lv in self.levels]
+        self.sets: list[list[OrderedDict]] = [[OrderedDict() for _ in range(lv.sets)] for lv in self.levels]
 
     def _key(self, li: int, addr: int, size: int) -> tuple[OrderedDict, tuple[int, int]]:
         lv = self.levels[li]

@@ -1,12 +1,23 @@
-"""Synthetic kernel access traces from a workload profile, per arm.
+"""Sampled access traces with locality, to check the analytic model against the reference simulator.
 
-A trace lists, op after op, the pages the kernel touches (one entry per
-distinct page per op: repeated touches of a page within an op always hit
-the TLB, so they change no walk count). Pages are drawn independently per op
-(uniform or bounded Zipf over the region's footprint), which is the
-independent reference model the fast simulator's approximation assumes.
-Linear-map pages are scattered over all of RAM, as the page allocator does;
-user and fixed pages keep their own mapping size in both arms.
+costmodel computes walk rates analytically; this module builds the traces
+those formulas describe, op by op, so that tlbsim.simulate_reference (an
+obviously-right LRU simulator) can count what really happens:
+
+- random regions: `pages_per_op` pages per op drawn from a Zipf popularity
+  over the footprint, hot ranks scattered over the region;
+- stream regions: consecutive 4 KiB pages of physically contiguous folios of
+  `folio` bytes, each folio at a random place, `pages_per_op` pages per op
+  (a sequential page-cache read or write);
+- linear-map regions live at physical addresses inside the region's spread
+  (machine.spread_fraction of RAM); 4 KiB entries in the PTE arm, and in the
+  block arm the entry size of the block holding the address, each 1 GiB of
+  RAM given one mapping kind by a hash so the byte shares match the exact
+  page-table model;
+- user, vmalloc and vmemmap regions keep their own mapping size in both arms.
+
+`leaf_lines(addrs)` gives the cache line of each address's leaf descriptor
+on 4 KiB PTEs (8 descriptors per 64-byte line), for the residency checks.
 """
 
 from __future__ import annotations
@@ -15,19 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from benchctl.model.pagetables import GiB, KiB, compare
-from benchctl.model.profiles import WorkloadProfile
+from benchctl.model.costmodel import FIXED_SIZES, PAGE, block_shares, spread_bytes
+from benchctl.model.pagetables import GiB
+from benchctl.model.profiles import Stage
 
-PAGE = 4 * KiB
-_M1 = 2654435761   # primes larger than any page count used: multiplication by them
-_M2 = 4294967291   # modulo n is a bijection, which scatters ranks over pages
-USER_BASE = 1 << 46
-FIXED_BASE = 1 << 45
-KIND_SIZES = {  # bytes of one TLB entry per mapping kind, per granule
-    4 * KiB: {"PUD": GiB, "CONT_PMD": 32 << 20, "PMD": 2 << 20, "CONT_PTE": 64 * KiB, "PTE": 4 * KiB},
-    16 * KiB: {"CONT_PMD": GiB, "PMD": 32 << 20, "CONT_PTE": 2 << 20, "PTE": 16 * KiB},
-    64 * KiB: {"CONT_PMD": 16 * GiB, "PMD": 512 << 20, "CONT_PTE": 2 << 20, "PTE": 64 * KiB},
-}
+_M1 = 2654435761   # odd multipliers: multiplication by them modulo a power of two is a bijection
+_M2 = 40503
+SPACE_BASE = {"user": 1 << 46, "vmalloc": 1 << 45, "vmemmap": 1 << 44}
 
 
 def zipf_ranks(rng: np.random.Generator, n: int, size: int, s: float) -> np.ndarray:
@@ -43,63 +48,62 @@ def zipf_ranks(rng: np.random.Generator, n: int, size: int, s: float) -> np.ndar
     return np.clip(x.astype(np.int64) - 1, 0, n - 1)
 
 
-def block_entry_sizes(ram: int, granule: int, values: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(entry size per kind, cumulative byte share) of the block arm after splits.
-
-    The shares come from the exact page-table model (pagetables.compare) with
-    the assumed number of permission changes and the KFENCE pool; each
-    largest-block-sized chunk of RAM is then given one kind by a hash, so
-    the byte shares match while every address keeps one entry size.
-    """
-    c = compare(ram, granule, kfence_pool=int(values["model.kfence_pool"]),
-                perm_changes=int(values["model.perm_changes"]))
-    mapped = c["mapped_bytes"]["block"]
-    kinds = [k for k in KIND_SIZES[granule] if mapped.get(k)]
-    sizes = np.array([KIND_SIZES[granule][k] for k in kinds], dtype=np.int64)
-    share = np.cumsum([mapped[k] for k in kinds], dtype=float) / ram
-    return sizes, share
+def _scatter(idx: np.ndarray, n: int) -> np.ndarray:
+    """A fixed pseudo-random permutation of range(n) applied to idx (hot ranks land far apart)."""
+    return (idx * _M1 + 12345) % n if n > 1 else idx
 
 
-def make_trace(wl: WorkloadProfile, values: dict[str, Any], *, ram: int, granule: int, arm: str,
-               n_ops: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """(addresses, entry sizes, per-access region mask by region kind) for `n_ops` ops.
-
-    The same seed gives the same pages in both arms: only entry sizes differ.
-    """
+def stage_trace(stage: Stage, v: dict[str, Any], base: str, *, ram: int, arm: str, n_ops: int,
+                seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(addresses, mapping sizes, region index) for n_ops ops of one stage, at one draw `v` (scalars)."""
     rng = np.random.default_rng(seed)
-    nframes = ram // PAGE
-    cols, kinds = [], []
-    for ri, r in enumerate(wl.regions):
-        base = f"workload.{wl.key}.regions.{r.name}"
-        k = int(round(float(values[f"{base}.pages_per_op"])))
-        if k <= 0:
-            continue
-        npages = max(1, int(values[f"{base}.footprint"]) // PAGE)
-        ranks = zipf_ranks(rng, npages, n_ops * k, float(values[f"{base}.zipf"]))
-        page = (ranks * _M1) % npages                       # hot ranks scattered over the footprint
-        if r.kind == "linear":
-            frame = (page * _M2 + ri * 7919) % nframes      # footprint scattered over RAM
-            addr = frame * PAGE
-        elif r.kind == "user":
-            addr = USER_BASE + (ri << 40) + page * PAGE
+    cols: list[np.ndarray] = []
+    regions: list[np.ndarray] = []
+    for ri, r in enumerate(stage.regions):
+        rb = f"{base}.regions.{r.name}"
+        k = max(1, int(round(float(v[f"{rb}.pages_per_op"]))))
+        F = float(v[f"{rb}.footprint"])
+        if r.space == "linear":
+            spread = float(spread_bytes(np.array([F]), {"machine.spread_fraction": np.array(
+                [float(v["machine.spread_fraction"])])}, ram)[0])
+            frames = max(1, int(spread // PAGE))
+            origin = (ri * 7919 * (1 << 21)) % max(PAGE, ram - int(spread) + PAGE) // PAGE * PAGE
         else:
-            addr = FIXED_BASE + (ri << 40) + page * PAGE
+            frames = max(1, int(F // PAGE))
+            origin = SPACE_BASE[r.space] + (ri << 40)
+        if r.pattern == "stream":
+            fp = max(1, int(float(v[f"{rb}.folio"]) // PAGE))
+            total = n_ops * k
+            folios = -(-total // fp)
+            starts = rng.integers(0, max(1, frames - fp), folios)
+            pages = (starts[:, None] + np.arange(fp)[None, :]).ravel()[:total]
+        else:
+            npages = max(1, int(F // PAGE))
+            ranks = zipf_ranks(rng, npages, n_ops * k, float(v[f"{rb}.zipf"]))
+            page = _scatter(ranks, npages)
+            pages = (page * frames) // npages if r.space == "linear" else page
+        addr = origin + pages.astype(np.int64) * PAGE
         cols.append(addr.reshape(n_ops, k))
-        kinds.append(np.full((n_ops, k), ri, dtype=np.int16))
+        regions.append(np.full((n_ops, k), ri, dtype=np.int16))
     addrs = np.concatenate(cols, axis=1).ravel()
-    region = np.concatenate(kinds, axis=1).ravel()
-    sizes = np.empty_like(addrs)
-    for ri, r in enumerate(wl.regions):
+    region = np.concatenate(regions, axis=1).ravel()
+    size = np.empty_like(addrs)
+    for ri, r in enumerate(stage.regions):
         m = region == ri
-        if r.kind != "linear":
-            sizes[m] = r.page_size
+        if r.space != "linear":
+            size[m] = FIXED_SIZES[r.space]
         elif arm == "pte":
-            sizes[m] = granule
+            size[m] = PAGE
         else:
-            ksz, share = block_entry_sizes(ram, granule, values)
-            top = int(ksz.max())
-            chunk = addrs[m] // top
+            kinds, share = block_shares(ram, np.array([float(v["machine.perm_changes"])]),
+                                        int(float(v["machine.kfence_pool"])))
+            cum = np.cumsum(share[0])
+            chunk = addrs[m] // GiB
             u = ((chunk * _M2) % 1_000_003) / 1_000_003.0
-            sizes[m] = ksz[np.searchsorted(share, u, side="right").clip(0, len(ksz) - 1)]
-    masks = {kind: np.isin(region, [i for i, r in enumerate(wl.regions) if r.kind == kind]) for kind in ("linear", "user", "fixed")}
-    return addrs, sizes, masks
+            size[m] = np.array(kinds)[np.searchsorted(cum / cum[-1], u, side="right").clip(0, len(kinds) - 1)]
+    return addrs, size, region
+
+
+def leaf_lines(addrs: np.ndarray) -> np.ndarray:
+    """Index of the 64-byte line holding each address's 4 KiB leaf descriptor (8 per line)."""
+    return np.asarray(addrs, np.int64) // (8 * PAGE)

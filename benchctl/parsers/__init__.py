@@ -92,6 +92,7 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "fio-json": ("benchctl.parsers.fio", "parse_json"),
     "fio-text": ("benchctl.parsers.fio", "parse_text"),
     "xfs_io": ("benchctl.parsers.xfs_io", "parse"),
+    "tlb-probe": ("benchctl.parsers.tlbprobe", "parse"),
 }
 
 # tool name (as given to `benchctl import TOOL`) -> the formats it may produce
@@ -145,6 +146,8 @@ def detect(text: str) -> str | None:
     parser itself, which raises ParseError when it was wrong.
     """
     head = text[:200_000]
+    if head.startswith("tlb-probe 1"):
+        return "tlb-probe"
     if '"counter-value"' in head:
         return "perf-stat-json"
     if '"fio version"' in head or ('"jobs"' in head and '"clat' in head):
