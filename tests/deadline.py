@@ -94,7 +94,7 @@ def kill_group(proc: subprocess.Popen, grace: float = 0.0, reap: float = 10.0) -
     and stays valid while any member lives, even after the leader was reaped); any other Popen gets
     a plain kill. Never the test's own group.
     """
-    group = proc in _GROUP_LEADERS
+    group = proc in _GROUP_LEADERS or (proc.returncode is None and _leads_own_group(proc.pid))
     if grace > 0 and proc.poll() is None:
         if group:
             _signal_group(proc.pid, signal.SIGTERM)
@@ -112,6 +112,13 @@ def kill_group(proc: subprocess.Popen, grace: float = 0.0, reap: float = 10.0) -
         proc.wait(timeout=reap)
     except subprocess.TimeoutExpired:  # unkillable (D state): the caller's failure message still goes out
         pass
+
+
+def _leads_own_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid != os.getpgid(0)
+    except ProcessLookupError:
+        return False
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -151,7 +158,8 @@ def communicate(proc: subprocess.Popen, timeout: float, phase: str, *, input: An
         except (subprocess.TimeoutExpired, ValueError):  # a grandchild still holds the pipe
             out, err = None, None
         tail = _tail_of(out) + _tail_of(err)
-        argv = proc.args if isinstance(proc.args, str) else " ".join(map(str, proc.args))
+        args = proc.args
+        argv = " ".join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
         raise Stalled(_format(f"`{argv[:200]}`", f"stalled in {phase}",
                               f"no exit within {timeout:g} s (killed process group {proc.pid}).",
                               tail[-TAIL_LINES:]), phase=phase, tail=tail) from None
@@ -194,7 +202,7 @@ def poll_until(predicate: Callable[[], T], timeout: float, phase: str, *, interv
             raise Failed(_format("child", f"exited (status {proc.returncode}) in {phase}",
                                  "before the condition held.", tail), phase=phase, tail=tail)
         if time.monotonic() >= end:
-            tail: list[str] = []
+            tail = []
             if proc is not None:
                 kill_group(proc, grace=grace)
                 out, err = _drain(proc)

@@ -85,7 +85,7 @@ def test_idle_deadline_fires_on_silence_before_the_overall_one(tmp_path: Path) -
     """
     with deadline.Console(_py(code), log=tmp_path / "c.log", timeout=60, idle=1.0, name="guest") as con:
         with pytest.raises(deadline.Stalled, match=r"^guest stalled in chroot: silent for 1 s") as err:
-            con.wait()
+            con.wait(timeout=60)
     assert "  | MARK chroot 2.00" in str(err.value)
 
 

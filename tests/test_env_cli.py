@@ -18,13 +18,14 @@ from env_trees import ARM64, PTDUMP, derive
 from benchctl.errors import InputError
 from benchctl.fingerprint import FORMAT, collect, load
 from benchctl.probes import tools
+import deadline  # tests/deadline.py: waits with a deadline
 
 X86 = pytest.mark.skipif(platform.machine() != "x86_64", reason="checks this x86_64 machine's own DirectMap lines")
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchctl", "env", *args], capture_output=True, text=True,
-                          timeout=60)
+    return deadline.run([sys.executable, "-m", "benchctl", "env", *args], timeout=60, phase="benchctl env",
+                        text=True)
 
 
 def one_line_error(r: subprocess.CompletedProcess, code: int = 3) -> str:
@@ -84,7 +85,7 @@ def test_kmsg_reader_matches_dmesg() -> None:
         ours = read_kmsg().splitlines()
     except PermissionError:
         pytest.skip("/dev/kmsg not readable (dmesg_restrict)")
-    theirs = subprocess.run(["dmesg", "--notime"], capture_output=True, text=True, check=True).stdout.splitlines()
+    theirs = deadline.run(["dmesg", "--notime"], timeout=60, text=True, check=True).stdout.splitlines()
     assert ours and theirs
     assert ours[0].strip() == theirs[0].strip()
 

@@ -127,7 +127,7 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
         try:
             def paused() -> bool:
                 if proc.poll() is not None:
-                    out, err = proc.communicate()
+                    out, err = proc.communicate(timeout=30)
                     raise AssertionError(f"run ended (rc {proc.returncode}) before {pause}: {err[-600:]}")
                 if pause == "inflight":
                     return mark.exists() and f"phase measure {ITERATIONS}" in mark.read_text() \
@@ -145,7 +145,7 @@ def _signal_scenario(workload: str, phase: str, pause: str, signame: str, knob: 
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check("Traceback" not in err, f"traceback after {signame}:\n{err[-1500:]}")
         from benchctl.store import RunFolder, effective_status
 
@@ -251,7 +251,7 @@ def suite_scenario(signame: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check("Traceback" not in err, err[-1500:])
         folders = {d: RunFolder.open(d).manifest for d in run_dirs(s.results)}
         check(len(folders) == 3, f"{len(folders)} run folders, want boot-memory, memcached, fio-dmcrypt")
@@ -304,7 +304,7 @@ def double_interrupt(workload: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check(proc.returncode == 130 and "Traceback" not in err, f"rc {proc.returncode}: {err[-800:]}")
         check(RunFolder.open(run_dir).manifest["status"] == "interrupted", "status not interrupted")
         left = s.leftovers(before)
@@ -371,7 +371,7 @@ def partial_iteration(workload: str, signame: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         if signame == "SIGKILL":
             benchctl(s, ["cleanup"])
         rs = benchctl(s, ["run", "--resume", str(run_dir), "--warmup", "0"])
@@ -461,7 +461,7 @@ def tool_crash(what: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check(proc.returncode == 1, f"rc {proc.returncode} after {comm} died (want 1, the workload failed): {err[-500:]}")
         check("Traceback" not in err, err[-1500:])
         errs = [ln for ln in err.splitlines() if ln.startswith("benchctl: error:")]
