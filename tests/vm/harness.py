@@ -146,12 +146,12 @@ wait_iter() {{ i=0; while ! grep -q "iteration 1/" "$1" 2>/dev/null; do sleep 0.
   echo "MARK progress iteration 1 done"; }}
 if [ -n "{signals}" ]; then
   echo "MARK sigint $(up)"
-  "{python}" -m benchctl run fio-dmcrypt --preset quick --arm vm-sigint --set size=16M --iterations 50 \
+  "{python}" -m benchctl run fio-dmcrypt --preset quick --arm vm-sigint --set size=16M --iterations 50 --warmup 0 \
       -o $OUT/signals > $OUT/sigint.log 2>&1 &
   pid=$!; wait_iter $OUT/sigint.log; kill -INT $pid; echo "MARK progress SIGINT sent"; wait $pid; echo "MARK rc sigint $?"
   snapshot after-sigint
   echo "MARK sigkill $(up)"
-  "{python}" -m benchctl run fio-dmcrypt --preset quick --arm vm-sigkill --set size=16M --iterations 50 \
+  "{python}" -m benchctl run fio-dmcrypt --preset quick --arm vm-sigkill --set size=16M --iterations 50 --warmup 0 \
       -o $OUT/signals > $OUT/sigkill.log 2>&1 &
   pid=$!; wait_iter $OUT/sigkill.log; kill -KILL $pid; echo "MARK progress SIGKILL sent"; wait $pid; echo "MARK rc sigkill $?"
   snapshot killed; mv $OUT/leftovers-killed.txt $OUT/state-after-sigkill.txt
@@ -305,8 +305,12 @@ def guest_python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
-def qmp_session(sock: Path, commands: list[str], timeout: float = 10.0) -> list[tuple[str, str]]:
-    """Run human-monitor commands over QMP; each reply bounded by `timeout` s. [(command, output)]."""
+def qmp_session(sock: Path, commands: list[str | tuple[str, int]], timeout: float = 10.0) -> list[tuple[str, str]]:
+    """Run human-monitor commands over QMP, each reply bounded by `timeout` s: [(command, output)].
+
+    A command is "text", ("text", cpu_index) for one vCPU (each command gets a fresh monitor, so
+    `cpu N` would not stick), or "sleep SECONDS".
+    """
     out: list[tuple[str, str]] = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -327,11 +331,15 @@ def qmp_session(sock: Path, commands: list[str], timeout: float = 10.0) -> list[
         json.loads(f.readline())   # greeting
         call({"execute": "qmp_capabilities"})
         for c in commands:
-            if c.startswith("sleep "):
-                time.sleep(float(c.split()[1]))
+            text, cpu = (c, None) if isinstance(c, str) else c
+            if text.startswith("sleep "):
+                time.sleep(float(text.split()[1]))
                 continue
-            r = call({"execute": "human-monitor-command", "arguments": {"command-line": c}})
-            out.append((c, r.get("return", json.dumps(r.get("error")))))
+            args: dict = {"command-line": text}
+            if cpu is not None:
+                args["cpu-index"] = cpu
+            r = call({"execute": "human-monitor-command", "arguments": args})
+            out.append((text if cpu is None else f"{text}   [cpu {cpu}]", r.get("return", json.dumps(r.get("error")))))
     return out
 
 
@@ -363,37 +371,50 @@ def stall_dump(sock: Path, out: Path, samples: int = 5) -> str:
     """What a stalled guest is doing, from its QMP socket, saved to out/stall-monitor.txt; a one-line summary.
 
     Registers of every vCPU `samples` times a second apart (a stuck vCPU keeps one PC; a looping one
-    cycles through a few), the instructions at each PC, and one second of `-d int` (every interrupt
-    and exception taken). PCs are named from out/kallsyms.txt (this boot's /proc/kallsyms).
+    cycles through a few), 0.2 s of `-d int` (every interrupt and exception taken, with its IP),
+    then what guest memory holds at each of those addresses now (bytes and instructions): an
+    exception taken again and again at an address whose memory holds another instruction is a
+    stale translation. Addresses are named from out/kallsyms.txt (this boot's /proc/kallsyms).
     """
     table = load_symbols(out / "kallsyms.txt")
-    cmds = ["info status", "info cpus"]
+    int_log = out / "stall-int.log"
+    cmds: list[str | tuple[str, int]] = ["info status", "info cpus"]
     for _ in range(samples):
         cmds += ["info registers -a", "sleep 1"]
-    cmds += ["cpu 0", "x/12i $pc", "cpu 1", "x/12i $pc",
-             f"logfile {out / 'stall-int.log'}", "log int", "sleep 0.2", "log none"]
+    cmds += [f"logfile {int_log}", "log int", "sleep 0.2", "log none"]
     replies = qmp_session(sock, cmds)
     seen: dict[int, list[str]] = {}
-    text = []
     for cmd, reply in replies:
-        text.append(f"(qemu) {cmd}\n{reply}")
         if cmd == "info registers -a":
             for cpu, block in enumerate(re.split(r"\n(?=CPU#\d)", reply.strip())):
                 m = PC_RE.search(block)
                 if m:
                     seen.setdefault(cpu, []).append(m.group(1))
+    ints: collections.Counter = collections.Counter()
+    if int_log.exists():
+        with int_log.open("rb") as f:
+            head = f.read(64 << 20).decode(errors="replace")
+        ints.update(INT_RE.findall(head))
+        int_log.write_text(head[:1 << 20])   # a second of a looping vCPU is tens of MB: keep the start
+    addrs = list(dict.fromkeys([pc for pcs in seen.values() for pc in pcs]
+                               + [ip for (_, _, ip), _ in ints.most_common(4)]))
+    more: list[str | tuple[str, int]] = [("x/12i $pc", cpu) for cpu in sorted(seen)]
+    for a in addrs:
+        more += [f"x/16xb 0x{a}", f"x/3i 0x{a}"]
+    replies += qmp_session(sock, more)
+    text = [f"(qemu) {cmd}\n{reply}" for cmd, reply in replies]
     names = []
     for cpu, pcs in sorted(seen.items()):
         uniq = list(dict.fromkeys(pcs))
         names.append(f"CPU{cpu}: " + ", ".join(f"{pc} <{symbolize(int(pc, 16), table)}>" for pc in uniq))
         text.append(f"## CPU{cpu} PCs over {len(pcs)} samples: {names[-1]}")
-    ints = collections.Counter(INT_RE.findall((out / "stall-int.log").read_text(errors="replace"))
-                               if (out / "stall-int.log").exists() else [])
     for (vec, cpl, ip), n in ints.most_common(8):
         text.append(f"## -d int, 0.2 s: {n} x vector {vec} (cpl {cpl}) at {ip} <{symbolize(int(ip, 16), table)}>")
     if ints:
         (vec, cpl, ip), n = ints.most_common(1)[0]
-        names.append(f"most taken in 0.2 s: {n} x vector {vec} at {ip} <{symbolize(int(ip, 16), table)}>")
+        now = next((r.strip().splitlines()[0] for c, r in replies if c == f"x/3i 0x{ip}" and r.strip()), "?")
+        names.append(f"most taken in 0.2 s: {n} x vector {vec} at {ip} <{symbolize(int(ip, 16), table)}>, "
+                     f"where memory now holds: {' '.join(now.split())}")
     (out / "stall-monitor.txt").write_text("\n".join(text) + "\n")
     return "qemu monitor at the stall: " + "; ".join(names) + f" (full dump: {out / 'stall-monitor.txt'})"
 
