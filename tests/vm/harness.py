@@ -56,7 +56,8 @@ PRELOAD = ["crc32c_generic", "crc32c_intel", "virtio_pci", "virtio_blk", "9pnet_
 # Shipped but left for benchctl to load (modprobe in the chroot, with depmod's modules.dep).
 ON_DEMAND = ["brd", "dm_crypt", "dm_mod"]
 TIMEOUT_S = 600        # the whole guest run, boot to poweroff
-IDLE_S = 120           # without a console line: the guest prints a TICK every 20 s, so it froze
+IDLE_S = 120           # without a TICK or MARK line: the guest prints a TICK every 20 s, so it froze
+ALIVE = r"^(TICK|MARK) "   # what proves the guest alive: kernel warnings (soft lockups) do not
 TCG_THREAD = os.environ.get("BENCHCTL_VM_TCG_THREAD", "single")   # "multi" only to reproduce the stall
 # What `benchctl run` does in the guest: the quick preset on the real stacks (brd, dm-crypt, ext4/xfs),
 # scaled down so that the VM tests fit CI's budget (tests/vm/README.md, "Budget"); the tests read
@@ -449,8 +450,8 @@ def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: in
             if line.startswith("MARK "):
                 log(f"{line[5:].strip()}")
 
-        with deadline.Console(argv, log=out / "console.log", timeout=timeout, idle=IDLE_S, name="guest",
-                              on_line=show, on_stall=lambda _: stall_dump(qmp, out)) as con:
+        with deadline.Console(argv, log=out / "console.log", timeout=timeout, idle=IDLE_S, alive=ALIVE,
+                              name="guest", on_line=show, on_stall=lambda _: stall_dump(qmp, out)) as con:
             rc = con.wait(timeout=timeout)
             result = {"wall_s": round(con.elapsed(), 1), "marks": con.marks, "qemu_rc": rc, "argv": argv,
                       "out": str(out)}

@@ -59,7 +59,7 @@ def test_silent_guest_is_killed_and_the_stall_named(tmp_path: Path, monkeypatch:
     with pytest.raises(deadline.Stalled) as err:
         harness.run_guest(META, tmp_path, ["seqread-xfs"])
     msg = str(err.value)
-    assert msg.startswith("guest stalled in run seqread-xfs after iteration 3/5: silent for 1 s")
+    assert msg.startswith("guest stalled in run seqread-xfs after iteration 3/5: no sign of life for 1 s")
     assert "on_stall failed" in msg, "no QMP socket here: the dump fails, the stall is still reported"
     assert "  | MARK progress iteration 3/5" in msg
 
