@@ -62,6 +62,7 @@ echo o > /proc/sysrq-trigger; sleep 5; poweroff -f
 
 
 def build(work: Path) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
     root = work / "arm64root"
     if not (root / "usr/bin/python3").exists():
         shutil.rmtree(root, ignore_errors=True)

@@ -184,8 +184,17 @@ def log(msg: str) -> None:
 
 
 def run(argv: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProcess:
-    """A build step: its output captured, killed past `timeout` s (deadline.Stalled names the step)."""
-    return deadline.run(argv, timeout, phase=f"build step {Path(argv[0]).name}", check=True, **kw)
+    """A build step: its output captured, killed past `timeout` s (deadline.Stalled names the step).
+
+    A failed step raises RuntimeError with its status and the tail of its error output.
+    """
+    step = f"build step {Path(argv[0]).name}"
+    r = deadline.run(argv, timeout, phase=step, **kw)
+    if r.returncode != 0:
+        err = r.stderr.decode(errors="replace") if isinstance(r.stderr, bytes) else (r.stderr or "")
+        tail = "\n".join(f"  | {ln}" for ln in err.splitlines()[-deadline.TAIL_LINES:])
+        raise RuntimeError(f"{step} failed (status {r.returncode}): {' '.join(argv)[:300]}\n{tail}")
+    return r
 
 
 def kernel_package() -> str:
