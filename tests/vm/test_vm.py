@@ -1,6 +1,6 @@
 """benchctl's storage workloads on a real Debian kernel with brd and dm-crypt, in a nested VM.
 
-Part of `make test` (BENCHCTL_VM=1; it boots a kernel under qemu TCG for about four minutes):
+Part of `make test` (BENCHCTL_VM=1; it boots a kernel under qemu TCG for about two minutes):
 
     BENCHCTL_VM=1 .venv/bin/python -m pytest -m vm tests/vm -v
 
