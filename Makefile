@@ -1,6 +1,6 @@
 # The README's two commands: `make demo` and `make test`.
 # `make test` includes the nested-VM tests (real dm-crypt on brd under qemu,
-# about 2 minutes); `make test BENCHCTL_VM=0` leaves them out.
+# about 2-3 minutes; tests/vm/README.md); `make test BENCHCTL_VM=0` leaves them out.
 BENCHCTL_VM ?= 1
 export BENCHCTL_VM
 .PHONY: setup demo lint test lowest-deps perf faults vm campaign-demo clean

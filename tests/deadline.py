@@ -26,7 +26,7 @@ lines name the phase themselves (``phase="SIGINT clean-up"``).
 
 API (standard library only: tests/vm/harness.py runs before the venv exists):
 
-    Console(argv, log=PATH, timeout=600, idle=120, name="guest", on_stall=None)
+    Console(argv, log=PATH, timeout=600, idle=120, alive=None, name="guest", on_stall=None)
         Start argv with stdout+stderr read line by line into PATH (flushed per
         line) and a tail kept in memory. A context manager; leaving it kills
         the group if the child is still running.
@@ -35,7 +35,10 @@ API (standard library only: tests/vm/harness.py runs before the venv exists):
         .fail(reason)                -> raise Failed with the phase and tail
         .marks, .phase(), .tail(n), .seen(regex)
         `timeout` bounds the whole life of the child, `idle` the silence
-        between two lines; each call may add a tighter bound of its own.
+        between two lines -- or, with `alive` (a regex), between two lines
+        that prove the child alive: a frozen guest's kernel may go on printing
+        soft-lockup warnings while its heartbeat has stopped. Each call may add
+        a tighter bound of its own.
         `on_stall(console)` runs before the kill (e.g. dump a qemu monitor)
         and may return text to append to the message.
     spawn(argv, **popen_kw) -> Popen in its own session
@@ -229,7 +232,8 @@ class Console:
     """A child whose output is a console of lines (a guest's serial port, a long test helper)."""
 
     def __init__(self, argv: Sequence[str], *, log: Path, timeout: float, idle: float | None = None,
-                 name: str = "child", mark: str = "MARK ", on_stall: Callable[["Console"], str | None] | None = None,
+                 alive: str | None = None, name: str = "child", mark: str = "MARK ",
+                 on_stall: Callable[["Console"], str | None] | None = None,
                  on_line: Callable[[str], None] | None = None, grace: float = 0.0, keep: int = 2000,
                  **popen_kw: Any) -> None:
         self.argv = list(argv)
@@ -237,6 +241,7 @@ class Console:
         self.name = name
         self.timeout = timeout
         self.idle = idle
+        self._alive = re.compile(alive) if alive else None
         self.grace = grace
         self._mark = mark
         self._on_stall = on_stall
@@ -266,7 +271,8 @@ class Console:
                 with self._cond:
                     self._count += 1
                     self._lines.append((self._count, line))
-                    self._last_line_t = time.monotonic()
+                    if self._alive is None or self._alive.search(line):
+                        self._last_line_t = time.monotonic()
                     if line.startswith(self._mark):
                         self.marks.append((round(self._last_line_t - self.t0, 2), line[len(self._mark):].strip()))
                     self._cond.notify_all()
@@ -316,6 +322,11 @@ class Console:
     def _idle_end(self) -> float:
         return self._last_line_t + self.idle if self.idle is not None else float("inf")
 
+    def _silence(self) -> str:
+        if self._alive is None:
+            return f"silent for {self.idle:g} s"
+        return f"no sign of life for {self.idle:g} s (no line matching {self._alive.pattern!r})"
+
     def expect(self, pattern: str, timeout: float | None = None) -> str:
         """The next line matching `pattern` (re.search) after the line the previous expect returned.
 
@@ -340,7 +351,7 @@ class Console:
                 break
             if now >= end:
                 self._stall(f"no line matching {pattern!r} within {why}")
-            self._stall(f"silent for {self.idle:g} s while waiting for a line matching {pattern!r}")
+            self._stall(f"{self._silence()} while waiting for a line matching {pattern!r}")
         self.wait(timeout=max(1.0, end - time.monotonic()))
         self.fail(f"exited (status {self.proc.returncode}) before a line matching {pattern!r}")
         raise AssertionError("unreachable")
@@ -354,7 +365,7 @@ class Console:
             if step <= 0:
                 if now >= end:
                     self._stall(f"no exit within {why}")
-                self._stall(f"silent for {self.idle:g} s")
+                self._stall(self._silence())
             try:
                 self.proc.wait(timeout=min(step, 1.0))
                 break

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import deadline  # tests/deadline.py: waits with a deadline
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,13 +26,14 @@ def env_for(state: Path) -> dict[str, str]:
 
 
 def benchctl(args: list[str], state: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchctl", *args], env=env_for(state), capture_output=True,
-                          text=True, timeout=kw.pop("timeout", 120), cwd=kw.pop("cwd", ROOT), **kw)
+    return deadline.run([sys.executable, "-m", "benchctl", *args], kw.pop("timeout", 120),
+                        phase=f"benchctl {args[:2]}", env=env_for(state), text=True, cwd=kw.pop("cwd", ROOT), **kw)
 
 
 def start(args: list[str], state: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "benchctl", *args], env=env_for(state), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """benchctl in its own session (deadline.communicate can kill all it started), output on pipes."""
+    return deadline.spawn([sys.executable, "-m", "benchctl", *args], env=env_for(state), cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_folder(results: Path, done: int, timeout: float = 60) -> Path:

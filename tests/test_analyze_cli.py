@@ -1,11 +1,11 @@
 """`benchctl analyze` and `benchctl plan` end to end, through the real CLI entry point."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import analysis_data as ad
+import deadline  # tests/deadline.py: waits with a deadline
 import numpy as np
 import pytest
 
@@ -14,7 +14,13 @@ CLAIMS = REPO / "analysis/claims/bbml2.toml"
 
 
 def bench(*args):
-    return subprocess.run([sys.executable, "-m", "benchctl", *map(str, args)], capture_output=True, text=True, cwd=REPO)
+    return deadline.run(
+        [sys.executable, "-m", "benchctl", *map(str, args)],
+        timeout=300,
+        phase=f"benchctl {args[:1]}",
+        text=True,
+        cwd=REPO,
+    )
 
 
 def one_line_error(r, *words):
@@ -319,8 +325,6 @@ def test_hdr_latency_curves_plotted_from_raw_outputs(tmp_path, tools_dir):
 
 def test_one_measurement_per_arm_is_never_judged(tmp_path):
     """A single value per arm has no uncertainty: a zero-width interval must not yield a verdict."""
-    import subprocess
-    import sys
 
     csv = tmp_path / "one.csv"
     csv.write_text(
@@ -328,25 +332,8 @@ def test_one_measurement_per_arm_is_never_judged(tmp_path):
         "pte,h,b1,r1,boot-memory,1,mem_free_kb,1000000,kB\n"
         "block,h,b2,r2,boot-memory,1,mem_free_kb,1100000,kB\n"
     )
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchctl",
-            "analyze",
-            "--csv",
-            str(csv),
-            "--baseline",
-            "pte",
-            "--candidate",
-            "block",
-            "--format",
-            "json",
-            "--claims",
-            str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml"),
-        ],
-        capture_output=True,
-        text=True,
+    r = bench(
+        "analyze", "--csv", csv, "--baseline", "pte", "--candidate", "block", "--format", "json", "--claims", CLAIMS
     )
     assert r.returncode == 0, r.stderr
     import json
@@ -359,8 +346,6 @@ def test_one_measurement_per_arm_is_never_judged(tmp_path):
 def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
     """fio with dm-crypt in one arm and crypt=none in the other measured different stacks: no verdict."""
     import json
-    import subprocess
-    import sys
 
     rows = ["arm,host,boot,run,workload,iteration,metric,value,unit,note"]
     for arm, crypt, base in (("pte", "dm-crypt", 1000.0), ("block", "none", 2500.0)):
@@ -370,25 +355,8 @@ def test_crypt_run_is_never_compared_with_a_plain_one(tmp_path):
                 rows.append(f'{arm},h,{arm}{b},r{arm}{b},fio-dmcrypt,{i + 1},iops,{base + 10 * b + i},IOPS,"{note}"')
     csv = tmp_path / "fio.csv"
     csv.write_text("\n".join(rows) + "\n")
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchctl",
-            "analyze",
-            "--csv",
-            str(csv),
-            "--baseline",
-            "pte",
-            "--candidate",
-            "block",
-            "--format",
-            "json",
-            "--claims",
-            str(Path(__file__).parents[1] / "analysis" / "claims" / "bbml2.toml"),
-        ],
-        capture_output=True,
-        text=True,
+    r = bench(
+        "analyze", "--csv", csv, "--baseline", "pte", "--candidate", "block", "--format", "json", "--claims", CLAIMS
     )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)

@@ -1,13 +1,14 @@
 """The CLI shell: help, version, lazy loading and one-line user errors."""
 
-import subprocess
 import sys
+
+import deadline  # tests/deadline.py: waits with a deadline
 
 from benchctl import __version__
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "benchctl", *args], capture_output=True, text=True)
+    return deadline.run([sys.executable, "-m", "benchctl", *args], timeout=120, phase=f"benchctl {args[:1]}", text=True)
 
 
 def test_help_lists_commands_without_heavy_imports():
@@ -17,7 +18,7 @@ def test_help_lists_commands_without_heavy_imports():
         "heavy = [m for m in ('pandas', 'scipy', 'matplotlib') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    r = deadline.run([sys.executable, "-c", code], timeout=120, phase="benchctl --help", text=True)
     assert r.returncode == 0, r.stderr
     for name in ("env", "run", "analyze", "model", "export", "import", "plan", "cleanup", "workloads"):
         assert f"  {name} " in r.stdout

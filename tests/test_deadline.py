@@ -85,8 +85,26 @@ def test_idle_deadline_fires_on_silence_before_the_overall_one(tmp_path: Path) -
     """
     with deadline.Console(_py(code), log=tmp_path / "c.log", timeout=60, idle=1.0, name="guest") as con:
         with pytest.raises(deadline.Stalled, match=r"^guest stalled in chroot: silent for 1 s") as err:
-            con.wait()
+            con.wait(timeout=60)
     assert "  | MARK chroot 2.00" in str(err.value)
+
+
+def test_idle_counts_only_lines_that_prove_the_child_alive(tmp_path: Path) -> None:
+    """A frozen guest's kernel may keep printing soft-lockup warnings: they do not reset the idle deadline."""
+    code = f"""
+        import time
+        print("MARK stress 9.01")
+        print("TICK 24.32")
+        for i in range({SILENT_S} * 10):
+            print(f"[ {{i}}.0] watchdog: BUG: soft lockup - CPU#1 stuck for {{i}}s!")
+            time.sleep(0.1)
+    """
+    with deadline.Console(_py(code), log=tmp_path / "c.log", timeout=60, idle=1.5, alive=r"^(TICK|MARK) ",
+                          name="guest") as con:
+        with pytest.raises(deadline.Stalled, match=r"^guest stalled in stress: no sign of life for 1.5 s "
+                                                   r"\(no line matching '\^\(TICK\|MARK\) '\)") as err:
+            con.wait(timeout=60)
+    assert "soft lockup" in err.value.tail[-1]
 
 
 def test_expect_without_any_output(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 from env_trees import ARM64, PTDUMP, derive
 
@@ -23,7 +24,7 @@ X86 = pytest.mark.skipif(platform.machine() != "x86_64", reason="checks this x86
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchctl", "env", *args], capture_output=True, text=True, timeout=60)
+    return deadline.run([sys.executable, "-m", "benchctl", "env", *args], timeout=60, phase="benchctl env", text=True)
 
 
 def one_line_error(r: subprocess.CompletedProcess, code: int = 3) -> str:
@@ -85,7 +86,7 @@ def test_kmsg_reader_matches_dmesg() -> None:
         ours = [r.message for r in read_kmsg()]
     except PermissionError:
         pytest.skip("/dev/kmsg not readable (dmesg_restrict)")
-    theirs = subprocess.run(["dmesg", "--notime"], capture_output=True, text=True, check=True).stdout.splitlines()
+    theirs = deadline.run(["dmesg", "--notime"], timeout=60, text=True, check=True).stdout.splitlines()
     assert ours and theirs
     assert ours[0].strip() == theirs[0].strip()
 

@@ -60,7 +60,7 @@ def test_appends_survive_sigkill_of_writer(tmp_path):
             time.sleep(0.01)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        proc.wait(timeout=10)
     recs, skipped = read_jsonl(p)
     assert len(recs) > 10
     assert [r["i"] for r in recs] == list(range(len(recs)))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 
+import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
 from benchctl.errors import EXIT_RESOURCE, ResourceError
@@ -35,14 +35,13 @@ def test_lock_is_released_when_holder_is_killed(tmp_path):
         print("locked", flush=True)
         time.sleep(60)
     """)
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "locked"
+    with deadline.Console(
+        [sys.executable, "-c", code], log=tmp_path / "holder.log", timeout=120, name="lock holder"
+    ) as holder:
+        holder.expect("^locked$", timeout=60)
         with pytest.raises(ResourceError, match="run-K"):
             HostLock(tmp_path).acquire("run-L", None)
-    finally:
-        p.kill()
-        p.wait()
+        holder.close()  # SIGKILL: the holder never releases the lock itself
     lock = HostLock(tmp_path)
     lock.acquire("run-L", None)  # the kernel dropped the flock with the process
     lock.release()

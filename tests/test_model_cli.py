@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from benchctl.errors import EXIT_INPUT, EXIT_USAGE
+import deadline  # tests/deadline.py: waits with a deadline
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "benchctl", "model", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return deadline.run([sys.executable, "-m", "benchctl", "model", *args], timeout=300, phase=f"benchctl model {args[:1]}",
+                        text=True, cwd=cwd)
 
 
 def one_line_error(r, code):
@@ -27,7 +27,7 @@ def test_model_help_imports_nothing_heavy():
             "try:\n    main(['model', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
             "heavy = [m for m in ('pandas', 'scipy', 'matplotlib', 'numpy') if m in sys.modules]\n"
             "assert not heavy, heavy\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    r = deadline.run([sys.executable, "-c", code], timeout=120, phase="benchctl model --help", text=True)
     assert r.returncode == 0, r.stderr
     for sub in ("pagetables", "predict", "sensitivity", "calibrate", "simulate"):
         assert sub in r.stdout

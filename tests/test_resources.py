@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
 from benchctl.env.mounts import mounts_under
@@ -21,7 +22,7 @@ from benchctl.run.processes import ENV_TOKEN, boot_id, is_zombie, proc_start_tim
 def _dead_owner(ledger: Ledger) -> None:
     """Make the ledger look like it belongs to a process that has exited."""
     p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()
+    p.wait(timeout=60)
     ledger.data["owner"] = {"pid": p.pid, "start_time": 1, "boot_id": boot_id()}
     ledger.save()
 
@@ -69,7 +70,7 @@ def test_cleanup_refuses_process_without_our_token(tmp_path):
         assert led.path.exists(), "an unresolved ledger is kept"
     finally:
         p.kill()
-        p.wait()
+        p.wait(timeout=10)
 
 
 def test_cleanup_refuses_replaced_tempdir_and_reports_gone(tmp_path):
@@ -148,17 +149,22 @@ def test_cleanup_finds_descendants_by_token(tmp_path):
     """A generator started by perf outlives perf's SIGKILL; it carries our token, so cleanup stops it."""
     led = Ledger.create("r10", state=tmp_path)
     rid, env = led.add_process(["sh", "-c", "sleep 60 & echo $!; wait"])
-    p = subprocess.Popen(["sh", "-c", "sleep 60 & echo $!; wait"], env=env, stdout=subprocess.PIPE, text=True)
+    pidfile = tmp_path / "child.pid"
+    p = subprocess.Popen(["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], env=env)
     led.process_started(rid, p.pid)
-    child = int(p.stdout.readline())
+    child = int(
+        deadline.poll_until(
+            lambda: pidfile.exists() and pidfile.read_text().strip(), 30, "the shell writing its child's pid", proc=p
+        )
+    )
     p.kill()
-    p.wait()
+    p.wait(timeout=10)
     assert proc_start_time(child) is not None, "the child survives its parent"
     _dead_owner(led)
     rows = cleanup(tmp_path)
     assert rows[0]["action"] == "removed"
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and proc_start_time(child) is not None and not is_zombie(child):
+    end = time.monotonic() + 5
+    while time.monotonic() < end and proc_start_time(child) is not None and not is_zombie(child):
         time.sleep(0.05)
     assert proc_start_time(child) is None or is_zombie(child)
 
@@ -168,7 +174,7 @@ def test_tempdir_with_a_mount_inside_is_not_removed(tmp_path):
     _, d = led.make_tempdir(parent=str(tmp_path))
     mnt = d / "mnt"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "benchctl-test", str(mnt)]).returncode != 0:
+    if deadline.run(["mount", "-t", "tmpfs", "-o", "size=1m", "benchctl-test", str(mnt)], timeout=60).returncode != 0:
         pytest.skip("cannot mount tmpfs here (not root?)")
     try:
         (mnt / "precious").write_text("not ours\n")
@@ -177,7 +183,7 @@ def test_tempdir_with_a_mount_inside_is_not_removed(tmp_path):
         assert rows[0]["action"].startswith("failed") and "mounted inside" in rows[0]["action"]
         assert (mnt / "precious").read_text() == "not ours\n"
     finally:
-        subprocess.run(["umount", str(mnt)])
+        deadline.run(["umount", str(mnt)], timeout=60)
     assert cleanup(tmp_path / "s")[0]["action"] == "removed" and not d.exists()
 
 

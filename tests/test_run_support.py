@@ -64,7 +64,7 @@ def test_hygiene_sees_another_benchctl_run():
         assert not any(str(p.pid) in w for w in hygiene.other_processes(0.05))
     finally:
         p.kill()
-        p.wait()
+        p.wait(timeout=10)
     assert hygiene.is_benchctl_run(["/usr/bin/python3", "-m", "benchctl", "run", "memcached"])
     assert hygiene.is_benchctl_run(["/opt/venv/bin/benchctl", "run", "--suite", "bbml2"])
     assert not hygiene.is_benchctl_run(["/opt/venv/bin/benchctl", "export", "x"])

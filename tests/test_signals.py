@@ -6,6 +6,7 @@ import json
 import shutil
 import signal
 
+import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
 from benchctl.results.store import RunFolder, effective_status
@@ -29,7 +30,7 @@ def test_sigkill_leaves_readable_folder_then_cleanup_and_resume(tmp_path):
         run_dir = wait_for_folder(res, 1)
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=30)
+        deadline.communicate(proc, 30, "exit after SIGKILL")
     folder = RunFolder.open(run_dir)
     done = folder.completed_iterations()
     assert len(done) >= 1
@@ -68,7 +69,7 @@ def test_sigint_stops_cleanly_and_says_where(tmp_path, sig):
         run_dir = wait_for_folder(res, 1)
     finally:
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        out, err = deadline.communicate(proc, 60, f"benchctl's clean-up after {sig.name}")
     assert proc.returncode == 130, err
     assert sig.name in err
     assert str(run_dir) in err and "--resume" in err and "Traceback" not in err
@@ -91,4 +92,4 @@ def test_second_run_is_refused_while_one_runs(tmp_path):
         assert not list((tmp_path / "other").rglob("run.json"))
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
+        deadline.communicate(proc, 60, "benchctl's clean-up after SIGINT")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
 from pathlib import Path
 
+import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
 from benchctl.env import mounts
@@ -183,16 +183,16 @@ def loopdev(tmp_path: Path):
         mbr[510:512] = b"\x55\xaa"
         f.seek(0)
         f.write(mbr)
-    dev = subprocess.run(
-        ["losetup", "-P", "--find", "--show", str(img)], capture_output=True, text=True, check=True
+    dev = deadline.run(
+        ["losetup", "-P", "--find", "--show", str(img)], timeout=60, text=True, check=True
     ).stdout.strip()
     mounted: list[str] = []
     try:
         yield dev, mounted
     finally:
         for m in mounted:
-            subprocess.run(["umount", m], check=False)
-        subprocess.run(["losetup", "-d", dev], check=False)
+            deadline.run(["umount", m], timeout=60)
+        deadline.run(["losetup", "-d", dev], timeout=60)
 
 
 @pytest.mark.live
@@ -215,10 +215,10 @@ def test_live_mounted_partition_and_device_refused(loopdev, tmp_path: Path) -> N
             "this kernel made no partition device for an MBR on a loop device "
             "(no msdos partition support); the constructed-tree test covers partitions"
         )
-    subprocess.run(["mkfs.ext4", "-q", "-F", part], check=True, capture_output=True)
+    deadline.run(["mkfs.ext4", "-q", "-F", part], timeout=120, check=True)
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    subprocess.run(["mount", part, str(mnt)], check=True)
+    deadline.run(["mount", part, str(mnt)], timeout=60, check=True)
     mounted.append(str(mnt))
     with pytest.raises(ResourceError, match=f"partition /dev/{Path(part).name} in use"):
         check_user_device(dev, dev)
@@ -240,10 +240,10 @@ def test_live_root_device_refused() -> None:
 @live
 def test_live_mounted_loop_refused(loopdev, tmp_path: Path) -> None:
     dev, mounted = loopdev
-    subprocess.run(["mkfs.ext4", "-q", "-F", dev], check=True, capture_output=True)
+    deadline.run(["mkfs.ext4", "-q", "-F", dev], timeout=120, check=True)
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    subprocess.run(["mount", dev, str(mnt)], check=True)
+    deadline.run(["mount", dev, str(mnt)], timeout=60, check=True)
     mounted.append(str(mnt))
     with pytest.raises(ResourceError, match=rf"is mounted \(at {mnt}\)"):
         check_user_device(dev, dev)

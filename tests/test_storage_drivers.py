@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from benchctl.run.ledger import Ledger
 from benchctl.run.storage import blockdev, pagecache
 
 sys.path.insert(0, str(Path(__file__).parent))
+import deadline  # tests/deadline.py: waits with a deadline
 from storage_drive import drive  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,9 +55,7 @@ def leftovers(base: str | None = None) -> dict[str, list[str]]:
     mine = os.path.join(base, "benchctl-")
     mounted = [m["target"] for m in mounts.mounts() if m["target"].startswith(mine)]
     loops = [
-        ln
-        for ln in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout.splitlines()
-        if f"({mine}" in ln
+        ln for ln in deadline.run(["losetup", "-a"], timeout=60, text=True).stdout.splitlines() if f"({mine}" in ln
     ]
     tmp = [p.name for p in Path(base).glob("benchctl-stack-*")]
     return {"mounts": mounted, "loops": loops, "tempdirs": tmp}
@@ -145,8 +142,8 @@ def test_seqread_user_dir_on_xfs_only_touches_its_file(clean, tmp_path: Path) ->
     mnt.mkdir()
     with img.open("wb") as f:
         f.truncate(400 << 20)
-    subprocess.run(["mkfs.xfs", "-q", "-f", str(img)], check=True)
-    subprocess.run(["mount", "-o", "loop", str(img), str(mnt)], check=True)
+    deadline.run(["mkfs.xfs", "-q", "-f", str(img)], timeout=120, check=True)
+    deadline.run(["mount", "-o", "loop", str(img), str(mnt)], timeout=60, check=True)
     try:
         (mnt / "users-data").write_text("keep me")
         res = drive("seqread-xfs", "quick", {"dir": str(mnt), "size": "16M"}, iterations=1)
@@ -156,7 +153,7 @@ def test_seqread_user_dir_on_xfs_only_touches_its_file(clean, tmp_path: Path) ->
         assert (mnt / "users-data").read_text() == "keep me"
         assert not [c for c in res["commands"] if c["argv"][0].startswith(("mkfs", "mount", "losetup"))]
     finally:
-        subprocess.run(["umount", str(mnt)], check=True)
+        deadline.run(["umount", str(mnt)], timeout=60, check=True)
 
 
 @pytest.mark.live
@@ -171,9 +168,7 @@ def test_seqread_user_device_needs_confirmation(clean, tmp_path: Path) -> None:
     img = tmp_path / "dev.img"
     with img.open("wb") as f:
         f.truncate(400 << 20)
-    dev = subprocess.run(
-        ["losetup", "--find", "--show", str(img)], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    dev = deadline.run(["losetup", "--find", "--show", str(img)], timeout=60, text=True, check=True).stdout.strip()
     try:
         res = drive("seqread-xfs", "quick", {"device": dev, "size": "16M"}, iterations=1)
         assert "confirm_destroy" in res["error"] and not res["commands"]
@@ -182,52 +177,41 @@ def test_seqread_user_device_needs_confirmation(clean, tmp_path: Path) -> None:
         assert res["stack"]["backing"] == "device" and res["stack"]["device"] == dev
         assert res["outstanding"] == []
     finally:
-        subprocess.run(["losetup", "-d", dev], check=False)
+        deadline.run(["losetup", "-d", dev], timeout=60)
 
 
-def _spawn(workload: str, pause: str, state: Path, *sets: str) -> subprocess.Popen:
+def _spawn(workload: str, pause: str, state: Path, *sets: str) -> deadline.Console:
+    """The driver paused at `pause`, its stdout and stderr in state/drive.log; killed at the latest after 300 s."""
     env = dict(os.environ, STORAGE_DRIVE_PAUSE=pause, STORAGE_DRIVE_STATE=str(state))
-    return subprocess.Popen(
+    return deadline.Console(
         [sys.executable, str(REPO / "tests/storage_drive.py"), workload, "--iterations", "1", *sets],
+        log=state / "drive.log",
+        timeout=300,
+        name=f"driver {workload}",
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        mark="PHASE ",
     )
-
-
-def _wait_phase(proc: subprocess.Popen, phase: str) -> None:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if line.startswith(f"PHASE {phase}"):
-            return
-        if not line and proc.poll() is not None:
-            raise AssertionError(f"driver exited before {phase}: {proc.stderr.read()}")
-    raise AssertionError(f"no PHASE {phase} within 60 s")
 
 
 @pytest.mark.live
 @needs_live
 @pytest.mark.parametrize("workload,sets", [("seqread-xfs", ("size=16M",)), ("fio-dmcrypt", ("crypt=none", "size=16M"))])
 def test_sigint_mid_run_leaves_nothing(clean, workload, sets, tmp_path: Path) -> None:
-    proc = _spawn(workload, "measure", tmp_path, *sets)
-    _wait_phase(proc, "measure")
-    assert leftovers()["mounts"], "the stack should be up while measuring"
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
-    assert proc.returncode != 0
+    with _spawn(workload, "measure", tmp_path, *sets) as con:
+        con.expect("^PHASE measure", timeout=60)
+        assert leftovers()["mounts"], "the stack should be up while measuring"
+        con.proc.send_signal(signal.SIGINT)
+        assert con.wait(timeout=60) != 0
     assert not list((tmp_path / "ledgers").glob("*.json")), "ledger not closed after a clean interrupt"
 
 
 @pytest.mark.live
 @needs_live
 def test_sigkill_then_cleanup_removes_everything(clean, tmp_path: Path) -> None:
-    proc = _spawn("seqread-xfs", "measure", tmp_path, "size=16M")
-    _wait_phase(proc, "measure")
-    proc.kill()
-    proc.wait(timeout=30)
+    with _spawn("seqread-xfs", "measure", tmp_path, "size=16M") as con:
+        con.expect("^PHASE measure", timeout=60)
+        con.proc.kill()
+        con.wait(timeout=30)
     assert leftovers()["mounts"], "SIGKILL should have left the stack up"
     rows = cleanup(tmp_path)
     kinds = {r["kind"]: r["action"] for r in rows}

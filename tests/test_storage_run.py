@@ -21,6 +21,7 @@ from benchctl.errors import EXIT_INTERRUPTED, EXIT_RESOURCE
 from benchctl.run.storage import blockdev
 
 sys.path.insert(0, str(Path(__file__).parent))
+import deadline  # tests/deadline.py: waits with a deadline
 from test_storage_drivers import _why_not_live, leftovers  # noqa: E402
 
 pytestmark = [pytest.mark.live, pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")]
@@ -36,8 +37,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def benchctl(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "benchctl", *args], env=env, capture_output=True, text=True, timeout=timeout
+    return deadline.run(
+        [sys.executable, "-m", "benchctl", *args], timeout, phase=f"benchctl {args[:2]}", env=env, text=True
     )
 
 
@@ -109,7 +110,7 @@ def test_run_fio_dmcrypt_refused_without_device_mapper(env, tmp_path: Path) -> N
 
 
 def test_sigint_during_fio_leaves_nothing(env, tmp_path: Path) -> None:
-    proc = subprocess.Popen(
+    with deadline.Console(
         [
             sys.executable,
             "-m",
@@ -127,21 +128,15 @@ def test_sigint_during_fio_leaves_nothing(env, tmp_path: Path) -> None:
             "-o",
             str(tmp_path / "r"),
         ],
+        log=tmp_path / "run.log",
+        timeout=300,
+        name="benchctl run",
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 120
-    for line in proc.stdout:
-        if "iteration 1/50" in line:
-            break
-        assert time.monotonic() < deadline, "no first iteration within 120 s"
-    proc.send_signal(signal.SIGINT)
-    out = proc.stdout.read()
-    proc.wait(timeout=120)
-    assert proc.returncode == EXIT_INTERRUPTED, out
+    ) as con:
+        con.expect("iteration 1/50", timeout=120)
+        con.proc.send_signal(signal.SIGINT)
+        rc = con.wait(timeout=120)
+    assert rc == EXIT_INTERRUPTED, "\n".join(con.tail())
     (d,) = run_dirs(tmp_path / "r")
     run = json.loads((d / "run.json").read_text())
     assert run["status"] == "interrupted"
@@ -199,7 +194,7 @@ def _procs_mentioning(path: str) -> list[str]:
 @pytest.mark.parametrize("workload", [["seqread-xfs"], ["fio-dmcrypt", "--set", "crypt=none", "--set", "size=32M"]])
 def test_sigint_at_any_moment_leaves_nothing(env, tmp_path: Path, workload: list[str], delay: float) -> None:
     """SIGINT during setup, warm-up, measurement or teardown: no mount, loop, temp dir or orphaned tool."""
-    proc = subprocess.Popen(
+    proc = deadline.spawn(
         [
             sys.executable,
             "-m",
@@ -220,7 +215,7 @@ def test_sigint_at_any_moment_leaves_nothing(env, tmp_path: Path, workload: list
     )
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=120)[1]
+    err = deadline.communicate(proc, 120, f"SIGINT after {delay} s: benchctl's clean-up")[1]
     assert proc.returncode in (0, EXIT_INTERRUPTED, 1), err
     time.sleep(0.2)
     assert _procs_mentioning(env["TMPDIR"]) == [], "a tool outlived benchctl"

@@ -31,16 +31,24 @@ def test_parse_recorded_output():
     assert detect(text) == "tlb-probe"
     r = parse(text)
     names = {m.metric for m in r.measurements}
-    assert {"probe_chase_ns_4k", "probe_chase_ns_thp", "probe_chase_penalty_ns_thp",
-            "probe_seqcopy_penalty_ns_thp", "probe_randcopy_penalty_ns_thp"} <= names
+    assert {
+        "probe_chase_ns_4k",
+        "probe_chase_ns_thp",
+        "probe_chase_penalty_ns_thp",
+        "probe_seqcopy_penalty_ns_thp",
+        "probe_randcopy_penalty_ns_thp",
+    } <= names
     assert r.info["arms"]["hugetlb"]["status"] == "unavailable" and r.info["arms"]["thp"]["anon_huge_kb"] == 524288
     assert all(s.startswith("unsupported") for s in r.info["counters"].values())
     assert any("PMU counters not available" in w for w in r.warnings)
     pen = paired_penalties(r.info["samples"], "chase", "thp")
     assert len(pen) == r.info["config"]["reps"]
     m = next(m for m in r.measurements if m.metric == "probe_chase_penalty_ns_thp")
-    assert m.value == pytest.approx(sorted(pen)[len(pen) // 2] if len(pen) % 2 else
-                                    (sorted(pen)[len(pen) // 2 - 1] + sorted(pen)[len(pen) // 2]) / 2)
+    assert m.value == pytest.approx(
+        sorted(pen)[len(pen) // 2]
+        if len(pen) % 2
+        else (sorted(pen)[len(pen) // 2 - 1] + sorted(pen)[len(pen) // 2]) / 2
+    )
 
 
 def test_parse_hugetlb_arm():
@@ -49,15 +57,24 @@ def test_parse_hugetlb_arm():
     assert "probe_chase_penalty_ns_hugetlb" in {m.metric for m in r.measurements}
 
 
-@pytest.mark.parametrize("text,match", [
-    ("hello\n", "first line"),
-    ("tlb-probe 1\nconfig size=1\n", "no samples"),
-    ("tlb-probe 1\narm name=4k status=ok bytes=1 anon_huge_kb=0 kernel_page_kb=4\n"
-     "sample rep=0 pos=0 arm=thp kernel=chase ops=1 ns=5 ns_per_op=5\n", "not set up"),
-    ("tlb-probe 1\narm name=4k status=ok bytes=1 anon_huge_kb=0 kernel_page_kb=4\n"
-     "sample rep=0 pos=0 arm=4k kernel=chase ops=0 ns=5 ns_per_op=5\n", "positive"),
-    ("tlb-probe 1\nbogus x=1\n", "unknown record"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("hello\n", "first line"),
+        ("tlb-probe 1\nconfig size=1\n", "no samples"),
+        (
+            "tlb-probe 1\narm name=4k status=ok bytes=1 anon_huge_kb=0 kernel_page_kb=4\n"
+            "sample rep=0 pos=0 arm=thp kernel=chase ops=1 ns=5 ns_per_op=5\n",
+            "not set up",
+        ),
+        (
+            "tlb-probe 1\narm name=4k status=ok bytes=1 anon_huge_kb=0 kernel_page_kb=4\n"
+            "sample rep=0 pos=0 arm=4k kernel=chase ops=0 ns=5 ns_per_op=5\n",
+            "positive",
+        ),
+        ("tlb-probe 1\nbogus x=1\n", "unknown record"),
+    ],
+)
 def test_parse_errors(text, match):
     with pytest.raises(ParseError, match=match):
         parse(text)
@@ -121,14 +138,30 @@ def test_probe_measures_here_and_feeds_calibrate_and_predict(tmp_path):
     reserve = os.geteuid() == 0
     before = Path("/proc/sys/vm/nr_hugepages").read_text() if reserve else None
     # short samples, many alternating repetitions: a sample another process preempts is one outlier of many
-    args = ["run", "tlb-probe", "--arm", "probe", "--preset", "quick", "-o", str(tmp_path), "--iterations", "3",
-            "--set", "size=256M", "--set", "reps=12", "--set", "chase_steps=65536"]
+    args = [
+        "run",
+        "tlb-probe",
+        "--arm",
+        "probe",
+        "--preset",
+        "quick",
+        "-o",
+        str(tmp_path),
+        "--iterations",
+        "3",
+        "--set",
+        "size=256M",
+        "--set",
+        "reps=12",
+        "--set",
+        "chase_steps=65536",
+    ]
     if reserve:
         args += ["--set", "hugetlb=reserve"]
     r = bench(*args)
     assert r.returncode == 0, r.stderr[-2000:]
     if reserve:
-        assert Path("/proc/sys/vm/nr_hugepages").read_text() == before     # the ledger restored the knob
+        assert Path("/proc/sys/vm/nr_hugepages").read_text() == before  # the ledger restored the knob
     run = next(tmp_path.glob("*/*tlb-probe*"))
     manifest = json.loads((run / "run.json").read_text())
     probe = manifest["run_info"]["probe"]
@@ -143,10 +176,11 @@ def test_probe_measures_here_and_feeds_calibrate_and_predict(tmp_path):
     for o in cal["observations"].values():
         assert math.isfinite(o["mean"]) and o["se"] >= 0
     text_out = bench("model", "calibrate", str(run)).stdout
-    assert "walk on a dependent load" in text_out and all(len(ln) <= 72 or len(ln.split()) == 1
-                                                         for ln in text_out.splitlines())
+    assert "walk on a dependent load" in text_out and all(
+        len(ln) <= 72 or len(ln.split()) == 1 for ln in text_out.splitlines()
+    )
     p = bench("model", "predict", "--cpu", "ampereone", "--draws", "500", "--calibration", str(run), "--json")
     assert p.returncode == 0, p.stderr
     pred = json.loads(p.stdout)
     assert pred["calibration"]["used"] and pred["calibration"]["effective_draws"] > 0
-    assert any("stand-in" in w for w in pred["warnings"])          # this x86 VM is not an AmpereOne
+    assert any("stand-in" in w for w in pred["warnings"])  # this x86 VM is not an AmpereOne

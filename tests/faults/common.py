@@ -68,8 +68,7 @@ def force_clean(scope: probe.Scope) -> list[str]:
     for pid in scope.exclude_pids:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, 0)
+            reap(pid, 10)
     root = str(scope.root) + "/"
     for _ in range(3):  # deepest first; a loop device can pin a tmpfs until it is detached
         for target, _, _ in sorted(probe.mounts(), key=lambda m: -len(m[0])):
@@ -262,12 +261,24 @@ def make_decoys(s: probe.Scope) -> Decoys:
     return d
 
 
+def reap(pid: int, timeout: float) -> None:
+    """Collect a child of ours that was killed, for at most `timeout` s (never a blocking waitpid)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except (ChildProcessError, OSError):
+            return
+        time.sleep(0.02)
+
+
 def wait_paused(proc: subprocess.Popen, mark: Path, what: str, timeout: float = 90, text: str = "paused"):
     """Wait until the hooked run writes `text` to its mark file; fail at once if it ended instead."""
 
     def ready() -> bool:
         if proc.poll() is not None:
-            err = proc.communicate()[1] if proc.stderr and not proc.stderr.closed else ""
+            err = proc.communicate(timeout=30)[1] if proc.stderr and not proc.stderr.closed else ""
             raise ScenarioFailed(f"the run ended (rc {proc.returncode}) before {what}: {(err or '')[-600:]}")
         return mark.exists() and text in mark.read_text()
 

@@ -78,7 +78,7 @@ def two_runs() -> Outcome:
         finally:
             if pa.poll() is None:
                 pa.send_signal(signal.SIGKILL)
-                pa.communicate()
+                pa.communicate(timeout=30)
         check(pa.returncode == 0, f"run A after the attempts: rc {pa.returncode}: {err[-500:]}")
         lost = len(set(a_records) - set(kept_records(a_dir)))
         man = json.loads((a_dir / "run.json").read_text())

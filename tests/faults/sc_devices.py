@@ -319,7 +319,9 @@ def user_storage_killed(kind: str, signame: str) -> Outcome:
 
                 def paused() -> bool:
                     if proc.poll() is not None:
-                        raise AssertionError(f"run ended (rc {proc.returncode}): {proc.communicate()[1][-500:]}")
+                        raise AssertionError(
+                            f"run ended (rc {proc.returncode}): {proc.communicate(timeout=30)[1][-500:]}"
+                        )
                     return mark.exists() and "paused" in mark.read_text()
 
                 wait_for(paused, 90, "iteration 2")
@@ -331,7 +333,7 @@ def user_storage_killed(kind: str, signame: str) -> Outcome:
             finally:
                 if proc.poll() is None:
                     proc.kill()
-                    proc.communicate()
+                    proc.communicate(timeout=30)
             if sig == _signal.SIGKILL:
                 cl = benchctl(s, ["cleanup"])
                 check(cl.returncode == 0, f"cleanup rc {cl.returncode}: {cl.stdout[-600:]}")

@@ -176,7 +176,7 @@ def _signal_scenario(
 
             def paused() -> bool:
                 if proc.poll() is not None:
-                    out, err = proc.communicate()
+                    out, err = proc.communicate(timeout=30)
                     raise AssertionError(f"run ended (rc {proc.returncode}) before {pause}: {err[-600:]}")
                 if pause == "inflight":
                     return (
@@ -196,7 +196,7 @@ def _signal_scenario(
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check("Traceback" not in err, f"traceback after {signame}:\n{err[-1500:]}")
         from benchctl.results.store import RunFolder, effective_status
 
@@ -343,7 +343,7 @@ def suite_scenario(signame: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check("Traceback" not in err, err[-1500:])
         folders = {d: RunFolder.open(d).manifest for d in run_dirs(s.results)}
         check(len(folders) == 3, f"{len(folders)} run folders, want boot-memory, memcached, fio-dmcrypt")
@@ -411,7 +411,7 @@ def double_interrupt(workload: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check(proc.returncode == 130 and "Traceback" not in err, f"rc {proc.returncode}: {err[-800:]}")
         check(RunFolder.open(run_dir).manifest["status"] == "interrupted", "status not interrupted")
         left = s.leftovers(before)
@@ -527,7 +527,7 @@ def partial_iteration(workload: str, signame: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         if signame == "SIGKILL":
             benchctl(s, ["cleanup"])
         rs = benchctl(s, ["run", "--resume", str(run_dir), "--warmup", "0"])
@@ -671,7 +671,7 @@ def tool_crash(what: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.communicate(timeout=30)
         check(
             proc.returncode == 1, f"rc {proc.returncode} after {comm} died (want 1, the workload failed): {err[-500:]}"
         )

@@ -144,7 +144,7 @@ def mid_run(kind: str) -> Outcome:
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
-                proc.communicate()
+                proc.communicate(timeout=30)
         p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         try:
             line = _expect_clean_error(p, kind)
@@ -215,7 +215,7 @@ def state_dir_fault(kind: str, when: str) -> Outcome:
                 finally:
                     if proc.poll() is None:
                         proc.send_signal(signal.SIGKILL)
-                        proc.communicate()
+                        proc.communicate(timeout=30)
                 p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
                 check("Traceback" not in err, f"traceback:\n{err[-1500:]}")
                 line = (err.strip().splitlines() or [""])[-1]

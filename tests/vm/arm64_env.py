@@ -22,15 +22,14 @@ import gzip
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import deadline  # noqa: E402  (tests/deadline.py)
-from harness import REPO, load_order, log, module_paths  # noqa: E402
+from harness import REPO, load_order, log, module_paths, run, stall_dump  # noqa: E402
 
 MIRRORS = ["deb http://deb.debian.org/debian bookworm main",
            "deb http://deb.debian.org/debian-security bookworm-security main"]
@@ -86,18 +85,19 @@ def initramfs(root: Path, kver: str, preload: list[str], init: str, ird: Path) -
 
 
 def build(work: Path) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
     root = work / "arm64root"
     if not (root / "usr/bin/python3").exists():
         shutil.rmtree(root, ignore_errors=True)
         log("mmdebstrap arm64 root (extract)")
-        subprocess.run(["mmdebstrap", "--arch=arm64", "--variant=extract", f"--include={PACKAGES}", "bookworm",
-                        str(root), *MIRRORS], check=True, stdout=subprocess.DEVNULL)
+        run(["mmdebstrap", "--arch=arm64", "--variant=extract", f"--include={PACKAGES}", "bookworm",
+             str(root), *MIRRORS], timeout=600)
     for d in ("proc", "sys", "dev", "run", "tmp", "repo", "out"):
         (root / d).mkdir(exist_ok=True)
     kver = sorted(p.name for p in (root / "lib/modules").iterdir())[-1]
     moddir = root / "lib/modules" / kver
     if not (moddir / "modules.dep").exists():
-        subprocess.run(["depmod", "-b", str(root), kver], check=True)
+        run(["depmod", "-b", str(root), kver])
     initrd = work / "arm64-initrd.gz"
     initrd.write_bytes(initramfs(root, kver, PRELOAD, INIT, work / "arm64-initramfs"))
     return {"root": str(root), "kver": kver, "vmlinuz": str(root / "boot" / f"vmlinuz-{kver}"),
@@ -105,19 +105,28 @@ def build(work: Path) -> dict:
 
 
 def boot(meta: dict, cpu: str, out: Path, timeout: int = 600) -> dict:
+    """Boot once; deadline.Stalled past `timeout` s (phase from the MARK lines, console tail, monitor dump),
+    deadline.Failed unless the guest reached its poweroff mark.
+
+    thread=single as on x86 (tests/vm/README.md): multi-threaded TCG froze x86 guests in kernel text
+    patching; arm64 patches its text too (alternatives, static keys, perf), so it gets the same setting.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", CPUS[cpu], "-smp", "2", "-m", "2048",
-            "-accel", "tcg,thread=multi", "-kernel", meta["vmlinuz"], "-initrd", meta["initrd"],
-            "-append", "console=ttyAMA0 panic=-1 quiet loglevel=3", "-nographic", "-no-reboot",
-            "-virtfs", f"local,path={meta['root']},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={out},mount_tag=out,security_model=none"]
-    t0 = time.monotonic()
-    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                       timeout=timeout)
-    (out / "console.log").write_text(p.stdout + p.stderr)
-    marks = [ln[5:].strip() for ln in p.stdout.splitlines() if ln.startswith("MARK ")]
-    return {"cpu": cpu, "argv": argv, "wall_s": round(time.monotonic() - t0, 1), "marks": marks}
+    with tempfile.TemporaryDirectory(prefix="benchctl-qmp-") as tmp:   # sun_path is 108 bytes: keep it short
+        qmp = Path(tmp) / "qmp.sock"
+        argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", CPUS[cpu], "-smp", "2", "-m", "2048",
+                "-accel", "tcg,thread=single", "-kernel", meta["vmlinuz"], "-initrd", meta["initrd"],
+                "-append", "console=ttyAMA0 panic=-1 quiet loglevel=3", "-nographic", "-no-reboot",
+                "-virtfs", f"local,path={meta['root']},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
+                "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+                "-virtfs", f"local,path={out},mount_tag=out,security_model=none",
+                "-qmp", f"unix:{qmp},server=on,wait=off"]
+        with deadline.Console(argv, log=out / "console.log", timeout=timeout, name=f"arm64 guest ({cpu})",
+                              on_stall=lambda _: stall_dump(qmp, out)) as con:
+            rc = con.wait(timeout=timeout)
+            if not con.seen(r"^poweroff\b"):
+                con.fail(f"qemu exited (status {rc}) before the guest's poweroff mark")
+    return {"cpu": cpu, "argv": argv, "wall_s": round(con.elapsed(), 1), "marks": [m for _, m in con.marks]}
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """benchctl's storage workloads on a real Debian kernel with brd and dm-crypt, in a nested VM.
 
-Opt-in (it boots a kernel under qemu TCG for about two minutes):
+Part of `make test` (BENCHCTL_VM=1; it boots a kernel under qemu TCG for about two minutes):
 
     BENCHCTL_VM=1 .venv/bin/python -m pytest -m vm tests/vm -v
 
@@ -67,6 +67,11 @@ def _run_dir(guest: dict, workload: str) -> Path:
     return dirs[-1]
 
 
+def _kib(size: str) -> int:
+    """'32M' -> 32768 (the sizes in harness.GUEST_RUNS)."""
+    return int(size[:-1]) * {"K": 1, "M": 1024, "G": 1024 ** 2}[size[-1].upper()]
+
+
 def _records(run_dir: Path) -> list[dict]:
     return [json.loads(ln) for ln in (run_dir / "records.jsonl").read_text().splitlines() if ln.strip()]
 
@@ -83,7 +88,8 @@ def test_guest_booted_and_finished(guest: dict) -> None:
 def test_fio_dmcrypt_real_stack(guest: dict) -> None:
     d = _run_dir(guest, "fio-dmcrypt")
     run = json.loads((d / "run.json").read_text())
-    assert run["status"] == "complete" and run["iterations_done"] == 3
+    want = harness.GUEST_RUNS["fio-dmcrypt"]
+    assert run["status"] == "complete" and run["iterations_done"] == want["iterations"]
     stack = run["run_info"]["stack"]
     assert stack["backing"] == "brd" and stack["crypt"] == "dm-crypt" and stack["fs"] == "ext4"
     dm = stack["dm_crypt"]
@@ -97,7 +103,7 @@ def test_fio_dmcrypt_real_stack(guest: dict) -> None:
         if r["metric"] in ("iops", "bandwidth_kib_s", "clat_mean_us"):
             assert r["note"]["crypt"] == "dm-crypt" and r["note"]["backing"] == "brd" and r["value"] > 0
     fio = json.loads((d / "raw/iter-0001/fio.json").read_text())
-    assert fio["jobs"][0]["error"] == 0 and fio["jobs"][0]["write"]["io_kbytes"] == 128 * 1024
+    assert fio["jobs"][0]["error"] == 0 and fio["jobs"][0]["write"]["io_kbytes"] == _kib(want["set"]["size"])
     everything = "".join(p.read_text(errors="replace") for p in d.rglob("*") if p.is_file())
     assert not re.search(r"[0-9a-f]{128}", everything.replace("0" * 128, "")), "a 512-bit key leaked into the run folder"
 
@@ -108,7 +114,7 @@ def test_seqread_xfs_on_brd(guest: dict) -> None:
     assert run["status"] == "complete" and run["run_info"]["stack"]["backing"] == "brd"
     recs = [r for r in _records(d) if not r["warmup"]]
     bw = [r for r in recs if r["metric"] == "bandwidth_bytes_s"]
-    assert len(bw) == 5 and all(r["value"] > 1e6 and r["note"]["fs"] == "xfs" for r in bw)
+    assert len(bw) == harness.GUEST_RUNS["seqread-xfs"]["iterations"] and all(r["value"] > 1e6 and r["note"]["fs"] == "xfs" for r in bw)
     assert all(r["value"] == 1.0 for r in recs if r["metric"] == "resident_fraction")
 
 
@@ -123,6 +129,11 @@ def test_recorded_dm_outputs_parse(guest: dict) -> None:
     t = dmcrypt.parse_table((fx / "dmsetup-table.txt").read_text())
     assert t["cipher"] == "aes-xts-plain64" and t["key_bits"] == 512
     assert dmcrypt.parse_status((fx / "cryptsetup-status.txt").read_text())["type"] == "PLAIN"
+
+
+def test_guest_ran_single_threaded_tcg(guest: dict) -> None:
+    """thread=multi froze the guest in kernel text patching under perf stat -a (tests/vm/README.md)."""
+    assert "tcg,thread=single" in guest["argv"]
 
 
 def test_fits_ci_budget(guest: dict) -> None:
