@@ -6,9 +6,11 @@ resource ledger before it starts, and dies with benchctl: PR_SET_PDEATHSIG
 covers a SIGKILL of the run, the ledger's environment token lets
 `benchctl cleanup` prove it is ours in any other case.
 
-Generators, best first: memtier_benchmark (HdrHistogram, exact to 3
-significant digits), mutilate (open loop at a fixed QPS; 10 %-wide bins,
-no p50), memcaslap (power-of-two buckets only: its P99 is marked coarse).
+Generators, best first: memtier_benchmark (HdrHistogram: every bucket of
+the run in its --hdr-file-prefix .hgrm, decoded with hdrh; 2.3.0 keeps 2
+significant digits above an 8 us unit, and each percentile's note gives its
+bucket), mutilate (open loop at a fixed QPS; 10 %-wide bins, no p50),
+memcaslap (power-of-two buckets only: its P99 is marked coarse).
 The generator command lines are pure functions of the parameters so the
 overhead check (tests/perf/memcached_overhead.py) can re-run exactly what
 benchctl ran.
@@ -22,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sysconfig
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -30,22 +33,31 @@ from typing import Any, Callable
 from benchctl.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
 from benchctl.parsers import ParseError, parse
+from benchctl.parsers.memtier import with_hdr
 from benchctl.resources import proc_start_time, terminate_process
 from benchctl.specs import parse_cpus
 
 # generator name -> (programs on PATH in order of preference, Debian package / where to get it)
 GENERATORS: dict[str, tuple[tuple[str, ...], str]] = {
-    "memtier": (("memtier_benchmark",), "memtier-benchmark (RedisLabs; not packaged in Debian 12)"),
+    "memtier": (("memtier_benchmark",), "memtier-benchmark (not packaged in Debian 12: scripts/setup.sh "
+                                        "builds it from vendor/; see README)"),
     "mutilate": (("mutilate",), "mutilate (build from github.com/leverich/mutilate)"),
     "memcaslap": (("memcaslap", "memaslap"), "libmemcached-tools"),
 }
 ORDER = ("memtier", "mutilate", "memcaslap")
-RESOLUTION = {"memtier": "hdr-3sig", "mutilate": "log-bins-10pct", "memcaslap": "coarse-pow2"}
+# the label each generator's percentiles carry (memtier 2.3.0 builds its histograms with 2 significant digits)
+RESOLUTION = {"memtier": "hdr-2sig", "mutilate": "log-bins-10pct", "memcaslap": "coarse-pow2"}
+HDR_PREFIX = "memtier"   # --hdr-file-prefix in the iteration folder: memtier_FULL_RUN_1.hgrm / .txt
 PIN_MIN_CPUS = 4
 PR_SET_PDEATHSIG = 1
 
 
-def pick_generator(wanted: str, which: Callable[[str], str | None] = shutil.which) -> tuple[str, str]:
+def find_program(prog: str) -> str | None:
+    """prog on PATH, else in this environment's bin folder (where setup installs memtier when not root)."""
+    return shutil.which(prog) or shutil.which(prog, path=sysconfig.get_path("scripts"))
+
+
+def pick_generator(wanted: str, which: Callable[[str], str | None] = find_program) -> tuple[str, str]:
     """(generator, path): the requested one, or the first available in ORDER for 'auto'."""
     names = ORDER if wanted == "auto" else (wanted,)
     for g in names:
@@ -116,7 +128,8 @@ def generator_argv(gen: str, prog: str, params: dict[str, Any], port: int, out_d
                 f"--threads={threads}", f"--clients={conns}", f"--test-time={t}", f"--ratio={s}:{g}",
                 f"--data-size={params['value_size']}", "--key-minimum=1", f"--key-maximum={params['keys']}",
                 "--key-pattern=R:R", f"--pipeline={params['pipeline']}", "--print-percentiles=50,99,99.9",
-                "--hide-histogram", f"--json-out-file={out_dir / 'memtier.json'}"]
+                "--hide-histogram", f"--json-out-file={out_dir / 'memtier.json'}",
+                f"--hdr-file-prefix={out_dir / HDR_PREFIX}"]
     if gen == "mutilate":
         argv = [prog, "-s", f"127.0.0.1:{port}", "--noload", "-T", str(threads), "-c", str(conns),
                 "-t", str(t), "-K", str(params["key_size"]), "-V", str(params["value_size"]),
@@ -143,8 +156,13 @@ def preload_argv(gen: str, prog: str, params: dict[str, Any], port: int) -> list
 
 
 def parse_output(gen: str, stdout: str, out_dir: Path):
+    """The generator's result; memtier's latencies from its full-resolution .hgrm when it wrote one."""
     if gen == "memtier":
-        return parse("memtier-json", (out_dir / "memtier.json").read_text())
+        report = parse("memtier-json", (out_dir / "memtier.json").read_text())
+        hgrm = out_dir / f"{HDR_PREFIX}_FULL_RUN_1.hgrm"
+        if hgrm.is_file():
+            return with_hdr(report, parse("memtier-hgrm", hgrm.read_text()))
+        return report
     if gen == "mutilate":
         return parse("mutilate", stdout)
     return parse("memaslap", stdout)
@@ -206,7 +224,7 @@ class Memcached:
         req = [("memcached", "memcached")]
         if params.get("generator", "auto") != "auto":
             progs, pkg = GENERATORS[params["generator"]]
-            if not any(shutil.which(p) for p in progs):
+            if not any(find_program(p) for p in progs):
                 req.append((progs[0], pkg))
         return req
 
