@@ -35,11 +35,13 @@ from benchctl import checks as design_checks
 from benchctl.claims import EFFECT_VERDICTS, Claim, verdict
 from benchctl.errors import InputError
 from benchctl.metrics import RATIOS
+from benchctl.parsers import LATENCY_RESOLUTION
 from benchctl.stats import bootstrap, classical, components, power, trend
 from benchctl.tidy import Tidy, summarize_skipped
 
 FORMAT = "benchctl-analysis/1"
-RESOLUTION_PCT = {"coarse-pow2": 100.0, "hdr-3sig": 0.1, "exact": 0.0}
+# latency_resolution label -> step in % (the parsers' table; bracket-only labels have no fixed step)
+RESOLUTION_PCT = {k: 100.0 * v for k, v in LATENCY_RESOLUTION.items() if v is not None}
 DEFAULT_REBOOT_COST = 300.0
 DEFAULT_ITER_COST = 60.0
 MAX_SKIPPED_ITEMS = 1000
@@ -126,6 +128,12 @@ PERCENTILE_METRIC = re.compile(r"(^|_)p\d+(_|$)")
 
 
 def _resolution(notes: set[str]) -> tuple[float | None, str | None]:
+    """The coarsest step (in %) among the records' notes, and its label.
+
+    A note's own resolution_pct (the width of the histogram bucket its value
+    fell in, which for HdrHistogram depends on the value) wins over the
+    label's fixed step.
+    """
     worst, name = None, None
     for n in notes:
         if not n:
@@ -134,9 +142,14 @@ def _resolution(notes: set[str]) -> tuple[float | None, str | None]:
             d = json.loads(n)
         except json.JSONDecodeError:
             continue
-        r = d.get("latency_resolution") if isinstance(d, dict) else None
-        if r in RESOLUTION_PCT and (worst is None or RESOLUTION_PCT[r] > worst):
-            worst, name = RESOLUTION_PCT[r], r
+        if not isinstance(d, dict):
+            continue
+        r = d.get("latency_resolution")
+        step = d.get("resolution_pct")
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+            step = RESOLUTION_PCT.get(r) if isinstance(r, str) else None
+        if step is not None and (worst is None or step > worst):
+            worst, name = float(step), r
     return worst, name
 
 
@@ -281,7 +294,8 @@ def judge(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: f
         if res and res["resolution_pct"] is not None and res["resolution_pct"] > needed:
             warnings.insert(0, f"not judged: {c.metric} has {res['latency_resolution']} resolution "
                                f"(steps of about {res['resolution_pct']:g} %), coarser than the claimed "
-                               f"{needed:g} %; measure latency with an exact or HDR histogram tool")
+                               f"{needed:g} %; measure latency with a finer histogram (exact samples, or HDR "
+                               "buckets narrower than the claim)")
             out.append(row)
             continue
         thin = [a for a in ("baseline", "candidate") if comp[a]["n_samples"] < 2]

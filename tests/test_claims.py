@@ -1,5 +1,6 @@
 """Claims files and verdicts."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,34 @@ def test_resolution_applies_to_percentiles_only():
     c = Claim("memcached-ops", "memcached", "ops_per_sec", "increase", 3.5, 3.5, 0.9)
     row = judge([c], {("memcached", "ops_per_sec"): comp(base, cand, "ops_per_sec")}, 0.95, 300, 10)[0]
     assert not any("not judged" in w for w in row["warnings"])
+
+
+def _p99_row(note: str, base_level: float = 135.0, cand_level: float = 122.0) -> dict:
+    rng = np.random.default_rng(0)
+    base = series([base_level + rng.normal(0, 1, 10) for _ in range(5)], {note})
+    cand = series([cand_level + rng.normal(0, 1, 10) for _ in range(5)], {note})
+    c = Claim("memcached-p99", "memcached", "p99_latency_us", "decrease", -9.6, -9.6, 2.4)
+    return judge([c], {("memcached", "p99_latency_us"): comp(base, cand)}, 0.95, 300, 10)[0]
+
+
+def test_hdr_percentiles_are_judged_with_their_own_bucket_width():
+    """memtier's .hgrm p99 of 135 us sits in an 8 us bucket (5.9 %): fine for a 9.6 % claim."""
+    note = json.dumps({"latency_resolution": "hdr-2sig", "source": "hgrm", "bracket_us": [128, 135],
+                       "resolution_pct": 5.926})
+    row = _p99_row(note)
+    assert not any("not judged" in w for w in row["warnings"]) and row["verdict"] != "inconclusive"
+
+
+def test_hdr_bucket_wider_than_the_claim_is_not_judged():
+    """The same histogram at p99 = 63 us: 8 us is 12.7 %, too coarse for 9.6 % whatever the label says."""
+    note = json.dumps({"latency_resolution": "hdr-2sig", "bracket_us": [56, 63], "resolution_pct": 12.698})
+    row = _p99_row(note, 63.0, 57.0)
+    assert row["verdict"] == "inconclusive"
+    assert "not judged" in row["warnings"][0] and "hdr-2sig" in row["warnings"][0] and "12.698 %" in row["warnings"][0]
+
+
+def test_every_parser_resolution_label_is_known_to_analyze():
+    """mutilate's 10 % table bins are refused for a 9.6 % claim (the label table is the parsers' one)."""
+    row = _p99_row('{"latency_resolution": "log-bins-10pct"}')
+    assert row["verdict"] == "inconclusive" and "log-bins-10pct" in row["warnings"][0]
+    assert "not judged" not in " ".join(_p99_row('{"latency_resolution": "hdr-2sig"}')["warnings"])

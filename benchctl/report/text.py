@@ -116,6 +116,10 @@ def render(result: dict) -> str:
                      + (f"  MWU p={pval(mw)}" if mw is not None else ""), "      ", "    ")
         out += _wrap(f"noise ({b}): between-boot var {num(vcb['between_boot_var'])}, "
                      f"within-boot var {num(vcb['within_boot_var'])}", "      ", "    ")
+        res = cp.get("resolution")
+        if res:
+            out += _wrap(f"resolution: {res['latency_resolution']}, buckets up to "
+                         f"{num(res['resolution_pct'])} % wide", "      ", "    ")
     for n in result["notes"]:
         out += _wrap(n, "    ", "  - ")
     out.append("")
