@@ -11,7 +11,10 @@ against the same server. Pairs alternate which side goes first, so drift
 (cache warming, other load) hits both sides equally; the statistic is the
 median of the per-pair ratios (robust to one disturbed pair).
 
-    .venv/bin/python tests/perf/memcached_overhead.py [--pairs 7] [--duration 2] [--no-perf]
+    .venv/bin/python tests/perf/memcached_overhead.py [--generator memtier] [--pairs 7] [--duration 2] [--no-perf]
+
+The generator defaults to memtier_benchmark (what runs use when setup built it);
+`--generator auto|mutilate|memcaslap` checks the others.
 
 Exit 0 when the median ratio is >= 0.97, 1 otherwise.
 """
@@ -48,9 +51,12 @@ def benchctl_ops(run_dir: Path, iteration: int) -> float:
     raise SystemExit(f"no ops_per_sec record for iteration {iteration}")
 
 
+SCRATCH = {"--json-out-file=": "memtier.json", "--hdr-file-prefix=": "memtier"}
+
+
 def hand_run(argv: list[str], gen: str, work: Path) -> float:
-    """The generator exactly as logged, except memtier's JSON goes to a scratch file."""
-    argv = [f"--json-out-file={work / 'memtier.json'}" if a.startswith("--json-out-file=") else a for a in argv]
+    """The generator exactly as logged, except memtier's output files go to a scratch folder."""
+    argv = [next((f"{opt}{work / name}" for opt, name in SCRATCH.items() if a.startswith(opt)), a) for a in argv]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise SystemExit(f"hand run failed (rc {p.returncode}): {p.stderr[-300:]}")
@@ -60,6 +66,7 @@ def hand_run(argv: list[str], gen: str, work: Path) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generator", default="memtier", help="load generator (the workload's generator parameter)")
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--duration", type=int, default=2, help="seconds per generator run")
     ap.add_argument("--no-perf", action="store_true", help="run benchctl's side without perf stat")
@@ -74,8 +81,8 @@ def main() -> int:
         tmp = Path(tmp)
         os.environ.setdefault("BENCHCTL_STATE_DIR", str(tmp / "state"))
         pairs: list[tuple[float, float]] = []
-        with driven_run("memcached", {"duration_s": str(args.duration)}, args.pairs, not args.no_perf,
-                        tmp / "results") as (run, ctx):
+        with driven_run("memcached", {"duration_s": str(args.duration), "generator": args.generator}, args.pairs,
+                        not args.no_perf, tmp / "results", check=True) as (run, ctx):
             folder = run.folder
             gen = ctx.state["gen"]
             for k in range(1, args.pairs + 1):
