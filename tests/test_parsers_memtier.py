@@ -193,6 +193,7 @@ def test_with_hdr_takes_latencies_from_the_hgrm():
     assert sorted(m.metric for m in r.measurements) == sorted(
         ["ops_per_sec", "p50_latency_us", "p99_latency_us", "p999_latency_us", "mean_latency_us"])
     assert not any("not the same run" in w for w in r.warnings)
+    assert any("Average Latency" in w for w in js.warnings) and not any("Average Latency" in w for w in r.warnings)
 
 
 def test_with_hdr_warns_when_the_files_are_not_from_one_run(tools_dir):

@@ -308,8 +308,9 @@ def with_hdr(report: ParseResult, hgrm: ParseResult) -> ParseResult:
     lat = [m for m in hgrm.measurements if m.metric in LATENCY_METRICS]
     if not lat:
         return report
+    # the mean is the .hgrm's too, so the report's 0.0 Average Latency (a 2.3.0 quirk) no longer matters
     out = ParseResult([m for m in report.measurements if m.metric not in LATENCY_METRICS] + lat,
-                      dict(report.info), list(report.warnings))
+                      dict(report.info), [w for w in report.warnings if "'Average Latency' is 0.0" not in w])
     rows = report.info.get("rows") or {}
     count = (rows.get("Totals") or {}).get("Count")
     if isinstance(count, int) and count != hgrm.info.get("count"):
