@@ -156,18 +156,26 @@ def parse_percentile_text(text: str) -> PercentileCurve:
                 elif key == "Max":
                     curve.max = to_float(val, "Max")
                 elif key == "Total count" and val.isdecimal():
-                    curve.total_count = int(val)
+                    curve.total_count = _count(val)
             continue
         parts = s.split()
         if len(parts) == 4 and parts[2].isdecimal():
             curve.values.append(to_float(parts[0], "Value"))
             curve.percentiles.append(to_float(parts[1], "Percentile"))
-            curve.counts.append(int(parts[2]))
+            curve.counts.append(_count(parts[2]))
         else:
             curve.skipped.append(s[:80])
     if not curve.values:
         raise ParseError("expected rows 'Value Percentile TotalCount 1/(1-Percentile)' after the header, found none")
     return curve
+
+
+def _count(digits: str) -> int:
+    """int() of a run of digits; a number past Python's digit limit is a corrupt file, not a crash."""
+    try:
+        return int(digits)
+    except ValueError:
+        raise ParseError(f"expected a request count, got {digits[:40]!r}...") from None
 
 
 def curve_from_histogram(hist: Any, scale: float = 1.0) -> PercentileCurve:
