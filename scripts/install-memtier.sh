@@ -78,7 +78,9 @@ build() {
 export -f build
 export tree log
 rc=0
-timeout -k 10 "$limit" bash -c 'build' || rc=$?
+# the autotools' own temp folders go inside $work too, so a build stopped at its deadline leaves none
+mkdir "$work/tmp"
+TMPDIR=$work/tmp timeout -k 10 "$limit" bash -c 'build' || rc=$?
 if [ "$rc" != 0 ]; then
   kept=$(mktemp "${TMPDIR:-/tmp}/benchctl-memtier-build-XXXXXX.log")
   cp "$log" "$kept"
