@@ -12,6 +12,12 @@ PKGS=(python3 python3-venv python3-pip memcached libmemcached-tools fio xfsprogs
 if [ "${BENCHCTL_VM:-0}" = 1 ]; then
   PKGS+=(qemu-system-x86 qemu-system-arm mmdebstrap cpio busybox-static zstd)
 fi
+# memtier_benchmark (exact HdrHistogram percentiles) is packaged neither in Debian 12
+# nor on PyPI: scripts/install-memtier.sh builds it from vendor/, needing these.
+if [ "${BENCHCTL_MEMTIER:-1}" != 0 ] && ! command -v memtier_benchmark >/dev/null 2>&1 \
+   && [ ! -x .venv/bin/memtier_benchmark ]; then
+  PKGS+=(autoconf automake libtool pkg-config libevent-dev libssl-dev zlib1g-dev g++ make)
+fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()
@@ -48,4 +54,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,campaign]'
+scripts/install-memtier.sh
 echo "setup: ready (.venv/bin/benchctl)"

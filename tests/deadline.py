@@ -59,8 +59,9 @@ import subprocess
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any, Callable, Sequence, TypeVar
+from typing import IO, Any, TypeVar
 
 TAIL_LINES = 40
 T = TypeVar("T")
@@ -79,7 +80,7 @@ class Stalled(Failed):
     """A deadline passed: the child's process group was killed."""
 
 
-_GROUP_LEADERS: "weakref.WeakSet[subprocess.Popen]" = weakref.WeakSet()
+_GROUP_LEADERS: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
 
 
 def spawn(argv: Sequence[str], **popen_kw: Any) -> subprocess.Popen:
@@ -135,8 +136,9 @@ def _format(who: str, phase: str, reason: str, tail: Sequence[str], where: str =
     lines = [f"{who} {phase}: {reason}" if phase else f"{who}: {reason}"]
     if extra:
         lines.append(extra)
-    lines.append(f"Last {len(tail)} output lines{f' (full output: {where})' if where else ''}:" if tail
-                 else "No output at all.")
+    lines.append(
+        f"Last {len(tail)} output lines{f' (full output: {where})' if where else ''}:" if tail else "No output at all."
+    )
     lines += [f"  | {ln}" for ln in tail]
     return "\n".join(lines)
 
@@ -149,8 +151,9 @@ def _tail_of(text: str | bytes | None, n: int = TAIL_LINES) -> list[str]:
     return text.splitlines()[-n:]
 
 
-def communicate(proc: subprocess.Popen, timeout: float, phase: str, *, input: Any = None,
-                grace: float = 0.0) -> tuple[Any, Any]:
+def communicate(
+    proc: subprocess.Popen, timeout: float, phase: str, *, input: Any = None, grace: float = 0.0
+) -> tuple[Any, Any]:
     """Popen.communicate with a deadline: past it, kill the group and raise Stalled with the output tail."""
     try:
         return proc.communicate(input=input, timeout=timeout)
@@ -163,13 +166,29 @@ def communicate(proc: subprocess.Popen, timeout: float, phase: str, *, input: An
         tail = _tail_of(out) + _tail_of(err)
         args = proc.args
         argv = " ".join(map(str, args)) if isinstance(args, (list, tuple)) else str(args)
-        raise Stalled(_format(f"`{argv[:200]}`", f"stalled in {phase}",
-                              f"no exit within {timeout:g} s (killed process group {proc.pid}).",
-                              tail[-TAIL_LINES:]), phase=phase, tail=tail) from None
+        raise Stalled(
+            _format(
+                f"`{argv[:200]}`",
+                f"stalled in {phase}",
+                f"no exit within {timeout:g} s (killed process group {proc.pid}).",
+                tail[-TAIL_LINES:],
+            ),
+            phase=phase,
+            tail=tail,
+        ) from None
 
 
-def run(argv: Sequence[str], timeout: float, phase: str | None = None, *, check: bool = False,
-        input: Any = None, capture_output: bool = True, grace: float = 0.0, **popen_kw: Any) -> subprocess.CompletedProcess:
+def run(
+    argv: Sequence[str],
+    timeout: float,
+    phase: str | None = None,
+    *,
+    check: bool = False,
+    input: Any = None,
+    capture_output: bool = True,
+    grace: float = 0.0,
+    **popen_kw: Any,
+) -> subprocess.CompletedProcess:
     """subprocess.run with a mandatory deadline that kills the whole group and names the phase."""
     if capture_output:
         popen_kw.setdefault("stdout", subprocess.PIPE)
@@ -188,8 +207,15 @@ def run(argv: Sequence[str], timeout: float, phase: str | None = None, *, check:
     return res
 
 
-def poll_until(predicate: Callable[[], T], timeout: float, phase: str, *, interval: float = 0.05,
-               proc: subprocess.Popen | None = None, grace: float = 0.0) -> T:
+def poll_until(
+    predicate: Callable[[], T],
+    timeout: float,
+    phase: str,
+    *,
+    interval: float = 0.05,
+    proc: subprocess.Popen | None = None,
+    grace: float = 0.0,
+) -> T:
     """Call `predicate` until it returns something truthy, for at most `timeout` s.
 
     With `proc`: fail at once if it exits first, and kill its group at the deadline.
@@ -202,17 +228,28 @@ def poll_until(predicate: Callable[[], T], timeout: float, phase: str, *, interv
         if proc is not None and proc.poll() is not None:
             out, err = _drain(proc)
             tail = _tail_of(out) + _tail_of(err)
-            raise Failed(_format("child", f"exited (status {proc.returncode}) in {phase}",
-                                 "before the condition held.", tail), phase=phase, tail=tail)
+            raise Failed(
+                _format("child", f"exited (status {proc.returncode}) in {phase}", "before the condition held.", tail),
+                phase=phase,
+                tail=tail,
+            )
         if time.monotonic() >= end:
             tail = []
             if proc is not None:
                 kill_group(proc, grace=grace)
                 out, err = _drain(proc)
                 tail = _tail_of(out) + _tail_of(err)
-            raise Stalled(_format("wait", f"stalled in {phase}", f"condition not met within {timeout:g} s"
-                                  + (f" (killed process group {proc.pid})." if proc is not None else "."), tail),
-                          phase=phase, tail=tail)
+            raise Stalled(
+                _format(
+                    "wait",
+                    f"stalled in {phase}",
+                    f"condition not met within {timeout:g} s"
+                    + (f" (killed process group {proc.pid})." if proc is not None else "."),
+                    tail,
+                ),
+                phase=phase,
+                tail=tail,
+            )
         time.sleep(max(0.0, min(interval, end - time.monotonic())))
 
 
@@ -231,11 +268,22 @@ _UPTIME = re.compile(r"\s+\d+\.\d+$")
 class Console:
     """A child whose output is a console of lines (a guest's serial port, a long test helper)."""
 
-    def __init__(self, argv: Sequence[str], *, log: Path, timeout: float, idle: float | None = None,
-                 alive: str | None = None, name: str = "child", mark: str = "MARK ",
-                 on_stall: Callable[["Console"], str | None] | None = None,
-                 on_line: Callable[[str], None] | None = None, grace: float = 0.0, keep: int = 2000,
-                 **popen_kw: Any) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        timeout: float,
+        idle: float | None = None,
+        alive: str | None = None,
+        name: str = "child",
+        mark: str = "MARK ",
+        on_stall: Callable[[Console], str | None] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        grace: float = 0.0,
+        keep: int = 2000,
+        **popen_kw: Any,
+    ) -> None:
         self.argv = list(argv)
         self.log_path = Path(log)
         self.name = name
@@ -246,10 +294,10 @@ class Console:
         self._mark = mark
         self._on_stall = on_stall
         self._on_line = on_line
-        self.marks: list[tuple[float, str]] = []   # (seconds since start, text after the MARK prefix)
+        self.marks: list[tuple[float, str]] = []  # (seconds since start, text after the MARK prefix)
         self._lines: collections.deque[tuple[int, str]] = collections.deque(maxlen=max(keep, TAIL_LINES))
         self._count = 0
-        self._cursor = 0   # the line number expect() matched last
+        self._cursor = 0  # the line number expect() matched last
         self._eof = False
         self._cond = threading.Condition()
         self._log: IO[str] = self.log_path.open("w", encoding="utf-8", errors="replace")
@@ -274,7 +322,7 @@ class Console:
                     if self._alive is None or self._alive.search(line):
                         self._last_line_t = time.monotonic()
                     if line.startswith(self._mark):
-                        self.marks.append((round(self._last_line_t - self.t0, 2), line[len(self._mark):].strip()))
+                        self.marks.append((round(self._last_line_t - self.t0, 2), line[len(self._mark) :].strip()))
                     self._cond.notify_all()
                 if self._on_line is not None:
                     self._on_line(line)
@@ -305,7 +353,7 @@ class Console:
         progress = ""
         for m in reversed(marks):
             if m.startswith("progress "):
-                progress = progress or m[len("progress "):]
+                progress = progress or m[len("progress ") :]
                 continue
             return f"in {_UPTIME.sub('', m)}" + (f" after {progress}" if progress else "")
         return "before the first MARK line" + (f" (after {progress})" if progress else "")
@@ -372,7 +420,7 @@ class Console:
             except subprocess.TimeoutExpired:
                 continue
         self._reader.join(timeout=max(1.0, min(10.0, end - time.monotonic())))
-        if self._reader.is_alive():   # the child exited, but something it started still holds the output open
+        if self._reader.is_alive():  # the child exited, but something it started still holds the output open
             self._stall("exited, but its output stayed open (a leftover grandchild)")
         return self.proc.returncode
 
@@ -395,8 +443,14 @@ class Console:
                 extra = f"(on_stall failed: {e!r})"
         kill_group(self.proc, grace=self.grace)
         self._reader.join(timeout=5)
-        msg = _format(self.name, f"stalled {phase}", f"{reason} (killed process group {self.proc.pid} "
-                      f"after {self.elapsed():.0f} s).", self.tail(), str(self.log_path), extra)
+        msg = _format(
+            self.name,
+            f"stalled {phase}",
+            f"{reason} (killed process group {self.proc.pid} after {self.elapsed():.0f} s).",
+            self.tail(),
+            str(self.log_path),
+            extra,
+        )
         raise Stalled(msg, phase=phase, tail=self.tail())
 
     # -- lifetime -----------------------------------------------------------------------------------------------
@@ -410,7 +464,7 @@ class Console:
             self.proc.stdout.close()
         self._log.close()
 
-    def __enter__(self) -> "Console":
+    def __enter__(self) -> Console:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "analysis/claims/bbml2.toml"
+DRIVEN = REPO / "tests/fixtures/parsers/memtier-driven"
 
 
 def bench(*args):
@@ -305,6 +306,11 @@ def test_hdr_latency_curves_plotted_from_raw_outputs(tmp_path, tools_dir):
         (d / "raw" / "iter-0000").mkdir(parents=True)
         (d / "raw" / "iter-0000" / "mt_FULL_RUN_1.txt").write_text(src)
         (d / "raw" / "iter-0000" / "stdout.txt").write_text("not a histogram\n")
+        # a run's own memtier output: the .hgrm beside the table is plotted, per-command files are not
+        (d / "raw" / "iter-0001").mkdir()
+        for f in DRIVEN.iterdir():
+            if f.name.startswith("memtier_"):
+                (d / "raw" / "iter-0001" / f.name).write_bytes(f.read_bytes())
     r = bench(
         "analyze",
         tmp_path / "runs",

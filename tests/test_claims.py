@@ -224,31 +224,3 @@ def test_resolution_applies_to_percentiles_only():
     c = Claim("memcached-ops", "memcached", "ops_per_sec", "increase", 3.5, 3.5, 0.9)
     row = judge([c], {("memcached", "ops_per_sec"): comp(base, cand, "ops_per_sec")}, 0.95, 300, 10)[0]
     assert not any("not judged" in w for w in row["warnings"])
-
-
-def test_claim_errors_name_the_claim_id_and_its_line(tmp_path):
-    """Not "claim #2": the id and the line of the offending key (issue 13)."""
-    body = (
-        'format = "benchctl-claims/1"\n\n[[claim]]\n' + BASE + "value = 3\n\n"
-        '[[claim]]\nid = "second"\nworkload = "w"\nmetric = "m"\ndirection = "increase"\n'
-        "value = -3\n"
-    )
-    p = write(tmp_path, body)
-    with pytest.raises(InputError) as e:
-        load_claims(p)
-    assert str(e.value).startswith(f"{p}:15: claim 'second': a claimed increase needs a positive value")
-    assert "#" not in str(e.value)
-
-
-def test_duplicate_id_points_at_both_lines(tmp_path):
-    p = write(tmp_path, "[[claim]]\n" + BASE + "value = 3\n[[claim]]\n" + BASE + "value = 4\n")
-    with pytest.raises(InputError) as e:
-        load_claims(p)
-    assert str(e.value) == f"{p}:8: claim 'x': duplicate id (first at line 2)"
-
-
-def test_claim_lines_follow_tables():
-    from benchctl.analyze.claims import claim_lines
-
-    text = 'title = "t"\n[[claim]]\nid = "a"\n  metric = "m"\n[other]\nid = "no"\n[[ claim ]]\nid = "b"\n'
-    assert claim_lines(text) == [(2, {"id": 3, "metric": 4}), (7, {"id": 8})]

@@ -11,9 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 import deadline
+import pytest
 
 SILENT_S = 30
 
@@ -99,10 +98,14 @@ def test_idle_counts_only_lines_that_prove_the_child_alive(tmp_path: Path) -> No
             print(f"[ {{i}}.0] watchdog: BUG: soft lockup - CPU#1 stuck for {{i}}s!")
             time.sleep(0.1)
     """
-    with deadline.Console(_py(code), log=tmp_path / "c.log", timeout=60, idle=1.5, alive=r"^(TICK|MARK) ",
-                          name="guest") as con:
-        with pytest.raises(deadline.Stalled, match=r"^guest stalled in stress: no sign of life for 1.5 s "
-                                                   r"\(no line matching '\^\(TICK\|MARK\) '\)") as err:
+    with deadline.Console(
+        _py(code), log=tmp_path / "c.log", timeout=60, idle=1.5, alive=r"^(TICK|MARK) ", name="guest"
+    ) as con:
+        with pytest.raises(
+            deadline.Stalled,
+            match=r"^guest stalled in stress: no sign of life for 1.5 s "
+            r"\(no line matching '\^\(TICK\|MARK\) '\)",
+        ) as err:
             con.wait(timeout=60)
     assert "soft lockup" in err.value.tail[-1]
 
@@ -158,8 +161,7 @@ def test_run_kills_the_group_and_names_the_phase(tmp_path: Path) -> None:
 
 
 def test_run_returns_like_subprocess_run() -> None:
-    r = deadline.run(_py("import sys; print('out'); print('err', file=sys.stderr); sys.exit(2)"), timeout=30,
-                     text=True)
+    r = deadline.run(_py("import sys; print('out'); print('err', file=sys.stderr); sys.exit(2)"), timeout=30, text=True)
     assert (r.returncode, r.stdout, r.stderr) == (2, "out\n", "err\n")
     r = deadline.run(["cat"], timeout=30, input=b"abc")
     assert r.stdout == b"abc"
@@ -181,8 +183,12 @@ def test_on_stall_runs_before_the_kill_and_adds_to_the_message(tmp_path: Path) -
         seen.append(con.proc.poll() is None)
         return "registers: RIP=ffffffff81000000 <text_poke_bp_batch+0x12>"
 
-    with deadline.Console(_py(f"import time; print('MARK run x'); time.sleep({SILENT_S})"), log=tmp_path / "c.log",
-                          timeout=60, on_stall=diagnose) as con:
+    with deadline.Console(
+        _py(f"import time; print('MARK run x'); time.sleep({SILENT_S})"),
+        log=tmp_path / "c.log",
+        timeout=60,
+        on_stall=diagnose,
+    ) as con:
         con.expect("MARK run", timeout=20)
         with pytest.raises(deadline.Stalled) as err:
             con.wait(timeout=0.5)

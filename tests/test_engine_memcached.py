@@ -6,13 +6,17 @@ import csv
 import io
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
 from benchctl.errors import InputError, ToolMissingError
-from benchctl.run.drivers.memcached import cpu_plan, generator_argv, pick_generator, preload_argv
+from benchctl.parsers import parse
+from benchctl.run.drivers.memcached import cpu_plan, generator_argv, parse_output, pick_generator, preload_argv
 from benchctl.run.specs import load_workload
-from tests.live_helpers import benchctl, live_processes_of, memcached_token_processes, needs_memcached
+from tests.live_helpers import benchctl, live_processes_of, memcached_token_processes, needs_memcached, needs_memtier
+
+DRIVEN = Path(__file__).parent / "fixtures" / "parsers" / "memtier-driven"
 
 pytestmark = []
 
@@ -93,6 +97,7 @@ def test_generator_command_lines(tmp_path):
     mt = generator_argv("memtier", "memtier_benchmark", p, 1234, tmp_path)
     assert "--protocol=memcache_text" in mt and "--ratio=1:9" in mt and "--port=1234" in mt
     assert f"--json-out-file={tmp_path / 'memtier.json'}" in mt and "--server=127.0.0.1" in mt
+    assert f"--hdr-file-prefix={tmp_path / 'memtier'}" in mt
     mu = generator_argv("mutilate", "mutilate", p, 1234, tmp_path)
     assert mu[mu.index("-q") + 1] == "5000" and mu[mu.index("-i") + 1] == "exponential:1"
     mc = generator_argv("memcaslap", "memcaslap", p, 1234, tmp_path)
@@ -158,3 +163,59 @@ def test_kernel_splat_during_run_marks_it_tainted(tmp_path, monkeypatch):
     assert (folder.path / "kmsg.txt").read_text().splitlines() == SPLATS
     assert any("tainted" in s for s in shown) and any(SPLATS[0] in s for s in shown)
     assert man["perf"]["enabled"] is False
+
+
+def test_memtier_output_takes_latencies_from_the_hgrm(tmp_path):
+    """The recorded run of the driver's own argv: throughput from the JSON, percentiles from the .hgrm."""
+    for f in ("memtier.json", "memtier_FULL_RUN_1.hgrm", "memtier_FULL_RUN_1.txt"):
+        shutil.copy(DRIVEN / f, tmp_path / f)
+    r = parse_output("memtier", "", tmp_path)
+    assert r.get("ops_per_sec").value == 62097.60
+    p99 = r.get("p99_latency_us")
+    assert (p99.value, p99.note["source"], p99.note["bracket_us"]) == (135, "hgrm", [128, 135])
+    assert p99.note["latency_resolution"] == "hdr-2sig" and 5.9 < p99.note["resolution_pct"] < 6.0
+    (tmp_path / "memtier_FULL_RUN_1.hgrm").unlink()  # an older run folder: the JSON's histogram
+    assert parse_output("memtier", "", tmp_path).get("p99_latency_us").note["source"] == "compressed-histogram"
+
+
+@pytest.mark.live
+@needs_memtier
+def test_quick_run_with_memtier_records_hdr_percentiles(tmp_path):
+    """Live: memtier built by setup drives memcached; every iteration's percentiles are its .hgrm's."""
+    res = tmp_path / "results"
+    p = benchctl(
+        [
+            "run",
+            "memcached",
+            "--preset",
+            "quick",
+            "--arm",
+            "mt",
+            "--iterations",
+            "2",
+            "--set",
+            "generator=memtier",
+            "-o",
+            str(res),
+        ],
+        tmp_path / "state",
+    )
+    assert p.returncode == 0, p.stderr
+    run_dir = next(res.rglob("run.json")).parent
+    man = json.loads((run_dir / "run.json").read_text())
+    assert man["status"] == "complete" and man["run_info"]["generator"] == "memtier"
+    assert "v=2.3.0" in man["run_info"]["generator_version"]
+    records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
+    for it in (1, 2):
+        raw = run_dir / "raw" / f"iter-{it:04d}"
+        hgrm = parse("memtier-hgrm", (raw / "memtier_FULL_RUN_1.hgrm").read_text())
+        assert (raw / "memtier_FULL_RUN_1.txt").is_file() and (raw / "memtier.json").is_file()
+        mine = {r["metric"]: r for r in records if r["iteration"] == it and not r["warmup"]}
+        assert mine["ops_per_sec"]["value"] > 1000
+        for metric in ("p50_latency_us", "p99_latency_us", "p999_latency_us"):
+            rec = mine[metric]
+            assert rec["value"] == hgrm.get(metric).value and rec["note"]["source"] == "hgrm", metric
+            lo, hi = rec["note"]["bracket_us"]
+            assert lo <= rec["value"] == hi and rec["note"]["resolution_pct"] > 0
+        assert mine["p99_latency_us"]["note"]["count"] == hgrm.info["count"] > 0
+    assert live_processes_of(run_dir) == [] and memcached_token_processes(run_dir) == []

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import sys
 
+import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
 from benchctl.errors import EXIT_INPUT, EXIT_USAGE
-import deadline  # tests/deadline.py: waits with a deadline
 
 
 def run(*args, cwd=None):
-    return deadline.run([sys.executable, "-m", "benchctl", "model", *args], timeout=300, phase=f"benchctl model {args[:1]}",
-                        text=True, cwd=cwd)
+    return deadline.run(
+        [sys.executable, "-m", "benchctl", "model", *args],
+        timeout=300,
+        phase=f"benchctl model {args[:1]}",
+        text=True,
+        cwd=cwd,
+    )
 
 
 def one_line_error(r, code):
@@ -23,10 +28,12 @@ def one_line_error(r, code):
 
 
 def test_model_help_imports_nothing_heavy():
-    code = ("import sys; from benchctl.cli import main\n"
-            "try:\n    main(['model', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "heavy = [m for m in ('pandas', 'scipy', 'matplotlib', 'numpy') if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
+    code = (
+        "import sys; from benchctl.cli import main\n"
+        "try:\n    main(['model', '--help'])\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "heavy = [m for m in ('pandas', 'scipy', 'matplotlib', 'numpy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
     r = deadline.run([sys.executable, "-c", code], timeout=120, phase="benchctl model --help", text=True)
     assert r.returncode == 0, r.stderr
     for sub in ("pagetables", "predict", "sensitivity", "calibrate", "simulate"):
@@ -61,16 +68,30 @@ def test_pagetables_text_is_labelled_and_splits_degrade():
 
 def test_pagetables_from_env(tmp_path):
     f = tmp_path / "env.json"
-    f.write_text(json.dumps({"format": "benchctl-env/1", "memory": {"total_kb": 16 * 1024 * 1024 * 1023 // 1024},
-                             "kernel": {"page_size": 65536}}))
+    f.write_text(
+        json.dumps(
+            {
+                "format": "benchctl-env/1",
+                "memory": {"total_kb": 16 * 1024 * 1024 * 1023 // 1024},
+                "kernel": {"page_size": 65536},
+            }
+        )
+    )
     j = json.loads(run("pagetables", "--from-env", str(f), "--json").stdout)
     assert j["granule_bytes"] == 65536 and abs(j["ram_bytes"] - (16 << 30)) < (64 << 20)
 
 
-@pytest.mark.parametrize("args", [("pagetables", "--ram", "-5G"), ("pagetables", "--ram", "many"),
-                                  ("pagetables",), ("pagetables", "--ram", "1G", "--granule", "8k"),
-                                  ("predict", "--cpu", "ampereone", "--ram", "0"),
-                                  ("predict", "--cpu", "ampereone", "--set", "bogus=1")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pagetables", "--ram", "-5G"),
+        ("pagetables", "--ram", "many"),
+        ("pagetables",),
+        ("pagetables", "--ram", "1G", "--granule", "8k"),
+        ("predict", "--cpu", "ampereone", "--ram", "0"),
+        ("predict", "--cpu", "ampereone", "--set", "bogus=1"),
+    ],
+)
 def test_usage_errors(args):
     one_line_error(run(*args), EXIT_USAGE)
 
@@ -97,13 +118,26 @@ def test_predict_json_negative_control():
 
 
 def test_every_text_output_fits_72_columns(tmp_path):
-    outs = [run("predict", "--cpu", "ampereone", "--draws", "300").stdout,
-            run("predict", "--cpu", "neoverse-n1", "--draws", "200").stdout,
-            run("pagetables", "--ram", "256G").stdout,
-            run("pagetables", "--ram", "1T", "--granule", "64k", "--kfence", "2M", "--perm-changes", "300").stdout,
-            run("sensitivity", "--cpu", "ampereone", "--draws", "300").stdout,
-            run("simulate", "--cpu", "ampereone", "--boots", "1", "--iterations", "1", "--workload", "seqread",
-                "-o", str(tmp_path / "sim-out-with-a-rather-long-directory-name-to-wrap")).stdout]
+    outs = [
+        run("predict", "--cpu", "ampereone", "--draws", "300").stdout,
+        run("predict", "--cpu", "neoverse-n1", "--draws", "200").stdout,
+        run("pagetables", "--ram", "256G").stdout,
+        run("pagetables", "--ram", "1T", "--granule", "64k", "--kfence", "2M", "--perm-changes", "300").stdout,
+        run("sensitivity", "--cpu", "ampereone", "--draws", "300").stdout,
+        run(
+            "simulate",
+            "--cpu",
+            "ampereone",
+            "--boots",
+            "1",
+            "--iterations",
+            "1",
+            "--workload",
+            "seqread",
+            "-o",
+            str(tmp_path / "sim-out-with-a-rather-long-directory-name-to-wrap"),
+        ).stdout,
+    ]
     for text in outs:
         assert text.startswith("SIMULATED")
         # a single word longer than a line (a long path the user chose) cannot be broken and stay pasteable
@@ -112,11 +146,22 @@ def test_every_text_output_fits_72_columns(tmp_path):
 
 
 def test_simulate_ends_with_the_next_command_including_claims(tmp_path):
-    r = run("simulate", "--cpu", "ampereone", "--boots", "1", "--iterations", "1", "--workload", "seqread",
-            "--output", str(tmp_path))
+    r = run(
+        "simulate",
+        "--cpu",
+        "ampereone",
+        "--boots",
+        "1",
+        "--iterations",
+        "1",
+        "--workload",
+        "seqread",
+        "--output",
+        str(tmp_path),
+    )
     assert r.returncode == 0, r.stderr
     assert len(list(tmp_path.glob("*/*/run.json"))) == 2
-    tail = r.stdout[r.stdout.index("next:"):]
+    tail = r.stdout[r.stdout.index("next:") :]
     cmd = " ".join(line.strip().rstrip("\\").strip() for line in tail.splitlines()[1:])
     assert cmd.startswith("benchctl analyze") and "--claims analysis/claims/bbml2.toml" in cmd
 
@@ -128,7 +173,7 @@ def test_help_lists_cpus_and_documents_options():
     h = run("calibrate", "--help").stdout
     for opt in ("--baseline", "--candidate", "--json"):
         line = next(line for line in h.splitlines() if opt in line)
-        assert len(line.split(opt, 1)[1].strip()) > 10, line          # each option says what it does
+        assert len(line.split(opt, 1)[1].strip()) > 10, line  # each option says what it does
 
 
 def test_sensitivity_plot(tmp_path):

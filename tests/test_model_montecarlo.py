@@ -12,7 +12,8 @@ from benchctl.model.profiles import Figure
 def test_weighted_quantile_matches_numpy_with_equal_weights():
     x = np.random.default_rng(1).normal(size=5001)
     assert montecarlo.weighted_quantile(x, [0.05, 0.5, 0.95], np.ones_like(x)) == pytest.approx(
-        np.quantile(x, [0.05, 0.5, 0.95]), abs=0.01)
+        np.quantile(x, [0.05, 0.5, 0.95]), abs=0.01
+    )
 
 
 def test_weights_move_the_median():

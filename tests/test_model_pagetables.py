@@ -13,7 +13,17 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.model.pagetables import GiB, KiB, MiB, TiB, boot_memory, compare, from_fingerprint, leaf_size_at, parse_granule
+from benchctl.model.pagetables import (
+    GiB,
+    KiB,
+    MiB,
+    TiB,
+    boot_memory,
+    compare,
+    from_fingerprint,
+    leaf_size_at,
+    parse_granule,
+)
 from benchctl.sizes import fmt_size, parse_size
 
 
@@ -81,10 +91,10 @@ def test_one_permission_change_costs_one_pmd_and_one_pte_table():
     one = compare(256 * GiB, 4 * KiB, perm_changes=1)
     assert one["block_arm_bytes"] - base["block_arm_bytes"] == 8 * KiB  # domain.md: PMD + PTE table
     m = one["mapped_bytes"]["block"]
-    assert m["PTE"] == 64 * KiB                   # the CONT_PTE run holding it
-    assert m["CONT_PTE"] == 2 * MiB - 64 * KiB    # rest of its PMD
-    assert m["PMD"] == 32 * MiB - 2 * MiB         # rest of its CONT_PMD
-    assert m["CONT_PMD"] == 1 * GiB - 32 * MiB    # rest of its PUD
+    assert m["PTE"] == 64 * KiB  # the CONT_PTE run holding it
+    assert m["CONT_PTE"] == 2 * MiB - 64 * KiB  # rest of its PMD
+    assert m["PMD"] == 32 * MiB - 2 * MiB  # rest of its CONT_PMD
+    assert m["CONT_PMD"] == 1 * GiB - 32 * MiB  # rest of its PUD
     assert m["PUD"] == 255 * GiB
     assert one["pte_arm_bytes"] == base["pte_arm_bytes"]  # already PTE
 
@@ -116,8 +126,18 @@ def test_leaf_size_at():
     assert leaf_size_at(256 * GiB, 16 * KiB, "block", 5 * GiB) == GiB  # CONT_PMD
 
 
-@pytest.mark.parametrize("text,value", [("256G", 256 * GiB), ("256GiB", 256 * GiB), ("1T", TiB),
-                                        ("512M", 512 * MiB), ("4k", 4096), ("1024", 1024), (" 2 gb", 2 * GiB)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("256G", 256 * GiB),
+        ("256GiB", 256 * GiB),
+        ("1T", TiB),
+        ("512M", 512 * MiB),
+        ("4k", 4096),
+        ("1024", 1024),
+        (" 2 gb", 2 * GiB),
+    ],
+)
 def test_parse_size(text, value):
     assert parse_size(text) == value
 
@@ -144,8 +164,12 @@ def test_granules():
 def test_from_fingerprint_adds_the_memmap():
     # MemTotal of the published block arm (commit a166563e7ec3): the mapped RAM is MemTotal plus the memmap
     # (1/64 of the mapped RAM at 4 KiB), so mapped = MemTotal x 64/63
-    doc = {"format": "benchctl-env/1", "memory": {"total_kb": 259505132}, "kernel": {"page_size": 4096},
-           "linear_map": {"state": "block"}}
+    doc = {
+        "format": "benchctl-env/1",
+        "memory": {"total_kb": 259505132},
+        "kernel": {"page_size": 4096},
+        "linear_map": {"state": "block"},
+    }
     ram, g = from_fingerprint(doc)
     assert g == 4096 and ram == (259505132 * 1024 * 64 // 63) // 4096 * 4096
     # the PTE arm's MemTotal is also net of its own tables (8 bytes per 4 KiB): the same mapped RAM comes out
@@ -163,8 +187,12 @@ def test_from_fingerprint_adds_the_memmap():
 def test_published_memtotal_change_from_the_machine_description():
     """The published machine's mapped RAM (MemTotal + memmap) needs 515,892 kB of tables more in the PTE arm:
     0.05 % from the published MemTotal change, 259505132 - 258988984 = 516,148 kB."""
-    doc = {"format": "benchctl-env/1", "memory": {"total_kb": 259505132}, "kernel": {"page_size": 4096},
-           "linear_map": {"state": "block"}}
+    doc = {
+        "format": "benchctl-env/1",
+        "memory": {"total_kb": 259505132},
+        "kernel": {"page_size": 4096},
+        "linear_map": {"state": "block"},
+    }
     ram, g = from_fingerprint(doc)
     b = boot_memory(ram, g)
     assert b.mem_total_change // 1024 == pytest.approx(516148, rel=0.001)
@@ -172,7 +200,7 @@ def test_published_memtotal_change_from_the_machine_description():
 
 def test_boot_memory_rules():
     b = boot_memory(256 * GiB, 4 * KiB, kfence_pool=2 * MiB, perm_changes=100)
-    assert b.mapped == 256 * GiB and b.memmap == 4 * GiB   # 64 bytes per 4 KiB page
+    assert b.mapped == 256 * GiB and b.memmap == 4 * GiB  # 64 bytes per 4 KiB page
     # memblock tables lower MemTotal and MemFree alike; splits after boot lower MemFree only
     assert b.mem_total_change == b.pte_arm_tables - b.block_arm_tables
     assert b.mem_free_change == b.mem_total_change - b.split_tables and b.split_tables > 0
@@ -213,10 +241,10 @@ def test_memtotal_change_matches_real_kernels():
                 pmd_regions.add(a // GiB)
                 if m[3] == "PTE":
                     pte_regions.add(a // (2 * MiB))
-    mapped = 2 * GiB                                 # "Memory: .../2097152K available"
+    mapped = 2 * GiB  # "Memory: .../2097152K available"
     pte_tables = compare(mapped, 4 * KiB)["pte_arm_bytes"]
     block_tables = (1 + len(pmd_regions) + len(pte_regions)) * 4 * KiB
     change_kb = (pte_tables - block_tables) // 1024
     assert change_kb == _meminfo(block)["MemTotal"] - _meminfo(pte)["MemTotal"] == 4080
     free_change = _meminfo(block)["MemFree"] - _meminfo(pte)["MemFree"]
-    assert abs(free_change - change_kb) < 64      # alike, up to what the two boots did differently
+    assert abs(free_change - change_kb) < 64  # alike, up to what the two boots did differently

@@ -50,7 +50,7 @@ def test_boot_memory_separates_memtotal_and_memfree(ampere):
     mt = p["mem_total"]
     # memblock tables for ~251.4..256 GiB mapped: 8 bytes per 4 KiB plus the PMD tables
     assert 515_000 <= mt["interval_kb"][0] <= mt["median_kb"] <= mt["interval_kb"][1] <= 526_000
-    assert p["mem_free_kb"]["median"] < mt["median_kb"]           # splits after boot cost MemFree only
+    assert p["mem_free_kb"]["median"] < mt["median_kb"]  # splits after boot cost MemFree only
     lo, hi = p["one_boot_interval_pct"]
     assert lo < p["interval_pct"][0] and hi > p["interval_pct"][1]  # one boot per arm adds noise
 
@@ -84,7 +84,7 @@ def test_free_walks_and_no_prefetch_loss_mean_no_throughput_change():
     r = predict("ampereone", workloads=["memcached", "seqread"], overrides=zero, draws=200)
     by = {p["claim"]: p for p in r["predictions"]}
     assert abs(by["memcached-ops"]["median_pct"]) < 1e-9 and abs(by["seqread-bw"]["median_pct"]) < 1e-9
-    assert by["memcached-tlb"]["median_pct"] < 0         # the walks still fall
+    assert by["memcached-tlb"]["median_pct"] < 0  # the walks still fall
 
 
 def test_the_claims_are_not_an_input(tmp_path):
@@ -94,7 +94,7 @@ def test_the_claims_are_not_an_input(tmp_path):
     f.write_text(re.sub(r"value = 3\.5", "value = 35.0", claims).replace("tolerance = 0.9", "tolerance = 9.0"))
     a = predict("ampereone", workloads=["memcached"], draws=300)
     b = predict("ampereone", workloads=["memcached"], draws=300, claims_file=f)
-    for pa, pb in zip(a["predictions"], b["predictions"]):
+    for pa, pb in zip(a["predictions"], b["predictions"], strict=True):
         assert pa["median_pct"] == pb["median_pct"] and pa["interval_pct"] == pb["interval_pct"]
 
 

@@ -12,8 +12,14 @@ from benchctl.model.targets import load_claims, model_kind
 
 PROFILES = ["neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "ampereone", "cortex-x4", "generic"]
 # domain.md "Which CPUs get block mappings": (implementer, part, on the allow-list)
-ALLOW = {"neoverse-n1": (0x41, 0xD0C, False), "neoverse-v1": (0x41, 0xD40, False), "neoverse-v2": (0x41, 0xD4F, False),
-         "neoverse-v3": (0x41, 0xD84, True), "ampereone": (0xC0, 0xAC3, True), "cortex-x4": (0x41, 0xD82, True)}
+ALLOW = {
+    "neoverse-n1": (0x41, 0xD0C, False),
+    "neoverse-v1": (0x41, 0xD40, False),
+    "neoverse-v2": (0x41, 0xD4F, False),
+    "neoverse-v3": (0x41, 0xD84, True),
+    "ampereone": (0xC0, 0xAC3, True),
+    "cortex-x4": (0x41, 0xD82, True),
+}
 
 
 def test_all_profiles_ship():
@@ -26,7 +32,7 @@ def test_block_mapping_is_derived_from_the_midr(key):
     impl, part, listed = ALLOW[key]
     assert (p.midr_value >> 24, (p.midr_value >> 4) & 0xFFF) == (impl, part)
     assert (derived_mapping(p, "6.18.0").state == "block") is listed
-    assert derived_mapping(p, "6.17.0").state == "pte"      # rodata=full without the series: PTEs everywhere
+    assert derived_mapping(p, "6.17.0").state == "pte"  # rodata=full without the series: PTEs everywhere
 
 
 def test_n1_published_geometry():
@@ -109,19 +115,37 @@ def test_unknown_profile_lists_known():
         load_cpu("m1")
 
 
-@pytest.mark.parametrize("edit,match", [
-    (lambda s: s.replace('l2_kib = { value = 1024, status = "published", source = "s" }\n', ""), "missing field.*l2_kib"),
-    (lambda s: s.replace('entries = { value = 8, status = "published", source = "s" }\n', ""), "missing field.*entries"),
-    (lambda s: s.replace('status = "published"', 'status = "guessed"'), "status must be"),
-    (lambda s: s.replace('l2_cycles = { value = 11, status = "published", source = "s" }',
-                         'l2_cycles = { value = 11, status = "published" }'), "source note"),
-    (lambda s: s.replace('slc_ns = { value = 30, low = 20, high = 40, dist = "uniform",',
-                         'slc_ns = { value = 30,'), "needs a distribution"),
-    (lambda s: s.replace('value = 90, low = 80, high = 100', 'value = 900, low = 80, high = 100'), "low <= value"),
-    (lambda s: s.replace('dist = "loguniform"', 'dist = "cauchy"'), "dist must be"),
-    (lambda s: s.replace('value = "0x410FD0C0"', 'value = "N1"'), "hexadecimal"),
-    (lambda s: s.replace('[[x.tlb]]', '[[x.tlb]\n'), "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (
+            lambda s: s.replace('l2_kib = { value = 1024, status = "published", source = "s" }\n', ""),
+            "missing field.*l2_kib",
+        ),
+        (
+            lambda s: s.replace('entries = { value = 8, status = "published", source = "s" }\n', ""),
+            "missing field.*entries",
+        ),
+        (lambda s: s.replace('status = "published"', 'status = "guessed"'), "status must be"),
+        (
+            lambda s: s.replace(
+                'l2_cycles = { value = 11, status = "published", source = "s" }',
+                'l2_cycles = { value = 11, status = "published" }',
+            ),
+            "source note",
+        ),
+        (
+            lambda s: s.replace(
+                'slc_ns = { value = 30, low = 20, high = 40, dist = "uniform",', "slc_ns = { value = 30,"
+            ),
+            "needs a distribution",
+        ),
+        (lambda s: s.replace("value = 90, low = 80, high = 100", "value = 900, low = 80, high = 100"), "low <= value"),
+        (lambda s: s.replace('dist = "loguniform"', 'dist = "cauchy"'), "dist must be"),
+        (lambda s: s.replace('value = "0x410FD0C0"', 'value = "N1"'), "hexadecimal"),
+        (lambda s: s.replace("[[x.tlb]]", "[[x.tlb]\n"), "not valid TOML"),
+    ],
+)
 def test_bad_profile_files(tmp_path, edit, match):
     f = write(tmp_path, edit(GOOD))
     with pytest.raises(InputError, match=match) as e:
@@ -146,8 +170,9 @@ def test_workload_missing_field(tmp_path):
 
 def test_overrides_fix_a_figure():
     w = load_workloads()["memcached"]
-    v = apply_overrides(w.figures, ["workload.memcached.server.regions.slab.footprint=2G",
-                                    "workload.memcached.utilization=0.5"])
+    v = apply_overrides(
+        w.figures, ["workload.memcached.server.regions.slab.footprint=2G", "workload.memcached.utilization=0.5"]
+    )
     assert v["workload.memcached.server.regions.slab.footprint"].value == 2 << 30
     assert v["workload.memcached.utilization"].value == 0.5 and not v["workload.memcached.utilization"].uncertain
     with pytest.raises(UsageError, match="unknown model parameter"):
@@ -160,10 +185,15 @@ def test_overrides_fix_a_figure():
 
 def test_model_reads_claims_through_the_one_claims_loader(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text('[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\ndirection = "increase"\nvalue = 3.5\n'
-                 '[[claim]]\nid = "b"\nworkload = "fio-dmcrypt"\nmetric = "iops"\ndirection = "increase"\nrange = [90, 150]\n')
+    f.write_text(
+        '[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\ndirection = "increase"\nvalue = 3.5\n'
+        '[[claim]]\nid = "b"\nworkload = "fio-dmcrypt"\nmetric = "iops"\ndirection = "increase"\nrange = [90, 150]\n'
+    )
     claims, src = load_claims(f)
-    assert [(c.id, c.kind, c.published) for c in claims] == [("a", "memcached", (3.5, 3.5)), ("b", "dmcrypt", (90.0, 150.0))]
+    assert [(c.id, c.kind, c.published) for c in claims] == [
+        ("a", "memcached", (3.5, 3.5)),
+        ("b", "dmcrypt", (90.0, 150.0)),
+    ]
     assert model_kind("seqread-xfs") == "seqread" and model_kind("boot-memory") == "boot"
     bad = tmp_path / "bad.toml"
     bad.write_text('[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\nvalue = 3.5\n')

@@ -21,7 +21,7 @@ def test_rows_ranked_by_share(ampere):
 
 def test_only_uncertain_figures_appear(ampere):
     names = {r["name"] for c in ampere["claims"] for r in c["parameters"]}
-    assert not any(n.endswith(("l2_kib", "slc_mib", "midr")) for n in names)   # published, fixed
+    assert not any(n.endswith(("l2_kib", "slc_mib", "midr")) for n in names)  # published, fixed
 
 
 def test_prefetch_behaviour_matters_for_the_streaming_read(ampere):

@@ -30,7 +30,9 @@ def test_one_folder_per_arm_boot_workload(sim_dir):
     out, paths = sim_dir
     assert len(paths) == 2 * 3 * 4
     names = {(RunFolder.open(p).manifest["arm"], RunFolder.open(p).manifest["workload"]) for p in paths}
-    assert names == {(a, w) for a in ("pte", "block") for w in ("boot-memory", "memcached", "fio-dmcrypt", "seqread-xfs")}
+    assert names == {
+        (a, w) for a in ("pte", "block") for w in ("boot-memory", "memcached", "fio-dmcrypt", "seqread-xfs")
+    }
 
 
 def test_everything_is_marked_simulated(sim_dir):
@@ -127,21 +129,42 @@ def test_calibrate_refuses_one_arm_or_arms_that_do_not_differ(tmp_path):
     with pytest.raises(InputError, match="both arms"):
         calibrate(paths)
     # off the allow-list both arms are PTE-mapped: walk rates equal up to noise, nothing to fit
-    paths = simulate("neoverse-n1", tmp_path / "b", arms=["pte", "block"], boots=2, iterations=3, workloads=["memcached"])
+    paths = simulate(
+        "neoverse-n1", tmp_path / "b", arms=["pte", "block"], boots=2, iterations=3, workloads=["memcached"]
+    )
     with pytest.raises(InputError, match="do not differ|not resolved"):
         calibrate(paths)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("benchctl.commands.analyze") is None,
-                    reason="benchctl.commands.analyze cannot be imported (analyze not written yet)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("benchctl.commands.analyze") is None,
+    reason="benchctl.commands.analyze cannot be imported (analyze not written yet)",
+)
 def test_simulated_output_goes_through_analyze_and_report(sim_dir, tmp_path):
     pytest.importorskip("benchctl.commands.analyze")
     out, _ = sim_dir
     dirs = sorted(str(p) for p in Path(out).glob("*/*"))
     claims = Path(__file__).resolve().parents[1] / "analysis" / "claims" / "bbml2.toml"
     extra = ["--claims", str(claims)] if claims.is_file() else []
-    r = subprocess.run([sys.executable, "-m", "benchctl", "analyze", *dirs, "--baseline", "pte", "--candidate", "block",
-                        "--resamples", "200", *extra], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchctl",
+            "analyze",
+            *dirs,
+            "--baseline",
+            "pte",
+            "--candidate",
+            "block",
+            "--resamples",
+            "200",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "SIMULATED" in r.stdout
     assert "memcached" in r.stdout and "Traceback" not in r.stderr

@@ -39,9 +39,9 @@ def test_page_sizes_and_splintering():
     l1 = TLBLevel("L1", 1, 1, (K, 2 * M))
     l2 = TLBLevel("L2", 2, 2, (K, 2 * M, G))
     t = ReferenceTLB([l1, l2])
-    assert t.access(0, G) == 2           # walk
-    assert t.access(100 * K, G) == 0     # same 2M splinter in L1
-    assert t.access(4 * M, G) == 1       # other 2M splinter: L1 miss, L2 (1G entry) hit
+    assert t.access(0, G) == 2  # walk
+    assert t.access(100 * K, G) == 0  # same 2M splinter in L1
+    assert t.access(4 * M, G) == 1  # other 2M splinter: L1 miss, L2 (1G entry) hit
     assert t.access(4 * M + K, G) == 0
     # with 4K mappings every page is its own entry
     t = ReferenceTLB([l1, l2])
@@ -59,7 +59,10 @@ def test_level_validation():
 
 
 N1 = [TLBLevel("L1D", 48, 48, (K, 64 * 1024, 2 * M)), TLBLevel("L2", 1280, 5, (K, 64 * 1024, 2 * M, 32 * M, G))]
-AMPERE_LIKE = [TLBLevel("L1D", 64, 64, (K, 64 * 1024, 2 * M, 32 * M, G)), TLBLevel("L2", 2048, 8, (K, 64 * 1024, 2 * M, 32 * M, G))]
+AMPERE_LIKE = [
+    TLBLevel("L1D", 64, 64, (K, 64 * 1024, 2 * M, 32 * M, G)),
+    TLBLevel("L2", 2048, 8, (K, 64 * 1024, 2 * M, 32 * M, G)),
+]
 
 
 def irm_trace(seed: int, n: int, npages: int, zipf: float, mapping: str):
@@ -72,14 +75,22 @@ def irm_trace(seed: int, n: int, npages: int, zipf: float, mapping: str):
         idx = rng.integers(0, npages, n)
     frames = rng.permutation(1 << 22)[:npages].astype(np.int64)
     addrs = frames[idx] * K
-    sizes = {"4K": np.full(n, K), "1G": np.full(n, G), "2M": np.full(n, 2 * M),
-             "mixed": np.where(addrs % G < G // 2, 2 * M, K)}[mapping]
+    sizes = {
+        "4K": np.full(n, K),
+        "1G": np.full(n, G),
+        "2M": np.full(n, 2 * M),
+        "mixed": np.where(addrs % G < G // 2, 2 * M, K),
+    }[mapping]
     return addrs, sizes
 
 
 TRACES = [
-    (1, 60000, 20000, 0.9, "4K"), (2, 60000, 5000, 0.6, "4K"), (3, 60000, 200000, 0.0, "2M"),
-    (4, 60000, 50000, 1.0, "mixed"), (5, 60000, 100000, 0.0, "1G"), (6, 60000, 3000, 0.0, "4K"),
+    (1, 60000, 20000, 0.9, "4K"),
+    (2, 60000, 5000, 0.6, "4K"),
+    (3, 60000, 200000, 0.0, "2M"),
+    (4, 60000, 50000, 1.0, "mixed"),
+    (5, 60000, 100000, 0.0, "1G"),
+    (6, 60000, 3000, 0.0, "4K"),
 ]
 
 

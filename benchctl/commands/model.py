@@ -23,8 +23,10 @@ from benchctl.errors import UsageError
 BANNER = "SIMULATED - benchctl model output, not a measurement"
 WIDTH = 72
 CPUS = ("ampereone", "neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "cortex-x4", "generic")
-CPU_HELP = ("CPU profile: " + ", ".join(CPUS) + " (benchctl/model/data/cpus.toml; "
-            "N1/V1/V2 are off the BBML2_NOABORT allow-list).")
+CPU_HELP = (
+    "CPU profile: " + ", ".join(CPUS) + " (benchctl/model/data/cpus.toml; "
+    "N1/V1/V2 are off the BBML2_NOABORT allow-list)."
+)
 CLAIMS_FILE = "analysis/claims/bbml2.toml"
 
 
@@ -34,8 +36,9 @@ def _echo_json(obj) -> None:
 
 def wrap(text: str, indent: str = "", first: str = "") -> list[str]:
     """Lines of at most WIDTH columns."""
-    return textwrap.wrap(text, WIDTH, initial_indent=first or indent, subsequent_indent=indent,
-                         break_on_hyphens=False) or [first.rstrip()]
+    return textwrap.wrap(
+        text, WIDTH, initial_indent=first or indent, subsequent_indent=indent, break_on_hyphens=False
+    ) or [first.rstrip()]
 
 
 def _ram(text: str):
@@ -79,16 +82,28 @@ def group() -> None:
 
 @group.command()
 @click.option("--ram", "ram_text", help="Installed RAM, e.g. 256G, 1T, 512M.")
-@click.option("--unmapped", default="auto", show_default=True,
-              help="Installed RAM the linear map does not cover (firmware no-map, holes): a size, or auto "
-                   "for the assumption in data/machine.toml (its median, range shown).")
+@click.option(
+    "--unmapped",
+    default="auto",
+    show_default=True,
+    help="Installed RAM the linear map does not cover (firmware no-map, holes): a size, or auto "
+    "for the assumption in data/machine.toml (its median, range shown).",
+)
 @click.option("--granule", default=None, help="4k, 16k or 64k (default 4k, or the fingerprint's).")
-@click.option("--from-env", "env_file", type=click.Path(dir_okay=False),
-              help="Mapped RAM and granule from a `benchctl env --json` file (MemTotal plus memmap).")
+@click.option(
+    "--from-env",
+    "env_file",
+    type=click.Path(dir_okay=False),
+    help="Mapped RAM and granule from a `benchctl env --json` file (MemTotal plus memmap).",
+)
 @click.option("--kernel-image", default="0", help="Kernel image alias size (mapped without CONT in both arms).")
 @click.option("--kfence", default="0", help="KFENCE pool size (PTE-mapped in the block arm), e.g. 2M.")
-@click.option("--perm-changes", default=0, type=click.IntRange(min=0),
-              help="Scattered 4 KiB permission changes after boot (split blocks; cost MemFree only).")
+@click.option(
+    "--perm-changes",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Scattered 4 KiB permission changes after boot (split blocks; cost MemFree only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, as_json) -> None:
     """Linear-map page tables and the MemTotal/MemFree change (exact)."""
@@ -137,21 +152,32 @@ def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm
         _echo_json(r)
         return
     out = [f"{BANNER}", "(exact page-table arithmetic)"]
-    out += wrap(f"RAM {fmt_size(installed)} installed, {fmt_size(bm.mapped)} mapped ({source}); "
-                f"granule {fmt_size(g)}, VA_BITS=48")
+    out += wrap(
+        f"RAM {fmt_size(installed)} installed, {fmt_size(bm.mapped)} mapped ({source}); "
+        f"granule {fmt_size(g)}, VA_BITS=48"
+    )
     out.append(f"{'table level':<12}{'PTE arm':>20}{'block arm':>20}{'saving':>20}")
     for lv in r["levels"]:
-        out.append(f"{lv['level']:<12}{fmt_size(lv['pte_arm_bytes']):>20}{fmt_size(lv['block_arm_bytes']):>20}"
-                   f"{fmt_size(lv['saving_bytes']):>20}")
-    out.append(f"{'total':<12}{fmt_size(r['pte_arm_bytes']):>20}{fmt_size(r['block_arm_bytes']):>20}"
-               f"{fmt_size(r['saving_bytes']):>20}")
+        out.append(
+            f"{lv['level']:<12}{fmt_size(lv['pte_arm_bytes']):>20}{fmt_size(lv['block_arm_bytes']):>20}"
+            f"{fmt_size(lv['saving_bytes']):>20}"
+        )
+    out.append(
+        f"{'total':<12}{fmt_size(r['pte_arm_bytes']):>20}{fmt_size(r['block_arm_bytes']):>20}"
+        f"{fmt_size(r['saving_bytes']):>20}"
+    )
     out.append(f"MemTotal change (block - PTE): {bm.mem_total_change // 1024:+,} kB")
     if unm_range:
         a, b = r["mem_total_change_range_bytes"]
-        out += wrap(f"{a // 1024:+,}..{b // 1024:+,} kB for {fmt_size(unm_range[1])}..{fmt_size(unm_range[0])} "
-                    "unmapped (the assumption's range)", "  ", "  ")
-    out.append(f"MemFree change: {bm.mem_free_change // 1024:+,} kB "
-               f"(splits after boot: {bm.split_tables // 1024:,} kB)")
+        out += wrap(
+            f"{a // 1024:+,}..{b // 1024:+,} kB for {fmt_size(unm_range[1])}..{fmt_size(unm_range[0])} "
+            "unmapped (the assumption's range)",
+            "  ",
+            "  ",
+        )
+    out.append(
+        f"MemFree change: {bm.mem_free_change // 1024:+,} kB (splits after boot: {bm.split_tables // 1024:,} kB)"
+    )
     out.append(f"memmap (both arms): {fmt_size(bm.memmap)}")
     for n in notes:
         out += wrap(n, "  ", "note: ")
@@ -161,15 +187,31 @@ def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm
 
 
 def _common(f):
-    f = click.option("--set", "overrides", multiple=True, metavar="NAME=VALUE",
-                     help="Fix a model figure at a value (repeatable); it is then not drawn.")(f)
-    f = click.option("--cpu-file", type=click.Path(dir_okay=False), help="CPU profiles file (default: the shipped one).")(f)
+    f = click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Fix a model figure at a value (repeatable); it is then not drawn.",
+    )(f)
+    f = click.option(
+        "--cpu-file", type=click.Path(dir_okay=False), help="CPU profiles file (default: the shipped one)."
+    )(f)
     f = click.option("--workload-file", type=click.Path(dir_okay=False), help="Workload profiles file.")(f)
     f = click.option("--machine-file", type=click.Path(dir_okay=False), help="Machine figures file.")(f)
-    f = click.option("--claims", "claims_file", type=click.Path(dir_okay=False), help=f"Claims file (default {CLAIMS_FILE}).")(f)
-    f = click.option("--ram", "ram_text", default="256G", show_default=True, help="Installed RAM of the modelled machine.")(f)
-    f = click.option("--draws", default=4000, show_default=True, type=click.IntRange(min=100),
-                     help="Monte Carlo draws (joint over every uncertain figure).")(f)
+    f = click.option(
+        "--claims", "claims_file", type=click.Path(dir_okay=False), help=f"Claims file (default {CLAIMS_FILE})."
+    )(f)
+    f = click.option(
+        "--ram", "ram_text", default="256G", show_default=True, help="Installed RAM of the modelled machine."
+    )(f)
+    f = click.option(
+        "--draws",
+        default=4000,
+        show_default=True,
+        type=click.IntRange(min=100),
+        help="Monte Carlo draws (joint over every uncertain figure).",
+    )(f)
     f = click.option("--seed", default=1, show_default=True, type=int, help="Seed of the draws.")(f)
     return f
 
@@ -177,18 +219,46 @@ def _common(f):
 @group.command()
 @click.option("--cpu", required=True, help=CPU_HELP)
 @click.option("--workload", "workloads", multiple=True, help="Only claims of this workload (repeatable).")
-@click.option("--calibration", "calibration", multiple=True, type=click.Path(file_okay=False),
-              help="A tlb-probe run folder (repeatable): weight the draws by its measurements.")
+@click.option(
+    "--calibration",
+    "calibration",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A tlb-probe run folder (repeatable): weight the draws by its measurements.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (format benchctl-model-prediction/2).")
 @_common
-def predict(cpu, workloads, calibration, as_json, overrides, cpu_file, workload_file, machine_file, claims_file,
-            ram_text, draws, seed) -> None:
+def predict(
+    cpu,
+    workloads,
+    calibration,
+    as_json,
+    overrides,
+    cpu_file,
+    workload_file,
+    machine_file,
+    claims_file,
+    ram_text,
+    draws,
+    seed,
+) -> None:
     """Each claim's predicted change: median, 90 % interval, mechanism."""
     from benchctl.model.predict import predict as run
 
-    r = run(cpu, ram=_ram(ram_text), workloads=list(workloads), overrides=list(overrides), cpu_file=cpu_file,
-            workload_file=workload_file, machine_file=machine_file, claims_file=claims_file, seed=seed,
-            draws=draws, calibration=[Path(c) for c in calibration] or None, progress=Progress("predict"))
+    r = run(
+        cpu,
+        ram=_ram(ram_text),
+        workloads=list(workloads),
+        overrides=list(overrides),
+        cpu_file=cpu_file,
+        workload_file=workload_file,
+        machine_file=machine_file,
+        claims_file=claims_file,
+        seed=seed,
+        draws=draws,
+        calibration=[Path(c) for c in calibration] or None,
+        progress=Progress("predict"),
+    )
     if as_json:
         _echo_json(r)
         return
@@ -205,13 +275,17 @@ def _pub(p: dict) -> str:
 def render_predictions(r: dict) -> str:
     out = [BANNER]
     arms = r["arms"]
-    out += wrap(f"CPU {r['cpu_name']} (MIDR {r['midr']}), {r['ram_bytes'] >> 30} GiB, {r['draws']} joint draws. "
-                f"Baseline {arms['pte']['kernel']}: {arms['pte']['linear_map']}; candidate "
-                f"{arms['block']['kernel']}: {arms['block']['linear_map']} ({arms['block']['why']}).")
+    out += wrap(
+        f"CPU {r['cpu_name']} (MIDR {r['midr']}), {r['ram_bytes'] >> 30} GiB, {r['draws']} joint draws. "
+        f"Baseline {arms['pte']['kernel']}: {arms['pte']['linear_map']}; candidate "
+        f"{arms['block']['kernel']}: {arms['block']['linear_map']} ({arms['block']['why']})."
+    )
     if r.get("calibration"):
         c = r["calibration"]
-        out += wrap(f"Calibrated by tlb-probe on {c['cpu_model']} ({', '.join(c['used'])}); effective draws "
-                    f"{c['effective_draws']:.0f} of {r['draws']}.")
+        out += wrap(
+            f"Calibrated by tlb-probe on {c['cpu_model']} ({', '.join(c['used'])}); effective draws "
+            f"{c['effective_draws']:.0f} of {r['draws']}."
+        )
     out.append("")
     out.append(f"{'claim':<14}{'published':>11}{'median':>10}  {'90 % interval':<20}{'in':>4}")
     for p in r["predictions"]:
@@ -225,12 +299,22 @@ def render_predictions(r: dict) -> str:
         out += wrap(p["mechanism"], "  ", f"{p['claim']}: ")
         if p.get("mem_total"):
             mt = p["mem_total"]
-            out += wrap(f"MemTotal {mt['median_kb']:+,} kB [{mt['interval_kb'][0]:+,}, {mt['interval_kb'][1]:+,}]; "
-                        f"MemFree {p['mem_free_kb']['median']:+,} kB; one boot per arm adds boot-to-boot noise "
-                        "(the interval shown).", "  ", "  ")
+            out += wrap(
+                f"MemTotal {mt['median_kb']:+,} kB [{mt['interval_kb'][0]:+,}, {mt['interval_kb'][1]:+,}]; "
+                f"MemFree {p['mem_free_kb']['median']:+,} kB; one boot per arm adds boot-to-boot noise "
+                "(the interval shown).",
+                "  ",
+                "  ",
+            )
         if p["top_assumptions"]:
-            out += wrap(", ".join(f"{a['name'].replace('workload.', '')} {100 * a['variance_share']:.0f} %"
-                                  for a in p["top_assumptions"][:3]), "    ", "  rests on: ")
+            out += wrap(
+                ", ".join(
+                    f"{a['name'].replace('workload.', '')} {100 * a['variance_share']:.0f} %"
+                    for a in p["top_assumptions"][:3]
+                ),
+                "    ",
+                "  rests on: ",
+            )
     for w in r.get("warnings", []):
         out += wrap(w, "  ", "warning: ")
     return "\n".join(out)
@@ -243,15 +327,39 @@ def render_predictions(r: dict) -> str:
 @click.option("--workload", "workloads", multiple=True, help="Only claims of this workload (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_common
-def sensitivity(cpu, plots_dir, top, workloads, as_json, overrides, cpu_file, workload_file, machine_file, claims_file, ram_text,
-                draws, seed) -> None:
+def sensitivity(
+    cpu,
+    plots_dir,
+    top,
+    workloads,
+    as_json,
+    overrides,
+    cpu_file,
+    workload_file,
+    machine_file,
+    claims_file,
+    ram_text,
+    draws,
+    seed,
+) -> None:
     """Which assumptions move each prediction (shares of its variance)."""
     from benchctl.model.sensitivity import plot, render
     from benchctl.model.sensitivity import sensitivity as run
 
-    r = run(cpu, top=max(top, 8), ram=_ram(ram_text), workloads=list(workloads), overrides=list(overrides), cpu_file=cpu_file,
-            workload_file=workload_file, machine_file=machine_file, claims_file=claims_file, draws=draws, seed=seed,
-            progress=Progress("sensitivity"))
+    r = run(
+        cpu,
+        top=max(top, 8),
+        ram=_ram(ram_text),
+        workloads=list(workloads),
+        overrides=list(overrides),
+        cpu_file=cpu_file,
+        workload_file=workload_file,
+        machine_file=machine_file,
+        claims_file=claims_file,
+        draws=draws,
+        seed=seed,
+        progress=Progress("sensitivity"),
+    )
     path = plot(r, Path(plots_dir), top=top) if plots_dir else None
     if as_json:
         if path:
@@ -265,10 +373,15 @@ def sensitivity(cpu, plots_dir, top, workloads, as_json, overrides, cpu_file, wo
 
 @group.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--baseline", default="pte", show_default=True,
-              help="Baseline arm label (workload runs with perf counters only).")
-@click.option("--candidate", default="block", show_default=True,
-              help="Candidate arm label (workload runs with perf counters only).")
+@click.option(
+    "--baseline", default="pte", show_default=True, help="Baseline arm label (workload runs with perf counters only)."
+)
+@click.option(
+    "--candidate",
+    default="block",
+    show_default=True,
+    help="Candidate arm label (workload runs with perf counters only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (format benchctl-calibration/1).")
 def calibrate(run_dirs, baseline, candidate, as_json) -> None:
     """Measured translation costs with standard errors (tlb-probe runs).
@@ -286,9 +399,14 @@ def calibrate(run_dirs, baseline, candidate, as_json) -> None:
     click.echo(render_calibration(r))
 
 
-OBS_LABELS = {"chase_huge_ns": "dependent load, huge pages", "chase_penalty_ns": "walk on a dependent load",
-              "randcopy_huge_ns": "4 KiB copy of a random page", "randcopy_penalty_ns": "walk on a random copy",
-              "seqcopy_huge_ns": "4 KiB of a streaming copy", "seqcopy_penalty_ns": "4 KiB boundary, stream"}
+OBS_LABELS = {
+    "chase_huge_ns": "dependent load, huge pages",
+    "chase_penalty_ns": "walk on a dependent load",
+    "randcopy_huge_ns": "4 KiB copy of a random page",
+    "randcopy_penalty_ns": "walk on a random copy",
+    "seqcopy_huge_ns": "4 KiB of a streaming copy",
+    "seqcopy_penalty_ns": "4 KiB boundary, stream",
+}
 
 
 def render_calibration(r: dict) -> str:
@@ -296,13 +414,17 @@ def render_calibration(r: dict) -> str:
         out = [r["kind"]]
         for f in r["fits"]:
             c, a = f["cycles_per_walk"], f["kernel_cpi_without_walks"]
-            out += wrap(f"{f['workload']}: {c['mean']:.1f} +- {c['se']:.1f} cycles per walk, kernel CPI without "
-                        f"walks {a['mean']:.3f} +- {a['se']:.3f} ({f['iterations']} iterations; walk rates differ, "
-                        f"Welch p={f['walk_rate_welch_p']:.2g})")
+            out += wrap(
+                f"{f['workload']}: {c['mean']:.1f} +- {c['se']:.1f} cycles per walk, kernel CPI without "
+                f"walks {a['mean']:.3f} +- {a['se']:.3f} ({f['iterations']} iterations; walk rates differ, "
+                f"Welch p={f['walk_rate_welch_p']:.2g})"
+            )
         return "\n".join(out)
-    out = wrap(f"Measured by tlb-probe on {', '.join(r['hosts'])} ({r['cpu_model']}, {r['arch']}): "
-               f"{r['iterations']} probe processes, 4 KiB vs {r['huge_arm']}, "
-               f"{r['config'].get('size', 0) >> 20} MiB per arm.")
+    out = wrap(
+        f"Measured by tlb-probe on {', '.join(r['hosts'])} ({r['cpu_model']}, {r['arch']}): "
+        f"{r['iterations']} probe processes, 4 KiB vs {r['huge_arm']}, "
+        f"{r['config'].get('size', 0) >> 20} MiB per arm."
+    )
     out.append(f"{'quantity (ns per op)':<30}{'mean':>9}{'se':>8}  {'95 % interval':<20}")
     for name, o in r["observations"].items():
         lo, hi = o["ci95"]
@@ -326,21 +448,55 @@ def render_calibration(r: dict) -> str:
 @click.option("--arms", default="pte,block", show_default=True, help="Comma-separated arms to write.")
 @click.option("--boots", default=3, show_default=True, type=int, help="Simulated boots per arm.")
 @click.option("--iterations", default=5, show_default=True, type=int, help="Iterations per boot.")
-@click.option("-o", "--output", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Results directory.")
+@click.option(
+    "-o", "--output", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Results directory."
+)
 @click.option("--workload", "workloads", multiple=True, help="Only this workload (repeatable).")
-@click.option("--boot-noise", default=0.01, show_default=True, type=float, help="Boot-to-boot coefficient of variation.")
-@click.option("--iteration-noise", default=0.005, show_default=True, type=float, help="Within-boot coefficient of variation.")
+@click.option(
+    "--boot-noise", default=0.01, show_default=True, type=float, help="Boot-to-boot coefficient of variation."
+)
+@click.option(
+    "--iteration-noise", default=0.005, show_default=True, type=float, help="Within-boot coefficient of variation."
+)
 @_common
-def simulate(cpu, arms, boots, iterations, out_dir, workloads, boot_noise, iteration_noise, overrides,
-             cpu_file, workload_file, machine_file, claims_file, ram_text, draws, seed) -> None:
+def simulate(
+    cpu,
+    arms,
+    boots,
+    iterations,
+    out_dir,
+    workloads,
+    boot_noise,
+    iteration_noise,
+    overrides,
+    cpu_file,
+    workload_file,
+    machine_file,
+    claims_file,
+    ram_text,
+    draws,
+    seed,
+) -> None:
     """Write simulated run folders (marked simulated) for analyze to read."""
     from benchctl.model.simulate import simulate as run
 
-    paths = run(cpu, Path(out_dir), arms=[a.strip() for a in arms.split(",") if a.strip()], boots=boots,
-                iterations=iterations, seed=seed, ram=_ram(ram_text), workloads=list(workloads),
-                boot_cv=boot_noise, iter_cv=iteration_noise, overrides=list(overrides), cpu_file=cpu_file,
-                workload_file=workload_file, machine_file=machine_file, claims_file=claims_file)
+    paths = run(
+        cpu,
+        Path(out_dir),
+        arms=[a.strip() for a in arms.split(",") if a.strip()],
+        boots=boots,
+        iterations=iterations,
+        seed=seed,
+        ram=_ram(ram_text),
+        workloads=list(workloads),
+        boot_cv=boot_noise,
+        iter_cv=iteration_noise,
+        overrides=list(overrides),
+        cpu_file=cpu_file,
+        workload_file=workload_file,
+        machine_file=machine_file,
+        claims_file=claims_file,
+    )
     claims = claims_file or CLAIMS_FILE
     out = wrap(f"{BANNER}: wrote {len(paths)} simulated run folders under {out_dir}")
     out.append("next:")
@@ -350,8 +506,9 @@ def simulate(cpu, arms, boots, iterations, out_dir, workloads, boot_noise, itera
         where = rel if len(rel) < len(where) else where
     except ValueError:
         pass
-    out += shell_lines(["benchctl", "analyze", f"{where}/*", "--baseline", "pte", "--candidate", "block",
-                        "--claims", str(claims)])
+    out += shell_lines(
+        ["benchctl", "analyze", f"{where}/*", "--baseline", "pte", "--candidate", "block", "--claims", str(claims)]
+    )
     click.echo("\n".join(out))
 
 

@@ -44,10 +44,16 @@ from benchctl.results.store import RunFolder
 FORMAT = "benchctl-calibration/1"
 PROBE_WORKLOAD = "tlb-probe"
 PROBE_FILE = "tlb-probe.txt"
-MODEL_ERROR = 0.25          # assumed relative error of the probe model on the modelled CPU itself
-PROXY_MODEL_ERROR = 0.6     # ... when the probe ran on another CPU standing in for it
-OBSERVABLES = ("chase_huge_ns", "chase_penalty_ns", "randcopy_huge_ns", "randcopy_penalty_ns",
-               "seqcopy_huge_ns", "seqcopy_penalty_ns")
+MODEL_ERROR = 0.25  # assumed relative error of the probe model on the modelled CPU itself
+PROXY_MODEL_ERROR = 0.6  # ... when the probe ran on another CPU standing in for it
+OBSERVABLES = (
+    "chase_huge_ns",
+    "chase_penalty_ns",
+    "randcopy_huge_ns",
+    "randcopy_penalty_ns",
+    "seqcopy_huge_ns",
+    "seqcopy_penalty_ns",
+)
 COUNTERS = ("dtlb_walk_k", "inst_retired_k", "cycles_k")
 
 
@@ -105,13 +111,17 @@ def probe_summary(runs: list[Path]) -> dict[str, Any]:
         config = config or its[0].get("config", {})
         warnings += [w for w in m.get("warnings", []) if w.startswith("tlb-probe:") and w not in warnings]
     if len(cpus) > 1:
-        raise InputError("tlb-probe runs from different CPUs: calibrate one CPU at a time "
-                         f"({'; '.join(c[0] for c in sorted(cpus, key=str))})")
-    (cpu_model, midr, arch), = cpus
+        raise InputError(
+            "tlb-probe runs from different CPUs: calibrate one CPU at a time "
+            f"({'; '.join(c[0] for c in sorted(cpus, key=str))})"
+        )
+    ((cpu_model, midr, arch),) = cpus
     huge = _huge_arm(iterations)
     if huge is None:
-        raise InputError("the arms do not differ: no huge-page arm ran (THP unavailable or degraded, no "
-                         "hugetlb pages); nothing to calibrate. Enable THP (madvise) or reserve huge pages")
+        raise InputError(
+            "the arms do not differ: no huge-page arm ran (THP unavailable or degraded, no "
+            "hugetlb pages); nothing to calibrate. Enable THP (madvise) or reserve huge pages"
+        )
     obs: dict[str, dict[str, Any]] = {}
     for kernel in ("chase", "seqcopy", "randcopy"):
         pen, base = [], []
@@ -139,25 +149,43 @@ def probe_summary(runs: list[Path]) -> dict[str, Any]:
         raise InputError("the probe ran no chase kernel: its walk penalty is what calibration needs")
     lo, hi = chase["ci95"]
     if chase["n"] < 2 or lo <= 0.0 <= hi:
-        raise InputError(f"the arms do not differ: chase penalty {chase['mean']:+.1f} ns, 95 % interval "
-                         f"[{lo:+.1f}, {hi:+.1f}] ns includes zero (n={chase['n']}); refusing to calibrate. "
-                         "Run more iterations, or a buffer larger than the TLB reach")
+        raise InputError(
+            f"the arms do not differ: chase penalty {chase['mean']:+.1f} ns, 95 % interval "
+            f"[{lo:+.1f}, {hi:+.1f}] ns includes zero (n={chase['n']}); refusing to calibrate. "
+            "Run more iterations, or a buffer larger than the TLB reach"
+        )
     for name, o in obs.items():
         if name.endswith("penalty_ns") and name != "chase_penalty_ns" and o["ci95"][0] <= 0.0 <= o["ci95"][1]:
-            warnings.append(f"{name.replace('_ns', '')}: 95 % interval includes zero "
-                            f"({o['mean']:+.1f} +- {o['se']:.1f} ns): no penalty resolved on this CPU")
+            warnings.append(
+                f"{name.replace('_ns', '')}: 95 % interval includes zero "
+                f"({o['mean']:+.1f} +- {o['se']:.1f} ns): no penalty resolved on this CPU"
+            )
     counters = iterations[0].get("counters", {})
-    return {"format": FORMAT, "simulated": False, "source": "tlb-probe", "runs": [str(p) for p in runs],
-            "hosts": sorted(h for h in hosts if h), "cpu_model": cpu_model, "midr": midr, "arch": arch,
-            "huge_arm": huge, "iterations": len(iterations), "config": config, "caches": caches,
-            "counters": counters, "observations": obs, "warnings": warnings}
+    return {
+        "format": FORMAT,
+        "simulated": False,
+        "source": "tlb-probe",
+        "runs": [str(p) for p in runs],
+        "hosts": sorted(h for h in hosts if h),
+        "cpu_model": cpu_model,
+        "midr": midr,
+        "arch": arch,
+        "huge_arm": huge,
+        "iterations": len(iterations),
+        "config": config,
+        "caches": caches,
+        "counters": counters,
+        "observations": obs,
+        "warnings": warnings,
+    }
 
 
 def _huge_arm(iterations: list[dict[str, Any]]) -> str | None:
     """The huge-page arm to compare with: hugetlb if every iteration had it, else a non-degraded THP arm."""
     for arm in ("hugetlb", "thp", "hugetlb1g"):
-        if all(it["arms"].get(arm, {}).get("status") == "ok" and not it["arms"][arm].get("degraded")
-               for it in iterations):
+        if all(
+            it["arms"].get(arm, {}).get("status") == "ok" and not it["arms"][arm].get("degraded") for it in iterations
+        ):
             return arm
     return None
 
@@ -181,7 +209,7 @@ def probe_model(v: dict[str, np.ndarray], summary: dict[str, Any]) -> dict[str, 
         p3 = np.maximum(-np.expm1(-rate * t_llc) - p2, 0.0)
         return v["cpu.walk_fixed_ns"] + p2 * near + p3 * v["cpu.slc_ns"] + (1 - p2 - p3) * v["cpu.dram_ns"]
 
-    p_data_llc = -math.expm1(-llc_lines / (size / 64))        # a line comes back after the whole buffer
+    p_data_llc = -math.expm1(-llc_lines / (size / 64))  # a line comes back after the whole buffer
     data_lat = p_data_llc * v["cpu.slc_ns"] + (1 - p_data_llc) * v["cpu.dram_ns"]
     seq = 4096.0 / v["cpu.seq_copy_gbs"]
     gap = np.maximum(0.0, 64.0 * data_lat / v["cpu.mlp"] - seq)
@@ -191,16 +219,22 @@ def probe_model(v: dict[str, np.ndarray], summary: dict[str, Any]) -> dict[str, 
     walk_rand = resid(8.0 / pages, l2_lines / 64, llc_lines / 64)
     walk_seq = (resid(4096.0 / size, l2_lines / 64, llc_lines / 64) + 7 * resid(np.inf, 1.0, 1.0)) / 8
     in_block = gap * ((1 - v["cpu.prefetch_boundary"]) * (1 - 1 / huge_pages) + 1 / huge_pages)
-    return {"chase_huge_ns": data_lat, "chase_penalty_ns": walk_chase,
-            "randcopy_huge_ns": seq + gap, "randcopy_penalty_ns": kappa * walk_rand,
-            "seqcopy_huge_ns": seq + in_block, "seqcopy_penalty_ns": gap - in_block + kappa * walk_seq}
+    return {
+        "chase_huge_ns": data_lat,
+        "chase_penalty_ns": walk_chase,
+        "randcopy_huge_ns": seq + gap,
+        "randcopy_penalty_ns": kappa * walk_rand,
+        "seqcopy_huge_ns": seq + in_block,
+        "seqcopy_penalty_ns": gap - in_block + kappa * walk_seq,
+    }
 
 
 def calibration_weights(runs: list[Path], model: Any, v: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, Any]]:
     """Likelihood weights of the draws given tlb-probe runs, and what was used (for the output)."""
     summary = probe_summary(runs)
     same = summary["midr"] is not None and int(model.cpu.midr_value) in {
-        int(x, 16) for x in str(summary["midr"]).split(",") if x.startswith("0x")}
+        int(x, 16) for x in str(summary["midr"]).split(",") if x.startswith("0x")
+    }
     err = MODEL_ERROR if same else PROXY_MODEL_ERROR
     pred = probe_model(v, summary)
     loglik = np.zeros(len(next(iter(v.values()))))
@@ -214,16 +248,19 @@ def calibration_weights(runs: list[Path], model: Any, v: dict[str, np.ndarray]) 
         used.append(name)
     w = np.exp(loglik - loglik.max())
     w /= w.sum()
-    ess = float(1.0 / (w ** 2).sum())
+    ess = float(1.0 / (w**2).sum())
     warnings = list(summary["warnings"])
     if not same:
-        warnings.append(f"calibration measured on {summary['cpu_model']} ({summary['arch']}), not on "
-                        f"{model.cpu.name}: a stand-in, weighted with a {err:.0%} model error")
+        warnings.append(
+            f"calibration measured on {summary['cpu_model']} ({summary['arch']}), not on "
+            f"{model.cpu.name}: a stand-in, weighted with a {err:.0%} model error"
+        )
     if ess < 100:
-        warnings.append(f"calibration leaves an effective sample of {ess:.0f} draws: the probe "
-                        "measurements disagree with the CPU's assumptions; read the intervals with care")
-    summary = dict(summary, used=used, model_error=err, same_cpu=same, effective_draws=round(ess, 1),
-                   warnings=warnings)
+        warnings.append(
+            f"calibration leaves an effective sample of {ess:.0f} draws: the probe "
+            "measurements disagree with the CPU's assumptions; read the intervals with care"
+        )
+    summary = dict(summary, used=used, model_error=err, same_cpu=same, effective_draws=round(ess, 1), warnings=warnings)
     return w, summary
 
 
@@ -239,16 +276,21 @@ def _points(runs: list[Path], simulated: list[bool]) -> dict[str, dict[str, list
         for r in recs:
             if not r.get("warmup"):
                 by_iter[int(r["iteration"])][r["metric"]] = float(r["value"])
-        usable = [dict(m, _run=float(len(simulated))) for m in by_iter.values()
-                  if all(c in m for c in COUNTERS) and m["inst_retired_k"] > 0]
+        usable = [
+            dict(m, _run=float(len(simulated)))
+            for m in by_iter.values()
+            if all(c in m for c in COUNTERS) and m["inst_retired_k"] > 0
+        ]
         if not usable:
             have = sorted({k for m in by_iter.values() for k in m})
             lacking.append(f"{path} (has {', '.join(have[:6]) or 'no records'})")
             continue
         out[folder.manifest["workload"]][folder.manifest["arm"]].extend(usable)
     if not out:
-        raise InputError("no run has what calibrate needs: tlb-probe runs, or workload runs with "
-                         f"{', '.join(COUNTERS)} per iteration; missing in: {'; '.join(lacking)}")
+        raise InputError(
+            "no run has what calibrate needs: tlb-probe runs, or workload runs with "
+            f"{', '.join(COUNTERS)} per iteration; missing in: {'; '.join(lacking)}"
+        )
     return out
 
 
@@ -261,43 +303,77 @@ def counter_fit(runs: list[Path], *, baseline: str = "pte", candidate: str = "bl
     fits = []
     for workload, arms in sorted(data.items()):
         if baseline not in arms or candidate not in arms:
-            raise InputError(f"{workload}: calibrate needs iterations of both arms ({baseline} and {candidate}), "
-                             f"got {', '.join(sorted(arms))}")
-        rate = {a: [(m["dtlb_walk_k"] + m.get("itlb_walk_k", 0.0)) / m["inst_retired_k"] for m in pts]
-                for a, pts in arms.items() if a in (baseline, candidate)}
+            raise InputError(
+                f"{workload}: calibrate needs iterations of both arms ({baseline} and {candidate}), "
+                f"got {', '.join(sorted(arms))}"
+            )
+        rate = {
+            a: [(m["dtlb_walk_k"] + m.get("itlb_walk_k", 0.0)) / m["inst_retired_k"] for m in pts]
+            for a, pts in arms.items()
+            if a in (baseline, candidate)
+        }
         xs = np.array(rate[baseline] + rate[candidate])
         ys = np.array([m["cycles_k"] / m["inst_retired_k"] for a in (baseline, candidate) for m in arms[a]])
         # boots (run folders) are the replicates of the arms' walk rates, not iterations
-        per_run = {a: [fmean([(m["dtlb_walk_k"] + m.get("itlb_walk_k", 0.0)) / m["inst_retired_k"]
-                              for m in arms[a] if m["_run"] == r]) for r in sorted({m["_run"] for m in arms[a]})]
-                   for a in (baseline, candidate)}
+        per_run = {
+            a: [
+                fmean(
+                    [
+                        (m["dtlb_walk_k"] + m.get("itlb_walk_k", 0.0)) / m["inst_retired_k"]
+                        for m in arms[a]
+                        if m["_run"] == r
+                    ]
+                )
+                for r in sorted({m["_run"] for m in arms[a]})
+            ]
+            for a in (baseline, candidate)
+        }
         if min(len(per_run[baseline]), len(per_run[candidate])) < 2:
             raise InputError(f"{workload}: need at least 2 runs (boots) per arm to tell the arms' walk rates apart")
         p = float(ttest_ind(per_run[baseline], per_run[candidate], equal_var=False).pvalue)
         if not p < 0.05:
-            raise InputError(f"{workload}: the arms do not differ in walks per instruction "
-                             f"across boots (Welch p={p:.2g}): cycles per walk is not identifiable; refusing to calibrate")
+            raise InputError(
+                f"{workload}: the arms do not differ in walks per instruction "
+                f"across boots (Welch p={p:.2g}): cycles per walk is not identifiable; refusing to calibrate"
+            )
         n = len(xs)
         xbar = xs.mean()
         sxx = float(((xs - xbar) ** 2).sum())
         slope = float(((xs - xbar) * (ys - ys.mean())).sum() / sxx)
         icpt = float(ys.mean() - slope * xbar)
         resid = ys - (icpt + slope * xs)
-        s2 = float((resid ** 2).sum() / (n - 2)) if n > 2 else math.inf
+        s2 = float((resid**2).sum() / (n - 2)) if n > 2 else math.inf
         se_slope = math.sqrt(s2 / sxx)
-        se_icpt = math.sqrt(s2 * (1 / n + xbar ** 2 / sxx))
+        se_icpt = math.sqrt(s2 * (1 / n + xbar**2 / sxx))
         if not abs(slope) > 2 * se_slope:
-            raise InputError(f"{workload}: cycles per walk {slope:.1f} +- {se_slope:.1f} is not resolved from zero; "
-                             "refusing to calibrate")
-        fits.append({"workload": workload, "kind": model_kind(workload), "iterations": n,
-                     "walk_rate_welch_p": p, "cycles_per_walk": {"mean": slope, "se": se_slope},
-                     "kernel_cpi_without_walks": {"mean": icpt, "se": se_icpt},
-                     "formula": "OLS cycles_k/inst_retired_k = a + w x walks/inst_retired_k; se from the residual "
-                                "variance (n-2 df)"})
+            raise InputError(
+                f"{workload}: cycles per walk {slope:.1f} +- {se_slope:.1f} is not resolved from zero; "
+                "refusing to calibrate"
+            )
+        fits.append(
+            {
+                "workload": workload,
+                "kind": model_kind(workload),
+                "iterations": n,
+                "walk_rate_welch_p": p,
+                "cycles_per_walk": {"mean": slope, "se": se_slope},
+                "kernel_cpi_without_walks": {"mean": icpt, "se": se_icpt},
+                "formula": "OLS cycles_k/inst_retired_k = a + w x walks/inst_retired_k; se from the residual "
+                "variance (n-2 df)",
+            }
+        )
     any_sim = any(sim)
-    return {"format": FORMAT, "source": "perf counters", "simulated": any_sim,
-            "kind": ("fitted on SIMULATED runs (a self-check of the model, not a measurement)" if any_sim
-                     else "fitted on measured runs"), "fits": fits}
+    return {
+        "format": FORMAT,
+        "source": "perf counters",
+        "simulated": any_sim,
+        "kind": (
+            "fitted on SIMULATED runs (a self-check of the model, not a measurement)"
+            if any_sim
+            else "fitted on measured runs"
+        ),
+        "fits": fits,
+    }
 
 
 def calibrate(runs: list[Path], *, baseline: str = "pte", candidate: str = "block") -> dict[str, Any]:

@@ -74,7 +74,7 @@ def zipf_bins(units: np.ndarray, s: np.ndarray, bins: int = ZIPF_BINS) -> tuple[
     a = np.where(one, 1.0, 1.0 - s)
     lo, hi = 1.0, units + 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        cdf_pow = (edges ** a - lo) / (hi ** a - lo)
+        cdf_pow = (edges**a - lo) / (hi**a - lo)
     cdf_log = np.log(edges) / np.log(hi)
     cdf = np.where(one, cdf_log, cdf_pow)
     mass = np.diff(cdf, axis=1)
@@ -90,14 +90,14 @@ class Group:
     region: int
     count: np.ndarray
     rate: np.ndarray
-    size: np.ndarray            # mapping size (bytes) of the entries
-    aggregate: bool = False     # one entry stands for several region pages (its rate is their sum)
+    size: np.ndarray  # mapping size (bytes) of the entries
+    aggregate: bool = False  # one entry stands for several region pages (its rate is their sum)
 
 
 @dataclass
 class References:
     groups: list[Group] = field(default_factory=list)
-    streams: dict[int, np.ndarray] = field(default_factory=dict)   # region -> one-shot 4 KiB entries per op
+    streams: dict[int, np.ndarray] = field(default_factory=dict)  # region -> one-shot 4 KiB entries per op
 
 
 def spread_bytes(footprint: np.ndarray, v: dict[str, np.ndarray], ram: int) -> np.ndarray:
@@ -118,13 +118,25 @@ def block_shares(ram: int, perm_changes: np.ndarray, kfence_pool: int) -> tuple[
 def _share_table(ram: int, kfence_pool: int, top: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact shares (pagetables.compare) on a logarithmic grid of permission changes, computed once."""
     grid = np.unique(np.concatenate([[0], np.round(np.geomspace(1, top, 14))]))
-    table = np.array([[compare(ram, PAGE, kfence_pool=kfence_pool, perm_changes=int(g))["mapped_bytes"]["block"][k]
-                       for k in KIND_SIZES] for g in grid], float) / ram
+    table = (
+        np.array(
+            [
+                [
+                    compare(ram, PAGE, kfence_pool=kfence_pool, perm_changes=int(g))["mapped_bytes"]["block"][k]
+                    for k in KIND_SIZES
+                ]
+                for g in grid
+            ],
+            float,
+        )
+        / ram
+    )
     return grid, table
 
 
-def references(stage: Stage, v: dict[str, np.ndarray], base: str, arm: str, ram: int,
-               shares: tuple[list[int], np.ndarray]) -> References:
+def references(
+    stage: Stage, v: dict[str, np.ndarray], base: str, arm: str, ram: int, shares: tuple[list[int], np.ndarray]
+) -> References:
     """What one op of `stage` references, per region, in `arm` ("pte" or "block")."""
     out = References()
     n = len(next(iter(v.values())))
@@ -139,7 +151,7 @@ def references(stage: Stage, v: dict[str, np.ndarray], base: str, arm: str, ram:
             if r.space == "linear" and arm == "pte":
                 out.streams[ri] = k
                 continue
-            if not linear_blocks:   # a fixed mapping: a new entry per folio or per entry, whichever is larger
+            if not linear_blocks:  # a fixed mapping: a new entry per folio or per entry, whichever is larger
                 size = FIXED_SIZES[r.space]
                 per_entry = np.maximum(fp, size / PAGE)
                 units = np.maximum(F / np.maximum(size, fp * PAGE), 1.0)
@@ -147,8 +159,8 @@ def references(stage: Stage, v: dict[str, np.ndarray], base: str, arm: str, ram:
                 continue
             sizes, w = shares
             for si, S in enumerate(sizes):
-                run = np.minimum(fp * PAGE, float(S))         # bytes the stream stays in one entry
-                refs = w[:, si] * k * PAGE / run              # entry changes per op landing in this kind
+                run = np.minimum(fp * PAGE, float(S))  # bytes the stream stays in one entry
+                refs = w[:, si] * k * PAGE / run  # entry changes per op landing in this kind
                 entries = np.maximum(w[:, si] * np.minimum(spread / S, F / run), 1e-9)
                 out.groups.append(Group(ri, entries, refs / entries, np.full(n, float(S)), aggregate=True))
             continue
@@ -164,14 +176,16 @@ def references(stage: Stage, v: dict[str, np.ndarray], base: str, arm: str, ram:
         pages = np.maximum(F / PAGE, 1.0)
         counts, prob = zipf_bins(pages, s)
         for si, S in enumerate(sizes):
-            m = (F / spread) * (S / PAGE)                    # region pages per entry of this kind
+            m = (F / spread) * (S / PAGE)  # region pages per entry of this kind
             many = m >= 1.0
             entries = np.maximum(w[:, si] * spread / S, 1e-9)
-            out.groups.append(Group(ri, np.where(many, entries, 0.0), k * w[:, si] / entries,
-                                    np.full(n, float(S)), aggregate=True))
+            out.groups.append(
+                Group(ri, np.where(many, entries, 0.0), k * w[:, si] / entries, np.full(n, float(S)), aggregate=True)
+            )
             for j in range(counts.shape[1]):
-                out.groups.append(Group(ri, np.where(many, 0.0, counts[:, j] * w[:, si]), k * prob[:, j],
-                                        np.full(n, float(S))))
+                out.groups.append(
+                    Group(ri, np.where(many, 0.0, counts[:, j] * w[:, si]), k * prob[:, j], np.full(n, float(S)))
+                )
     return out
 
 
@@ -211,7 +225,7 @@ def walk_probability(refs: References, cpu: CpuProfile, v: dict[str, np.ndarray]
         for g in refs.groups:
             idx = np.searchsorted(held, g.size, side="right") - 1
             e = held[np.clip(idx, 0, len(held) - 1)]
-            split = np.where(g.aggregate, g.size / e, 1.0)      # a block splintered into smaller entries
+            split = np.where(g.aggregate, g.size / e, 1.0)  # a block splintered into smaller entries
             cols_c.append(g.count * split)
             cols_r.append(g.rate / split)
         counts, rates = np.stack(cols_c, axis=1), np.stack(cols_r, axis=1)
@@ -246,22 +260,29 @@ def caches(v: dict[str, np.ndarray], lines_per_op: np.ndarray, active_cores: np.
     f = v["cpu.freq_ghz"]
     l2_lines = v["cpu.l2_kib"] * KiB / LINE
     slc_lines = v["cpu.slc_mib"] * MiB / LINE / np.maximum(active_cores, 1.0)
-    return Caches(l2_lines / lines_per_op, np.maximum(slc_lines, l2_lines) / lines_per_op, v["cpu.l2_cycles"] / f,
-                  v["cpu.slc_ns"], v["cpu.dram_ns"], v["cpu.walk_fixed_ns"])
+    return Caches(
+        l2_lines / lines_per_op,
+        np.maximum(slc_lines, l2_lines) / lines_per_op,
+        v["cpu.l2_cycles"] / f,
+        v["cpu.slc_ns"],
+        v["cpu.dram_ns"],
+        v["cpu.walk_fixed_ns"],
+    )
 
 
 # -- one stage ---------------------------------------------------------------------------------------------
 @dataclass
 class StageCost:
-    time_ns: np.ndarray          # per op
-    walks: np.ndarray            # TLB walks per op (all regions)
-    linear_walks: np.ndarray     # of those, linear-map walks
-    walk_ns: np.ndarray          # time per op spent in walks
-    restart_ns: np.ndarray       # time per op lost to prefetch restarts at translation boundaries
+    time_ns: np.ndarray  # per op
+    walks: np.ndarray  # TLB walks per op (all regions)
+    linear_walks: np.ndarray  # of those, linear-map walks
+    walk_ns: np.ndarray  # time per op spent in walks
+    restart_ns: np.ndarray  # time per op lost to prefetch restarts at translation boundaries
 
 
-def data_time(access: str, pattern: str, small_pages: bool, fp: np.ndarray | None,
-              v: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def data_time(
+    access: str, pattern: str, small_pages: bool, fp: np.ndarray | None, v: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """(data-movement ns per page, of which lost to restarts that a block mapping would avoid)."""
     n = len(v["cpu.freq_ghz"])
     seq = 4096.0 / v["cpu.seq_copy_gbs"]
@@ -280,8 +301,15 @@ def data_time(access: str, pattern: str, small_pages: bool, fp: np.ndarray | Non
     return seq + in_block, np.zeros(n)
 
 
-def stage_cost(cpu: CpuProfile, wl: WorkloadProfile, stage: Stage, v: dict[str, np.ndarray], arm: str, ram: int,
-               shares: tuple[list[int], np.ndarray]) -> StageCost:
+def stage_cost(
+    cpu: CpuProfile,
+    wl: WorkloadProfile,
+    stage: Stage,
+    v: dict[str, np.ndarray],
+    arm: str,
+    ram: int,
+    shares: tuple[list[int], np.ndarray],
+) -> StageCost:
     base = f"workload.{wl.key}.{stage.name}"
     n = len(v["cpu.freq_ghz"])
     refs = references(stage, v, base, arm, ram, shares)
@@ -304,22 +332,24 @@ def stage_cost(cpu: CpuProfile, wl: WorkloadProfile, stage: Stage, v: dict[str, 
         pte_linear = r.space == "linear" and arm == "pte"
         w_r = np.zeros(n)
         cost = np.zeros(n)
-        if ri in refs.streams:                 # 4 KiB PTE stream: one walk per page, 8 pages per leaf line
+        if ri in refs.streams:  # 4 KiB PTE stream: one walk per page, 8 pages per leaf line
             first_rate = k * PAGE / np.maximum(v[f"{rb}.footprint"], PAGE)
             pen = (cc.penalty(first_rate) + (PTES_PER_LINE - 1) * cc.penalty(np.full(n, np.inf))) / PTES_PER_LINE
             w_r = k.copy()
             cost = w_r * pen
-        for g, pw in zip(refs.groups, p_walk):
+        for g, pw in zip(refs.groups, p_walk, strict=True):
             if g.region != ri:
                 continue
-            gw = g.count * g.rate * pw                      # walks per op from this group
+            gw = g.count * g.rate * pw  # walks per op from this group
             w_r = w_r + gw
             if pte_linear or r.space in ("user", "vmalloc"):
                 page_walk_rate = g.rate * pw
-                share = v[f"{rb}.footprint"] / spread_bytes(v[f"{rb}.footprint"], v, ram) if r.space == "linear" else 1.0
+                share = (
+                    v[f"{rb}.footprint"] / spread_bytes(v[f"{rb}.footprint"], v, ram) if r.space == "linear" else 1.0
+                )
                 neighbours = (PTES_PER_LINE - 1) * share * page_walk_rate
                 cost = cost + gw * cc.penalty(page_walk_rate + neighbours)
-            else:                                           # block or vmemmap entries: upper-level tables, near
+            else:  # block or vmemmap entries: upper-level tables, near
                 cost = cost + gw * cc.penalty(np.full(n, np.inf))
         walks += w_r
         if r.space == "linear":
@@ -336,17 +366,23 @@ def stage_cost(cpu: CpuProfile, wl: WorkloadProfile, stage: Stage, v: dict[str, 
 @dataclass
 class ArmCost:
     stages: dict[str, StageCost]
-    throughput: np.ndarray       # ops per ns (relative)
-    bottleneck: list[str]        # per draw, the stage that limits throughput
+    throughput: np.ndarray  # ops per ns (relative)
+    bottleneck: list[str]  # per draw, the stage that limits throughput
     mpki: np.ndarray | None = None
-    time_ns: np.ndarray | None = None   # request workloads: time per op
+    time_ns: np.ndarray | None = None  # request workloads: time per op
 
 
-def workload_cost(cpu: CpuProfile, wl: WorkloadProfile, v: dict[str, np.ndarray], arm: str, ram: int,
-                  shares: tuple[list[int], np.ndarray]) -> ArmCost:
+def workload_cost(
+    cpu: CpuProfile,
+    wl: WorkloadProfile,
+    v: dict[str, np.ndarray],
+    arm: str,
+    ram: int,
+    shares: tuple[list[int], np.ndarray],
+) -> ArmCost:
     stages = {st.name: stage_cost(cpu, wl, st, v, arm, ram, shares) for st in wl.stages}
     if wl.kind == "request":
-        (name, sc), = stages.items()
+        ((name, sc),) = stages.items()
         kinst = v[f"workload.{wl.key}.kernel_instructions_per_op"]
         other = v[f"workload.{wl.key}.other_kernel_walks_pki"] * kinst / 1000.0
         mpki = 1000.0 * (sc.walks + other) / kinst

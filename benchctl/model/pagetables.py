@@ -38,32 +38,44 @@ class Level:
 
     name: str
     entry_span: int
-    block: bool          # entries may be block (leaf) descriptors
+    block: bool  # entries may be block (leaf) descriptors
     cont_span: int | None  # span of a contiguous-bit run of entries, if any
 
 
 @dataclass(frozen=True)
 class Layout:
     granule: int
-    pgd_entry_span: int       # one table at levels[0] covers this much
+    pgd_entry_span: int  # one table at levels[0] covers this much
     levels: tuple[Level, ...]  # from the first allocated table level down to PTE
 
 
 LAYOUTS: dict[int, Layout] = {
-    4 * KiB: Layout(4 * KiB, 512 * GiB, (
-        Level("PUD", 1 * GiB, True, None),
-        Level("PMD", 2 * MiB, True, 32 * MiB),
-        Level("PTE", 4 * KiB, True, 64 * KiB),
-    )),
-    16 * KiB: Layout(16 * KiB, 128 * TiB, (
-        Level("PUD", 64 * GiB, False, None),
-        Level("PMD", 32 * MiB, True, 1 * GiB),
-        Level("PTE", 16 * KiB, True, 2 * MiB),
-    )),
-    64 * KiB: Layout(64 * KiB, 4 * TiB, (
-        Level("PMD", 512 * MiB, True, 16 * GiB),
-        Level("PTE", 64 * KiB, True, 2 * MiB),
-    )),
+    4 * KiB: Layout(
+        4 * KiB,
+        512 * GiB,
+        (
+            Level("PUD", 1 * GiB, True, None),
+            Level("PMD", 2 * MiB, True, 32 * MiB),
+            Level("PTE", 4 * KiB, True, 64 * KiB),
+        ),
+    ),
+    16 * KiB: Layout(
+        16 * KiB,
+        128 * TiB,
+        (
+            Level("PUD", 64 * GiB, False, None),
+            Level("PMD", 32 * MiB, True, 1 * GiB),
+            Level("PTE", 16 * KiB, True, 2 * MiB),
+        ),
+    ),
+    64 * KiB: Layout(
+        64 * KiB,
+        4 * TiB,
+        (
+            Level("PMD", 512 * MiB, True, 16 * GiB),
+            Level("PTE", 64 * KiB, True, 2 * MiB),
+        ),
+    ),
 }
 
 GRANULE_NAMES = {"4k": 4 * KiB, "16k": 16 * KiB, "64k": 64 * KiB}
@@ -104,8 +116,9 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def build_ranges(ram: int, granule: int, arm: str, *, kernel_image: int = 0,
-                 kfence_pool: int = 0, perm_changes: int = 0) -> list[Range]:
+def build_ranges(
+    ram: int, granule: int, arm: str, *, kernel_image: int = 0, kfence_pool: int = 0, perm_changes: int = 0
+) -> list[Range]:
     """The ranges map_mem() would map, for one arm, in address order.
 
     Placement (documented, deterministic): the kernel image alias at the
@@ -145,8 +158,15 @@ def build_ranges(ram: int, granule: int, arm: str, *, kernel_image: int = 0,
     for r in specials:
         if r.start > pos:
             out.append(Range(pos, r.start, general_no_block, general_no_block))
-        out.append(Range(r.start, r.end, r.no_block or (general_no_block and r.what != "kernel image alias"),
-                         r.no_cont or general_no_block, r.what))
+        out.append(
+            Range(
+                r.start,
+                r.end,
+                r.no_block or (general_no_block and r.what != "kernel image alias"),
+                r.no_cont or general_no_block,
+                r.what,
+            )
+        )
         pos = r.end
     if pos < ram:
         out.append(Range(pos, ram, general_no_block, general_no_block))
@@ -201,8 +221,15 @@ def map_arm(ram: int, granule: int, arm: str, **splits: int) -> dict:
     return {"tables": tables, "table_bytes": sum(t["bytes"] for t in tables.values()), "mapped": mapped}
 
 
-def compare(ram: int, granule: int = 4 * KiB, *, kernel_image: int = 0, kfence_pool: int = 0,
-            perm_changes: int = 0, block_allowed: bool = True) -> dict:
+def compare(
+    ram: int,
+    granule: int = 4 * KiB,
+    *,
+    kernel_image: int = 0,
+    kfence_pool: int = 0,
+    perm_changes: int = 0,
+    block_allowed: bool = True,
+) -> dict:
     """Both arms and their difference; JSON-ready (keys per issue 6).
 
     `block_allowed=False` models a CPU off the BBML2_NOABORT allow-list: the
@@ -213,14 +240,17 @@ def compare(ram: int, granule: int = 4 * KiB, *, kernel_image: int = 0, kfence_p
     splits = {"kernel_image": kernel_image, "kfence_pool": kfence_pool, "perm_changes": perm_changes}
     pte = map_arm(ram, granule, "pte", **splits)
     block = map_arm(ram, granule, "block" if block_allowed else "pte", **splits)
-    per_level = [{
-        "level": name,
-        "pte_arm_tables": pte["tables"][name]["count"],
-        "block_arm_tables": block["tables"][name]["count"],
-        "pte_arm_bytes": pte["tables"][name]["bytes"],
-        "block_arm_bytes": block["tables"][name]["bytes"],
-        "saving_bytes": pte["tables"][name]["bytes"] - block["tables"][name]["bytes"],
-    } for name in pte["tables"]]
+    per_level = [
+        {
+            "level": name,
+            "pte_arm_tables": pte["tables"][name]["count"],
+            "block_arm_tables": block["tables"][name]["count"],
+            "pte_arm_bytes": pte["tables"][name]["bytes"],
+            "block_arm_bytes": block["tables"][name]["bytes"],
+            "saving_bytes": pte["tables"][name]["bytes"] - block["tables"][name]["bytes"],
+        }
+        for name in pte["tables"]
+    ]
     return {
         "simulated": True,
         "basis": "exact page-table arithmetic (model output, not a measurement)",
@@ -243,8 +273,12 @@ def leaf_size_at(ram: int, granule: int, arm: str, address: int, **splits: int) 
     for r in build_ranges(ram, granule, arm, **splits):
         if r.start <= address < r.end:
             for lvl in layout.levels[:-1]:
-                if lvl.block and not r.no_block and _full(r.start, r.end, lvl.entry_span) and \
-                        _chunk_inside(r, address, lvl.entry_span):
+                if (
+                    lvl.block
+                    and not r.no_block
+                    and _full(r.start, r.end, lvl.entry_span)
+                    and _chunk_inside(r, address, lvl.entry_span)
+                ):
                     if lvl.cont_span is None or r.no_cont:
                         return lvl.entry_span
                     return lvl.cont_span if _chunk_inside(r, address, lvl.cont_span) else lvl.entry_span
@@ -260,7 +294,7 @@ def _chunk_inside(r: Range, address: int, span: int) -> bool:
     return r.start <= lo and lo + span <= r.end
 
 
-STRUCT_PAGE = 64   # sizeof(struct page) on 64-bit kernels: the memmap costs 64 bytes per granule
+STRUCT_PAGE = 64  # sizeof(struct page) on 64-bit kernels: the memmap costs 64 bytes per granule
 
 
 def memmap_bytes(mapped: int, granule: int) -> int:
@@ -283,34 +317,57 @@ class BootMemory:
     """
 
     installed: int
-    unmapped: int            # firmware-reserved (no-map) memory and holes: never in the linear map
+    unmapped: int  # firmware-reserved (no-map) memory and holes: never in the linear map
     granule: int
     mapped: int
     memmap: int
-    pte_arm_tables: int      # memblock tables of the PTE arm (the whole map)
-    block_arm_tables: int    # memblock tables of the block arm at boot (kernel alias, KFENCE pool)
-    split_tables: int        # tables the block arm allocates after boot for `perm_changes` splits
-    mem_total_change: int    # block arm minus PTE arm, bytes
-    mem_free_change: int     # the same for MemFree, without boot-to-boot noise
+    pte_arm_tables: int  # memblock tables of the PTE arm (the whole map)
+    block_arm_tables: int  # memblock tables of the block arm at boot (kernel alias, KFENCE pool)
+    split_tables: int  # tables the block arm allocates after boot for `perm_changes` splits
+    mem_total_change: int  # block arm minus PTE arm, bytes
+    mem_free_change: int  # the same for MemFree, without boot-to-boot noise
 
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def boot_memory(installed: int, granule: int = 4 * KiB, *, unmapped: int = 0, kernel_image: int = 0,
-                kfence_pool: int = 0, perm_changes: int = 0, block_allowed: bool = True) -> BootMemory:
+def boot_memory(
+    installed: int,
+    granule: int = 4 * KiB,
+    *,
+    unmapped: int = 0,
+    kernel_image: int = 0,
+    kfence_pool: int = 0,
+    perm_changes: int = 0,
+    block_allowed: bool = True,
+) -> BootMemory:
     """MemTotal and MemFree change of the block arm over the PTE arm, from the kernel's allocation rules."""
     if unmapped < 0 or unmapped >= installed:
         raise UsageError("unmapped memory must be at least 0 and less than the installed RAM")
     mapped = (installed - unmapped) // granule * granule
-    at_boot = compare(mapped, granule, kernel_image=kernel_image, kfence_pool=kfence_pool,
-                      block_allowed=block_allowed)
-    later = compare(mapped, granule, kernel_image=kernel_image, kfence_pool=kfence_pool,
-                    perm_changes=perm_changes, block_allowed=block_allowed)
+    at_boot = compare(mapped, granule, kernel_image=kernel_image, kfence_pool=kfence_pool, block_allowed=block_allowed)
+    later = compare(
+        mapped,
+        granule,
+        kernel_image=kernel_image,
+        kfence_pool=kfence_pool,
+        perm_changes=perm_changes,
+        block_allowed=block_allowed,
+    )
     split = later["block_arm_bytes"] - at_boot["block_arm_bytes"]
     total = at_boot["pte_arm_bytes"] - at_boot["block_arm_bytes"]
-    return BootMemory(installed, unmapped, granule, mapped, memmap_bytes(mapped, granule), at_boot["pte_arm_bytes"],
-                      at_boot["block_arm_bytes"], split, total, total - split)
+    return BootMemory(
+        installed,
+        unmapped,
+        granule,
+        mapped,
+        memmap_bytes(mapped, granule),
+        at_boot["pte_arm_bytes"],
+        at_boot["block_arm_bytes"],
+        split,
+        total,
+        total - split,
+    )
 
 
 def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
@@ -337,7 +394,7 @@ def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
     try:
         granule = parse_granule(page)
     except UsageError as e:
-        raise InputError(f"kernel.page_size: {e}", path)
+        raise InputError(f"kernel.page_size: {e}", path) from None
     state = (doc.get("linear_map") or {}).get("state")
     tables = 8 / granule if state == "pte" else 0.0
     ram = int(int(total_kb) * 1024 / (1.0 - STRUCT_PAGE / granule - tables))

@@ -52,13 +52,13 @@ from benchctl.model.targets import Claim, load_claims
 FORMAT = "benchctl-model-prediction/2"
 DEFAULT_DRAWS = 4000
 CHUNK = 1000
-BASELINE_KERNEL = "6.17.0"    # the series reverted: rodata=full maps the linear map with PTEs
-CANDIDATE_KERNEL = "6.18.0"   # the series: blocks on an allow-listed CPU
+BASELINE_KERNEL = "6.17.0"  # the series reverted: rodata=full maps the linear map with PTEs
+CANDIDATE_KERNEL = "6.18.0"  # the series: blocks on an allow-listed CPU
 
 
 @dataclass
 class ArmMapping:
-    state: str      # "block" or "pte"
+    state: str  # "block" or "pte"
     reason: str
 
 
@@ -70,8 +70,9 @@ def derived_mapping(cpu: CpuProfile, kernel: str) -> ArmMapping:
     rel = parse_release(kernel)
     bbml2 = is_bbml2_noabort(Midr(cpu.midr_value))
     ro = rodata(rel, {}, {"CONFIG_RODATA_FULL_DEFAULT_ENABLED": "y"})
-    exp = expected_linear_map(rel=rel, bbml2=bbml2, rodata_effective=ro.effective, kfence_late=False,
-                              debug_pagealloc_on=False)
+    exp = expected_linear_map(
+        rel=rel, bbml2=bbml2, rodata_effective=ro.effective, kfence_late=False, debug_pagealloc_on=False
+    )
     return ArmMapping(exp.state, exp.reason)
 
 
@@ -91,8 +92,10 @@ class Model:
         for w in self.workloads.values():
             figs.update(w.figures)
         self.figures = apply_overrides(figs, self.overrides)
-        self.arms = {"pte": derived_mapping(self.cpu, BASELINE_KERNEL),
-                     "block": derived_mapping(self.cpu, CANDIDATE_KERNEL)}
+        self.arms = {
+            "pte": derived_mapping(self.cpu, BASELINE_KERNEL),
+            "block": derived_mapping(self.cpu, CANDIDATE_KERNEL),
+        }
 
     @property
     def blocks_in_candidate(self) -> bool:
@@ -124,39 +127,69 @@ class Model:
         block_tables = np.interp(mapped, grid, tables[:, 1])
         splits = np.interp(v["machine.perm_changes"], perm_grid, split)
         memmap = mapped / (4 * KiB) * STRUCT_PAGE
-        total = {"pte": mapped - memmap - v["machine.kernel_image"] - pte_tables,
-                 "block": mapped - memmap - v["machine.kernel_image"] - block_tables}
-        free = {"pte": total["pte"] - v["machine.used_after_boot"],
-                "block": total["block"] - v["machine.used_after_boot"] - splits}
-        return {"mapped": mapped, "pte_tables": pte_tables, "block_tables": block_tables, "splits": splits,
-                "total_pte": total["pte"], "total_block": total["block"], "free_pte": free["pte"],
-                "free_block": free["block"]}
+        total = {
+            "pte": mapped - memmap - v["machine.kernel_image"] - pte_tables,
+            "block": mapped - memmap - v["machine.kernel_image"] - block_tables,
+        }
+        free = {
+            "pte": total["pte"] - v["machine.used_after_boot"],
+            "block": total["block"] - v["machine.used_after_boot"] - splits,
+        }
+        return {
+            "mapped": mapped,
+            "pte_tables": pte_tables,
+            "block_tables": block_tables,
+            "splits": splits,
+            "total_pte": total["pte"],
+            "total_block": total["block"],
+            "free_pte": free["pte"],
+            "free_block": free["block"],
+        }
 
     # -- workloads ---------------------------------------------------------------------------------------------
     def workload(self, key: str, v: dict[str, np.ndarray]) -> dict[str, costmodel.ArmCost]:
         wl = self.workloads[key]
-        shares = costmodel.block_shares(self.ram, v["machine.perm_changes"], int(self.figures["machine.kfence_pool"].value))
+        shares = costmodel.block_shares(
+            self.ram, v["machine.perm_changes"], int(self.figures["machine.kfence_pool"].value)
+        )
         pte = costmodel.workload_cost(self.cpu, wl, v, "pte", self.ram, shares)
         if self.blocks_in_candidate:
             block = costmodel.workload_cost(self.cpu, wl, v, "block", self.ram, shares)
         else:
-            block = pte       # off the allow-list: the candidate kernel maps with PTEs too
+            block = pte  # off the allow-list: the candidate kernel maps with PTEs too
         return {"pte": pte, "block": block}
 
 
 @functools.lru_cache(maxsize=16)
-def _boot_tables(ram: int, lo_u: float, hi_u: float, kimg: int, kfence: int, allowed: bool,
-                 top: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _boot_tables(
+    ram: int, lo_u: float, hi_u: float, kimg: int, kfence: int, allowed: bool, top: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     step = 2 << 20
     lo_m, hi_m = int(ram * (1 - hi_u)) // step * step, int(ram * (1 - lo_u)) // step * step
     grid = np.unique(np.linspace(lo_m, hi_m, 9) // step * step).astype(np.int64)
-    tables = np.array([[compare(int(g), 4 * KiB, kernel_image=kimg, kfence_pool=kfence, block_allowed=allowed)[k]
-                        for k in ("pte_arm_bytes", "block_arm_bytes")] for g in grid], float)
+    tables = np.array(
+        [
+            [
+                compare(int(g), 4 * KiB, kernel_image=kimg, kfence_pool=kfence, block_allowed=allowed)[k]
+                for k in ("pte_arm_bytes", "block_arm_bytes")
+            ]
+            for g in grid
+        ],
+        float,
+    )
     perm_grid = np.unique(np.concatenate([[0.0], np.round(np.geomspace(1, top, 10))]))
     mid = int(grid[len(grid) // 2])
     base = compare(mid, 4 * KiB, kernel_image=kimg, kfence_pool=kfence, block_allowed=allowed)["block_arm_bytes"]
-    split = np.array([compare(mid, 4 * KiB, kernel_image=kimg, kfence_pool=kfence, perm_changes=int(p),
-                              block_allowed=allowed)["block_arm_bytes"] - base for p in perm_grid], float)
+    split = np.array(
+        [
+            compare(mid, 4 * KiB, kernel_image=kimg, kfence_pool=kfence, perm_changes=int(p), block_allowed=allowed)[
+                "block_arm_bytes"
+            ]
+            - base
+            for p in perm_grid
+        ],
+        float,
+    )
     return grid, tables, perm_grid, split
 
 
@@ -175,8 +208,9 @@ def evaluate(model: Model, kinds: set[str], v: dict[str, np.ndarray]) -> dict[st
     return out
 
 
-def claim_change(model: Model, claim: Claim, v: dict[str, np.ndarray],
-                 done: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def claim_change(
+    model: Model, claim: Claim, v: dict[str, np.ndarray], done: dict[str, Any] | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-draw change (percent) of one claim's metric, and per-draw details for the mechanism line."""
     m = claim.metric.lower()
     if claim.kind != "boot" and claim.kind not in model.workloads:
@@ -195,55 +229,76 @@ def claim_change(model: Model, claim: Claim, v: dict[str, np.ndarray],
         return _pct(b.mpki / p.mpki - 1.0), details
     if "latency" in m or m.startswith(("p99", "p50", "p999", "clat")):
         if p.time_ns is None:
-            return _pct(p.throughput / b.throughput - 1.0), details     # storage latency follows 1/IOPS
+            return _pct(p.throughput / b.throughput - 1.0), details  # storage latency follows 1/IOPS
         u = v[f"workload.{claim.kind}.utilization"]
         ratio = b.time_ns / p.time_ns
         return _pct(ratio * (1 - u) / (1 - u * ratio) - 1.0), details
     return _pct(b.throughput / p.throughput - 1.0), details
 
 
-def mechanism(model: Model, claim: Claim, details: dict[str, Any],
-              w: np.ndarray | None) -> tuple[str, dict[str, Any]]:
+def mechanism(model: Model, claim: Claim, details: dict[str, Any], w: np.ndarray | None) -> tuple[str, dict[str, Any]]:
     """One sentence naming what moves the number, with the medians behind it."""
+
     def med(x: Any) -> float:
         return float(montecarlo.weighted_quantile(np.asarray(x, float), 0.5, w)[0])
 
     facts: dict[str, Any]
     if not model.blocks_in_candidate:
-        return (f"none: {model.cpu.name} is not on the BBML2_NOABORT allow-list, so the patched kernel "
-                "maps the linear map with PTEs as the baseline does"), {}
+        return (
+            f"none: {model.cpu.name} is not on the BBML2_NOABORT allow-list, so the patched kernel "
+            "maps the linear map with PTEs as the baseline does"
+        ), {}
     if claim.kind == "boot":
         saved = med(details["pte_tables"] - details["block_tables"])
-        facts = {"pte_tables_kb": med(details["pte_tables"]) / 1024, "block_tables_kb": med(details["block_tables"]) / 1024,
-                 "splits_kb": med(details["splits"]) / 1024, "mapped_gib": med(details["mapped"]) / GiB}
-        return (f"linear-map PTE tables allocated from memblock ({saved / 2**20:.0f} MiB for "
-                f"{facts['mapped_gib']:.1f} GiB mapped) are not needed; later splits cost "
-                f"{facts['splits_kb'] / 1024:.1f} MiB of MemFree"), facts
+        facts = {
+            "pte_tables_kb": med(details["pte_tables"]) / 1024,
+            "block_tables_kb": med(details["block_tables"]) / 1024,
+            "splits_kb": med(details["splits"]) / 1024,
+            "mapped_gib": med(details["mapped"]) / GiB,
+        }
+        return (
+            f"linear-map PTE tables allocated from memblock ({saved / 2**20:.0f} MiB for "
+            f"{facts['mapped_gib']:.1f} GiB mapped) are not needed; later splits cost "
+            f"{facts['splits_kb'] / 1024:.1f} MiB of MemFree"
+        ), facts
     arms = details["arms"]
     p, b = arms["pte"], arms["block"]
     wl = model.workloads[claim.kind]
     if wl.kind == "request":
         sc_p, sc_b = next(iter(p.stages.values())), next(iter(b.stages.values()))
-        facts = {"walks_per_op": [med(sc_p.walks), med(sc_b.walks)],
-                 "linear_walks_per_op": [med(sc_p.linear_walks), med(sc_b.linear_walks)],
-                 "walk_share_pte": med(sc_p.walk_ns / sc_p.time_ns), "mpki": [med(p.mpki), med(b.mpki)]}
-        return (f"linear-map TLB walks per request {facts['linear_walks_per_op'][0]:.2f} -> "
-                f"{facts['linear_walks_per_op'][1]:.2f} (slab and skb pages scattered over RAM); walks are "
-                f"{100 * facts['walk_share_pte']:.1f} % of a request's time on PTEs"), facts
+        facts = {
+            "walks_per_op": [med(sc_p.walks), med(sc_b.walks)],
+            "linear_walks_per_op": [med(sc_p.linear_walks), med(sc_b.linear_walks)],
+            "walk_share_pte": med(sc_p.walk_ns / sc_p.time_ns),
+            "mpki": [med(p.mpki), med(b.mpki)],
+        }
+        return (
+            f"linear-map TLB walks per request {facts['linear_walks_per_op'][0]:.2f} -> "
+            f"{facts['linear_walks_per_op'][1]:.2f} (slab and skb pages scattered over RAM); walks are "
+            f"{100 * facts['walk_share_pte']:.1f} % of a request's time on PTEs"
+        ), facts
     names = [s.name for s in wl.stages]
     counts = {n: sum(1 for s in p.bottleneck if s == n) for n in names}
     neck = max(counts, key=lambda n: counts[n])
     sp, sb = p.stages[neck], b.stages[neck]
-    facts = {"bottleneck_stage": neck, "bottleneck_share": counts[neck] / len(p.bottleneck),
-             "time_ns_per_op": [med(sp.time_ns), med(sb.time_ns)], "walk_ns_per_op": [med(sp.walk_ns), med(sb.walk_ns)],
-             "restart_ns_per_op": med(sp.restart_ns), "walks_per_op": [med(sp.walks), med(sb.walks)]}
+    facts = {
+        "bottleneck_stage": neck,
+        "bottleneck_share": counts[neck] / len(p.bottleneck),
+        "time_ns_per_op": [med(sp.time_ns), med(sb.time_ns)],
+        "walk_ns_per_op": [med(sp.walk_ns), med(sb.walk_ns)],
+        "restart_ns_per_op": med(sp.restart_ns),
+        "walks_per_op": [med(sp.walks), med(sb.walks)],
+    }
     parts = []
     if facts["restart_ns_per_op"] > 0.05 * facts["time_ns_per_op"][1]:
         parts.append(f"prefetch restarts at every 4 KiB translation boundary ({facts['restart_ns_per_op']:.0f} ns/op)")
-    parts.append(f"page walks {facts['walks_per_op'][0]:.2f} -> {facts['walks_per_op'][1]:.2f} per 4 KiB "
-                 f"({facts['walk_ns_per_op'][0]:.0f} -> {facts['walk_ns_per_op'][1]:.0f} ns)")
-    return (f"stage '{neck}' limits throughput in {100 * facts['bottleneck_share']:.0f} % of draws: "
-            + "; ".join(parts)), facts
+    parts.append(
+        f"page walks {facts['walks_per_op'][0]:.2f} -> {facts['walks_per_op'][1]:.2f} per 4 KiB "
+        f"({facts['walk_ns_per_op'][0]:.0f} -> {facts['walk_ns_per_op'][1]:.0f} ns)"
+    )
+    return (
+        f"stage '{neck}' limits throughput in {100 * facts['bottleneck_share']:.0f} % of draws: " + "; ".join(parts)
+    ), facts
 
 
 def _inside(published: tuple[float, float] | None, lo: float, hi: float) -> bool | None:
@@ -253,15 +308,32 @@ def _inside(published: tuple[float, float] | None, lo: float, hi: float) -> bool
     return a <= hi and b >= lo
 
 
-def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = None, overrides: list[str] | None = None,
-            cpu_file=None, workload_file=None, machine_file=None, claims_file=None, seed: int = 1,
-            draws: int = DEFAULT_DRAWS, calibration: list[Path] | None = None,
-            progress: Callable[[int, int], None] | None = None, shares_top: int = 5) -> dict[str, Any]:
+def predict(
+    cpu: str,
+    *,
+    ram: int = 256 * GiB,
+    workloads: list[str] | None = None,
+    overrides: list[str] | None = None,
+    cpu_file=None,
+    workload_file=None,
+    machine_file=None,
+    claims_file=None,
+    seed: int = 1,
+    draws: int = DEFAULT_DRAWS,
+    calibration: list[Path] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    shares_top: int = 5,
+) -> dict[str, Any]:
     """JSON-ready predictions for every claim (optionally only some workloads)."""
     if draws < 100:
         raise UsageError("--draws must be at least 100 (the 90 % interval needs them)")
-    model = Model(load_cpu(cpu, cpu_file), load_workloads(workload_file), load_machine(machine_file), ram=ram,
-                  overrides=list(overrides or []))
+    model = Model(
+        load_cpu(cpu, cpu_file),
+        load_workloads(workload_file),
+        load_machine(machine_file),
+        ram=ram,
+        overrides=list(overrides or []),
+    )
     claims, source = load_claims(claims_file)
     if workloads:
         wanted = {w.lower() for w in workloads}
@@ -300,10 +372,14 @@ def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = Non
         s = montecarlo.summary(y, weights)
         mech, facts = mechanism(model, c, extra[c.id], weights)
         pred: dict[str, Any] = {
-            "claim": c.id, "workload": c.workload, "metric": c.metric,
+            "claim": c.id,
+            "workload": c.workload,
+            "metric": c.metric,
             "published_pct": list(c.published) if c.published else None,
-            "median_pct": round(s["median"], 4), "interval_pct": [round(s["p5"], 4), round(s["p95"], 4)],
-            "mechanism": mech, "facts": facts,
+            "median_pct": round(s["median"], 4),
+            "interval_pct": [round(s["p5"], 4), round(s["p95"], 4)],
+            "mechanism": mech,
+            "facts": facts,
         }
         lo, hi = s["p5"], s["p95"]
         if c.kind == "boot" and "free" in c.metric.lower() and model.blocks_in_candidate is not None:
@@ -312,14 +388,20 @@ def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = Non
             one_boot = _pct((b["free_block"] + noise) / b["free_pte"] - 1.0)
             sb = montecarlo.summary(one_boot, weights)
             pred["one_boot_interval_pct"] = [round(sb["p5"], 4), round(sb["p95"], 4)]
-            pred["interval_note"] = ("the published figures are one boot per arm: the comparison uses the "
-                                     "interval with boot-to-boot noise (machine.boot_noise_sd)")
+            pred["interval_note"] = (
+                "the published figures are one boot per arm: the comparison uses the "
+                "interval with boot-to-boot noise (machine.boot_noise_sd)"
+            )
             lo, hi = sb["p5"], sb["p95"]
             mt = _pct(b["total_block"] / b["total_pte"] - 1.0)
             st = montecarlo.summary(mt, weights)
             kb = montecarlo.summary((b["total_block"] - b["total_pte"]) / 1024, weights)
-            pred["mem_total"] = {"median_pct": round(st["median"], 4), "interval_pct": [round(st["p5"], 4), round(st["p95"], 4)],
-                                 "median_kb": round(kb["median"]), "interval_kb": [round(kb["p5"]), round(kb["p95"])]}
+            pred["mem_total"] = {
+                "median_pct": round(st["median"], 4),
+                "interval_pct": [round(st["p5"], 4), round(st["p95"], 4)],
+                "median_kb": round(kb["median"]),
+                "interval_kb": [round(kb["p5"]), round(kb["p95"])],
+            }
             fk = montecarlo.summary((b["free_block"] - b["free_pte"]) / 1024, weights)
             pred["mem_free_kb"] = {"median": round(fk["median"]), "interval": [round(fk["p5"]), round(fk["p95"])]}
         pred["published_inside_interval"] = _inside(c.published, lo, hi)
@@ -329,15 +411,28 @@ def predict(cpu: str, *, ram: int = 256 * GiB, workloads: list[str] | None = Non
         preds.append(pred)
     elapsed = time.monotonic() - t0
     return {
-        "format": FORMAT, "simulated": True, "kind": "model prediction (SIMULATED, not a measurement)",
-        "cpu": model.cpu.key, "cpu_name": model.cpu.name, "midr": str(model.cpu.midr.value),
-        "arms": {a: {"kernel": k, "linear_map": model.arms[a].state, "why": model.arms[a].reason}
-                 for a, k in (("pte", BASELINE_KERNEL), ("block", CANDIDATE_KERNEL))},
+        "format": FORMAT,
+        "simulated": True,
+        "kind": "model prediction (SIMULATED, not a measurement)",
+        "cpu": model.cpu.key,
+        "cpu_name": model.cpu.name,
+        "midr": str(model.cpu.midr.value),
+        "arms": {
+            a: {"kernel": k, "linear_map": model.arms[a].state, "why": model.arms[a].reason}
+            for a, k in (("pte", BASELINE_KERNEL), ("block", CANDIDATE_KERNEL))
+        },
         "on_allow_list": model.blocks_in_candidate,
-        "ram_bytes": ram, "granule_bytes": 4096, "draws": draws, "seed": seed, "claims_source": source,
-        "overrides": list(overrides or []), "calibration": cal, "warnings": warnings,
+        "ram_bytes": ram,
+        "granule_bytes": 4096,
+        "draws": draws,
+        "seed": seed,
+        "claims_source": source,
+        "overrides": list(overrides or []),
+        "calibration": cal,
+        "warnings": warnings,
         "inside_count": sum(1 for p in preds if p["published_inside_interval"]),
-        "elapsed_s": round(elapsed, 2), "predictions": preds,
+        "elapsed_s": round(elapsed, 2),
+        "predictions": preds,
     }
 
 
@@ -362,26 +457,42 @@ def _merge_arm(parts: list[costmodel.ArmCost]) -> costmodel.ArmCost:
     stages = {}
     for name in parts[0].stages:
         sc = [p.stages[name] for p in parts]
-        stages[name] = costmodel.StageCost(*(np.concatenate([getattr(s, f) for s in sc])
-                                             for f in ("time_ns", "walks", "linear_walks", "walk_ns", "restart_ns")))
-    return costmodel.ArmCost(stages, np.concatenate([p.throughput for p in parts]),
-                             [s for p in parts for s in p.bottleneck], cat([p.mpki for p in parts]),
-                             cat([p.time_ns for p in parts]))
+        stages[name] = costmodel.StageCost(
+            *(
+                np.concatenate([getattr(s, f) for s in sc])
+                for f in ("time_ns", "walks", "linear_walks", "walk_ns", "restart_ns")
+            )
+        )
+    return costmodel.ArmCost(
+        stages,
+        np.concatenate([p.throughput for p in parts]),
+        [s for p in parts for s in p.bottleneck],
+        cat([p.mpki for p in parts]),
+        cat([p.time_ns for p in parts]),
+    )
 
 
 def markdown_table(result: dict[str, Any]) -> str:
     """The claims table of docs/model.md, generated from predict's output."""
-    rows = [f"Predictions for {result['cpu_name']} ({result['ram_bytes'] >> 30} GiB RAM, {result['draws']} draws, "
-            f"seed {result['seed']}), SIMULATED:", "",
-            "| claim | published | predicted median [90 % interval] | inside | mechanism | main assumptions (variance share) |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        f"Predictions for {result['cpu_name']} ({result['ram_bytes'] >> 30} GiB RAM, {result['draws']} draws, "
+        f"seed {result['seed']}), SIMULATED:",
+        "",
+        "| claim | published | predicted median [90 % interval] | inside | mechanism "
+        "| main assumptions (variance share) |",
+        "|---|---|---|---|---|---|",
+    ]
     for p in result["predictions"]:
         pub = p["published_pct"]
         pub_s = "-" if not pub else (f"{pub[0]:+.3g} %" if pub[0] == pub[1] else f"{pub[0]:+.0f} to {pub[1]:+.0f} %")
         lo, hi = p.get("one_boot_interval_pct") or p["interval_pct"]
         pred = f"{p['median_pct']:+.2f} % [{lo:+.2f}, {hi:+.2f}]"
         inside = {True: "yes", False: "no", None: "-"}[p["published_inside_interval"]]
-        names = ", ".join(f"`{a['name'].replace('workload.', '')}` ({a['variance_share']:.0%})"
-                          for a in p["top_assumptions"][:3]) or "none (exact or off the allow-list)"
+        names = (
+            ", ".join(
+                f"`{a['name'].replace('workload.', '')}` ({a['variance_share']:.0%})" for a in p["top_assumptions"][:3]
+            )
+            or "none (exact or off the allow-list)"
+        )
         rows.append(f"| {p['claim']} | {pub_s} | {pred} | {inside} | {p['mechanism']} | {names} |")
     return "\n".join(rows)

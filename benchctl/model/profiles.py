@@ -25,8 +25,22 @@ STATUSES = ("published", "measured", "assumed")
 # fixed: one value; uniform/loguniform: low..high; triangular: low, mode = value, high;
 # normal: mean = value, sd (clipped to low..high when given)
 DISTS = ("fixed", "uniform", "loguniform", "triangular", "normal")
-CPU_FIELDS = ("name", "midr", "freq_ghz", "l2_kib", "slc_mib", "l2_cycles", "slc_ns", "dram_ns", "walk_fixed_ns",
-              "copy_walk_fraction", "mlp", "seq_copy_gbs", "prefetch_boundary", "tlb")
+CPU_FIELDS = (
+    "name",
+    "midr",
+    "freq_ghz",
+    "l2_kib",
+    "slc_mib",
+    "l2_cycles",
+    "slc_ns",
+    "dram_ns",
+    "walk_fixed_ns",
+    "copy_walk_fraction",
+    "mlp",
+    "seq_copy_gbs",
+    "prefetch_boundary",
+    "tlb",
+)
 CPU_NUMBERS = CPU_FIELDS[2:-1]
 TLB_FIELDS = ("name", "entries", "ways", "page_sizes")
 REGION_FIELDS = ("name", "space", "pattern", "footprint", "pages_per_op", "access")
@@ -79,8 +93,11 @@ class Figure:
             return float(np.exp(np.log(lo) + q * (np.log(hi) - np.log(lo))))
         if self.dist == "triangular":
             c = (float(self.value) - lo) / (hi - lo) if hi > lo else 0.5
-            return lo + np.sqrt(q * (hi - lo) * (float(self.value) - lo)) if q < c else \
-                hi - np.sqrt((1 - q) * (hi - lo) * (hi - float(self.value)))
+            return (
+                lo + np.sqrt(q * (hi - lo) * (float(self.value) - lo))
+                if q < c
+                else hi - np.sqrt((1 - q) * (hi - lo) * (hi - float(self.value)))
+            )
         from scipy.stats import norm
 
         return float(np.clip(float(self.value) + float(self.sd or 0.0) * norm.ppf(q), lo, hi))
@@ -115,7 +132,7 @@ def figure(raw: Any, where: str, path: Path | None, *, size: bool = False, descr
         low = conv(raw["low"]) if "low" in raw else None
         high = conv(raw["high"]) if "high" in raw else None
     except UsageError as e:
-        raise InputError(str(e), path)
+        raise InputError(str(e), path) from None
     dist = raw.get("dist", "fixed" if low is None and high is None and "sd" not in raw else "uniform")
     if dist not in DISTS:
         raise InputError(f"{where}: dist must be one of {', '.join(DISTS)}, got {dist!r}", path)
@@ -164,7 +181,7 @@ class CpuProfile:
     key: str
     name: str
     midr: Figure
-    figures: dict[str, Figure]            # "cpu.<field>", "cpu.tlb.<level>.entries"
+    figures: dict[str, Figure]  # "cpu.<field>", "cpu.tlb.<level>.entries"
     tlb: list[TlbLevel]
 
     @property
@@ -196,7 +213,7 @@ def load_cpu(key: str, path: Path | None = None) -> CpuProfile:
     try:
         int(str(midr.value), 16)
     except ValueError:
-        raise InputError(f"profile {key}: midr must be a hexadecimal MIDR_EL1 value like \"0xC00FAC30\"", path)
+        raise InputError(f'profile {key}: midr must be a hexadecimal MIDR_EL1 value like "0xC00FAC30"', path) from None
     levels = []
     for lv in _entries(p["tlb"], TLB_FIELDS, f"profile {key}", "tlb level", f"[[{key}.tlb]]", path):
         n = str(lv["name"])
@@ -206,7 +223,7 @@ def load_cpu(key: str, path: Path | None = None) -> CpuProfile:
         try:
             held = tuple(sorted(parse_size(s) for s in sizes.value))
         except (UsageError, TypeError):
-            raise InputError(f"profile {key}: tlb {n} page_sizes must be a list like [\"4K\", \"2M\"]", path)
+            raise InputError(f'profile {key}: tlb {n} page_sizes must be a list like ["4K", "2M"]', path) from None
         levels.append(TlbLevel(n, ways.value == "full", held))
         figures[f"cpu.tlb.{n}.ways_note"] = ways
         figures[f"cpu.tlb.{n}.page_sizes"] = sizes
@@ -234,16 +251,17 @@ class Stage:
 @dataclass
 class WorkloadProfile:
     key: str
-    kind: str                   # "request" (memcached) or "pipeline" (storage paths)
+    kind: str  # "request" (memcached) or "pipeline" (storage paths)
     description: str
     headline: list[str]
     stages: list[Stage]
     figures: dict[str, Figure] = field(default_factory=dict)  # "workload.<key>...."
 
 
-WORKLOAD_FIGURES = {"request": ("kernel_instructions_per_op", "other_kernel_walks_pki", "utilization",
-                                "active_cores"),
-                    "pipeline": ("active_cores",)}
+WORKLOAD_FIGURES = {
+    "request": ("kernel_instructions_per_op", "other_kernel_walks_pki", "utilization", "active_cores"),
+    "pipeline": ("active_cores",),
+}
 STAGE_FIGURES = ("cycles_per_op", "lines_per_op", "threads")
 
 
@@ -286,16 +304,22 @@ def load_workloads(path: Path | None = None) -> dict[str, WorkloadProfile]:
         if not isinstance(w["stages"], list) or not w["stages"]:
             raise InputError(f"workload {key}: needs at least one [[{key}.stages]] entry", path)
         for i, st in enumerate(w["stages"]):
-            needed = STAGE_FIGURES if kind == "pipeline" else STAGE_FIGURES[:2]   # a request has no threads
+            needed = STAGE_FIGURES if kind == "pipeline" else STAGE_FIGURES[:2]  # a request has no threads
             _require(st, ("name", "regions") + needed, f"workload {key}: stage {i + 1}", path)
             sb = f"{base}.{st['name']}"
             for f in needed:
                 figs[f"{sb}.{f}"] = figure(st[f], f"workload {key}: stage {st['name']}: {f}", path)
             if kind == "request":
-                figs[f"{sb}.user_cycles_per_op"] = figure(st.get("user_cycles_per_op", {}),
-                                                          f"workload {key}: stage {st['name']}: user_cycles_per_op", path)
-            stages.append(Stage(str(st["name"]), str(st.get("description", "")),
-                                _regions(st["regions"], f"workload {key}: stage {st['name']}", sb, figs, path)))
+                figs[f"{sb}.user_cycles_per_op"] = figure(
+                    st.get("user_cycles_per_op", {}), f"workload {key}: stage {st['name']}: user_cycles_per_op", path
+                )
+            stages.append(
+                Stage(
+                    str(st["name"]),
+                    str(st.get("description", "")),
+                    _regions(st["regions"], f"workload {key}: stage {st['name']}", sb, figs, path),
+                )
+            )
         if kind == "request" and len(stages) != 1:
             raise InputError(f"workload {key}: a request workload has exactly one stage", path)
         out[key] = WorkloadProfile(key, kind, str(w["description"]), list(w["headline"]), stages, figs)
@@ -318,8 +342,11 @@ def number_table(cpus: list[str] | None = None) -> str:
     def cell(name: str, f: Figure) -> str:
         size = name.split(".")[-1] in SIZE_FIGURES
         fmt = (lambda x: fmt_size(int(x)).replace(" ", "")) if size else (lambda x: f"{x:g}")
-        return f.describe(fmt) if isinstance(f.value, (int, float, list)) and not isinstance(f.value, bool) \
+        return (
+            f.describe(fmt)
+            if isinstance(f.value, (int, float, list)) and not isinstance(f.value, bool)
             else str(f.value)
+        )
 
     rows = ["| figure | value or distribution | status | source |", "|---|---|---|---|"]
     groups: list[tuple[str, dict[str, Figure]]] = [("machine", load_machine())]
@@ -365,7 +392,7 @@ def _coerce(name: str, v: Any) -> float:
     try:
         num = float(v)
     except ValueError:
-        raise UsageError(f"{name} needs a number, got {v!r}")
+        raise UsageError(f"{name} needs a number, got {v!r}") from None
     if not np.isfinite(num) or num < 0:
         raise UsageError(f"{name} must be a finite number >= 0")
     return num

@@ -20,16 +20,34 @@ WIDTH = 72
 
 def sensitivity(cpu: str, top: int = 8, **kw: Any) -> dict[str, Any]:
     pred = predict(cpu, shares_top=top, **kw)
-    claims = [{"claim": p["claim"], "metric": p["metric"], "median_pct": p["median_pct"],
-               "interval_pct": p["interval_pct"], "parameters": p["top_assumptions"]} for p in pred["predictions"]]
-    return {"format": "benchctl-model-sensitivity/2", "simulated": True, "kind": "model sensitivity (SIMULATED)",
-            "cpu": pred["cpu"], "cpu_name": pred["cpu_name"], "draws": pred["draws"], "claims": claims,
-            "method": "first-order variance shares (Sobol), 20 quantile bins, from the joint Monte Carlo draws"}
+    claims = [
+        {
+            "claim": p["claim"],
+            "metric": p["metric"],
+            "median_pct": p["median_pct"],
+            "interval_pct": p["interval_pct"],
+            "parameters": p["top_assumptions"],
+        }
+        for p in pred["predictions"]
+    ]
+    return {
+        "format": "benchctl-model-sensitivity/2",
+        "simulated": True,
+        "kind": "model sensitivity (SIMULATED)",
+        "cpu": pred["cpu"],
+        "cpu_name": pred["cpu_name"],
+        "draws": pred["draws"],
+        "claims": claims,
+        "method": "first-order variance shares (Sobol), 20 quantile bins, from the joint Monte Carlo draws",
+    }
 
 
 def render(result: dict[str, Any], top: int = 6) -> str:
-    lines = textwrap.wrap(f"SIMULATED - model sensitivity, {result['cpu_name']}: share of each prediction's "
-                          f"variance explained by one assumption ({result['draws']} joint draws)", WIDTH)
+    lines = textwrap.wrap(
+        f"SIMULATED - model sensitivity, {result['cpu_name']}: share of each prediction's "
+        f"variance explained by one assumption ({result['draws']} joint draws)",
+        WIDTH,
+    )
     for c in result["claims"]:
         lo, hi = c["interval_pct"]
         lines += ["", f"{c['claim']}: {c['median_pct']:+.2f} % [{lo:+.2f}, {hi:+.2f}]"]
@@ -53,7 +71,7 @@ def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     with pyplot() as plt:
         fig, axes = plt.subplots(len(claims), 1, figsize=(9, 1.6 + 0.4 * top * len(claims)), squeeze=False)
-        for ax, c in zip(axes[:, 0], claims):
+        for ax, c in zip(axes[:, 0], claims, strict=True):
             rows = c["parameters"][:top][::-1]
             ax.barh(range(len(rows)), [100 * r["variance_share"] for r in rows], color=LOW_HIGH[0])
             ax.set_yticks(range(len(rows)), [r["name"].replace("workload.", "") for r in rows])
@@ -62,6 +80,7 @@ def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
             ax.set_xlabel("share of the prediction's variance, %")
         fig.suptitle(f"SIMULATED model sensitivity - {result['cpu_name']} - not a measurement")
         fig.tight_layout(rect=(0, 0.04, 1, 1))
-        stamp(fig, f"benchctl model sensitivity --cpu {result['cpu']} (first-order shares of joint draws)",
-              simulated=True)
+        stamp(
+            fig, f"benchctl model sensitivity --cpu {result['cpu']} (first-order shares of joint draws)", simulated=True
+        )
         return save(plt, fig, out_dir, f"sensitivity-{result['cpu']}")[0]

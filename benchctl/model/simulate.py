@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ from benchctl.model.targets import load_claims
 from benchctl.results.metrics import info
 from benchctl.results.store import RunFolder
 
-WINDOW_S = 10.0        # measurement window one iteration's counters cover
-SERVER_THREADS = 4     # memcached worker threads the simulated throughput is summed over
-ITLB_SHARE = 0.3       # share of the non-linear-map walks that are instruction-side
+WINDOW_S = 10.0  # measurement window one iteration's counters cover
+SERVER_THREADS = 4  # memcached worker threads the simulated throughput is summed over
+ITLB_SHARE = 0.3  # share of the non-linear-map walks that are instruction-side
 DEFAULT_NAMES = {"memcached": "memcached", "dmcrypt": "fio-dmcrypt", "seqread": "seqread-xfs", "boot": "boot-memory"}
 
 
@@ -47,8 +47,11 @@ def _workload_names(claims_file) -> dict[str, str]:
 
 def nominal(model: Model) -> dict[str, np.ndarray]:
     """One draw: every figure at its median."""
-    return {k: np.array([f.quantile(0.5)]) for k, f in model.figures.items()
-            if isinstance(f.value, (int, float)) and not isinstance(f.value, bool)}
+    return {
+        k: np.array([f.quantile(0.5)])
+        for k, f in model.figures.items()
+        if isinstance(f.value, (int, float)) and not isinstance(f.value, bool)
+    }
 
 
 def arm_metrics(model: Model, kind: str, arm: str, v: dict[str, np.ndarray] | None = None) -> dict[str, float]:
@@ -63,7 +66,7 @@ def arm_metrics(model: Model, kind: str, arm: str, v: dict[str, np.ndarray] | No
     f = float(v["cpu.freq_ghz"][0])
     if wl.kind == "request":
         sc = next(iter(a.stages.values()))
-        assert a.time_ns is not None and a.mpki is not None   # a request workload has both
+        assert a.time_ns is not None and a.mpki is not None  # a request workload has both
         t_op = float(a.time_ns[0]) * 1e-9
         rate = SERVER_THREADS / t_op
         u = float(v[f"workload.{kind}.utilization"][0])
@@ -106,21 +109,49 @@ def fingerprint(model: Model, arm: str, boot_id: str, host: str, taken_at: str, 
     c = compare(model.ram, 4096, kfence_pool=int(model.figures["machine.kfence_pool"].value), block_allowed=allowed)
     mem = arm_metrics(model, "boot", arm)
     return {
-        "format": "benchctl-env/1", "taken_at": taken_at, "root": "/", "simulated": True,
+        "format": "benchctl-env/1",
+        "taken_at": taken_at,
+        "root": "/",
+        "simulated": True,
         "host": {"name": host, "arch": "aarch64"},
-        "cpu": {"model": model.cpu.name, "count": 192, "midr": [{"value": model.cpu.midr.value, "cpus": [0]}],
-                "bbml2_noabort": allowed, "bbml2_dmesg": allowed and arm == "block"},
-        "kernel": {"release": "6.18.0-simulated", "version": "#1 SMP SIMULATED", "cmdline": "rodata=on",
-                   "config": {}, "page_size": 4096},
+        "cpu": {
+            "model": model.cpu.name,
+            "count": 192,
+            "midr": [{"value": model.cpu.midr.value, "cpus": [0]}],
+            "bbml2_noabort": allowed,
+            "bbml2_dmesg": allowed and arm == "block",
+        },
+        "kernel": {
+            "release": "6.18.0-simulated",
+            "version": "#1 SMP SIMULATED",
+            "cmdline": "rodata=on",
+            "config": {},
+            "page_size": 4096,
+        },
         "rodata": {"requested": "on", "effective": "full"},
-        "linear_map": {"state": state, "source": "simulated (benchctl model)",
-                       "bytes": dict(c["mapped_bytes"]["block" if state == "block" else "pte"], invalid=0),
-                       "expected": state},
-        "memory": {"total_kb": int(mem["mem_total_kb"]), "free_kb": int(mem["mem_free_kb"]),
-                   "available_kb": int(mem["mem_free_kb"]), "page_tables_kb": None, "directmap": {}},
+        "linear_map": {
+            "state": state,
+            "source": "simulated (benchctl model)",
+            "bytes": dict(c["mapped_bytes"]["block" if state == "block" else "pte"], invalid=0),
+            "expected": state,
+        },
+        "memory": {
+            "total_kb": int(mem["mem_total_kb"]),
+            "free_kb": int(mem["mem_free_kb"]),
+            "available_kb": int(mem["mem_free_kb"]),
+            "page_tables_kb": None,
+            "directmap": {},
+        },
         "boot": {"id": boot_id, "uptime_s": 120.0},
-        "tuning": {"governor": {"policy0": "performance"}, "thp_enabled": "madvise", "thp_defrag": "madvise",
-                   "smt": None, "numa_nodes": 1, "perf_event_paranoid": -1, "kaslr": True},
+        "tuning": {
+            "governor": {"policy0": "performance"},
+            "thp_enabled": "madvise",
+            "thp_defrag": "madvise",
+            "smt": None,
+            "numa_nodes": 1,
+            "perf_event_paranoid": -1,
+            "kaslr": True,
+        },
         "tools": {},
         "sources": {"*": "benchctl model simulate"},
         "missing": {},
@@ -129,10 +160,24 @@ def fingerprint(model: Model, arm: str, boot_id: str, host: str, taken_at: str, 
     }
 
 
-def simulate(cpu: str, out: Path, *, arms: list[str], boots: int, iterations: int, seed: int = 1,
-             ram: int = 256 * GiB, workloads: list[str] | None = None, boot_cv: float = 0.01,
-             iter_cv: float = 0.005, overrides: list[str] | None = None, cpu_file=None, workload_file=None,
-             machine_file=None, claims_file=None) -> list[Path]:
+def simulate(
+    cpu: str,
+    out: Path,
+    *,
+    arms: list[str],
+    boots: int,
+    iterations: int,
+    seed: int = 1,
+    ram: int = 256 * GiB,
+    workloads: list[str] | None = None,
+    boot_cv: float = 0.01,
+    iter_cv: float = 0.005,
+    overrides: list[str] | None = None,
+    cpu_file=None,
+    workload_file=None,
+    machine_file=None,
+    claims_file=None,
+) -> list[Path]:
     """Write one run folder per (arm, boot, workload); return their paths."""
     for a in arms:
         if a not in ("pte", "block"):
@@ -141,19 +186,26 @@ def simulate(cpu: str, out: Path, *, arms: list[str], boots: int, iterations: in
         raise UsageError("--boots and --iterations must be at least 1")
     if boot_cv < 0 or iter_cv < 0:
         raise UsageError("noise must not be negative")
-    model = Model(load_cpu(cpu, cpu_file), load_workloads(workload_file), load_machine(machine_file), ram=ram,
-                  overrides=list(overrides or []))
+    model = Model(
+        load_cpu(cpu, cpu_file),
+        load_workloads(workload_file),
+        load_machine(machine_file),
+        ram=ram,
+        overrides=list(overrides or []),
+    )
     names = _workload_names(claims_file)
     kinds = ["boot", *model.workloads]
     if workloads:
         wanted = {w.lower() for w in workloads}
         kinds = [k for k in kinds if k in wanted or names.get(k, "").lower() in wanted]
         if not kinds:
-            raise UsageError(f"no known workload in {', '.join(workloads)}; known: {', '.join(names[k] for k in names)}")
+            raise UsageError(
+                f"no known workload in {', '.join(workloads)}; known: {', '.join(names[k] for k in names)}"
+            )
     rng = np.random.default_rng(seed)
     ids = random.Random(seed)
     host = f"sim-{model.cpu.key}"
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     v = nominal(model)
     base = {(k, a): arm_metrics(model, k, a, v) for k in kinds for a in arms}
     paths = []
@@ -164,12 +216,30 @@ def simulate(cpu: str, out: Path, *, arms: list[str], boots: int, iterations: in
                 name = names.get(kind, kind)
                 run_id = f"sim-{name}-{arm}-b{boot:02d}-{ids.getrandbits(24):06x}"
                 folder = RunFolder.create(
-                    out, host=host, workload=name, arm=arm, run_id=run_id, boot_id=boot_id,
-                    kernel_release="6.18.0-simulated", preset="simulated", simulated=True,
-                    iterations_requested=iterations, warmup=0, overrides=list(overrides or []),
-                    spec={"model": "benchctl model simulate", "cpu": model.cpu.key, "ram_bytes": ram,
-                          "seed": seed, "boot_cv": boot_cv, "iter_cv": iter_cv, "boot": boot},
-                    tool_versions={}, warnings=["SIMULATED: values come from the cost model, not a measurement"])
+                    out,
+                    host=host,
+                    workload=name,
+                    arm=arm,
+                    run_id=run_id,
+                    boot_id=boot_id,
+                    kernel_release="6.18.0-simulated",
+                    preset="simulated",
+                    simulated=True,
+                    iterations_requested=iterations,
+                    warmup=0,
+                    overrides=list(overrides or []),
+                    spec={
+                        "model": "benchctl model simulate",
+                        "cpu": model.cpu.key,
+                        "ram_bytes": ram,
+                        "seed": seed,
+                        "boot_cv": boot_cv,
+                        "iter_cv": iter_cv,
+                        "boot": boot,
+                    },
+                    tool_versions={},
+                    warnings=["SIMULATED: values come from the cost model, not a measurement"],
+                )
                 fp = fingerprint(model, arm, boot_id, host, now, name)
                 folder.write_fingerprint("before", fp)
                 boot_factor = {m: rng.normal(1.0, boot_cv) for m in base[(kind, arm)]}
@@ -179,8 +249,7 @@ def simulate(cpu: str, out: Path, *, arms: list[str], boots: int, iterations: in
                             x = value  # boot memory is exact arithmetic: no noise
                         else:
                             x = value * boot_factor[metric] * rng.normal(1.0, iter_cv)
-                        folder.record(it, metric, max(x, 0.0), info(metric).unit or "count",
-                                      note={"simulated": True})
+                        folder.record(it, metric, max(x, 0.0), info(metric).unit or "count", note={"simulated": True})
                 folder.write_fingerprint("after", fp)
                 folder.update(status="simulated", finished=now, iterations_done=iterations if kind != "boot" else 1)
                 paths.append(folder.path)

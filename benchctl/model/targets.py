@@ -17,10 +17,10 @@ from benchctl.errors import InputError
 @dataclass(frozen=True)
 class Claim:
     id: str
-    workload: str        # as written in the claims file
+    workload: str  # as written in the claims file
     metric: str
     published: tuple[float, float] | None  # claimed change in percent (low, high)
-    kind: str            # model workload key ("memcached", "dmcrypt", "seqread", "boot") or ""
+    kind: str  # model workload key ("memcached", "dmcrypt", "seqread", "boot") or ""
 
     @property
     def published_sign(self) -> int:
@@ -57,8 +57,9 @@ def load_claims(path: Path | None = None) -> tuple[list[Claim], str]:
     path = Path(path) if path else default_claims_path()
     if path is None:
         raise InputError("no claims file found (analysis/claims/bbml2.toml); give one with --claims FILE")
-    out = [Claim(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload))
-           for c in claims_file.load_claims(path)]
+    out = [
+        Claim(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload)) for c in claims_file.load_claims(path)
+    ]
     if not out:
         raise InputError("no [[claim]] entries found", path)
     return out, str(path)

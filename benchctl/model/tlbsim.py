@@ -28,12 +28,14 @@ import numpy as np
 class TLBLevel:
     name: str
     entries: int
-    ways: int                   # == entries for fully associative
+    ways: int  # == entries for fully associative
     page_sizes: tuple[int, ...]  # sizes (bytes) an entry of this level can hold
 
     def __post_init__(self) -> None:
         if self.entries <= 0 or self.ways <= 0 or self.entries % self.ways:
-            raise ValueError(f"TLB level {self.name}: entries ({self.entries}) must be a positive multiple of ways ({self.ways})")
+            raise ValueError(
+                f"TLB level {self.name}: entries ({self.entries}) must be a positive multiple of ways ({self.ways})"
+            )
         if not self.page_sizes:
             raise ValueError(f"TLB level {self.name}: no page sizes")
 
@@ -107,7 +109,7 @@ def simulate_reference(addrs, sizes, levels: list[TLBLevel], *, warmup: int = 0)
     """Run the trace; count only accesses from index `warmup` on (the TLB warms up before)."""
     tlb = ReferenceTLB(levels)
     counts = [0] * (len(levels) + 1)
-    for i, (a, s) in enumerate(zip(np.asarray(addrs).tolist(), np.asarray(sizes).tolist())):
+    for i, (a, s) in enumerate(zip(np.asarray(addrs).tolist(), np.asarray(sizes).tolist(), strict=True)):
         where = tlb.access(a, s)
         if i >= warmup:
             counts[where] += 1
@@ -118,7 +120,7 @@ def _che_hit(rates: np.ndarray, sets: np.ndarray, nsets: int, ways: int) -> np.n
     """Per-item LRU hit probability 1 - exp(-rate * T_set), T_set solving
     sum_i (1 - exp(-rate_i * T)) = ways within each set (Che's approximation)."""
     n_in_set = np.bincount(sets, minlength=nsets)
-    hit = np.ones_like(rates)               # a set that never evicts: every re-reference hits
+    hit = np.ones_like(rates)  # a set that never evicts: every re-reference hits
     over = n_in_set > ways
     if not over.any():
         return hit

@@ -30,7 +30,7 @@ from benchctl.model.costmodel import FIXED_SIZES, PAGE, block_shares, spread_byt
 from benchctl.model.pagetables import GiB
 from benchctl.model.profiles import Stage
 
-_M1 = 2654435761   # odd multipliers: multiplication by them modulo a power of two is a bijection
+_M1 = 2654435761  # odd multipliers: multiplication by them modulo a power of two is a bijection
 _M2 = 40503
 SPACE_BASE = {"user": 1 << 46, "vmalloc": 1 << 45, "vmemmap": 1 << 44}
 
@@ -53,8 +53,9 @@ def _scatter(idx: np.ndarray, n: int) -> np.ndarray:
     return (idx * _M1 + 12345) % n if n > 1 else idx
 
 
-def stage_trace(stage: Stage, v: dict[str, Any], base: str, *, ram: int, arm: str, n_ops: int,
-                seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stage_trace(
+    stage: Stage, v: dict[str, Any], base: str, *, ram: int, arm: str, n_ops: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(addresses, mapping sizes, region index) for n_ops ops of one stage, at one draw `v` (scalars)."""
     rng = np.random.default_rng(seed)
     cols: list[np.ndarray] = []
@@ -64,8 +65,11 @@ def stage_trace(stage: Stage, v: dict[str, Any], base: str, *, ram: int, arm: st
         k = max(1, int(round(float(v[f"{rb}.pages_per_op"]))))
         F = float(v[f"{rb}.footprint"])
         if r.space == "linear":
-            spread = float(spread_bytes(np.array([F]), {"machine.spread_fraction": np.array(
-                [float(v["machine.spread_fraction"])])}, ram)[0])
+            spread = float(
+                spread_bytes(
+                    np.array([F]), {"machine.spread_fraction": np.array([float(v["machine.spread_fraction"])])}, ram
+                )[0]
+            )
             frames = max(1, int(spread // PAGE))
             origin = (ri * 7919 * (1 << 21)) % max(PAGE, ram - int(spread) + PAGE) // PAGE * PAGE
         else:
@@ -95,8 +99,9 @@ def stage_trace(stage: Stage, v: dict[str, Any], base: str, *, ram: int, arm: st
         elif arm == "pte":
             size[m] = PAGE
         else:
-            kinds, share = block_shares(ram, np.array([float(v["machine.perm_changes"])]),
-                                        int(float(v["machine.kfence_pool"])))
+            kinds, share = block_shares(
+                ram, np.array([float(v["machine.perm_changes"])]), int(float(v["machine.kfence_pool"]))
+            )
             cum = np.cumsum(share[0])
             chunk = addrs[m] // GiB
             u = ((chunk * _M2) % 1_000_003) / 1_000_003.0

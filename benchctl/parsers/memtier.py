@@ -10,9 +10,14 @@ Quirks handled (workload-tools.md §1, checked against the recorded runs):
   decoded histogram, else from the Count-weighted Sets/Gets/Waits averages.
 - The "Compressed Histogram" (HdrHistogram V2 log encoding, values in us)
   gives p50/p99/p99.9 and mean at the histogram's own precision; that is
-  used whenever present and reproduces memtier's own figures. The recorded
-  2.3.0 histograms carry 2 significant digits (value buckets <= 1 % wide),
-  so figures printed by 2.3.0 (text, JSON keys) are labelled "hdr-2sig".
+  used whenever present and reproduces memtier's own figures. 2.3.0's
+  histograms carry 2 significant digits above an 8 us unit (parsers/hdr.py
+  says what that means per value), so figures printed by 2.3.0 (text, JSON
+  keys) are labelled "hdr-2sig" too.
+- `--hdr-file-prefix P` writes P_FULL_RUN_1.hgrm (the Totals histogram as an
+  interval log: full resolution) and P_FULL_RUN_1.txt (the same rounded to
+  10 us), plus per-command P_SET/GET_command_run_1.*; `with_hdr` takes the
+  latencies of a report from its .hgrm.
 """
 
 from __future__ import annotations
@@ -22,37 +27,11 @@ import math
 import re
 
 from benchctl.parsers import Measurement, ParseError, ParseResult
+from benchctl.parsers.hdr import TARGETS, decode_histogram, parse_percentile_text, percentile_measurements, read_log
 from benchctl.parsers.textutil import guarded, is_transcript_line, lines, to_float
 
-_TARGETS = (("p50_latency_us", 50.0), ("p99_latency_us", 99.0), ("p999_latency_us", 99.9))
 _ROWS = ("Sets", "Gets", "Waits", "Totals")
-
-
-def decode_histogram(encoded: str):
-    """An HdrHistogram from its compressed base64 form, or ParseError.
-
-    hdrh raises a zoo of exception types on corrupt input (binascii, zlib,
-    ctypes, its own Hdr*Exception), so any failure is reported as a parse error.
-    """
-    from hdrh.histogram import HdrHistogram
-
-    if not isinstance(encoded, str) or not encoded.startswith("HIST"):
-        raise ParseError("expected an HdrHistogram compressed string starting with 'HIST'")
-    try:
-        return HdrHistogram.decode(encoded)
-    except Exception as e:  # noqa: BLE001 - third-party decoder over untrusted bytes
-        raise ParseError(f"could not decode the compressed HdrHistogram ({type(e).__name__}: {e})") from None
-
-
-def histogram_measurements(hist, source: str) -> list[Measurement]:
-    """p50/p99/p99.9 and mean (us) of a decoded histogram whose values are us."""
-    if hist.get_total_count() <= 0:
-        return []
-    note = {"latency_resolution": f"hdr-{hist.significant_figures}sig", "source": source,
-            "count": int(hist.get_total_count())}
-    out = [Measurement(m, float(hist.get_value_at_percentile(p)), "us", dict(note)) for m, p in _TARGETS]
-    out.append(Measurement("mean_latency_us", float(hist.get_mean_value()), "us", dict(note)))
-    return out
+LATENCY_METRICS = ("p50_latency_us", "p99_latency_us", "p999_latency_us", "mean_latency_us")
 
 
 def _pairs(pairs: list[tuple[str, object]]) -> dict:
@@ -101,8 +80,10 @@ def parse_json(text: str) -> ParseResult:
     res = ParseResult()
     ops = _number(totals, "Ops/sec", f"{name}.Totals")
     if totals.get("Count") == 0:
-        raise ParseError(f"memtier completed no requests ({name}.Totals.Count = 0, "
-                         f"connection errors: {totals.get('Connection Errors', 'unknown')})")
+        raise ParseError(
+            f"memtier completed no requests ({name}.Totals.Count = 0, "
+            f"connection errors: {totals.get('Connection Errors', 'unknown')})"
+        )
     res.measurements.append(Measurement("ops_per_sec", ops, "ops/s", {"source": f"{name}.Totals"}))
     pl = totals.get("Percentile Latencies")
     hist_str = None
@@ -112,32 +93,42 @@ def parse_json(text: str) -> ParseResult:
             hist_str = hl.get("Compressed Histogram")
     lat: list[Measurement] = []
     if hist_str is not None:
-        lat = histogram_measurements(decode_histogram(hist_str), "compressed-histogram")
+        lat = percentile_measurements(decode_histogram(hist_str), "compressed-histogram")
     if not lat:
         lat = _json_latencies(stats, name, totals, pl, res)
     res.measurements.extend(lat)
     printed = {}
     if isinstance(pl, dict):
         if pl.get("__duplicates__"):
-            res.warnings.append("memtier wrote duplicate percentile keys (truncated to 6 characters); "
-                                "the first of each was taken")
+            res.warnings.append(
+                "memtier wrote duplicate percentile keys (truncated to 6 characters); the first of each was taken"
+            )
         printed = {k: v for k, v in pl.items() if k.startswith("p") and isinstance(v, (int, float))}
     if hist_str is not None and lat:
         _crosscheck(lat, printed, totals.get("Count"), res.warnings)
     avg = totals.get("Average Latency")
     if avg == 0.0 and totals.get("Count"):
-        res.warnings.append("Totals 'Average Latency' is 0.0 (memtier 2.3.0 bug); the mean comes from "
-                            + ("the histogram" if hist_str else "Count-weighted Sets/Gets/Waits"))
-    run = doc.get("run information") if isinstance(doc.get("run information"), dict) else {}
-    cfg = doc.get("configuration") if isinstance(doc.get("configuration"), dict) else {}
+        res.warnings.append(
+            "Totals 'Average Latency' is 0.0 (memtier 2.3.0 bug); the mean comes from "
+            + ("the histogram" if hist_str else "Count-weighted Sets/Gets/Waits")
+        )
+    run_raw, cfg_raw = doc.get("run information"), doc.get("configuration")
+    run: dict = run_raw if isinstance(run_raw, dict) else {}
+    cfg: dict = cfg_raw if isinstance(cfg_raw, dict) else {}
     res.info = {
-        "tool": "memtier_benchmark", "section": name, "run_information": run, "configuration": cfg,
+        "tool": "memtier_benchmark",
+        "section": name,
+        "run_information": run,
+        "configuration": cfg,
         "threads": run.get("Threads", cfg.get("threads")),
         "connections_per_thread": run.get("Connections per thread", cfg.get("clients")),
         "seconds": run.get("Seconds", cfg.get("test_time")),
         "format_version": run.get("Format version"),
-        "rows": {r: {k: v for k, v in stats[r].items() if k not in ("Time-Serie", "Percentile Latencies")}
-                 for r in _ROWS if isinstance(stats.get(r), dict)},
+        "rows": {
+            r: {k: v for k, v in stats[r].items() if k not in ("Time-Serie", "Percentile Latencies")}
+            for r in _ROWS
+            if isinstance(stats.get(r), dict)
+        },
         "printed_percentiles_ms": printed,
         "runtime": stats.get("Runtime"),
         "other_sections": [k for k in doc if k not in ("configuration", "run information", name)],
@@ -192,8 +183,12 @@ def _json_latencies(stats: dict, name: str, totals: dict, pl: object, res: Parse
 # --- text report ---------------------------------------------------------------
 
 # "Latency" alone is the average in memtier 1.x reports.
-_HEADER_COL = re.compile(r"Type|Ops/sec|Hits/sec|Misses/sec|MOVED/sec|ASK/sec|Avg\. Latency|p[\d.]+ Latency|Latency|KB/sec")
-_SECTION = re.compile(r"^(ALL STATS|BEST RUN RESULTS|WORST RUN RESULTS|AGGREGATED AVERAGE RESULTS.*|RUN #\d+ RESULTS)\s*$")
+_HEADER_COL = re.compile(
+    r"Type|Ops/sec|Hits/sec|Misses/sec|MOVED/sec|ASK/sec|Avg\. Latency|p[\d.]+ Latency|Latency|KB/sec"
+)
+_SECTION = re.compile(
+    r"^(ALL STATS|BEST RUN RESULTS|WORST RUN RESULTS|AGGREGATED AVERAGE RESULTS.*|RUN #\d+ RESULTS)\s*$"
+)
 
 
 @guarded
@@ -228,14 +223,17 @@ def parse_text(text: str) -> ParseResult:
         parts = s.split()
         if cols and parts[0] in _ROWS and len(parts) == len(cols):
             row = {}
-            for c, v in zip(cols[1:], parts[1:]):
+            for c, v in zip(cols[1:], parts[1:], strict=True):
                 row[c] = None if v == "---" else to_float(v, f"{parts[0]} {c}")
             sections[current][parts[0]] = row
             continue
         if cols and parts[0] in _ROWS:
             raise ParseError(f"expected {len(cols)} columns in memtier's {parts[0]} row, got {len(parts)}")
-    name = "ALL STATS" if "ALL STATS" in sections else next(
-        (k for k in sections if k.startswith("AGGREGATED AVERAGE")), None)
+    name = (
+        "ALL STATS"
+        if "ALL STATS" in sections
+        else next((k for k in sections if k.startswith("AGGREGATED AVERAGE")), None)
+    )
     if name is None or "Totals" not in sections[name]:
         raise ParseError("expected memtier's 'ALL STATS' (or 'AGGREGATED AVERAGE RESULTS') table with a Totals row")
     tot = sections[name]["Totals"]
@@ -244,7 +242,7 @@ def parse_text(text: str) -> ParseResult:
     res.measurements.append(Measurement("ops_per_sec", tot["Ops/sec"], "ops/s", {"source": f"{name}.Totals"}))
     note = {"latency_resolution": "hdr-2sig", "source": "text"}
     wanted = {"p50_latency_us": 50.0, "p99_latency_us": 99.0, "p999_latency_us": 99.9}
-    by_pct = {}
+    by_pct: dict[float, float | None] = {}
     for c, v in tot.items():
         m = re.fullmatch(r"p([\d.]+) Latency", c)
         if m:
@@ -253,11 +251,11 @@ def parse_text(text: str) -> ParseResult:
             except ValueError:
                 continue
     for metric, p in wanted.items():
-        v = next((val for pp, val in by_pct.items() if abs(pp - p) < 1e-9), None)
-        if v is None:
+        ms = next((val for pp, val in by_pct.items() if abs(pp - p) < 1e-9), None)
+        if ms is None:
             res.warnings.append(f"{metric}: not in memtier's text report (add it to --print-percentiles)")
         else:
-            res.measurements.append(Measurement(metric, v * 1000.0, "us", dict(note)))
+            res.measurements.append(Measurement(metric, ms * 1000.0, "us", dict(note)))
     avg = tot.get("Avg. Latency", tot.get("Latency"))
     if avg is not None:
         res.measurements.append(Measurement("mean_latency_us", avg * 1000.0, "us", dict(note)))
@@ -269,6 +267,7 @@ def parse_text(text: str) -> ParseResult:
 
 # --- --hdr-file-prefix files -----------------------------------------------------
 
+
 @guarded
 def parse_hgrm(text: str) -> ParseResult:
     """P_FULL_RUN_1.hgrm (HdrHistogram interval log): all intervals added, latencies in us.
@@ -276,40 +275,19 @@ def parse_hgrm(text: str) -> ParseResult:
     The log holds no operation mix or duration the way the report does, so no
     ops_per_sec is derived from it.
     """
-    from hdrh.histogram import HdrHistogram
-
-    res = ParseResult()
-    total = None
-    intervals = 0
-    start = end = None
-    for raw in lines(text):
-        s = raw.strip()
-        if not s or s.startswith("#") or s.startswith('"'):
-            continue
-        parts = s.split(",")
-        if len(parts) != 4 or not parts[3].startswith("HIST"):
-            res.warnings.append(f"ignored a line that is not an interval histogram: {s[:80]!r}")
-            continue
-        t0 = to_float(parts[0], "interval start")
-        t1 = to_float(parts[1], "interval end")
-        h = decode_histogram(parts[3])
-        if total is None:
-            total = HdrHistogram(h.lowest_trackable_value, h.highest_trackable_value, h.significant_figures)
-        try:
-            total.add(h)
-        except Exception as e:  # noqa: BLE001 - hdrh raises plain exceptions on incompatible histograms
-            raise ParseError(f"could not add interval histogram ({type(e).__name__}: {e})") from None
-        intervals += 1
-        start = t0 if start is None else min(start, t0)
-        end = t1 if end is None else max(end, t1)
-    if total is None:
-        raise ParseError("expected an HdrHistogram log line 'start,end,max,HISTF...'")
-    res.measurements = histogram_measurements(total, "hgrm")
+    log = read_log(text)
+    res = ParseResult(warnings=list(log.warnings))
+    res.measurements = percentile_measurements(log.histogram, "hgrm")
     if not res.measurements:
         res.warnings.append("the histogram is empty: no latency metrics")
     res.warnings.append("an .hgrm log holds latencies only; ops_per_sec comes from the report (JSON or text)")
-    res.info = {"tool": "memtier_benchmark", "intervals": intervals, "start": start, "end": end,
-                "count": int(total.get_total_count())}
+    res.info = {
+        "tool": "memtier_benchmark",
+        "intervals": log.intervals,
+        "start": log.start,
+        "end": log.end,
+        "count": int(log.histogram.get_total_count()),
+    }
     return res
 
 
@@ -322,45 +300,71 @@ def parse_hdr_txt(text: str) -> ParseResult:
     first row whose TotalCount reaches p/100 * N (an upper bound); the note
     gives the bracket. The .hgrm next to it, or the JSON histogram, is exact.
     """
-    res = ParseResult()
-    rows: list[tuple[float, int]] = []
-    mean = None
-    for raw in lines(text):
-        s = raw.strip()
-        if not s:
-            continue
-        m = re.match(r"^#\[Mean\s*=\s*([\d.]+)", s)
-        if m:
-            mean = to_float(m.group(1), "Mean")
-            continue
-        if s.startswith("#") or s.startswith("Value"):
-            continue
-        parts = s.split()
-        if len(parts) == 4 and parts[2].isdecimal():
-            rows.append((to_float(parts[0], "Value"), int(parts[2])))
-            continue
-        res.warnings.append(f"ignored an unexpected line: {s[:80]!r}")
-    if not rows:
-        raise ParseError("expected an HdrHistogram percentile table (Value Percentile TotalCount 1/(1-Percentile))")
-    n = max(c for _, c in rows)
-    for metric, p in _TARGETS:
+    curve = parse_percentile_text(text)
+    res = ParseResult(warnings=[f"ignored an unexpected line: {s!r}" for s in curve.skipped])
+    n = max(curve.counts)
+    for metric, p in TARGETS:
         prev = 0.0
-        for value, count in rows:
+        for value, count in zip(curve.values, curve.counts, strict=True):
             if n > 0 and count >= p / 100.0 * n:
-                res.measurements.append(Measurement(metric, value * 1000.0, "us", {
-                    "latency_resolution": "hdr-txt-rows",
-                    # rows print ms rounded to 2 decimals: widen by half a step (5 us)
-                    "bracket_us": [max(0.0, prev * 1000.0 - 5.0), value * 1000.0 + 5.0],
-                    "value_is": "bracket upper bound", "source": "hdr-txt"}))
+                res.measurements.append(
+                    Measurement(
+                        metric,
+                        value * 1000.0,
+                        "us",
+                        {
+                            "latency_resolution": "hdr-txt-rows",
+                            # rows print ms rounded to 2 decimals: widen by half a step (5 us)
+                            "bracket_us": [max(0.0, prev * 1000.0 - 5.0), value * 1000.0 + 5.0],
+                            "value_is": "bracket upper bound",
+                            "source": "hdr-txt",
+                        },
+                    )
+                )
                 break
             prev = value
-    if mean is not None:
-        res.measurements.append(Measurement("mean_latency_us", mean * 1000.0, "us",
-                                            {"latency_resolution": "printed-10us", "source": "hdr-txt"}))
-    res.warnings.append("the .txt percentile table only brackets percentiles (ms with 2 decimals); "
-                        "prefer the .hgrm or the JSON histogram")
-    res.info = {"tool": "memtier_benchmark", "rows": len(rows), "count": n}
+    if curve.mean is not None:
+        res.measurements.append(
+            Measurement(
+                "mean_latency_us",
+                curve.mean * 1000.0,
+                "us",
+                {"latency_resolution": "printed-10us", "source": "hdr-txt"},
+            )
+        )
+    res.warnings.append(
+        "the .txt percentile table only brackets percentiles (ms with 2 decimals); "
+        "prefer the .hgrm or the JSON histogram"
+    )
+    res.info = {"tool": "memtier_benchmark", "rows": len(curve.values), "count": n}
     return res
+
+
+def with_hdr(report: ParseResult, hgrm: ParseResult) -> ParseResult:
+    """The report's throughput with the latencies of its FULL_RUN .hgrm (both from one memtier run).
+
+    Both decode the same Totals histogram at full resolution; the .hgrm is the
+    file memtier writes for this purpose, and a request count that differs
+    from the report's means the two files are not from the same run.
+    """
+    lat = [m for m in hgrm.measurements if m.metric in LATENCY_METRICS]
+    if not lat:
+        return report
+    # the mean is the .hgrm's too, so the report's 0.0 Average Latency (a 2.3.0 quirk) no longer matters
+    out = ParseResult(
+        [m for m in report.measurements if m.metric not in LATENCY_METRICS] + lat,
+        dict(report.info),
+        [w for w in report.warnings if "'Average Latency' is 0.0" not in w],
+    )
+    rows = report.info.get("rows") or {}
+    count = (rows.get("Totals") or {}).get("Count")
+    if isinstance(count, int) and count != hgrm.info.get("count"):
+        out.warnings.append(
+            f"the .hgrm holds {hgrm.info.get('count')} requests, the report's Totals.Count "
+            f"says {count}: not the same run?"
+        )
+    out.info["latency_source"] = "hgrm"
+    return out
 
 
 def parse_version(text: str) -> str:

@@ -1,4 +1,4 @@
-"""tlb-probe output (benchctl's own native probe, benchctl/drivers/tlb_probe.c).
+"""tlb-probe output (benchctl's own native probe, benchctl/run/drivers/tlb_probe.c).
 
 Format, one record per line, `kind key=value ...` (a value with spaces is
 double-quoted), first line `tlb-probe 1`:
@@ -34,7 +34,7 @@ from benchctl.parsers.textutil import guarded, lines, to_float
 KERNELS = ("chase", "seqcopy", "randcopy")
 ARMS = ("4k", "thp", "hugetlb", "hugetlb1g")
 HUGE_ARMS = ARMS[1:]
-MIN_HUGE_SHARE = 0.9     # a THP arm with less of its buffer in huge pages is not a huge-page arm
+MIN_HUGE_SHARE = 0.9  # a THP arm with less of its buffer in huge pages is not a huge-page arm
 _KEY = re.compile(r"^[a-z_0-9]+$")
 
 
@@ -50,7 +50,7 @@ def _fields(rest: str, lineno: int) -> dict[str, str]:
         if sep and _KEY.match(k):
             out[k] = v
             key = k
-        elif key is not None:       # "unsupported errno=2 (No such file or directory)": words after a value
+        elif key is not None:  # "unsupported errno=2 (No such file or directory)": words after a value
             out[key] += " " + w
         else:
             out.setdefault("_", "")
@@ -88,17 +88,25 @@ def parse(text: str) -> ParseResult:
                 raise ParseError(f"line {n}: unknown arm {name!r}")
             a: dict[str, Any] = {"status": f.get("status", "")}
             if a["status"] == "ok":
-                a.update(bytes=_int(f, "bytes", n), anon_huge_kb=_int(f, "anon_huge_kb", n),
-                         kernel_page_kb=_int(f, "kernel_page_kb", n))
+                a.update(
+                    bytes=_int(f, "bytes", n),
+                    anon_huge_kb=_int(f, "anon_huge_kb", n),
+                    kernel_page_kb=_int(f, "kernel_page_kb", n),
+                )
             else:
                 a["reason"] = f.get("reason", f.get("_", ""))
             arms[name] = a
         elif kind == "counter":
             counters[f.get("name", "?")] = rest.split("status=", 1)[1].strip() if "status=" in rest else ""
         elif kind == "sample":
-            s: dict[str, Any] = {"rep": _int(f, "rep", n), "pos": _int(f, "pos", n), "arm": f.get("arm"),
-                                 "kernel": f.get("kernel"), "ops": _int(f, "ops", n),
-                                 "ns": to_float(f.get("ns", ""), f"ns on line {n}")}
+            s: dict[str, Any] = {
+                "rep": _int(f, "rep", n),
+                "pos": _int(f, "pos", n),
+                "arm": f.get("arm"),
+                "kernel": f.get("kernel"),
+                "ops": _int(f, "ops", n),
+                "ns": to_float(f.get("ns", ""), f"ns on line {n}"),
+            }
             if s["arm"] not in arms or arms[s["arm"]]["status"] != "ok":
                 raise ParseError(f"line {n}: sample for arm {s['arm']!r} that was not set up")
             if s["kernel"] not in KERNELS:
@@ -106,8 +114,11 @@ def parse(text: str) -> ParseResult:
             if s["ops"] <= 0 or s["ns"] <= 0:
                 raise ParseError(f"line {n}: a sample needs positive ops and ns")
             s["ns_per_op"] = s["ns"] / s["ops"]
-            s["counters"] = {k: to_float(v, f"{k} on line {n}") for k, v in f.items()
-                             if k not in ("rep", "pos", "arm", "kernel", "ops", "ns", "ns_per_op")}
+            s["counters"] = {
+                k: to_float(v, f"{k} on line {n}")
+                for k, v in f.items()
+                if k not in ("rep", "pos", "arm", "kernel", "ops", "ns", "ns_per_op")
+            }
             samples.append(s)
         elif kind == "pin" or kind == "warning":
             if kind == "warning":
@@ -119,26 +130,31 @@ def parse(text: str) -> ParseResult:
         else:
             raise ParseError(f"line {n}: unknown record {kind!r}")
     if not done:
-        warnings.append("tlb-probe output has no 'done' line: the probe stopped early; "
-                        "only the repetitions printed are used")
+        warnings.append(
+            "tlb-probe output has no 'done' line: the probe stopped early; only the repetitions printed are used"
+        )
     for name, a in arms.items():
         if a["status"] != "ok":
             warnings.append(f"arm {name} unavailable: {a.get('reason') or a['status']}")
         elif name == "thp" and a["bytes"] and a["anon_huge_kb"] * 1024 < MIN_HUGE_SHARE * a["bytes"]:
             share = a["anon_huge_kb"] * 1024 / a["bytes"]
             a["degraded"] = True
-            warnings.append(f"arm thp: only {share:.0%} of the buffer is in transparent huge pages "
-                            f"(AnonHugePages {a['anon_huge_kb']} kB); its results are not a huge-page arm")
+            warnings.append(
+                f"arm thp: only {share:.0%} of the buffer is in transparent huge pages "
+                f"(AnonHugePages {a['anon_huge_kb']} kB); its results are not a huge-page arm"
+            )
     unsupported = sorted(k for k, v in counters.items() if not v.startswith("ok"))
     if unsupported:
-        warnings.append(f"PMU counters not available here ({', '.join(unsupported)}: "
-                        f"{counters[unsupported[0]]}); times only")
+        warnings.append(
+            f"PMU counters not available here ({', '.join(unsupported)}: {counters[unsupported[0]]}); times only"
+        )
     if not samples:
         raise ParseError("tlb-probe output has no samples")
-    res = ParseResult(measurements=measurements(samples, arms),
-                      info={"config": config, "arms": arms, "counters": counters, "samples": samples,
-                            "complete": done},
-                      warnings=warnings)
+    res = ParseResult(
+        measurements=measurements(samples, arms),
+        info={"config": config, "arms": arms, "counters": counters, "samples": samples, "complete": done},
+        warnings=warnings,
+    )
     return res
 
 
@@ -163,6 +179,12 @@ def measurements(samples: list[dict[str, Any]], arms: dict[str, dict[str, Any]])
             if arm in HUGE_ARMS and not arms.get(arm, {}).get("degraded"):
                 pen = paired_penalties(samples, kernel, arm)
                 if pen:
-                    out.append(Measurement(f"probe_{kernel}_penalty_ns_{arm}", median(pen), "ns",
-                                           dict(note, repetitions=len(pen), paired="4k minus " + arm)))
+                    out.append(
+                        Measurement(
+                            f"probe_{kernel}_penalty_ns_{arm}",
+                            median(pen),
+                            "ns",
+                            dict(note, repetitions=len(pen), paired="4k minus " + arm),
+                        )
+                    )
     return out

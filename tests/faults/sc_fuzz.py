@@ -30,7 +30,7 @@ def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
     from benchctl.env import mounts
     from benchctl.env.arm64 import directmap, expected, midr, ptdump
     from benchctl.env.probes import cpu, kernel, memory
-    from benchctl.parsers import hdrtext
+    from benchctl.parsers import hdr
     from benchctl.run import counters, specs
     from benchctl.run.drivers import boot_memory
     from benchctl.run.storage import blockstack, dmcrypt
@@ -62,20 +62,17 @@ def _targets() -> dict[str, tuple[Callable[[str], Any], list[Path]]]:
         "specs.parse_size": (specs.parse_size, []),
         "specs.parse_cpus": (specs.parse_cpus, []),
         "blockstack.parse_size": (blockstack.parse_size, []),
-        "hdrtext.parse": (hdrtext.parse, sorted(fx.glob("tools/**/*.txt"))[:2]),
+        "parsers.hdr.parse_percentile_text": (
+            hdr.parse_percentile_text,
+            [fx / "tools/memtier-hdr/mt_FULL_RUN_1.txt", fx / "parsers/memtier-driven/memtier_FULL_RUN_1.txt"],
+        ),
         "counters.read (perf stat -x, file)": (perf_file, sorted(fx.glob("tools/**/perf*csv*"))[:2]),
     }
 
 
-# These raise ValueError by contract: every caller catches it (probes/cpu.py, specs.Param.check, plots.py)
+# These raise ValueError by contract: every caller catches it (probes/cpu.py, specs.Param.check)
 # and turns it into a "missing" entry or an InputError; checked by reading the callers.
-VALUE_ERROR_CONTRACT = {
-    "midr.parse_midr",
-    "probes.cpu.parse_cpu_list",
-    "specs.parse_size",
-    "specs.parse_cpus",
-    "hdrtext.parse",
-}
+VALUE_ERROR_CONTRACT = {"midr.parse_midr", "probes.cpu.parse_cpu_list", "specs.parse_size", "specs.parse_cpus"}
 
 
 def _allowed(e: BaseException, name: str) -> bool:

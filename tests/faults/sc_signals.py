@@ -40,7 +40,7 @@ from tests.faults.registry import Skip, add
 
 ITERATIONS = 2
 WORKLOADS: dict[str, list[str]] = {
-    "memcached": ["memcached", "--preset", "quick", "--set", "duration_s=1"],
+    "memcached": ["memcached", "--preset", "quick", "--set", "duration_s=1", "--set", "generator=memtier"],
     "seqread-xfs": ["seqread-xfs", "--preset", "quick"],
     "fio-dmcrypt": ["fio-dmcrypt", "--preset", "quick", "--set", "crypt=none"],
     "boot-memory": ["boot-memory", "--preset", "quick"],
@@ -59,7 +59,7 @@ KERNEL_STACKS = {
     ],
 }
 NEEDS = {
-    "memcached": ["memcached", "memcaslap"],
+    "memcached": ["memcached", "memtier_benchmark"],
     "seqread-xfs": ["xfs_io", "mkfs.xfs", "losetup"],
     "fio-dmcrypt": ["fio", "mkfs.ext4", "losetup"],
     "boot-memory": [],
@@ -68,7 +68,7 @@ PHASES = {"setup": "setup", "warmup": "warmup", "measure": f"measure:{ITERATIONS
 STORAGE_EXTRA = {"setup-partial": "setup@4", "teardown-partial": "teardown@1"}  # loop attached, not yet formatted
 # while the measured tool itself runs (no pause: wait until it is alive, then signal); bigger fio so it lasts
 INFLIGHT = {
-    "memcached": ("memcaslap", []),
+    "memcached": ("memtier_benchmark", []),
     "fio-dmcrypt": ("fio", ["--set", "size=3G", "--set", "ramdisk_size=3600M"]),
     "seqread-xfs": ("xfs_io", ["--set", "size=2G", "--set", "bs=512"]),
 }  # 4M preads: seconds
@@ -106,11 +106,9 @@ def _requires(workload: str) -> None:
     if workload in KERNEL_STACKS:
         _kernel_stack_skip(workload)
         return
-    missing = [
-        p for p in NEEDS[workload] if shutil.which(p) is None and not (p == "memcaslap" and shutil.which("memaslap"))
-    ]
+    missing = [p for p in NEEDS[workload] if shutil.which(p) is None]
     if missing:
-        raise Skip(f"{', '.join(missing)} not installed")
+        raise Skip(f"{', '.join(missing)} not installed (scripts/setup.sh installs them)")
 
 
 def _tool_running(s: probe.Scope, tool: str) -> bool:
@@ -616,7 +614,7 @@ add("--resume itself killed, then resumed again", "signals", killed_resume)
 
 CRASHES = {
     "memcached server": ("memcached", "memcached", "memcached"),
-    "memcaslap generator": ("memcached", "memcaslap", "memcaslap"),
+    "memtier generator": ("memcached", "memtier_benchmark", "memtier_benchmark"),
     "fio": ("fio-dmcrypt", "fio", "fio"),
     "xfs_io": ("seqread-xfs", "xfs_io", "xfs_io"),
 }

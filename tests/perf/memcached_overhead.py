@@ -13,7 +13,10 @@ against the same server. Pairs alternate which side goes first, so drift
 (cache warming, other load) hits both sides equally; the statistic is the
 median of the per-pair ratios (robust to one disturbed pair).
 
-    .venv/bin/python tests/perf/memcached_overhead.py [--pairs 7] [--duration 2] [--no-perf]
+    .venv/bin/python tests/perf/memcached_overhead.py [--generator memtier] [--pairs 7] [--duration 2] [--no-perf]
+
+The generator defaults to memtier_benchmark (what runs use when setup built it);
+`--generator auto|mutilate|memcaslap` checks the others.
 
 Exit 0 when the median ratio is >= 0.97, 1 otherwise.
 """
@@ -43,10 +46,13 @@ def last_generator_argv(run_dir: Path) -> list[str]:
     return [c for c in cmds if c.get("role") == "measure"][-1]["generator_argv"]
 
 
+SCRATCH = {"--json-out-file=": "memtier.json", "--hdr-file-prefix=": "memtier"}
+
+
 def hand_run(ctx, work: Path) -> dict[str, float]:
-    """The generator exactly as benchctl last logged it, except memtier's JSON goes to a scratch folder."""
+    """The generator exactly as benchctl last logged it, except memtier's output files go to a scratch folder."""
     argv = [
-        f"--json-out-file={work / 'memtier.json'}" if a.startswith("--json-out-file=") else a
+        next((f"{opt}{work / name}" for opt, name in SCRATCH.items() if a.startswith(opt)), a)
         for a in last_generator_argv(Path(ctx.run_dir))
     ]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
@@ -58,6 +64,7 @@ def hand_run(ctx, work: Path) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generator", default="memtier", help="load generator (the workload's generator parameter)")
     ap.add_argument("--pairs", type=int, default=7)
     ap.add_argument("--duration", type=int, default=2, help="seconds per generator run")
     ap.add_argument("--no-perf", action="store_true", help="run benchctl's side without perf stat")
@@ -83,7 +90,13 @@ def main() -> int:
         work.mkdir()
         hook = Alternating(args.pairs, lambda ctx: hand_run(ctx, work), on_pair=show)
         os.environ.setdefault("BENCHCTL_STATE_DIR", str(Path(tmp) / "state"))
-        driven_run("memcached", {"duration_s": str(args.duration)}, not args.no_perf, Path(tmp) / "results", hook)
+        driven_run(
+            "memcached",
+            {"duration_s": str(args.duration), "generator": args.generator},
+            not args.no_perf,
+            Path(tmp) / "results",
+            hook,
+        )
     ratios = [b / h for b, h in pairs]
     med = statistics.median(ratios)
     print(

@@ -43,13 +43,23 @@ from arm64_env import MIRRORS, initramfs  # noqa: E402
 from campaign_fleet import kill_control_masters  # noqa: E402
 from harness import REPO, log  # noqa: E402
 
-PACKAGES = ["linux-image-arm64", "kexec-tools", "python3", "python3-click", "python3-psutil", "openssh-server",
-            "busybox-static", "kmod", "coreutils", "base-files"]
+PACKAGES = [
+    "linux-image-arm64",
+    "kexec-tools",
+    "python3",
+    "python3-click",
+    "python3-psutil",
+    "openssh-server",
+    "busybox-static",
+    "kmod",
+    "coreutils",
+    "base-files",
+]
 PRELOAD = ["virtio_pci", "9pnet_virtio", "9p", "virtio_net"]
 BASE_CMDLINE = "console=ttyAMA0 panic=-1 loglevel=3 nokaslr"
 COLD_CMDLINE = BASE_CMDLINE + " rodata=full"
 MEM_MB = 2048
-QEMU_TIMEOUT_S = 1500           # the guest's whole life: cold boot + campaign
+QEMU_TIMEOUT_S = 1500  # the guest's whole life: cold boot + campaign
 BUILD_TIMEOUT_S = 900
 
 INIT = r"""#!/bin/busybox sh
@@ -117,8 +127,10 @@ def build(work: Path) -> Guest:
         stamp.unlink(missing_ok=True)
         t0 = time.monotonic()
         log("mmdebstrap arm64 root (extract): " + want)
-        _run(["mmdebstrap", "--arch=arm64", "--variant=extract", f"--include={want}", "bookworm", str(root),
-              *MIRRORS], timeout=BUILD_TIMEOUT_S)
+        _run(
+            ["mmdebstrap", "--arch=arm64", "--variant=extract", f"--include={want}", "bookworm", str(root), *MIRRORS],
+            timeout=BUILD_TIMEOUT_S,
+        )
         stamp.write_text(want)
         log(f"root built in {time.monotonic() - t0:.0f} s")
     kver = sorted(p.name for p in (root / "lib/modules").iterdir())[-1]
@@ -136,8 +148,10 @@ def build(work: Path) -> Guest:
     (root / "etc/hostname").write_text("benchctl-arm64\n")
     (root / "etc/ssh/sshd_config").write_text(SSHD_CONFIG)
     if not (root / "etc/ssh/ssh_host_ed25519_key").exists():
-        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "etc/ssh/ssh_host_ed25519_key")],
-             timeout=60)
+        _run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "etc/ssh/ssh_host_ed25519_key")],
+            timeout=60,
+        )
     key = work / "id_ed25519"
     if not key.exists():
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], timeout=60)
@@ -156,16 +170,38 @@ def start(guest: Guest, out: Path, timeout: float = QEMU_TIMEOUT_S) -> Guest:
     """Cold-boot the guest (rodata=full) and wait until its sshd is up; the console goes to out/console.log."""
     out.mkdir(parents=True, exist_ok=True)
     guest.port = _free_port()
-    argv = ["qemu-system-aarch64", "-M", "virt,dtb-randomness=off", "-cpu", "neoverse-n1", "-smp", "2",
-            "-m", str(MEM_MB), "-accel", "tcg,thread=single", "-nographic", "-no-reboot",
-            "-kernel", str(guest.root / "boot" / f"vmlinuz-{guest.kver}"),
-            "-initrd", str(guest.root / "boot" / f"initrd.img-{guest.kver}"), "-append", COLD_CMDLINE,
-            "-virtfs", f"local,path={guest.root},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
-            "-netdev", f"user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:{guest.port}-:22",
-            "-device", "virtio-net-pci,netdev=n0"]
-    guest.console = deadline.Console(argv, log=out / "console.log", timeout=timeout, name="arm64 guest",
-                                     stdin=subprocess.DEVNULL)
+    argv = [
+        "qemu-system-aarch64",
+        "-M",
+        "virt,dtb-randomness=off",
+        "-cpu",
+        "neoverse-n1",
+        "-smp",
+        "2",
+        "-m",
+        str(MEM_MB),
+        "-accel",
+        "tcg,thread=single",
+        "-nographic",
+        "-no-reboot",
+        "-kernel",
+        str(guest.root / "boot" / f"vmlinuz-{guest.kver}"),
+        "-initrd",
+        str(guest.root / "boot" / f"initrd.img-{guest.kver}"),
+        "-append",
+        COLD_CMDLINE,
+        "-virtfs",
+        f"local,path={guest.root},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
+        "-virtfs",
+        f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+        "-netdev",
+        f"user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:{guest.port}-:22",
+        "-device",
+        "virtio-net-pci,netdev=n0",
+    ]
+    guest.console = deadline.Console(
+        argv, log=out / "console.log", timeout=timeout, name="arm64 guest", stdin=subprocess.DEVNULL
+    )
     guest.console.expect(r"^MARK up ", timeout=240)
     pub = (guest.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()
     guest.known_hosts.write_text(f"[127.0.0.1]:{guest.port} {pub[0]} {pub[1]}\n")
@@ -173,9 +209,26 @@ def start(guest: Guest, out: Path, timeout: float = QEMU_TIMEOUT_S) -> Guest:
 
 
 def ssh(guest: Guest, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return deadline.run(["ssh", "-p", str(guest.port), "-i", str(guest.key), "-o",
-                         f"UserKnownHostsFile={guest.known_hosts}", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
-                         "root@127.0.0.1", command], timeout=timeout, phase=f"ssh {command[:40]}", text=True)
+    return deadline.run(
+        [
+            "ssh",
+            "-p",
+            str(guest.port),
+            "-i",
+            str(guest.key),
+            "-o",
+            f"UserKnownHostsFile={guest.known_hosts}",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "root@127.0.0.1",
+            command,
+        ],
+        timeout=timeout,
+        phase=f"ssh {command[:40]}",
+        text=True,
+    )
 
 
 def inventory(guest: Guest, path: Path) -> Path:
@@ -183,18 +236,31 @@ def inventory(guest: Guest, path: Path) -> Path:
     from /repo, run folders on the guest's tmpfs, kexec -i, and a kexec -e that lets the ssh session
     end first: Ansible runs the reboot command on a tty, whose hangup kills a background job unless
     the shell ignores SIGHUP before it forks -- nohup inside the job races with the hangup)."""
+
     def q(v: object) -> str:
         return "'" + json.dumps(v, separators=(",", ":")) + "'"
-    v = {"ansible_host": "127.0.0.1", "ansible_port": guest.port, "ansible_user": "root",
-         "ansible_ssh_private_key_file": str(guest.key),
-         "ansible_ssh_common_args": f"'-o UserKnownHostsFile={guest.known_hosts}'",
-         "ansible_python_interpreter": "/usr/bin/python3", "ansible_remote_tmp": "/tmp/.ansible",
-         "benchctl_command": q(["python3", "-m", "benchctl"]),
-         "benchctl_environment": q({"PYTHONPATH": "/repo", "BENCHCTL_STATE_DIR": "/run/benchctl", "HOME": "/tmp",
-                                    "PYTHONDONTWRITEBYTECODE": "1"}),
-         "benchctl_remote_dir": "/tmp/benchctl-campaign",
-         "benchctl_kexec_args": q(["-i"]),
-         "benchctl_kexec_exec": '"/bin/sh -c \\"trap \'\' HUP; (sleep 1; kexec -e) </dev/null >/dev/null 2>&1 &\\""'}
+
+    v = {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": guest.port,
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(guest.key),
+        "ansible_ssh_common_args": f"'-o UserKnownHostsFile={guest.known_hosts}'",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_remote_tmp": "/tmp/.ansible",
+        "benchctl_command": q(["python3", "-m", "benchctl"]),
+        "benchctl_environment": q(
+            {
+                "PYTHONPATH": "/repo",
+                "BENCHCTL_STATE_DIR": "/run/benchctl",
+                "HOME": "/tmp",
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        ),
+        "benchctl_remote_dir": "/tmp/benchctl-campaign",
+        "benchctl_kexec_args": q(["-i"]),
+        "benchctl_kexec_exec": '"/bin/sh -c \\"trap \'\' HUP; (sleep 1; kexec -e) </dev/null >/dev/null 2>&1 &\\""',
+    }
     path.write_text("[lab]\narm64 " + " ".join(f"{k}={val}" for k, val in v.items()) + "\n")
     return path
 
@@ -207,8 +273,14 @@ def stop(guest: Guest) -> None:
 def benchctl(*args: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     venv = REPO / ".venv" / "bin" / "python"
     py = str(venv) if venv.exists() else sys.executable
-    return deadline.run([py, "-m", "benchctl", *args], timeout=timeout, phase=f"benchctl {args[0]} {args[1]}",
-                        env=env, cwd=REPO, text=True)
+    return deadline.run(
+        [py, "-m", "benchctl", *args],
+        timeout=timeout,
+        phase=f"benchctl {args[0]} {args[1]}",
+        env=env,
+        cwd=REPO,
+        text=True,
+    )
 
 
 def campaign(work: Path, out: Path, boots: int = 2) -> dict:
@@ -225,10 +297,35 @@ def campaign(work: Path, out: Path, boots: int = 2) -> dict:
         folder = out / "campaign"
         arms = [f"pte={guest.kver}:{BASE_CMDLINE} rodata=full", f"block={guest.kver}:{BASE_CMDLINE} rodata=on"]
         env = {**os.environ, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(out / "cp")}
-        r = benchctl("campaign", "plan", "--arm", arms[0], "--arm", arms[1], "--hosts", str(inv),
-                     "--boots", str(boots), "--order", "abab", "--workload", "boot-memory", "--preset", "claim",
-                     "--no-perf", "--reboot-timeout", "180", "--suite-timeout", "300", "--connect-timeout", "60",
-                     "-o", str(folder), timeout=120, env=env)
+        r = benchctl(
+            "campaign",
+            "plan",
+            "--arm",
+            arms[0],
+            "--arm",
+            arms[1],
+            "--hosts",
+            str(inv),
+            "--boots",
+            str(boots),
+            "--order",
+            "abab",
+            "--workload",
+            "boot-memory",
+            "--preset",
+            "claim",
+            "--no-perf",
+            "--reboot-timeout",
+            "180",
+            "--suite-timeout",
+            "300",
+            "--connect-timeout",
+            "60",
+            "-o",
+            str(folder),
+            timeout=120,
+            env=env,
+        )
         if r.returncode != 0:
             raise deadline.Failed(f"campaign plan failed: {r.stderr}")
         t_run0 = time.monotonic()
@@ -240,9 +337,17 @@ def campaign(work: Path, out: Path, boots: int = 2) -> dict:
     finally:
         stop(guest)
         kill_control_masters(out / "cp")
-    return {"folder": str(folder), "out": str(out), "kver": guest.kver, "build_s": round(t_build, 1),
-            "cold_boot_s": round(t_boot, 1), "campaign_s": round(t_run, 1), "total_s": round(time.monotonic() - t0, 1),
-            "run_output": r.stdout, "marks": guest.console.marks if guest.console else []}
+    return {
+        "folder": str(folder),
+        "out": str(out),
+        "kver": guest.kver,
+        "build_s": round(t_build, 1),
+        "cold_boot_s": round(t_boot, 1),
+        "campaign_s": round(t_run, 1),
+        "total_s": round(time.monotonic() - t0, 1),
+        "run_output": r.stdout,
+        "marks": guest.console.marks if guest.console else [],
+    }
 
 
 def report(folder: Path) -> str:
@@ -251,9 +356,11 @@ def report(folder: Path) -> str:
     for rec in sorted(folder.glob("boots/*/*/boot.json")):
         b = json.loads(rec.read_text())
         v = b["verified"]
-        lines.append(f"boot {b['index'] + 1}: {b['boot_id']}  arm {b['arm']:<5}  rodata {v['rodata']:<7}  "
-                     f"linear map {v['linear_map']} ({v['linear_map_source']})  MemTotal {v['mem_total_kb']} kB  "
-                     f"via {b['boot_method']}")
+        lines.append(
+            f"boot {b['index'] + 1}: {b['boot_id']}  arm {b['arm']:<5}  rodata {v['rodata']:<7}  "
+            f"linear map {v['linear_map']} ({v['linear_map_source']})  MemTotal {v['mem_total_kb']} kB  "
+            f"via {b['boot_method']}"
+        )
     return "\n".join(lines)
 
 
@@ -275,18 +382,24 @@ def verdict_lines(doc: dict) -> str:
             continue
         lo, hi = c["ci_pct"] or (float("nan"), float("nan"))
         p = c.get("prediction") or {}
-        pred = (f"{p['change_pct']:+.3f} % ({p['saving_kb']:+.0f} kB of PTE tables for "
-                f"{p['ram_bytes'] >> 20} MiB RAM)" if p.get("change_pct") is not None else p.get("unavailable"))
-        out.append(f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % [{lo:+.3f}, {hi:+.3f}], "
-                   f"claimed {c['claimed_text']}, verdict {c['verdict']}; model pagetables (SIMULATED): {pred}")
+        pred = (
+            f"{p['change_pct']:+.3f} % ({p['saving_kb']:+.0f} kB of PTE tables for {p['ram_bytes'] >> 20} MiB RAM)"
+            if p.get("change_pct") is not None
+            else p.get("unavailable")
+        )
+        out.append(
+            f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % [{lo:+.3f}, {hi:+.3f}], "
+            f"claimed {c['claimed_text']}, verdict {c['verdict']}; model pagetables (SIMULATED): {pred}"
+        )
     return "\n".join(out)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["demo", "build"])
-    ap.add_argument("--work", type=Path, default=Path(os.environ.get("BENCHCTL_VM_WORK", "/var/tmp/benchctl-vm"))
-                    / "arm64-campaign")
+    ap.add_argument(
+        "--work", type=Path, default=Path(os.environ.get("BENCHCTL_VM_WORK", "/var/tmp/benchctl-vm")) / "arm64-campaign"
+    )
     ap.add_argument("--out", type=Path, default=None)
     a = ap.parse_args()
     if a.action == "build":
@@ -301,8 +414,10 @@ def main() -> int:
     doc, text = analyze(folder)
     (out / "report.txt").write_text(text)
     print(verdict_lines(doc))
-    print(f"timings: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, campaign {res['campaign_s']} s, "
-          f"total {res['total_s']} s; full report: {out / 'report.txt'}")
+    print(
+        f"timings: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, campaign {res['campaign_s']} s, "
+        f"total {res['total_s']} s; full report: {out / 'report.txt'}"
+    )
     print(f"campaign folder: {folder}")
     return 0
 

@@ -31,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import deadline  # noqa: E402  (tests/deadline.py)
 from harness import REPO, load_order, log, module_paths, run, stall_dump  # noqa: E402
 
-MIRRORS = ["deb http://deb.debian.org/debian bookworm main",
-           "deb http://deb.debian.org/debian-security bookworm-security main"]
+MIRRORS = [
+    "deb http://deb.debian.org/debian bookworm main",
+    "deb http://deb.debian.org/debian-security bookworm-security main",
+]
 PACKAGES = "python3,python3-click,busybox-static,linux-image-arm64,kmod,util-linux"
 PRELOAD = ["virtio_pci", "9pnet_virtio", "9p"]
 CPUS = {"neoverse-n1": "neoverse-n1", "max": "max,pauth-impdef=on"}
@@ -79,8 +81,13 @@ def initramfs(root: Path, kver: str, preload: list[str], init: str, ird: Path) -
     (ird / "init").write_text(init)
     (ird / "init").chmod(0o755)
     paths = [os.path.relpath(os.path.join(d, n), ird) for d, dirs, files in os.walk(ird) for n in dirs + files]
-    cpio = deadline.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], timeout=120, check=True, cwd=ird,
-                        input=b"\0".join(p.encode() for p in [".", *paths])).stdout
+    cpio = deadline.run(
+        ["cpio", "--null", "-o", "-H", "newc", "--quiet"],
+        timeout=120,
+        check=True,
+        cwd=ird,
+        input=b"\0".join(p.encode() for p in [".", *paths]),
+    ).stdout
     return gzip.compress(cpio, compresslevel=1)
 
 
@@ -90,8 +97,18 @@ def build(work: Path) -> dict:
     if not (root / "usr/bin/python3").exists():
         shutil.rmtree(root, ignore_errors=True)
         log("mmdebstrap arm64 root (extract)")
-        run(["mmdebstrap", "--arch=arm64", "--variant=extract", f"--include={PACKAGES}", "bookworm",
-             str(root), *MIRRORS], timeout=600)
+        run(
+            [
+                "mmdebstrap",
+                "--arch=arm64",
+                "--variant=extract",
+                f"--include={PACKAGES}",
+                "bookworm",
+                str(root),
+                *MIRRORS,
+            ],
+            timeout=600,
+        )
     for d in ("proc", "sys", "dev", "run", "tmp", "repo", "out"):
         (root / d).mkdir(exist_ok=True)
     kver = sorted(p.name for p in (root / "lib/modules").iterdir())[-1]
@@ -100,8 +117,7 @@ def build(work: Path) -> dict:
         run(["depmod", "-b", str(root), kver])
     initrd = work / "arm64-initrd.gz"
     initrd.write_bytes(initramfs(root, kver, PRELOAD, INIT, work / "arm64-initramfs"))
-    return {"root": str(root), "kver": kver, "vmlinuz": str(root / "boot" / f"vmlinuz-{kver}"),
-            "initrd": str(initrd)}
+    return {"root": str(root), "kver": kver, "vmlinuz": str(root / "boot" / f"vmlinuz-{kver}"), "initrd": str(initrd)}
 
 
 def boot(meta: dict, cpu: str, out: Path, timeout: int = 600) -> dict:
@@ -112,17 +128,44 @@ def boot(meta: dict, cpu: str, out: Path, timeout: int = 600) -> dict:
     patching; arm64 patches its text too (alternatives, static keys, perf), so it gets the same setting.
     """
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="benchctl-qmp-") as tmp:   # sun_path is 108 bytes: keep it short
+    with tempfile.TemporaryDirectory(prefix="benchctl-qmp-") as tmp:  # sun_path is 108 bytes: keep it short
         qmp = Path(tmp) / "qmp.sock"
-        argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", CPUS[cpu], "-smp", "2", "-m", "2048",
-                "-accel", "tcg,thread=single", "-kernel", meta["vmlinuz"], "-initrd", meta["initrd"],
-                "-append", "console=ttyAMA0 panic=-1 quiet loglevel=3", "-nographic", "-no-reboot",
-                "-virtfs", f"local,path={meta['root']},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
-                "-virtfs", f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
-                "-virtfs", f"local,path={out},mount_tag=out,security_model=none",
-                "-qmp", f"unix:{qmp},server=on,wait=off"]
-        with deadline.Console(argv, log=out / "console.log", timeout=timeout, name=f"arm64 guest ({cpu})",
-                              on_stall=lambda _: stall_dump(qmp, out)) as con:
+        argv = [
+            "qemu-system-aarch64",
+            "-M",
+            "virt",
+            "-cpu",
+            CPUS[cpu],
+            "-smp",
+            "2",
+            "-m",
+            "2048",
+            "-accel",
+            "tcg,thread=single",
+            "-kernel",
+            meta["vmlinuz"],
+            "-initrd",
+            meta["initrd"],
+            "-append",
+            "console=ttyAMA0 panic=-1 quiet loglevel=3",
+            "-nographic",
+            "-no-reboot",
+            "-virtfs",
+            f"local,path={meta['root']},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs",
+            f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
+            "-virtfs",
+            f"local,path={out},mount_tag=out,security_model=none",
+            "-qmp",
+            f"unix:{qmp},server=on,wait=off",
+        ]
+        with deadline.Console(
+            argv,
+            log=out / "console.log",
+            timeout=timeout,
+            name=f"arm64 guest ({cpu})",
+            on_stall=lambda _: stall_dump(qmp, out),
+        ) as con:
             rc = con.wait(timeout=timeout)
             if not con.seen(r"^poweroff\b"):
                 con.fail(f"qemu exited (status {rc}) before the guest's poweroff mark")
@@ -149,9 +192,12 @@ def main() -> int:
         json.loads(env.read_text())  # must be valid JSON
         shutil.copy2(env, a.out / f"qemu-{cpu}.json")
         shutil.copy2(scratch / "dmesg.txt", a.out / f"qemu-{cpu}.dmesg.txt")
-        (a.out / f"qemu-{cpu}.boot.json").write_text(json.dumps(
-            {"kernel": meta["kver"], "qemu_argv": res["argv"], "wall_s": res["wall_s"], "marks": res["marks"]},
-            indent=1))
+        (a.out / f"qemu-{cpu}.boot.json").write_text(
+            json.dumps(
+                {"kernel": meta["kver"], "qemu_argv": res["argv"], "wall_s": res["wall_s"], "marks": res["marks"]},
+                indent=1,
+            )
+        )
     return 0
 
 

@@ -51,19 +51,33 @@ import deadline  # noqa: E402  (tests/deadline.py: the shared wait-with-deadline
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_META = "linux-image-amd64"
 # Loaded by init before the chroot: what a lab kernel would have built in.
-PRELOAD = ["crc32c_generic", "crc32c_intel", "virtio_pci", "virtio_blk", "9pnet_virtio", "9p", "loop", "ext4",
-           "xfs", "xts", "aesni_intel", "algif_skcipher"]
+PRELOAD = [
+    "crc32c_generic",
+    "crc32c_intel",
+    "virtio_pci",
+    "virtio_blk",
+    "9pnet_virtio",
+    "9p",
+    "loop",
+    "ext4",
+    "xfs",
+    "xts",
+    "aesni_intel",
+    "algif_skcipher",
+]
 # Shipped but left for benchctl to load (modprobe in the chroot, with depmod's modules.dep).
 ON_DEMAND = ["brd", "dm_crypt", "dm_mod"]
-TIMEOUT_S = 600        # the whole guest run, boot to poweroff
-IDLE_S = 120           # without a TICK or MARK line: the guest prints a TICK every 20 s, so it froze
-ALIVE = r"^(TICK|MARK) "   # what proves the guest alive: kernel warnings (soft lockups) do not
-TCG_THREAD = os.environ.get("BENCHCTL_VM_TCG_THREAD", "single")   # "multi" only to reproduce the stall
+TIMEOUT_S = 600  # the whole guest run, boot to poweroff
+IDLE_S = 120  # without a TICK or MARK line: the guest prints a TICK every 20 s, so it froze
+ALIVE = r"^(TICK|MARK) "  # what proves the guest alive: kernel warnings (soft lockups) do not
+TCG_THREAD = os.environ.get("BENCHCTL_VM_TCG_THREAD", "single")  # "multi" only to reproduce the stall
 # What `benchctl run` does in the guest: the quick preset on the real stacks (brd, dm-crypt, ext4/xfs),
 # scaled down so that the VM tests fit CI's budget (tests/vm/README.md, "Budget"); the tests read
 # the expected sizes and counts from here.
-GUEST_RUNS: dict[str, dict] = {"fio-dmcrypt": {"set": {"size": "32M"}, "iterations": 3},
-                               "seqread-xfs": {"set": {"size": "256M"}, "iterations": 3}}
+GUEST_RUNS: dict[str, dict] = {
+    "fio-dmcrypt": {"set": {"size": "32M"}, "iterations": 3},
+    "seqread-xfs": {"set": {"size": "256M"}, "iterations": 3},
+}
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -192,7 +206,7 @@ def run(argv: list[str], timeout: float = 300, **kw) -> subprocess.CompletedProc
     r = deadline.run(argv, timeout, phase=step, **kw)
     if r.returncode != 0:
         err = r.stderr.decode(errors="replace") if isinstance(r.stderr, bytes) else (r.stderr or "")
-        tail = "\n".join(f"  | {ln}" for ln in err.splitlines()[-deadline.TAIL_LINES:])
+        tail = "\n".join(f"  | {ln}" for ln in err.splitlines()[-deadline.TAIL_LINES :])
         raise RuntimeError(f"{step} failed (status {r.returncode}): {' '.join(argv)[:300]}\n{tail}")
     return r
 
@@ -273,37 +287,73 @@ def build(work: Path) -> dict:
     for f in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
         if (moddir / f).exists():
             shutil.copy2(moddir / f, rmod / f)
-    run(["depmod", "-b", str(root), kver])   # modules.dep etc. for exactly what was shipped
+    run(["depmod", "-b", str(root), kver])  # modules.dep etc. for exactly what was shipped
     (root / "preload.list").write_text("\n".join(pre) + "\n")
     (root / "init").write_text(INIT)
     (root / "init").chmod(0o755)
     paths = [os.path.relpath(os.path.join(d, n), root) for d, dirs, files in os.walk(root) for n in dirs + files]
-    cpio = run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=root,
-               input=b"\0".join(p.encode() for p in [".", *paths])).stdout
+    cpio = run(
+        ["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=root, input=b"\0".join(p.encode() for p in [".", *paths])
+    ).stdout
     initrd = work / "initrd.gz"
     initrd.write_bytes(gzip.compress(cpio, compresslevel=1))
     vmlinuz = work / f"vmlinuz-{kver}"
     shutil.copy2(kdir / "boot" / f"vmlinuz-{kver}", vmlinuz)
-    meta = {"kernel_package": pkg, "kver": kver, "vmlinuz": str(vmlinuz), "initrd": str(initrd),
-            "preload": pre, "on_demand": ondemand, "initrd_bytes": initrd.stat().st_size}
+    meta = {
+        "kernel_package": pkg,
+        "kver": kver,
+        "vmlinuz": str(vmlinuz),
+        "initrd": str(initrd),
+        "preload": pre,
+        "on_demand": ondemand,
+        "initrd_bytes": initrd.stat().st_size,
+    }
     (work / "build.json").write_text(json.dumps(meta, indent=1))
     log(f"built {pkg}: initrd {initrd.stat().st_size / 2**20:.1f} MiB, {len(pre) + len(ondemand)} modules")
     return meta
 
 
-def qemu_argv(meta: dict[str, str], out: Path, mem_mb: int = 6144, tcg_thread: str = TCG_THREAD,
-              qmp: Path | None = None, append: str = "") -> list[str]:
+def qemu_argv(
+    meta: dict[str, str],
+    out: Path,
+    mem_mb: int = 6144,
+    tcg_thread: str = TCG_THREAD,
+    qmp: Path | None = None,
+    append: str = "",
+) -> list[str]:
     """The x86 guest's qemu command line.
 
     `tcg_thread` is "single" unless reproducing the stall: with thread=multi this qemu (7.2) froze
     the guest in text patching under `perf stat -a` (tests/vm/README.md has the evidence).
     """
-    argv = ["qemu-system-x86_64", "-accel", f"tcg,thread={tcg_thread}", "-cpu", "max", "-smp", "2",
-            "-m", str(mem_mb), "-kernel", meta["vmlinuz"], "-initrd", meta["initrd"],
-            "-append", f"console=ttyS0 panic=-1 quiet loglevel=3 {append}".strip(),
-            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
-            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
-            "-virtfs", f"local,path={out},mount_tag=out,security_model=none"]
+    argv = [
+        "qemu-system-x86_64",
+        "-accel",
+        f"tcg,thread={tcg_thread}",
+        "-cpu",
+        "max",
+        "-smp",
+        "2",
+        "-m",
+        str(mem_mb),
+        "-kernel",
+        meta["vmlinuz"],
+        "-initrd",
+        meta["initrd"],
+        "-append",
+        f"console=ttyS0 panic=-1 quiet loglevel=3 {append}".strip(),
+        "-nographic",
+        "-no-reboot",
+        "-nodefaults",
+        "-serial",
+        "stdio",
+        "-monitor",
+        "none",
+        "-virtfs",
+        "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+        "-virtfs",
+        f"local,path={out},mount_tag=out,security_model=none",
+    ]
     if qmp is not None:
         argv += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     return argv
@@ -338,7 +388,7 @@ def qmp_session(sock: Path, commands: list[str | tuple[str, int]], timeout: floa
                 if "return" in msg or "error" in msg:
                     return msg
 
-        json.loads(f.readline())   # greeting
+        json.loads(f.readline())  # greeting
         call({"execute": "qmp_capabilities"})
         for c in commands:
             text, cpu = (c, None) if isinstance(c, str) else c
@@ -405,9 +455,10 @@ def stall_dump(sock: Path, out: Path, samples: int = 5) -> str:
         with int_log.open("rb") as f:
             head = f.read(64 << 20).decode(errors="replace")
         ints.update(INT_RE.findall(head))
-        int_log.write_text(head[:1 << 20])   # a second of a looping vCPU is tens of MB: keep the start
-    addrs = list(dict.fromkeys([pc for pcs in seen.values() for pc in pcs]
-                               + [ip for (_, _, ip), _ in ints.most_common(4)]))
+        int_log.write_text(head[: 1 << 20])  # a second of a looping vCPU is tens of MB: keep the start
+    addrs = list(
+        dict.fromkeys([pc for pcs in seen.values() for pc in pcs] + [ip for (_, _, ip), _ in ints.most_common(4)])
+    )
     more: list[str | tuple[str, int]] = [("x/12i $pc", cpu) for cpu in sorted(seen)]
     for a in addrs:
         more += [f"x/16xb 0x{a}", f"x/3i 0x{a}"]
@@ -423,15 +474,26 @@ def stall_dump(sock: Path, out: Path, samples: int = 5) -> str:
     if ints:
         (vec, cpl, ip), n = ints.most_common(1)[0]
         now = next((r.strip().splitlines()[0] for c, r in replies if c == f"x/3i 0x{ip}" and r.strip()), "?")
-        names.append(f"most taken in 0.2 s: {n} x vector {vec} at {ip} <{symbolize(int(ip, 16), table)}>, "
-                     f"where memory now holds: {' '.join(now.split())}")
+        names.append(
+            f"most taken in 0.2 s: {n} x vector {vec} at {ip} <{symbolize(int(ip, 16), table)}>, "
+            f"where memory now holds: {' '.join(now.split())}"
+        )
     (out / "stall-monitor.txt").write_text("\n".join(text) + "\n")
     return "qemu monitor at the stall: " + "; ".join(names) + f" (full dump: {out / 'stall-monitor.txt'})"
 
 
-def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: int = TIMEOUT_S,
-              drive: list[str] | None = None, signals: bool = True, overhead: bool = False,
-              tcg_thread: str = TCG_THREAD, append: str = "", runs: dict[str, dict] | None = None) -> dict:
+def run_guest(
+    meta: dict[str, str],
+    out: Path,
+    workloads: list[str],
+    timeout: int = TIMEOUT_S,
+    drive: list[str] | None = None,
+    signals: bool = True,
+    overhead: bool = False,
+    tcg_thread: str = TCG_THREAD,
+    append: str = "",
+    runs: dict[str, dict] | None = None,
+) -> dict:
     """Boot, run the workloads in the guest, return the MARK timeline; outputs land in `out`.
 
     Bounded by `timeout` s in all and IDLE_S s without a console line (the guest ticks every
@@ -447,10 +509,18 @@ def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: in
         if "iterations" in runs.get(w, {}):
             opts.append(f"--iterations {runs[w]['iterations']}")
         lines.append(" ".join(["run_workload", w, *opts]))
-    (out / "guest.sh").write_text(GUEST.format(repo=REPO, python=guest_python(), workload_lines="\n".join(lines),
-                                               drive=" ".join(drive or []), kver=meta["kver"],
-                                               signals="yes" if signals else "", overhead="yes" if overhead else ""))
-    with tempfile.TemporaryDirectory(prefix="benchctl-qmp-") as tmp:   # a short path: sun_path is 108 bytes
+    (out / "guest.sh").write_text(
+        GUEST.format(
+            repo=REPO,
+            python=guest_python(),
+            workload_lines="\n".join(lines),
+            drive=" ".join(drive or []),
+            kver=meta["kver"],
+            signals="yes" if signals else "",
+            overhead="yes" if overhead else "",
+        )
+    )
+    with tempfile.TemporaryDirectory(prefix="benchctl-qmp-") as tmp:  # a short path: sun_path is 108 bytes
         qmp = Path(tmp) / "qmp.sock"
         argv = qemu_argv(meta, out, tcg_thread=tcg_thread, qmp=qmp, append=append)
         log(f"qemu: {' '.join(argv)}")
@@ -459,11 +529,24 @@ def run_guest(meta: dict[str, str], out: Path, workloads: list[str], timeout: in
             if line.startswith("MARK "):
                 log(f"{line[5:].strip()}")
 
-        with deadline.Console(argv, log=out / "console.log", timeout=timeout, idle=IDLE_S, alive=ALIVE,
-                              name="guest", on_line=show, on_stall=lambda _: stall_dump(qmp, out)) as con:
+        with deadline.Console(
+            argv,
+            log=out / "console.log",
+            timeout=timeout,
+            idle=IDLE_S,
+            alive=ALIVE,
+            name="guest",
+            on_line=show,
+            on_stall=lambda _: stall_dump(qmp, out),
+        ) as con:
             rc = con.wait(timeout=timeout)
-            result = {"wall_s": round(con.elapsed(), 1), "marks": con.marks, "qemu_rc": rc, "argv": argv,
-                      "out": str(out)}
+            result = {
+                "wall_s": round(con.elapsed(), 1),
+                "marks": con.marks,
+                "qemu_rc": rc,
+                "argv": argv,
+                "out": str(out),
+            }
             (out / "timeline.json").write_text(json.dumps(result, indent=1))
             if not con.seen(r"^poweroff\b"):
                 con.fail(f"qemu exited (status {rc}) before the guest's poweroff mark")
@@ -479,11 +562,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-signals", action="store_true", help="skip the SIGINT / SIGKILL+cleanup steps")
     ap.add_argument("--overhead", action="store_true", help="also run tests/perf/storage_overhead.py with dm-crypt")
     ap.add_argument("--drive", default="", help="also drive these without the engine (tests/storage_drive.py)")
-    ap.add_argument("--tcg-thread", default=TCG_THREAD, choices=["single", "multi"],
-                    help="qemu -accel tcg,thread=... (multi: to reproduce the text-patching stall)")
+    ap.add_argument(
+        "--tcg-thread",
+        default=TCG_THREAD,
+        choices=["single", "multi"],
+        help="qemu -accel tcg,thread=... (multi: to reproduce the text-patching stall)",
+    )
     ap.add_argument("--append", default="", help="extra guest kernel parameters (e.g. nokaslr)")
-    ap.add_argument("--preset-sizes", action="store_true",
-                    help="run the quick presets as they are, not GUEST_RUNS' CI sizes")
+    ap.add_argument(
+        "--preset-sizes", action="store_true", help="run the quick presets as they are, not GUEST_RUNS' CI sizes"
+    )
     ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help="deadline for the whole guest run, s")
     a = ap.parse_args(argv)
     t0 = time.monotonic()
@@ -493,10 +581,18 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads((a.work / "build.json").read_text())
     if a.action in ("run", "all"):
         out = a.out or a.work / f"out-{time.strftime('%Y%m%dT%H%M%S')}"
-        res = run_guest(meta, out.resolve(), a.workloads.split(), drive=a.drive.split(), signals=not a.no_signals,
-                        overhead=a.overhead, tcg_thread=a.tcg_thread, append=a.append,
-                        runs={} if a.preset_sizes else None,
-                        timeout=a.timeout)
+        res = run_guest(
+            meta,
+            out.resolve(),
+            a.workloads.split(),
+            drive=a.drive.split(),
+            signals=not a.no_signals,
+            overhead=a.overhead,
+            tcg_thread=a.tcg_thread,
+            append=a.append,
+            runs={} if a.preset_sizes else None,
+            timeout=a.timeout,
+        )
         print(json.dumps({k: res[k] for k in ("wall_s", "marks", "out")}, indent=1))
     log(f"total {time.monotonic() - t0:.1f} s")
     return 0

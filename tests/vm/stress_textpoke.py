@@ -67,9 +67,16 @@ def main() -> int:
         qmp = Path(tmp) / "qmp.sock"
         argv = harness.qemu_argv(meta, out, tcg_thread=a.tcg_thread, qmp=qmp, append="nokaslr")
         try:
-            with deadline.Console(argv, log=out / "console.log", timeout=a.seconds + 300, idle=90,
-                                  alive=harness.ALIVE, name="guest", on_line=_show(t0),
-                                  on_stall=lambda _: harness.stall_dump(qmp, out)) as con:
+            with deadline.Console(
+                argv,
+                log=out / "console.log",
+                timeout=a.seconds + 300,
+                idle=90,
+                alive=harness.ALIVE,
+                name="guest",
+                on_line=_show(t0),
+                on_stall=lambda _: harness.stall_dump(qmp, out),
+            ) as con:
                 rc = con.wait(timeout=a.seconds + 300)
                 if not con.seen(r"^poweroff\b"):
                     con.fail(f"qemu exited ({rc}) before the poweroff mark")
@@ -84,6 +91,7 @@ def _show(t0: float):
     def show(line: str) -> None:
         if line.startswith("MARK "):
             print(f"{time.monotonic() - t0:6.1f} {line}", flush=True)
+
     return show
 
 

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -51,8 +50,10 @@ def campaign(tmp_path_factory) -> dict:
     work = Path(os.environ.get("BENCHCTL_VM_WORK", "/var/tmp/benchctl-vm")) / "arm64-campaign"
     out = tmp_path_factory.mktemp("arm64-campaign")
     res = ac.campaign(work, out)
-    print(f"\narm64 campaign: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, "
-          f"campaign {res['campaign_s']} s, total {res['total_s']} s; folder {res['folder']}")
+    print(
+        f"\narm64 campaign: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, "
+        f"campaign {res['campaign_s']} s, total {res['total_s']} s; folder {res['folder']}"
+    )
     print(res["run_output"])
     print(ac.report(Path(res["folder"])))
     return res
@@ -72,8 +73,13 @@ def test_four_real_kexec_boots_abab(campaign):
     assert len(set(ids + [cold])) == 5, "every kexec must give a new boot id (and none is the cold boot)"
     # the guest's own console saw each kexec'd kernel come up with the planned command line
     ups = [m for _, m in campaign["marks"] if m.startswith("up ")]
-    assert len(ups) == 5 and [u.split()[-1] for u in ups] == ["rodata=full", "rodata=full", "rodata=on",
-                                                              "rodata=full", "rodata=on"]
+    assert len(ups) == 5 and [u.split()[-1] for u in ups] == [
+        "rodata=full",
+        "rodata=full",
+        "rodata=on",
+        "rodata=full",
+        "rodata=on",
+    ]
     assert [u.split()[2] for u in ups[1:]] == ids
 
 
@@ -82,7 +88,7 @@ def test_each_boot_verified_as_its_arm(campaign):
         v = b["verified"]
         assert v["release"] == campaign["kver"]
         assert v["rodata"] == {"pte": "full", "block": "noalias"}[b["arm"]]
-        assert v["linear_map"] == b["arm"] and v["linear_map_source"] == "inferred"   # Debian: no ptdump
+        assert v["linear_map"] == b["arm"] and v["linear_map_source"] == "inferred"  # Debian: no ptdump
 
 
 def test_memtotal_moves_by_the_page_tables(campaign):
@@ -99,7 +105,7 @@ def test_analyze_on_the_campaign_folder(campaign):
     doc, text = ac.analyze(Path(campaign["folder"]))
     print(ac.verdict_lines(doc))
     assert (doc["baseline"], doc["candidate"]) == ("pte", "block")
-    assert not any("boot method" in w for w in doc["checks"])      # all four boots by kexec
+    assert not any("boot method" in w for w in doc["checks"])  # all four boots by kexec
     claims = {c["id"]: c for c in doc["claims"]}
     total = claims["boot-memory-total"]
     pred = total["prediction"]

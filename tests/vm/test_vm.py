@@ -69,7 +69,7 @@ def _run_dir(guest: dict, workload: str) -> Path:
 
 def _kib(size: str) -> int:
     """'32M' -> 32768 (the sizes in harness.GUEST_RUNS)."""
-    return int(size[:-1]) * {"K": 1, "M": 1024, "G": 1024 ** 2}[size[-1].upper()]
+    return int(size[:-1]) * {"K": 1, "M": 1024, "G": 1024**2}[size[-1].upper()]
 
 
 def _records(run_dir: Path) -> list[dict]:
@@ -82,7 +82,8 @@ def test_guest_booted_and_finished(guest: dict) -> None:
     assert any(m.startswith("guest-done") for m in marks), marks
     assert "rc run-fio-dmcrypt 0" in " ".join(marks) and "rc run-seqread-xfs 0" in " ".join(marks), marks
     assert (Path(guest["out"]) / "uname.txt").read_text().strip() == json.loads(
-        (Path(guest["out"]).parent / "build.json").read_text())["kver"]
+        (Path(guest["out"]).parent / "build.json").read_text()
+    )["kver"]
 
 
 def test_fio_dmcrypt_real_stack(guest: dict) -> None:
@@ -105,7 +106,9 @@ def test_fio_dmcrypt_real_stack(guest: dict) -> None:
     fio = json.loads((d / "raw/iter-0001/fio.json").read_text())
     assert fio["jobs"][0]["error"] == 0 and fio["jobs"][0]["write"]["io_kbytes"] == _kib(want["set"]["size"])
     everything = "".join(p.read_text(errors="replace") for p in d.rglob("*") if p.is_file())
-    assert not re.search(r"[0-9a-f]{128}", everything.replace("0" * 128, "")), "a 512-bit key leaked into the run folder"
+    assert not re.search(r"[0-9a-f]{128}", everything.replace("0" * 128, "")), (
+        "a 512-bit key leaked into the run folder"
+    )
 
 
 def test_seqread_xfs_on_brd(guest: dict) -> None:
@@ -114,7 +117,9 @@ def test_seqread_xfs_on_brd(guest: dict) -> None:
     assert run["status"] == "complete" and run["run_info"]["stack"]["backing"] == "brd"
     recs = [r for r in _records(d) if not r["warmup"]]
     bw = [r for r in recs if r["metric"] == "bandwidth_bytes_s"]
-    assert len(bw) == harness.GUEST_RUNS["seqread-xfs"]["iterations"] and all(r["value"] > 1e6 and r["note"]["fs"] == "xfs" for r in bw)
+    assert len(bw) == harness.GUEST_RUNS["seqread-xfs"]["iterations"] and all(
+        r["value"] > 1e6 and r["note"]["fs"] == "xfs" for r in bw
+    )
     assert all(r["value"] == 1.0 for r in recs if r["metric"] == "resident_fraction")
 
 
@@ -151,8 +156,9 @@ def test_sigint_on_real_stack_leaves_nothing(guest: dict) -> None:
 def test_sigkill_then_cleanup_removes_dm_and_brd(guest: dict) -> None:
     out = Path(guest["out"])
     killed = out / "state-after-sigkill.txt"
-    assert "/dev/mapper/benchctl-" in killed.read_text() and "/sys/module/brd" in killed.read_text(), \
+    assert "/dev/mapper/benchctl-" in killed.read_text() and "/sys/module/brd" in killed.read_text(), (
         "SIGKILL should have left the stack up for cleanup to remove"
+    )
     log = (out / "cleanup.log").read_text()
     for kind in ("mount", "dm-crypt", "brd", "tempdir"):
         assert any(ln.split()[1:2] == [kind] and ln.rstrip().endswith("removed") for ln in log.splitlines()), log

@@ -30,7 +30,7 @@ from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, s
 from benchctl.analyze.report.units import axis_scale
 
 if TYPE_CHECKING:
-    from benchctl.parsers.hdrtext import PercentileCurve
+    from benchctl.parsers.hdr import PercentileCurve
 
 
 @dataclass
@@ -165,8 +165,14 @@ MAX_CURVES = 400
 
 
 def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, PercentileCurve]]]:
-    """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs."""
-    from benchctl.parsers.hdrtext import is_percentile_text, parse
+    """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs.
+
+    Per iteration: the .hgrm beside a percentile table (memtier's full-resolution
+    histogram, decoded, in ms like the table), else the printed table itself.
+    Per-command files (P_GET_command_run_1.*) are left out: a curve is of all requests.
+    """
+    from benchctl.parsers import ParseError
+    from benchctl.parsers.hdr import curve_from_histogram, is_percentile_text, parse_percentile_text, read_log
 
     out: dict[str, list] = {}
     boot_index: dict[tuple[str, str], int] = {}
@@ -177,13 +183,20 @@ def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, P
         if not raw.is_dir():
             continue
         for f in sorted(raw.glob("iter-*/**/*.txt")):
+            if "_command_run_" in f.name:
+                continue
+            hgrm = f.with_suffix(".hgrm")
             try:
                 with open(f, encoding="utf-8", errors="replace") as fh:
                     first = fh.readline()
                     if not is_percentile_text(first):
                         continue
-                    curve = parse(first + fh.read())
-            except (OSError, ValueError):
+                    text = first + fh.read()
+                if hgrm.is_file():
+                    curve = curve_from_histogram(read_log(hgrm.read_text(errors="replace")).histogram, scale=1000.0)
+                else:
+                    curve = parse_percentile_text(text)
+            except (OSError, ValueError, ParseError):
                 continue
             idx = boot_index.setdefault((b.arm, b.boot), len([k for k in boot_index if k[0] == b.arm]))
             out.setdefault(b.workload, []).append((b.arm, idx, curve))

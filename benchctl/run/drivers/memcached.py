@@ -6,9 +6,11 @@ resource ledger before it starts, and dies with benchctl: PR_SET_PDEATHSIG
 covers a SIGKILL of the run, the ledger's environment token lets
 `benchctl cleanup` prove it is ours in any other case.
 
-Generators, best first: memtier_benchmark (HdrHistogram, exact to 3
-significant digits), mutilate (open loop at a fixed QPS; 10 %-wide bins,
-no p50), memcaslap (power-of-two buckets only: its P99 is marked coarse).
+Generators, best first: memtier_benchmark (HdrHistogram: every bucket of
+the run in its --hdr-file-prefix .hgrm, decoded with hdrh; 2.3.0 keeps 2
+significant digits above an 8 us unit, and each percentile's note gives its
+bucket), mutilate (open loop at a fixed QPS; 10 %-wide bins, no p50),
+memcaslap (power-of-two buckets only: its P99 is marked coarse).
 The generator command lines are pure functions of the parameters so the
 overhead check (tests/perf/memcached_overhead.py) can re-run exactly what
 benchctl ran.
@@ -22,30 +24,43 @@ import shutil
 import signal
 import socket
 import subprocess
+import sysconfig
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
 from benchctl.parsers import ParseError, parse
+from benchctl.parsers.memtier import with_hdr
+from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.run.processes import proc_start_time, terminate_process
 from benchctl.run.specs import parse_cpus
 
 # generator name -> (programs on PATH in order of preference, Debian package / where to get it)
 GENERATORS: dict[str, tuple[tuple[str, ...], str]] = {
-    "memtier": (("memtier_benchmark",), "memtier-benchmark (RedisLabs; not packaged in Debian 12)"),
+    "memtier": (
+        ("memtier_benchmark",),
+        "memtier-benchmark (not packaged in Debian 12: scripts/setup.sh builds it from vendor/; see README)",
+    ),
     "mutilate": (("mutilate",), "mutilate (build from github.com/leverich/mutilate)"),
     "memcaslap": (("memcaslap", "memaslap"), "libmemcached-tools"),
 }
 ORDER = ("memtier", "mutilate", "memcaslap")
-RESOLUTION = {"memtier": "hdr-3sig", "mutilate": "log-bins-10pct", "memcaslap": "coarse-pow2"}
+# the label each generator's percentiles carry (memtier 2.3.0 builds its histograms with 2 significant digits)
+RESOLUTION = {"memtier": "hdr-2sig", "mutilate": "log-bins-10pct", "memcaslap": "coarse-pow2"}
+HDR_PREFIX = "memtier"  # --hdr-file-prefix in the iteration folder: memtier_FULL_RUN_1.hgrm / .txt
 PIN_MIN_CPUS = 4
 PR_SET_PDEATHSIG = 1
 
 
-def pick_generator(wanted: str, which: Callable[[str], str | None] = shutil.which) -> tuple[str, str]:
+def find_program(prog: str) -> str | None:
+    """prog on PATH, else in this environment's bin folder (where setup installs memtier when not root)."""
+    return shutil.which(prog) or shutil.which(prog, path=sysconfig.get_path("scripts"))
+
+
+def pick_generator(wanted: str, which: Callable[[str], str | None] = find_program) -> tuple[str, str]:
     """(generator, path): the requested one, or the first available in ORDER for 'auto'."""
     names = ORDER if wanted == "auto" else (wanted,)
     for g in names:
@@ -56,8 +71,10 @@ def pick_generator(wanted: str, which: Callable[[str], str | None] = shutil.whic
             if path:
                 return g, path
     if wanted == "auto":
-        raise ToolMissingError("no memcached load generator found: install libmemcached-tools (memcaslap), "
-                               "or put memtier_benchmark or mutilate on PATH")
+        raise ToolMissingError(
+            "no memcached load generator found: install libmemcached-tools (memcaslap), "
+            "or put memtier_benchmark or mutilate on PATH"
+        )
     progs, pkg = GENERATORS[wanted]
     raise ToolMissingError(f"generator={wanted}: {progs[0]} not found; install {pkg}")
 
@@ -89,8 +106,21 @@ def free_port() -> int:
 
 
 def server_argv(memcached: str, params: dict[str, Any], port: int, as_root: bool) -> list[str]:
-    argv = [memcached, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", str(params["threads"]),
-            "-m", str(params["memory_mb"]), "-c", str(params["max_connections"])]
+    argv = [
+        memcached,
+        "-l",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-U",
+        "0",
+        "-t",
+        str(params["threads"]),
+        "-m",
+        str(params["memory_mb"]),
+        "-c",
+        str(params["max_connections"]),
+    ]
     return argv + (["-u", "root"] if as_root else [])
 
 
@@ -105,46 +135,119 @@ def memcaslap_config(params: dict[str, Any]) -> str:
     return f"key\n{k} {k} 1\nvalue\n{v} {v} 1\ncmd\n0 {s:g}\n1 {1 - s:g}\n"
 
 
-def generator_argv(gen: str, prog: str, params: dict[str, Any], port: int, out_dir: Path,
-                   duration_s: int | None = None) -> list[str]:
+def generator_argv(
+    gen: str, prog: str, params: dict[str, Any], port: int, out_dir: Path, duration_s: int | None = None
+) -> list[str]:
     """The measured load command. memcaslap's -F file and memtier's JSON land in out_dir."""
     t = duration_s or params["duration_s"]
     threads, conns = params["gen_threads"], params["gen_connections"]
     if gen == "memtier":
         s, g = _ratio(params["set_ratio"])
-        return [prog, "--server=127.0.0.1", f"--port={port}", "--protocol=memcache_text",
-                f"--threads={threads}", f"--clients={conns}", f"--test-time={t}", f"--ratio={s}:{g}",
-                f"--data-size={params['value_size']}", "--key-minimum=1", f"--key-maximum={params['keys']}",
-                "--key-pattern=R:R", f"--pipeline={params['pipeline']}", "--print-percentiles=50,99,99.9",
-                "--hide-histogram", f"--json-out-file={out_dir / 'memtier.json'}"]
+        return [
+            prog,
+            "--server=127.0.0.1",
+            f"--port={port}",
+            "--protocol=memcache_text",
+            f"--threads={threads}",
+            f"--clients={conns}",
+            f"--test-time={t}",
+            f"--ratio={s}:{g}",
+            f"--data-size={params['value_size']}",
+            "--key-minimum=1",
+            f"--key-maximum={params['keys']}",
+            "--key-pattern=R:R",
+            f"--pipeline={params['pipeline']}",
+            "--print-percentiles=50,99,99.9",
+            "--hide-histogram",
+            f"--json-out-file={out_dir / 'memtier.json'}",
+            f"--hdr-file-prefix={out_dir / HDR_PREFIX}",
+        ]
     if gen == "mutilate":
-        argv = [prog, "-s", f"127.0.0.1:{port}", "--noload", "-T", str(threads), "-c", str(conns),
-                "-t", str(t), "-K", str(params["key_size"]), "-V", str(params["value_size"]),
-                "-r", str(params["keys"]), "-u", str(params["set_ratio"]), "-d", str(params["pipeline"])]
+        argv = [
+            prog,
+            "-s",
+            f"127.0.0.1:{port}",
+            "--noload",
+            "-T",
+            str(threads),
+            "-c",
+            str(conns),
+            "-t",
+            str(t),
+            "-K",
+            str(params["key_size"]),
+            "-V",
+            str(params["value_size"]),
+            "-r",
+            str(params["keys"]),
+            "-u",
+            str(params["set_ratio"]),
+            "-d",
+            str(params["pipeline"]),
+        ]
         if params.get("qps"):
-            argv += ["-q", str(params["qps"]), "-i", "exponential:1"]   # without -i, -q segfaults
+            argv += ["-q", str(params["qps"]), "-i", "exponential:1"]  # without -i, -q segfaults
         return argv
     cfg = out_dir / "memcaslap.cnf"
-    return [prog, "-s", f"127.0.0.1:{port}", "-T", str(threads), "-c", str(threads * conns),
-            "-t", f"{t}s", "-F", str(cfg), "-S", f"{t}s"]
+    return [
+        prog,
+        "-s",
+        f"127.0.0.1:{port}",
+        "-T",
+        str(threads),
+        "-c",
+        str(threads * conns),
+        "-t",
+        f"{t}s",
+        "-F",
+        str(cfg),
+        "-S",
+        f"{t}s",
+    ]
 
 
 def preload_argv(gen: str, prog: str, params: dict[str, Any], port: int) -> list[str] | None:
     """Write every key once; memcaslap sets its own keys before reading them, so it has no preload."""
     if gen == "memtier":
-        return [prog, "--server=127.0.0.1", f"--port={port}", "--protocol=memcache_text", "--threads=1",
-                f"--clients={max(1, min(8, params['gen_connections']))}", "--ratio=1:0", "--key-pattern=P:P",
-                "--requests=allkeys", "--key-minimum=1", f"--key-maximum={params['keys']}",
-                f"--data-size={params['value_size']}", "--hide-histogram"]
+        return [
+            prog,
+            "--server=127.0.0.1",
+            f"--port={port}",
+            "--protocol=memcache_text",
+            "--threads=1",
+            f"--clients={max(1, min(8, params['gen_connections']))}",
+            "--ratio=1:0",
+            "--key-pattern=P:P",
+            "--requests=allkeys",
+            "--key-minimum=1",
+            f"--key-maximum={params['keys']}",
+            f"--data-size={params['value_size']}",
+            "--hide-histogram",
+        ]
     if gen == "mutilate":
-        return [prog, "-s", f"127.0.0.1:{port}", "--loadonly", "-K", str(params["key_size"]),
-                "-V", str(params["value_size"]), "-r", str(params["keys"])]
+        return [
+            prog,
+            "-s",
+            f"127.0.0.1:{port}",
+            "--loadonly",
+            "-K",
+            str(params["key_size"]),
+            "-V",
+            str(params["value_size"]),
+            "-r",
+            str(params["keys"]),
+        ]
     return None
 
 
 def parse_output(gen: str, stdout: str, out_dir: Path):
+    """The generator's result; memtier's latencies from its full-resolution .hgrm when it wrote one."""
     if gen == "memtier":
-        return parse("memtier-json", (out_dir / "memtier.json").read_text())
+        report = parse("memtier-json", (out_dir / "memtier.json").read_text())
+        hgrm = out_dir / f"{HDR_PREFIX}_FULL_RUN_1.hgrm"
+        if hgrm.is_file():
+            return with_hdr(report, parse("memtier-hgrm", hgrm.read_text()))
+        return report
     if gen == "mutilate":
         return parse("mutilate", stdout)
     return parse("memaslap", stdout)
@@ -152,6 +255,7 @@ def parse_output(gen: str, stdout: str, out_dir: Path):
 
 def child_setup(cpus: list[int] | None) -> Callable[[], None]:
     """preexec_fn: die with benchctl (PDEATHSIG) and run on the given CPUs."""
+
     def fn() -> None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -160,6 +264,7 @@ def child_setup(cpus: list[int] | None) -> Callable[[], None]:
             pass
         if cpus:
             os.sched_setaffinity(0, cpus)
+
     return fn
 
 
@@ -206,18 +311,21 @@ class Memcached:
         req = [("memcached", "memcached")]
         if params.get("generator", "auto") != "auto":
             progs, pkg = GENERATORS[params["generator"]]
-            if not any(shutil.which(p) for p in progs):
+            if not any(find_program(p) for p in progs):
                 req.append((progs[0], pkg))
         return req
 
     def check(self, ctx: RunContext) -> list[str]:
-        pick_generator(ctx.params.get("generator", "auto"))   # ToolMissingError names the package
+        pick_generator(ctx.params.get("generator", "auto"))  # ToolMissingError names the package
         warnings = []
         p = ctx.params
-        if p.get("generator") in ("memcaslap",) or (p.get("generator") == "auto"
-                                                     and pick_generator("auto")[0] == "memcaslap"):
-            warnings.append("load generator memcaslap: latency only in power-of-two buckets; "
-                            "p99_latency_us is marked coarse (install memtier_benchmark for exact percentiles)")
+        if p.get("generator") in ("memcaslap",) or (
+            p.get("generator") == "auto" and pick_generator("auto")[0] == "memcaslap"
+        ):
+            warnings.append(
+                "load generator memcaslap: latency only in power-of-two buckets; "
+                "p99_latency_us is marked coarse (install memtier_benchmark for exact percentiles)"
+            )
         if p.get("qps") and pick_generator(p.get("generator", "auto"))[0] != "mutilate":
             warnings.append("qps is used by mutilate only; the chosen generator runs closed loop")
         return warnings
@@ -243,8 +351,15 @@ class Memcached:
             rid, env = ctx.ledger.add_process(argv)
             log = open(work / "memcached.log", "ab")
             try:
-                proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                        preexec_fn=child_setup(cpus["server_cpus"]), start_new_session=True)
+                proc = subprocess.Popen(
+                    argv,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    preexec_fn=child_setup(cpus["server_cpus"]),
+                    start_new_session=True,
+                )
             finally:
                 log.close()
             ctx.ledger.process_started(rid, proc.pid)
@@ -257,15 +372,24 @@ class Memcached:
                 self._stop_server(ctx)
                 if p["port"] or attempt == 4:
                     raise
-        info = {"generator": gen, "generator_path": prog, "latency_resolution": RESOLUTION[gen],
-                "server_argv": argv, "port": port, "cpus": cpus,
-                "generator_version": _version(gen, prog)}
+        info = {
+            "generator": gen,
+            "generator_path": prog,
+            "latency_resolution": RESOLUTION[gen],
+            "server_argv": argv,
+            "port": port,
+            "cpus": cpus,
+            "generator_version": _version(gen, prog),
+        }
         ctx.state["run_info"] = info
         ctx.state["note"] = {"generator": gen, "latency_resolution": RESOLUTION[gen], "pinned": cpus["pinned"]}
         if p.get("preload", True):
             pre = preload_argv(gen, prog, p, port)
-            info["preload"] = "all keys" if pre is not None else \
-                "none: memcaslap sets each key before it reads it (no separate preload mode)"
+            info["preload"] = (
+                "all keys"
+                if pre is not None
+                else "none: memcaslap sets each key before it reads it (no separate preload mode)"
+            )
             ctx.state["run_info"] = info
             if pre is not None:
                 rc, _, err = self._run(ctx, pre, work / "preload.out", iteration=None, role="preload")
@@ -292,15 +416,30 @@ class Memcached:
         self._stop_server(ctx)
 
     # -- running the generator -------------------------------------------------
-    def _run(self, ctx: RunContext, argv: list[str], out: Path, *, iteration: int | None, role: str,
-             gen_argv: list[str] | None = None) -> tuple[int, str, str]:
+    def _run(
+        self,
+        ctx: RunContext,
+        argv: list[str],
+        out: Path,
+        *,
+        iteration: int | None,
+        role: str,
+        gen_argv: list[str] | None = None,
+    ) -> tuple[int, str, str]:
         """Run one command to completion, output to files; the process dies with benchctl."""
         rid, env = ctx.ledger.add_process(argv)
         cpus = ctx.state["cpus"]["client_cpus"]
         with open(out, "wb") as fo, open(out.with_suffix(".stderr"), "wb") as fe:
             # own process group: stopping it stops perf AND the generator perf started
-            proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
-                                    preexec_fn=child_setup(cpus), start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=fo,
+                stderr=fe,
+                preexec_fn=child_setup(cpus),
+                start_new_session=True,
+            )
             ctx.ledger.process_started(rid, proc.pid)
             limit = self._time_limit(ctx.params)
             try:
@@ -309,8 +448,10 @@ class Memcached:
                 kill_group(proc)
                 ctx.ledger.removed(rid)
                 ctx.log_command(argv, rc=None, iteration=iteration, role=role, timed_out_s=limit)
-                raise RunFailed(f"{role}: {Path(argv[0]).name} did not finish within {limit:.0f} s "
-                                "(server not answering?); stopped it") from None
+                raise RunFailed(
+                    f"{role}: {Path(argv[0]).name} did not finish within {limit:.0f} s "
+                    "(server not answering?); stopped it"
+                ) from None
             except BaseException:
                 kill_group(proc)
                 ctx.ledger.removed(rid)
@@ -348,16 +489,17 @@ class Memcached:
             (out / "memcaslap.cnf").write_text(memcaslap_config(ctx.params))
         return generator_argv(gen, ctx.state["prog"], ctx.params, ctx.state["port"], out)
 
-    def measure(self, ctx: RunContext, iteration: int,
-                perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
+    def measure(self, ctx: RunContext, iteration: int, perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
         out = self._out_dir(ctx)
         gen_argv = self._gen_argv(ctx, out)
         argv = perf_wrap(gen_argv)
-        rc, stdout, err = self._run(ctx, argv, out / "generator.out", iteration=iteration, role="measure",
-                                    gen_argv=gen_argv)
+        rc, stdout, err = self._run(
+            ctx, argv, out / "generator.out", iteration=iteration, role="measure", gen_argv=gen_argv
+        )
         if rc != 0:
-            raise RunFailed(f"iteration {iteration}: {Path(gen_argv[0]).name} exited {rc}: "
-                            f"{(err or stdout).strip()[-200:]}")
+            raise RunFailed(
+                f"iteration {iteration}: {Path(gen_argv[0]).name} exited {rc}: {(err or stdout).strip()[-200:]}"
+            )
         try:
             res = parse_output(ctx.state["gen"], stdout, out)
         except (ParseError, OSError) as e:

@@ -87,9 +87,21 @@ def thp_mode(sys_root: Path = Path("/sys")) -> str | None:
 
 
 def probe_argv(binary: Path, p: dict[str, Any], arms: list[str]) -> list[str]:
-    argv = [str(binary), "--size", str(parse_size(p["size"])), "--reps", str(int(p["reps"])),
-            "--arms", ",".join(arms), "--kernels", str(p["kernels"]), "--chase-steps", str(int(p["chase_steps"])),
-            "--seed", str(int(p["seed"]))]
+    argv = [
+        str(binary),
+        "--size",
+        str(parse_size(p["size"])),
+        "--reps",
+        str(int(p["reps"])),
+        "--arms",
+        ",".join(arms),
+        "--kernels",
+        str(p["kernels"]),
+        "--chase-steps",
+        str(int(p["chase_steps"])),
+        "--seed",
+        str(int(p["seed"])),
+    ]
     if str(p.get("cpu", "none")) not in ("none", ""):
         argv += ["--cpu", str(int(p["cpu"]))]
     return argv
@@ -117,8 +129,10 @@ class TlbProbe:
         need = size * len(self._arms(p)) + size // 4096 * 24 + (256 << 20)
         avail = meminfo().get("MemAvailable", 0) * 1024
         if avail and need > avail:
-            raise ResourceError(f"tlb-probe with size={p['size']} needs about {need / 2**30:.1f} GiB (one buffer per "
-                                f"arm); MemAvailable is {avail / 2**30:.1f} GiB: use --set size=")
+            raise ResourceError(
+                f"tlb-probe with size={p['size']} needs about {need / 2**30:.1f} GiB (one buffer per "
+                f"arm); MemAvailable is {avail / 2**30:.1f} GiB: use --set size="
+            )
         if p.get("hugetlb") == "reserve" and os.geteuid() != 0:
             raise ResourceError("hugetlb=reserve changes vm.nr_hugepages and must run as root; use hugetlb=auto")
         return warnings
@@ -139,9 +153,14 @@ class TlbProbe:
             raise RunFailed(f"cc could not build the probe: {(proc.stderr or proc.stdout).strip()[-300:]}")
         version = proctree.run([cc or "cc", "--version"], timeout=10).stdout.splitlines()[:1]
         info: dict[str, Any] = {
-            "binary": str(binary.relative_to(ctx.run_dir)), "compiler": version[0] if version else "unknown",
-            "cflags": CFLAGS, "source_sha256": hashlib.sha256(SOURCE.read_bytes()).hexdigest(),
-            "caches": caches(), "thp_enabled": thp_mode(), "arms_requested": self._arms(p)}
+            "binary": str(binary.relative_to(ctx.run_dir)),
+            "compiler": version[0] if version else "unknown",
+            "cflags": CFLAGS,
+            "source_sha256": hashlib.sha256(SOURCE.read_bytes()).hexdigest(),
+            "caches": caches(),
+            "thp_enabled": thp_mode(),
+            "arms_requested": self._arms(p),
+        }
         if p.get("hugetlb") == "reserve":
             info["hugetlb_reserved"] = self._reserve(ctx, parse_size(p["size"]))
         ctx.state["binary"] = binary
@@ -158,8 +177,10 @@ class TlbProbe:
         ctx.ledger.set_knob(HUGEPAGES, str(want))
         got = int(HUGEPAGES.read_text().strip() or 0)
         if got < want:
-            ctx.warn(f"hugetlb=reserve: asked for {want} huge pages, the kernel gave {got} "
-                     "(memory too fragmented); the hugetlb arm may be unavailable")
+            ctx.warn(
+                f"hugetlb=reserve: asked for {want} huge pages, the kernel gave {got} "
+                "(memory too fragmented); the hugetlb arm may be unavailable"
+            )
         return got - current
 
     def _run(self, ctx: RunContext, reps: int | None = None) -> tuple[list[str], subprocess.CompletedProcess]:
@@ -183,8 +204,7 @@ class TlbProbe:
     def warmup(self, ctx: RunContext, index: int) -> None:
         self._run(ctx, reps=1)
 
-    def measure(self, ctx: RunContext, iteration: int,
-                perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
+    def measure(self, ctx: RunContext, iteration: int, perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
         from benchctl.parsers.tlbprobe import parse
 
         argv, proc = self._run(ctx)
@@ -195,11 +215,10 @@ class TlbProbe:
         for w in res.warnings:
             ctx.warn(f"tlb-probe: {w}")
         arms = {k: {kk: vv for kk, vv in a.items() if kk != "reason"} for k, a in res.info["arms"].items()}
-        return IterationResult(measurements=res.measurements, raw={OUTPUT: proc.stdout}, argv=argv,
-                               note={"arms": arms})
+        return IterationResult(measurements=res.measurements, raw={OUTPUT: proc.stdout}, argv=argv, note={"arms": arms})
 
     def teardown(self, ctx: RunContext) -> None:
-        pass   # buffers die with the probe process; a reserved nr_hugepages is restored by the ledger
+        pass  # buffers die with the probe process; a reserved nr_hugepages is restored by the ledger
 
 
 DRIVER = TlbProbe()
