@@ -43,3 +43,25 @@ def test_input_and_exit_code() -> None:
     p = proctree.run(["sh", "-c", "cat; exit 3"], input="abc")
     assert (p.returncode, p.stdout) == (3, "abc")
     assert os.getpgrp() != 0
+
+
+def test_kill_group_lets_the_group_clean_up_then_kills_what_ignores_sigterm(tmp_path: Path) -> None:
+    """The memcached driver and the campaign runner stop their children with this: SIGTERM first (a
+    generator or ansible-playbook may clean up within the grace period), SIGKILL for the rest."""
+    cleaned, pidfile = tmp_path / "cleaned", tmp_path / "pid"
+    script = (
+        f"(trap '' TERM; sleep 300) & echo $! > {pidfile}; "
+        f"trap 'echo bye > {cleaned}; exit 0' TERM; while :; do sleep 0.05; done"
+    )
+    proc = subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pidfile.is_file() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proctree.kill_group(proc, grace_s=1.0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert cleaned.read_text() == "bye\n", "SIGTERM first: the leader's trap ran"
+    assert _gone(int(pidfile.read_text())), "the member that ignores SIGTERM was killed"

@@ -26,10 +26,12 @@ from typing import Any
 from benchctl.campaign.inventory import CONFIG_FILE, INVENTORY_FILE, ansible_program
 from benchctl.errors import ResourceError
 from benchctl.results.fsutil import atomic_write_json, atomic_write_text
+from benchctl.run.proctree import kill_group
 
 PLAYBOOK_FILE = "campaign.yml"
 PLAYBOOK_FORMAT = "benchctl-campaign-playbook/1"
 ROUND_SLACK_S = 300  # ansible-playbook start-up, packing and fetching, on top of the plan's timeouts
+ANSIBLE_GRACE_S = 5.0  # SIGTERM lets ansible-playbook stop its workers and close ssh before SIGKILL
 
 
 def text() -> str:
@@ -176,21 +178,10 @@ def play_round(
         try:
             rc = proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc, grace_s=ANSIBLE_GRACE_S)
             log.write(f"\n# benchctl: round deadline of {deadline:.0f} s passed; killed ansible-playbook\n")
             rc = -9
         except BaseException:
-            _kill_group(proc)
+            kill_group(proc, grace_s=ANSIBLE_GRACE_S)
             raise
     return rc, log_path.read_text(errors="replace")
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)

@@ -20,11 +20,16 @@ from benchctl.run.processes import group_alive
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = 2.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left; reap the leader."""
+    """SIGTERM the process group led by proc, then SIGKILL what is left; reap the leader.
+
+    The group, not only the leader: perf's child (the measured tool) and
+    ansible-playbook's ssh processes are members and must not outlive it.
+    grace_s is how long a clean exit may take before SIGKILL.
+    """
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):  # gone, or a member we may not signal
             break
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

@@ -36,6 +36,7 @@ from benchctl.parsers import ParseError, parse
 from benchctl.parsers.memtier import with_hdr
 from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.run.processes import proc_start_time, terminate_process
+from benchctl.run.proctree import kill_group
 from benchctl.run.specs import parse_cpus
 
 # generator name -> (programs on PATH in order of preference, Debian package / where to get it)
@@ -53,6 +54,7 @@ RESOLUTION = {"memtier": "hdr-2sig", "mutilate": "log-bins-10pct", "memcaslap": 
 HDR_PREFIX = "memtier"  # --hdr-file-prefix in the iteration folder: memtier_FULL_RUN_1.hgrm / .txt
 PIN_MIN_CPUS = 4
 PR_SET_PDEATHSIG = 1
+GENERATOR_GRACE_S = 1.0  # a generator (and perf) stopped on a deadline or Ctrl-C gets 1 s, then SIGKILL
 
 
 def find_program(prog: str) -> str | None:
@@ -268,24 +270,6 @@ def child_setup(cpus: list[int] | None) -> Callable[[], None]:
     return fn
 
 
-def kill_group(proc: subprocess.Popen, grace_s: float = 1.0) -> None:
-    """SIGTERM the process group led by proc, then SIGKILL what is left of it."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            break
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            continue
-        try:  # the leader is gone; members may linger (perf's child)
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-
-
 def _wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -445,7 +429,7 @@ class Memcached:
             try:
                 rc = proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
-                kill_group(proc)
+                kill_group(proc, grace_s=GENERATOR_GRACE_S)
                 ctx.ledger.removed(rid)
                 ctx.log_command(argv, rc=None, iteration=iteration, role=role, timed_out_s=limit)
                 raise RunFailed(
@@ -453,7 +437,7 @@ class Memcached:
                     "(server not answering?); stopped it"
                 ) from None
             except BaseException:
-                kill_group(proc)
+                kill_group(proc, grace_s=GENERATOR_GRACE_S)
                 ctx.ledger.removed(rid)
                 raise
         ctx.ledger.removed(rid)
