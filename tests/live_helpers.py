@@ -21,7 +21,7 @@ REQUIRED_TOOLS = {t for t in os.environ.get("BENCHCTL_REQUIRE_TOOLS", "").split(
 
 def _find(prog: str) -> str | None:
     """Where benchctl's memcached driver finds prog: PATH, then this environment's bin folder."""
-    from benchctl.run.drivers.memcached import find_program
+    from benchctl.run.drivers.memcached.loadgen import find_program
 
     return find_program(prog)
 

@@ -12,7 +12,8 @@ import pytest
 
 from benchctl.errors import InputError, ToolMissingError
 from benchctl.parsers import parse
-from benchctl.run.drivers.memcached import cpu_plan, generator_argv, parse_output, pick_generator, preload_argv
+from benchctl.run.drivers.memcached.children import cpu_plan
+from benchctl.run.drivers.memcached.loadgen import generator_argv, parse_output, pick_generator, preload_argv
 from benchctl.run.specs import load_workload
 from tests.live_helpers import benchctl, live_processes_of, memcached_token_processes, needs_memcached, needs_memtier
 

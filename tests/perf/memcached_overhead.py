@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from driven_run import Alternating, driven_run, recorded  # noqa: E402  (tests/perf is on sys.path as a script)
 
-from benchctl.run.drivers.memcached import parse_output  # noqa: E402
+from benchctl.run.drivers.memcached.loadgen import parse_output  # noqa: E402
 
 THRESHOLD = 0.97
 
