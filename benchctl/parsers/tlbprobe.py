@@ -86,49 +86,74 @@ def parse(text: str) -> ParseResult:
             name = f.get("name", "")
             if name not in ARMS:
                 raise ParseError(f"line {n}: unknown arm {name!r}")
-            a: dict[str, Any] = {"status": f.get("status", "")}
-            if a["status"] == "ok":
-                a.update(
-                    bytes=_int(f, "bytes", n),
-                    anon_huge_kb=_int(f, "anon_huge_kb", n),
-                    kernel_page_kb=_int(f, "kernel_page_kb", n),
-                )
-            else:
-                a["reason"] = f.get("reason", f.get("_", ""))
-            arms[name] = a
+            arms[name] = _arm(f, n)
         elif kind == "counter":
             counters[f.get("name", "?")] = rest.split("status=", 1)[1].strip() if "status=" in rest else ""
         elif kind == "sample":
-            s: dict[str, Any] = {
-                "rep": _int(f, "rep", n),
-                "pos": _int(f, "pos", n),
-                "arm": f.get("arm"),
-                "kernel": f.get("kernel"),
-                "ops": _int(f, "ops", n),
-                "ns": to_float(f.get("ns", ""), f"ns on line {n}"),
-            }
-            if s["arm"] not in arms or arms[s["arm"]]["status"] != "ok":
-                raise ParseError(f"line {n}: sample for arm {s['arm']!r} that was not set up")
-            if s["kernel"] not in KERNELS:
-                raise ParseError(f"line {n}: unknown kernel {s['kernel']!r}")
-            if s["ops"] <= 0 or s["ns"] <= 0:
-                raise ParseError(f"line {n}: a sample needs positive ops and ns")
-            s["ns_per_op"] = s["ns"] / s["ops"]
-            s["counters"] = {
-                k: to_float(v, f"{k} on line {n}")
-                for k, v in f.items()
-                if k not in ("rep", "pos", "arm", "kernel", "ops", "ns", "ns_per_op")
-            }
-            samples.append(s)
-        elif kind == "pin" or kind == "warning":
-            if kind == "warning":
-                warnings.append(" ".join(f"{k}: {v}" for k, v in f.items()))
-            else:
-                config["pinned_cpu"] = f.get("cpu")
+            samples.append(_sample(f, n, arms))
+        elif kind == "warning":
+            warnings.append(" ".join(f"{k}: {v}" for k, v in f.items()))
+        elif kind == "pin":
+            config["pinned_cpu"] = f.get("cpu")
         elif kind == "done":
             done = True
         else:
             raise ParseError(f"line {n}: unknown record {kind!r}")
+    warnings += _caveats(arms, counters, done)  # before the measurements: it marks degraded arms
+    if not samples:
+        raise ParseError("tlb-probe output has no samples")
+    return ParseResult(
+        measurements=measurements(samples, arms),
+        info={"config": config, "arms": arms, "counters": counters, "samples": samples, "complete": done},
+        warnings=warnings,
+    )
+
+
+def _arm(f: dict[str, str], n: int) -> dict[str, Any]:
+    """An `arm` record: its buffer and page sizes when it was set up, else why not."""
+    a: dict[str, Any] = {"status": f.get("status", "")}
+    if a["status"] == "ok":
+        a.update(
+            bytes=_int(f, "bytes", n),
+            anon_huge_kb=_int(f, "anon_huge_kb", n),
+            kernel_page_kb=_int(f, "kernel_page_kb", n),
+        )
+    else:
+        a["reason"] = f.get("reason", f.get("_", ""))
+    return a
+
+
+def _sample(f: dict[str, str], n: int, arms: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A `sample` record, checked against the arms set up before it; extra keys are PMU counters."""
+    s: dict[str, Any] = {
+        "rep": _int(f, "rep", n),
+        "pos": _int(f, "pos", n),
+        "arm": f.get("arm"),
+        "kernel": f.get("kernel"),
+        "ops": _int(f, "ops", n),
+        "ns": to_float(f.get("ns", ""), f"ns on line {n}"),
+    }
+    if s["arm"] not in arms or arms[s["arm"]]["status"] != "ok":
+        raise ParseError(f"line {n}: sample for arm {s['arm']!r} that was not set up")
+    if s["kernel"] not in KERNELS:
+        raise ParseError(f"line {n}: unknown kernel {s['kernel']!r}")
+    if s["ops"] <= 0 or s["ns"] <= 0:
+        raise ParseError(f"line {n}: a sample needs positive ops and ns")
+    s["ns_per_op"] = s["ns"] / s["ops"]
+    s["counters"] = {
+        k: to_float(v, f"{k} on line {n}")
+        for k, v in f.items()
+        if k not in ("rep", "pos", "arm", "kernel", "ops", "ns", "ns_per_op")
+    }
+    return s
+
+
+def _caveats(arms: dict[str, dict[str, Any]], counters: dict[str, str], done: bool) -> list[str]:
+    """What limits the run's results: an early stop, missing or degraded arms, missing counters.
+
+    Marks a THP arm with too little of its buffer in huge pages as degraded (not a huge-page arm).
+    """
+    warnings = []
     if not done:
         warnings.append(
             "tlb-probe output has no 'done' line: the probe stopped early; only the repetitions printed are used"
@@ -148,14 +173,7 @@ def parse(text: str) -> ParseResult:
         warnings.append(
             f"PMU counters not available here ({', '.join(unsupported)}: {counters[unsupported[0]]}); times only"
         )
-    if not samples:
-        raise ParseError("tlb-probe output has no samples")
-    res = ParseResult(
-        measurements=measurements(samples, arms),
-        info={"config": config, "arms": arms, "counters": counters, "samples": samples, "complete": done},
-        warnings=warnings,
-    )
-    return res
+    return warnings
 
 
 def paired_penalties(samples: list[dict[str, Any]], kernel: str, arm: str) -> list[float]:
