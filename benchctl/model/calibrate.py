@@ -39,6 +39,7 @@ import numpy as np
 
 from benchctl.errors import InputError
 from benchctl.model.targets import model_kind
+from benchctl.parsers.tlbprobe import KERNELS, paired_penalties, parse
 from benchctl.results.store import RunFolder
 
 FORMAT = "benchctl-calibration/1"
@@ -73,8 +74,6 @@ def _estimate(per_replicate: list[float]) -> dict[str, Any]:
 
 # -- tlb-probe runs ------------------------------------------------------------------------------------------
 def _probe_iterations(folder: RunFolder) -> list[dict[str, Any]]:
-    from benchctl.parsers.tlbprobe import parse
-
     out = []
     for d in sorted((folder.path / "raw").glob("iter-*")):
         f = d / PROBE_FILE
@@ -88,6 +87,58 @@ def _probe_iterations(folder: RunFolder) -> list[dict[str, Any]]:
 
 def probe_summary(runs: list[Path]) -> dict[str, Any]:
     """Per-observable estimates with standard errors from tlb-probe run folders."""
+    seen = _read_probe_runs(runs)
+    iterations, warnings = seen["iterations"], seen["warnings"]
+    if len(seen["cpus"]) > 1:
+        raise InputError(
+            "tlb-probe runs from different CPUs: calibrate one CPU at a time "
+            f"({'; '.join(c[0] for c in sorted(seen['cpus'], key=str))})"
+        )
+    ((cpu_model, midr, arch),) = seen["cpus"]
+    huge = _huge_arm(iterations)
+    if huge is None:
+        raise InputError(
+            "the arms do not differ: no huge-page arm ran (THP unavailable or degraded, no "
+            "hugetlb pages); nothing to calibrate. Enable THP (madvise) or reserve huge pages"
+        )
+    obs = _observations(iterations, huge)
+    chase = obs.get("chase_penalty_ns")
+    if chase is None:
+        raise InputError("the probe ran no chase kernel: its walk penalty is what calibration needs")
+    lo, hi = chase["ci95"]
+    if chase["n"] < 2 or lo <= 0.0 <= hi:
+        raise InputError(
+            f"the arms do not differ: chase penalty {chase['mean']:+.1f} ns, 95 % interval "
+            f"[{lo:+.1f}, {hi:+.1f}] ns includes zero (n={chase['n']}); refusing to calibrate. "
+            "Run more iterations, or a buffer larger than the TLB reach"
+        )
+    for name, o in obs.items():
+        if name.endswith("penalty_ns") and name != "chase_penalty_ns" and o["ci95"][0] <= 0.0 <= o["ci95"][1]:
+            warnings.append(
+                f"{name.replace('_ns', '')}: 95 % interval includes zero "
+                f"({o['mean']:+.1f} +- {o['se']:.1f} ns): no penalty resolved on this CPU"
+            )
+    return {
+        "format": FORMAT,
+        "simulated": False,
+        "source": "tlb-probe",
+        "runs": [str(p) for p in runs],
+        "hosts": sorted(h for h in seen["hosts"] if h),
+        "cpu_model": cpu_model,
+        "midr": midr,
+        "arch": arch,
+        "huge_arm": huge,
+        "iterations": len(iterations),
+        "config": seen["config"],
+        "caches": seen["caches"],
+        "counters": iterations[0].get("counters", {}),
+        "observations": obs,
+        "warnings": warnings,
+    }
+
+
+def _read_probe_runs(runs: list[Path]) -> dict[str, Any]:
+    """Every probe iteration of the runs, with the hosts and CPUs they ran on and the probe's setup."""
     iterations: list[dict[str, Any]] = []
     hosts, cpus, warnings = set(), set(), []
     caches: dict[str, Any] = {}
@@ -110,28 +161,25 @@ def probe_summary(runs: list[Path]) -> dict[str, Any]:
         caches = caches or info.get("caches") or {}
         config = config or its[0].get("config", {})
         warnings += [w for w in m.get("warnings", []) if w.startswith("tlb-probe:") and w not in warnings]
-    if len(cpus) > 1:
-        raise InputError(
-            "tlb-probe runs from different CPUs: calibrate one CPU at a time "
-            f"({'; '.join(c[0] for c in sorted(cpus, key=str))})"
-        )
-    ((cpu_model, midr, arch),) = cpus
-    huge = _huge_arm(iterations)
-    if huge is None:
-        raise InputError(
-            "the arms do not differ: no huge-page arm ran (THP unavailable or degraded, no "
-            "hugetlb pages); nothing to calibrate. Enable THP (madvise) or reserve huge pages"
-        )
+    return {
+        "iterations": iterations,
+        "hosts": hosts,
+        "cpus": cpus,
+        "caches": caches,
+        "config": config,
+        "warnings": warnings,
+    }
+
+
+def _observations(iterations: list[dict[str, Any]], huge: str) -> dict[str, dict[str, Any]]:
+    """Per kernel: the 4 KiB penalty against the huge-page arm (paired within a repetition) and the
+    huge-page time, as estimates over iterations (the replicates), or over one iteration's repetitions."""
     obs: dict[str, dict[str, Any]] = {}
-    for kernel in ("chase", "seqcopy", "randcopy"):
+    for kernel in KERNELS:
         pen, base = [], []
         for it in iterations:
-            rows = [s for s in it["samples"] if s["kernel"] == kernel]
-            by_rep: dict[int, dict[str, float]] = defaultdict(dict)
-            for s in rows:
-                by_rep[s["rep"]][s["arm"]] = s["ns_per_op"]
-            d = [r["4k"] - r[huge] for r in by_rep.values() if "4k" in r and huge in r]
-            h = [r[huge] for r in by_rep.values() if huge in r]
+            d = paired_penalties(it["samples"], kernel, huge)
+            h = [s["ns_per_op"] for s in it["samples"] if s["kernel"] == kernel and s["arm"] == huge]
             if d:
                 pen.append(d)
                 base.append(h)
@@ -144,40 +192,7 @@ def probe_summary(runs: list[Path]) -> dict[str, Any]:
             obs[f"{kernel}_penalty_ns"] = _estimate(pen[0])
             obs[f"{kernel}_huge_ns"] = _estimate(base[0])
             obs[f"{kernel}_penalty_ns"]["note"] = "one iteration: repetitions share one allocation"
-    chase = obs.get("chase_penalty_ns")
-    if chase is None:
-        raise InputError("the probe ran no chase kernel: its walk penalty is what calibration needs")
-    lo, hi = chase["ci95"]
-    if chase["n"] < 2 or lo <= 0.0 <= hi:
-        raise InputError(
-            f"the arms do not differ: chase penalty {chase['mean']:+.1f} ns, 95 % interval "
-            f"[{lo:+.1f}, {hi:+.1f}] ns includes zero (n={chase['n']}); refusing to calibrate. "
-            "Run more iterations, or a buffer larger than the TLB reach"
-        )
-    for name, o in obs.items():
-        if name.endswith("penalty_ns") and name != "chase_penalty_ns" and o["ci95"][0] <= 0.0 <= o["ci95"][1]:
-            warnings.append(
-                f"{name.replace('_ns', '')}: 95 % interval includes zero "
-                f"({o['mean']:+.1f} +- {o['se']:.1f} ns): no penalty resolved on this CPU"
-            )
-    counters = iterations[0].get("counters", {})
-    return {
-        "format": FORMAT,
-        "simulated": False,
-        "source": "tlb-probe",
-        "runs": [str(p) for p in runs],
-        "hosts": sorted(h for h in hosts if h),
-        "cpu_model": cpu_model,
-        "midr": midr,
-        "arch": arch,
-        "huge_arm": huge,
-        "iterations": len(iterations),
-        "config": config,
-        "caches": caches,
-        "counters": counters,
-        "observations": obs,
-        "warnings": warnings,
-    }
+    return obs
 
 
 def _huge_arm(iterations: list[dict[str, Any]]) -> str | None:
