@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import UsageError
-from benchctl.model.predict import markdown_table, predict
+from benchctl.model.predict import predict
+from benchctl.model.render import markdown_table
 
 CLAIM_IDS = {
     "boot-memory",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchctl.errors import InputError, UsageError
-from benchctl.model.predict import derived_mapping
+from benchctl.model.arms import derived_mapping
 from benchctl.model.profiles import Figure, apply_overrides, cpu_names, load_cpu, load_machine, load_workloads
 from benchctl.model.targets import load_claims, model_kind
 

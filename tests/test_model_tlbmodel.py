@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchctl.model import costmodel
-from benchctl.model.predict import Model
+from benchctl.model.arms import Model
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.simulate import nominal
 from benchctl.model.tlbsim import TLBLevel, simulate_reference

@@ -370,6 +370,35 @@ def boot_memory(
     )
 
 
+def boot_memory_report(
+    installed: int,
+    granule: int,
+    *,
+    unmapped: int = 0,
+    unmapped_range: tuple[int, int] | None = None,
+    kernel_image: int = 0,
+    kfence_pool: int = 0,
+    perm_changes: int = 0,
+    source: str = "",
+    notes: list[str] | None = None,
+) -> dict:
+    """What `model pagetables` reports: compare() of the mapped RAM, boot_memory(), where the RAM figure
+    came from, and the MemTotal change over an assumed range of unmapped memory (least, most)."""
+    kimg, kf = kernel_image, kfence_pool
+    bm = boot_memory(
+        installed, granule, unmapped=unmapped, kernel_image=kimg, kfence_pool=kf, perm_changes=perm_changes
+    )
+    r = compare(bm.mapped, granule, kernel_image=kimg, kfence_pool=kf, perm_changes=perm_changes)
+    r.update(
+        installed_bytes=installed, unmapped_bytes=unmapped, source=source, notes=notes or [], boot_memory=bm.to_json()
+    )
+    if unmapped_range:
+        lo = boot_memory(installed, granule, unmapped=unmapped_range[1], kernel_image=kimg, kfence_pool=kf)
+        hi = boot_memory(installed, granule, unmapped=unmapped_range[0], kernel_image=kimg, kfence_pool=kf)
+        r["mem_total_change_range_bytes"] = [lo.mem_total_change, hi.mem_total_change]
+    return r
+
+
 def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
     """(mapped RAM bytes, granule bytes) from a `benchctl env --json` fingerprint.
 
