@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from pathlib import Path
 
@@ -36,14 +37,56 @@ def format_option(
     help: str = "text for people (<= 72 columns), json for programs (docs/result-format.md).",
     json_alias: bool = False,
 ):
-    """--format, the one convention for output formats (json_alias: the old --json flag, hidden)."""
+    """--format, the one convention for output formats; the command gets it as `fmt`.
+
+    json_alias keeps the old --json flag working, hidden: it means --format json.
+    """
+
+    option = click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help=help)
 
     def deco(f):
         if json_alias:
-            f = click.option("--json", "as_json", is_flag=True, hidden=True)(f)
+
+            @functools.wraps(f)
+            def folded(*args, as_json: bool = False, **kwargs):
+                if as_json:
+                    kwargs["fmt"] = "json"
+                return f(*args, **kwargs)
+
+            return option(click.option("--json", "as_json", is_flag=True, hidden=True)(folded))
+        return option(f)
+
+    return deco
+
+
+def out_option(
+    help: str,
+    *,
+    dest: str = "out",
+    required: bool = False,
+    type: click.ParamType | None = None,
+    metavar: str | None = None,
+):
+    """-o/--out, the one convention for where output goes; the command gets it as `dest`.
+
+    The old --output spelling still works, hidden. A required -o is checked
+    here, after both spellings are known (click would refuse `--output DIR`).
+    """
+
+    def deco(f):
+        @functools.wraps(f)
+        def folded(*args, **kwargs):
+            alias = kwargs.pop(f"{dest}_alias", None)
+            if kwargs.get(dest) is None:
+                kwargs[dest] = alias
+            if required and kwargs[dest] is None:
+                raise click.UsageError("Missing option '-o' / '--out'.", ctx=click.get_current_context(silent=True))
+            return f(*args, **kwargs)
+
+        aliased = click.option("--output", f"{dest}_alias", type=type, metavar=metavar, hidden=True)(folded)
         return click.option(
-            "--format", "fmt", type=click.Choice(choices), default=default, show_default=True, help=help
-        )(f)
+            "-o", "--out", dest, type=type, metavar=metavar, help=help + ("  [required]" if required else "")
+        )(aliased)
 
     return deco
 

@@ -20,7 +20,7 @@ from benchctl.commands.common import format_option
     metavar="DIR",
     help="Read a recorded tree (DIR/proc, DIR/sys, DIR/boot, DIR/dmesg.txt) instead of this system.",
 )
-def command(fmt: str, as_json: bool, root: Path) -> None:
+def command(fmt: str, root: Path) -> None:
     """Fingerprint the host and running kernel; say which arm this boot is.
 
     Every value names its source; what could not be read is null with a reason.
@@ -29,7 +29,7 @@ def command(fmt: str, as_json: bool, root: Path) -> None:
     from benchctl.env.fingerprint import collect, summary
 
     fp = collect(root)
-    if as_json or fmt == "json":
+    if fmt == "json":
         click.echo(json.dumps(fp, indent=2))
     else:
         click.echo(summary(fp))

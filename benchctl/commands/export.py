@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from benchctl.commands.common import format_option
+from benchctl.commands.common import format_option, out_option
 
 FORMATS = ("csv", "json", "pyperf", "benchstat")
 
@@ -21,15 +21,12 @@ FORMATS = ("csv", "json", "pyperf", "benchstat")
     "csv/json: the tidy table; pyperf: one pyperf JSON per arm (needs -o DIR); benchstat: Go benchmark "
     "format with arm:/host:/boot: lines.",
 )
-@click.option(
-    "-o",
-    "--out",
-    "output",
+@out_option(
+    "Write here (atomically) instead of standard output; a folder for --format pyperf.",
+    dest="output",
     type=click.Path(path_type=Path),
-    help="Write here (atomically) instead of standard output; a folder for --format pyperf.",
 )
-@click.option("--output", "output_alias", type=click.Path(path_type=Path), hidden=True)
-def command(dirs: tuple[Path, ...], fmt: str, output: Path | None, output_alias: Path | None) -> None:
+def command(dirs: tuple[Path, ...], fmt: str, output: Path | None) -> None:
     """Write run folders (or folders holding them) as a tidy table:
     arm, host, boot, run, workload, iteration, metric, value, unit (+ t, simulated, note),
     or for other tools (pyperf compare_to, benchstat -col arm).
@@ -38,7 +35,6 @@ def command(dirs: tuple[Path, ...], fmt: str, output: Path | None, output_alias:
     from benchctl.errors import UsageError
     from benchctl.results.loader import load_runs
 
-    output = output or output_alias
     if fmt == "pyperf" and output is None:
         raise UsageError("--format pyperf writes one file per arm: give -o DIR")
     tidy = load_runs(dirs)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from benchctl.commands.common import out_option
 from benchctl.errors import UsageError
 
 TOOLS = ("memtier", "mutilate", "memaslap", "memcaslap", "perf", "fio", "xfs_io")
@@ -67,14 +68,11 @@ def _workload(tool: str, setup: dict[str, str]) -> str:
 @click.command(name="import")
 @click.argument("args", nargs=-1, required=True, metavar="[TOOL] FILE...")
 @click.option("--arm", required=True, help="Arm label of the kernel these outputs were measured on.")
-@click.option(
-    "-o",
-    "--out",
-    "output",
+@out_option(
+    "Results root (default ./results): the folder goes to DIR/<host>/<run-id>/.",
+    dest="output",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Results root (default ./results): the folder goes to DIR/<host>/<run-id>/.",
 )
-@click.option("--output", "output_alias", type=click.Path(file_okay=False, path_type=Path), hidden=True)
 @click.option("--workload", help="Workload name for the records (default: from what was measured).")
 @click.option("--host", default="unknown", show_default=True, help="Host the outputs came from.")
 @click.option("--boot", help="Boot id of that host's run (default: a new id per import = one boot).")
@@ -90,7 +88,6 @@ def command(
     args: tuple[str, ...],
     arm: str,
     output: Path | None,
-    output_alias: Path | None,
     workload: str | None,
     host: str,
     boot: str | None,
@@ -107,7 +104,6 @@ def command(
     from benchctl.results.measured import apply_sets, caveats, describe
     from benchctl.run.specs import parse_overrides
 
-    output = output or output_alias
     tool, files = _split(args)
     tool = ALIASES.get(tool, tool) if tool else _tool_of(files)
     user = parse_overrides(sets)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from benchctl.commands.common import out_option
 from benchctl.errors import UsageError
 
 
@@ -50,14 +51,11 @@ class RunCommand(click.Command):
 @click.option("--iterations", type=click.IntRange(1), help="Measured iterations (default: the preset's).")
 @click.option("--warmup", type=click.IntRange(0), help="Unrecorded warm-up passes (default: the preset's).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a workload parameter.")
-@click.option(
-    "-o",
-    "--out",
-    "output",
+@out_option(
+    "Results root (default ./results): runs go to DIR/<host>/<run-id>/.",
+    dest="output",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Results root (default ./results): runs go to DIR/<host>/<run-id>/.",
 )
-@click.option("--output", "output_alias", type=click.Path(file_okay=False, path_type=Path), hidden=True)
 @click.option(
     "--resume",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -81,7 +79,6 @@ def command(
     warmup: int | None,
     sets: tuple[str, ...],
     output: Path | None,
-    output_alias: Path | None,
     resume: Path | None,
     suite: str | None,
     no_perf: bool,
@@ -96,7 +93,6 @@ def command(
     from benchctl.run import engine
     from benchctl.run.specs import parse_overrides
 
-    output = output or output_alias
     opts = engine.RunOptions(
         arm=arm or "",
         preset=preset,

@@ -31,7 +31,7 @@ def _driver_limits(w) -> list[str]:
 
 @click.command(name="workloads")
 @format_option(json_alias=True)
-def command(fmt: str, as_json: bool) -> None:
+def command(fmt: str) -> None:
     """List workloads, their presets and what each needs (and whether this host has it)."""
     from benchctl.errors import InputError
     from benchctl.run.specs import list_workload_names, load_workload, workloads_dir
@@ -67,7 +67,7 @@ def command(fmt: str, as_json: bool) -> None:
                 "missing_here": missing,
             }
         )
-    if as_json or fmt == "json":
+    if fmt == "json":
         import json
 
         click.echo(json.dumps(rows, indent=2))
