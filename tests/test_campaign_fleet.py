@@ -99,7 +99,7 @@ def one_error_line(r: subprocess.CompletedProcess) -> str:
 
 
 def status(fleet: Fleet, folder: Path) -> dict:
-    r = bc(fleet, "campaign", "status", str(folder), "--json")
+    r = bc(fleet, "campaign", "status", str(folder), "--format", "json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 

@@ -51,7 +51,7 @@ def live_directmap() -> dict[str, int]:
 @X86
 @pytest.mark.live
 def test_live_json_on_this_machine() -> None:
-    r = run("--json")
+    r = run("--format", "json")
     assert r.returncode == 0, r.stderr
     fp = json.loads(r.stdout)
     assert fp["format"] == FORMAT and fp["root"] == "/"
@@ -220,7 +220,7 @@ def test_text_and_json_for_a_recorded_tree() -> None:
         "arm: block-mapped linear map (ptdump), no BBML2_NOABORT (Neoverse N1 r4p1), rodata=noalias"
     )
     assert max(len(line) for line in r.stdout.splitlines()) <= 72
-    fp = json.loads(run("--root", str(tree), "--json").stdout)
+    fp = json.loads(run("--root", str(tree), "--format", "json").stdout)
     assert fp["linear_map"]["bytes"]["CONT_PMD"] == 2080374784
 
 
@@ -249,7 +249,7 @@ def test_non_arm64_host_says_the_question_does_not_apply(tmp_path: Path) -> None
     """This x86 VM is not 'arm: block-mapped linear map': the linear-map question is arm64's (issue 13)."""
     r = run()
     assert r.returncode == 0, r.stderr
-    if json.loads(run("--json").stdout)["host"]["arch"] == "aarch64":
+    if json.loads(run("--format", "json").stdout)["host"]["arch"] == "aarch64":
         pytest.skip("this host is arm64")
     assert r.stdout.startswith("arm: does not apply (")
     assert max(len(line) for line in r.stdout.splitlines()) <= 72

@@ -41,7 +41,7 @@ def test_model_help_imports_nothing_heavy():
 
 
 def test_pagetables_json():
-    r = run("pagetables", "--ram", "256GiB", "--unmapped", "0", "--json")
+    r = run("pagetables", "--ram", "256GiB", "--unmapped", "0", "--format", "json")
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout)
     assert j["pte_arm_bytes"] == (1 + 256 + 131072) * 4096 and j["block_arm_bytes"] == 4096
@@ -77,7 +77,7 @@ def test_pagetables_from_env(tmp_path):
             }
         )
     )
-    j = json.loads(run("pagetables", "--from-env", str(f), "--json").stdout)
+    j = json.loads(run("pagetables", "--from-env", str(f), "--format", "json").stdout)
     assert j["granule_bytes"] == 65536 and abs(j["ram_bytes"] - (16 << 30)) < (64 << 20)
 
 
@@ -110,7 +110,7 @@ def test_input_errors(tmp_path):
 
 
 def test_predict_json_negative_control():
-    r = run("predict", "--cpu", "neoverse-n1", "--workload", "memcached", "--draws", "200", "--json")
+    r = run("predict", "--cpu", "neoverse-n1", "--workload", "memcached", "--draws", "200", "--format", "json")
     assert r.returncode == 0, r.stderr
     j = json.loads(r.stdout)
     assert j["simulated"] is True and j["predictions"]
@@ -146,6 +146,7 @@ def test_every_text_output_fits_72_columns(tmp_path):
 
 
 def test_simulate_ends_with_the_next_command_including_claims(tmp_path):
+    # --output: the old spelling of -o/--out, hidden but kept for scripts
     r = run(
         "simulate",
         "--cpu",
@@ -171,7 +172,7 @@ def test_help_lists_cpus_and_documents_options():
     for cpu in ("ampereone", "neoverse-n1", "neoverse-v2", "cortex-x4"):
         assert cpu in r.stdout
     h = run("calibrate", "--help").stdout
-    for opt in ("--baseline", "--candidate", "--json"):
+    for opt in ("--baseline", "--candidate", "--format"):
         line = next(line for line in h.splitlines() if opt in line)
         assert len(line.split(opt, 1)[1].strip()) > 10, line  # each option says what it does
 

@@ -156,7 +156,7 @@ def test_workloads_command_lists_presets_and_needs(tmp_path, monkeypatch):
 
     from benchctl.cli import cli
 
-    res = CliRunner().invoke(cli, ["workloads", "--json"])
+    res = CliRunner().invoke(cli, ["workloads", "--format", "json"])
     assert res.exit_code == 0, res.output
     rows = {r["name"]: r for r in json.loads(res.stdout)}
     mc = rows["memcached"]

@@ -168,7 +168,7 @@ def test_probe_measures_here_and_feeds_calibrate_and_predict(tmp_path):
     assert (run / probe["binary"]).is_file() and len(probe["source_sha256"]) == 64 and probe["compiler"]
     text = (run / "raw" / "iter-0001" / "tlb-probe.txt").read_text()
     assert parse(text).info["complete"]
-    c = bench("model", "calibrate", str(run), "--json")
+    c = bench("model", "calibrate", str(run), "--format", "json")
     assert c.returncode == 0, c.stderr
     cal = json.loads(c.stdout)
     chase = cal["observations"]["chase_penalty_ns"]
@@ -179,7 +179,7 @@ def test_probe_measures_here_and_feeds_calibrate_and_predict(tmp_path):
     assert "walk on a dependent load" in text_out and all(
         len(ln) <= 72 or len(ln.split()) == 1 for ln in text_out.splitlines()
     )
-    p = bench("model", "predict", "--cpu", "ampereone", "--draws", "500", "--calibration", str(run), "--json")
+    p = bench("model", "predict", "--cpu", "ampereone", "--draws", "500", "--calibration", str(run), "--format", "json")
     assert p.returncode == 0, p.stderr
     pred = json.loads(p.stdout)
     assert pred["calibration"]["used"] and pred["calibration"]["effective_draws"] > 0

@@ -159,7 +159,7 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def status_report(plan: dict[str, Any], progress: dict[str, Any]) -> dict[str, Any]:
-    """What `benchctl campaign status --json` prints."""
+    """What `benchctl campaign status --format json` prints."""
     hosts = host_status(plan, progress)
     return {
         "format": "benchctl-campaign-status/1",

@@ -3,7 +3,7 @@
 Runs on the host (`benchctl campaign verify`, a playbook task) right after
 the reboot and before anything is measured, so a wrong-arm boot stops that
 host and is never recorded under the wrong label. It compares the host's
-fingerprint (`benchctl env --json`, the same collector) with the arm's
+fingerprint (`benchctl env --format json`, the same collector) with the arm's
 expectation from plan.json: kernel release, the planned command-line
 parameters (last occurrence wins, as in the kernel), rodata's effective
 mode and the linear-map state. An expectation of None is not checked and

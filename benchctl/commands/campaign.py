@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from benchctl.commands.common import format_option, out_option
 from benchctl.errors import UsageError
 
 
@@ -73,9 +74,7 @@ def group() -> None:
 @click.option("--reboot-timeout", type=click.IntRange(1), default=600, show_default=True, metavar="S")
 @click.option("--suite-timeout", type=click.IntRange(1), default=7200, show_default=True, metavar="S")
 @click.option("--connect-timeout", type=click.IntRange(1), default=30, show_default=True, metavar="S")
-@click.option(
-    "-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR", help="New campaign folder."
-)
+@out_option("New campaign folder.", dest="output", required=True, type=click.Path(path_type=Path), metavar="DIR")
 def plan_command(
     arms,
     inventory,
@@ -177,15 +176,15 @@ def run_command(folder: Path, limit: str | None, min_free: str, verbose: int) ->
 
 @group.command("status")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable (benchctl-campaign-status/1).")
-def status_command(folder: Path, as_json: bool) -> None:
+@format_option(help="text for people (<= 72 columns), json for programs (benchctl-campaign-status/1).", json_alias=True)
+def status_command(folder: Path, fmt: str) -> None:
     """Boots done / planned per host and arm, the last error per host, the ETA."""
     from benchctl.campaign import progress
     from benchctl.campaign.plan import load_plan
 
     plan = load_plan(folder)
     prog = progress.load(folder, plan)
-    if as_json:
+    if fmt == "json":
         click.echo(json.dumps(progress.status_report(plan, prog), indent=2))
     else:
         click.echo(progress.status_text(plan, prog))
@@ -218,11 +217,10 @@ def _expectation(expect_json: str) -> dict:
 @click.option("--arm", required=True, help="The arm this boot must be.")
 @_EXPECT
 @_ROOT
-@click.option(
-    "-o",
-    "--output",
+@out_option(
+    "Also write the verification record (benchctl-campaign-verify/1) here.",
+    dest="output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the verification record (benchctl-campaign-verify/1) here.",
 )
 def verify_command(arm: str, expect_json: str, root: Path, output: Path | None) -> None:
     """On the host, after a reboot: is this boot the planned arm? Exit 1 if not."""
@@ -239,13 +237,12 @@ def verify_command(arm: str, expect_json: str, root: Path, output: Path | None) 
 @click.option("--arm", required=True, help="The arm this boot must be, and the label of its runs.")
 @_EXPECT
 @_ROOT
-@click.option(
-    "-o",
-    "--output",
+@out_option(
+    "The boot's folder: DIR/verify.json, DIR/runs/; packed into DIR.tar.gz.",
+    dest="output",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
-    help="The boot's folder: DIR/verify.json, DIR/runs/; packed into DIR.tar.gz.",
 )
 @click.option("--suite", help="Suite to run.")
 @click.option("--workload", "workloads", multiple=True, help="Workload to run (repeatable).")

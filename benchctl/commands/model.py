@@ -2,10 +2,10 @@
 
 Thin CLI over benchctl.model.*: each subcommand parses options, calls one
 plain function and prints its result (text of at most 72 columns, or
---json). Everything printed is model output and is labelled SIMULATED;
+--format json). Everything printed is model output and is labelled SIMULATED;
 pagetables is exact arithmetic but still a computation, not a reading of a
-machine. Options follow the other commands: --json for JSON on stdout,
--o/--output for where files go.
+machine. Options follow the other commands: --format json for JSON on
+stdout, -o/--out for where files go.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from benchctl.commands.common import format_option, out_option
 from benchctl.errors import UsageError
 
 CPUS = ("ampereone", "neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "cortex-x4", "generic")
@@ -83,7 +84,7 @@ def group() -> None:
     "--from-env",
     "env_file",
     type=click.Path(dir_okay=False),
-    help="Mapped RAM and granule from a `benchctl env --json` file (MemTotal plus memmap).",
+    help="Mapped RAM and granule from a `benchctl env --format json` file (MemTotal plus memmap).",
 )
 @click.option("--kernel-image", default="0", help="Kernel image alias size (mapped without CONT in both arms).")
 @click.option("--kfence", default="0", help="KFENCE pool size (PTE-mapped in the block arm), e.g. 2M.")
@@ -93,8 +94,8 @@ def group() -> None:
     type=click.IntRange(min=0),
     help="Scattered 4 KiB permission changes after boot (split blocks; cost MemFree only).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, as_json) -> None:
+@format_option(help="text for people (<= 72 columns), json for programs.", json_alias=True)
+def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, fmt) -> None:
     """Linear-map page tables and the MemTotal/MemFree change (exact)."""
     from benchctl.documents import load_json
     from benchctl.model.pagetables import boot_memory_report, from_fingerprint, parse_granule
@@ -136,7 +137,7 @@ def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm
         source=source,
         notes=notes,
     )
-    if as_json:
+    if fmt == "json":
         _echo_json(r)
         return
     click.echo(render_pagetables(r, unm_range))
@@ -182,13 +183,15 @@ def _common(f):
     type=click.Path(file_okay=False),
     help="A tlb-probe run folder (repeatable): weight the draws by its measurements.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (format benchctl-model-prediction/2).")
+@format_option(
+    help="text for people (<= 72 columns), json for programs (benchctl-model-prediction/2).", json_alias=True
+)
 @_common
 def predict(
     cpu,
     workloads,
     calibration,
-    as_json,
+    fmt,
     overrides,
     cpu_file,
     workload_file,
@@ -216,7 +219,7 @@ def predict(
         calibration=[Path(c) for c in calibration] or None,
         progress=Progress("predict"),
     )
-    if as_json:
+    if fmt == "json":
         _echo_json(r)
         return
     click.echo(render_predictions(r))
@@ -227,14 +230,16 @@ def predict(
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False), help="Write a bar chart (PNG) here.")
 @click.option("--top", default=6, show_default=True, type=click.IntRange(min=1), help="Figures shown per claim.")
 @click.option("--workload", "workloads", multiple=True, help="Only claims of this workload (repeatable).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@format_option(
+    help="text for people (<= 72 columns), json for programs (benchctl-model-sensitivity/2).", json_alias=True
+)
 @_common
 def sensitivity(
     cpu,
     plots_dir,
     top,
     workloads,
-    as_json,
+    fmt,
     overrides,
     cpu_file,
     workload_file,
@@ -263,7 +268,7 @@ def sensitivity(
         progress=Progress("sensitivity"),
     )
     path = plot(r, Path(plots_dir), top=top) if plots_dir else None
-    if as_json:
+    if fmt == "json":
         if path:
             r["plot"] = str(path)
         _echo_json(r)
@@ -284,8 +289,8 @@ def sensitivity(
     show_default=True,
     help="Candidate arm label (workload runs with perf counters only).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (format benchctl-calibration/1).")
-def calibrate(run_dirs, baseline, candidate, as_json) -> None:
+@format_option(help="text for people (<= 72 columns), json for programs (benchctl-calibration/1).", json_alias=True)
+def calibrate(run_dirs, baseline, candidate, fmt) -> None:
     """Measured translation costs with standard errors (tlb-probe runs).
 
     RUN_DIRS are `benchctl run tlb-probe` folders (or workload runs with
@@ -296,7 +301,7 @@ def calibrate(run_dirs, baseline, candidate, as_json) -> None:
     from benchctl.model.render import render_calibration
 
     r = run([Path(d) for d in run_dirs], baseline=baseline, candidate=candidate)
-    if as_json:
+    if fmt == "json":
         _echo_json(r)
         return
     click.echo(render_calibration(r))
@@ -307,9 +312,7 @@ def calibrate(run_dirs, baseline, candidate, as_json) -> None:
 @click.option("--arms", default="pte,block", show_default=True, help="Comma-separated arms to write.")
 @click.option("--boots", default=3, show_default=True, type=int, help="Simulated boots per arm.")
 @click.option("--iterations", default=5, show_default=True, type=int, help="Iterations per boot.")
-@click.option(
-    "-o", "--output", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Results directory."
-)
+@out_option("Results directory.", dest="out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--workload", "workloads", multiple=True, help="Only this workload (repeatable).")
 @click.option(
     "--boot-noise", default=0.01, show_default=True, type=float, help="Boot-to-boot coefficient of variation."

@@ -201,7 +201,9 @@ def summary(fp: dict) -> str:
     page = get(fp, "kernel.page_size")
     cmdline = str(g("kernel.cmdline", ""))
     if len(cmdline) > CMDLINE_SHOWN:
-        cmdline = f"{cmdline[:CMDLINE_SHOWN].rsplit(' ', 1)[0]} ... ({len(cmdline)} characters; all in env --json)"
+        cmdline = (
+            f"{cmdline[:CMDLINE_SHOWN].rsplit(' ', 1)[0]} ... ({len(cmdline)} characters; all in env --format json)"
+        )
     lines.append(f"kernel:     {g('kernel.release')}, {(str(page // 1024) + 'K') if page else '?'} pages")
     lines.append(f"cmdline:    {cmdline}")
     if get(fp, "host.arch") == "aarch64":

@@ -400,7 +400,7 @@ def boot_memory_report(
 
 
 def from_fingerprint(doc: dict, path: object = None) -> tuple[int, int]:
-    """(mapped RAM bytes, granule bytes) from a `benchctl env --json` fingerprint.
+    """(mapped RAM bytes, granule bytes) from a `benchctl env --format json` fingerprint.
 
     MemTotal is what the buddy allocator manages: the mapped RAM minus what
     memblock kept, chiefly the memmap (1/64 of the mapped RAM at 4 KiB) and,

@@ -382,7 +382,7 @@ def env_tree_cpu_list(s: probe.Scope) -> str:
         (tree / "sys/devices/system/cpu/online").write_text(text + "\n")
         # a 2 GB address-space cap: a list of 300 million CPUs fails fast instead of eating the machine
         p = subprocess.run(
-            ["prlimit", f"--as={2 << 30}", PY, "-m", "benchctl", "env", "--root", str(tree), "--json"],
+            ["prlimit", f"--as={2 << 30}", PY, "-m", "benchctl", "env", "--root", str(tree), "--format", "json"],
             env=s.env(),
             capture_output=True,
             text=True,

@@ -291,7 +291,7 @@ def campaign(work: Path, out: Path, boots: int = 2) -> dict:
     try:
         start(guest, out)
         t_boot = time.monotonic() - t0 - t_build
-        cold = ssh(guest, "cd /repo && PYTHONPATH=/repo HOME=/tmp python3 -m benchctl env --json")
+        cold = ssh(guest, "cd /repo && PYTHONPATH=/repo HOME=/tmp python3 -m benchctl env --format json")
         (out / "cold-env.json").write_text(cold.stdout)
         inv = inventory(guest, out / "lab.ini")
         folder = out / "campaign"

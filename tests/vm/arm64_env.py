@@ -1,4 +1,4 @@
-"""Record real arm64 `benchctl env --json` fingerprints by booting Debian's arm64 kernel under qemu TCG.
+"""Record real arm64 `benchctl env --format json` fingerprints by booting Debian's arm64 kernel under qemu TCG.
 
 No arm64 hardware is needed: qemu-system-aarch64 emulates the CPU (-cpu
 neoverse-n1 gives a real Neoverse N1 MIDR, a negative control for the BBML2
@@ -56,7 +56,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 repo $R/repo || ech
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $R/out || echo "MARK fail out"
 echo "MARK chroot $(cut -d' ' -f1 /proc/uptime)"
 chroot $R /bin/busybox sh -c 'cd /repo && export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin && HOME=/tmp PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=/repo \
-  python3 -m benchctl env --json > /out/env.json 2> /out/env.err; echo "MARK rc env $?"; dmesg > /out/dmesg.txt'
+  python3 -m benchctl env --format json > /out/env.json 2> /out/env.err; echo "MARK rc env $?"; dmesg > /out/dmesg.txt'
 sync; umount $R/out
 echo "MARK poweroff $(cut -d' ' -f1 /proc/uptime)"
 echo o > /proc/sysrq-trigger; sleep 5; poweroff -f

@@ -148,7 +148,7 @@ run_workload() {{ w=$1; shift
   snapshot after-run-$w; }}
 {workload_lines}
 echo "MARK env $(up)"
-"{python}" -m benchctl env --json > $OUT/env.json 2> $OUT/env.err; echo "MARK rc env $?"
+"{python}" -m benchctl env --format json > $OUT/env.json 2> $OUT/env.err; echo "MARK rc env $?"
 if [ -n "{overhead}" ]; then   # benchctl vs by hand on the real dm-crypt stack
   echo "MARK overhead $(up)"
   "{python}" tests/perf/storage_overhead.py --crypt dm-crypt --only fio-dmcrypt --pairs 7 --fio-size 64M \
