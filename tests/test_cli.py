@@ -85,3 +85,16 @@ def test_the_hidden_aliases_still_work():
     missing = run("campaign", "measure", "--arm", "pte", "--expect", "{}", "--suite", "bbml2")
     assert missing.returncode == 2 and "Missing option '-o' / '--out'" in missing.stderr, missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_every_help_fits_72_columns():
+    from click.testing import CliRunner
+
+    from benchctl.cli import cli
+
+    names = [""] + sorted({n.split()[0] for n, _ in _all_commands()}) + [n for n, _ in _all_commands() if " " in n]
+    for name in names:
+        r = CliRunner().invoke(cli, [*name.split(), "--help"])
+        assert r.exit_code == 0, (name, r.output)
+        wide = [line for line in r.output.splitlines() if len(line) > 72]
+        assert not wide, (name, wide)

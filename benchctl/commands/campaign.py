@@ -16,8 +16,8 @@ def group() -> None:
     """Two kernels x several boots per host, interleaved and verified, through Ansible.
 
     \b
-      benchctl campaign plan --arm pte=KERNEL[:CMDLINE] --arm block=KERNEL[:CMDLINE] \\
-          --hosts INVENTORY --boots N -o DIR
+      benchctl campaign plan --arm pte=KERNEL[:CMDLINE] \\
+          --arm block=KERNEL[:CMDLINE] --hosts INVENTORY --boots N -o DIR
       benchctl campaign run DIR          # resumes where it stopped
       benchctl campaign status DIR
       benchctl analyze DIR --claims analysis/claims/bbml2.toml
