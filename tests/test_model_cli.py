@@ -52,7 +52,7 @@ def test_pagetables_json():
 
 def test_pagetables_256g_is_within_1pct_of_the_published_memtotal_change():
     """Done-when of issue 14: 259505132 - 258988984 = 516,148 kB published."""
-    j = json.loads(run("pagetables", "--ram", "256G", "--json").stdout)
+    j = json.loads(run("pagetables", "--ram", "256G", "--format", "json").stdout)
     kb = j["boot_memory"]["mem_total_change"] / 1024
     assert abs(kb / 516148 - 1) < 0.01
     lo, hi = j["mem_total_change_range_bytes"]
