@@ -1,8 +1,11 @@
 """The metric catalogue shared by run, export, analyze and model.
 
 One place says what each metric is called, its unit, which direction is
-better, and how ratio metrics are rebuilt from raw counters (analyze computes
-MPKI as a ratio of sums per boot, never a mean of per-iteration ratios).
+better, which metrics are exact (one value for a given kernel, command line,
+machine and boot method, so identical boots are expected rather than a sign
+of copied data: analyze/sameness.py), and how ratio metrics are rebuilt from
+raw counters (analyze computes MPKI as a ratio of sums per boot, never a mean
+of per-iteration ratios).
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ class MetricInfo:
     unit: str
     better: str  # "higher" | "lower" | "none"
     description: str
+    # Why the metric takes one value on every boot of one kernel, command line, machine and
+    # boot method, and what moves it; "" for a metric that varies by chance (almost all do).
+    exact: str = ""
+    moved_by: str = ""  # for an exact metric: what differs between two boots that disagree on it
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,26 @@ class RatioMetric:
     denominator: str
     scale: float
 
+
+# MemTotal is totalram_pages (fs/proc/meminfo.c via si_meminfo): the pages memblock_free_all()
+# hands to the page allocator, so whatever memblock reserved first (kernel image, memmap, the
+# linear map's page tables, the device tree, firmware regions) never counts. Measured: Debian's
+# arm64 6.1 under qemu, 2030456 kB on both rodata=full kexec boots and 2034508 kB on both
+# rodata=on ones, while MemFree moved by hundreds of kB (shared/reference/arm64-kexec.md;
+# docs/analyze.md "Identical values").
+MEMTOTAL_EXACT = (
+    "MemTotal counts the pages memblock handed to the page allocator at boot, after the kernel "
+    "image, memmap, the linear map's page tables and the device tree were reserved: one value "
+    "for a given kernel, command line, machine and boot method"
+)
+MEMTOTAL_MOVES = "the kernel, its command line, the firmware or device tree, or the boot method (a cold boot vs kexec)"
+# seqread-xfs reads the whole file into the page cache before every pass and mincore(2) counts
+# the resident pages: 1.0 every time unless memory ran short (run/drivers/seqread_xfs.py).
+RESIDENT_EXACT = (
+    "the workload reads the whole file into the page cache before each pass, so mincore(2) "
+    "finds all of it resident (1.0) every time"
+)
+RESIDENT_MOVES = "memory pressure during the run (passes below resident_threshold are marked not_cached)"
 
 CATALOGUE: dict[str, MetricInfo] = {
     m.name: m
@@ -43,8 +70,17 @@ CATALOGUE: dict[str, MetricInfo] = {
         MetricInfo("clat_p99_us", "us", "lower", "fio 99th percentile completion latency"),
         MetricInfo("clat_p999_us", "us", "lower", "fio 99.9th percentile completion latency"),
         MetricInfo("bandwidth_bytes_s", "B/s", "higher", "xfs_io sequential page-cache read bandwidth"),
-        MetricInfo("resident_fraction", "fraction", "higher", "share of the test file resident in the page cache"),
-        MetricInfo("mem_total_kb", "kB", "higher", "MemTotal after boot"),
+        MetricInfo(
+            "resident_fraction",
+            "fraction",
+            "higher",
+            "share of the test file resident in the page cache",
+            exact=RESIDENT_EXACT,
+            moved_by=RESIDENT_MOVES,
+        ),
+        MetricInfo(
+            "mem_total_kb", "kB", "higher", "MemTotal after boot", exact=MEMTOTAL_EXACT, moved_by=MEMTOTAL_MOVES
+        ),
         MetricInfo("mem_free_kb", "kB", "higher", "MemFree after boot"),
         MetricInfo("mem_available_kb", "kB", "higher", "MemAvailable after boot"),
         MetricInfo("page_tables_kb", "kB", "lower", "PageTables from /proc/meminfo"),
