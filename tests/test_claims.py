@@ -114,7 +114,7 @@ def series(groups, notes=frozenset()):
     return Series(a, [f"b{i}" for i in range(len(groups))], a.num, set(notes), "us")
 
 
-def comp(base, cand, metric="p99_latency_us"):
+def comp(base, cand, metric="p99_latency_us", evidence=None):
     return compare(
         "memcached",
         metric,
@@ -126,6 +126,7 @@ def comp(base, cand, metric="p99_latency_us"):
         baseline="pte",
         candidate="block",
         is_ratio=False,
+        evidence=evidence,
     )
 
 
@@ -224,3 +225,19 @@ def test_resolution_applies_to_percentiles_only():
     c = Claim("memcached-ops", "memcached", "ops_per_sec", "increase", 3.5, 3.5, 0.9)
     row = judge([c], {("memcached", "ops_per_sec"): comp(base, cand, "ops_per_sec")}, 0.95, 300, 10)[0]
     assert not any("not judged" in w for w in row["warnings"])
+
+
+def test_identical_values_of_a_noisy_metric_are_a_copy_without_evidence_and_no_spread_with_it():
+    bare = comp(series([[100.0], [100.0]]), series([[101.0], [102.0]]), "mem_free_kb")
+    assert bare["not_judged"][0].startswith("duplicate data: all 2 boots of pte")
+    shown = comp(series([[100.0], [100.0]]), series([[101.0], [102.0]]), "mem_free_kb", {"pte": "distinct raw outputs"})
+    assert (
+        shown["not_judged"][0].startswith("no spread: all 2 boots of pte")
+        and "distinct raw outputs" in (shown["not_judged"][0])
+    )
+
+
+def test_a_fully_cached_file_on_every_pass_is_exact_not_a_copy():
+    ev = {"pte": "distinct raw outputs", "block": "distinct raw outputs"}
+    c = comp(series([[1.0, 1.0], [1.0, 1.0]]), series([[1.0, 1.0], [1.0, 1.0]]), "resident_fraction", ev)
+    assert not c["not_judged"] and c["exact"]["baseline"] == 1.0 and c["ci_pct"] == [0.0, 0.0]

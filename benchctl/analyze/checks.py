@@ -130,7 +130,8 @@ MIN_DUP_BYTES = 64  # shorter raw files (an empty stderr, "0\n") match by chance
 MAX_DUP_BYTES = 64 << 20
 
 
-def _raw_files(b: BootMeta):
+def raw_files(b: BootMeta):
+    """The measured outputs of one run (raw/iter-*/*) that are worth comparing byte for byte, with sizes."""
     raw = Path(b.source) / "raw"
     if b.source == "csv" or not raw.is_dir():
         return
@@ -153,7 +154,7 @@ def duplicate_raw(boots: list[BootMeta]) -> tuple[list[str], set[str]]:
     groups: dict[tuple[int, str], list[tuple[Path, BootMeta]]] = defaultdict(list)
     by_size: dict[int, list[tuple[Path, BootMeta]]] = defaultdict(list)
     for b in {(b.source, b.workload): b for b in boots}.values():
-        for f, size in _raw_files(b):
+        for f, size in raw_files(b):
             by_size[size].append((f, b))
     for size, files in by_size.items():
         if len(files) > 1:

@@ -2,9 +2,11 @@
 
 compare() returns the comparison dict of the JSON output (report/jsonout.py):
 per-arm summaries, the change with its interval, tests, variance
-components, resolution, setup and the warnings that apply. It also says
-when the data cannot carry any verdict (`not_judged`): duplicate or
-constant data, setups that differ between the arms. verdicts.py reads that.
+components, resolution, setup and the warnings that apply. An exact metric
+with one value on every boot of each arm is compared exactly (`exact`, a
+zero-width interval; sameness.py says when). It also says when the data
+cannot carry any verdict (`not_judged`): duplicate data, no spread, setups
+that differ between the arms. judge.py reads that.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import zlib
 
 import numpy as np
 
+from benchctl.analyze import sameness
+from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.series import Series
 from benchctl.analyze.stats import bootstrap, classical, components, trend
 from benchctl.parsers import LATENCY_RESOLUTION
-from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS, STRICT_SETUP
+from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS, STRICT_SETUP, MetricInfo, info
 
 # latency_resolution label -> step in % (the parsers' table; bracket-only labels have no fixed step)
 RESOLUTION_PCT = {k: 100.0 * v for k, v in LATENCY_RESOLUTION.items() if v is not None}
@@ -138,24 +142,6 @@ def setup_mismatch(
     return refuse, warn
 
 
-def sameness(name: str, s: Series) -> str | None:
-    """Why an arm's numbers cannot be independent measurements, or None.
-
-    Identical per-boot values in two or more boots, or one value repeated
-    across every iteration, is what a file imported several times (or a
-    copy of one run) looks like; a real kernel measurement always varies.
-    """
-    means = s.arm.boot_stats()
-    if s.arm.n_boots >= 2 and np.ptp(means) == 0:
-        return (
-            f"duplicate data: all {s.arm.n_boots} boots of {name} gave exactly the same value "
-            "(a repeated output, or a constant)"
-        )
-    if len(s.values) >= 2 and np.ptp(s.values) == 0:
-        return f"duplicate data: all {len(s.values)} values of {name} are identical: no spread, no interval"
-    return None
-
-
 def _tests(mb: np.ndarray, mc: np.ndarray) -> tuple[classical.TestResult, classical.TestResult, list[str]]:
     """Welch and Mann-Whitney on per-boot means; library warnings become one plain line."""
     with pywarnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
@@ -185,6 +171,75 @@ def _interval(
     return bs, ci_pct, method
 
 
+def _sampling(base: Series, cand: Series, *, confidence, seed_seq, resamples, exact_resampling) -> dict:
+    """Change, interval, tests and their warnings from the hierarchical bootstrap and Welch (module doc)."""
+    with np.errstate(all="ignore"):
+        bs, ci_pct, method = _interval(
+            base, cand, confidence=confidence, resamples=resamples, exact=exact_resampling, seed_seq=seed_seq
+        )
+    w, u, test_notes = _tests(base.arm.boot_stats(), cand.arm.boot_stats())
+    return {
+        "change_pct": bs.change_pct,
+        "ci_pct": ci_pct,
+        "bootstrap_ci_pct": list(bs.ci_pct),
+        "ci_level_used": bs.level_used,
+        "method": method + "; p: Welch t-test on per-boot means",
+        "p_value": w.p_value,
+        "tests": {"welch": w.as_dict(), "mann_whitney": u.as_dict()},
+        "warnings": bs.warnings + test_notes,
+        "welch_note": w.note if w.p_value is None else None,
+    }
+
+
+def _fixed(values: tuple[float, float], m: MetricInfo, base: Series, cand: Series) -> dict:
+    """The exact comparison of an exact metric (sameness.py): one value per arm, no sampling."""
+    b, c = values
+    change = (c / b - 1.0) * 100.0
+    why = f"not run: {EXACT_TEXT} (no sampling variation to test)"
+    return {
+        "change_pct": change,
+        "ci_pct": [change, change],
+        "bootstrap_ci_pct": [change, change],
+        "ci_level_used": 1.0,
+        "method": (
+            f"{EXACT_TEXT} ({base.arm.n_boots} and {cand.arm.n_boots} boots): the change is exact and the "
+            f"interval has zero width; {m.name} is exact because {m.exact}"
+        ),
+        "p_value": None,
+        "tests": {
+            "welch": classical.TestResult("welch", None, None, why).as_dict(),
+            "mann_whitney": classical.TestResult("mann-whitney", None, None, why).as_dict(),
+        },
+        "warnings": [],
+        "welch_note": None,
+        "exact": {"baseline": b, "candidate": c, "reason": m.exact},
+    }
+
+
+def _noise(base: Series, cand: Series, baseline: str, candidate: str, sampled: bool) -> tuple[dict, list[str]]:
+    """Variance components per arm, and their and the drift checks' warnings (none for exact values)."""
+    vc, warnings = {}, []
+    for role, s in (("baseline", base), ("candidate", cand)):
+        tl = components.two_level(s.groups())
+        vc[role] = tl.as_dict()
+        if sampled:
+            warnings += [f"{role}: {x}" for x in tl.warnings if s.arm.n_boots >= 2 or "one boot" not in x]
+    for name, s in ((baseline, base), (candidate, cand)):
+        if sampled:
+            warnings += trend.drift_warnings(name, s.arm.boot_stats(), list(zip(s.boots, s.groups(), strict=True)))
+    return vc, warnings
+
+
+def _identical(m: MetricInfo, sides: list[tuple[str, Series, str]], fixed: bool) -> tuple[list[str], list[str]]:
+    """(reasons for no verdict, checks) from identical or varying values (sameness.py)."""
+    if fixed:
+        why = sameness.unshown(m.name, sides)
+        return ([why] if why else []), []
+    if m.exact:
+        return [], [w for name, s, _ in sides if (w := sameness.varies(name, s, m))]
+    return [w for name, s, shown in sides if (w := sameness.no_spread(name, s, shown))], []
+
+
 def compare(
     workload: str,
     metric: str,
@@ -197,34 +252,36 @@ def compare(
     baseline: str,
     candidate: str,
     is_ratio: bool,
-    exact: bool | None = None,
+    exact_resampling: bool | None = None,
+    evidence: dict[str, str] | None = None,
 ) -> dict:
-    """The comparison dict (module doc) of one metric between two arms."""
-    warnings: list[str] = []
-    few = [f"{name} {s.arm.n_boots}" for name, s in ((baseline, base), (candidate, cand)) if s.arm.n_boots < 2]
-    if few:
-        warnings.append(ONE_BOOT_WARNING.format(sides=", ".join(few)))
-    with np.errstate(all="ignore"):
-        bs, ci_pct, method = _interval(
+    """The comparison dict (module doc) of one metric between two arms.
+
+    evidence: arm -> what shows its boots are distinct measurements ('' or
+    absent: nothing does), from sameness.evidence.
+    """
+    m = info(metric)
+    fixed = None if is_ratio or not m.exact else sameness.exact_values(base, cand)
+    if fixed is not None:
+        est = _fixed(fixed, m, base, cand)
+    else:
+        est = _sampling(
             base,
             cand,
             confidence=confidence,
             resamples=resamples,
-            exact=exact,
+            exact_resampling=exact_resampling,
             seed_seq=_seed_for(seed, workload, metric),
         )
-    warnings += bs.warnings
-    w, u, test_notes = _tests(base.arm.boot_stats(), cand.arm.boot_stats())
-    warnings += test_notes
-    vc = {}
-    for name, s in (("baseline", base), ("candidate", cand)):
-        tl = components.two_level(s.groups())
-        vc[name] = tl.as_dict()
-        warnings += [f"{name}: {x}" for x in tl.warnings if s.arm.n_boots >= 2 or "one boot" not in x]
-    for name, s in ((baseline, base), (candidate, cand)):
-        warnings += trend.drift_warnings(name, s.arm.boot_stats(), list(zip(s.boots, s.groups(), strict=True)))
-    if w.p_value is None:
-        warnings.append(f"no p-value: Welch's test {w.note}")
+    warnings: list[str] = []
+    few = [f"{name} {s.arm.n_boots}" for name, s in ((baseline, base), (candidate, cand)) if s.arm.n_boots < 2]
+    if few:
+        warnings.append(ONE_BOOT_WARNING.format(sides=", ".join(few)))
+    warnings += est["warnings"]
+    vc, noise_warnings = _noise(base, cand, baseline, candidate, sampled=fixed is None)
+    warnings += noise_warnings
+    if est["welch_note"]:
+        warnings.append(f"no p-value: Welch's test {est['welch_note']}")
     if base.unit and cand.unit and base.unit != cand.unit:
         warnings.append(
             f"units differ between arms ({baseline}: {base.unit}, {candidate}: {cand.unit}); "
@@ -233,28 +290,30 @@ def compare(
     # Only percentiles are read off the tool's buckets; throughput and means are not.
     res, res_name = resolution(base.notes | cand.notes) if PERCENTILE_METRIC.search(metric) else (None, None)
     refuse, setup_warn = setup_mismatch(base.notes, cand.notes, baseline, candidate)
-    dup = [d for d in (sameness(baseline, base), sameness(candidate, cand)) if d]
-    warnings[:0] = refuse + dup
+    shown = evidence or {}
+    sides = [(baseline, base, shown.get(baseline, "")), (candidate, cand, shown.get(candidate, ""))]
+    dup, varied = _identical(m, sides, fixed is not None)
+    warnings[:0] = refuse + dup + varied
     warnings += setup_warn
-    if is_ratio:
-        method += "; ratio of sums of raw counters per boot"
+    method = est["method"] + ("; ratio of sums of raw counters per boot" if is_ratio else "")
     return {
         "workload": workload,
         "metric": metric,
         "unit": base.unit or cand.unit,
         "baseline": _summary(base),
         "candidate": _summary(cand),
-        "change_pct": bs.change_pct,
-        "ci_pct": ci_pct,
-        "bootstrap_ci_pct": list(bs.ci_pct),
-        "p_value": w.p_value,
-        "method": method + "; p: Welch t-test on per-boot means",
+        "change_pct": est["change_pct"],
+        "ci_pct": est["ci_pct"],
+        "bootstrap_ci_pct": est["bootstrap_ci_pct"],
+        "p_value": est["p_value"],
+        "method": method,
         "variance_components": vc,
         "warnings": warnings,
-        "ci_level_used": bs.level_used,
-        "tests": {"welch": w.as_dict(), "mann_whitney": u.as_dict()},
+        "ci_level_used": est["ci_level_used"],
+        "tests": est["tests"],
         "resolution": {"latency_resolution": res_name, "resolution_pct": res} if res is not None else None,
         "setup": {k: sorted(v) for k, v in setup_of(base.notes | cand.notes).items()},
         "comparable": not refuse,
         "not_judged": refuse + dup,
+        "exact": est.get("exact"),
     }

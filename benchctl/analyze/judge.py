@@ -5,7 +5,10 @@ that cannot be independent samples or arms that measured different things
 (duplicates, one boot counted as both arms, mismatched setups), data of
 another setup than the claim's, one boot per arm, a resolution coarser than the claim, a single measurement. Only
 then does the interval decide (claims.verdict), held at inconclusive when
-Holm's adjusted p across the claims is not small enough.
+Holm's adjusted p across the claims is not small enough. An exact comparison
+(an exact metric, one value on every boot of each arm: sameness.py) has a
+zero-width interval and no p-value: its verdict is the exact change against
+the claimed band, and it leaves Holm's family.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ def _row(c: Claim, p, padj) -> dict:
         "p_adjusted": padj,
         "warnings": [],
         "decide": None,
+        "exact": None,
         "line": c.line,
     }
 
@@ -127,6 +131,7 @@ def judge(
         out.append(row)
         if comp is not None:
             row["change_pct"], row["ci_pct"] = comp["change_pct"], comp["ci_pct"]
+            row["exact"] = comp.get("exact")
             row["warnings"] += comp["warnings"] + _claim_setup(c, comp)[1]
         why = refusal(c, comp)
         if why or comp is None:
@@ -143,6 +148,10 @@ def judge(
             )
             v = "inconclusive"
         row["verdict"] = v
-        if v == "inconclusive":
+        if v == "inconclusive" and comp.get("exact"):
+            row["decide"] = {
+                "note": "the change is exact and lies in a claimed band that includes zero: more boots cannot decide"
+            }
+        elif v == "inconclusive":
             row["decide"] = decide(comp, c.nearest_zero, reboot_cost, iter_cost, alpha / max(1, len(claims)))
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from benchctl.analyze.claims import Claim
+from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.stats import power
 
 WIDTH = 72
@@ -98,6 +99,14 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
             "within_boot_sd_pct": [100 * math.sqrt(x) / abs(mean) for x in within],
             "measured_change_pct": comp["change_pct"],
         }
+        if comp.get("exact"):
+            row["note"] = (
+                f"{EXACT_TEXT} in the pilot ({vc['baseline']['n_boots']}+{vc['candidate']['n_boots']} "
+                "boots): the change is known exactly, more boots add nothing (a boot that differs would "
+                "be flagged)"
+            )
+            out.append(row)
+            continue
         p = power.plan(abs(eff) / 100 * mean, within, between, reboot, it, target=target, alpha=alpha)
         row["plan"] = p.as_dict()
         row["note"] = "; ".join(_row_notes(comp, within, between, p))

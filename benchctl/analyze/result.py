@@ -11,9 +11,12 @@ is (see report/jsonout.py for the stable field list). Steps:
 4. design checks (checks.py) listed before any number.
 
 Choices a reader of the numbers should know (docs/analyze.md has more):
-- Fewer than 2 boots on a side, a boot in both arms, duplicate or constant
-  data, setups that differ: the numbers are shown, the claims are not
+- Fewer than 2 boots on a side, a boot in both arms, duplicate data, no
+  spread, setups that differ: the numbers are shown, the claims are not
   judged (verdict "not-judged", the first warning says why).
+- Identical values across boots (sameness.py): an exact metric (MemTotal)
+  with one value on every boot of each arm is compared exactly, with a
+  zero-width interval; any other metric gets no verdict from them.
 - The interval is the hull of the expanded hierarchical-bootstrap interval
   and a Welch t interval of log per-boot means: with few boots the
   percentile bootstrap cannot reach past the boots it saw (tests/calibration.py).
@@ -25,10 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchctl.analyze import checks as design_checks
-from benchctl.analyze import predictions
+from benchctl.analyze import predictions, sameness
 from benchctl.analyze.claims import Claim, validate_claims
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
+from benchctl.analyze.sameness import Evidence
 from benchctl.analyze.series import Series, boot_order, build_series
 from benchctl.analyze.stats import bootstrap
 from benchctl.errors import InputError, UsageError
@@ -39,6 +43,14 @@ FORMAT = "benchctl-analysis/2"
 DEFAULT_REBOOT_COST = 300.0
 DEFAULT_ITER_COST = 60.0
 MAX_SKIPPED_ITEMS = 1000
+# per-comparison warnings that are design problems: listed once among the checks, before the numbers
+PROMOTED = (
+    "fewer than 2 boots",
+    "not comparable",
+    "duplicate data",
+    sameness.UNSHOWN_PREFIX,
+    sameness.VARIES_PREFIX,
+)
 
 
 def _iteration_cost(df) -> float | None:
@@ -117,17 +129,24 @@ Progress = Callable[[int, int, str], None]
 
 
 def _compare_all(
-    series: dict[tuple[str, str], tuple[Series, Series, bool]], progress: Progress | None = None, **kw
+    series: dict[tuple[str, str], tuple[Series, Series, bool]],
+    shown: dict[tuple[str, str], Evidence],
+    progress: Progress | None = None,
+    **kw,
 ) -> dict[tuple[str, str], dict]:
     # One budget for the whole table: past it every comparison uses the normal limit, so
     # which metrics get exact resampling never depends on their order.
     work = sum(bootstrap.exact_work(s.arm, kw["resamples"]) for b, c, _ in series.values() for s in (b, c))
     exact = None if work <= bootstrap.TOTAL_EXACT_BUDGET else False
+    arms = (kw["baseline"], kw["candidate"])
     comps: dict[tuple[str, str], dict] = {}
     for k, ((workload, metric), (base, cand, is_ratio)) in enumerate(series.items(), 1):
         if progress:
             progress(k, len(series), f"{workload}/{metric}")
-        comps[(workload, metric)] = compare(workload, metric, base, cand, is_ratio=is_ratio, exact=exact, **kw)
+        ev = {a: shown[(workload, a)].for_metric(metric) for a in arms if (workload, a) in shown}
+        comps[(workload, metric)] = compare(
+            workload, metric, base, cand, is_ratio=is_ratio, exact_resampling=exact, evidence=ev, **kw
+        )
         if metric in RATIOS and not is_ratio:
             comps[(workload, metric)]["warnings"].append(
                 f"raw counters ({', '.join(RATIOS[metric].numerators)}, {RATIOS[metric].denominator}) absent: "
@@ -155,13 +174,12 @@ def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str]) -> dict:
     return design
 
 
-def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta]) -> list[str]:
+def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta], dup_workloads: set[str]) -> None:
     """Design-level reasons that void some comparisons' verdicts (a boot in both arms, copied raw files).
 
-    Added to each comparison's not_judged before judge() reads them; returns the checks to print.
+    Added to each comparison's not_judged before judge() reads them.
     """
     shared = design_checks.shared_boots(boots_sel)
-    dup_msgs, dup_workloads = design_checks.duplicate_raw(boots_sel)
     for comp in comps.values():
         both = shared & (set(comp["baseline"]["boots"]) | set(comp["candidate"]["boots"]))
         if both:
@@ -174,7 +192,6 @@ def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta]) -> lis
                 "duplicate data: byte-identical raw outputs in this workload (see the checks); "
                 "the same output counted more than once"
             )
-    return dup_msgs
 
 
 def _checks(
@@ -195,7 +212,7 @@ def _checks(
     promoted: dict[str, list[str]] = {}
     for comp in comps.values():
         for w in comp["warnings"]:
-            if "Kendall" in w or w.startswith(("fewer than 2 boots", "not comparable", "duplicate data")):
+            if "Kendall" in w or w.startswith(PROMOTED):
                 promoted.setdefault(w, []).append(f"{comp['workload']}/{comp['metric']}")
     for w, where in promoted.items():
         shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
@@ -240,8 +257,11 @@ def analyze(
     validate_claims(claims or [], df)
     notes: list[str] = []
     series = _all_series(tidy, df, baseline, candidate, notes)
+    boots_sel = [b for b in tidy.boots if b.arm in (baseline, candidate)]
+    dup_msgs, dup_workloads = design_checks.duplicate_raw(boots_sel)
     comps = _compare_all(
         series,
+        sameness.evidence(df, boots_sel, dup_workloads),
         progress,
         confidence=confidence,
         seed=seed,
@@ -254,11 +274,10 @@ def analyze(
     if iter_cost is None:
         iter_cost = DEFAULT_ITER_COST
         cost_note = f"no record timestamps: iteration cost assumed {DEFAULT_ITER_COST:g} s"
-    boots_sel = [b for b in tidy.boots if b.arm in (baseline, candidate)]
-    blocked = _block(comps, boots_sel)
+    _block(comps, boots_sel, dup_workloads)
     judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
-    checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), blocked)
+    checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), dup_msgs)
     result = {
         "format": FORMAT,
         "simulated": simulated,
