@@ -94,6 +94,15 @@ def test_real_arm64_campaign_memtotal_exact_verdict_memfree_interval():
     assert pt["not_judged"] and pt["not_judged"][0].startswith("no spread: all 2 boots of pte")
 
 
+def test_real_arm64_campaign_brief_says_exact():
+    r = CliRunner().invoke(cli, ["analyze", str(CAMPAIGN), "--claims", str(CLAIMS), "--brief", "--resamples", "500"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "+0.200 % exact CONFIRMED" in text
+    assert "exact: the same value on every boot of an arm: pte 2030456 kB, block 2034508 kB (+4052 kB)" in text
+    assert max(len(x) for x in r.stdout.splitlines()) <= 72
+
+
 def test_the_same_boots_as_csv_get_the_same_verdict(tmp_path):
     """No raw outputs in a CSV: MemFree differing between the boots is what shows they are distinct."""
     csv_path = write_csv(tmp_path / "campaign.csv", campaign_rows())

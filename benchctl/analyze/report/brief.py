@@ -11,7 +11,7 @@ comparison. What does not fit is counted and left to the full report.
 from __future__ import annotations
 
 from benchctl.analyze.predictions import describe as describe_prediction
-from benchctl.analyze.report.common import BANNER, ci, header_facts, pct, reason, verdict_word
+from benchctl.analyze.report.common import BANNER, change, exact_values, header_facts, reason, verdict_word
 from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human
 
@@ -22,14 +22,18 @@ MAX_WHY_LINES = 3
 
 def _sd(summary: dict) -> str:
     v = summary.get("boot_sd_pct")
-    return "n/a" if v is None else f"{v:.2f} %" if v < 10 else f"{v:.0f} %"
+    if v is None:
+        return "n/a"
+    if 0 < v < 0.1:
+        return f"{v:.2g} %"  # MemFree's boot-to-boot sd is ~0.01 % of the mean: not "0.00 %"
+    return f"{v:.2f} %" if v < 10 else f"{v:.0f} %"
 
 
 def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
     out = wrap(f"{cl['id']} ({cl['workload']} {cl['metric']}), claimed {cl['claimed_text']}", "  ", "")
     why = reason(cl)
     if cl["ci_pct"]:
-        out.append(f"  {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}  {verdict_word(cl)}")
+        out.append(f"  {change(cl)}  {verdict_word(cl)}")
     else:
         out.append(f"  no data  {verdict_word(cl)}")
     if cl.get("prediction"):
@@ -42,7 +46,9 @@ def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
         out += lines
         return out
     cp = comps.get((cl["workload"], cl["metric"]))
-    if cp:
+    if cp and cp.get("exact"):
+        out += wrap(exact_values(cp, b, c, cp["unit"]), "    ", "  ")
+    elif cp:
         unit = cp["unit"]
         out += wrap(
             f"{b} {human(cp['baseline']['mean'], unit)}, {c} {human(cp['candidate']['mean'], unit)}; "
@@ -54,7 +60,7 @@ def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
 
 
 def _comparison(cp: dict) -> str:
-    line = f"  {cp['workload']} {cp['metric']}  {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}"
+    line = f"  {cp['workload']} {cp['metric']}  {change(cp)}"
     return line + ("  (not judged)" if cp.get("not_judged") else "")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from benchctl.analyze.sameness import EXACT_TEXT
+
 BANNER = "SIMULATED DATA - model output, not a measurement"
 
 
@@ -17,6 +19,24 @@ def ci(c: list[float] | None, digits: int = 2) -> str:
     if not c:
         return "[n/a]"
     return f"[{pct(c[0], digits)}, {pct(c[1], digits)}]"
+
+
+def change(item: dict) -> str:
+    """A comparison's or claim's change and interval: '+1.23 % [+0.50, +2.00]', or '+0.200 % exact'."""
+    if item.get("exact"):
+        return f"{pct(item['change_pct'], 3)} % exact"
+    return f"{pct(item['change_pct'])} % {ci(item['ci_pct'])}"
+
+
+def exact_values(item: dict, baseline: str, candidate: str, unit: str) -> str:
+    """What an exact change rests on, in the data's own unit (the values are exact: no rounding)."""
+    e = item["exact"]
+    b, c = e["baseline"], e["candidate"]
+
+    def v(x: float) -> str:
+        return (f"{int(x)}" if float(x).is_integer() else f"{x:.6g}") + (f" {unit}" if unit else "")
+
+    return f"{EXACT_TEXT}: {baseline} {v(b)}, {candidate} {v(c)} ({'+' if c >= b else '-'}{v(abs(c - b))})"
 
 
 def pval(p: float | None) -> str:

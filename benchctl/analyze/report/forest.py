@@ -57,7 +57,12 @@ def _row(plt, ax, c: dict) -> None:
     ax.set_yticks([])
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:+.3g}%"))
     claimed = c["claimed_text"].replace(" +-", " \u00b1 ")
-    ax.set_title(f"{c['id']}: {est:+.3g} % [{a:+.3g}, {b:+.3g}]; claimed {claimed}", loc="left", fontsize=9)
+    measured = (
+        f"{est:+.3f} % exact (the same value on every boot of an arm)"
+        if c.get("exact")
+        else f"{est:+.3g} % [{a:+.3g}, {b:+.3g}]"
+    )
+    ax.set_title(f"{c['id']}: {measured}; claimed {claimed}", loc="left", fontsize=9)
     ax.set_title(verdict_word(c), loc="right", color=colour, weight="bold", fontsize=9)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)

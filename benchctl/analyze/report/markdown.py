@@ -7,6 +7,10 @@ from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, 
 from benchctl.analyze.report.units import design, human, sd_pct
 
 
+def interval(item: dict) -> str:
+    return "exact (the same value on every boot of an arm)" if item.get("exact") else ci(item["ci_pct"])
+
+
 def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
@@ -44,8 +48,8 @@ def render(result: dict) -> str:
             refs = notes.refs(cl["warnings"])
             out.append(
                 f"| {cl['id']} | {cl['workload']} {cl['metric']} | "
-                f"{pct(cl['change_pct']) + ' %' if cl['ci_pct'] else 'no data'} | "
-                f"{ci(cl['ci_pct'])} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
+                f"{pct(cl['change_pct'], 3 if cl.get('exact') else 2) + ' %' if cl['ci_pct'] else 'no data'} | "
+                f"{interval(cl)} | {_cell(cl['claimed_text'])} | {pval(cl['p_value'])} | "
                 f"{pval(cl['p_adjusted'])} | **{verdict_word(cl).lower()}** {refs} |"
             )
         for cl in result["claims"]:
@@ -73,7 +77,7 @@ def render(result: dict) -> str:
         u = cp["unit"]
         out.append(
             f"| {cp['workload']} | {cp['metric']} {refs} | {human(bs['mean'], u)} | "
-            f"{human(cs['mean'], u)} | {pct(cp['change_pct'])} % | {ci(cp['ci_pct'])} | "
+            f"{human(cs['mean'], u)} | {pct(cp['change_pct'], 3 if cp.get('exact') else 2)} % | {interval(cp)} | "
             f"{pval(cp['p_value'])} | {design(bs['n_boots'], bs['samples_per_boot'])} / "
             f"{design(cs['n_boots'], cs['samples_per_boot'])} | "
             f"{sd_pct(vc['between_boot_var'], bs['mean'])} / {sd_pct(vc['within_boot_var'], bs['mean'])} |"

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchctl.analyze.report.common import change
 from benchctl.analyze.report.forest import contact_sheet, fit, forest, index
 from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
 from benchctl.analyze.report.units import axis_scale
@@ -96,8 +97,7 @@ def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
     ax.set_xticklabels([f"{result[s]}\n({comp[s]['n_boots']} boots)" for s in ("baseline", "candidate")])
     ax.set_title(
         fit(
-            f"{w} {m}: one column per boot, diamond = boot mean; change {comp['change_pct']:+.2f} % "
-            f"[{comp['ci_pct'][0]:+.2f}, {comp['ci_pct'][1]:+.2f}]",
+            f"{w} {m}: one column per boot, diamond = boot mean; change {change(comp)}",
             7.5,
         )
     )

@@ -15,8 +15,18 @@ from __future__ import annotations
 import textwrap
 
 from benchctl.analyze.predictions import describe as describe_prediction
-from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, reason, verdict_word
+from benchctl.analyze.report.common import (
+    BANNER,
+    Footnotes,
+    change,
+    exact_values,
+    header_facts,
+    pval,
+    reason,
+    verdict_word,
+)
 from benchctl.analyze.report.units import design, human, sd_pct
+from benchctl.analyze.sameness import EXACT_TEXT
 
 WIDTH = 72
 CHART = 44
@@ -90,16 +100,24 @@ def header(result: dict) -> list[str]:
     return out
 
 
-def _claim(cl: dict, notes: Footnotes) -> list[str]:
+def _p(cl: dict) -> str:
+    if cl.get("exact"):
+        return "p: no test (exact values)"
+    return f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})"
+
+
+def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]:
     why = reason(cl)
     refs = notes.refs(cl["warnings"][1:] if why else cl["warnings"])
     out = [f"  {cl['id']}: {cl['workload']} {cl['metric']}"]
-    measured = f"measured {pct(cl['change_pct'])} % {ci(cl['ci_pct'])}" if cl["ci_pct"] else "measured: no data"
+    measured = f"measured {change(cl)}" if cl["ci_pct"] else "measured: no data"
     out.append(f"    {measured}, claimed {cl['claimed_text']}")
+    if cl.get("exact"):
+        out += wrap(exact_values(cl, b, c, units.get((cl["workload"], cl["metric"]), "")), "      ", "    ")
     if cl.get("prediction"):
         out += wrap(describe_prediction(cl["prediction"]), "      ", "    ")
     out += wrap(
-        f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})  verdict: {verdict_word(cl)} {refs}".rstrip(),
+        f"{_p(cl)}  verdict: {verdict_word(cl)} {refs}".rstrip(),
         "      ",
         "    ",
     )
@@ -134,11 +152,14 @@ def _comparison(cp: dict, b: str, c: str, notes: Footnotes) -> list[str]:
     )
     mw = cp["tests"]["mann_whitney"]["p_value"]
     out += wrap(
-        f"change {pct(cp['change_pct'])} % {ci(cp['ci_pct'])}  p={pval(cp['p_value'])}"
+        f"change {change(cp)}"
+        + ("" if cp.get("exact") else f"  p={pval(cp['p_value'])}")
         + (f"  MWU p={pval(mw)}" if mw is not None else ""),
         "      ",
         "    ",
     )
+    if cp.get("exact"):
+        return out + wrap(f"noise: none, {EXACT_TEXT}", "      ", "    ")
     vcb = cp["variance_components"]["baseline"]
     out += wrap(
         f"noise ({b}): sd between boots {sd_pct(vcb['between_boot_var'], bs['mean'])}, "
@@ -172,8 +193,9 @@ def render(result: dict) -> str:
         out += wrap(w, "    ", "  - ")
     if result["claims"]:
         out += ["", "Claims"]
+        units = {(cp["workload"], cp["metric"]): cp["unit"] for cp in result["comparisons"]}
         for cl in result["claims"]:
-            out += _claim(cl, notes)
+            out += _claim(cl, notes, b, c, units)
     out += ["", "Comparisons (change = candidate / baseline - 1)"]
     for cp in result["comparisons"]:
         out += _comparison(cp, b, c, notes)
