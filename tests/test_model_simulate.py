@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchctl.errors import InputError, UsageError
@@ -15,6 +16,7 @@ from benchctl.model.calibrate import calibrate
 from benchctl.model.predict import Model
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.simulate import nominal, simulate
+from benchctl.model.simvalues import MEMORY_NOISE
 from benchctl.results.fsutil import read_jsonl
 from benchctl.results.store import RunFolder
 
@@ -91,6 +93,69 @@ def test_boot_memory_records_memtotal_and_memfree(sim_dir):
     d_total = vals["block"]["mem_total_kb"] - vals["pte"]["mem_total_kb"]
     d_free = vals["block"]["mem_free_kb"] - vals["pte"]["mem_free_kb"]
     assert 515_000 < d_total < 526_000 and d_free < d_total
+
+
+def _boot_memory(paths) -> dict[str, list[dict[str, float]]]:
+    """arm -> one {metric: value} per simulated boot, in boot order."""
+    out: dict[str, list[dict[str, float]]] = {}
+    for p in paths:
+        m = RunFolder.open(p).manifest
+        if m["workload"] == "boot-memory":
+            recs, _ = read_jsonl(p / "records.jsonl")
+            out.setdefault(m["arm"], []).append({r["metric"]: r["value"] for r in recs})
+    return out
+
+
+def test_boot_memory_noise_where_real_boots_have_it(sim_dir):
+    """MemTotal exact on every boot of an arm (as real kexec boots gave it); MemFree differs boot to boot."""
+    _, paths = sim_dir
+    model = Model(load_cpu("ampereone"), load_workloads(), load_machine())
+    sd_kb = float(nominal(model)[MEMORY_NOISE][0]) / 1024
+    assert 4_000 < sd_kb < 100_000  # the documented figure: 5..100 MB, median about 22 MB
+    for arm, boots in _boot_memory(paths).items():
+        assert len(boots) == 3
+        assert len({b["mem_total_kb"] for b in boots}) == 1, arm
+        free = [b["mem_free_kb"] for b in boots]
+        assert len(set(free)) == 3 and all(float(x).is_integer() for x in free), arm  # whole kB, as meminfo
+        assert np.ptp(free) < 8 * sd_kb, (arm, free)
+        # every workload's fingerprint of a boot carries that boot's memory
+        fps = [
+            json.loads((p / "env-before.json").read_text())["memory"]["free_kb"]
+            for p in paths
+            if RunFolder.open(p).manifest["arm"] == arm
+        ]
+        assert set(fps) == set(free)
+
+
+def test_no_memory_noise_when_the_figure_is_set_to_zero(tmp_path):
+    paths = simulate(
+        "ampereone",
+        tmp_path,
+        arms=["pte"],
+        boots=2,
+        iterations=1,
+        workloads=["boot"],
+        overrides=["machine.boot_noise_sd=0"],
+    )
+    assert len({b["mem_free_kb"] for b in _boot_memory(paths)["pte"]}) == 1
+
+
+def test_a_simulated_campaign_gets_a_verdict_on_both_memory_claims(tmp_path):
+    """analyze on 4 simulated boots per arm: MemTotal judged exactly, MemFree with an interval (issue 13 + 12)."""
+    simulate("ampereone", tmp_path, arms=["pte", "block"], boots=4, iterations=2, workloads=["boot"])
+    claims = Path(__file__).resolve().parents[1] / "analysis" / "claims" / "bbml2.toml"
+    r = subprocess.run(
+        [sys.executable, "-m", "benchctl", "analyze", str(tmp_path), "--baseline", "pte", "--candidate", "block"]
+        + ["--claims", str(claims), "--format", "json", "--resamples", "500"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    doc = {c["id"]: c for c in json.loads(r.stdout)["claims"]}
+    total, free = doc["boot-memory-total"], doc["boot-memory"]
+    assert total["verdict"] == "confirmed" and total["exact"] and total["ci_pct"][0] == total["ci_pct"][1]
+    assert free["verdict"] == "confirmed" and not free["exact"] and free["ci_pct"][0] < free["ci_pct"][1]
 
 
 def test_off_allow_list_block_arm_is_pte_mapped(tmp_path):
