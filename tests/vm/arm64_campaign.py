@@ -381,6 +381,7 @@ def verdict_lines(doc: dict) -> str:
         if c["workload"] != "boot-memory":
             continue
         lo, hi = c["ci_pct"] or (float("nan"), float("nan"))
+        interval = "exact (the same value on every boot of an arm)" if c.get("exact") else f"[{lo:+.3f}, {hi:+.3f}]"
         p = c.get("prediction") or {}
         pred = (
             f"{p['change_pct']:+.3f} % ({p['saving_kb']:+.0f} kB of PTE tables for {p['ram_bytes'] >> 20} MiB RAM)"
@@ -388,7 +389,7 @@ def verdict_lines(doc: dict) -> str:
             else p.get("unavailable")
         )
         out.append(
-            f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % [{lo:+.3f}, {hi:+.3f}], "
+            f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % {interval}, "
             f"claimed {c['claimed_text']}, verdict {c['verdict']}; model pagetables (SIMULATED): {pred}"
         )
     return "\n".join(out)

@@ -111,4 +111,7 @@ def test_analyze_on_the_campaign_folder(campaign):
     pred = total["prediction"]
     assert pred["simulated"] and pred["ram_bytes"] == 2 << 30 and pred["saving_kb"] == 4104.0
     assert total["change_pct"] > 0 and abs(total["change_pct"] - pred["change_pct"]) < 0.01, (total, pred)
+    # MemTotal is exact for a kernel: the same on both boots of an arm, so the change is exact and judged
+    assert total["exact"] and total["ci_pct"] == [total["change_pct"]] * 2 and total["verdict"] == "confirmed", total
+    assert claims["boot-memory"]["verdict"] != "not-judged", claims["boot-memory"]["warnings"][:1]
     assert "model pagetables (SIMULATED" in text
