@@ -140,6 +140,19 @@ def test_no_memory_noise_when_the_figure_is_set_to_zero(tmp_path):
     assert len({b["mem_free_kb"] for b in _boot_memory(paths)["pte"]}) == 1
 
 
+def test_a_ram_size_the_machine_figures_do_not_fit_is_refused(tmp_path):
+    """The figures describe a large server (GBs in use after boot): 2 GiB would give a negative MemFree."""
+    with pytest.raises(
+        UsageError, match=r"--ram 2 GiB: .*\(machine\.used_after_boot\).*--set machine\.used_after_boot="
+    ):
+        simulate("ampereone", tmp_path, arms=["pte"], boots=1, iterations=1, workloads=["boot"], ram=2 << 30)
+    small = ["machine.used_after_boot=100M", "machine.boot_noise_sd=2M"]
+    paths = simulate(
+        "ampereone", tmp_path, arms=["pte"], boots=2, iterations=1, workloads=["boot"], ram=2 << 30, overrides=small
+    )
+    assert all(0 < b["mem_free_kb"] < b["mem_total_kb"] < 2 << 20 for b in _boot_memory(paths)["pte"])
+
+
 def test_a_simulated_campaign_gets_a_verdict_on_both_memory_claims(tmp_path):
     """analyze on 4 simulated boots per arm: MemTotal judged exactly, MemFree with an interval (issue 13 + 12)."""
     simulate("ampereone", tmp_path, arms=["pte", "block"], boots=4, iterations=2, workloads=["boot"])

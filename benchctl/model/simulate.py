@@ -27,6 +27,7 @@ from benchctl.model.simvalues import MEMORY_NOISE, Noise, arm_metrics, nominal
 from benchctl.model.targets import load_claims
 from benchctl.results.metrics import info
 from benchctl.results.store import RunFolder
+from benchctl.sizes import fmt_size
 
 DEFAULT_NAMES = {"memcached": "memcached", "dmcrypt": "fio-dmcrypt", "seqread": "seqread-xfs", "boot": "boot-memory"}
 
@@ -130,6 +131,18 @@ def _kinds(model: Model, names: dict[str, str], workloads: list[str] | None) -> 
     return kinds
 
 
+def _fits(base: dict, v: dict, arms: list[str], ram: int) -> None:
+    """Refuse a RAM size the machine figures leave no free memory in (they describe a large server)."""
+    sd = float(v[MEMORY_NOISE][0]) / 1024
+    used = float(v["machine.used_after_boot"][0])
+    if any(base[("boot", a)]["mem_free_kb"] - 5 * sd <= 0 for a in arms):
+        raise UsageError(
+            f"--ram {fmt_size(ram)}: the machine figures put {fmt_size(int(used))} in use after boot "
+            f"(machine.used_after_boot), leaving no free memory; for a small machine give e.g. "
+            "--set machine.used_after_boot=100M --set machine.boot_noise_sd=2M"
+        )
+
+
 def _write(
     out: Path,
     run: dict[str, Any],
@@ -192,6 +205,7 @@ def simulate(
     host = f"sim-{model.cpu.key}"
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     base = {(k, a): arm_metrics(model, k, a, v) for k in [*kinds, "boot"] for a in arms}
+    _fits(base, v, arms, ram)
     spec = {"model": "benchctl model simulate", "cpu": model.cpu.key, "ram_bytes": ram, "seed": seed}
     spec.update(boot_cv=boot_cv, iter_cv=iter_cv, memory_noise_sd_bytes=float(v[MEMORY_NOISE][0]))
     paths = []
