@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import UsageError
+from benchctl.model.arms import Model
 from benchctl.model.pagetables import GiB, compare
-from benchctl.model.predict import Model
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.simvalues import MEMORY_NOISE, Noise, arm_metrics, nominal
 from benchctl.model.targets import load_claims

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchctl.model.predict import Model
+from benchctl.model.arms import Model
 
 WINDOW_S = 10.0  # measurement window one iteration's counters cover
 SERVER_THREADS = 4  # memcached worker threads the simulated throughput is summed over
