@@ -48,6 +48,7 @@ QUICK = [
     "5",
 ]
 CLI_DEADLINE_S = 150
+TEXT_WIDTH = 72
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,8 @@ def _well_behaved(fleet):
 
 
 def bc(fleet: Fleet, *args: str, timeout: float = CLI_DEADLINE_S) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    """Run the CLI; its text output (not JSON) must fit a 72-column mail."""
+    r = subprocess.run(
         [sys.executable, "-m", "benchctl", *args],
         capture_output=True,
         text=True,
@@ -73,6 +75,23 @@ def bc(fleet: Fleet, *args: str, timeout: float = CLI_DEADLINE_S) -> subprocess.
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+    if "json" not in args:
+        # A path longer than a line is one word, the one thing that cannot wrap.
+        wide = [line for line in r.stdout.splitlines() if len(line) > TEXT_WIDTH and " " in line.strip()]
+        assert not wide, f"text output over {TEXT_WIDTH} columns: {wide}"
+    return r
+
+
+def unwrap(text: str) -> list[str]:
+    """The logical lines of wrapped output: a continuation is indented 4 past its line's start."""
+    out: list[tuple[int, str]] = []
+    for ln in text.splitlines():
+        lead = len(ln) - len(ln.lstrip())
+        if out and ln.strip() and lead >= out[-1][0] + 4:
+            out[-1] = (out[-1][0], out[-1][1] + " " + ln.strip())
+        else:
+            out.append((lead, ln.strip()))
+    return [t for _, t in out]
 
 
 def plan(
@@ -177,7 +196,7 @@ def resumed_and_finished(fleet: Fleet, folder: Path, tmp_path: Path) -> None:
     err = one_error_line(r)
     assert f"h2 (boot 1, {phase})" in err and "h3 (boot 0, verify)" in err and "h9 (boot 0, reach)" in err
     assert "finished boots are kept" in err
-    lines = [ln.strip() for ln in r.stdout.splitlines()]
+    lines = unwrap(r.stdout)
     assert any(ln.startswith("h1: boot 2/2 block: boot ") for ln in lines), r.stdout
     assert any(ln.startswith(f"h2: boot 2/2 block: STOPPED in {phase}:") for ln in lines), r.stdout
     wrong = [ln for ln in lines if ln.startswith("h3: boot 1/2 pte: STOPPED in verify: ")]

@@ -124,6 +124,8 @@ def test_make_plan_and_describe():
     assert [b["arm"] for b in p["hosts"]["h2"]] == ["pte", "block", "pte", "block"]
     assert plan.validate(json.loads(json.dumps(p)), Path("plan.json")) == p
     text = plan.describe(p)
+    assert all(len(line) <= 72 for line in text.splitlines()), text
+    text = " ".join(text.split())
     assert "2 host(s) x 4 boots" in text and "rodata noalias" in text and "h1: pte block pte block" in text
 
 

@@ -17,8 +17,8 @@ import math
 from benchctl.analyze.claims import Claim
 from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.stats import power
+from benchctl.textwidth import WIDTH
 
-WIDTH = 72
 FORMAT = "benchctl-plan/1"
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from benchctl.documents import format_version, load_json
 from benchctl.env.arm64 import expected
 from benchctl.errors import InputError, UsageError
+from benchctl.textwidth import fit
 
 PLAN_FORMAT = "benchctl-campaign-plan/1"
 PLAN_FILE = "plan.json"
@@ -394,4 +395,4 @@ def describe(plan: dict[str, Any]) -> str:
         lines.append(f"  {host}: {' '.join(b['arm'] for b in seq)}")
     if len(hosts) > 8:
         lines.append(f"  ... and {len(hosts) - 8} more host(s)")
-    return "\n".join(lines)
+    return fit("\n".join(lines))

@@ -19,6 +19,7 @@ from typing import Any
 from benchctl.documents import load_json
 from benchctl.errors import InputError
 from benchctl.results.fsutil import append_json, atomic_write_json
+from benchctl.textwidth import fit
 
 PROGRESS_FORMAT = "benchctl-campaign-progress/1"
 PROGRESS_FILE = "progress.json"
@@ -195,4 +196,4 @@ def status_text(plan: dict[str, Any], progress: dict[str, Any]) -> str:
                 f"  {'':<{width}}  last error (boot {err.get('index')}, {err.get('phase')}, {err.get('at')}): "
                 f"{err.get('message')}"
             )
-    return "\n".join(lines)
+    return fit("\n".join(lines))

@@ -9,6 +9,7 @@ import click
 
 from benchctl.commands.common import format_option, out_option
 from benchctl.errors import UsageError
+from benchctl.textwidth import fit
 
 
 @click.group(name="campaign")
@@ -140,8 +141,10 @@ def plan_command(
     folder.create(output, doc, hostvars, str(inventory))
     click.echo(pl.describe(doc))
     click.echo(
-        f"campaign folder: {output}  (run: benchctl campaign run {output}; by hand: cd {output} && "
-        "ansible-playbook campaign.yml -e boot=0)"
+        fit(
+            f"campaign folder: {output}\n  run it:  benchctl campaign run {output}\n"
+            f"  by hand: cd {output} && ansible-playbook campaign.yml -e boot=0"
+        )
     )
 
 
@@ -164,13 +167,15 @@ def run_command(folder: Path, limit: str | None, min_free: str, verbose: int) ->
     opts = RunnerOptions(
         limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None,
         min_free=parse_size(min_free, "--min-free", error=UsageError),
-        echo=lambda s: click.echo(s, err=False),
+        echo=lambda s: click.echo(fit(s), err=False),
         ansible_args=["-" + "v" * verbose] if verbose else [],
     )
     rep = run_campaign(folder, opts)
     click.echo(
-        f"campaign: all {rep['boots_planned']} planned boots done; analyze with: benchctl analyze {folder} "
-        "--claims analysis/claims/bbml2.toml"
+        fit(
+            f"campaign: all {rep['boots_planned']} planned boots done; analyze with:\n"
+            f"  benchctl analyze {folder} --claims analysis/claims/bbml2.toml"
+        )
     )
 
 
@@ -230,7 +235,7 @@ def verify_command(arm: str, expect_json: str, root: Path, output: Path | None) 
     v = check_boot(arm, _expectation(expect_json), root, output)
     if not v.ok:
         raise RunFailed(v.line())
-    click.echo(v.line())
+    click.echo(fit(v.line()))
 
 
 @group.command("measure")

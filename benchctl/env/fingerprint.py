@@ -9,7 +9,6 @@ with a reason rather than a guess.
 from __future__ import annotations
 
 import shutil
-import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from benchctl.env.probes.tools import VERSION_ARGS, ToolsProbe
 from benchctl.env.probes.tuning import GovernorProbe, KaslrProbe, NumaProbe, PerfParanoidProbe, SmtProbe, ThpProbe
 from benchctl.errors import InputError
 from benchctl.sizes import fmt_size
+from benchctl.textwidth import wrap
 
 FORMAT = "benchctl-env/1"
 FORMAT_MAJOR = 1
@@ -238,7 +238,7 @@ def summary(fp: dict) -> str:
     if get(fp, "host.arch") != "aarch64":
         lines[0] = _first_line(fp)
     # Mail and terminal width: every line <= 72 columns, continuations under the values.
-    return "\n".join("\n".join(textwrap.wrap(x, 72, subsequent_indent=" " * 12, break_on_hyphens=False)) for x in lines)
+    return "\n".join(line for x in lines for line in wrap(x, " " * 12, first=""))
 
 
 def _first_line(fp: dict) -> str:

@@ -9,19 +9,12 @@ chose) is not broken, so commands stay pasteable.
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 from typing import Any
 
+from benchctl.textwidth import WIDTH, wrap
+
 BANNER = "SIMULATED - benchctl model output, not a measurement"
-WIDTH = 72
-
-
-def wrap(text: str, indent: str = "", first: str = "") -> list[str]:
-    """Lines of at most WIDTH columns."""
-    return textwrap.wrap(
-        text, WIDTH, initial_indent=first or indent, subsequent_indent=indent, break_on_hyphens=False
-    ) or [first.rstrip()]
 
 
 def shell_lines(words: list[str], indent: str = "  ") -> list[str]:

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.model.predict import predict
-
-WIDTH = 72
+from benchctl.textwidth import WIDTH
 
 
 def sensitivity(cpu: str, top: int = 8, **kw: Any) -> dict[str, Any]:

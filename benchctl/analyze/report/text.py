@@ -12,8 +12,7 @@ version.
 
 from __future__ import annotations
 
-import textwrap
-
+from benchctl import textwidth
 from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import (
     BANNER,
@@ -27,20 +26,14 @@ from benchctl.analyze.report.common import (
 )
 from benchctl.analyze.report.units import design, human, sd_pct
 from benchctl.analyze.sameness import EXACT_TEXT
+from benchctl.textwidth import WIDTH
 
-WIDTH = 72
 CHART = 44
 
 
 def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
-    return textwrap.wrap(
-        text,
-        WIDTH,
-        initial_indent=first if first is not None else indent,
-        subsequent_indent=indent,
-        break_long_words=True,
-        break_on_hyphens=False,
-    ) or [indent]
+    """The report's paragraphs: textwidth.wrap, indented two columns unless told."""
+    return textwidth.wrap(text, indent, first)
 
 
 def chart(low: float, high: float, est: float, band: tuple[float, float]) -> list[str]:
