@@ -89,6 +89,11 @@ def sweep_stale() -> list[str]:
         if m and not _alive(int(m[2])):
             _run(["ip", "link", "del", m[1]], check=False)
             removed.append(m[1])
+    for d in Path(tempfile.gettempdir()).glob(f"{PREFIX}-*-*-*"):
+        m = re.match(rf"^{PREFIX}-(?:fleet|cp)-(\d+)-", d.name)
+        if m and d.is_dir() and not _alive(int(m[1])):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(str(d))
     return removed
 
 
@@ -154,10 +159,11 @@ class Fleet:
     def __init__(self, names: list[str], base: Path | None = None):
         sweep_stale()
         self.own_base = base is None  # a folder of our own is removed by stop()
-        self.base = Path(base or tempfile.mkdtemp(prefix=f"{PREFIX}-fleet-"))
-        self.base.mkdir(parents=True, exist_ok=True)
-        self.cp_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-cp-"))  # ssh control sockets: short path
         self.pid = os.getpid()
+        # The pid in the names lets sweep_stale() remove what a SIGKILLed test process left.
+        self.base = Path(base or tempfile.mkdtemp(prefix=f"{PREFIX}-fleet-{self.pid}-"))
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.cp_dir = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-cp-{self.pid}-"))  # ssh control sockets: short path
         self.hosts: dict[str, Host] = {}
         self.key = self.base / "id_ed25519"
         self.hostkey = self.base / "ssh_host_ed25519_key"
