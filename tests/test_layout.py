@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "benchctl"
 # The CLI, errors, and the small helpers every layer shares: documents (JSON/TOML files, dotted
-# paths, format versions), sizes ("256G"), textwidth (the 72-column mail width).
-TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "documents.py", "errors.py", "sizes.py", "textwidth.py"}
+# paths, format versions), human (sizes like "256G", the 72-column mail width).
+TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "documents.py", "errors.py", "human.py"}
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 80
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchctl.errors import InputError, UsageError
+from benchctl.human import fmt_size, parse_size
 from benchctl.model.pagetables import (
     GiB,
     KiB,
@@ -24,7 +25,6 @@ from benchctl.model.pagetables import (
     leaf_size_at,
     parse_granule,
 )
-from benchctl.sizes import fmt_size, parse_size
 
 
 def hand(ram: int, granule: int) -> tuple[int, int]:

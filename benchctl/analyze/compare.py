@@ -90,7 +90,7 @@ def resolution(notes: set[str]) -> tuple[float | None, str | None]:
 def canonical(key: str, value) -> str:
     """A setup value as compared: block sizes in bytes, everything else as text."""
     if key == "bs":
-        from benchctl.sizes import parse_size
+        from benchctl.human import parse_size
 
         try:
             return str(parse_size(value, error=ValueError))

@@ -17,7 +17,7 @@ import math
 from benchctl.analyze.claims import Claim
 from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.stats import power
-from benchctl.textwidth import WIDTH
+from benchctl.human import WIDTH
 
 FORMAT = "benchctl-plan/1"
 

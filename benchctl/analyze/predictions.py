@@ -121,7 +121,7 @@ def describe(pred: dict) -> str:
     """One line for the text and markdown reports."""
     if "unavailable" in pred:
         return f"model {pred['model']} (SIMULATED): not available: {pred['unavailable']}"
-    from benchctl.sizes import fmt_size
+    from benchctl.human import fmt_size
 
     pct = f"{pred['change_pct']:+.3f} % " if pred.get("change_pct") is not None else ""
     return (

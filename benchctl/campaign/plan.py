@@ -26,7 +26,7 @@ from typing import Any
 from benchctl.documents import format_version, load_json
 from benchctl.env.arm64 import expected
 from benchctl.errors import InputError, UsageError
-from benchctl.textwidth import fit
+from benchctl.human import fit
 
 PLAN_FORMAT = "benchctl-campaign-plan/1"
 PLAN_FILE = "plan.json"

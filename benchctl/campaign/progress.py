@@ -18,8 +18,8 @@ from typing import Any
 
 from benchctl.documents import load_json
 from benchctl.errors import InputError
+from benchctl.human import fit
 from benchctl.results.fsutil import append_json, atomic_write_json
-from benchctl.textwidth import fit
 
 PROGRESS_FORMAT = "benchctl-campaign-progress/1"
 PROGRESS_FILE = "progress.json"

@@ -9,7 +9,7 @@ import click
 
 from benchctl.commands.common import format_option, out_option
 from benchctl.errors import UsageError
-from benchctl.textwidth import fit
+from benchctl.human import fit
 
 
 @click.group(name="campaign")
@@ -162,7 +162,7 @@ def plan_command(
 def run_command(folder: Path, limit: str | None, min_free: str, verbose: int) -> None:
     """Do every planned boot not done yet; one line per boot and host, with the ETA."""
     from benchctl.campaign.runner import RunnerOptions, run_campaign
-    from benchctl.sizes import parse_size
+    from benchctl.human import parse_size
 
     opts = RunnerOptions(
         limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None,

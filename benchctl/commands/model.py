@@ -32,7 +32,7 @@ def _echo_json(obj) -> None:
 
 
 def _ram(text: str):
-    from benchctl.sizes import parse_size
+    from benchctl.human import parse_size
 
     ram = parse_size(text, what="--ram", error=UsageError)
     if ram <= 0:
@@ -98,10 +98,10 @@ def group() -> None:
 def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, fmt) -> None:
     """Linear-map page tables and the MemTotal/MemFree change (exact)."""
     from benchctl.documents import load_json
+    from benchctl.human import parse_size
     from benchctl.model.pagetables import boot_memory_report, from_fingerprint, parse_granule
     from benchctl.model.profiles import load_machine
     from benchctl.model.render import render_pagetables
-    from benchctl.sizes import parse_size
 
     g = parse_granule(granule) if granule else None
     notes = []

@@ -25,8 +25,7 @@ from benchctl.env.probes.memory import MemoryProbe
 from benchctl.env.probes.tools import VERSION_ARGS, ToolsProbe
 from benchctl.env.probes.tuning import GovernorProbe, KaslrProbe, NumaProbe, PerfParanoidProbe, SmtProbe, ThpProbe
 from benchctl.errors import InputError
-from benchctl.sizes import fmt_size
-from benchctl.textwidth import wrap
+from benchctl.human import fmt_size, wrap
 
 FORMAT = "benchctl-env/1"
 FORMAT_MAJOR = 1

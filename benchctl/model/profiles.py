@@ -19,7 +19,7 @@ import numpy as np
 
 from benchctl.documents import load_toml
 from benchctl.errors import InputError, UsageError
-from benchctl.sizes import parse_size
+from benchctl.human import parse_size
 
 STATUSES = ("published", "measured", "assumed")
 # fixed: one value; uniform/loguniform: low..high; triangular: low, mode = value, high;
@@ -337,7 +337,7 @@ def load_machine(path: Path | None = None) -> dict[str, Figure]:
 
 def number_table(cpus: list[str] | None = None) -> str:
     """docs/model.md's table of every number the model uses, with its source (generated from the data files)."""
-    from benchctl.sizes import fmt_size
+    from benchctl.human import fmt_size
 
     def cell(name: str, f: Figure) -> str:
         size = name.split(".")[-1] in SIZE_FIGURES

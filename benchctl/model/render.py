@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchctl.textwidth import WIDTH, wrap
+from benchctl.human import WIDTH, wrap
 
 BANNER = "SIMULATED - benchctl model output, not a measurement"
 
@@ -33,7 +33,7 @@ def shell_lines(words: list[str], indent: str = "  ") -> list[str]:
 
 def render_pagetables(r: dict[str, Any], unmapped_range: tuple[int, int] | None = None) -> str:
     """`model pagetables` as text: tables per level in both arms, MemTotal and MemFree changes."""
-    from benchctl.sizes import fmt_size
+    from benchctl.human import fmt_size
 
     bm, g = r["boot_memory"], r["granule_bytes"]
     out = [f"{BANNER}", "(exact page-table arithmetic)"]

@@ -13,8 +13,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from benchctl.human import WIDTH
 from benchctl.model.predict import predict
-from benchctl.textwidth import WIDTH
 
 
 def sensitivity(cpu: str, top: int = 8, **kw: Any) -> dict[str, Any]:

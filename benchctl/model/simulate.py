@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import UsageError
+from benchctl.human import fmt_size
 from benchctl.model.arms import Model
 from benchctl.model.pagetables import GiB, compare
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
@@ -27,7 +28,6 @@ from benchctl.model.simvalues import MEMORY_NOISE, Noise, arm_metrics, nominal
 from benchctl.model.targets import load_claims
 from benchctl.results.metrics import info
 from benchctl.results.store import RunFolder
-from benchctl.sizes import fmt_size
 
 DEFAULT_NAMES = {"memcached": "memcached", "dmcrypt": "fio-dmcrypt", "seqread": "seqread-xfs", "boot": "boot-memory"}
 

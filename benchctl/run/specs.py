@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchctl import sizes
+from benchctl import human
 from benchctl.documents import load_toml
 from benchctl.errors import InputError, UsageError
 
@@ -33,7 +33,7 @@ def workloads_dir() -> Path:
 
 def parse_size(value: str | int) -> int:
     """'128G' -> 137438953472 (1024-based, as fio/xfs_io/brd use); ValueError when it is not a size."""
-    return sizes.parse_size(value, error=ValueError)
+    return human.parse_size(value, error=ValueError)
 
 
 def parse_cpus(value: str) -> list[int]:

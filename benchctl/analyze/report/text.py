@@ -12,7 +12,6 @@ version.
 
 from __future__ import annotations
 
-from benchctl import textwidth
 from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import (
     BANNER,
@@ -26,14 +25,15 @@ from benchctl.analyze.report.common import (
 )
 from benchctl.analyze.report.units import design, human, sd_pct
 from benchctl.analyze.sameness import EXACT_TEXT
-from benchctl.textwidth import WIDTH
+from benchctl.human import WIDTH
+from benchctl.human import wrap as wrap_text
 
 CHART = 44
 
 
 def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
-    """The report's paragraphs: textwidth.wrap, indented two columns unless told."""
-    return textwidth.wrap(text, indent, first)
+    """The report's paragraphs: benchctl.human.wrap, indented two columns unless told."""
+    return wrap_text(text, indent, first)
 
 
 def chart(low: float, high: float, est: float, band: tuple[float, float]) -> list[str]:

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import InputError, ResourceError, RunFailed
+from benchctl.human import parse_size
 from benchctl.parsers import ParseError
 from benchctl.run import proctree
 from benchctl.run.drivers.base import IterationResult, RunContext
-from benchctl.sizes import parse_size
 
 SOURCE = Path(__file__).with_name("tlb_probe.c")
 CFLAGS = ["-O2", "-std=gnu11", "-Wall"]

@@ -33,9 +33,9 @@ from typing import Any
 
 from benchctl.env.mounts import mounted, mounts
 from benchctl.errors import InputError, ResourceError, RunFailed, ToolMissingError
+from benchctl.human import parse_size  # noqa: F401  (drivers import it from here)
 from benchctl.run.kinds import handler, register_kind, same_inode
 from benchctl.run.storage import blockdev, dmcrypt
-from benchctl.sizes import parse_size  # noqa: F401  (drivers import it from here)
 
 LOOP_DETACH_S = 10.0  # a busy loop device detaches when its last user closes it
 TMPFS_SLACK = 64 << 20  # tmpfs holds the sparse image plus nothing else
