@@ -21,7 +21,6 @@ from pathlib import Path
 import analysis_data as ad
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from benchctl.cli import cli
 from tests.conftest import TOOLS
@@ -127,9 +126,9 @@ def test_pwrite_imported_as_the_pread_workload_is_not_compared(tmp_path):
     assert bw["warnings"][0] == "not judged: not comparable: op differs between arms (pte: read; block: write)"
 
 
-def test_fio_on_plain_ext4_is_imported_as_what_it_is(tmp_path):
+def test_fio_on_plain_ext4_is_imported_as_what_it_is(tmp_path, cli_runner):
     """fio-json.json ran on ext4 on loop0 (no dm-crypt): not filed as fio-dmcrypt, crypt recorded as none."""
-    res = CliRunner().invoke(cli, ["import", str(TOOLS / "fio-json.json"), "--arm", "pte", "-o", str(tmp_path)])
+    res = cli_runner.invoke(cli, ["import", str(TOOLS / "fio-json.json"), "--arm", "pte", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "detected fio output" in res.stderr and "crypt=none" in res.stderr and "loop0" in res.stderr
     assert "--set fs=" in res.stderr  # what the output cannot show is said
@@ -192,16 +191,16 @@ def test_a_csv_value_that_is_not_a_number_is_an_error_unless_skipped(tmp_path):
     assert p.returncode == 0 and "skipped 1 CSV row(s) (--skip-bad-rows)" in p.stderr
 
 
-def test_import_caveats_and_defaults_go_to_the_terminal(tmp_path):
+def test_import_caveats_and_defaults_go_to_the_terminal(tmp_path, cli_runner):
     """Coarse percentiles and unsupported counters are said on stderr, not only written into run.json."""
-    r = CliRunner().invoke(
+    r = cli_runner.invoke(
         cli, ["import", str(TOOLS / "mutilate-closedloop-peak.txt"), "--arm", "a", "-o", str(tmp_path)]
     )
     assert r.exit_code == 0, r.output
     assert "caveat" in r.stderr and "log-bins-10pct buckets up to 10 % wide (coarse)" in " ".join(r.stderr.split())
     assert "host: unknown (give --host NAME" in r.stderr and "give --boot ID" in " ".join(r.stderr.split())
     assert "next: benchctl analyze" in r.stderr
-    r = CliRunner().invoke(
+    r = cli_runner.invoke(
         cli,
         [
             "import",
