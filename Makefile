@@ -39,11 +39,13 @@ vm:
 	@BENCHCTL_VM=1 scripts/setup.sh
 	BENCHCTL_VM=1 .venv/bin/python -m pytest -m vm tests/vm -v
 
-# A real campaign: Debian's arm64 kernel under qemu, pte (rodata=full) and block (rodata=on),
-# 2 boots each by kexec, driven through Ansible; prints every boot and analyze's verdicts.
+# The change itself, measured through Ansible on Debian's arm64 kernels under qemu, two designs,
+# 3 boots per arm, ABAB: same kernel (6.18.x) on an AmpereOne vs a Neoverse N1 CPU identity
+# (cold boots by tests/vm/boot_controller.py), then 6.17.x vs 6.18.x on AmpereOne (kexec).
+# Prints every boot (id, arm, MIDR, linear map from /proc/kcore, MemTotal) and analyze's verdicts.
 campaign-demo:
 	@BENCHCTL_VM=1 scripts/setup.sh
-	.venv/bin/python tests/vm/arm64_campaign.py demo
+	.venv/bin/python tests/vm/arm64_campaign.py demo --design both --boots 3
 
 clean:
 	rm -rf .venv build *.egg-info

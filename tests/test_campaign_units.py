@@ -186,7 +186,15 @@ def test_recorded_pte_boot_is_the_pte_arm_and_not_the_block_arm():
 def test_unchecked_expectations_are_listed():
     fp = fingerprint(ARM64 / "qemu-n1-6.1-4k-rodataon")
     v = verify.verify(fp, "new", {"release": None, "cmdline": [], "rodata": None, "linear_map": None})
-    assert v.ok and v.unchecked == ["command line", "kernel release", "rodata.effective", "linear_map.state"]
+    assert v.ok and v.unchecked == [
+        "command line",
+        "kernel release",
+        "rodata.effective",
+        "linear_map.state",
+        "MIDR",
+        "BBML2 line",
+        "linear_map.source",
+    ]
     assert "not checked" in v.line()
 
 
@@ -399,3 +407,85 @@ def test_pack_has_one_top_folder(tmp_path):
         names = tar.getnames()
     assert archive.name == "boot-000.r1.tar.gz" and all(n.split("/")[0] == "boot-000.r1" for n in names)
     assert "boot-000.r1/verify.json" in names
+
+
+# -- arms that differ by CPU identity (the change itself: Debian's 6.18 on a trusted CPU) ----------
+
+TRIXIE = Path(__file__).parent / "fixtures" / "arm64-trixie"
+K18 = "6.18.15+deb13-arm64"
+
+
+def _identity_arms(*expects: str) -> dict[str, plan.Arm]:
+    arms = {
+        "pte": plan.parse_arm(f"pte={K18}:console=ttyAMA0", "command"),
+        "block": plan.parse_arm(f"block={K18}:console=ttyAMA0", "command"),
+    }
+    plan.apply_overrides(arms, (), expects)
+    return arms
+
+
+def test_expect_cpu_identity_bbml2_line_and_linear_map_source():
+    arms = _identity_arms("block:midr=C00FAC30", "block:bbml2=yes", "block:linear_map_source=kcore", "pte:midr=any")
+    assert arms["block"].expect["midr"] == "0xc00fac30"  # normalised as the fingerprint prints it
+    assert (arms["block"].expect["bbml2"], arms["block"].expect["linear_map_source"]) == ("yes", "kcore")
+    assert arms["pte"].expect["midr"] is None
+
+
+@pytest.mark.parametrize(
+    "item, words",
+    [
+        ("block:midr=ampere", "a MIDR is a hexadecimal number"),
+        ("block:bbml2=maybe", "bbml2 is one of yes, no"),
+        ("block:linear_map_source=guess", "linear_map_source is one of ptdump, kcore"),
+    ],
+)
+def test_bad_identity_expectations_are_usage_errors(item, words):
+    with pytest.raises(UsageError, match=words):
+        _identity_arms(item)
+
+
+def test_boot_command_midr_placeholder_needs_every_arms_identity():
+    arms = _identity_arms("block:midr=0xc00fac30")
+    cmd = plan.parse_boot_command("labctl boot {host} --midr {midr}", "command")
+    with pytest.raises(UsageError, match="arm pte has no CPU identity: add --expect pte:midr="):
+        _plan(arms=list(arms.values()), method="command", boot_command=cmd)
+    plan.apply_overrides(arms, (), ("pte:midr=0x414fd0c1",))
+    p = _plan(arms=list(arms.values()), method="command", boot_command=cmd)
+    assert p["arms"]["pte"]["expect"]["midr"] == "0x414fd0c1"
+    edited = json.loads(json.dumps(p))
+    edited["arms"]["pte"]["expect"]["bbml2"] = "perhaps"
+    with pytest.raises(InputError, match="arms.pte.expect.bbml2"):
+        plan.validate(edited, Path("plan.json"))
+
+
+@pytest.mark.parametrize(
+    "tree, arm, expect, mismatch",
+    [
+        ("ampereone-6.18", "block", {"midr": "0xc00fac30", "bbml2": "yes"}, None),
+        ("n1-6.18", "pte", {"midr": "0x414fd0c1", "bbml2": "no"}, None),
+        ("n1-6.18", "block", {"midr": "0xc00fac30"}, "MIDR is 0x414fd0c1, planned 0xc00fac30 on every CPU"),
+        ("n1-6.18", "block", {"bbml2": "yes"}, "kernel log BBML2 line is absent, planned present"),
+        ("ampereone-6.17", "after", {"bbml2": "yes"}, "kernel log BBML2 line is absent, planned present"),
+    ],
+)
+def test_recorded_trixie_boots_checked_for_their_cpu_identity(tree, arm, expect, mismatch):
+    fp = fingerprint(TRIXIE / tree)
+    v = verify.verify(fp, arm, {"release": None, "cmdline": [], "rodata": None, "linear_map": None, **expect})
+    assert v.mismatches == ([mismatch] if mismatch else [])
+    assert v.observed["emulation"]["emulated"] is True
+
+
+def test_release_confound_is_named_and_follows_the_verdict():
+    from benchctl.analyze.checks import releases
+    from benchctl.analyze.report.common import verdict_word
+
+    boots = [
+        BootMeta(arm="before", host="h", boot="a", run="r1", workload="w", source="run", kernel_release="6.17.13"),
+        BootMeta(arm="after", host="h", boot="b", run="r2", workload="w", source="run", kernel_release="6.18.15"),
+    ]
+    (w,) = releases(boots, "before", "after")
+    assert w.startswith("release confound:") and "6.17.13" in w and "6.18.15" in w
+    same = [BootMeta(**{**b.as_dict(), "kernel_release": "6.18.15"}) for b in boots]
+    assert releases(same, "before", "after") == []
+    assert verdict_word({"verdict": "confirmed", "warnings": [w]}) == "CONFIRMED (release confound)"
+    assert verdict_word({"verdict": "not-judged", "warnings": [w]}) == "NOT JUDGED"

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from env_trees import ARM64
+from env_trees import AMPEREONE, ARM64, BLOCK_EXCERPT, derive
 
 from benchctl.env.arm64 import expected as ex
 from benchctl.env.arm64.midr import (
+    BBML2_DESC,
     Midr,
     all_bbml2_noabort,
+    allow_list_for,
     dmesg_bbml2,
     is_bbml2_noabort,
     midrs_from_cpuinfo,
     parse_midr,
 )
+from benchctl.env.fingerprint import collect, summary
 
 
 def midr(imp: int, part: int, variant: int = 0, rev: int = 0) -> Midr:
@@ -62,6 +67,9 @@ def test_midr_fields_and_cpuinfo_agree_with_sysfs() -> None:
 
 def test_dmesg_detection() -> None:
     boot = "[    0.000000] Booting Linux on physical CPU 0x0000000000 [0xc00fac30]\n"
+    # The words 6.17 and 6.18 print (.desc of ARM64_HAS_BBML2_NOABORT; recorded on 6.18.15).
+    real = "[    0.012345] CPU features: detected: BBM Level 2 without TLB conflict abort\n"
+    assert dmesg_bbml2(boot + real) == (True, "CPU features: detected: BBM Level 2 without TLB conflict abort")
     assert dmesg_bbml2(boot + "[0.1] CPU features: detected: BBM Level 2 without conflict abort\n")[0] is True
     assert dmesg_bbml2(boot + "[0.1] CPU features: detected: BBML3\n")[0] is True
     assert dmesg_bbml2(boot + "[0.1] CPU features: detected: BBM Level 3 without conflict abort\n")[0] is True
@@ -172,3 +180,146 @@ def test_rc_bug_warning_only_rc1_to_rc5() -> None:
     assert ex.rc_bug_warning(ex.parse_release("6.18.0-rc6"), True, CFG_618) is None
     assert ex.rc_bug_warning(ex.parse_release("6.18.0"), True, CFG_618) is None
     assert ex.rc_bug_warning(ex.parse_release("6.18.0-rc1"), False, {"CONFIG_KFENCE": "n"}) is None
+
+
+# -- the allow-list of each release ---------------------------------------------------------
+
+V3_R0P2, V3_R0P0, V3AE_R0P2 = midr(0x41, 0xD84, 0, 2), midr(0x41, 0xD84, 0, 0), midr(0x41, 0xD83, 0, 2)
+N1 = parse_midr("0x414fd0c1")
+OLYMPUS, N3 = midr(0x4E, 0x010), midr(0x41, 0xD8E)
+
+
+@pytest.mark.parametrize(
+    "release, m, ok, label",
+    [
+        ("6.16.0", V3_R0P2, False, "6.16"),  # no BBML2_NOABORT capability before 6.17
+        ("6.17.13", V3_R0P2, True, "6.17"),  # measured: 6.17.13 detects V3 r0p2 ...
+        ("6.17.13", Midr(AMPEREONE), False, "6.17"),  # ... and not AmpereOne
+        ("6.17.13", V3AE_R0P2, False, "6.17"),
+        ("6.17.13", OLYMPUS, False, "6.17"),
+        ("6.17.13", V3_R0P0, False, "6.17"),
+        ("6.18.15", Midr(AMPEREONE), True, "6.18"),
+        ("6.18.15", V3AE_R0P2, True, "6.18"),
+        ("6.18.15", OLYMPUS, True, "6.18"),
+        ("6.18.15", N1, False, "6.18"),
+        ("6.19.2", Midr(AMPEREONE), True, "6.18"),  # unchanged through 7.2
+        ("7.2.0", N3, False, "6.18"),
+        ("7.3.0", N3, True, "7.3"),  # the BBML3 list of linux-next for 7.3
+        ("7.3.0", midr(0x41, 0xD8C, 1, 0), False, "7.3"),  # C1-Ultra r1p0: erratum 3683289
+        ("7.3.0", midr(0x41, 0xD8C, 1, 1), True, "7.3"),
+        ("7.3.0", N1, False, "7.3"),
+    ],
+)
+def test_allow_list_by_release(release: str, m: Midr, ok: bool, label: str) -> None:
+    rel = ex.parse_release(release)
+    allow = allow_list_for(rel)
+    assert allow is not None
+    assert allow.trusts([m]) is ok
+    assert all_bbml2_noabort([m, m], allow) is ok
+    assert allow.label(rel) == label
+    assert allow.describe(rel).startswith(f"allow-list of {label}")
+
+
+def test_allow_list_needs_the_release() -> None:
+    assert allow_list_for(None) is None
+    assert allow_list_for(ex.parse_release("6.19.1")).describe(ex.parse_release("6.19.1")) == (
+        "allow-list of 6.18 (unchanged in 6.19)"
+    )
+    assert is_bbml2_noabort(Midr(AMPEREONE))  # default: the list the series shipped with (6.18)
+
+
+@pytest.mark.parametrize(
+    "release, bbml2, kfence, state",
+    [
+        ("6.18.0", False, True, "pte"),  # Debian's CONFIG_KFENCE_SAMPLE_INTERVAL=0, untrusted CPU
+        ("6.18.0", True, True, "block"),  # trusted: only the KFENCE pool is split
+        ("6.17.0", False, True, "pte"),  # 6.17: can_set_direct_map() for any CPU
+        ("6.17.0", True, True, "pte"),
+        ("6.17.0", True, False, "block"),
+    ],
+)
+def test_kfence_late_init_under_noalias(release: str, bbml2: bool, kfence: bool, state: str) -> None:
+    e = ex.expected_linear_map(
+        rel=ex.parse_release(release),
+        bbml2=bbml2,
+        rodata_effective="noalias",
+        kfence_late=kfence,
+        debug_pagealloc_on=False,
+    )
+    assert e.state == state, e.reason
+
+
+def test_rodata_full_rejected_once_with_the_effective_mode() -> None:
+    r = ex.rodata(ex.parse_release("6.18.15"), ex.parse_cmdline("rodata=full"), CFG_618)
+    assert r.effective == "full"
+    assert len(r.warnings) == 1 and "effective: full" in r.warnings[0]
+
+
+# -- the fingerprint: kernel words, per-release lists, one warning each -----------------------
+
+NO_RODATA = {"CONFIG_RODATA_FULL_DEFAULT_ENABLED": None}
+LINE = f"[    0.004000] CPU features: detected: {BBML2_DESC}"
+
+
+def _tree(tmp_path: Path, release: str, cpu: int | None, lines: list[str], cmdline: str | None = None) -> Path:
+    # From qemu-n1-6.1-4k-rodatafull (6.17 keeps its RODATA_FULL_DEFAULT_ENABLED=y), with the
+    # AmpereOne block excerpt as its ptdump on 6.18.
+    return derive(
+        tmp_path,
+        "qemu-n1-6.1-4k-rodatafull",
+        release=release,
+        midr=cpu,
+        config=None if release.startswith("6.17") else NO_RODATA,
+        cmdline=cmdline,
+        ptdump=BLOCK_EXCERPT.read_text() if release.startswith("6.18") and cpu == AMPEREONE else None,
+        dmesg_add=lines,
+    )
+
+
+def test_trusted_cpu_with_the_kernel_line_is_no_alarm(tmp_path: Path) -> None:
+    fp = collect(_tree(tmp_path, "6.18.15", AMPEREONE, [LINE]))
+    assert fp["cpu"]["bbml2_dmesg"] is True and fp["cpu"]["bbml2_noabort"] is True
+    assert fp["cpu"]["bbml2_allow_list"] == "6.18" and "allow-list of 6.18" in fp["sources"]["cpu.bbml2_noabort"]
+    assert fp["linear_map"]["expected"] == "block"
+    assert fp["warnings"] == []
+    assert "allow-list of 6.18: True, kernel log: True" in " ".join(summary(fp).split())
+
+
+def test_617_lists_v3_not_ampereone(tmp_path: Path) -> None:
+    fp = collect(_tree(tmp_path, "6.17.13", 0x410FD842, [LINE]))
+    assert fp["cpu"]["bbml2_noabort"] is True and fp["cpu"]["bbml2_dmesg"] is True
+    assert fp["linear_map"]["expected"] == "pte"  # 6.17 detects BBML2 but lacks the series
+    assert fp["warnings"] == []
+    fp = collect(_tree(tmp_path / "a1", "6.17.13", AMPEREONE, []))
+    assert (fp["cpu"]["bbml2_noabort"], fp["cpu"]["bbml2_dmesg"], fp["warnings"]) == (False, False, [])
+    assert fp["cpu"]["bbml2_allow_list"] == "6.17"
+
+
+def test_allow_listed_without_the_line_warns_in_the_kernels_words(tmp_path: Path) -> None:
+    fp = collect(_tree(tmp_path, "6.18.15", AMPEREONE, []))
+    assert len(fp["warnings"]) == 1
+    assert f"'CPU features: detected: {BBML2_DESC}'" in fp["warnings"][0]
+    assert "(allow-list of 6.18)" in fp["warnings"][0] and "repainted to PTEs" in fp["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    "release, line, why",
+    [
+        ("6.17.13", LINE, "a longer list"),  # AmpereOne detected by a 6.17: a backport
+        ("7.3.0", "[    0.004000] CPU features: detected: BBM Level 3", "ID_AA64MMFR2_EL1.BBM >= 3"),
+    ],
+)
+def test_line_without_the_list_names_why(tmp_path: Path, release: str, line: str, why: str) -> None:
+    cpu = AMPEREONE if release.startswith("6.17") else None  # None: the tree's N1
+    fp = collect(_tree(tmp_path, release, cpu, [line]))
+    assert fp["cpu"]["bbml2_noabort"] is False and fp["cpu"]["bbml2_dmesg"] is True
+    assert len(fp["warnings"]) == 1 and why in fp["warnings"][0], fp["warnings"]
+    assert line.split("] ", 1)[1] in fp["warnings"][0]
+
+
+def test_618_rodata_full_is_one_warning_with_the_effective_mode(tmp_path: Path) -> None:
+    rejected = "[    0.000000] Invalid option string for rodata: 'full'"
+    fp = collect(_tree(tmp_path, "6.18.15", None, [rejected], cmdline="console=ttyAMA0 rodata=full"))
+    assert fp["rodata"]["requested"] == "full" and fp["rodata"]["effective"] == "full"
+    assert len(fp["warnings"]) == 1 and "effective: full" in fp["warnings"][0], fp["warnings"]
+    assert "requested full, effective full" in summary(fp)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from benchctl.results.table import BootMeta
 
+CONFOUND_PREFIX = "release confound:"
+
 CONSISTENCY_FIELDS = [
     ("kernel_release", "kernel"),
     ("kernel_cmdline", "kernel command line"),
@@ -191,6 +193,23 @@ def identity(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     return out
 
 
+def releases(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
+    """Arms on different kernel releases compare every change between them, not just the one
+    under review: a before/after design is confounded by construction, and the report says so
+    (a same-kernel design, where the arms differ by the CPU identity or a parameter, is not)."""
+    rel = {
+        arm: sorted({b.kernel_release for b in _boots_of(boots, arm) if b.kernel_release})
+        for arm in (baseline, candidate)
+    }
+    if not rel[baseline] or not rel[candidate] or set(rel[baseline]) & set(rel[candidate]):
+        return []
+    return [
+        f"{CONFOUND_PREFIX} the arms run different kernels, so this compares everything between the "
+        f"releases, not only the change ({baseline}: {', '.join(rel[baseline])}; {candidate}: "
+        f"{', '.join(rel[candidate])}); a same-kernel design isolates it"
+    ]
+
+
 def boot_method(boots: list[BootMeta], baseline: str, candidate: str) -> list[str]:
     """How a boot was started must not differ between the arms: a cold boot under qemu had ~1 MiB
     less MemTotal than any kexec'd boot of the same kernel (qemu hands the kernel a 1 MiB device
@@ -227,4 +246,5 @@ def all_checks(boots: list[BootMeta], baseline: str, candidate: str) -> list[str
         + taint(boots, arms)
         + interleaving(boots, baseline, candidate)
         + boot_method(boots, baseline, candidate)
+        + releases(boots, baseline, candidate)
     )

@@ -32,9 +32,11 @@ PLAN_FORMAT = "benchctl-campaign-plan/1"
 PLAN_FILE = "plan.json"
 BOOT_METHODS = ("kexec", "grub-reboot", "command")
 ORDERS = ("abab", "abba", "random")
-EXPECT_KEYS = ("release", "rodata", "linear_map")
+EXPECT_KEYS = ("release", "rodata", "linear_map", "linear_map_source", "midr", "bbml2")
 LINEAR_MAP_STATES = ("pte", "block", "mixed")
-PLACEHOLDERS = ("host", "arm", "kernel", "initrd", "cmdline", "boot")
+LINEAR_MAP_SOURCES = ("ptdump", "kcore", "meminfo-directmap", "inferred")
+BBML2_ANSWERS = ("yes", "no")
+PLACEHOLDERS = ("host", "arm", "kernel", "initrd", "cmdline", "boot", "midr")
 DEFAULT_TIMEOUTS = {"reboot_s": 600, "suite_s": 7200, "connect_s": 30}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -145,9 +147,21 @@ def apply_overrides(arms: dict[str, Arm], initrds: tuple[str, ...], expects: tup
                 f"--expect {item!r}: expected ARM:KEY=VALUE with ARM one of {', '.join(arms)} "
                 f"and KEY one of {', '.join(EXPECT_KEYS)} (VALUE 'any' = not checked)"
             )
-        if key == "linear_map" and value not in (*LINEAR_MAP_STATES, "any"):
-            raise UsageError(f"--expect {item!r}: a linear-map state is one of {', '.join(LINEAR_MAP_STATES)} or any")
-        arms[label].expect[key] = None if value == "any" else value
+        arms[label].expect[key] = None if value == "any" else expect_value(item, key, value)
+
+
+def expect_value(item: str, key: str, value: str) -> str:
+    """One --expect value, checked where its key has a fixed vocabulary; MIDRs normalised to 0x%08x
+    (the CPU identity the arm must boot as: every CPU's MIDR_EL1, compared in full)."""
+    allowed = {"linear_map": LINEAR_MAP_STATES, "linear_map_source": LINEAR_MAP_SOURCES, "bbml2": BBML2_ANSWERS}
+    if key in allowed and value not in allowed[key]:
+        raise UsageError(f"--expect {item!r}: {key} is one of {', '.join(allowed[key])} or any")
+    if key == "midr":
+        try:
+            return f"0x{int(value, 16) & 0xFFFFFFFF:08x}"
+        except ValueError:
+            raise UsageError(f"--expect {item!r}: a MIDR is a hexadecimal number, e.g. 0xc00fac30") from None
+    return value
 
 
 def boot_order(order: str, a: str, b: str, n: int, seed: int, host: str) -> list[str]:
@@ -212,6 +226,13 @@ def make_plan(
         raise UsageError(f"both arms are labelled {arms[0].label!r}")
     if boots < 1:
         raise UsageError("--boots must be at least 1")
+    if boot_command and any("{midr}" in w for w in boot_command):
+        lacking = [arm.label for arm in arms if not arm.expect.get("midr")]
+        if lacking:
+            raise UsageError(
+                f"--boot-command uses {{midr}} but arm {lacking[0]} has no CPU identity: "
+                f"add --expect {lacking[0]}:midr=0x..."
+            )
     a, b = arms[0].label, arms[1].label
     return {
         "format": PLAN_FORMAT,
@@ -279,9 +300,13 @@ def _validate_arms(path: Path, arms: dict) -> None:
         tokens = _typed(path, exp, "cmdline", list, w + "expect.", optional=True) or []
         if not all(isinstance(t, str) for t in tokens):
             raise _bad(path, w + "expect.cmdline", "not a list of strings")
-        if exp.get("linear_map") not in (None, *LINEAR_MAP_STATES):
-            states = ", ".join(LINEAR_MAP_STATES)
-            raise _bad(path, w + "expect.linear_map", f"{exp['linear_map']!r} is not one of {states}")
+        for key, allowed in (
+            ("linear_map", LINEAR_MAP_STATES),
+            ("linear_map_source", LINEAR_MAP_SOURCES),
+            ("bbml2", BBML2_ANSWERS),
+        ):
+            if exp.get(key) not in (None, *allowed):
+                raise _bad(path, w + "expect." + key, f"{exp[key]!r} is not one of {', '.join(allowed)}")
 
 
 def _validate_run(path: Path, data: dict) -> None:

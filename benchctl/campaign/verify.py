@@ -84,6 +84,11 @@ def verify(fp: dict, arm: str, expect: dict[str, Any]) -> Verification:
         "boot_id": v.boot_id,
         "mem_total_kb": get(fp, "memory.total_kb"),
         "mem_free_kb": get(fp, "memory.free_kb"),
+        # The CPU identity (checked against expect.midr), the BBML2 line (expect.bbml2) and
+        # whether the CPU was silicon or emulated (recorded).
+        "midr": get(fp, "cpu.midr"),
+        "bbml2_dmesg": get(fp, "cpu.bbml2_dmesg"),
+        "emulation": get(fp, "host.emulation"),
     }
     if not v.boot_id:
         v.mismatches.append("no boot id (/proc/sys/kernel/random/boot_id unreadable): the boot cannot be told apart")
@@ -105,4 +110,31 @@ def verify(fp: dict, arm: str, expect: dict[str, Any]) -> Verification:
             v.unchecked.append(name)
         elif v.observed[key] != want:
             v.mismatches.append(f"{name} is {v.observed[key]}{shown}, planned {want}")
+    v.mismatches += identity_mismatches(v, expect)
     return v
+
+
+def identity_mismatches(v: Verification, expect: dict[str, Any]) -> list[str]:
+    """The arm's CPU identity (every CPU's MIDR), its kernel-log BBML2 line and how the linear map
+    was seen: an arm that differs by CPU is only that arm if the kernel read the planned MIDR on
+    every CPU, and a linear-map state is only evidence if it was observed, not inferred."""
+    out = []
+    want = expect.get("midr")
+    if want is None:
+        v.unchecked.append("MIDR")
+    else:
+        midrs = sorted({str(m.get("value")) for m in v.observed.get("midr") or [] if isinstance(m, dict)})
+        if midrs != [want]:
+            out.append(f"MIDR is {', '.join(midrs) or 'unknown'}, planned {want} on every CPU")
+    want = expect.get("bbml2")
+    if want is None:
+        v.unchecked.append("BBML2 line")
+    elif v.observed.get("bbml2_dmesg") is not (want == "yes"):
+        line = {True: "present", False: "absent", None: "unknown"}[v.observed.get("bbml2_dmesg")]
+        out.append(f"kernel log BBML2 line is {line}, planned {'present' if want == 'yes' else 'absent'}")
+    want = expect.get("linear_map_source")
+    if want is None:
+        v.unchecked.append("linear_map.source")
+    elif v.observed["linear_map_source"] != want:
+        out.append(f"linear_map.source is {v.observed['linear_map_source']}, planned {want}")
+    return out

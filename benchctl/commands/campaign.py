@@ -62,7 +62,7 @@ def group() -> None:
 @click.option(
     "--boot-command",
     help="For --boot-method command: run on this controller, e.g. 'labctl boot "
-    "{host} {kernel} {cmdline}' (also {arm} {initrd} {boot}).",
+    "{host} {kernel} {cmdline}' (also {arm} {initrd} {boot} {midr}).",
 )
 @click.option("--initrd", "initrds", multiple=True, metavar="ARM=PATH", help="Initrd of an arm ('none': no initrd).")
 @click.option(
@@ -70,7 +70,9 @@ def group() -> None:
     "expects",
     multiple=True,
     metavar="ARM:KEY=VALUE",
-    help="What a boot of ARM must show (release, rodata, linear_map; VALUE any = not checked).",
+    help="What a boot of ARM must show: release, rodata, linear_map, "
+    "linear_map_source (kcore, ptdump, ...), midr (every CPU's), bbml2 (yes/no: "
+    "the kernel log's BBML2 line); VALUE any = not checked.",
 )
 @click.option("--reboot-timeout", type=click.IntRange(1), default=600, show_default=True, metavar="S")
 @click.option("--suite-timeout", type=click.IntRange(1), default=7200, show_default=True, metavar="S")

@@ -18,6 +18,7 @@ from benchctl.documents import format_version, get, load_json
 from benchctl.env.probes.base import Context, Probe
 from benchctl.env.probes.cpu import CpuProbe
 from benchctl.env.probes.dmesg import DmesgProbe
+from benchctl.env.probes.emulation import EmulationProbe
 from benchctl.env.probes.host import BootProbe, HostProbe
 from benchctl.env.probes.kernel import CmdlineProbe, ConfigProbe, PageSizeProbe, ReleaseProbe
 from benchctl.env.probes.mapping import LinearMapProbe, RodataProbe
@@ -31,7 +32,7 @@ FORMAT = "benchctl-env/1"
 FORMAT_MAJOR = 1
 
 # Order matters: later probes read what earlier ones found (release -> config ->
-# arch -> MIDR -> dmesg -> rodata -> expected/observed linear map).
+# arch -> MIDR -> dmesg -> emulation -> rodata -> expected/observed linear map).
 PROBES: tuple[type[Probe], ...] = (
     ReleaseProbe,
     CmdlineProbe,
@@ -40,6 +41,7 @@ PROBES: tuple[type[Probe], ...] = (
     PageSizeProbe,
     CpuProbe,
     DmesgProbe,
+    EmulationProbe,
     MemoryProbe,
     BootProbe,
     GovernorProbe,
@@ -56,10 +58,13 @@ PROBES: tuple[type[Probe], ...] = (
 SCHEMA = (
     "host.name",
     "host.arch",
+    "host.emulation",
     "cpu.model",
     "cpu.count",
     "cpu.midr",
+    "cpu.midr_is_silicon",
     "cpu.bbml2_noabort",
+    "cpu.bbml2_allow_list",
     "cpu.bbml2_dmesg",
     "kernel.release",
     "kernel.version",
@@ -197,6 +202,8 @@ def summary(fp: dict) -> str:
     g = lambda path, default="?": get(fp, path, default)  # noqa: E731
     lines = [fp.get("verdict") or verdict(fp)]
     lines.append(f"host:       {g('host.name')} ({g('host.arch')}), {g('cpu.model')} x {g('cpu.count')}")
+    if isinstance(get(fp, "host.emulation"), dict):
+        lines.append(f"emulation:  {emulation_text(fp)}")
     page = get(fp, "kernel.page_size")
     cmdline = str(g("kernel.cmdline", ""))
     if len(cmdline) > CMDLINE_SHOWN:
@@ -207,8 +214,10 @@ def summary(fp: dict) -> str:
     lines.append(f"cmdline:    {cmdline}")
     if get(fp, "host.arch") == "aarch64":
         midrs = ", ".join(f"{m['value']} ({m['name']}) cpus {m['cpus']}" for m in g("cpu.midr", []))
+        listed = get(fp, "cpu.bbml2_allow_list")
+        allow = f"allow-list of {listed}" if listed else "allow-list (release unknown)"
         lines.append(
-            f"cpu:        MIDR {midrs or '?'}; allow-list: {g('cpu.bbml2_noabort', 'unknown')}, "
+            f"cpu:        MIDR {midrs or '?'}; {allow}: {g('cpu.bbml2_noabort', 'unknown')}, "
             f"kernel log: {g('cpu.bbml2_dmesg', 'unknown')}"
         )
         lines.append(f"rodata:     requested {g('rodata.requested', '(none)')}, effective {g('rodata.effective')}")
@@ -238,6 +247,21 @@ def summary(fp: dict) -> str:
         lines[0] = _first_line(fp)
     # Mail and terminal width: every line <= 72 columns, continuations under the values.
     return "\n".join(line for x in lines for line in wrap(x, " " * 12, first=""))
+
+
+def emulation_text(fp: dict) -> str:
+    """host.emulation in words: emulated or not, how, why; and whether the MIDR is silicon."""
+    em = get(fp, "host.emulation") or {}
+    reason = em.get("reason") or "no reason recorded"
+    if em.get("emulated") is True:
+        text = reason
+    elif em.get("emulated") is False:
+        text = f"not emulated ({em.get('how')}): {reason}"
+    else:
+        text = f"unknown: {reason}"
+    if get(fp, "cpu.midr_is_silicon") is False:
+        text += "; the MIDR is not silicon"
+    return text
 
 
 def _first_line(fp: dict) -> str:

@@ -1,26 +1,32 @@
-"""A real arm64 campaign: Debian's arm64 kernel under qemu (TCG), rebooted by kexec, driven by Ansible.
+"""The change itself, measured: Debian's 6.18 on a CPU the kernel trusts, rebooted by Ansible.
 
-The guest is what a lab host looks like to `benchctl campaign`: Debian 12's
-arm64 kernel, sshd on a 127.0.0.1 port forwarded by qemu's user network,
-python3, kexec-tools, and this checkout's benchctl (shared read-only over 9p
-as /repo). Its root filesystem is a Debian bookworm arm64 tree made with
-`mmdebstrap --variant=extract` and shared read-only over 9p; a small
-initramfs (static busybox, the virtio/9p/net modules) mounts it, brings up
-eth0 and starts sshd in a chroot. The initramfs lives in the tree as
-/boot/initrd.img-KVER, Debian's name, so `benchctl campaign plan --arm
-pte=KVER:...` needs nothing special for it.
+The guest is what a lab host looks like to `benchctl campaign`: a Debian
+trixie arm64 tree (tests/vm/arm64_guest.py: the newest 6.17.x and 6.18.x
+from trixie-backports, python3, kexec-tools, sshd) shared read-only over 9p,
+a small initramfs per kernel (/boot/initrd.img-KVER: static busybox, the
+virtio/9p/net modules, sshd in a chroot), sshd on a 127.0.0.1 port that
+qemu forwards, and this checkout's benchctl as /repo.
 
-    python3 tests/vm/arm64_campaign.py demo [--work DIR]   # what `make campaign-demo` runs
+Two designs, each ABAB, every boot verified (release, command line, MIDR,
+BBML2 line, linear map seen in /proc/kcore) before boot-memory runs:
 
-builds (cached in the work dir: the tree, keys, initramfs), cold-boots the
-guest, plans two arms -- pte = rodata=full (Debian 6.1's default: a
-PTE-mapped linear map), block = rodata=on (block-mapped) -- 2 boots each in
-ABAB order with real kexec reboots, runs `benchctl campaign run`, and prints
-every boot's boot id, arm, rodata and linear-map state, then analyze's
-boot-memory verdict with `benchctl model pagetables`' prediction.
+- same-kernel: the newest 6.18.x both arms; block = AmpereOne MIDR (the
+  kernel trusts it: BBML2_NOABORT, block-mapped linear map), pte = Neoverse
+  N1 (PTE-mapped). The CPU identity cannot change across kexec, so every
+  boot of both arms is a cold boot by tests/vm/boot_controller.py (the
+  `command` boot method): no cold-vs-kexec confound.
+- before-after: the newest 6.17.x (before) vs 6.18.x (after) on the
+  AmpereOne MIDR, by kexec from one cold boot. The arms differ in
+  everything between the two releases, not just the change; analyze says so.
 
-Every wait has a deadline (tests/deadline.py); qemu is killed on the way out.
-Standard library only (plus tests/deadline.py), like the other VM harnesses.
+    python3 tests/vm/arm64_campaign.py demo [--design same-kernel|before-after|both] [--boots N]
+
+prints every boot (id, arm, release, MIDR, linear map and its source,
+MemTotal, boot method) and analyze's boot-memory verdicts with the
+prediction of `benchctl model pagetables` beside them.
+
+Every wait has a deadline (tests/deadline.py, boot_controller.py); qemu runs
+under a lifetime cap and is stopped on the way out.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -38,29 +45,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import arm64_guest  # noqa: E402
+import boot_controller  # noqa: E402
 import deadline  # noqa: E402  (tests/deadline.py)
-from arm64_env import MIRRORS, initramfs  # noqa: E402
+from arm64_env import initramfs  # noqa: E402
 from campaign_fleet import kill_control_masters  # noqa: E402
-from harness import REPO, log  # noqa: E402
+from harness import REPO  # noqa: E402
 
-PACKAGES = [
-    "linux-image-arm64",
-    "kexec-tools",
-    "python3",
-    "python3-click",
-    "python3-psutil",
-    "openssh-server",
-    "busybox-static",
-    "kmod",
-    "coreutils",
-    "base-files",
-]
+from benchctl.analyze.report.common import verdict_word  # noqa: E402
+
 PRELOAD = ["virtio_pci", "9pnet_virtio", "9p", "virtio_net"]
-BASE_CMDLINE = "console=ttyAMA0 panic=-1 loglevel=3 nokaslr"
-COLD_CMDLINE = BASE_CMDLINE + " rodata=full"
-MEM_MB = 2048
-QEMU_TIMEOUT_S = 1500  # the guest's whole life: cold boot + campaign
-BUILD_TIMEOUT_S = 900
+BASE_CMDLINE = arm64_guest.BASE_CMDLINE
+CONTROLLER = Path(__file__).parent / "boot_controller.py"
+MIDR = {"ampereone": "0xc00fac30", "neoverse-n1": "0x414fd0c1"}
+GUEST_LIFETIME_S = 1800  # any one qemu process (boot_controller's cap)
+REBOOT_TIMEOUT_S = 300
+DESIGNS = ("same-kernel", "before-after")
 
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -105,11 +105,15 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 @dataclass
 class Guest:
     root: Path
-    kver: str
+    kernels: dict[str, str]  # side ("with", "without") -> release
     key: Path
     known_hosts: Path
+    state: Path  # boot_controller's folder
     port: int = 0
-    console: deadline.Console | None = None
+
+    @property
+    def console_logs(self) -> list[Path]:
+        return sorted(self.state.glob("arm64-*.console.log"))
 
 
 def _run(argv: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
@@ -117,31 +121,12 @@ def _run(argv: list[str], timeout: float, **kw) -> subprocess.CompletedProcess:
 
 
 def build(work: Path) -> Guest:
-    """The arm64 tree (cached), sshd set up in it, the initramfs as /boot/initrd.img-KVER."""
-    work.mkdir(parents=True, exist_ok=True)
-    root = work / "root"
-    stamp = work / "root.packages"
-    want = ",".join(PACKAGES)
-    if not stamp.exists() or stamp.read_text() != want or not (root / "usr/sbin/sshd").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        stamp.unlink(missing_ok=True)
-        t0 = time.monotonic()
-        log("mmdebstrap arm64 root (extract): " + want)
-        _run(
-            ["mmdebstrap", "--arch=arm64", "--variant=extract", f"--include={want}", "bookworm", str(root), *MIRRORS],
-            timeout=BUILD_TIMEOUT_S,
-        )
-        stamp.write_text(want)
-        log(f"root built in {time.monotonic() - t0:.0f} s")
-    kver = sorted(p.name for p in (root / "lib/modules").iterdir())[-1]
-    moddir = root / "lib/modules" / kver
-    if not (moddir / "modules.dep").exists():
-        _run(["depmod", "-b", str(root), kver], timeout=120)
-    for d in ("proc", "sys", "dev", "run", "tmp", "repo", "root/.ssh", "etc/ssh"):
+    """The trixie tree (arm64_guest, cached), sshd set up in it, an initramfs per kernel as
+    /boot/initrd.img-KVER (Debian's name, so `--arm LABEL=KVER:...` needs nothing special)."""
+    doc = arm64_guest.build_root(work)
+    root = doc["root"]
+    for d in ("root/.ssh", "etc/ssh", "run", "tmp", "repo"):
         (root / d).mkdir(parents=True, exist_ok=True)
-    sh = root / "bin/sh"
-    if not sh.exists() and not sh.is_symlink():
-        sh.symlink_to("busybox")
     (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n")
     (root / "etc/group").write_text("root:x:0:\nnogroup:x:65534:\n")
     (root / "etc/shadow").write_text("root:*:19000:0:99999:7:::\nsshd:*:19000:0:99999:7:::\n")
@@ -156,8 +141,13 @@ def build(work: Path) -> Guest:
     if not key.exists():
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], timeout=60)
     (root / "root/.ssh/authorized_keys").write_text(key.with_suffix(".pub").read_text())
-    (root / "boot" / f"initrd.img-{kver}").write_bytes(initramfs(root, kver, PRELOAD, INIT, work / "initramfs"))
-    return Guest(root=root, kver=kver, key=key, known_hosts=work / "known_hosts")
+    for kver in doc["kernels"].values():
+        initrd = root / "boot" / f"initrd.img-{kver}"
+        stamp = work / f"campaign-initrd-{kver}.init"
+        if not initrd.exists() or not stamp.exists() or stamp.read_text() != INIT:
+            initrd.write_bytes(initramfs(root, kver, PRELOAD, INIT, work / "initramfs"))
+            stamp.write_text(INIT)
+    return Guest(root=root, kernels=doc["kernels"], key=key, known_hosts=work / "known_hosts", state=work / "state")
 
 
 def _free_port() -> int:
@@ -166,46 +156,57 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(guest: Guest, out: Path, timeout: float = QEMU_TIMEOUT_S) -> Guest:
-    """Cold-boot the guest (rodata=full) and wait until its sshd is up; the console goes to out/console.log."""
-    out.mkdir(parents=True, exist_ok=True)
+def controller_argv(guest: Guest, *args: str) -> list[str]:
+    return [sys.executable, str(CONTROLLER), "--state", str(guest.state), *args]
+
+
+def start(guest: Guest, kver: str, identity: str, cmdline: str = BASE_CMDLINE) -> Guest:
+    """Set the guest up with boot_controller and cold-boot it once (the campaign's first boot
+    command, or kexec, takes it from there)."""
+    guest.state.mkdir(parents=True, exist_ok=True)
     guest.port = _free_port()
-    argv = [
-        "qemu-system-aarch64",
-        "-M",
-        "virt,dtb-randomness=off",
-        "-cpu",
-        "neoverse-n1",
-        "-smp",
-        "2",
-        "-m",
-        str(MEM_MB),
-        "-accel",
-        "tcg,thread=single",
-        "-nographic",
-        "-no-reboot",
-        "-kernel",
-        str(guest.root / "boot" / f"vmlinuz-{guest.kver}"),
-        "-initrd",
-        str(guest.root / "boot" / f"initrd.img-{guest.kver}"),
-        "-append",
-        COLD_CMDLINE,
-        "-virtfs",
-        f"local,path={guest.root},mount_tag=root,security_model=none,readonly=on,multidevs=remap",
-        "-virtfs",
-        f"local,path={REPO},mount_tag=repo,security_model=none,readonly=on,multidevs=remap",
-        "-netdev",
-        f"user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:{guest.port}-:22",
-        "-device",
-        "virtio-net-pci,netdev=n0",
-    ]
-    guest.console = deadline.Console(
-        argv, log=out / "console.log", timeout=timeout, name="arm64 guest", stdin=subprocess.DEVNULL
+    _run(
+        controller_argv(
+            guest,
+            "setup",
+            "--host",
+            "arm64",
+            "--root",
+            str(guest.root),
+            "--repo",
+            str(REPO),
+            "--port",
+            str(guest.port),
+            "--lifetime",
+            str(GUEST_LIFETIME_S),
+        ),
+        timeout=60,
     )
-    guest.console.expect(r"^MARK up ", timeout=240)
+    boot = controller_argv(
+        guest,
+        "boot",
+        "--host",
+        "arm64",
+        "--kernel",
+        f"/boot/vmlinuz-{kver}",
+        "--initrd",
+        f"/boot/initrd.img-{kver}",
+        "--cmdline",
+        cmdline,
+        "--midr",
+        MIDR[identity],
+    )
+    r = deadline.run(boot, timeout=boot_controller.UP_TIMEOUT_S + 60, phase="cold boot", text=True)
+    if r.returncode != 0:
+        raise deadline.Failed(f"cold boot failed: {r.stderr.strip()}")
     pub = (guest.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()
     guest.known_hosts.write_text(f"[127.0.0.1]:{guest.port} {pub[0]} {pub[1]}\n")
     return guest
+
+
+def stop(guest: Guest) -> None:
+    if (guest.state / "arm64.json").exists():
+        deadline.run(controller_argv(guest, "stop", "--host", "arm64"), timeout=60)
 
 
 def ssh(guest: Guest, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -265,11 +266,6 @@ def inventory(guest: Guest, path: Path) -> Path:
     return path
 
 
-def stop(guest: Guest) -> None:
-    if guest.console is not None:
-        guest.console.close()
-
-
 def benchctl(*args: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     venv = REPO / ".venv" / "bin" / "python"
     py = str(venv) if venv.exists() else sys.executable
@@ -283,27 +279,63 @@ def benchctl(*args: str, timeout: float, env: dict[str, str] | None = None) -> s
     )
 
 
-def campaign(work: Path, out: Path, boots: int = 2) -> dict:
-    """Build, cold-boot, plan, run; returns timings and the campaign folder (the guest is stopped)."""
+def design(guest: Guest, name: str) -> dict:
+    """The arms, expectations, boot method and first cold boot of one design."""
+    k18, k17 = guest.kernels["with"], guest.kernels["without"]
+    source = ["--expect", "{a}:linear_map_source=kcore"]
+    if name == "same-kernel":
+        boot_command = controller_argv(
+            guest,
+            "boot",
+            "--host",
+            "{host}",
+            "--kernel",
+            "{kernel}",
+            "--initrd",
+            "{initrd}",
+            "--cmdline",
+            "{cmdline}",
+            "--midr",
+            "{midr}",
+        )
+        arms = {"pte": (k18, "neoverse-n1", "no"), "block": (k18, "ampereone", "yes")}
+        method = ["--boot-method", "command", "--boot-command", shlex.join(boot_command)]
+        first = (k18, "neoverse-n1")
+    else:
+        arms = {"before": (k17, "ampereone", "no"), "after": (k18, "ampereone", "yes")}
+        method = ["--boot-method", "kexec"]
+        first = (k18, "ampereone")
+    args: list[str] = []
+    for label, (kver, identity, bbml2) in arms.items():
+        args += ["--arm", f"{label}={kver}:{BASE_CMDLINE}"]
+        args += ["--expect", f"{label}:midr={MIDR[identity]}", "--expect", f"{label}:bbml2={bbml2}"]
+        args += [w.format(a=label) for w in source]
+    if name == "before-after":
+        args += ["--expect", "before:linear_map=pte", "--expect", "after:linear_map=block"]
+    return {"name": name, "args": args + method, "first": first, "arms": arms}
+
+
+def campaign(work: Path, out: Path, design_name: str = "same-kernel", boots: int = 3) -> dict:
+    """Build, cold-boot, plan, run one design; returns timings and the campaign folder (the guest
+    is stopped on the way out)."""
     t0 = time.monotonic()
     guest = build(work)
     t_build = time.monotonic() - t0
+    d = design(guest, design_name)
+    out.mkdir(parents=True, exist_ok=True)
+    r = None
     try:
-        start(guest, out)
+        start(guest, *d["first"])
         t_boot = time.monotonic() - t0 - t_build
         cold = ssh(guest, "cd /repo && PYTHONPATH=/repo HOME=/tmp python3 -m benchctl env --format json")
         (out / "cold-env.json").write_text(cold.stdout)
         inv = inventory(guest, out / "lab.ini")
         folder = out / "campaign"
-        arms = [f"pte={guest.kver}:{BASE_CMDLINE} rodata=full", f"block={guest.kver}:{BASE_CMDLINE} rodata=on"]
         env = {**os.environ, "ANSIBLE_SSH_CONTROL_PATH_DIR": str(out / "cp")}
         r = benchctl(
             "campaign",
             "plan",
-            "--arm",
-            arms[0],
-            "--arm",
-            arms[1],
+            *d["args"],
             "--hosts",
             str(inv),
             "--boots",
@@ -316,7 +348,7 @@ def campaign(work: Path, out: Path, boots: int = 2) -> dict:
             "claim",
             "--no-perf",
             "--reboot-timeout",
-            "180",
+            str(REBOOT_TIMEOUT_S),
             "--suite-timeout",
             "300",
             "--connect-timeout",
@@ -329,37 +361,55 @@ def campaign(work: Path, out: Path, boots: int = 2) -> dict:
         if r.returncode != 0:
             raise deadline.Failed(f"campaign plan failed: {r.stderr}")
         t_run0 = time.monotonic()
-        r = benchctl("campaign", "run", str(folder), timeout=QEMU_TIMEOUT_S - 300, env=env)
+        budget = 2 * boots * (REBOOT_TIMEOUT_S + 300) + 120
+        r = benchctl("campaign", "run", str(folder), timeout=budget, env=env)
         t_run = time.monotonic() - t_run0
         (out / "campaign-run.txt").write_text(r.stdout + r.stderr)
         if r.returncode != 0:
-            guest.console.fail(f"benchctl campaign run exited {r.returncode}:\n{r.stdout}{r.stderr}")
+            tail = "\n".join((guest.console_logs[-1].read_text(errors="replace").splitlines() or [""])[-30:])
+            raise deadline.Failed(f"benchctl campaign run exited {r.returncode}:\n{r.stdout}{r.stderr}\n{tail}")
     finally:
         stop(guest)
         kill_control_masters(out / "cp")
+        for log_file in guest.console_logs:
+            shutil.copy2(log_file, out / log_file.name)
     return {
+        "design": design_name,
         "folder": str(folder),
         "out": str(out),
-        "kver": guest.kver,
+        "kernels": guest.kernels,
         "build_s": round(t_build, 1),
         "cold_boot_s": round(t_boot, 1),
         "campaign_s": round(t_run, 1),
         "total_s": round(time.monotonic() - t0, 1),
-        "run_output": r.stdout,
-        "marks": guest.console.marks if guest.console else [],
+        "run_output": r.stdout if r else "",
+        "ups": up_marks(out),
     }
 
 
+def up_marks(out: Path) -> list[str]:
+    """Every 'MARK up' line the guest printed (one per boot: cold or kexec'd), in order."""
+    marks = []
+    for log_file in sorted(out.glob("arm64-*.console.log")):
+        marks += [
+            ln.split("MARK up ", 1)[1] for ln in log_file.read_text(errors="replace").splitlines() if "MARK up " in ln
+        ]
+    return marks
+
+
 def report(folder: Path) -> str:
-    """Each boot's id, arm, rodata and linear-map state (as verified on the host before measuring)."""
+    """Each boot as verified on the host before it was measured."""
     lines = []
     for rec in sorted(folder.glob("boots/*/*/boot.json")):
         b = json.loads(rec.read_text())
         v = b["verified"]
+        midr = v.get("midr")
+        if isinstance(midr, list):
+            midr = ",".join(sorted({m.get("value", "?") if isinstance(m, dict) else str(m) for m in midr}))
         lines.append(
-            f"boot {b['index'] + 1}: {b['boot_id']}  arm {b['arm']:<5}  rodata {v['rodata']:<7}  "
-            f"linear map {v['linear_map']} ({v['linear_map_source']})  MemTotal {v['mem_total_kb']} kB  "
-            f"via {b['boot_method']}"
+            f"boot {b['index'] + 1}: {b['boot_id']}  arm {b['arm']:<6} {v['release']}  MIDR {midr}  "
+            f"BBML2 line {v.get('bbml2_dmesg')}  linear map {v['linear_map']} ({v['linear_map_source']})  "
+            f"MemTotal {v['mem_total_kb']} kB  via {b['boot_method']}"
         )
     return "\n".join(lines)
 
@@ -381,7 +431,13 @@ def verdict_lines(doc: dict) -> str:
         if c["workload"] != "boot-memory":
             continue
         lo, hi = c["ci_pct"] or (float("nan"), float("nan"))
-        interval = "exact (the same value on every boot of an arm)" if c.get("exact") else f"[{lo:+.3f}, {hi:+.3f}]"
+        ex = c.get("exact")
+        interval = (
+            f"exact: {ex['candidate'] - ex['baseline']:+.0f} kB ({ex['baseline']:.0f} -> {ex['candidate']:.0f} kB, "
+            "the same value on every boot of an arm)"
+            if ex
+            else f"[{lo:+.3f}, {hi:+.3f}]"
+        )
         p = c.get("prediction") or {}
         pred = (
             f"{p['change_pct']:+.3f} % ({p['saving_kb']:+.0f} kB of PTE tables for {p['ram_bytes'] >> 20} MiB RAM)"
@@ -390,7 +446,7 @@ def verdict_lines(doc: dict) -> str:
         )
         out.append(
             f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % {interval}, "
-            f"claimed {c['claimed_text']}, verdict {c['verdict']}; model pagetables (SIMULATED): {pred}"
+            f"claimed {c['claimed_text']}, verdict {verdict_word(c)}; model pagetables (SIMULATED): {pred}"
         )
     return "\n".join(out)
 
@@ -398,28 +454,34 @@ def verdict_lines(doc: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["demo", "build"])
-    ap.add_argument(
-        "--work", type=Path, default=Path(os.environ.get("BENCHCTL_VM_WORK", "/var/tmp/benchctl-vm")) / "arm64-campaign"
-    )
+    ap.add_argument("--work", type=Path, default=None, help="the guest cache (default: arm64_guest's)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--design", choices=[*DESIGNS, "both"], default="both")
+    ap.add_argument("--boots", type=int, default=3, help="boots per arm")
     a = ap.parse_args()
+    work = a.work or arm64_guest.default_work()
     if a.action == "build":
-        g = build(a.work)
-        print(json.dumps({"root": str(g.root), "kver": g.kver}))
+        g = build(work)
+        print(json.dumps({"root": str(g.root), "kernels": g.kernels}))
         return 0
-    out = (a.out or REPO / "results" / "campaign-demo" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())).resolve()
-    res = campaign(a.work, out)
-    folder = Path(res["folder"])
-    print(res["run_output"], end="")
-    print(report(folder))
-    doc, text = analyze(folder)
-    (out / "report.txt").write_text(text)
-    print(verdict_lines(doc))
-    print(
-        f"timings: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, campaign {res['campaign_s']} s, "
-        f"total {res['total_s']} s; full report: {out / 'report.txt'}"
-    )
-    print(f"campaign folder: {folder}")
+    base = (a.out or REPO / "results" / "campaign-demo" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())).resolve()
+    for name in DESIGNS if a.design == "both" else [a.design]:
+        out = base / name
+        res = campaign(work, out, name, a.boots)
+        folder = Path(res["folder"])
+        print(f"== design {name}: kernels {res['kernels']}")
+        print(res["run_output"], end="")
+        print(report(folder))
+        doc, text = analyze(folder)
+        (out / "report.txt").write_text(text)
+        print(verdict_lines(doc))
+        for w in doc["checks"]:
+            print(f"check: {w}")
+        print(
+            f"timings: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, campaign {res['campaign_s']} s, "
+            f"total {res['total_s']} s; full report: {out / 'report.txt'}"
+        )
+        print(f"campaign folder: {folder}")
     return 0
 
 

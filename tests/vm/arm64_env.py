@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import lzma
 import os
 import shutil
 import sys
@@ -73,11 +74,18 @@ def initramfs(root: Path, kver: str, preload: list[str], init: str, ird: Path) -
     for d in ("bin", "proc", "sys", "dev", "newroot"):
         (ird / d).mkdir(parents=True)
     shutil.copy2(root / "bin/busybox", ird / "bin/busybox")
+    plain = []
     for rel in pre:
-        dst = ird / "lib/modules" / kver / rel
+        # busybox insmod loads plain .ko only; trixie's kernels ship .ko.xz
+        name = rel.removesuffix(".xz")
+        dst = ird / "lib/modules" / kver / name
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(moddir / rel, dst)
-    (ird / "preload.list").write_text("\n".join(pre) + "\n")
+        if rel.endswith(".xz"):
+            dst.write_bytes(lzma.decompress((moddir / rel).read_bytes()))
+        else:
+            shutil.copy2(moddir / rel, dst)
+        plain.append(name)
+    (ird / "preload.list").write_text("\n".join(plain) + "\n")
     (ird / "init").write_text(init)
     (ird / "init").chmod(0o755)
     paths = [os.path.relpath(os.path.join(d, n), ird) for d, dirs, files in os.walk(ird) for n in dirs + files]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from benchctl.analyze.checks import CONFOUND_PREFIX
 from benchctl.analyze.sameness import EXACT_TEXT
 
 BANNER = "SIMULATED DATA - model output, not a measurement"
@@ -98,8 +99,13 @@ def header_facts(result: dict) -> dict:
 
 
 def verdict_word(claim: dict) -> str:
-    """The verdict as printed: upper case; 'not-judged' reads NOT JUDGED."""
-    return claim["verdict"].upper().replace("NOT-JUDGED", "NOT JUDGED")
+    """The verdict as printed: upper case; 'not-judged' reads NOT JUDGED. A verdict between two
+    kernel releases carries "(release confound)" wherever it is quoted: it judges the releases,
+    not only the change (checks.releases)."""
+    word = claim["verdict"].upper().replace("NOT-JUDGED", "NOT JUDGED")
+    if claim["verdict"] != "not-judged" and any(w.startswith(CONFOUND_PREFIX) for w in claim.get("warnings", [])):
+        word += " (release confound)"
+    return word
 
 
 def reason(claim: dict) -> str | None:

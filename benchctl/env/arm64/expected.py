@@ -130,12 +130,12 @@ def rodata(rel: Release | None, params: dict[str, str | None], config: dict[str,
     kernel = f"{rel.major}.{rel.minor}"
     hint = ""
     if requested == "full":
-        hint = "; full protection is the default on >= 6.18 (spelled rodata=on)"
+        hint = "; from 6.18 full protection is spelled rodata=on"
     elif requested == "noalias":
         hint = "; on <= 6.17 no alias protection is spelled rodata=on"
     warning = (
         f"rodata={requested} is rejected by Linux {kernel} ('Invalid option string for rodata: "
-        f"'{requested}''); the default applies ({default_why}){hint}"
+        f"'{requested}''); effective: {default or 'unknown'}, the default ({default_why}){hint}"
     )
     return Rodata(requested, default, f"rodata={requested} rejected; {default_why}", [warning])
 

@@ -7,6 +7,8 @@ two sources cannot disagree on what the words mean.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 KINDS = ("PUD", "CONT_PMD", "PMD", "CONT_PTE", "PTE")
 BLOCK_KINDS = ("PUD", "CONT_PMD", "PMD", "CONT_PTE")
 STATES = ("block", "pte", "mixed", "unknown")
@@ -41,3 +43,28 @@ def classify(rw_bytes: dict[str, int]) -> str:
     if frac >= BLOCK_THRESHOLD:
         return "block"
     return "mixed"
+
+
+@dataclass
+class Census:
+    """Bytes of the linear map by descriptor kind, as any observer that sees descriptors counts them.
+
+    `bytes` counts every valid leaf (writable or read-only) by kind, plus invalid
+    bytes; `rw_bytes` holds only writable leaves, which decide the state: the
+    read-only kernel-image alias is mapped separately (NO_CONT_MAPPINGS, never
+    split) in both arms, as a PMD block or a PTE run, so it says nothing about
+    which arm this is.
+    """
+
+    bytes: dict[str, int] = field(default_factory=empty_census)
+    rw_bytes: dict[str, int] = field(default_factory=empty_census)
+    ro_bytes: int = 0
+    hole_bytes: int = 0
+
+    @property
+    def state(self) -> str:
+        return classify(self.rw_bytes)
+
+    @property
+    def block_fraction(self) -> float | None:
+        return block_fraction(self.rw_bytes)

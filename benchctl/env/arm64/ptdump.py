@@ -12,9 +12,9 @@ kernels); a line without attribute words is an unmapped range.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from benchctl.env.arm64.linearmap import block_fraction, classify, empty_census
+from benchctl.env.arm64.linearmap import Census
 from benchctl.errors import InputError
 
 START = "---[ Linear Mapping start ]---"
@@ -30,29 +30,10 @@ _LINE = re.compile(
 
 
 @dataclass
-class LinearMap:
-    """Byte census of the Linear Mapping section.
+class LinearMap(Census):
+    """Byte census of ptdump's Linear Mapping section (linearmap.Census), and its line count."""
 
-    `bytes` counts every valid leaf (writable or read-only) by kind, plus invalid
-    (F) bytes; `rw_bytes` holds only writable leaves, which decide the state:
-    the read-only kernel-image alias is mapped separately (NO_CONT_MAPPINGS,
-    never split) in both arms, as a PMD block or a PTE run, so it says nothing
-    about which arm this is.
-    """
-
-    bytes: dict[str, int] = field(default_factory=empty_census)
-    rw_bytes: dict[str, int] = field(default_factory=empty_census)
-    ro_bytes: int = 0
-    hole_bytes: int = 0
     lines: int = 0
-
-    @property
-    def state(self) -> str:
-        return classify(self.rw_bytes)
-
-    @property
-    def block_fraction(self) -> float | None:
-        return block_fraction(self.rw_bytes)
 
 
 def _kind(level: str, words: set[str]) -> str:

@@ -2,14 +2,17 @@
 
 MIDR is read per CPU from sysfs (regs/identification/midr_el1), falling back
 to /proc/cpuinfo; the kernel keeps block mappings only if every early CPU is
-on the allow-list, so a single odd CPU (big.LITTLE, a mixed VM) decides.
+on the allow-list, so a single odd CPU (big.LITTLE, a mixed VM) decides. The
+list is the running kernel's (6.17 trusts fewer CPUs than 6.18), and the
+answer names it: cpu.bbml2_allow_list.
 """
 
 from __future__ import annotations
 
 import re
 
-from benchctl.env.arm64.midr import Midr, all_bbml2_noabort, midrs_from_cpuinfo, parse_midr
+from benchctl.env.arm64.expected import parse_release
+from benchctl.env.arm64.midr import Midr, allow_list_for, midrs_from_cpuinfo, parse_midr
 from benchctl.env.probes.base import Context, Probe, Unavailable
 
 _CPU_DIR = re.compile(r"^cpu(\d+)$")
@@ -45,15 +48,15 @@ class CpuProbe(Probe):
         arch = ctx.get("host.arch")
         if arch != "aarch64":
             reason = f"not arm64 (host.arch {arch})" if arch else "architecture unknown"
-            ctx.miss("cpu.midr", reason)
-            ctx.miss("cpu.bbml2_noabort", reason)
+            for path in ("cpu.midr", "cpu.bbml2_noabort", "cpu.bbml2_allow_list"):
+                ctx.miss(path, reason)
             return
         if not midrs:
             why = "no regs/identification/midr_el1 in sysfs and " + (
                 "no CPU part lines in proc/cpuinfo" if cpuinfo is not None else cpuinfo_reason
             )
-            ctx.miss("cpu.midr", why)
-            ctx.miss("cpu.bbml2_noabort", why)
+            for path in ("cpu.midr", "cpu.bbml2_noabort", "cpu.bbml2_allow_list"):
+                ctx.miss(path, why)
             return
         midr_map, source = midrs
         groups: dict[int, list[int]] = {}
@@ -64,11 +67,24 @@ class CpuProbe(Probe):
             [{"value": Midr(v).hex, "name": Midr(v).name, "cpus": cpus} for v, cpus in groups.items()],
             source,
         )
+        self._allow_list(ctx, midr_map, source)
+
+    def _allow_list(self, ctx: Context, midr_map: dict[int, Midr], source: str) -> None:
+        rel = parse_release(ctx.get("kernel.release"))
+        allow = allow_list_for(rel)
+        ctx.scratch["bbml2_allow"] = allow
+        if rel is None or allow is None:
+            why = "kernel release unknown, so is which release's allow-list applies"
+            ctx.miss("cpu.bbml2_noabort", why)
+            ctx.miss("cpu.bbml2_allow_list", why)
+            return
+        described = allow.describe(rel)
         ctx.set(
             "cpu.bbml2_noabort",
-            all_bbml2_noabort(midr_map.values()),
-            source + " (MIDR allow-list of v6.18, every CPU must match)",
+            allow.trusts(midr_map.values()),
+            f"{source} ({described}, every CPU must match; {allow.source})",
         )
+        ctx.set("cpu.bbml2_allow_list", allow.label(rel), f"kernel.release {rel.major}.{rel.minor}: {described}")
 
     def _count(self, ctx: Context, cpuinfo: str | None) -> None:
         try:

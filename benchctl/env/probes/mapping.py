@@ -1,4 +1,4 @@
-"""rodata mode, the expected linear map, and the observed one (ptdump > DirectMap > inferred).
+"""rodata mode, the expected linear map, and the observed one (ptdump > kcore > DirectMap > inferred).
 
 This is the fingerprint's verdict: which arm of the experiment this boot is.
 Observation wins over inference; when they disagree the fingerprint says so,
@@ -7,12 +7,14 @@ because a boot that is not the arm it was meant to be invalidates every run on i
 
 from __future__ import annotations
 
-from benchctl.env.arm64 import directmap, expected
-from benchctl.env.arm64.linearmap import block_fraction, classify
+from benchctl.env.arm64 import directmap, expected, kcore
+from benchctl.env.arm64.linearmap import Census, block_fraction, classify
 from benchctl.env.arm64.ptdump import START, parse_linear_map
 from benchctl.env.probes.base import Context, Probe, Unavailable
+from benchctl.errors import InputError
 
 PTDUMP = "sys/kernel/debug/kernel_page_tables"
+KCORE, KCORE_EXTRACT = "proc/kcore", "proc/kcore.extract.gz"  # live; in a recorded tree (kcore.py)
 
 
 class RodataProbe(Probe):
@@ -50,11 +52,12 @@ class LinearMapProbe(Probe):
         exp = self._expected(ctx)
         self._observe(ctx, exp)
         state, source, want = ctx.get("linear_map.state"), ctx.get("linear_map.source"), ctx.get("linear_map.expected")
-        if source in ("ptdump", "meminfo-directmap") and want in ("block", "pte") and state not in (want, "unknown"):
+        observed = ("ptdump", "kcore", "meminfo-directmap")
+        if source in observed and want in ("block", "pte") and state not in (want, "unknown"):
             extra = ""
             if state == "mixed":
                 frac = ctx.get("linear_map.block_fraction") or 0.0
-                which = "writable bytes" if source == "ptdump" else "bytes"
+                which = "writable bytes" if source in ("ptdump", "kcore") else "bytes"
                 extra = f" ({frac:.0%} of {which} in blocks; splits since boot never re-merge)"
             ctx.warn(
                 f"linear map is {state} ({source}){extra} but {want} was expected: "
@@ -83,7 +86,9 @@ class LinearMapProbe(Probe):
             kfence_late=kfence,
             debug_pagealloc_on=dpa,
         )
-        src = f"kernel.release, kernel.cmdline, kernel.config, cpu.bbml2_noabort ({dpa_why}; {kfence_why})"
+        listed = ctx.values.get("cpu.bbml2_allow_list")
+        trusted = f"cpu.bbml2_noabort (allow-list of {listed})" if listed else "cpu.bbml2_noabort"
+        src = f"kernel.release, kernel.cmdline, kernel.config, {trusted} ({dpa_why}; {kfence_why})"
         ctx.set("linear_map.expected", exp.state, src)
         ctx.set("linear_map.expected_reason", exp.reason, src)
         ctx.set("linear_map.debug_pagealloc", dpa, dpa_why)
@@ -95,20 +100,26 @@ class LinearMapProbe(Probe):
         return exp
 
     def _bbml2_consistency(self, ctx: Context, rel: expected.Release | None, bbml2: bool | None) -> None:
+        """Warn when the kernel log and the running release's allow-list disagree, in the kernel's words."""
         seen = ctx.values.get("cpu.bbml2_dmesg")
-        if rel is None or rel.mm < (6, 17) or seen is None or bbml2 is None or seen == bbml2:
-            return  # the "detected" line exists since v6.17
-        if bbml2 and not seen:
+        allow = ctx.scratch.get("bbml2_allow")
+        if rel is None or rel.mm < (6, 17) or seen is None or bbml2 is None or seen == bbml2 or allow is None:
+            return  # the "detected" line exists since v6.17; agreement needs no word
+        listed = allow.describe(rel)
+        if bbml2:
             ctx.warn(
-                "every CPU is on the BBML2_NOABORT allow-list but the kernel log has no 'BBM Level 2 "
-                "without conflict abort' line: this kernel lacks the allow-list entry, or an early CPU "
-                "failed the check (then the linear map was repainted to PTEs)"
+                f"every CPU is on the allow-list but the kernel log has no 'CPU features: detected: "
+                f"{allow.desc}' line ({listed}): an early CPU failed the check (the linear map was "
+                "then repainted to PTEs), or this kernel build carries a shorter list"
             )
-        else:
-            ctx.warn(
-                "the kernel log reports BBML2/BBML3 detected although a CPU is not on the v6.18 "
-                "allow-list: a newer kernel's list or MMFR2.BBM detection (BBML3)"
-            )
+            return
+        line = ctx.sources.get("cpu.bbml2_dmesg", "").partition(": ")[2] or f"CPU features: detected: {allow.desc}"
+        how = (
+            "ID_AA64MMFR2_EL1.BBM >= 3 (BBML3), a field user space cannot read"
+            if allow.id_register
+            else "a longer list (a backport or a vendor patch)"
+        )
+        ctx.warn(f"the kernel log says '{line}' although a CPU is not on the {listed}: this kernel trusts it by {how}")
 
     # -- observation -----------------------------------------------------------------------
     def _observe(self, ctx: Context, exp: expected.Expectation | None) -> None:
@@ -119,6 +130,8 @@ class LinearMapProbe(Probe):
             return
         if ctx.get("host.arch") not in (None, "aarch64"):
             reasons.append("ptdump parsing is arm64-only")
+        if self._from_kcore(ctx, reasons):
+            return
         if self._from_directmap(ctx, reasons):
             return
         state = exp.state if exp else "unknown"
@@ -147,18 +160,30 @@ class LinearMapProbe(Probe):
         if ctx.get("host.arch") != "aarch64" and START not in text:
             reasons.append(f"{ctx.shown(PTDUMP)} is not an arm64 dump (no Linear Mapping section)")
             return False
-        census = parse_linear_map(text, ctx.root / PTDUMP)
-        src = ctx.shown(PTDUMP) + " (Linear Mapping section)"
-        ctx.set("linear_map.state", census.state, src)
-        ctx.set("linear_map.source", "ptdump", src)
-        ctx.set("linear_map.bytes", dict(census.bytes), src)
-        ctx.set("linear_map.ro_bytes", census.ro_bytes, src + " (read-only leaves, excluded from state)")
-        frac = census.block_fraction
-        ctx.set(
-            "linear_map.block_fraction",
-            None if frac is None else round(frac, 6),
-            src + " (writable bytes in block/contiguous descriptors)",
+        _set_census(
+            ctx, "ptdump", ctx.shown(PTDUMP) + " (Linear Mapping section)", parse_linear_map(text, ctx.root / PTDUMP)
         )
+        return True
+
+    def _from_kcore(self, ctx: Context, reasons: list[str]) -> bool:
+        """Walk swapper_pg_dir through /proc/kcore (live, root) or replay DIR/proc/kcore.extract.gz."""
+        if ctx.get("host.arch") != "aarch64":
+            reasons.append(f"kcore walk is arm64-only (host is {ctx.get('host.arch') or 'unknown'})")
+            return False
+        rel = KCORE if ctx.live else KCORE_EXTRACT
+        if not ctx.live and not ctx.exists(rel):
+            reasons.append(f"{ctx.shown(rel)} not present (record one: kcore.record('/proc/kcore', ...))")
+            return False
+        try:
+            walked = kcore.walk_file(ctx.root / rel) if ctx.live else kcore.walk(kcore.read_extract(ctx.root / rel))
+        except kcore.KcoreError as e:
+            if not ctx.live:  # a recorded extract that does not replay is bad input, like any recorded file
+                raise InputError(str(e), ctx.root / rel) from None
+            reasons.append(str(e))
+            return False
+        src = ctx.shown(rel) + " (walk of swapper_pg_dir over the linear map)"
+        _set_census(ctx, "kcore", src, walked)
+        ctx.set("linear_map.kcore", walked.summary(), src + " (descriptors per level, bytes of kcore read)")
         return True
 
     def _from_directmap(self, ctx: Context, reasons: list[str]) -> bool:
@@ -184,6 +209,20 @@ class LinearMapProbe(Probe):
             src + " (all bytes; DirectMap does not separate read-only ones)",
         )
         return True
+
+
+def _set_census(ctx: Context, source: str, src: str, census: Census) -> None:
+    """The observed state of an observer that sees descriptors (ptdump, kcore), in one vocabulary."""
+    ctx.set("linear_map.state", census.state, src)
+    ctx.set("linear_map.source", source, src)
+    ctx.set("linear_map.bytes", dict(census.bytes), src)
+    ctx.set("linear_map.ro_bytes", census.ro_bytes, src + " (read-only leaves, excluded from state)")
+    frac = census.block_fraction
+    ctx.set(
+        "linear_map.block_fraction",
+        None if frac is None else round(frac, 6),
+        src + " (writable bytes in block/contiguous descriptors)",
+    )
 
 
 def _safe_iter(ctx: Context, rel: str):

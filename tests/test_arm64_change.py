@@ -1,0 +1,79 @@
+"""The change itself, as the recorded arm64 campaigns measured it (tests/fixtures/arm64-trixie-campaign).
+
+Two real campaigns of Debian's kernels under qemu, each ABAB with two boots
+per arm, every boot verified before boot-memory ran:
+- same-kernel: 6.18.15 on an AmpereOne MIDR (trusted: block-mapped) vs a
+  Neoverse N1 (PTEs), cold boots by tests/vm/boot_controller.py;
+- before-after: 6.17.13 vs 6.18.15 on the AmpereOne MIDR, by kexec.
+analyze must confirm the memory claim exactly on the first and name the
+release confound on every verdict of the second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from benchctl.cli import cli
+
+REPO = Path(__file__).resolve().parents[1]
+CLAIMS = REPO / "analysis" / "claims" / "bbml2.toml"
+CAMPAIGNS = REPO / "tests" / "fixtures" / "arm64-trixie-campaign"
+
+
+def analyze(folder: Path, *args: str) -> str:
+    r = CliRunner().invoke(cli, ["analyze", str(folder), "--claims", str(CLAIMS), "--resamples", "500", *args])
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def claims(folder: Path) -> dict[str, dict]:
+    return {c["id"]: c for c in json.loads(analyze(folder, "--format", "json"))["claims"]}
+
+
+def boots(folder: Path) -> list[dict]:
+    return sorted((json.loads(p.read_text()) for p in folder.glob("boots/*/*/boot.json")), key=lambda b: b["index"])
+
+
+def test_same_kernel_boots_differ_only_by_cpu_identity():
+    bs = boots(CAMPAIGNS / "same-kernel")
+    assert [b["arm"] for b in bs] == ["pte", "block", "pte", "block"]
+    assert {b["boot_method"] for b in bs} == {"command"}
+    assert {b["verified"]["release"] for b in bs} == {"6.18.15+deb13-arm64"}
+    assert {b["verified"]["cmdline"] for b in bs} == {"console=ttyAMA0 panic=-1 loglevel=3 nokaslr"}
+    for b in bs:
+        v = b["verified"]
+        assert (v["linear_map"], v["linear_map_source"]) == (b["arm"], "kcore")
+        assert [m["value"] for m in v["midr"]] == [{"pte": "0x414fd0c1", "block": "0xc00fac30"}[b["arm"]]]
+
+
+def test_same_kernel_confirms_memtotal_exactly_with_no_check_triggered():
+    out = json.loads(analyze(CAMPAIGNS / "same-kernel", "--format", "json"))
+    assert out["checks"] == []
+    total = next(c for c in out["claims"] if c["id"] == "boot-memory-total")
+    assert total["verdict"] == "confirmed"
+    assert (total["exact"]["baseline"], total["exact"]["candidate"]) == (2013616.0, 2017648.0)
+    assert round(total["change_pct"], 3) == 0.200
+    text = analyze(CAMPAIGNS / "same-kernel")
+    assert "pte 2013616 kB, block\n      2017648 kB (+4032 kB)" in text and "(release confound)" not in text
+
+
+def test_before_after_names_the_release_confound_on_every_verdict():
+    folder = CAMPAIGNS / "before-after"
+    out = json.loads(analyze(folder, "--format", "json"))
+    (check,) = [c for c in out["checks"] if c.startswith("release confound:")]
+    assert "6.17.13+deb13-arm64" in check and "6.18.15+deb13-arm64" in check
+    total = next(c for c in out["claims"] if c["id"] == "boot-memory-total")
+    # 6.18's bigger kernel image eats into the page tables it saves: 2500 kB, not 4032 kB
+    assert (total["exact"]["candidate"] - total["exact"]["baseline"], total["verdict"]) == (
+        2500.0,
+        "smaller-than-claimed",
+    )
+    assert any(w.startswith("release confound:") for w in total["warnings"])
+    brief = analyze(folder, "--brief")
+    assert "SMALLER-THAN-CLAIMED (release confound)" in brief
+    assert "INCONCLUSIVE (release confound)" in brief
+    assert "verdict: SMALLER-THAN-CLAIMED (release confound)" in " ".join(analyze(folder).split())
+    assert "**smaller-than-claimed (release confound)**" in analyze(folder, "--format", "markdown")
