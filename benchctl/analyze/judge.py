@@ -8,7 +8,9 @@ then does the interval decide (claims.verdict), held at inconclusive when
 Holm's adjusted p across the claims is not small enough. An exact comparison
 (an exact metric, one value on every boot of each arm: sameness.py) has a
 zero-width interval and no p-value: its verdict is the exact change against
-the claimed band, and it leaves Holm's family.
+the claimed band, and it leaves Holm's family. A timing measured on an
+emulated CPU (analyze/emulation.py) is refused first among the data's
+reasons, with its change still shown, and leaves Holm's family too.
 """
 
 from __future__ import annotations
@@ -123,7 +125,12 @@ def judge(
     """One row per claim: verdict, interval, p and adjusted p, warnings (the reason first)."""
     alpha = 1 - confidence
     pvals = [comps[(c.workload, c.metric)]["p_value"] if (c.workload, c.metric) in comps else None for c in claims]
-    adjusted = classical.holm(pvals)
+    # A timing from an emulated CPU is not tested at all (analyze/emulation.py): it leaves Holm's
+    # family, as an exact comparison does, and keeps its raw p for the reader.
+    family = [
+        None if comps.get((c.workload, c.metric), {}).get("emulated") else p for c, p in zip(claims, pvals, strict=True)
+    ]
+    adjusted = classical.holm(family)
     out = []
     for c, p, padj in zip(claims, pvals, adjusted, strict=True):
         comp = comps.get((c.workload, c.metric))
@@ -143,7 +150,7 @@ def judge(
             row["warnings"].insert(
                 0,
                 f"interval excludes zero but the Holm-adjusted p ({padj:.3g}) is not "
-                f"below {alpha:g} across {sum(x is not None for x in pvals)} claims: "
+                f"below {alpha:g} across {sum(x is not None for x in family)} claims: "
                 f"verdict held at inconclusive (raw verdict: {v})",
             )
             v = "inconclusive"

@@ -14,6 +14,9 @@ Choices a reader of the numbers should know (docs/analyze.md has more):
 - Fewer than 2 boots on a side, a boot in both arms, duplicate data, no
   spread, setups that differ: the numbers are shown, the claims are not
   judged (verdict "not-judged", the first warning says why).
+- A timing (rate, latency, throughput, PMU count) measured on an emulated
+  CPU (qemu TCG, from the fingerprints) is not judged: it measures the
+  emulator (emulation.py); memory quantities such as MemTotal are.
 - Identical values across boots (sameness.py): an exact metric (MemTotal)
   with one value on every boot of each arm is compared exactly, with a
   zero-width interval; any other metric gets no verdict from them.
@@ -28,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchctl.analyze import checks as design_checks
-from benchctl.analyze import predictions, sameness
+from benchctl.analyze import emulation, predictions, sameness
 from benchctl.analyze.claims import Claim, validate_claims
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
@@ -201,9 +204,12 @@ def _checks(
     simulated: bool,
     arms: tuple[str, str],
     blocked: list[str],
+    emulated: dict | None = None,
 ) -> list[str]:
     """Design checks, then per-result problems that can void a verdict, listed up front; spread back to results."""
     checks = design_checks.all_checks(boots_sel, *arms) + blocked
+    if emulated is not None:
+        checks.insert(0, emulation.check(emulated))
     if boots_sel and all(b.source == "csv" for b in boots_sel):
         checks.append(
             "CSV input carries no fingerprints (env-before/after.json, run.json): linear-map, "
@@ -275,12 +281,15 @@ def analyze(
         iter_cost = DEFAULT_ITER_COST
         cost_note = f"no record timestamps: iteration cost assumed {DEFAULT_ITER_COST:g} s"
     _block(comps, boots_sel, dup_workloads)
+    emulated = emulation.summary(boots_sel)
+    emulation.block(comps, boots_sel, emulated, (baseline, candidate))
     judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
-    checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), dup_msgs)
+    checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), dup_msgs, emulated)
     result = {
         "format": FORMAT,
         "simulated": simulated,
+        "emulated": emulated,
         "baseline": baseline,
         "candidate": candidate,
         "confidence": confidence,

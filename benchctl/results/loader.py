@@ -281,6 +281,22 @@ def _records_frame(recs: list[dict], m: dict, rd: Path, skipped: list[Skipped]) 
     return _finish(df, skipped, lines, str(rd / "records.jsonl"))
 
 
+def _emulation(before: dict | None, after: dict | None) -> tuple[bool | None, str | None, str | None]:
+    """(emulated, how, reason) from a fingerprint's host.emulation (a boot's fact: either
+    fingerprint of the run tells it); all None when neither records it."""
+    for fp in (before, after):
+        em = get(fp, "host.emulation")
+        if isinstance(em, dict):
+            flag = em.get("emulated")
+            how, why = em.get("how"), em.get("reason")
+            return (
+                flag if isinstance(flag, bool) else None,
+                str(how) if how is not None else None,
+                str(why) if why is not None else None,
+            )
+    return None, None, None
+
+
 def _boot_metas(rd: Path, frame: Any, m: dict, before: dict | None, after: dict | None) -> list[BootMeta]:
     """What analyze needs to know about each (arm, host, boot, run, workload) of one run folder."""
     ids: set[tuple] = set()
@@ -289,6 +305,7 @@ def _boot_metas(rd: Path, frame: Any, m: dict, before: dict | None, after: dict 
     if not ids and m:
         ids = {(m.get("arm"), m.get("host"), m.get("boot_id"), m.get("run_id"), m.get("workload"))}
     sim = bool(m.get("simulated")) or m.get("status") == "simulated" or bool(get(before, "simulated"))
+    emulated, how, why = _emulation(before, after)
     return [
         BootMeta(
             str(arm),
@@ -308,6 +325,9 @@ def _boot_metas(rd: Path, frame: Any, m: dict, before: dict | None, after: dict 
             started=_epoch(m.get("started")),
             simulated=sim,
             status=m.get("status"),
+            emulated=emulated,
+            emulation_how=how,
+            emulation_reason=why,
         )
         for arm, host, boot, run, workload in ids
     ]

@@ -60,6 +60,11 @@ class BootMeta:
     simulated: bool = False
     status: str | None = None
     boot_method: str | None = None  # how the boot was started (kexec, cold, ...): campaign records only
+    # host.emulation of the run's fingerprint: True under qemu TCG, False on silicon (bare metal,
+    # KVM), None when unknown or not recorded (CSV); a timing from an emulated CPU measures qemu
+    emulated: bool | None = None
+    emulation_how: str | None = None  # "qemu TCG", "KVM", "bare metal", ...
+    emulation_reason: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

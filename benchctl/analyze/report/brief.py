@@ -10,8 +10,18 @@ comparison. What does not fit is counted and left to the full report.
 
 from __future__ import annotations
 
+from benchctl.analyze.emulation import WHY
 from benchctl.analyze.predictions import describe as describe_prediction
-from benchctl.analyze.report.common import BANNER, change, exact_values, header_facts, reason, verdict_word
+from benchctl.analyze.report.common import (
+    BANNER,
+    change,
+    emulation_line,
+    exact_values,
+    header_facts,
+    is_emulation_check,
+    reason,
+    verdict_word,
+)
 from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human
 
@@ -32,10 +42,14 @@ def _sd(summary: dict) -> str:
 def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
     out = wrap(f"{cl['id']} ({cl['workload']} {cl['metric']}), claimed {cl['claimed_text']}", "  ", "")
     why = reason(cl)
+    word = verdict_word(cl)
+    if why and is_emulation_check(why):
+        # the header says why in full; one line per timing claim keeps the brief in 40 lines
+        word, why = f"{word}: {why.partition('):')[0]})", None
     if cl["ci_pct"]:
-        out.append(f"  {change(cl)}  {verdict_word(cl)}")
+        out.append(f"  {change(cl)}  {word}")
     else:
-        out.append(f"  no data  {verdict_word(cl)}")
+        out.append(f"  no data  {word}")
     if cl.get("prediction"):
         out += wrap(describe_prediction(cl["prediction"]), "    ", "  ")
     if why:
@@ -65,7 +79,8 @@ def _comparison(cp: dict) -> str:
 
 
 def _checks(result: dict, budget: int) -> list[str]:
-    items = result["checks"] + result["skipped"]
+    # the emulation is the second line of the brief already: not again among the checks
+    items = [w for w in result["checks"] if not is_emulation_check(w)] + result["skipped"]
     if not items:
         return ["checks: none triggered"]
     out = ["checks:"]
@@ -86,6 +101,10 @@ def render(result: dict) -> str:
     facts = header_facts(result)
     head = [f"*** {BANNER} ***"] if result["simulated"] else []
     head.append(f"benchctl: {c} vs {b} (baseline), {result['confidence']:.0%} intervals over boots")
+    emulated = emulation_line(result)
+    if emulated:
+        head += wrap(f"host: {emulated}", "  ", "")
+        head += wrap(f"({WHY})", "  ", "  ")
     head += wrap(
         f"design: {facts['design_text']}; host {facts['hosts']}"
         + (f"; {facts['counted']}" if facts["counted"] else ""),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from benchctl.analyze.checks import CONFOUND_PREFIX
+from benchctl.analyze.emulation import CHECK_PREFIX, headline
 from benchctl.analyze.sameness import EXACT_TEXT
 
 BANNER = "SIMULATED DATA - model output, not a measurement"
@@ -96,6 +97,18 @@ def header_facts(result: dict) -> dict:
         "design_text": f"{b} {design[b]}, {c} {design[c]} (boots x iterations)",
         "counted": "; ".join(counted),
     }
+
+
+def emulation_line(result: dict) -> str | None:
+    """'emulated CPU (qemu TCG) on every boot: timing claims not judged', for the
+    first lines of every report; None when no fingerprint says a boot was emulated."""
+    em = result.get("emulated")
+    return headline(em) if em else None
+
+
+def is_emulation_check(check: str) -> bool:
+    """The emulation check, which a report whose header already says it may leave out."""
+    return check.startswith(CHECK_PREFIX)
 
 
 def verdict_word(claim: dict) -> str:

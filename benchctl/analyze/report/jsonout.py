@@ -1,13 +1,14 @@
 """The stable JSON output of `benchctl analyze --format json`.
 
 Top level (issue 5): `comparisons` and `claims`, plus context keys
-(`format`, `simulated`, `banner`, `baseline`, `candidate`, `confidence`,
+(`format`, `simulated`, `banner`, `emulated` (null, or {boots, of, unknown,
+how, reason, not_judged}: analyze/emulation.py), `baseline`, `candidate`, `confidence`,
 `seed`, `resamples`, `design`, `checks`, `notes`, `skipped` (one line per
 file and reason), `skipped_items` (file, line, reason; first 1000), `costs`).
 Comparison: workload, metric, unit, baseline/candidate {n_boots, n_samples,
 mean, median, boot_means, boots, samples_per_boot}, change_pct, ci_pct [low, high], p_value, method,
 variance_components {baseline, candidate}, warnings (+ ci_level_used, tests,
-resolution). Claim: id, workload, metric, claimed, tolerance, verdict,
+resolution, emulated: true on a timing of an emulated boot). Claim: id, workload, metric, claimed, tolerance, verdict,
 change_pct, ci_pct, p_value, p_adjusted, warnings (+ claimed_text, decide).
 Non-finite numbers become null so any JSON reader accepts the file.
 """

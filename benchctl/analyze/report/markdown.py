@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from benchctl.analyze.predictions import describe as describe_prediction
-from benchctl.analyze.report.common import BANNER, Footnotes, ci, header_facts, pct, pval, verdict_word
+from benchctl.analyze.report.common import (
+    BANNER,
+    Footnotes,
+    ci,
+    emulation_line,
+    header_facts,
+    pct,
+    pval,
+    verdict_word,
+)
 from benchctl.analyze.report.units import design, human, sd_pct
 
 
@@ -26,6 +35,7 @@ def render(result: dict) -> str:
         f"## benchctl analyze: `{c}` (candidate) vs `{b}` (baseline)",
         "",
         f"- hosts: {f['hosts']}",
+        *([f"- cpu: **{emulated}**"] if (emulated := emulation_line(result)) else []),
         f"- kernels: `{b}`: {f['kernels'][b]}; `{c}`: {f['kernels'][c]}",
         f"- design: {f['design_text']}" + (f"; {f['counted']}" if f["counted"] else ""),
         f"- method: {result['confidence']:.0%} hierarchical bootstrap (boots, then iterations), "

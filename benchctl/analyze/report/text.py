@@ -17,6 +17,7 @@ from benchctl.analyze.report.common import (
     BANNER,
     Footnotes,
     change,
+    emulation_line,
     exact_values,
     header_facts,
     pval,
@@ -79,6 +80,9 @@ def header(result: dict) -> list[str]:
     facts = header_facts(result)
     out = [f"benchctl analyze: {c} (candidate) vs {b} (baseline)"]
     out += wrap(f"hosts:   {facts['hosts']}", "         ", "")
+    emulated = emulation_line(result)
+    if emulated:
+        out += wrap(f"cpu:     {emulated}", "         ", "")
     out += wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
     out += wrap(
         f"design:  {facts['design_text']}" + (f"; {facts['counted']}" if facts["counted"] else ""), "         ", ""
