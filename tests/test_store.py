@@ -109,3 +109,11 @@ def test_complete_iterations_of_older_folders_come_from_records(tmp_path):
     f.record(1, "a", 1.0, "u")
     f.record(3, "a", 1.0, "u")
     assert f.whole_iterations() == {1, 3}
+
+
+@pytest.mark.parametrize("host", ["=", "web/01", "a b"])
+def test_planned_path_is_where_create_puts_the_run(tmp_path, host):
+    """The host lock names the folder before it exists (CI's hostname is "=")."""
+    f = RunFolder.create(tmp_path / "results", host=host, workload="memcached", arm="pte", run_id="r1")
+    assert RunFolder.planned_path(tmp_path / "results", host, "r1") == f.path
+    assert f.path.parent.parent == tmp_path / "results"

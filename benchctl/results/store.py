@@ -74,6 +74,11 @@ class RunFolder:
         self.manifest = manifest
 
     # -- creation and loading -------------------------------------------------
+    @staticmethod
+    def planned_path(results_root: Path | str, host: str, run_id: str) -> Path:
+        """Where `create` puts a run: the lock and the ledger name it before it exists."""
+        return Path(results_root) / slug(host) / run_id
+
     @classmethod
     def create(
         cls, results_root: Path, *, host: str, workload: str, arm: str, run_id: str | None = None, **fields: Any
@@ -83,8 +88,8 @@ class RunFolder:
             raise ResourceError(
                 f"refusing to write results into {results_root}: it is a symlink; give a real directory"
             )
-        host_dir = make_private_dir(Path(results_root) / slug(host))
-        path = host_dir / run_id
+        path = cls.planned_path(results_root, host, run_id)
+        make_private_dir(path.parent)
         try:
             path.mkdir(mode=0o755)
         except FileExistsError:

@@ -171,7 +171,7 @@ class Run:
             run_id, run_dir = self.folder.manifest["run_id"], self.folder.path
         else:
             run_id = new_run_id(self.spec_json["name"], opts.arm)
-            run_dir = Path(opts.results or DEFAULT_RESULTS) / host / run_id
+            run_dir = RunFolder.planned_path(opts.results or DEFAULT_RESULTS, host, run_id)
         self.planned_dir = Path(run_dir)
         if self.own_lock:
             lock.acquire(run_id, run_dir)
