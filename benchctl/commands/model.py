@@ -65,8 +65,9 @@ def group() -> None:
 
     pagetables is exact arithmetic; predict, sensitivity and simulate are a
     model of the mechanisms whose inputs are data (benchctl/model/data/),
-    each published, measured or an assumption with a distribution; calibrate
-    turns tlb-probe runs into evidence for predict. See docs/model.md.
+    each published, measured or an assumption with a distribution; explain
+    inverts predict for the claims it misses; calibrate turns tlb-probe runs
+    into evidence for predict. See docs/model.md.
     """
 
 
@@ -94,9 +95,34 @@ def group() -> None:
     type=click.IntRange(min=0),
     help="Scattered 4 KiB permission changes after boot (split blocks; cost MemFree only).",
 )
+@click.option("--release", help="Kernel release whose rules apply (6.1, 6.17, 6.18: data/releases.toml).")
+@click.option("--cpu", "cpu", default="ampereone", show_default=True, help="With --release: the CPU identity.")
+@click.option("--rodata", help="With --release: the rodata= parameter (default: the release's default).")
 @format_option(help="text for people (<= 72 columns), json for programs.", json_alias=True)
-def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, fmt) -> None:
-    """Linear-map page tables and the MemTotal/MemFree change (exact)."""
+def pagetables(
+    ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, release, cpu, rodata, fmt
+) -> None:
+    """Linear-map page tables and the MemTotal/MemFree change (exact).
+
+    With --release, that kernel's rules: which arm the CPU gets, where the
+    kernel image alias lies and how long it is, KFENCE at boot; the RAM is
+    wholly mapped unless --unmapped says otherwise (as in a qemu guest).
+    """
+    if release:
+        from benchctl.human import parse_size
+        from benchctl.model.releases import release_report
+        from benchctl.model.render import render_pagetables
+
+        if not ram_text:
+            raise UsageError("--release needs --ram")
+        unm = 0 if unmapped == "auto" else parse_size(unmapped, what="--unmapped", error=UsageError)
+        kimg = None if kernel_image == "0" else parse_size(kernel_image, what="--kernel-image", error=UsageError)
+        r = release_report(_ram(ram_text), release, cpu, rodata, unmapped=unm, kernel_image=kimg)
+        if fmt == "json":
+            _echo_json(r)
+        else:
+            click.echo(render_pagetables(r))
+        return
     from benchctl.documents import load_json
     from benchctl.human import parse_size
     from benchctl.model.pagetables import boot_memory_report, from_fingerprint, parse_granule
@@ -118,9 +144,12 @@ def pagetables(ram_text, unmapped, granule, env_file, kernel_image, kfence, perm
     elif ram_text:
         installed = _ram(ram_text)
         if unmapped == "auto":
-            fig = load_machine()["machine.unmapped_fraction"]
-            unm = int(installed * fig.quantile(0.5))
-            unm_range = (int(installed * fig.quantile(0.0)), int(installed * fig.quantile(1.0)))
+            from benchctl.model.arms import mapped_ram
+
+            figs = load_machine()
+            res = figs["machine.reserved_in_map"]
+            unm, lo_u, hi_u = (installed - int(mapped_ram(figs, installed, res.quantile(q))) for q in (0.5, 1.0, 0.0))
+            unm_range = (lo_u, hi_u)
             source = "command line; unmapped memory assumed (data/machine.toml)"
         else:
             unm, source = parse_size(unmapped, what="--unmapped", error=UsageError), "command line"
@@ -276,6 +305,50 @@ def sensitivity(
     click.echo(render(r, top=top))
     if path:
         click.echo(f"\nbar chart (SIMULATED): {path}")
+
+
+@group.command()
+@click.argument("claim_ids", nargs=-1)
+@click.option("--cpu", default="ampereone", show_default=True, help=CPU_HELP)
+@click.option("--top", default=4, show_default=True, type=click.IntRange(min=1, max=8), help="Assumptions per claim.")
+@click.option("--plots", "plots_dir", type=click.Path(file_okay=False), help="Write the figure (PNG + SVG) here.")
+@click.option(
+    "--calibration",
+    "calibration",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A tlb-probe run folder (repeatable): weight the draws, show calibrated medians.",
+)
+@format_option(help="text for people (<= 72 columns), json for programs (benchctl-model-explain/1).", json_alias=True)
+@_common
+def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, ram_text, **kw) -> None:
+    """What each published value outside its interval would need.
+
+    For each claim (CLAIM_IDS, default all) whose published value lies
+    outside the 90 % interval: the value of each top assumption that alone
+    reaches it, the nearest joint point, and how improbable that is.
+    Inverts the model; changes nothing in it.
+    """
+    from benchctl.model.explain import explain as run
+    from benchctl.model.render import render_explain
+
+    r = run(
+        cpu,
+        claim_ids=list(claim_ids),
+        top=top,
+        plots_dir=Path(plots_dir) if plots_dir else None,
+        ram=_ram(ram_text),
+        overrides=list(kw.pop("overrides")),
+        calibration=[Path(c) for c in calibration] or None,
+        **kw,
+        progress=Progress("explain"),
+    )
+    if fmt == "json":
+        _echo_json(r)
+        return
+    click.echo(render_explain(r))
+    if r.get("plot"):
+        click.echo(f"\nfigure (SIMULATED): {r['plot']}")
 
 
 @group.command()

@@ -90,19 +90,20 @@ class Model:
         """
         kfence = int(self.figures["machine.kfence_pool"].value)
         kimg = int(self.figures["machine.kernel_image"].quantile(0.5))
-        f = self.figures["machine.unmapped_fraction"]
-        lo_u, hi_u = f.quantile(0.0), f.quantile(1.0)
-        mapped = np.floor(self.ram * (1.0 - v["machine.unmapped_fraction"]) / (2 << 20)) * (2 << 20)
+        lo_m, hi_m = (
+            int(mapped_ram(self.figures, self.ram, self.figures["machine.reserved_in_map"].quantile(q))) for q in (0, 1)
+        )
+        mapped = np.floor(mapped_ram(self.figures, self.ram, v["machine.reserved_in_map"]) / (2 << 20)) * (2 << 20)
         pf = self.figures["machine.perm_changes"]
         top = float(max(2.0, pf.quantile(1.0) if pf.uncertain else float(np.max(v["machine.perm_changes"]))))
-        grid, tables, perm_grid, split = _boot_tables(self.ram, lo_u, hi_u, kimg, kfence, self.blocks_in_candidate, top)
+        grid, tables, perm_grid, split = _boot_tables(lo_m, hi_m, kimg, kfence, self.blocks_in_candidate, top)
         pte_tables = np.interp(mapped, grid, tables[:, 0])
         block_tables = np.interp(mapped, grid, tables[:, 1])
         splits = np.interp(v["machine.perm_changes"], perm_grid, split)
         memmap = mapped / (4 * KiB) * STRUCT_PAGE
         total = {
-            "pte": mapped - memmap - v["machine.kernel_image"] - pte_tables,
-            "block": mapped - memmap - v["machine.kernel_image"] - block_tables,
+            "pte": mapped - memmap - v["machine.reserved_in_map"] - pte_tables,
+            "block": mapped - memmap - v["machine.reserved_in_map"] - block_tables,
         }
         free = {
             "pte": total["pte"] - v["machine.used_after_boot"],
@@ -133,12 +134,20 @@ class Model:
         return {"pte": pte, "block": block}
 
 
+def mapped_ram(figures: dict[str, Figure], installed: int, reserved: Any) -> Any:
+    """RAM in the linear map: the installed RAM less the gap (machine.gap_fraction), plus 64/63 of the
+    reservations inside the map (MemTotal = mapped x 63/64 - reservations, so what the gap does not
+    hold inside the map lies outside it). Never more than the installed RAM."""
+    gap = float(figures["machine.gap_fraction"].value)
+    return np.minimum(installed, installed * (1.0 - gap) + np.asarray(reserved, float) * 64.0 / 63.0)
+
+
 @functools.lru_cache(maxsize=16)
 def _boot_tables(
-    ram: int, lo_u: float, hi_u: float, kimg: int, kfence: int, allowed: bool, top: float
+    lo_m: int, hi_m: int, kimg: int, kfence: int, allowed: bool, top: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     step = 2 << 20
-    lo_m, hi_m = int(ram * (1 - hi_u)) // step * step, int(ram * (1 - lo_u)) // step * step
+    lo_m, hi_m = lo_m // step * step, max(lo_m, hi_m) // step * step
     grid = np.unique(np.linspace(lo_m, hi_m, 9) // step * step).astype(np.int64)
     tables = np.array(
         [

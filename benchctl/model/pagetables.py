@@ -25,6 +25,7 @@ Model of the map (stated so it can be checked):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from benchctl.errors import UsageError
 
@@ -117,7 +118,14 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def build_ranges(
-    ram: int, granule: int, arm: str, *, kernel_image: int = 0, kfence_pool: int = 0, perm_changes: int = 0
+    ram: int,
+    granule: int,
+    arm: str,
+    *,
+    kernel_image: int = 0,
+    kfence_pool: int = 0,
+    perm_changes: int = 0,
+    kernel_start: int = 0,
 ) -> list[Range]:
     """The ranges map_mem() would map, for one arm, in address order.
 
@@ -139,9 +147,9 @@ def build_ranges(
         raise UsageError("kernel image, KFENCE pool and permission changes do not fit in the RAM size given")
     general_no_block = arm == "pte"
     specials: list[Range] = []
-    if kimg:
-        specials.append(Range(0, kimg, False, True, "kernel image alias"))
-    lo, hi = kimg, ram - kfence
+    if kimg:  # kernel_start: where the alias begins (_text is 2 MiB aligned; 6.1 starts at _stext, 64 KiB on)
+        specials.append(Range(kernel_start, kernel_start + kimg, False, True, "kernel image alias"))
+    lo, hi = kernel_start + kimg, ram - kfence
     if kfence:
         specials.append(Range(hi, ram, True, True, "KFENCE pool"))
     if perm_changes:
@@ -229,6 +237,7 @@ def compare(
     kfence_pool: int = 0,
     perm_changes: int = 0,
     block_allowed: bool = True,
+    kernel_start: int = 0,
 ) -> dict:
     """Both arms and their difference; JSON-ready (keys per issue 6).
 
@@ -237,7 +246,12 @@ def compare(
     """
     if granule not in LAYOUTS:
         raise UsageError(f"unsupported granule {granule}; use 4k, 16k or 64k")
-    splits = {"kernel_image": kernel_image, "kfence_pool": kfence_pool, "perm_changes": perm_changes}
+    splits = {
+        "kernel_image": kernel_image,
+        "kfence_pool": kfence_pool,
+        "perm_changes": perm_changes,
+        "kernel_start": kernel_start,
+    }
     pte = map_arm(ram, granule, "pte", **splits)
     block = map_arm(ram, granule, "block" if block_allowed else "pte", **splits)
     per_level = [
@@ -340,20 +354,15 @@ def boot_memory(
     kfence_pool: int = 0,
     perm_changes: int = 0,
     block_allowed: bool = True,
+    kernel_start: int = 0,
 ) -> BootMemory:
     """MemTotal and MemFree change of the block arm over the PTE arm, from the kernel's allocation rules."""
     if unmapped < 0 or unmapped >= installed:
         raise UsageError("unmapped memory must be at least 0 and less than the installed RAM")
     mapped = (installed - unmapped) // granule * granule
-    at_boot = compare(mapped, granule, kernel_image=kernel_image, kfence_pool=kfence_pool, block_allowed=block_allowed)
-    later = compare(
-        mapped,
-        granule,
-        kernel_image=kernel_image,
-        kfence_pool=kfence_pool,
-        perm_changes=perm_changes,
-        block_allowed=block_allowed,
-    )
+    kw: dict[str, Any] = {"kernel_image": kernel_image, "kfence_pool": kfence_pool, "block_allowed": block_allowed}
+    at_boot = compare(mapped, granule, kernel_start=kernel_start, **kw)
+    later = compare(mapped, granule, perm_changes=perm_changes, kernel_start=kernel_start, **kw)
     split = later["block_arm_bytes"] - at_boot["block_arm_bytes"]
     total = at_boot["pte_arm_bytes"] - at_boot["block_arm_bytes"]
     return BootMemory(
@@ -376,25 +385,22 @@ def boot_memory_report(
     *,
     unmapped: int = 0,
     unmapped_range: tuple[int, int] | None = None,
-    kernel_image: int = 0,
-    kfence_pool: int = 0,
-    perm_changes: int = 0,
     source: str = "",
     notes: list[str] | None = None,
+    **rules: Any,
 ) -> dict:
     """What `model pagetables` reports: compare() of the mapped RAM, boot_memory(), where the RAM figure
-    came from, and the MemTotal change over an assumed range of unmapped memory (least, most)."""
-    kimg, kf = kernel_image, kfence_pool
-    bm = boot_memory(
-        installed, granule, unmapped=unmapped, kernel_image=kimg, kfence_pool=kf, perm_changes=perm_changes
-    )
-    r = compare(bm.mapped, granule, kernel_image=kimg, kfence_pool=kf, perm_changes=perm_changes)
+    came from, and the MemTotal change over an assumed range of unmapped memory (least, most). `rules`:
+    kernel_image, kfence_pool, perm_changes, kernel_start, block_allowed (as boot_memory takes them)."""
+    bm = boot_memory(installed, granule, unmapped=unmapped, **rules)
+    r = compare(bm.mapped, granule, **rules)
     r.update(
         installed_bytes=installed, unmapped_bytes=unmapped, source=source, notes=notes or [], boot_memory=bm.to_json()
     )
     if unmapped_range:
-        lo = boot_memory(installed, granule, unmapped=unmapped_range[1], kernel_image=kimg, kfence_pool=kf)
-        hi = boot_memory(installed, granule, unmapped=unmapped_range[0], kernel_image=kimg, kfence_pool=kf)
+        at_boot = {k: val for k, val in rules.items() if k != "perm_changes"}
+        lo = boot_memory(installed, granule, unmapped=unmapped_range[1], **at_boot)
+        hi = boot_memory(installed, granule, unmapped=unmapped_range[0], **at_boot)
         r["mem_total_change_range_bytes"] = [lo.mem_total_change, hi.mem_total_change]
     return r
 

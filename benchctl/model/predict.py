@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,16 @@ from benchctl.model.pagetables import GiB
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.targets import Claim, load_claims
 
-__all__ = ["Model", "claim_change", "mechanism", "predict"]  # Model: simulate builds one (defined in arms)
+__all__ = [
+    "Model",
+    "Prepared",
+    "claim_change",
+    "mechanism",
+    "predict",
+    "prepare",
+    "stated_range",
+    "summarise",
+]  # Model: simulate builds one (defined in arms)
 
 FORMAT = "benchctl-model-prediction/2"
 DEFAULT_DRAWS = 4000
@@ -141,14 +152,42 @@ def mechanism(model: Model, claim: Claim, details: dict[str, Any], w: np.ndarray
     ), facts
 
 
+def stated_range(published: tuple[float, float]) -> tuple[float, float]:
+    """What a published figure stands for: a number written with d decimals is any value that rounds
+    to it, so +0.199 % is +0.1985..+0.1995 % (half a unit of its last digit each side; a range claim
+    widens each end likewise)."""
+
+    def half_unit(x: float) -> float:
+        exponent = Decimal(repr(float(x))).normalize().as_tuple().exponent
+        return 0.5 * 10.0 ** min(0, int(exponent)) if isinstance(exponent, int) else 0.0
+
+    a, b = sorted(published)
+    return a - half_unit(a), b + half_unit(b)
+
+
 def _inside(published: tuple[float, float] | None, lo: float, hi: float) -> bool | None:
     if not published:
         return None
-    a, b = sorted(published)
+    a, b = stated_range(published)
     return a <= hi and b >= lo
 
 
-def predict(
+@dataclass
+class Prepared:
+    """A model with its joint draws and the claims it predicts: what predict summarises and explain inverts."""
+
+    model: Model
+    claims: list[Claim]
+    claims_source: str
+    v: dict[str, np.ndarray]
+    weights: np.ndarray | None
+    calibration: dict[str, Any] | None
+    warnings: list[str]
+    seed: int
+    overrides: list[str]
+
+
+def prepare(
     cpu: str,
     *,
     ram: int = 256 * GiB,
@@ -161,10 +200,8 @@ def predict(
     seed: int = 1,
     draws: int = DEFAULT_DRAWS,
     calibration: list[Path] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    shares_top: int = 5,
-) -> dict[str, Any]:
-    """JSON-ready predictions for every claim (optionally only some workloads)."""
+) -> Prepared:
+    """The model, its joint draws (weighted by a calibration when given) and the claims to predict."""
     if draws < 100:
         raise UsageError("--draws must be at least 100 (the 90 % interval needs them)")
     model = Model(
@@ -183,13 +220,32 @@ def predict(
 
         weights, cal = calibration_weights(calibration, model, v)
         warnings += cal.get("warnings", [])
+    return Prepared(model, claims, source, v, weights, cal, warnings, seed, list(overrides or []))
+
+
+def predict(
+    cpu: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    shares_top: int = 5,
+    **kw: Any,
+) -> dict[str, Any]:
+    """JSON-ready predictions for every claim (optionally only some workloads); `kw` as for prepare()."""
+    return summarise(prepare(cpu, **kw), progress=progress, shares_top=shares_top)[0]
+
+
+def summarise(
+    p: Prepared, *, progress: Callable[[int, int], None] | None = None, shares_top: int = 5
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """predict's JSON-ready result, and each claim's per-draw change (explain reads both)."""
+    model, v, weights = p.model, p.v, p.weights
     t0 = time.monotonic()
-    changes, details = _changes(model, claims, v, progress)
+    changes, details = _changes(model, p.claims, v, progress)
     uncertain = {k: a for k, a in v.items() if np.ptp(a) > 0}
     preds = []
-    for c in claims:
+    for c in p.claims:
         y = changes[c.id]
-        pred = _prediction(model, c, y, details[c.id], v, weights, seed)
+        pred = _prediction(model, c, y, details[c.id], v, weights, p.seed)
         shares = montecarlo.variance_shares(y, uncertain, weights) if np.ptp(y) > 0 else {}
         top = [kv for kv in sorted(shares.items(), key=lambda kv: -kv[1]) if kv[1] >= 0.01][:shares_top]
         pred["top_assumptions"] = [{"name": k, "variance_share": round(s_, 3)} for k, s_ in top]
@@ -207,18 +263,18 @@ def predict(
             for a, k in (("pte", BASELINE_KERNEL), ("block", CANDIDATE_KERNEL))
         },
         "on_allow_list": model.blocks_in_candidate,
-        "ram_bytes": ram,
+        "ram_bytes": model.ram,
         "granule_bytes": 4096,
-        "draws": draws,
-        "seed": seed,
-        "claims_source": source,
-        "overrides": list(overrides or []),
-        "calibration": cal,
-        "warnings": warnings,
-        "inside_count": sum(1 for p in preds if p["published_inside_interval"]),
+        "draws": len(next(iter(v.values()))),
+        "seed": p.seed,
+        "claims_source": p.claims_source,
+        "overrides": p.overrides,
+        "calibration": p.calibration,
+        "warnings": p.warnings,
+        "inside_count": sum(1 for q in preds if q["published_inside_interval"]),
         "elapsed_s": round(elapsed, 2),
         "predictions": preds,
-    }
+    }, changes
 
 
 def _claims(model: Model, claims_file, workloads: list[str] | None) -> tuple[list[Claim], str]:
@@ -271,8 +327,9 @@ def _prediction(
         "workload": c.workload,
         "metric": c.metric,
         "published_pct": list(c.published) if c.published else None,
-        "median_pct": round(s["median"], 4),
-        "interval_pct": [round(s["p5"], 4), round(s["p95"], 4)],
+        "median_pct": round(s["median"], 6),
+        "interval_pct": [round(s["p5"], 6), round(s["p95"], 6)],
+        "published_stands_for_pct": list(stated_range(c.published)) if c.published else None,
         "mechanism": mech,
         "facts": facts,
     }
@@ -297,14 +354,14 @@ def _boot_memory(
     kb = montecarlo.summary((b["total_block"] - b["total_pte"]) / 1024, weights)
     fk = montecarlo.summary((b["free_block"] - b["free_pte"]) / 1024, weights)
     return (sb["p5"], sb["p95"]), {
-        "one_boot_interval_pct": [round(sb["p5"], 4), round(sb["p95"], 4)],
+        "one_boot_interval_pct": [round(sb["p5"], 6), round(sb["p95"], 6)],
         "interval_note": (
             "the published figures are one boot per arm: the comparison uses the "
             "interval with boot-to-boot noise (machine.boot_noise_sd)"
         ),
         "mem_total": {
-            "median_pct": round(st["median"], 4),
-            "interval_pct": [round(st["p5"], 4), round(st["p95"], 4)],
+            "median_pct": round(st["median"], 6),
+            "interval_pct": [round(st["p5"], 6), round(st["p95"], 6)],
             "median_kb": round(kb["median"]),
             "interval_kb": [round(kb["p5"]), round(kb["p95"])],
         },

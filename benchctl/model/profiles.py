@@ -47,7 +47,15 @@ REGION_FIELDS = ("name", "space", "pattern", "footprint", "pages_per_op", "acces
 SPACES = ("linear", "user", "vmalloc", "vmemmap")
 PATTERNS = ("random", "stream")
 ACCESSES = ("touch", "copy", "copy-cached", "zero")
-SIZE_FIGURES = ("footprint", "folio", "kernel_image", "kfence_pool", "used_after_boot", "boot_noise_sd")
+SIZE_FIGURES = (
+    "footprint",
+    "folio",
+    "kernel_image",
+    "kfence_pool",
+    "used_after_boot",
+    "boot_noise_sd",
+    "reserved_in_map",
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,29 @@ class Figure:
         from scipy.stats import norm
 
         return float(np.clip(float(self.value) + float(self.sd or 0.0) * norm.ppf(q), lo, hi))
+
+    def cdf(self, x: float) -> float:
+        """P(X <= x) under the stated distribution: where a value sits in it (explain's plausibility)."""
+        if self.dist == "fixed":
+            return 1.0 if x >= float(self.value) else 0.0
+        lo = float(self.low) if self.low is not None else -np.inf
+        hi = float(self.high) if self.high is not None else np.inf
+        if x <= lo:
+            return 0.0
+        if x >= hi:
+            return 1.0
+        if self.dist == "uniform":
+            return (x - lo) / (hi - lo)
+        if self.dist == "loguniform":
+            return float(np.log(x / lo) / np.log(hi / lo))
+        if self.dist == "triangular":
+            c = float(self.value)
+            if x <= c:
+                return (x - lo) ** 2 / ((hi - lo) * (c - lo)) if c > lo else 0.0
+            return 1.0 - (hi - x) ** 2 / ((hi - lo) * (hi - c)) if hi > c else 1.0
+        from scipy.stats import norm
+
+        return float(norm.cdf(x, float(self.value), float(self.sd or 0.0) or 1e-300))
 
     def describe(self, fmt=lambda v: f"{v:g}") -> str:
         """'2 (uniform 1..4)' style text for tables."""

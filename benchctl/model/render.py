@@ -64,6 +64,9 @@ def render_pagetables(r: dict[str, Any], unmapped_range: tuple[int, int] | None 
         f"MemFree change: {bm['mem_free_change'] // 1024:+,} kB (splits after boot: {bm['split_tables'] // 1024:,} kB)"
     )
     out.append(f"memmap (both arms): {fmt_size(bm['memmap'])}")
+    rng = (r.get("release") or {}).get("mem_total_change_range_bytes")
+    if rng:
+        out += wrap(f"{rng[0] // 1024:+,}..{rng[1] // 1024:+,} kB over the alias size's assumed range", "  ", "  ")
     for n in r["notes"]:
         out += wrap(n, "  ", "note: ")
     mapped_by = ", ".join(f"{k} {fmt_size(v)}" for k, v in r["mapped_bytes"]["block"].items() if v)
@@ -76,6 +79,22 @@ def _pub(p: dict) -> str:
     if not pub:
         return "-"
     return f"{pub[0]:+.3g} %" if pub[0] == pub[1] else f"{pub[0]:+.0f}..{pub[1]:+.0f} %"
+
+
+def decimals(lo: float, hi: float) -> int:
+    """Decimals that show an interval's two ends apart (2 to 5): +0.1992..+0.1999 % is not +0.20..+0.20."""
+    d = 2
+    while d < 5 and abs(hi - lo) < 10.0 ** (1 - d):
+        d += 1
+    return d
+
+
+def interval_text(p: dict) -> tuple[str, str]:
+    """A prediction's median and 90 % interval with enough decimals to show why it holds the published value
+    or not (the one-boot interval where there is one)."""
+    lo, hi = p.get("one_boot_interval_pct") or p["interval_pct"]
+    d = decimals(lo, hi)
+    return f"{p['median_pct']:+.{d}f}", f"[{lo:+.{d}f}, {hi:+.{d}f}]"
 
 
 def render_predictions(r: dict) -> str:
@@ -94,13 +113,13 @@ def render_predictions(r: dict) -> str:
             f"{c['effective_draws']:.0f} of {r['draws']}."
         )
     out.append("")
-    out.append(f"{'claim':<14}{'published':>11}{'median':>10}  {'90 % interval':<20}{'in':>4}")
+    out.append(f"{'claim':<14}{'published':>11}{'median':>11}  {'90 % interval':<20}{'in':>4}")
     for p in r["predictions"]:
-        lo, hi = p.get("one_boot_interval_pct") or p["interval_pct"]
         inside = {True: "yes", False: "no", None: "-"}[p["published_inside_interval"]]
-        iv = f"[{lo:+.2f}, {hi:+.2f}]"
-        out.append(f"{p['claim'][:14]:<14}{_pub(p):>11}{p['median_pct']:>+9.2f}%  {iv:<20}{inside:>4}")
+        med, iv = interval_text(p)
+        out.append(f"{p['claim'][:14]:<14}{_pub(p):>11}{med:>10}%  {iv:<20}{inside:>4}")
     out.append(f"published inside the interval: {r['inside_count']} of {len(r['predictions'])}")
+    out += wrap("A published number stands for its rounding (+0.199 % is +0.1985..+0.1995 %).")
     for p in r["predictions"]:
         out.append("")
         out += wrap(p["mechanism"], "  ", f"{p['claim']}: ")
@@ -201,8 +220,8 @@ def markdown_table(result: dict[str, Any]) -> str:
     for p in result["predictions"]:
         pub = p["published_pct"]
         pub_s = "-" if not pub else (f"{pub[0]:+.3g} %" if pub[0] == pub[1] else f"{pub[0]:+.0f} to {pub[1]:+.0f} %")
-        lo, hi = p.get("one_boot_interval_pct") or p["interval_pct"]
-        pred = f"{p['median_pct']:+.2f} % [{lo:+.2f}, {hi:+.2f}]"
+        med, iv = interval_text(p)
+        pred = f"{med} % {iv}"
         inside = {True: "yes", False: "no", None: "-"}[p["published_inside_interval"]]
         names = (
             ", ".join(
@@ -211,4 +230,88 @@ def markdown_table(result: dict[str, Any]) -> str:
             or "none (exact or off the allow-list)"
         )
         rows.append(f"| {p['claim']} | {pub_s} | {pred} | {inside} | {p['mechanism']} | {names} |")
+    return "\n".join(rows)
+
+
+def render_explain(r: dict[str, Any]) -> str:
+    """`model explain` as text: per claim outside its interval, each top assumption's needed value, the
+    joint point and the one-line reading."""
+    from benchctl.model.explain import fmt_value, place
+
+    out = [BANNER]
+    out += wrap(
+        f"What the published values would need: {r['cpu_name']}, {r['draws']} joint draws; one assumption "
+        "at a time with the others at their medians, then the nearest joint point (normal scores)."
+    )
+    for c in r["claims"]:
+        out.append("")
+        if c["inside"] is not False:
+            state = "inside its interval" if c["inside"] else "no published value, or off the allow-list"
+            out.append(f"{c['claim']}: {state}: nothing to explain")
+            continue
+        lo, hi = c["interval_pct"]
+        pub = c["published_pct"]
+        pub_s = f"{pub[0]:+g} %" if pub[0] == pub[1] else f"{pub[0]:+g}..{pub[1]:+g} %"
+        out += wrap(f"{c['claim']}: published {pub_s}, model {c['median_pct']:+.2f} % [{lo:+.2f}, {hi:+.2f}]")
+        for a in c["assumptions"]:
+            name = a["name"].replace("workload.", "")
+            out.append(f"  {name[:60]} ({100 * a['variance_share']:.0f} %)")
+            needed = "-" if a["needed"] is None else fmt_value(a["name"], a["needed"])
+            rng = a["reach_pct"]
+            reach = f"; alone it moves the change over {rng[0]:+.3g}..{rng[1]:+.3g} %" if rng else ""
+            cal = (
+                f"; calibrated here {fmt_value(a['name'], a['calibrated'])}" if a.get("calibrated") is not None else ""
+            )
+            out += wrap(
+                f"needs {needed} (stated {a['stated']}, {a['status']}: {place(a)}){reach}{cal}", "      ", "      "
+            )
+            src = a["source"] if len(a["source"]) <= 120 else a["source"][:117].rsplit(" ", 1)[0] + " ..."
+            out += wrap(src, "        ", "      source: ")
+        j = c["joint"]
+        if j.get("reached"):
+            pts = ", ".join(f"{n.split('.')[-1]} {fmt_value(n, x)}" for n, x in j["values"].items())
+            out += wrap(
+                f"nearest joint point: {pts}: {j['distance_sd']:.2f} sd from the medians, P(chi-square, "
+                f"{j['dof']} dof) = {j['p_chi2']:.2g}",
+                "    ",
+                "  ",
+            )
+        else:
+            out += wrap(
+                f"no joint point within 4 sd of the top {j.get('dof', 0)}; nearest {j['value_pct']:+.3g} %",
+                "    ",
+                "  ",
+            )
+        out += wrap(c["reading"], "    ", "  reading: ")
+    return "\n".join(out)
+
+
+def markdown_explain(r: dict[str, Any]) -> str:
+    """The explain table of docs/model.md, generated from explain's output."""
+    from benchctl.model.explain import fmt_value, place
+
+    rows = [
+        f"What the published values would need, {r['cpu_name']} ({r['draws']} draws, seed {r['seed']}), SIMULATED:",
+        "",
+        "| claim | published | model [90 %] | assumption (variance share) | stated | needed alone | joint point |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in r["claims"]:
+        if c["inside"] is not False:
+            continue
+        lo, hi = c["interval_pct"]
+        pub = c["published_pct"]
+        pub_s = f"{pub[0]:+g} %" if pub[0] == pub[1] else f"{pub[0]:+g} to {pub[1]:+g} %"
+        j = c["joint"]
+        joint = (
+            f"{j['distance_sd']:.2f} sd, P {j['p_chi2']:.2g}; {100 * c['share_of_draws_reaching']:.2g} % of draws"
+            if j.get("reached")
+            else f"none within 4 sd (best {j['value_pct']:+.3g} %)"
+        )
+        for i, a in enumerate(c["assumptions"]):
+            needed = "no value" if a["needed"] is None else f"{fmt_value(a['name'], a['needed'])}: {place(a)}"
+            head = f"{c['claim']} | {pub_s} | {c['median_pct']:+.2f} % [{lo:+.2f}, {hi:+.2f}]" if i == 0 else " | |"
+            name = a["name"].replace("workload.", "")
+            last = joint if i == 0 else ""
+            rows.append(f"| {head} | `{name}` ({a['variance_share']:.0%}) | {a['stated']} | {needed} | {last} |")
     return "\n".join(rows)

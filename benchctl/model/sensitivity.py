@@ -63,7 +63,7 @@ def render(result: dict[str, Any], top: int = 6) -> str:
 
 def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
     """One bar chart per claim in one figure (PNG + SVG, shared plot style, SIMULATED stamp); the PNG's path."""
-    from benchctl.analyze.report.plotstyle import LOW_HIGH, pyplot, save, stamp
+    from benchctl.analyze.report.plotstyle import LOW_HIGH, pyplot
 
     claims = result["claims"]
     out_dir = Path(out_dir)
@@ -77,9 +77,18 @@ def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
             lo, hi = c["interval_pct"]
             ax.set_title(f"{c['claim']}: {c['median_pct']:+.1f} % [{lo:+.1f}, {hi:+.1f}]")
             ax.set_xlabel("share of the prediction's variance, %")
-        fig.suptitle(f"SIMULATED model sensitivity - {result['cpu_name']} - not a measurement")
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        stamp(
-            fig, f"benchctl model sensitivity --cpu {result['cpu']} (first-order shares of joint draws)", simulated=True
+        footer = f"benchctl model sensitivity --cpu {result['cpu']} (first-order shares of joint draws)"
+        return finish(
+            plt, fig, f"model sensitivity - {result['cpu_name']}", footer, out_dir, f"sensitivity-{result['cpu']}"
         )
-        return save(plt, fig, out_dir, f"sensitivity-{result['cpu']}")[0]
+
+
+def finish(plt: Any, fig: Any, title: str, footer: str, out_dir: Path, name: str) -> Path:
+    """The end every model figure shares: the SIMULATED title and stamp, PNG + SVG in the shared plot
+    style (plotstyle.save); the PNG's path."""
+    from benchctl.analyze.report.plotstyle import save, stamp
+
+    fig.suptitle(f"SIMULATED {title} - not a measurement")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    stamp(fig, footer, simulated=True)
+    return save(plt, fig, Path(out_dir), name)[0]
