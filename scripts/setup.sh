@@ -11,6 +11,9 @@ PKGS=(python3 python3-venv python3-pip memcached libmemcached-tools fio xfsprogs
 # The nested-VM harness (tests/vm) needs these too; opt in with BENCHCTL_VM=1.
 if [ "${BENCHCTL_VM:-0}" = 1 ]; then
   PKGS+=(qemu-system-x86 qemu-system-arm mmdebstrap cpio busybox-static zstd)
+  # memtier_benchmark for the arm64 guest (tests/vm/arm64_memtier.py): autoreconf here, the build
+  # in the guest's tree under qemu-user
+  PKGS+=(qemu-user-static autoconf automake libtool)
 fi
 # memtier_benchmark (exact HdrHistogram percentiles) is packaged neither in Debian 12
 # nor on PyPI: scripts/install-memtier.sh builds it from vendor/, needing these.
@@ -46,6 +49,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 else
   echo "setup: not root or no apt-get; install these yourself if missing: ${PKGS[*]}"
+fi
+
+# qemu-user registers its own binfmt_misc entry for the arm64 memtier build; the file system must be there
+if [ "${BENCHCTL_VM:-0}" = 1 ] && [ "$(id -u)" = 0 ] && [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || echo "setup: cannot mount binfmt_misc"
 fi
 
 PY=${PYTHON:-python3}

@@ -220,3 +220,28 @@ def test_quick_run_with_memtier_records_hdr_percentiles(tmp_path):
             assert lo <= rec["value"] == hi and rec["note"]["resolution_pct"] > 0
         assert mine["p99_latency_us"]["note"]["count"] == hgrm.info["count"] > 0
     assert live_processes_of(run_dir) == [] and memcached_token_processes(run_dir) == []
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare (util-linux) is not installed")
+def test_a_down_loopback_is_named_not_a_silent_timeout(tmp_path):
+    """In a network namespace whose lo is down (as in a bare initramfs guest) the connect fails with
+    'Network is unreachable': the error says so and names the fix instead of only timing out."""
+    import subprocess
+    import sys
+
+    code = (
+        "import subprocess\n"
+        "from benchctl.run.drivers.memcached.children import wait_listening\n"
+        "p = subprocess.Popen(['sleep', '30'])\n"
+        "try:\n"
+        "    wait_listening(11211, p, timeout_s=1.0)\n"
+        "except Exception as e:\n"
+        "    print(e)\n"
+        "finally:\n"
+        "    p.kill()\n"
+    )
+    r = subprocess.run(["unshare", "-n", sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0 and "unshare" in r.stderr:
+        pytest.skip(f"cannot create a network namespace here: {r.stderr.strip()}")
+    assert "did not answer on 127.0.0.1:11211 within 1 s" in r.stdout, r.stdout + r.stderr
+    assert "unreachable" in r.stdout and "ip link set lo up" in r.stdout

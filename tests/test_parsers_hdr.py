@@ -79,3 +79,15 @@ def test_full_resolution_curve_matches_the_printed_table():
         assert (round(curve.values[j], 2), curve.counts[j]) == (value, count), (value, pct)
     assert curve.values[1] - curve.values[0] == pytest.approx(0.008)  # 8 us buckets, not 10 us rows
     assert curve.mean == pytest.approx(table.mean, abs=0.0005) and curve.max == pytest.approx(table.max, abs=0.0005)
+
+
+def test_a_missing_hdrh_is_a_missing_tool_not_a_traceback(monkeypatch):
+    """The arm64 guest first ran without hdrh (its pyhdrh codec has no arm64 wheel): an ImportError
+    deep in a run became a traceback. It is a ToolMissingError that says how to install it."""
+    import sys
+
+    from benchctl.errors import ToolMissingError
+
+    monkeypatch.setitem(sys.modules, "hdrh.histogram", None)  # `import` of a None entry raises ImportError
+    with pytest.raises(ToolMissingError, match="pip install hdrhistogram"):
+        decode_histogram("HISTFAAAAB94nJNpmSzMwMDAxgABzFAaRDGCOSAeRNbv")

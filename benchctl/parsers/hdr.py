@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchctl.errors import ToolMissingError
 from benchctl.parsers import Measurement, ParseError
 from benchctl.parsers.textutil import lines, to_float
 
@@ -36,13 +37,26 @@ HEADER = re.compile(r"^\s*Value\s+Percentile\s+TotalCount\s+1/\(1-Percentile\)\s
 # --- the compressed histogram and the interval log --------------------------------
 
 
+def _hdr_histogram() -> Any:
+    """hdrh's HdrHistogram class, imported on first use (its codec is a C extension that may be missing:
+    no arm64 wheel exists), or ToolMissingError saying how to install it."""
+    try:
+        from hdrh.histogram import HdrHistogram
+    except ImportError as e:
+        raise ToolMissingError(
+            f"cannot decode memtier's HdrHistograms: the Python package hdrh is not importable ({e}); "
+            "install it with `pip install hdrhistogram` (it builds its C codec, pyhdrh, where no wheel exists)"
+        ) from None
+    return HdrHistogram
+
+
 def decode_histogram(encoded: str) -> Any:
     """An hdrh HdrHistogram from its compressed base64 form, or ParseError.
 
     hdrh raises a zoo of exception types on corrupt input (binascii, zlib,
     ctypes, its own Hdr*Exception), so any failure is reported as a parse error.
     """
-    from hdrh.histogram import HdrHistogram
+    HdrHistogram = _hdr_histogram()  # noqa: N806 - the class
 
     if not isinstance(encoded, str) or not encoded.startswith("HIST"):
         raise ParseError("expected an HdrHistogram compressed string starting with 'HIST'")
@@ -65,7 +79,7 @@ class IntervalLog:
 
 def read_log(text: str) -> IntervalLog:
     """Every `start,end,max,HISTF...` line of an .hgrm log, added; ParseError if there is none."""
-    from hdrh.histogram import HdrHistogram
+    HdrHistogram = _hdr_histogram()  # noqa: N806 - the class
 
     total = None
     warnings: list[str] = []

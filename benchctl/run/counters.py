@@ -11,12 +11,13 @@ events when the host has no hardware PMU. Problems are said once per run
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchctl.parsers.perf_events import SOFTWARE, EventSet, event_set
+from benchctl.parsers.perf_events import ARM64, ARM64_CODES, SOFTWARE, EventSet, event_set
 
 PERF_FILE = "perf-stat.csv"
 
@@ -30,6 +31,8 @@ class CounterSetup:
     pmu: bool
     warnings: list[str] = field(default_factory=list)
     perf: str = "perf"
+    # metric -> why it is not counted here (an event the CPU's PMU does not implement): never a 0
+    unsupported: dict[str, str] = field(default_factory=dict)
 
     def wrap(self, argv: list[str], out_file: Path) -> list[str]:
         """argv under perf stat (or argv unchanged when perf is off)."""
@@ -44,6 +47,7 @@ class CounterSetup:
             "events": list(self.events.events),
             "pmu": self.pmu,
             "warnings": self.warnings,
+            "unsupported": self.unsupported,
         }
 
 
@@ -64,11 +68,66 @@ def pmu_present(sys_root: Path = Path("/sys")) -> bool:
     return False
 
 
+def advertised_arm64_events(sys_root: Path = Path("/sys")) -> dict[str, set[int]]:
+    """arm PMU name -> the event codes its sysfs `events/` lists.
+
+    Why: the arm64 PMU driver accepts any raw event number, and a counter for an
+    event the CPU does not implement simply never moves, so `perf stat -e r34:k`
+    reports 0, not <not supported> (seen under qemu TCG, whose PMU implements
+    CPU_CYCLES and little else). The kernel lists in `events/` only the common
+    events the CPU's PMCEID0/1 registers say it counts, so that list is what
+    tells a real 0 from an event that is not there. PMUs without an `events/`
+    folder are left out (nothing is known about them)."""
+    out: dict[str, set[int]] = {}
+    d = sys_root / "bus/event_source/devices"
+    if not d.is_dir():
+        return out
+    for pmu in sorted(d.iterdir()):
+        ev = pmu / "events"
+        if not (pmu.name.startswith(("armv8", "armv9")) or pmu.name.startswith("arm") and "pmu" in pmu.name):
+            continue
+        if not ev.is_dir():
+            continue
+        codes = set()
+        for f in ev.iterdir():
+            m = re.search(r"event=(0x[0-9a-fA-F]+|\d+)", f.read_text(errors="replace"))
+            if m:
+                codes.add(int(m.group(1), 0))
+        if codes:
+            out[pmu.name] = codes
+    return out
+
+
+def split_unsupported(events: EventSet, advertised: dict[str, set[int]]) -> tuple[EventSet, dict[str, str]]:
+    """(the events to count, metric -> reason) for the arm64 raw set: an event no arm PMU advertises is
+    recorded as unsupported with the reason and not passed to perf, whose count of it would be 0."""
+    if events.name != ARM64.name or not advertised:
+        return events, {}
+    have = set().union(*advertised.values())
+    names = {code: name for name, code in ARM64_CODES.items()}
+    pmus = ", ".join(sorted(advertised))
+    keep, unsupported = [], {}
+    for ev in events.events:
+        code = int(ev.split(":")[0][1:], 16)
+        if code in have:
+            keep.append(ev)
+            continue
+        unsupported[events.mapping[ev]] = (
+            f"{names.get(code, hex(code))} (event {code:#x}) is not implemented by this CPU's PMU: "
+            f"{pmus} does not list it in sysfs events/ (the CPU's PMCEID registers); perf would count 0"
+        )
+    if not unsupported:
+        return events, {}
+    name = events.name + "-partial" if keep else SOFTWARE.name
+    kept = EventSet(name, tuple(keep), events.mapping, events.description) if keep else SOFTWARE
+    return kept, unsupported
+
+
 def configure(fp: dict, *, enabled: bool = True, sys_root: Path = Path("/"), probe: bool = True) -> CounterSetup:
     """Decide once per run whether and how perf runs; the warnings are recorded once in run.json."""
     arch = (fp.get("host") or {}).get("arch") or os.uname().machine
     pmu = pmu_present(Path(sys_root) / "sys")
-    events = event_set(arch, pmu)
+    events, unsupported = split_unsupported(event_set(arch, pmu), advertised_arm64_events(Path(sys_root) / "sys"))
     if not enabled:
         return CounterSetup(False, events, pmu, ["perf disabled (--no-perf)"])
     perf = shutil.which("perf")
@@ -88,6 +147,11 @@ def configure(fp: dict, *, enabled: bool = True, sys_root: Path = Path("/"), pro
             ],
         )
     warnings = []
+    if unsupported:
+        warnings.append(
+            f"the CPU's PMU does not implement {', '.join(sorted(unsupported))}: recorded as unsupported "
+            "(run.json perf.unsupported), never as 0; no TLB-walk MPKI from them"
+        )
     if not pmu:
         warnings.append(
             f"no hardware PMU on this host ({arch}): perf counts software events only; no TLB-walk or MPKI metrics"
@@ -106,7 +170,7 @@ def configure(fp: dict, *, enabled: bool = True, sys_root: Path = Path("/"), pro
             events = (
                 EventSet(events.name + "-partial", usable, events.mapping, events.description) if usable else SOFTWARE
             )
-    return CounterSetup(True, events, pmu, warnings, perf)
+    return CounterSetup(True, events, pmu, warnings, perf, unsupported)
 
 
 def _probe(perf: str, events: list[str]) -> tuple[bool, str]:

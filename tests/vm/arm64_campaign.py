@@ -62,7 +62,8 @@ GUEST_LIFETIME_S = 1800  # any one qemu process (boot_controller's cap)
 REBOOT_TIMEOUT_S = 300
 DESIGNS = ("same-kernel", "before-after")
 
-INIT = r"""#!/bin/busybox sh
+INIT = (
+    r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
@@ -80,13 +81,16 @@ mkdir -p $R/dev/pts; mount -t devpts devpts $R/dev/pts
 mount -t tmpfs -o mode=0755 tmpfs $R/run || fail run
 mount -t tmpfs -o mode=1777 tmpfs $R/tmp || fail tmp
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose repo $R/repo || fail repo
-ip link set lo up; ip link set eth0 up
+"""
+    + arm64_guest.MODPROBE_HELPER
+    + r"""ip link set lo up; ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
 mkdir -p $R/run/sshd $R/run/benchctl
 chroot $R /usr/sbin/sshd -E /run/sshd.log || fail sshd
 echo "MARK up $(cut -d' ' -f1 /proc/uptime) $(cat /proc/sys/kernel/random/boot_id) $(cat /proc/cmdline)"
 while true; do sleep 3600; done
 """
+)
 
 SSHD_CONFIG = """\
 Port 22
@@ -160,7 +164,9 @@ def controller_argv(guest: Guest, *args: str) -> list[str]:
     return [sys.executable, str(CONTROLLER), "--state", str(guest.state), *args]
 
 
-def start(guest: Guest, kver: str, identity: str, cmdline: str = BASE_CMDLINE) -> Guest:
+def start(
+    guest: Guest, kver: str, identity: str, cmdline: str = BASE_CMDLINE, mem_mb: int = arm64_guest.MEM_MB
+) -> Guest:
     """Set the guest up with boot_controller and cold-boot it once (the campaign's first boot
     command, or kexec, takes it from there)."""
     guest.state.mkdir(parents=True, exist_ok=True)
@@ -179,6 +185,8 @@ def start(guest: Guest, kver: str, identity: str, cmdline: str = BASE_CMDLINE) -
             str(guest.port),
             "--lifetime",
             str(GUEST_LIFETIME_S),
+            "--mem-mb",
+            str(mem_mb),
         ),
         timeout=60,
     )
@@ -315,9 +323,20 @@ def design(guest: Guest, name: str) -> dict:
     return {"name": name, "args": args + method, "first": first, "arms": arms}
 
 
-def campaign(work: Path, out: Path, design_name: str = "same-kernel", boots: int = 3) -> dict:
+# What every boot runs: boot-memory as claimed (the default), or the whole quick bbml2 suite with
+# perf (issue 18) in a guest with the memory its quick presets need (arm64_suite.MEM_MB).
+WORKLOADS = {
+    "boot-memory": (["--workload", "boot-memory", "--preset", "claim", "--no-perf"], 300, arm64_guest.MEM_MB),
+    "suite": (["--suite", "bbml2", "--preset", "quick"], 1500, 4096),
+}
+
+
+def campaign(
+    work: Path, out: Path, design_name: str = "same-kernel", boots: int = 3, workloads: str = "boot-memory"
+) -> dict:
     """Build, cold-boot, plan, run one design; returns timings and the campaign folder (the guest
     is stopped on the way out)."""
+    what, suite_timeout, mem_mb = WORKLOADS[workloads]
     t0 = time.monotonic()
     guest = build(work)
     t_build = time.monotonic() - t0
@@ -325,7 +344,7 @@ def campaign(work: Path, out: Path, design_name: str = "same-kernel", boots: int
     out.mkdir(parents=True, exist_ok=True)
     r = None
     try:
-        start(guest, *d["first"])
+        start(guest, *d["first"], mem_mb=mem_mb)
         t_boot = time.monotonic() - t0 - t_build
         cold = ssh(guest, "cd /repo && PYTHONPATH=/repo HOME=/tmp python3 -m benchctl env --format json")
         (out / "cold-env.json").write_text(cold.stdout)
@@ -342,15 +361,11 @@ def campaign(work: Path, out: Path, design_name: str = "same-kernel", boots: int
             str(boots),
             "--order",
             "abab",
-            "--workload",
-            "boot-memory",
-            "--preset",
-            "claim",
-            "--no-perf",
+            *what,
             "--reboot-timeout",
             str(REBOOT_TIMEOUT_S),
             "--suite-timeout",
-            "300",
+            str(suite_timeout),
             "--connect-timeout",
             "60",
             "-o",
@@ -361,7 +376,7 @@ def campaign(work: Path, out: Path, design_name: str = "same-kernel", boots: int
         if r.returncode != 0:
             raise deadline.Failed(f"campaign plan failed: {r.stderr}")
         t_run0 = time.monotonic()
-        budget = 2 * boots * (REBOOT_TIMEOUT_S + 300) + 120
+        budget = 2 * boots * (REBOOT_TIMEOUT_S + suite_timeout) + 120
         r = benchctl("campaign", "run", str(folder), timeout=budget, env=env)
         t_run = time.monotonic() - t_run0
         (out / "campaign-run.txt").write_text(r.stdout + r.stderr)
@@ -425,10 +440,12 @@ def analyze(folder: Path) -> tuple[dict, str]:
 
 
 def verdict_lines(doc: dict) -> str:
-    """The boot-memory verdicts (MemFree, MemTotal) with the model's page-table prediction beside each."""
+    """Every claim the campaign measured: the change, its interval (exact for MemTotal), the verdict;
+    the model's page-table prediction beside the boot-memory ones."""
     out = []
     for c in doc["claims"]:
-        if c["workload"] != "boot-memory":
+        if c.get("change_pct") is None:
+            out.append(f"{c['id']} ({c['metric']}): verdict {verdict_word(c)}")
             continue
         lo, hi = c["ci_pct"] or (float("nan"), float("nan"))
         ex = c.get("exact")
@@ -438,16 +455,19 @@ def verdict_lines(doc: dict) -> str:
             if ex
             else f"[{lo:+.3f}, {hi:+.3f}]"
         )
-        p = c.get("prediction") or {}
-        pred = (
-            f"{p['change_pct']:+.3f} % ({p['saving_kb']:+.0f} kB of PTE tables for {p['ram_bytes'] >> 20} MiB RAM)"
-            if p.get("change_pct") is not None
-            else p.get("unavailable")
-        )
-        out.append(
+        line = (
             f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % {interval}, "
-            f"claimed {c['claimed_text']}, verdict {verdict_word(c)}; model pagetables (SIMULATED): {pred}"
+            f"claimed {c['claimed_text']}, verdict {verdict_word(c)}"
         )
+        if c["workload"] == "boot-memory":
+            p = c.get("prediction") or {}
+            pred = (
+                f"{p['change_pct']:+.3f} % ({p['saving_kb']:+.0f} kB of PTE tables for {p['ram_bytes'] >> 20} MiB RAM)"
+                if p.get("change_pct") is not None
+                else p.get("unavailable")
+            )
+            line += f"; model pagetables (SIMULATED): {pred}"
+        out.append(line)
     return "\n".join(out)
 
 
@@ -458,6 +478,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--design", choices=[*DESIGNS, "both"], default="both")
     ap.add_argument("--boots", type=int, default=3, help="boots per arm")
+    ap.add_argument("--workloads", choices=list(WORKLOADS), default="boot-memory", help="what every boot runs")
     a = ap.parse_args()
     work = a.work or arm64_guest.default_work()
     if a.action == "build":
@@ -467,7 +488,7 @@ def main() -> int:
     base = (a.out or REPO / "results" / "campaign-demo" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())).resolve()
     for name in DESIGNS if a.design == "both" else [a.design]:
         out = base / name
-        res = campaign(work, out, name, a.boots)
+        res = campaign(work, out, name, a.boots, a.workloads)
         folder = Path(res["folder"])
         print(f"== design {name}: kernels {res['kernels']}")
         print(res["run_output"], end="")

@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import arm64_memtier  # noqa: E402
 import deadline  # noqa: E402  (tests/deadline.py)
 from arm64_env import initramfs  # noqa: E402
 from harness import REPO, log, run, stall_dump  # noqa: E402
@@ -66,6 +67,40 @@ PACKAGES = [
     "coreutils",
     "base-files",
 ]
+# The bbml2 suite's programs (issue 18): the workloads' [needs] (memcached with memcaslap as the
+# fallback generator, fio, mkfs.ext4, mkfs.xfs/xfs_io, cryptsetup/dmsetup, losetup), perf, the C
+# compiler tlb-probe builds itself with, and what memtier_benchmark is built from (arm64_memtier).
+SUITE_PACKAGES = [
+    "memcached",
+    "libmemcached-tools",
+    "fio",
+    "xfsprogs",
+    "e2fsprogs",
+    "cryptsetup-bin",
+    "dmsetup",
+    "linux-perf",
+    "gcc",
+    "libc6-dev",
+    "util-linux",
+    "mount",
+    "procps",
+    "grep",
+    "sed",
+    "diffutils",
+    "findutils",
+    "gzip",
+    "g++",
+    "make",
+    "autoconf",
+    "automake",
+    "libtool",
+    "pkg-config",
+    "libevent-dev",
+    "libssl-dev",
+    "zlib1g-dev",
+    "python3-dev",
+]
+PACKAGES += SUITE_PACKAGES
 # Identities by name: the MIDR qemu gives the guest's CPUs (None: the model's own).
 CPUS: dict[str, tuple[str, str | None]] = {
     "neoverse-n1": ("neoverse-n1", None),  # 0x414fd0c1: not on any allow-list
@@ -148,6 +183,34 @@ def fetch_index() -> str:
         return lzma.decompress(r.read()).decode("utf-8", errors="replace")
 
 
+# What dpkg's maintainer scripts would have made (the extract variant runs none): the
+# update-alternatives links of gcc, g++, mawk and automake (targets as globs: the newest match).
+# tlb-probe compiles with `cc`, as on a real host; memtier's autoreconf runs `aclocal`.
+ALTERNATIVES = {
+    "usr/bin/cc": "gcc",
+    "usr/bin/c++": "g++",
+    "usr/bin/awk": "mawk",
+    "usr/bin/aclocal": "aclocal-1.*",
+    "usr/bin/automake": "automake-1.*",
+}
+
+
+# memcached started as root needs `-u root` to resolve (benchctl passes it): exit 67 without /etc/passwd.
+ACCOUNTS = {
+    "passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+    "group": "root:x:0:\nnogroup:x:65534:\n",
+}
+
+
+def alternatives(root: Path) -> None:
+    """The alternatives links whose target is in the tree (an existing link or file is left alone)."""
+    for link, pattern in ALTERNATIVES.items():
+        path = root / link
+        found = sorted(path.parent.glob(pattern))
+        if found and not path.exists() and not path.is_symlink():
+            path.symlink_to(found[-1].name)
+
+
 def build_root(work: Path, extra: list[str] | None = None) -> dict:
     """The trixie tree with both kernels (cached); returns {"root", "kernels", "packages", ...}.
 
@@ -187,18 +250,33 @@ def build_root(work: Path, extra: list[str] | None = None) -> dict:
         if not (root / "boot" / f"vmlinuz-{kver}").exists() or not moddir.is_dir():
             run(["dpkg-deb", "-x", str(fetch_deb(work, info)), str(root)], timeout=DEB_TIMEOUT_S)
         run(["depmod", "-b", str(root), kver], timeout=120)
+    alternatives(root)
+    for name, text in ACCOUNTS.items():  # base-passwd's postinst makes these on a real host
+        if not (root / "etc" / name).exists():
+            (root / "etc" / name).write_text(text)
     kernels = {side: info["release"] for side, info in chosen.items()}
     doc = {"suite": SUITE, "index": INDEX_URL, "kernels": kernels, "chosen": chosen, "packages": pkgs}
+    doc["memtier"] = arm64_memtier.ensure(work, root, want)
+    doc["hdrh"] = arm64_memtier.ensure_hdrh(work, root, want)
     meta_file.write_text(json.dumps(doc, indent=1) + "\n")
     return {"root": root, **doc}
 
 
-EXEC_INIT = r"""#!/bin/busybox sh
+# The kernel's own module requests (crypto-xts, fs-ext4, ...) run its modprobe in the initramfs: hand
+# them to the tree's kmod, which reads the tree's /lib/modules (.ko.xz and depmod's files). Shared by
+# every init that chroots into the tree (EXEC_INIT, arm64_campaign.INIT).
+MODPROBE_HELPER = r"""printf '#!/bin/sh\nexec chroot /newroot /sbin/modprobe "$@"\n' > /bin/modprobe-tree
+chmod 755 /bin/modprobe-tree; echo /bin/modprobe-tree > /proc/sys/kernel/modprobe
+"""
+
+EXEC_INIT = (
+    r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 fail() { echo "MARK fail $*"; echo o > /proc/sysrq-trigger; sleep 5; poweroff -f; }
 hostname benchctl-arm64
+ip link set lo up  # servers bind to 127.0.0.1 (memcached): without it every connect fails
 KVER=$(uname -r)
 while read -r m; do insmod "/lib/modules/$KVER/$m" || echo "MARK insmod-failed $m"; done < /preload.list
 R=/newroot
@@ -208,6 +286,9 @@ mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
 mount -t tmpfs -o mode=0755 tmpfs $R/run; mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose repo $R/repo || fail repo
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out $R/out || fail out
+"""
+    + MODPROBE_HELPER
+    + r"""(while sleep 20; do echo "TICK $(cut -d' ' -f1 /proc/uptime)"; done) &
 echo "MARK exec $(cut -d' ' -f1 /proc/uptime)"
 chroot $R /bin/sh -c 'cd /repo && export PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp \
   PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=/repo; dmesg > /out/dmesg.txt; sh /out/cmd.sh > /out/stdout.txt 2> /out/stderr.txt; echo $? > /out/rc'
@@ -216,6 +297,7 @@ sync; umount $R/out
 echo "MARK poweroff $(cut -d' ' -f1 /proc/uptime)"
 echo o > /proc/sysrq-trigger; sleep 5; poweroff -f
 """
+)
 PRELOAD = ["virtio_pci", "9pnet_virtio", "9p"]
 BASE_CMDLINE = "console=ttyAMA0 panic=-1 loglevel=3 nokaslr"
 MEM_MB = 2048
@@ -232,13 +314,18 @@ def exec_initrd(work: Path, root: Path, kver: str) -> Path:
 
 
 def qemu_argv(
-    kernel: Path, initrd: Path | None, cpu: str, cmdline: str, shares: dict[str, tuple[Path, bool]]
+    kernel: Path,
+    initrd: Path | None,
+    cpu: str,
+    cmdline: str,
+    shares: dict[str, tuple[Path, bool]],
+    mem_mb: int = MEM_MB,
 ) -> list[str]:
     """qemu-system-aarch64 for one cold boot: virt (no DTB randomness, so every boot of an arm
-    sees the same firmware tables), 2 vCPUs, 2 GiB, TCG single-threaded (tests/vm/README.md),
-    `cpu` as -cpu (cpu_option(identity)), and 9p shares {tag: (path, readonly)}. One copy for
+    sees the same firmware tables), 2 vCPUs, `mem_mb` (2 GiB: the recorded guests), TCG
+    single-threaded (tests/vm/README.md), `cpu` as -cpu (cpu_option(identity)), and 9p shares {tag: (path, readonly)}. One copy for
     every arm64 guest here: `exec` and tests/vm/boot_controller.py."""
-    argv = ["qemu-system-aarch64", "-M", "virt,dtb-randomness=off", "-cpu", cpu, "-smp", "2", "-m", str(MEM_MB)]
+    argv = ["qemu-system-aarch64", "-M", "virt,dtb-randomness=off", "-cpu", cpu, "-smp", "2", "-m", str(mem_mb)]
     argv += ["-accel", "tcg,thread=single", "-nographic", "-no-reboot", "-kernel", str(kernel)]
     argv += ["-initrd", str(initrd)] if initrd else []
     argv += ["-append", cmdline]
@@ -249,7 +336,14 @@ def qemu_argv(
 
 
 def exec_in_guest(
-    work: Path, side: str, identity: str, append: str, out: Path, command: list[str], timeout: float = 900
+    work: Path,
+    side: str,
+    identity: str,
+    append: str,
+    out: Path,
+    command: list[str],
+    timeout: float = 900,
+    mem_mb: int = MEM_MB,
 ) -> dict:
     """Cold-boot the `side` kernel ("with"/"without") as `identity`, run `command` as root in the
     tree (cwd /repo, this checkout read-only; /out = `out`, writable); returns the boot's facts.
@@ -269,6 +363,7 @@ def exec_in_guest(
             cpu_option(identity),
             f"{BASE_CMDLINE} {append}".strip(),
             {"root": (root, True), "repo": (REPO, True), "out": (out, False)},
+            mem_mb,
         ) + ["-qmp", f"unix:{qmp},server=on,wait=off"]
         with deadline.Console(
             argv,
@@ -287,6 +382,7 @@ def exec_in_guest(
         "identity": identity,
         "cpu": cpu_option(identity),
         "append": append,
+        "mem_mb": mem_mb,
         "qemu_argv": argv,
         "wall_s": round(con.elapsed(), 1),
         "rc": int(rc_file.read_text()) if rc_file.exists() else None,

@@ -28,7 +28,7 @@ that dies leaves no guest running past it. State: STATE/HOST.json (the
 host's qemu settings and its current process group), STATE/HOST-NNN.console.log
 (one console log per boot).
 
-    boot_controller.py --state S setup --host H --root TREE --repo DIR --port P [--lifetime S]
+    boot_controller.py --state S setup --host H --root TREE --repo DIR --port P [--lifetime S] [--mem-mb M]
     boot_controller.py --state S boot --host H --kernel K --initrd I --cmdline C [--midr M]
     boot_controller.py --state S stop --host H
 
@@ -47,6 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from arm64_guest import MEM_MB  # noqa: E402
 from arm64_guest import qemu_argv as guest_argv  # noqa: E402
 
 MODEL = "neoverse-n1"  # the emulated CPU; `--midr` sets the identity the kernel reads
@@ -115,7 +116,8 @@ def qemu_argv(doc: dict, kernel: str, initrd: str | None, cmdline: str, midr: st
     root = Path(doc["root"])
     cpu = MODEL if not midr else f"{MODEL},midr={midr}"
     shares = {"root": (root, True), "repo": (Path(doc["repo"]), True)}
-    argv = guest_argv(root / kernel.lstrip("/"), root / initrd.lstrip("/") if initrd else None, cpu, cmdline, shares)
+    kpath, ipath = root / kernel.lstrip("/"), root / initrd.lstrip("/") if initrd else None
+    argv = guest_argv(kpath, ipath, cpu, cmdline, shares, doc.get("mem_mb", MEM_MB))
     net = f"user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:{doc['port']}-:22"
     return [*argv, "-netdev", net, "-device", "virtio-net-pci,netdev=n0"]
 
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--repo", type=Path, required=True)
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--lifetime", type=int, default=3600, help="seconds any one qemu may live")
+    s.add_argument("--mem-mb", type=int, default=MEM_MB, help="guest RAM (MiB)")
     b = sub.add_parser("boot")
     b.add_argument("--host", required=True)
     b.add_argument("--kernel", required=True)
@@ -175,7 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     a.state.mkdir(parents=True, exist_ok=True)
     if a.action == "setup":
-        doc = {"root": str(a.root.resolve()), "repo": str(a.repo.resolve()), "port": a.port, "lifetime_s": a.lifetime}
+        doc = {
+            "root": str(a.root.resolve()),
+            "repo": str(a.repo.resolve()),
+            "port": a.port,
+            "lifetime_s": a.lifetime,
+            "mem_mb": a.mem_mb,
+        }
         try:
             power_off(load(a.state, a.host))
         except ControllerError:

@@ -109,6 +109,7 @@ def spawn(
 
 def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
+    last = "no answer"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RunFailed(f"memcached exited with code {proc.returncode} at start (see raw/memcached.log)")
@@ -119,10 +120,11 @@ def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 10.0) -
                 c.settimeout(1.0)
                 if c.recv(64).startswith(b"VERSION ") and proc.poll() is None:
                     return
-        except OSError:
-            pass
+        except OSError as e:
+            last = e.strerror or str(e)
         time.sleep(0.02)
-    raise RunFailed(f"memcached did not answer on 127.0.0.1:{port} within {timeout_s:.0f} s")
+    hint = "; is the loopback interface up (ip link set lo up)?" if "unreachable" in last.lower() else ""
+    raise RunFailed(f"memcached did not answer on 127.0.0.1:{port} within {timeout_s:.0f} s (last: {last}){hint}")
 
 
 def start_server(ctx: RunContext, memcached: str, work: Path) -> tuple[list[str], int]:
