@@ -69,11 +69,27 @@ def cli() -> None:
     """
 
 
+def usage_line(e: click.UsageError) -> str:
+    """A command-line mistake as one line, like every other benchctl error: the option, what was
+    wrong, and where the help is (click prints three lines with a Usage: block)."""
+    msg = e.format_message().strip().rstrip(".")
+    if isinstance(e, click.BadParameter) and not isinstance(e, click.MissingParameter) and e.message:
+        hint = e.param_hint if isinstance(e.param_hint, str) else None
+        if hint is None and e.param is not None:
+            hint = " / ".join(getattr(e.param, "opts", None) or [str(e.param.name)])
+        msg = f"{hint.strip(chr(39))}: {e.message.strip().rstrip('.')}" if hint else msg
+    where = e.ctx.command_path if e.ctx is not None else "benchctl"
+    return f"{msg} (see `{where} --help`)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and an exit code."""
     try:
         cli.main(args=argv, prog_name="benchctl", standalone_mode=False)
     except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.UsageError as e:
+        click.echo(f"benchctl: error: {usage_line(e)}", err=True)
         sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()

@@ -383,3 +383,29 @@ def test_plan_warns_on_simulated_and_noiseless_pilots(tmp_path):
     out = json.loads(r.stdout)
     assert out["format"] == "benchctl-plan/1"
     assert "no noise at all" in out["plans"][0]["note"] and "inf" not in r.stdout
+
+
+@pytest.mark.parametrize("claims", ["bbml2", "analysis/claims/bbml2.toml"])
+def test_claims_by_name_or_hinted_path_work_outside_the_checkout(csv_path, tmp_path, claims):
+    """The README's and the hints' `--claims` work in any directory (it failed with exit 3 outside)."""
+    args = ["analyze", "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", claims]
+    r = deadline.run(
+        [sys.executable, "-m", "benchctl", *map(str, [*args, "--resamples", 200, "--seed", 1, "--format", "json"])],
+        timeout=300,
+        phase="benchctl analyze --claims outside the checkout",
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert {c["id"] for c in json.loads(r.stdout)["claims"]} >= {"memcached-tlb", "boot-memory-total"}
+
+
+def test_plan_refuses_a_claims_typo_as_analyze_does(tmp_path, csv_path):
+    """plan used to accept a claim on a metric nobody produces (exit 0, a plan for nothing)."""
+    c = tmp_path / "c.toml"
+    c.write_text(
+        '[[claim]]\nid = "ops"\nworkload = "memcached"\nmetric = "ops_per_secc"\ndirection = "increase"\nvalue = 3.5\n'
+    )
+    for cmd in ("plan", "analyze"):
+        r = bench(cmd, "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", c)
+        one_line_error(r, "ops_per_secc")

@@ -489,3 +489,47 @@ def test_release_confound_is_named_and_follows_the_verdict():
     assert releases(same, "before", "after") == []
     assert verdict_word({"verdict": "confirmed", "warnings": [w]}) == "CONFIRMED (release confound)"
     assert verdict_word({"verdict": "not-judged", "warnings": [w]}) == "NOT JUDGED"
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--preset", "nosuch"], "--preset nosuch"),
+        (["--set", "nosuch=1"], "--set nosuch"),
+        (["--workload", "seqread-xfs", "--set", "size=banana"], "--set size"),
+        (["--workload", "nosuch"], "no workload 'nosuch'"),
+    ],
+)
+def test_campaign_plan_refuses_what_would_fail_after_a_reboot(tmp_path, extra, words):
+    """Preset, --set keys and values are resolved as `benchctl run` would, before plan.json exists."""
+    import subprocess
+    import sys
+
+    inv = tmp_path / "hosts.ini"
+    inv.write_text("[lab]\nlocalhost\n")
+    out = tmp_path / "camp"
+    argv = [sys.executable, "-m", "benchctl", "campaign", "plan", "--arm", "pte=6.1", "--arm", "block=6.1"]
+    r = subprocess.run(
+        [*argv, "--hosts", str(inv), *extra, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert words in r.stderr and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_inventory_is_written_without_pyyaml(tmp_path, monkeypatch):
+    """With ansible-core installed system-wide, benchctl's venv has no yaml module: the plan used to die
+    with a traceback there. The inventory is JSON (which is YAML); ansible reads it (test_campaign_fleet)."""
+    import sys
+
+    from benchctl.campaign.inventory import GROUP, write_inventory
+
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    path = write_inventory(tmp_path, {"h1": {"ansible_port": 2222}}, "lab.ini")
+    body = "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("#"))
+    assert json.loads(body) == {GROUP: {"hosts": {"h1": {"ansible_port": 2222}}}}
+    assert path.stat().st_mode & 0o777 == 0o600

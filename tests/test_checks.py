@@ -90,3 +90,11 @@ def test_csv_boots_numbered_per_arm_are_not_confused(tmp_path):
     assert not any("both arms" in c for c in res["checks"])
     (c,) = res["comparisons"]
     assert c["baseline"]["n_boots"] == 3 and c["candidate"]["n_boots"] == 3
+
+
+def test_swapped_arms_are_named_with_the_fix():
+    """`--baseline block --candidate pte` gave five REVERSED verdicts and no check said why."""
+    bs = [meta("pte", "a", 1, linear_map_before="pte"), meta("block", "b", 2, linear_map_before="block")]
+    (w,) = checks.linear_map(bs, "block", "pte")
+    assert w.startswith("arms swapped") and "give --baseline pte --candidate block" in w
+    assert checks.linear_map(bs, "pte", "block") == []

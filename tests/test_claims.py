@@ -241,3 +241,21 @@ def test_a_fully_cached_file_on_every_pass_is_exact_not_a_copy():
     ev = {"pte": "distinct raw outputs", "block": "distinct raw outputs"}
     c = comp(series([[1.0, 1.0], [1.0, 1.0]]), series([[1.0, 1.0], [1.0, 1.0]]), "resident_fraction", ev)
     assert not c["not_judged"] and c["exact"]["baseline"] == 1.0 and c["ci_pct"] == [0.0, 0.0]
+
+
+def test_bundled_claims_by_name_and_by_the_hinted_path_from_anywhere(tmp_path, monkeypatch):
+    from benchctl.analyze.claims import bundled_names, resolve_claims
+
+    monkeypatch.chdir(tmp_path)  # outside the checkout: the relative path does not exist here
+    assert "bbml2" in bundled_names()
+    by_name = resolve_claims("bbml2")
+    assert by_name.is_file() and by_name.name == "bbml2.toml"
+    assert resolve_claims("analysis/claims/bbml2.toml").resolve() == by_name.resolve()
+    assert [c.id for c in load_claims("bbml2")] == [c.id for c in load_claims(REPO / "analysis/claims/bbml2.toml")]
+    mine = tmp_path / "bbml2"  # a file the user names wins over the bundled name
+    mine.write_text((REPO / "analysis/claims/bbml2.toml").read_text())
+    assert resolve_claims("bbml2") == Path("bbml2")
+    with pytest.raises(InputError, match=r"no claims file 'nosuch'.*bundled name \(bbml2\)"):
+        resolve_claims("nosuch")
+    with pytest.raises(InputError, match="no claims file"):
+        resolve_claims("elsewhere/claims.toml")

@@ -3,6 +3,7 @@
 import sys
 
 import deadline  # tests/deadline.py: waits with a deadline
+import pytest
 
 from benchctl import __version__
 
@@ -98,3 +99,21 @@ def test_every_help_fits_72_columns():
         assert r.exit_code == 0, (name, r.output)
         wide = [line for line in r.output.splitlines() if len(line) > 72]
         assert not wide, (name, wide)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["analyze", "--format", "mardown", "x"], "--format: 'mardown' is not one of 'text', 'markdown', 'json'"),
+        (["run", "--nosuch"], "No such option '--nosuch'"),
+        (["model", "predict", "--draws", "abc"], "--draws: 'abc' is not a valid integer"),
+    ],
+)
+def test_command_line_mistakes_are_one_line_exit_2(argv, words):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "benchctl", *argv], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("benchctl: error: ") and words in r.stderr
+    assert "--help`" in r.stderr and "Usage:" not in r.stderr

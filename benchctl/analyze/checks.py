@@ -51,6 +51,12 @@ def linear_map(boots: list[BootMeta], baseline: str, candidate: str) -> list[str
             f"both arms have the linear map in state '{state}': the comparison does not test "
             "the change (a BBML2 block mapping vs PTEs)"
         )
+    if states[baseline] == {"block"} and states[candidate] == {"pte"}:
+        out.append(
+            f"arms swapped: the baseline {baseline} is block-mapped and the candidate {candidate} "
+            "PTE-mapped, so every change reads reversed (the series takes PTEs to blocks); "
+            f"give --baseline {candidate} --candidate {baseline}"
+        )
     for arm in (baseline, candidate):
         for b in _boots_of(boots, arm):
             if b.linear_map_before and b.linear_map_after and b.linear_map_before != b.linear_map_after:

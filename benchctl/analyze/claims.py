@@ -275,8 +275,39 @@ def _read(path: str) -> tuple[dict, str]:
     return doc, Path(path).read_text(encoding="utf-8", errors="replace")
 
 
+BUNDLED_DEFAULT = "bbml2"
+
+
+def bundled_dirs() -> list[Path]:
+    """Where the claims files that ship with benchctl live: the installed package's data/claims (a
+    wheel), then the source tree's analysis/claims (a checkout or an editable install)."""
+    pkg = Path(__file__).resolve().parents[1]
+    return [pkg / "data" / "claims", pkg.parent / "analysis" / "claims"]
+
+
+def bundled_names() -> list[str]:
+    return sorted({p.stem for d in bundled_dirs() if d.is_dir() for p in d.glob("*.toml")})
+
+
+def resolve_claims(value: str | Path) -> Path:
+    """A claims file from what the user typed: a path that exists, or a bundled file by name
+    (`bbml2`), or the bundled file a checkout-relative path names (`analysis/claims/bbml2.toml`, as
+    printed in hints) when run from elsewhere. InputError (exit 3) names the bundled names."""
+    p = Path(value)
+    if p.is_file():
+        return p
+    bare = p.suffix == "" and len(p.parts) == 1
+    if bare or p.parts[-3:-1] == ("analysis", "claims"):
+        for d in bundled_dirs():
+            found = d / (p.name if p.suffix else f"{p.name}.toml")
+            if found.is_file():
+                return found
+    names = ", ".join(bundled_names()) or "none found"
+    raise InputError(f"no claims file {str(value)!r}: give a path to a TOML file or a bundled name ({names})")
+
+
 def load_claims(path: str | Path) -> list[Claim]:
-    path = str(path)
+    path = str(resolve_claims(path))
     doc, text = _read(path)
     unknown = sorted(set(doc) - TOP_KEYS)
     if unknown:

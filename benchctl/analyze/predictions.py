@@ -117,13 +117,15 @@ def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
         row["prediction"] = pred
 
 
-def describe(pred: dict) -> str:
-    """One line for the text and markdown reports."""
+def describe(pred: dict, short: bool = False) -> str:
+    """One line for the text and markdown reports; `short` for the brief (one printed line)."""
     if "unavailable" in pred:
         return f"model {pred['model']} (SIMULATED): not available: {pred['unavailable']}"
     from benchctl.human import fmt_size
 
     pct = f"{pred['change_pct']:+.3f} % " if pred.get("change_pct") is not None else ""
+    if short:
+        return f"model (SIMULATED): {pct}({pred['saving_kb']:+.0f} kB of PTE tables, {fmt_size(pred['ram_bytes'])})"
     return (
         f"model pagetables (SIMULATED, exact arithmetic): {pct}({pred['saving_kb']:+.0f} kB of PTE tables for "
         f"{fmt_size(pred['ram_bytes'])} RAM from {pred['ram_from']}, {pred['granule_bytes'] // 1024}K pages)"

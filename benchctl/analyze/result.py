@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchctl.analyze import checks as design_checks
-from benchctl.analyze import emulation, predictions, sameness
+from benchctl.analyze import emulation, machine, predictions, sameness
 from benchctl.analyze.claims import Claim, validate_claims
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
@@ -170,11 +170,36 @@ def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str]) -> dict:
             "boots": int(sub["boot"].nunique()),
             "iterations_per_boot": int(per_boot.median()) if len(per_boot) else 0,
             "linear_map": sorted({b.linear_map_before for b in mine if b.linear_map_before}),
+            "linear_map_source": sorted({b.linear_map_source for b in mine if b.linear_map_source}),
+            "cpus": sorted({b.cpu_identity for b in mine if b.cpu_identity}),
+            "emulated": sorted({b.emulation_how or "emulated" for b in mine if b.emulated}),
+            "boot_methods": sorted({b.boot_method for b in mine if b.boot_method}),
+            "cmdlines": sorted({b.kernel_cmdline for b in mine if b.kernel_cmdline}),
             # imports given no --boot get one boot id per file set ("import-<run id>")
             "imported": sum(1 for b in mine if b.status == "imported" and b.boot.startswith("import-")),
             "unknown_host": any(b.host == "unknown" for b in mine),
         }
     return design
+
+
+def _unsupported(judged: list[dict], boots_sel: list[BootMeta]) -> None:
+    """A claim on a counter the runs could not count (an event the CPU's PMU does not implement, as
+    under qemu) says so, with the run's reason, instead of only 'no data'."""
+    for row in judged:
+        if row["verdict"] != "not-judged" or row.get("ci_pct"):
+            continue
+        ratio = RATIOS.get(row["metric"])
+        counters = [*ratio.numerators, ratio.denominator] if ratio else [row["metric"]]
+        reasons = {
+            name: b.unsupported[name]
+            for b in boots_sel
+            if b.workload == row["workload"]
+            for name in counters
+            if name in b.unsupported
+        }
+        if reasons:
+            why = "; ".join(reasons[n] for n in counters if n in reasons)
+            row["warnings"][0] = f"not judged: {row['metric']} unsupported on this host: {why}"
 
 
 def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta], dup_workloads: set[str]) -> None:
@@ -285,6 +310,8 @@ def analyze(
     emulation.block(comps, boots_sel, emulated, (baseline, candidate))
     judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
+    _unsupported(judged, boots_sel)
+    dup_msgs += machine.checks(claims or [], judged, boots_sel)
     checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), dup_msgs, emulated)
     result = {
         "format": FORMAT,

@@ -109,10 +109,11 @@ def read_inventory(source: Path, timeout: float = 120) -> dict[str, dict[str, An
 
 
 def write_inventory(folder: Path, hosts: dict[str, dict[str, Any]], source: str) -> Path:
-    """DIR/inventory.yml: one group with every host and its variables (mode 0600: it may hold secrets)."""
-    import yaml  # comes with ansible-core
+    """DIR/inventory.yml: one group with every host and its variables (mode 0600: it may hold secrets).
 
-    body = yaml.safe_dump({GROUP: {"hosts": hosts}}, default_flow_style=False, sort_keys=True)
+    Written as JSON, which is YAML: no PyYAML import in benchctl's process (with a system-wide
+    ansible-core, benchctl's venv has no yaml module and `import yaml` was a traceback)."""
+    body = json.dumps({GROUP: {"hosts": hosts}}, indent=2, sort_keys=True) + "\n"
     text = (
         f"# Hosts of this campaign, from {source} (via ansible-inventory --list).\n"
         "# Edit freely; variables benchctl reads are listed at the top of campaign.yml.\n" + body

@@ -23,7 +23,7 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option, progress
     "--claims",
     "claims_file",
     type=click.Path(dir_okay=False),
-    help="Claims file (TOML, see analysis/claims/README.md).",
+    help="Claims: a TOML file or a bundled name (bbml2); see analysis/claims/README.md.",
 )
 @format_option(FORMATS, "text", "text (mail, <= 72 columns), markdown (trackers) or json (docs/result-format.md).")
 @click.option("--brief", is_flag=True, help="Text sized for a mail: <= 40 lines; the claims, checks, design.")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from benchctl.commands.common import format_option, out_option
+from benchctl.commands.common import claims_hint, format_option, out_option
 from benchctl.errors import UsageError
 from benchctl.human import fit
 
@@ -21,7 +21,7 @@ def group() -> None:
           --arm block=KERNEL[:CMDLINE] --hosts INVENTORY --boots N -o DIR
       benchctl campaign run DIR          # resumes where it stopped
       benchctl campaign status DIR
-      benchctl analyze DIR --claims analysis/claims/bbml2.toml
+      benchctl analyze DIR --claims bbml2
 
     Exit codes: 0 done; 1 a host stopped (its finished boots are kept; run
     again to resume); 2 bad command line; 3 bad plan, progress or inventory;
@@ -105,16 +105,12 @@ def plan_command(
     from benchctl.campaign import folder
     from benchctl.campaign import inventory as inv
     from benchctl.campaign import plan as pl
-    from benchctl.run.specs import load_suite, load_workload, parse_overrides
+    from benchctl.run.specs import resolve_request
 
     if suite and workloads:
         raise UsageError("give --suite or --workload, not both")
     suite = None if workloads else (suite or "bbml2")
-    for w in workloads:
-        load_workload(w)
-    if suite:
-        load_suite(suite)
-    parse_overrides(sets)
+    resolve_request(suite, workloads, preset, sets)
     parsed = [pl.parse_arm(a, boot_method) for a in arms]
     if len(parsed) != 2:
         raise UsageError(f"a campaign compares two arms: give --arm twice (got {len(parsed)})")
@@ -176,7 +172,7 @@ def run_command(folder: Path, limit: str | None, min_free: str, verbose: int) ->
     click.echo(
         fit(
             f"campaign: all {rep['boots_planned']} planned boots done; analyze with:\n"
-            f"  benchctl analyze {folder} --claims analysis/claims/bbml2.toml"
+            f"  benchctl analyze {folder} --claims {claims_hint()}"
         )
     )
 

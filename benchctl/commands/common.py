@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 WIDTH = 72
-DEFAULT_CLAIMS = Path("analysis/claims/bbml2.toml")
 
 
 def say(message: str, prefix: str = "benchctl: ", err: bool = True) -> None:
@@ -92,8 +91,10 @@ def out_option(
 
 
 def claims_hint() -> str:
-    """The claims file to name in a hint: the project's own when run from a checkout."""
-    return str(DEFAULT_CLAIMS) if DEFAULT_CLAIMS.is_file() else "CLAIMS.toml"
+    """The claims to name in a hint: the bundled file by name, which works in any directory."""
+    from benchctl.analyze.claims import BUNDLED_DEFAULT
+
+    return BUNDLED_DEFAULT
 
 
 def next_analyze(results: Path | str, arm: str, other: str = "OTHER") -> str:

@@ -12,7 +12,12 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
 @click.option("--csv", "csvs", multiple=True, type=click.Path(dir_okay=False), help="Pilot as a tidy CSV; repeatable.")
 @click.option("--baseline", required=True)
 @click.option("--candidate", required=True)
-@click.option("--claims", "claims_file", type=click.Path(dir_okay=False), help="Claims to resolve (TOML).")
+@click.option(
+    "--claims",
+    "claims_file",
+    type=click.Path(dir_okay=False),
+    help="Claims to resolve: a TOML file or a bundled name (bbml2).",
+)
 @click.option(
     "--effect", "effect_pct", type=float, help="Without --claims: change in percent to resolve for every metric."
 )
@@ -55,7 +60,7 @@ def command(
     """
     import json
 
-    from benchctl.analyze.claims import load_claims
+    from benchctl.analyze.claims import load_claims, validate_claims
     from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
     from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
     from benchctl.analyze.result import analyze
@@ -78,6 +83,8 @@ def command(
         reboot_cost=reboot_cost,
         iteration_cost=iteration_cost,
     )
+    if claims:  # a metric typo is exit 3 here as in analyze, not a plan for nothing
+        validate_claims(claims, tidy.df[tidy.df["arm"].isin([baseline, candidate])])
     rows = make_plan(result, claims, effect_pct, target)
     if fmt == "json":
         click.echo(

@@ -43,20 +43,9 @@ def model_kind(workload: str) -> str:
     return ""
 
 
-def default_claims_path() -> Path | None:
-    """analysis/claims/bbml2.toml in the current directory or the source tree."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        p = base / "analysis" / "claims" / "bbml2.toml"
-        if p.is_file():
-            return p
-    return None
-
-
-def load_claims(path: Path | None = None) -> tuple[list[Claim], str]:
-    """(claims, where they came from)."""
-    path = Path(path) if path else default_claims_path()
-    if path is None:
-        raise InputError("no claims file found (analysis/claims/bbml2.toml); give one with --claims FILE")
+def load_claims(path: Path | str | None = None) -> tuple[list[Claim], str]:
+    """(claims, where they came from): the file given (a path or a bundled name), else the bundled bbml2."""
+    path = claims_file.resolve_claims(path or claims_file.BUNDLED_DEFAULT)
     out = [
         Claim(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload)) for c in claims_file.load_claims(path)
     ]

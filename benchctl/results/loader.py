@@ -297,6 +297,19 @@ def _emulation(before: dict | None, after: dict | None) -> tuple[bool | None, st
     return None, None, None
 
 
+def _int(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _cpu_identity(fp: dict | None) -> str | None:
+    """The CPUs as the kernel identifies them: each distinct MIDR with its name, else the model."""
+    midrs, model = get(fp, "cpu.midr"), get(fp, "cpu.model")
+    if isinstance(midrs, list) and midrs:
+        seen = {f"{m.get('name') or model or 'MIDR'} ({m.get('value')})" for m in midrs if isinstance(m, dict)}
+        return ", ".join(sorted(seen)) or None
+    return str(model) if model else None
+
+
 def _boot_metas(rd: Path, frame: Any, m: dict, before: dict | None, after: dict | None) -> list[BootMeta]:
     """What analyze needs to know about each (arm, host, boot, run, workload) of one run folder."""
     ids: set[tuple] = set()
@@ -328,6 +341,12 @@ def _boot_metas(rd: Path, frame: Any, m: dict, before: dict | None, after: dict 
             emulated=emulated,
             emulation_how=how,
             emulation_reason=why,
+            cpu_identity=_cpu_identity(before),
+            linear_map_source=get(before, "linear_map.source"),
+            cpu_count=_int(get(before, "cpu.count")),
+            ram_kb=_int(get(before, "memory.ram_kb") or get(before, "memory.total_kb")),
+            page_size=_int(get(before, "kernel.page_size")),
+            unsupported=dict(get(m, "perf.unsupported") or {}),
         )
         for arm, host, boot, run, workload in ids
     ]

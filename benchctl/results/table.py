@@ -65,6 +65,13 @@ class BootMeta:
     emulated: bool | None = None
     emulation_how: str | None = None  # "qemu TCG", "KVM", "bare metal", ...
     emulation_reason: str | None = None
+    cpu_identity: str | None = None  # "AmpereOne r0p0 (0xc00fac30)": what the kernel was told it runs on
+    linear_map_source: str | None = None  # how the state was seen: ptdump, kcore, DirectMap, inferred
+    cpu_count: int | None = None
+    ram_kb: int | None = None  # the kernel's "Memory: .../N K" boot line, else MemTotal
+    page_size: int | None = None
+    # counter -> why the run could not count it (run.json perf.unsupported: an event the PMU lacks)
+    unsupported: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)

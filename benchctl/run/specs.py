@@ -423,3 +423,16 @@ def load_suite(name_or_path: str | Path) -> Suite:
         entries=entries,
         path=path,
     )
+
+
+def resolve_request(
+    suite: str | None, workloads: list[str] | tuple[str, ...], preset: str | None, sets: list[str] | tuple[str, ...]
+) -> list[ResolvedSpec]:
+    """What `benchctl run --suite SUITE` (or `run WORKLOAD` for each workload) with this preset and
+    these --set items would run, resolved now: workload and suite names, the preset and every --set
+    key and value are checked (UsageError, exit 2), so a campaign plan refuses what would fail only
+    after a host rebooted."""
+    overrides = parse_overrides(sets)
+    if suite:
+        return load_suite(suite).resolve(preset, overrides)
+    return [load_workload(w).resolve(preset, overrides) for w in workloads]

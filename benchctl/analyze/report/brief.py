@@ -23,23 +23,35 @@ from benchctl.analyze.report.common import (
     verdict_word,
 )
 from benchctl.analyze.report.text import finish, wrap
-from benchctl.analyze.report.units import human
+from benchctl.analyze.report.units import human, sd_pct
 
 MAX_LINES = 40
 MAX_CHECK_LINES = 3  # a check longer than this is cut (the full report has it whole)
 MAX_WHY_LINES = 3
 
 
-def _sd(summary: dict) -> str:
-    v = summary.get("boot_sd_pct")
-    if v is None:
-        return "n/a"
-    if 0 < v < 0.1:
-        return f"{v:.2g} %"  # MemFree's boot-to-boot sd is ~0.01 % of the mean: not "0.00 %"
-    return f"{v:.2f} %" if v < 10 else f"{v:.0f} %"
+def _noise(cp: dict, b: str, c: str) -> str:
+    """The between-boot sd of each arm, as the full report gives it: the variance component (not the
+    sd of the boot means, which also holds the within-boot noise of each mean)."""
+    vc = cp.get("variance_components") or {}
+    parts = [
+        f"{arm} {sd_pct((vc.get(side) or {}).get('between_boot_var'), cp[side]['mean'])}"
+        for arm, side in ((b, "baseline"), (c, "candidate"))
+    ]
+    return "sd between boots " + ", ".join(parts)
 
 
-def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
+def _decide(cl: dict) -> str | None:
+    dec = cl.get("decide")
+    if not dec:
+        return None
+    if dec.get("boots_per_arm"):
+        return f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} iterations per arm"
+    return f"to decide: {dec['note']}" if dec.get("note") else None
+
+
+def _claim(cl: dict, comps: dict, b: str, c: str, simulated: bool = False) -> list[str]:
+    tag = "  SIMULATED" if simulated else ""
     out = wrap(f"{cl['id']} ({cl['workload']} {cl['metric']}), claimed {cl['claimed_text']}", "  ", "")
     why = reason(cl)
     word = verdict_word(cl)
@@ -47,11 +59,17 @@ def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
         # the header says why in full; one line per timing claim keeps the brief in 40 lines
         word, why = f"{word}: {why.partition('):')[0]})", None
     if cl["ci_pct"]:
-        out.append(f"  {change(cl)}  {word}")
+        out.append(f"  {change(cl)}  {word}{tag}")
     else:
-        out.append(f"  no data  {word}")
+        out.append(f"  no data  {word}{tag}")
+    for w in cl.get("warnings", []):
+        if "(assumed" in w:
+            out += wrap(w, "    ", "  setup ")
+    dec = _decide(cl)
+    if dec:
+        out += wrap(dec, "    ", "  ")
     if cl.get("prediction"):
-        out += wrap(describe_prediction(cl["prediction"]), "    ", "  ")
+        out += wrap(describe_prediction(cl["prediction"], short=True), "    ", "  ")
     if why:
         lines = wrap(why, "    ", "  why: ")
         if len(lines) > MAX_WHY_LINES:
@@ -66,7 +84,7 @@ def _claim(cl: dict, comps: dict, b: str, c: str) -> list[str]:
         unit = cp["unit"]
         out += wrap(
             f"{b} {human(cp['baseline']['mean'], unit)}, {c} {human(cp['candidate']['mean'], unit)}; "
-            f"sd between boots {_sd(cp['baseline'])}, {_sd(cp['candidate'])}",
+            + _noise(cp, b, c),
             "    ",
             "  ",
         )
@@ -111,17 +129,21 @@ def render(result: dict) -> str:
         "  ",
         "",
     )
-    kernels = f"kernels: {b} {facts['kernels'][b]}; {c} {facts['kernels'][c]}"
-    head += wrap(kernels, "  ", "")
+    for arm in (b, c):
+        head += wrap(f"{arm}: {facts['compared'][arm]}", "  ", "")
+    if facts["cmdline_diff"]:
+        head += wrap(f"cmdline: {facts['cmdline_diff']}", "  ", "")
     comps = {(cp["workload"], cp["metric"]): cp for cp in result["comparisons"]}
     body: list[str] = []
     if result["claims"]:
         empty = [cl["id"] for cl in result["claims"] if not cl["ci_pct"] and cl["verdict"] == "not-judged"]
         for cl in result["claims"]:
             if cl["id"] not in empty:
-                body += _claim(cl, comps, b, c)
+                body += _claim(cl, comps, b, c, result["simulated"])
         if empty:
-            body += wrap(f"not judged, no data in both arms: {', '.join(empty)}", "  ", "")
+            why = {cl["id"]: reason(cl) or "" for cl in result["claims"]}
+            shown = [f"{i} (unsupported here)" if "unsupported on this host" in why[i] else i for i in empty]
+            body += wrap(f"not judged, no data in both arms: {', '.join(shown)}", "  ", "")
     else:
         body = ["change (candidate / baseline - 1), interval over boots:"]
         body += [_comparison(cp) for cp in result["comparisons"]]
@@ -129,6 +151,8 @@ def render(result: dict) -> str:
         "p: Welch on per-boot means, Holm across claims; hierarchical",
         "bootstrap over boots then iterations. Full report: without --brief.",
     ]
+    if result["simulated"]:
+        foot.append(f"*** {BANNER} ***")
     budget = MAX_LINES - len(head) - len(foot) - 2
     room = max(6, budget - min(len(body), budget - 6))
     checks = _checks(result, room)

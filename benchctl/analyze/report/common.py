@@ -6,6 +6,7 @@ import math
 
 from benchctl.analyze.checks import CONFOUND_PREFIX
 from benchctl.analyze.emulation import CHECK_PREFIX, headline
+from benchctl.analyze.machine import MACHINE_PREFIX
 from benchctl.analyze.sameness import EXACT_TEXT
 
 BANNER = "SIMULATED DATA - model output, not a measurement"
@@ -76,6 +77,47 @@ class Footnotes:
         return "".join(f"[{n}]" for n in sorted(set(nums)))
 
 
+# Parameters that name the boot, not the kernel configuration under test.
+_BOOT_NOISE = ("BOOT_IMAGE=", "initrd=", "root=", "console=")
+
+
+def arm_line(d: dict, kernel: str, say_emulated: bool = True) -> str:
+    """What one arm was: release, CPU identity (emulated or not: left to the header when it says
+    so for every boot), linear map and how it was seen, boot method. Unknown facts are left out."""
+    parts = [kernel]
+    if d.get("cpus"):
+        cpu = "CPU " + "; ".join(d["cpus"])
+        shown = d.get("emulated") and say_emulated
+        parts.append(cpu + (f", emulated ({', '.join(d['emulated'])})" if shown else ""))
+    if d.get("linear_map"):
+        seen = ", ".join(s.replace("(", "").replace(")", "") for s in d.get("linear_map_source", []))
+        src = f" ({seen})" if seen else ""
+        parts.append(f"linear map {', '.join(d['linear_map'])}{src}")
+    if d.get("boot_methods"):
+        parts.append(f"boots by {', '.join(d['boot_methods'])}")
+    return "; ".join(parts)
+
+
+def cmdline_diff(base: list[str], cand: list[str], b: str, c: str) -> str | None:
+    """The kernel command-line parameters one arm's boots have and the other's lack (None when no
+    command line was recorded), e.g. "block +rodata=full; pte +rodata=on"."""
+    if not base or not cand:
+        return None
+
+    def params(lines: list[str]) -> set[str]:
+        return {w for line in lines for w in line.split() if not w.startswith(_BOOT_NOISE)}
+
+    pb, pc = params(base), params(cand)
+    only = [(c, sorted(pc - pb)), (b, sorted(pb - pc))]
+    text = "; ".join(f"{arm} " + " ".join("+" + w for w in ws) for arm, ws in only if ws)
+    return text or "the same on both arms"
+
+
+def _every_boot_emulated(result: dict) -> bool:
+    em = result.get("emulated") or {}
+    return bool(em) and em["boots"] == em["of"]
+
+
 def header_facts(result: dict) -> dict:
     """Hosts, kernels and the design (boots x iterations per arm, one notation) for a report header."""
     from benchctl.analyze.report.units import design as notation
@@ -92,6 +134,8 @@ def header_facts(result: dict) -> dict:
         counted.append("host 'unknown' where none was given")
     return {
         "hosts": ", ".join(hosts) or "unknown",
+        "compared": {a: arm_line(d[a], kernels[a], not _every_boot_emulated(result)) for a in (b, c)},
+        "cmdline_diff": cmdline_diff(d[b].get("cmdlines", []), d[c].get("cmdlines", []), b, c),
         "kernels": kernels,
         "design": design,
         "design_text": f"{b} {design[b]}, {c} {design[c]} (boots x iterations)",
@@ -114,10 +158,16 @@ def is_emulation_check(check: str) -> bool:
 def verdict_word(claim: dict) -> str:
     """The verdict as printed: upper case; 'not-judged' reads NOT JUDGED. A verdict between two
     kernel releases carries "(release confound)" wherever it is quoted: it judges the releases,
-    not only the change (checks.releases)."""
+    not only the change (checks.releases); one from another machine than the claim's carries
+    "(other machine)" (analyze.machine)."""
     word = claim["verdict"].upper().replace("NOT-JUDGED", "NOT JUDGED")
-    if claim["verdict"] != "not-judged" and any(w.startswith(CONFOUND_PREFIX) for w in claim.get("warnings", [])):
+    if claim["verdict"] == "not-judged":
+        return word
+    warnings = claim.get("warnings", [])
+    if any(w.startswith(CONFOUND_PREFIX) for w in warnings):
         word += " (release confound)"
+    if any(w.startswith(MACHINE_PREFIX) for w in warnings):
+        word += " (other machine)"
     return word
 
 

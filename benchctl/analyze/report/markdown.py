@@ -36,7 +36,9 @@ def render(result: dict) -> str:
         "",
         f"- hosts: {f['hosts']}",
         *([f"- cpu: **{emulated}**"] if (emulated := emulation_line(result)) else []),
-        f"- kernels: `{b}`: {f['kernels'][b]}; `{c}`: {f['kernels'][c]}",
+        f"- baseline `{b}`: {f['compared'][b]}",
+        f"- candidate `{c}`: {f['compared'][c]}",
+        *([f"- cmdline: {f['cmdline_diff']}"] if f["cmdline_diff"] else []),
         f"- design: {f['design_text']}" + (f"; {f['counted']}" if f["counted"] else ""),
         f"- method: {result['confidence']:.0%} hierarchical bootstrap (boots, then iterations), "
         f"{result['resamples']} resamples, seed {result['seed']}; p: Welch on per-boot means, Holm across claims",

@@ -83,7 +83,10 @@ def header(result: dict) -> list[str]:
     emulated = emulation_line(result)
     if emulated:
         out += wrap(f"cpu:     {emulated}", "         ", "")
-    out += wrap(f"kernels: {b}: {facts['kernels'][b]}; {c}: {facts['kernels'][c]}", "         ", "")
+    for arm in (b, c):
+        out += wrap(f"{'base' if arm == b else 'cand'}:    {arm}: {facts['compared'][arm]}", "         ", "")
+    if facts["cmdline_diff"]:
+        out += wrap(f"cmdline: {facts['cmdline_diff']}", "         ", "")
     out += wrap(
         f"design:  {facts['design_text']}" + (f"; {facts['counted']}" if facts["counted"] else ""), "         ", ""
     )
