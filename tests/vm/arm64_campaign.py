@@ -450,8 +450,9 @@ def verdict_lines(doc: dict) -> str:
     the model's page-table prediction beside the boot-memory ones."""
     out = []
     for c in doc["claims"]:
+        why = (c["warnings"][0].removeprefix("not judged: ") if c["verdict"] == "not-judged" else "")[:160]
         if c.get("change_pct") is None:
-            out.append(f"{c['id']} ({c['metric']}): verdict {verdict_word(c)}")
+            out.append(f"{c['id']} ({c['metric']}): verdict {verdict_word(c)}: {why}")
             continue
         lo, hi = c["ci_pct"] or (float("nan"), float("nan"))
         ex = c.get("exact")
@@ -463,7 +464,7 @@ def verdict_lines(doc: dict) -> str:
         )
         line = (
             f"{c['id']} ({c['metric']}): measured {c['change_pct']:+.3f} % {interval}, "
-            f"claimed {c['claimed_text']}, verdict {verdict_word(c)}"
+            f"claimed {c['claimed_text']}, verdict {verdict_word(c)}" + (f": {why.split(': ', 1)[0]}" if why else "")
         )
         if c["workload"] == "boot-memory":
             p = c.get("prediction") or {}
