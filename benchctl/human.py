@@ -44,6 +44,11 @@ def parse_size(text: str | int, what: str = "size", *, error: type[Exception] = 
     return int(value)
 
 
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """ "1 iteration", "5 iterations": a count with its noun in the right number."""
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
 def fmt_size(n: int | float) -> str:
     """Shortest exact binary rendering ("512 MiB", "8 KiB", "1.5 GiB")."""
     n = float(n)

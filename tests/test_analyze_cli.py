@@ -146,6 +146,10 @@ def test_run_folders_checks_and_plots(tmp_path):
     assert "SIMULATED" not in (plots / "claims-forest.svg").read_text()
     assert str(tmp_path / "runs") in (plots / "claims-forest.svg").read_text()
     assert "[claims-forest.png](claims-forest.png)" in (plots / "index.md").read_text()
+    # attachable to a list mail (~100 KB once encoded); the caption names arms, design and host
+    assert (plots / "claims-forest.png").stat().st_size < 75_000
+    svg = (plots / "claims-forest.svg").read_text()
+    assert "pte 6.18.0-rc6 vs block 6.18.0-rc6; pte 5x10, block 5x10" in svg and "host h1" in svg
     r = bench(*common, "--plots", tmp_path / "all", "--all-plots", "--resamples", 200)
     names = {p.name for p in (tmp_path / "all").iterdir()}
     for stem in ("order-memcached-ops_per_sec", "latency-memcached"):  # real record times: drift is drawn

@@ -36,13 +36,16 @@ def runs(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
     rng = np.random.default_rng(4)
     recs = ad.rows(rng, boots=3, iters=4) + ad.rows(rng, boots=3, iters=4, metric="p99_latency_us", unit="us")
-    ad.write_runs(root, recs)
+    for arm in ("pte", "block"):  # each arm's fingerprint says its linear map
+        ad.write_runs(root, [r for r in recs if r["arm"] == arm], state=arm)
     return root
 
 
 def test_pyperf_loads_one_run_per_boot_and_compares_the_arms(runs, tmp_path):
     r = benchctl("export", runs, "--format", "pyperf", "-o", tmp_path)
     assert r.returncode == 0, r.stderr
+    # pyperf compare_to takes the reference first: the PTE-mapped arm (it used to print block first)
+    assert f"compare_to {tmp_path / 'pte.json'} {tmp_path / 'block.json'}" in " ".join(r.stderr.split())
     pte = pyperf.BenchmarkSuite.load(str(tmp_path / "pte.json"))
     ops = pte.get_benchmark("memcached/ops_per_sec")
     assert len(ops.get_runs()) == 3 and all(len(run.values) == 4 for run in ops.get_runs())

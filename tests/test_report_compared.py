@@ -78,3 +78,44 @@ def test_simulated_brief_is_labelled_at_both_ends_and_on_every_verdict(simulated
     assert verdicts and all(ln.endswith("SIMULATED") for ln in verdicts)
     assert any("sd between boots pte " in ln and ", block " in ln for ln in lines)
     assert "other machine" not in out  # the simulated machine is the claim's
+
+
+def test_a_claim_without_data_names_the_workload_that_has_its_metric(tmp_path):
+    """An imported fio file is workload "fio": the fio-dmcrypt claim used to say only "no iops data"."""
+    import analysis_data as ad
+    import numpy as np
+
+    from benchctl.analyze.claims import load_claims
+    from benchctl.analyze.result import analyze
+    from benchctl.results.loader import load_runs
+
+    recs = ad.rows(np.random.default_rng(1), boots=3, iters=3, workload="fio", metric="iops", unit="IOPS")
+    for arm in ("pte", "block"):
+        ad.write_runs(tmp_path / "runs", [r for r in recs if r["arm"] == arm], state=arm)
+    claims = [c for c in load_claims("bbml2") if c.id == "dmcrypt-iops"]
+    res = analyze(load_runs([tmp_path / "runs"]), "pte", "block", claims, resamples=200)
+    (row,) = res["claims"]
+    assert row["verdict"] == "not-judged"
+    assert "under workload fio: if that is this claim's, import it with --workload fio-dmcrypt" in row["warnings"][0]
+
+
+def test_small_wording_items():
+    from benchctl.analyze.report.forest import pct_tick
+    from benchctl.human import count
+
+    assert (count(1, "iteration"), count(12, "boot")) == ("1 iteration", "12 boots")
+    assert pct_tick(-0.0) == "0%" and pct_tick(-1e-15) == "0%" and pct_tick(2.5) == "+2.5%"
+    text = " ".join(bench("analyze", CAMPAIGNS / "same-kernel", "--claims", "bbml2").split())
+    assert "1 iterations" not in text and "n/a of the mean" not in text
+    assert "within a boot not estimable (one iteration per boot)" in text
+
+
+def test_simulate_refuses_an_arm_named_twice(tmp_path):
+    r = deadline.run(
+        [sys.executable, "-m", "benchctl", "model", "simulate", "--cpu", "ampereone", "--arms", "pte,pte"]
+        + ["-o", str(tmp_path / "sim")],
+        timeout=120,
+        phase="model simulate",
+        text=True,
+    )
+    assert r.returncode == 2 and "named twice" in r.stderr and not (tmp_path / "sim").exists()

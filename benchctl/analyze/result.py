@@ -202,6 +202,20 @@ def _unsupported(judged: list[dict], boots_sel: list[BootMeta]) -> None:
             row["warnings"][0] = f"not judged: {row['metric']} unsupported on this host: {why}"
 
 
+def _other_workload(judged: list[dict], comps: dict[tuple[str, str], dict]) -> None:
+    """A claim with no data whose metric the data has under another workload name (an imported fio
+    file is workload "fio", the claim's is "fio-dmcrypt") says which, and how to name it."""
+    for row in judged:
+        if row["verdict"] != "not-judged" or row.get("ci_pct") or "unsupported" in row["warnings"][0]:
+            continue
+        others = sorted(w for w, m in comps if m == row["metric"] and w != row["workload"])
+        if others:
+            row["warnings"][0] += (
+                f"; the data has {row['metric']} under workload {', '.join(others)}: if that is this claim's, "
+                f"import it with --workload {row['workload']}"
+            )
+
+
 def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta], dup_workloads: set[str]) -> None:
     """Design-level reasons that void some comparisons' verdicts (a boot in both arms, copied raw files).
 
@@ -311,6 +325,7 @@ def analyze(
     judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
     _unsupported(judged, boots_sel)
+    _other_workload(judged, comps)
     dup_msgs += machine.checks(claims or [], judged, boots_sel)
     checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), dup_msgs, emulated)
     result = {

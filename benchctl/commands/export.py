@@ -110,5 +110,15 @@ def _pyperf(tidy, out_dir: Path) -> None:
         raise ResourceError(f"cannot write {out_dir} ({e.strerror or e})") from None
     if dropped:
         say(f"{dropped} value(s) <= 0 left out: pyperf accepts only values > 0")
-    files = " ".join(str(out_dir / f"{slug(a)}.json") for a in suites)
-    say(f"wrote {len(suites)} pyperf file(s); compare two arms with: python -m pyperf compare_to {files}")
+    files = " ".join(str(out_dir / f"{slug(a)}.json") for a in reference_first(tidy, list(suites)))
+    say(
+        f"wrote {len(suites)} pyperf file(s); compare two arms with (the reference, the PTE-mapped arm "
+        f"where known, first): python -m pyperf compare_to {files}"
+    )
+
+
+def reference_first(tidy, arms: list[str]) -> list[str]:
+    """Arms in `pyperf compare_to` order: the PTE-mapped baseline (observed linear map) before the
+    block-mapped one; otherwise as given."""
+    state = {b.arm: b.linear_map_before for b in tidy.boots}
+    return sorted(arms, key=lambda a: {"pte": 0, "block": 2}.get(state.get(a) or "", 1))

@@ -103,8 +103,10 @@ def render_predictions(r: dict) -> str:
     arms = r["arms"]
     out += wrap(
         f"CPU {r['cpu_name']} (MIDR {r['midr']}), {r['ram_bytes'] >> 30} GiB, {r['draws']} joint draws. "
-        f"Baseline {arms['pte']['kernel']}: {arms['pte']['linear_map']}; candidate "
-        f"{arms['block']['kernel']}: {arms['block']['linear_map']} ({arms['block']['why']})."
+        f"Baseline: the kernel without the series ({arms['pte']['kernel']}'s rules): "
+        f"{arms['pte']['linear_map']}; candidate: with it ({arms['block']['kernel']}): "
+        f"{arms['block']['linear_map']} ({arms['block']['why']}). Simulated runs give both arms "
+        "one release, as a build with and without the series on one base would."
     )
     if r.get("calibration"):
         c = r["calibration"]

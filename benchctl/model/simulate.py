@@ -106,6 +106,8 @@ def _setup(cpu: str, arms: list[str], boots: int, iterations: int, boot_cv: floa
     for a in arms:
         if a not in ("pte", "block"):
             raise UsageError(f"unknown arm {a!r}; use pte and/or block")
+    if len(set(arms)) != len(arms):
+        raise UsageError(f"--arms {','.join(arms)}: an arm named twice would write the same runs twice")
     if boots < 1 or iterations < 1:
         raise UsageError("--boots and --iterations must be at least 1")
     if boot_cv < 0 or iter_cv < 0:

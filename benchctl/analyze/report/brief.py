@@ -24,6 +24,7 @@ from benchctl.analyze.report.common import (
 )
 from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human, sd_pct
+from benchctl.human import count
 
 MAX_LINES = 40
 MAX_CHECK_LINES = 3  # a check longer than this is cut (the full report has it whole)
@@ -46,7 +47,8 @@ def _decide(cl: dict) -> str | None:
     if not dec:
         return None
     if dec.get("boots_per_arm"):
-        return f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} iterations per arm"
+        boots, iters = count(dec["boots_per_arm"], "boot"), count(dec["iterations_per_boot"], "iteration")
+        return f"to decide: {boots} x {iters} per arm"
     return f"to decide: {dec['note']}" if dec.get("note") else None
 
 

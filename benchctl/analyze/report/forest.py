@@ -30,6 +30,22 @@ VERDICT_COLOURS = {
 BAND = "#2ca02c"
 
 
+def caption(result: dict) -> str:
+    """What was compared, under the title: each arm's kernel and CPU, boots x iterations, host(s)."""
+    from benchctl.analyze.report.common import header_facts
+
+    f = header_facts(result)
+    b, c = result["baseline"], result["candidate"]
+    d = result["design"]
+    arm = {a: f"{a} {f['kernels'][a]}" + (f" on {'; '.join(d[a]['cpus'])}" if d[a].get("cpus") else "") for a in (b, c)}
+    return f"{arm[b]} vs {arm[c]}; {f['design_text']}; host {f['hosts']}"
+
+
+def pct_tick(x: float) -> str:
+    """An axis tick in percent with its sign; zero is "0%" (a float's -0.0 printed "-0%")."""
+    return "0%" if abs(x) < 1e-12 else f"{x:+.3g}%"
+
+
 def fit(text: str, width_in: float, fontsize: float = 11) -> str:
     """Wrap a title so it fits the axes of a figure width_in wide (DejaVu Sans: ~0.62 em a character)."""
     chars = max(20, int(0.85 * width_in * 72 / (0.62 * fontsize)))
@@ -55,7 +71,7 @@ def _row(plt, ax, c: dict) -> None:
     ax.set_xlim(*_span(c))
     ax.set_ylim(-1, 1)
     ax.set_yticks([])
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:+.3g}%"))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: pct_tick(x)))
     claimed = c["claimed_text"].replace(" +-", " \u00b1 ")
     measured = (
         f"{est:+.3f} % exact (the same value on every boot of an arm)"
@@ -80,10 +96,11 @@ def forest(plt, result: dict, footer, out: Path) -> list[Path]:
     for ax, c in zip(axes[:, 0], claims, strict=True):
         _row(plt, ax, c)
     title = (
-        f"Claims: change {result['candidate']} vs {result['baseline']}, {result['confidence']:.0%} interval "
+        ("SIMULATED - " if result["simulated"] else "")
+        + f"Claims: change {result['candidate']} vs {result['baseline']}, {result['confidence']:.0%} interval "
         "(bar), claimed band (green), each on its own scale"
     )
-    fig.suptitle(fit(title, width * 0.95), fontsize=11)
+    fig.suptitle(fit(title, width * 0.95) + "\n" + fit(caption(result), width * 0.95), fontsize=11)
     missing = [c["id"] for c in result["claims"] if not c["ci_pct"]]
     bottom = 0.05
     if missing:

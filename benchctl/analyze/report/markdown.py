@@ -14,6 +14,7 @@ from benchctl.analyze.report.common import (
     verdict_word,
 )
 from benchctl.analyze.report.units import design, human, sd_pct
+from benchctl.human import count
 
 
 def interval(item: dict) -> str:
@@ -70,8 +71,8 @@ def render(result: dict) -> str:
             d = cl.get("decide")
             if d and d.get("boots_per_arm"):
                 out.append(
-                    f"\n`{cl['id']}` would be decided by {d['boots_per_arm']} boots x "
-                    f"{d['iterations_per_boot']} iterations per arm (80 % power)"
+                    f"\n`{cl['id']}` would be decided by {count(d['boots_per_arm'], 'boot')} x "
+                    f"{count(d['iterations_per_boot'], 'iteration')} per arm (80 % power)"
                     + (f"; {d['note']}." if d.get("note") else ".")
                 )
     out += [

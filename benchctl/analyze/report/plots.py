@@ -19,6 +19,7 @@ Axes are in human units (GiB/s, k ops/s), never with a 1e8 offset.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,9 +44,20 @@ class Figure:
     draw: Callable[..., list[Path]]
 
 
+def data_text(sources: list[str]) -> str:
+    """Where the data came from, in a line: the folders' common parent and how many."""
+    if len(sources) == 1:
+        return f"data: {sources[0]}"
+    try:
+        parent = os.path.commonpath([os.path.abspath(s) for s in sources])
+    except ValueError:
+        parent = ""
+    return f"data: {len(sources)} folders under {parent}" if parent else f"data: {len(sources)} folders"
+
+
 def _footer(result: dict, sources: list[str]) -> Callable:
     # The red SIMULATED label sits at the bottom right: a simulated footer stops well before it.
-    text = shorten(f"data: {', '.join(sources)}  |  seed {result['seed']}", 80 if result["simulated"] else 120)
+    text = shorten(data_text(sources) + f"  |  seed {result['seed']}", 80 if result["simulated"] else 120)
     return lambda fig: stamp(fig, text, result["simulated"])
 
 

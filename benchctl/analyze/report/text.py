@@ -26,7 +26,7 @@ from benchctl.analyze.report.common import (
 )
 from benchctl.analyze.report.units import design, human, sd_pct
 from benchctl.analyze.sameness import EXACT_TEXT
-from benchctl.human import WIDTH
+from benchctl.human import WIDTH, count
 from benchctl.human import wrap as wrap_text
 
 CHART = 44
@@ -127,8 +127,8 @@ def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]
     if dec and dec.get("boots_per_arm"):
         note = f"; {dec['note']}" if dec.get("note") else ""
         out += wrap(
-            f"to decide: {dec['boots_per_arm']} boots x {dec['iterations_per_boot']} "
-            f"iterations per arm (80 % power for the claimed change){note}",
+            f"to decide: {count(dec['boots_per_arm'], 'boot')} x {count(dec['iterations_per_boot'], 'iteration')} "
+            f"per arm (80 % power for the claimed change){note}",
             "      ",
             "    ",
         )
@@ -161,9 +161,10 @@ def _comparison(cp: dict, b: str, c: str, notes: Footnotes) -> list[str]:
     if cp.get("exact"):
         return out + wrap(f"noise: none, {EXACT_TEXT}", "      ", "    ")
     vcb = cp["variance_components"]["baseline"]
+    within = sd_pct(vcb["within_boot_var"], bs["mean"])
+    within = "within a boot not estimable (one iteration per boot)" if within == "n/a" else f"within a boot {within}"
     out += wrap(
-        f"noise ({b}): sd between boots {sd_pct(vcb['between_boot_var'], bs['mean'])}, "
-        f"within a boot {sd_pct(vcb['within_boot_var'], bs['mean'])} of the mean",
+        f"noise ({b}, sd in % of the mean): between boots {sd_pct(vcb['between_boot_var'], bs['mean'])}, {within}",
         "      ",
         "    ",
     )
