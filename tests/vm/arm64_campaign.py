@@ -452,6 +452,8 @@ def verdict_lines(doc: dict) -> str:
     for c in doc["claims"]:
         why = (c["warnings"][0].removeprefix("not judged: ") if c["verdict"] == "not-judged" else "")[:160]
         if c.get("change_pct") is None:
+            if why.startswith("no "):  # a workload this campaign did not run
+                continue
             out.append(f"{c['id']} ({c['metric']}): verdict {verdict_word(c)}: {why}")
             continue
         lo, hi = c["ci_pct"] or (float("nan"), float("nan"))
