@@ -99,3 +99,26 @@ def test_cli_release_text():
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("SIMULATED") and "MemTotal change (block - PTE): +4,032 kB" in r.stdout
     assert all(len(line) <= 72 for line in r.stdout.splitlines())
+
+
+@pytest.mark.parametrize(
+    "folder, release, saving_kb, measured_kb",
+    [
+        ("arm64-trixie-campaign/same-kernel", "6.18", 4032, 4032),  # trusted vs untrusted CPU identity
+        ("arm64-campaign", "6.1", 4048, 4052),  # rodata=on vs full on Debian 12's 6.1
+    ],
+)
+def test_analyze_puts_the_release_rules_beside_the_measured_memtotal(folder, release, saving_kb, measured_kb):
+    """analyze's model line uses the release's rules when the model has them (it was release-blind: +4104)."""
+    r = deadline.run(
+        [sys.executable, "-m", "benchctl", "analyze", str(FIX / folder), "--claims", "bbml2", "--format", "json"],
+        timeout=300,
+        phase="analyze",
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    total = next(c for c in json.loads(r.stdout)["claims"] if c["id"] == "boot-memory-total")
+    pred = total["prediction"]
+    assert (pred["release"], round(pred["saving_kb"])) == (release, saving_kb)
+    assert total["exact"]["candidate"] - total["exact"]["baseline"] == measured_kb
+    assert abs(saving_kb - measured_kb) <= 0.01 * measured_kb

@@ -5,9 +5,12 @@ README.md). For boot-memory that is `benchctl model pagetables`: the exact
 bytes of linear-map page tables the PTE arm pays and the block arm does not,
 for the RAM and granule of the machine the runs were measured on (from their
 fingerprints: the kernel's "Memory: .../NK available" boot line, else
-MemTotal), as a percent of the baseline's measured mean. The measurement is
-judged on its own; the prediction only says whether the size is what the
-arithmetic expects.
+MemTotal), as a percent of the baseline's measured mean. When the model has rules for
+the candidate's kernel release (Debian's 6.1, 6.17, 6.18: kernel image
+alias, KFENCE, allow-list) and a profile for its CPU, it is `model
+pagetables --release` with that release, CPU and rodata= instead. The
+measurement is judged on its own; the prediction only says whether the size
+is what the arithmetic expects.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def pagetables(env: dict) -> dict[str, Any]:
         ram, granule = from_fingerprint(env)
         ram_from = "MemTotal (no 'Memory:' boot line; RAM is a little larger)"
     c = compare(ram, granule)
-    return {
+    out = {
         "model": "pagetables",
         "simulated": True,
         "basis": c["basis"],
@@ -70,6 +73,41 @@ def pagetables(env: dict) -> dict[str, Any]:
         "ram_from": ram_from,
         "granule_bytes": granule,
         "saving_bytes": c["saving_bytes"],
+    }
+    rel = _release_rules(env, ram, granule)
+    if rel:
+        out.update(rel)
+    return out
+
+
+def _release_rules(env: dict, ram: int, granule: int) -> dict[str, Any] | None:
+    """`model pagetables --release` for a block-mapped fingerprint whose release the model has rules for
+    (Debian's 6.1, 6.17, 6.18) and whose CPU has a profile (same implementer and part): the kernel image
+    alias, KFENCE and the allow-list of that release, not the release-blind arithmetic. None otherwise."""
+    from benchctl.env.arm64.expected import parse_release
+    from benchctl.model.profiles import cpu_names, load_cpu
+    from benchctl.model.releases import release_report, releases
+
+    rel, midrs = parse_release(get(env, "kernel.release") or ""), get(env, "cpu.midr")
+    if granule != 4096 or rel is None or f"{rel.major}.{rel.minor}" not in releases() or not midrs:
+        return None
+    if get(env, "linear_map.state") != "block":  # the rules of a PTE-mapped kernel say only "no saving here"
+        return None
+    try:
+        midr = int(str(midrs[0].get("value")), 16) & 0xFF0FFFF0  # implementer, architecture, part
+    except (TypeError, ValueError, AttributeError):
+        return None
+    cpu = next((k for k in cpu_names() if load_cpu(k).midr_value & 0xFF0FFFF0 == midr), None)
+    if cpu is None:
+        return None
+    rodata = get(env, "rodata.requested")  # the candidate's rodata= (6.1's campaign: on vs full)
+    r = release_report(
+        ram, f"{rel.major}.{rel.minor}", cpu, rodata if rodata in ("on", "off", "full", "noalias") else None
+    )
+    return {
+        "saving_bytes": r["boot_memory"]["mem_total_change"],
+        "basis": f"release {r['release']['key']} rules ({r['release']['build']}), {load_cpu(cpu).name}",
+        "release": r["release"]["key"],
     }
 
 
@@ -124,9 +162,11 @@ def describe(pred: dict, short: bool = False) -> str:
     from benchctl.human import fmt_size
 
     pct = f"{pred['change_pct']:+.3f} % " if pred.get("change_pct") is not None else ""
+    rules = f", {pred['release']} rules" if pred.get("release") else ""
     if short:
-        return f"model (SIMULATED): {pct}({pred['saving_kb']:+.0f} kB of PTE tables, {fmt_size(pred['ram_bytes'])})"
+        size = fmt_size(pred["ram_bytes"])
+        return f"model (SIMULATED): {pct}({pred['saving_kb']:+.0f} kB PTE tables, {size}{rules})"
     return (
         f"model pagetables (SIMULATED, exact arithmetic): {pct}({pred['saving_kb']:+.0f} kB of PTE tables for "
-        f"{fmt_size(pred['ram_bytes'])} RAM from {pred['ram_from']}, {pred['granule_bytes'] // 1024}K pages)"
+        f"{fmt_size(pred['ram_bytes'])} RAM from {pred['ram_from']}, {pred['granule_bytes'] // 1024}K pages{rules})"
     )
