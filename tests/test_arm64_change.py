@@ -81,3 +81,31 @@ def test_before_after_names_the_release_confound_on_every_verdict():
     assert "INCONCLUSIVE (release confound)" in brief
     assert "verdict: SMALLER-THAN-CLAIMED (release confound)" in " ".join(analyze(folder).split())
     assert "**smaller-than-claimed (release confound) (other machine)**" in analyze(folder, "--format", "markdown")
+
+
+def test_the_suite_campaign_holds_every_workload_on_every_boot():
+    """make campaign-suite-demo's campaign (issue 18): 4 verified boots, 5 run folders each."""
+    folder = CAMPAIGNS / "suite"
+    bs = boots(folder)
+    assert [b["arm"] for b in bs] == ["pte", "block", "pte", "block"]
+    for b in bs:
+        runs = sorted((folder / "boots/arm64").glob(f"{b['index']:03d}-{b['arm']}/runs/*/*/run.json"))
+        done = {json.loads(p.read_text())["workload"]: json.loads(p.read_text()) for p in runs}
+        assert set(done) == {"boot-memory", "memcached", "fio-dmcrypt", "seqread-xfs", "tlb-probe"}
+        assert all(m["status"] == "complete" for m in done.values())
+        assert "not implemented by this CPU's PMU" in done["memcached"]["perf"]["unsupported"]["dtlb_walk_k"]
+
+
+def test_the_suite_campaign_judges_memory_and_says_why_not_the_rest():
+    by_id = claims(CAMPAIGNS / "suite")
+    total = by_id["boot-memory-total"]
+    assert total["verdict"] == "confirmed"
+    assert (total["exact"]["baseline"], total["exact"]["candidate"]) == (4006592.0, 4014728.0)
+    assert round(total["prediction"]["saving_kb"]) == 8136  # 6.18's rules at 4 GiB
+    for cid in ("memcached-ops", "memcached-p99", "dmcrypt-iops", "seqread-bw"):
+        c = by_id[cid]
+        assert c["verdict"] == "not-judged" and c["change_pct"] is not None
+        assert c["warnings"][0].startswith("not judged: emulated CPU (qemu TCG)")
+    tlb = by_id["memcached-tlb"]
+    assert tlb["verdict"] == "not-judged" and tlb["change_pct"] is None
+    assert tlb["warnings"][0].startswith("not judged: kernel_tlb_walk_mpki unsupported on this host: DTLB_WALK")
