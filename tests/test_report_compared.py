@@ -119,3 +119,11 @@ def test_simulate_refuses_an_arm_named_twice(tmp_path):
         text=True,
     )
     assert r.returncode == 2 and "named twice" in r.stderr and not (tmp_path / "sim").exists()
+
+
+def test_plan_does_not_warn_about_a_cost_it_was_given(simulated):
+    runs = sorted(str(p) for p in simulated.glob("*/*") if p.is_dir())
+    common = ["plan", *runs, "--baseline", "pte", "--candidate", "block", "--claims", "bbml2"]
+    given = " ".join(bench(*common, "--iteration-cost", "60").split())
+    assert "iteration 60 s (given)" in given and "simulated timestamps" not in given
+    assert "simulated timestamps" in " ".join(bench(*common).split())

@@ -30,7 +30,7 @@ def pilot_warnings(result: dict) -> list[str]:
             "the pilot is SIMULATED: its noise is the model's assumption (model simulate --boot-noise/"
             "--iteration-noise), not a measurement; plan again on a real pilot of a few boots"
         )
-        if not result["costs"]["note"]:
+        if result["costs"].get("iteration_from") == "timestamps":
             out.append("the iteration cost comes from simulated timestamps: give --iteration-cost")
     return out
 
@@ -134,7 +134,13 @@ def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0
     lines += textwrap.wrap(
         f"benchctl plan: {result['candidate']} vs {result['baseline']}, {target:.0%} power at "
         f"{level}; reboot {c['reboot_s']:g} s, iteration {c['iteration_s']:.3g} s"
-        + (f" ({c['note']})" if c["note"] else " (from record timestamps or --iteration-cost)"),
+        + (
+            f" ({c['note']})"
+            if c["note"]
+            else " (given)"
+            if c.get("iteration_from") == "given"
+            else " (from record timestamps)"
+        ),
         WIDTH,
     )
     for w in pilot_warnings(result):

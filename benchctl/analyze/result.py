@@ -337,7 +337,12 @@ def analyze(
         "confidence": confidence,
         "seed": seed,
         "resamples": resamples,
-        "costs": {"reboot_s": reboot_cost, "iteration_s": iter_cost, "note": cost_note},
+        "costs": {
+            "reboot_s": reboot_cost,
+            "iteration_s": iter_cost,
+            "note": cost_note,
+            "iteration_from": "given" if iteration_cost is not None else ("assumed" if cost_note else "timestamps"),
+        },
         "design": _design(df, boots_sel, (baseline, candidate)),
         "checks": checks,
         "notes": notes,
