@@ -6,6 +6,7 @@ on a trusted vs an untrusted CPU identity, and 6.17 vs 6.18) and on a simulated 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -127,3 +128,18 @@ def test_plan_does_not_warn_about_a_cost_it_was_given(simulated):
     given = " ".join(bench(*common, "--iteration-cost", "60").split())
     assert "iteration 60 s (given)" in given and "simulated timestamps" not in given
     assert "simulated timestamps" in " ".join(bench(*common).split())
+
+
+def test_plan_from_stated_noise_needs_no_pilot():
+    """`plan --effect 3.5` without data was exit 2: with stated noise it plans (issue 24)."""
+    args = ["--baseline", "pte", "--candidate", "block", "--noise-boot", "1", "--noise-iter", "2"]
+    out = bench("plan", *args, "--effect", "3.5", "--iteration-cost", "60")
+    assert "stated noise (sd as % of mean): between-boot 1, within-boot 2" in out
+    assert "=> 5 boots per arm x 3 iterations per boot" in out and "(given)" in out
+    doc = json.loads(bench("plan", *args, "--claims", "bbml2", "--iteration-cost", "60", "--format", "json"))
+    plans = {p["id"]: p["plan"] for p in doc["plans"]}
+    assert plans["memcached-ops"]["boots_per_arm"] >= 2 and plans["memcached-ops"]["power"] >= 0.8
+    r = deadline.run(
+        [sys.executable, "-m", "benchctl", "plan", *args, "--effect", "3"], timeout=60, phase="plan", text=True
+    )
+    assert r.returncode == 2 and "--iteration-cost" in r.stderr

@@ -35,9 +35,54 @@ def pilot_warnings(result: dict) -> list[str]:
     return out
 
 
+def stated_pilot(
+    claims: list[Claim] | None,
+    noise_boot_pct: float,
+    noise_iter_pct: float,
+    *,
+    baseline: str,
+    candidate: str,
+    confidence: float,
+    reboot_s: float,
+    iteration_s: float,
+) -> dict:
+    """A result-shaped pilot from stated noise (sd in % of the mean, the same in both arms), for a plan
+    before any pilot exists: one comparison per claim (or one for --effect), mean 1, variances as given."""
+    keys = sorted({(c.workload, c.metric) for c in claims}) if claims else [("all", "metrics")]
+    vc = {
+        "n_boots": 0,
+        "iterations_per_boot": 0,
+        "within_boot_var": (noise_iter_pct / 100) ** 2,
+        "between_boot_var": (noise_boot_pct / 100) ** 2,
+        "between_boot_var_raw": (noise_boot_pct / 100) ** 2,
+    }
+    comps = [
+        {
+            "workload": w,
+            "metric": m,
+            "stated": True,
+            "baseline": {"mean": 1.0},
+            "change_pct": None,
+            "variance_components": {"baseline": dict(vc), "candidate": dict(vc)},
+        }
+        for w, m in keys
+    ]
+    return {
+        "baseline": baseline,
+        "candidate": candidate,
+        "confidence": confidence,
+        "simulated": False,
+        "stated": {"noise_boot_pct": noise_boot_pct, "noise_iter_pct": noise_iter_pct},
+        "costs": {"reboot_s": reboot_s, "iteration_s": iteration_s, "note": None, "iteration_from": "given"},
+        "comparisons": comps,
+    }
+
+
 def _row_notes(comp: dict, within, between, p) -> list[str]:
     vc = comp["variance_components"]
     notes = []
+    if comp.get("stated"):  # no pilot to criticise; the plan's own limits print with it
+        return []
     if comp.get("not_judged"):
         notes.append(f"the pilot cannot support a plan: {comp['not_judged'][0]}")
     if not any(within) and not any(between):
@@ -149,7 +194,13 @@ def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0
     for r in rows:
         lines.append(f"{r['id']}: {r['workload']} {r['metric']}, effect {r['effect_pct']:+g} %")
         pl, pi = r["plan"], r["pilot"]
-        if pi:
+        if pi and result.get("stated"):
+            s = result["stated"]
+            lines.append(
+                f"  stated noise (sd as % of mean): between-boot {s['noise_boot_pct']:g}, "
+                f"within-boot {s['noise_iter_pct']:g}"
+            )
+        elif pi:
             lines += textwrap.wrap(
                 f"pilot {pi['boots'][0]}+{pi['boots'][1]} boots; noise as % of mean: between-boot "
                 f"{pi['between_boot_sd_pct'][0]:.2g}/{pi['between_boot_sd_pct'][1]:.2g}, within-boot "

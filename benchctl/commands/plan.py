@@ -33,6 +33,18 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
     type=click.FloatRange(0, None, min_open=True),
     help="Seconds per iteration (default: from record timestamps).",
 )
+@click.option(
+    "--noise-boot",
+    type=click.FloatRange(0, None),
+    metavar="PCT",
+    help="Without a pilot: between-boot sd in % of the mean (both arms).",
+)
+@click.option(
+    "--noise-iter",
+    type=click.FloatRange(0, None),
+    metavar="PCT",
+    help="Without a pilot: within-boot sd in % of the mean (both arms).",
+)
 @click.option("--power", "target", type=click.FloatRange(0.5, 0.99), default=0.8, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @format_option()
@@ -46,12 +58,16 @@ def command(
     effect_pct,
     reboot_cost,
     iteration_cost,
+    noise_boot,
+    noise_iter,
     target,
     confidence,
     fmt,
     skip_bad_rows,
 ):
-    """From a pilot (RUN_DIR... or --csv), print the cheapest design per claim.
+    """From a pilot (RUN_DIR... or --csv), or from stated noise before any
+    pilot exists (--noise-boot, --noise-iter, --iteration-cost), print the
+    cheapest design per claim.
 
     Estimates between-boot and within-boot variance per arm and the cost of
     an iteration and of a reboot, then searches boots x iterations for the
@@ -62,7 +78,7 @@ def command(
 
     from benchctl.analyze.claims import load_claims, validate_claims
     from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
-    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
+    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text, stated_pilot
     from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table
     from benchctl.errors import UsageError
@@ -72,19 +88,36 @@ def command(
     if effect_pct is not None and effect_pct == 0:
         raise UsageError("--effect must be non-zero")
     claims = load_claims(claims_file) if claims_file else None
-    tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
-    result = analyze(
-        tidy,
-        baseline,
-        candidate,
-        None,
-        confidence=confidence,
-        resamples=200,
-        reboot_cost=reboot_cost,
-        iteration_cost=iteration_cost,
-    )
-    if claims:  # a metric typo is exit 3 here as in analyze, not a plan for nothing
-        validate_claims(claims, tidy.df[tidy.df["arm"].isin([baseline, candidate])])
+    stated = noise_boot is not None or noise_iter is not None
+    if stated:
+        if run_dirs or csvs:
+            raise UsageError("give a pilot (RUN_DIR... or --csv) or stated noise (--noise-boot/--noise-iter), not both")
+        if noise_boot is None or noise_iter is None or iteration_cost is None:
+            raise UsageError("without a pilot, give --noise-boot PCT, --noise-iter PCT and --iteration-cost S")
+        result = stated_pilot(
+            claims,
+            noise_boot,
+            noise_iter,
+            baseline=baseline,
+            candidate=candidate,
+            confidence=confidence,
+            reboot_s=reboot_cost,
+            iteration_s=iteration_cost,
+        )
+    else:
+        tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
+        result = analyze(
+            tidy,
+            baseline,
+            candidate,
+            None,
+            confidence=confidence,
+            resamples=200,
+            reboot_cost=reboot_cost,
+            iteration_cost=iteration_cost,
+        )
+        if claims:  # a metric typo is exit 3 here as in analyze, not a plan for nothing
+            validate_claims(claims, tidy.df[tidy.df["arm"].isin([baseline, candidate])])
     rows = make_plan(result, claims, effect_pct, target)
     if fmt == "json":
         click.echo(
