@@ -76,11 +76,9 @@ def command(
     """
     import json
 
-    from benchctl.analyze.claims import load_claims, validate_claims
+    from benchctl.analyze.claims import load_claims
     from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
-    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text, stated_pilot
-    from benchctl.analyze.result import analyze
-    from benchctl.commands.common import load_table
+    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
     from benchctl.errors import UsageError
 
     if not claims_file and effect_pct is None:
@@ -88,36 +86,9 @@ def command(
     if effect_pct is not None and effect_pct == 0:
         raise UsageError("--effect must be non-zero")
     claims = load_claims(claims_file) if claims_file else None
-    stated = noise_boot is not None or noise_iter is not None
-    if stated:
-        if run_dirs or csvs:
-            raise UsageError("give a pilot (RUN_DIR... or --csv) or stated noise (--noise-boot/--noise-iter), not both")
-        if noise_boot is None or noise_iter is None or iteration_cost is None:
-            raise UsageError("without a pilot, give --noise-boot PCT, --noise-iter PCT and --iteration-cost S")
-        result = stated_pilot(
-            claims,
-            noise_boot,
-            noise_iter,
-            baseline=baseline,
-            candidate=candidate,
-            confidence=confidence,
-            reboot_s=reboot_cost,
-            iteration_s=iteration_cost,
-        )
-    else:
-        tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
-        result = analyze(
-            tidy,
-            baseline,
-            candidate,
-            None,
-            confidence=confidence,
-            resamples=200,
-            reboot_cost=reboot_cost,
-            iteration_cost=iteration_cost,
-        )
-        if claims:  # a metric typo is exit 3 here as in analyze, not a plan for nothing
-            validate_claims(claims, tidy.df[tidy.df["arm"].isin([baseline, candidate])])
+    pilot = (run_dirs, csvs, skip_bad_rows)
+    costs = (reboot_cost, iteration_cost)
+    result = _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter)
     rows = make_plan(result, claims, effect_pct, target)
     if fmt == "json":
         click.echo(
@@ -135,3 +106,44 @@ def command(
         )
     else:
         click.echo(render_text(result, rows, target, len(claims) if claims else 0))
+
+
+def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:
+    """The result a plan is made from: the pilot's analysis, or the noise as stated (no pilot)."""
+    from benchctl.analyze.claims import validate_claims
+    from benchctl.analyze.plan import stated_pilot
+    from benchctl.analyze.result import analyze
+    from benchctl.commands.common import load_table
+    from benchctl.errors import UsageError
+
+    run_dirs, csvs, skip_bad_rows = pilot
+    reboot_cost, iteration_cost = costs
+    if noise_boot is not None or noise_iter is not None:
+        if run_dirs or csvs:
+            raise UsageError("give a pilot (RUN_DIR... or --csv) or stated noise (--noise-boot/--noise-iter), not both")
+        if noise_boot is None or noise_iter is None or iteration_cost is None:
+            raise UsageError("without a pilot, give --noise-boot PCT, --noise-iter PCT and --iteration-cost S")
+        return stated_pilot(
+            claims,
+            noise_boot,
+            noise_iter,
+            baseline=baseline,
+            candidate=candidate,
+            confidence=confidence,
+            reboot_s=reboot_cost,
+            iteration_s=iteration_cost,
+        )
+    tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
+    result = analyze(
+        tidy,
+        baseline,
+        candidate,
+        None,
+        confidence=confidence,
+        resamples=200,
+        reboot_cost=reboot_cost,
+        iteration_cost=iteration_cost,
+    )
+    if claims:  # a metric typo is exit 3 here as in analyze, not a plan for nothing
+        validate_claims(claims, tidy.df[tidy.df["arm"].isin([baseline, candidate])])
+    return result
