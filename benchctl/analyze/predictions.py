@@ -85,6 +85,7 @@ def _release_rules(env: dict, ram: int, granule: int) -> dict[str, Any] | None:
     (Debian's 6.1, 6.17, 6.18) and whose CPU has a profile (same implementer and part): the kernel image
     alias, KFENCE and the allow-list of that release, not the release-blind arithmetic. None otherwise."""
     from benchctl.env.arm64.expected import parse_release
+    from benchctl.env.arm64.midr import Midr
     from benchctl.model.profiles import cpu_names, load_cpu
     from benchctl.model.releases import release_report, releases
 
@@ -94,10 +95,11 @@ def _release_rules(env: dict, ram: int, granule: int) -> dict[str, Any] | None:
     if get(env, "linear_map.state") != "block":  # the rules of a PTE-mapped kernel say only "no saving here"
         return None
     try:
-        midr = int(str(midrs[0].get("value")), 16) & 0xFF0FFFF0  # implementer, architecture, part
+        seen = Midr(int(str(midrs[0].get("value")), 16))
     except (TypeError, ValueError, AttributeError):
         return None
-    cpu = next((k for k in cpu_names() if load_cpu(k).midr_value & 0xFF0FFFF0 == midr), None)
+    profiles = {k: Midr(load_cpu(k).midr_value) for k in cpu_names()}
+    cpu = next((k for k, m in profiles.items() if (m.implementer, m.part) == (seen.implementer, seen.part)), None)
     if cpu is None:
         return None
     rodata = get(env, "rodata.requested")  # the candidate's rodata= (6.1's campaign: on vs full)

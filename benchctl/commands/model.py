@@ -172,6 +172,16 @@ def pagetables(
     click.echo(render_pagetables(r, unm_range))
 
 
+# predict and explain: tlb-probe runs that weight the joint draws (model/calibrate.py)
+CALIBRATION = click.option(
+    "--calibration",
+    "calibration",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="A tlb-probe run folder (repeatable): weight the draws by its measurements.",
+)
+
+
 def _common(f):
     f = click.option(
         "--set",
@@ -205,13 +215,7 @@ def _common(f):
 @group.command()
 @click.option("--cpu", required=True, help=CPU_HELP)
 @click.option("--workload", "workloads", multiple=True, help="Only claims of this workload (repeatable).")
-@click.option(
-    "--calibration",
-    "calibration",
-    multiple=True,
-    type=click.Path(file_okay=False),
-    help="A tlb-probe run folder (repeatable): weight the draws by its measurements.",
-)
+@CALIBRATION
 @format_option(
     help="text for people (<= 72 columns), json for programs (benchctl-model-prediction/2).", json_alias=True
 )
@@ -312,13 +316,7 @@ def sensitivity(
 @click.option("--cpu", default="ampereone", show_default=True, help=CPU_HELP)
 @click.option("--top", default=4, show_default=True, type=click.IntRange(min=1, max=8), help="Assumptions per claim.")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False), help="Write the figure (PNG + SVG) here.")
-@click.option(
-    "--calibration",
-    "calibration",
-    multiple=True,
-    type=click.Path(file_okay=False),
-    help="A tlb-probe run folder (repeatable): weight the draws, show calibrated medians.",
-)
+@CALIBRATION
 @format_option(help="text for people (<= 72 columns), json for programs (benchctl-model-explain/1).", json_alias=True)
 @_common
 def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, ram_text, **kw) -> None:

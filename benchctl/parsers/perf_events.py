@@ -73,6 +73,12 @@ class EventSet:
         """['-e', 'a,b,c'] (ungrouped)."""
         return ["-e", ",".join(self.events)]
 
+    def only(self, keep: tuple[str, ...] | list[str]) -> EventSet:
+        """This set cut down to `keep` ("NAME-partial"), or the software set when nothing is left."""
+        if tuple(keep) == self.events:
+            return self
+        return EventSet(self.name + "-partial", tuple(keep), self.mapping, self.description) if keep else SOFTWARE
+
 
 ARM64 = EventSet(
     name="arm64-architected",

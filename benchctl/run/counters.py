@@ -116,11 +116,7 @@ def split_unsupported(events: EventSet, advertised: dict[str, set[int]]) -> tupl
             f"{names.get(code, hex(code))} (event {code:#x}) is not implemented by this CPU's PMU: "
             f"{pmus} does not list it in sysfs events/ (the CPU's PMCEID registers); perf would count 0"
         )
-    if not unsupported:
-        return events, {}
-    name = events.name + "-partial" if keep else SOFTWARE.name
-    kept = EventSet(name, tuple(keep), events.mapping, events.description) if keep else SOFTWARE
-    return kept, unsupported
+    return events.only(keep), unsupported
 
 
 def configure(fp: dict, *, enabled: bool = True, sys_root: Path = Path("/"), probe: bool = True) -> CounterSetup:
@@ -167,9 +163,7 @@ def configure(fp: dict, *, enabled: bool = True, sys_root: Path = Path("/"), pro
             usable = tuple(e for e in events.events if _probe(perf, [e])[0])
             dropped = [e for e in events.events if e not in usable]
             warnings.append(f"perf does not accept {', '.join(dropped)} on this CPU; counting without them")
-            events = (
-                EventSet(events.name + "-partial", usable, events.mapping, events.description) if usable else SOFTWARE
-            )
+            events = events.only(usable)
     return CounterSetup(True, events, pmu, warnings, perf, unsupported)
 
 

@@ -74,7 +74,7 @@ chroot "$R" /bin/sh -c 'set -eu; export PATH=/usr/bin:/bin:/usr/sbin:/sbin HOME=
   cd /tmp/memtier_benchmark-*/
   ./configure >> /out/build.log 2>&1 && make -j2 >> /out/build.log 2>&1
   ./memtier_benchmark --version > /out/version.txt 2>&1
-  cp memtier_benchmark /out/memtier_benchmark.new'
+  cp memtier_benchmark /out/memtier_benchmark'
 """
 )
 
@@ -100,9 +100,9 @@ def checked(src: Path) -> str:
     raise RuntimeError(f"{src.name} is not listed in vendor/SHA256SUMS")
 
 
-def key(src_digest: str, packages: str) -> str:
-    """What the binary depends on: the source, the tree's packages (its compiler and libraries), the script."""
-    return hashlib.sha256("\n".join([src_digest, packages, SCRIPT]).encode()).hexdigest()[:16]
+def key(src_digest: str, packages: str, script: str = SCRIPT) -> str:
+    """What a build depends on: the source, the tree's packages (its compiler and libraries), the script."""
+    return hashlib.sha256("\n".join([src_digest, packages, script]).encode()).hexdigest()[:16]
 
 
 def why_not() -> str | None:
@@ -136,6 +136,30 @@ def _build(root: Path, script: str, src: Path, out: Path) -> None:
             entry.write_text("-1")
 
 
+def _cached_build(root: Path, script: str, src: Path, cache: Path, want: str, product: str) -> dict:
+    """CACHE/build.json when its key is `want` and CACHE/PRODUCT exists; else a build under qemu-user into
+    a fresh CACHE (the key is written last, so a killed build is built again)."""
+    meta = cache / "build.json"
+    doc = json.loads(meta.read_text()) if meta.exists() else {}
+    if doc.get("key") == want and (cache / product).exists():
+        return doc
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    log(f"building {product} for arm64 from {src.name} under qemu-user")
+    t0 = time.monotonic()
+    _build(root, script, src, cache)
+    doc = {
+        "key": want,
+        "source": src.name,
+        "method": "qemu-user chroot of the guest tree",
+        "build_s": round(time.monotonic() - t0, 1),
+        "version": (cache / "version.txt").read_text().strip().splitlines()[:1],
+    }
+    meta.write_text(json.dumps(doc, indent=1) + "\n")
+    log(f"{product} built in {doc['build_s']} s: {doc['version']}")
+    return doc
+
+
 def ensure(work: Path, root: Path, packages: str) -> dict | None:
     """memtier_benchmark in ROOT/usr/local/bin, built if its cached key differs; None (and why, logged)
     when it cannot be built here: the guest then falls back to memcaslap."""
@@ -149,25 +173,8 @@ def ensure(work: Path, root: Path, packages: str) -> dict | None:
     if reason:
         log(f"memtier_benchmark not built for arm64 ({reason}): memcached in the guest uses memcaslap")
         return None
-    meta = cache / "build.json"
+    doc = _cached_build(root, SCRIPT, src, cache, want, "memtier_benchmark")
     binary = cache / "memtier_benchmark"
-    doc = json.loads(meta.read_text()) if meta.exists() else {}
-    if doc.get("key") != want or not binary.exists():
-        shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(parents=True)
-        log(f"building memtier_benchmark for arm64 from {src.name} under qemu-user (a few minutes)")
-        t0 = time.monotonic()
-        _build(root, SCRIPT, src, cache)
-        (cache / "memtier_benchmark.new").rename(binary)
-        doc = {
-            "key": want,
-            "source": src.name,
-            "method": "qemu-user chroot of the guest tree",
-            "build_s": round(time.monotonic() - t0, 1),
-            "version": (cache / "version.txt").read_text().strip().splitlines()[:1],
-        }
-        meta.write_text(json.dumps(doc, indent=1) + "\n")
-        log(f"memtier_benchmark built in {doc['build_s']} s: {doc['version']}")
     dest = root / "usr/local/bin/memtier_benchmark"
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(binary, dest)
@@ -187,7 +194,7 @@ HDRH_SCRIPT = (
   gcc -O2 -shared -fPIC $(python3-config --includes) src/python-codec.c -o "$so" > /out/build.log 2>&1
   cp -r hdrh /out/hdrh
   cd /out && python3 -c "from hdrh.histogram import HdrHistogram as H; h = H(1, 10**6, 2); h.record_value(5);
-print(H.decode(h.encode()).get_value_at_percentile(50))" > /out/version.txt'
+print(\"hdrh decode check: median\", H.decode(h.encode()).get_value_at_percentile(50), \"(expected 5)\")" > /out/version.txt'
 """
 )
 
@@ -216,24 +223,7 @@ def ensure_hdrh(work: Path, root: Path, packages: str) -> dict | None:
         log(f"hdrh not built for arm64 ({reason})")
         return None
     src = hdrh_source(work / "hdrh-src")
-    want = hashlib.sha256("\n".join([HDRH[2], packages, HDRH_SCRIPT]).encode()).hexdigest()[:16]
-    meta = cache / "build.json"
-    doc = json.loads(meta.read_text()) if meta.exists() else {}
-    if doc.get("key") != want:
-        shutil.rmtree(cache, ignore_errors=True)
-        cache.mkdir(parents=True)
-        log(f"building hdrh's codec for arm64 from {src.name} under qemu-user")
-        t0 = time.monotonic()
-        _build(root, HDRH_SCRIPT, src, cache)
-        doc = {
-            "key": want,
-            "source": src.name,
-            "method": "gcc in a qemu-user chroot of the guest tree",
-            "build_s": round(time.monotonic() - t0, 1),
-            "check": (cache / "version.txt").read_text().strip(),
-        }
-        meta.write_text(json.dumps(doc, indent=1) + "\n")
-        log(f"hdrh built in {doc['build_s']} s (decoded median of a one-value histogram: {doc['check']})")
+    doc = _cached_build(root, HDRH_SCRIPT, src, cache, key(HDRH[2], packages, HDRH_SCRIPT), "hdrh")
     pylib = sorted(p.name for p in (root / "usr/lib").glob("python3.*") if p.name[len("python3.") :].isdigit())
     dest = root / "usr/local/lib" / pylib[-1] / "dist-packages"
     dest.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import (
     BANNER,
     change,
+    decide_design,
     emulation_line,
     exact_values,
     header_facts,
@@ -24,7 +25,6 @@ from benchctl.analyze.report.common import (
 )
 from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human, sd_pct
-from benchctl.human import count
 
 MAX_LINES = 40
 MAX_CHECK_LINES = 3  # a check longer than this is cut (the full report has it whole)
@@ -47,8 +47,7 @@ def _decide(cl: dict) -> str | None:
     if not dec:
         return None
     if dec.get("boots_per_arm"):
-        boots, iters = count(dec["boots_per_arm"], "boot"), count(dec["iterations_per_boot"], "iteration")
-        return f"to decide: {boots} x {iters} per arm"
+        return f"to decide: {decide_design(dec)} per arm"
     return f"to decide: {dec['note']}" if dec.get("note") else None
 
 

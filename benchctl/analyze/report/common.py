@@ -113,6 +113,13 @@ def cmdline_diff(base: list[str], cand: list[str], b: str, c: str) -> str | None
     return text or "the same on both arms"
 
 
+def decide_design(dec: dict) -> str:
+    """A claim's deciding design in words: "12 boots x 1 iteration"."""
+    from benchctl.human import count
+
+    return f"{count(dec['boots_per_arm'], 'boot')} x {count(dec['iterations_per_boot'], 'iteration')}"
+
+
 def _every_boot_emulated(result: dict) -> bool:
     em = result.get("emulated") or {}
     return bool(em) and em["boots"] == em["of"]

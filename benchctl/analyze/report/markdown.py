@@ -7,6 +7,7 @@ from benchctl.analyze.report.common import (
     BANNER,
     Footnotes,
     ci,
+    decide_design,
     emulation_line,
     header_facts,
     pct,
@@ -14,7 +15,6 @@ from benchctl.analyze.report.common import (
     verdict_word,
 )
 from benchctl.analyze.report.units import design, human, sd_pct
-from benchctl.human import count
 
 
 def interval(item: dict) -> str:
@@ -71,8 +71,7 @@ def render(result: dict) -> str:
             d = cl.get("decide")
             if d and d.get("boots_per_arm"):
                 out.append(
-                    f"\n`{cl['id']}` would be decided by {count(d['boots_per_arm'], 'boot')} x "
-                    f"{count(d['iterations_per_boot'], 'iteration')} per arm (80 % power)"
+                    f"\n`{cl['id']}` would be decided by {decide_design(d)} per arm (80 % power)"
                     + (f"; {d['note']}." if d.get("note") else ".")
                 )
     out += [

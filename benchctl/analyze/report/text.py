@@ -17,6 +17,7 @@ from benchctl.analyze.report.common import (
     BANNER,
     Footnotes,
     change,
+    decide_design,
     emulation_line,
     exact_values,
     header_facts,
@@ -26,7 +27,7 @@ from benchctl.analyze.report.common import (
 )
 from benchctl.analyze.report.units import design, human, sd_pct
 from benchctl.analyze.sameness import EXACT_TEXT
-from benchctl.human import WIDTH, count
+from benchctl.human import WIDTH
 from benchctl.human import wrap as wrap_text
 
 CHART = 44
@@ -127,8 +128,7 @@ def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]
     if dec and dec.get("boots_per_arm"):
         note = f"; {dec['note']}" if dec.get("note") else ""
         out += wrap(
-            f"to decide: {count(dec['boots_per_arm'], 'boot')} x {count(dec['iterations_per_boot'], 'iteration')} "
-            f"per arm (80 % power for the claimed change){note}",
+            f"to decide: {decide_design(dec)} per arm (80 % power for the claimed change){note}",
             "      ",
             "    ",
         )
