@@ -96,10 +96,10 @@ def test_overrides():
 
 
 def test_boot_orders():
-    assert plan.boot_order("abab", "a", "b", 2, 0, "h") == ["a", "b", "a", "b"]
-    assert plan.boot_order("abba", "a", "b", 3, 0, "h") == ["a", "b", "b", "a", "a", "b"]
-    r1 = plan.boot_order("random", "a", "b", 5, 7, "h1")
-    assert sorted(r1) == ["a"] * 5 + ["b"] * 5 and r1 == plan.boot_order("random", "a", "b", 5, 7, "h1")
+    assert plan.boot_order("abab", ["a", "b"], 2, 0, "h") == ["a", "b", "a", "b"]
+    assert plan.boot_order("abba", ["a", "b"], 3, 0, "h") == ["a", "b", "b", "a", "a", "b"]
+    r1 = plan.boot_order("random", ["a", "b"], 5, 7, "h1")
+    assert sorted(r1) == ["a"] * 5 + ["b"] * 5 and r1 == plan.boot_order("random", ["a", "b"], 5, 7, "h1")
 
 
 def test_boot_command_placeholders():
@@ -127,6 +127,30 @@ def test_make_plan_and_describe():
     assert all(len(line) <= 72 for line in text.splitlines()), text
     text = " ".join(text.split())
     assert "2 host(s) x 4 boots" in text and "rodata noalias" in text and "h1: pte block pte block" in text
+
+
+def test_three_arms_interleaved_and_described():
+    """A baseline and two candidates (6.18 trusted CPU, untrusted, rodata=noalias): every round
+    boots each arm once, ABBA reverses whole rounds, and the plan lists the candidates."""
+    arms = [
+        plan.parse_arm("pte=6.18.15+deb13-arm64:console=ttyAMA0", "kexec"),
+        plan.parse_arm("block=6.18.15+deb13-arm64:console=ttyAMA0", "kexec"),
+        plan.parse_arm("noalias=6.18.15+deb13-arm64:console=ttyAMA0 rodata=noalias", "kexec"),
+    ]
+    p = _plan(arms=arms, boots=2)
+    assert p["baseline"] == "pte" and p["candidates"] == ["block", "noalias"] and p["candidate"] == "block"
+    assert [b["arm"] for b in p["hosts"]["h1"]] == ["pte", "block", "noalias"] * 2
+    assert plan.boot_order("abba", ["a", "b", "c"], 2, 0, "h") == ["a", "b", "c", "c", "b", "a"]
+    assert sorted(plan.boot_order("random", ["a", "b", "c"], 2, 1, "h")) == ["a", "a", "b", "b", "c", "c"]
+    assert plan.validate(json.loads(json.dumps(p)), Path("plan.json")) == p
+    text = " ".join(plan.describe(p).split())
+    assert "2 host(s) x 6 boots" in text and "candidate noalias" in text and "candidate block" in text
+    bad = json.loads(json.dumps(p))
+    bad["candidates"] = ["block", "purple"]
+    with pytest.raises(InputError, match="candidates"):
+        plan.validate(bad, Path("plan.json"))
+    with pytest.raises(UsageError, match="labelled 'pte'"):
+        _plan(arms=[arms[0], arms[1], arms[0]])
 
 
 # -- a plan edited by hand -----------------------------------------------------------------------

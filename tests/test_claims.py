@@ -26,7 +26,13 @@ def test_bbml2_claims_file_loads_with_domain_ids():
         "memcached-tlb",
         "dmcrypt-iops",
         "seqread-bw",
+        "memcached-on-par",
+        "boot-memory-scaling",
     }
+    par, scaling = claims["memcached-on-par"], claims["boot-memory-scaling"]
+    assert (par.kind, par.against, par.band) == ("equivalence", "noalias", (-1.0, 1.0))
+    assert scaling.kind == "scaling" and scaling.unit == "kB/GiB RAM"
+    assert scaling.lo == pytest.approx(516148 / 256, rel=1e-3)
     bm = claims["boot-memory"]
     assert bm.metric == "mem_free_kb" and bm.lo == pytest.approx(100 * (255410264 / 254821700 - 1), abs=5e-4)
     total = claims["boot-memory-total"]

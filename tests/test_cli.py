@@ -104,7 +104,10 @@ def test_every_help_fits_72_columns():
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["analyze", "--format", "mardown", "x"], "--format: 'mardown' is not one of 'text', 'markdown', 'json'"),
+        (
+            ["analyze", "--format", "mardown", "x"],
+            "--format: 'mardown' is not one of 'text', 'mail', 'markdown', 'json'",
+        ),
         (["run", "--nosuch"], "No such option"),  # click 8.1 quotes the option, 8.3 does not
         (["model", "predict", "--draws", "abc"], "--draws: 'abc' is not a valid integer"),
     ],

@@ -14,6 +14,15 @@ Format (documented for users in analysis/claims/README.md):
     resolution_pct = 1.0                  # optional: finest change the data must resolve
     source = "..."; machine = "..."; description = "..."
     prediction = "pagetables"             # optional: show `benchctl model pagetables` beside the verdict
+    kind = "change"                       # default; or "equivalence" / "scaling" (below)
+
+An equivalence claim ("on par with") gives `margin` in percent instead of a
+value and direction, and optionally `against` = the arm label the candidate
+is compared with (default: the baseline); verdicts equivalent,
+not-equivalent, inconclusive (stats/equivalence.py: TOST on per-boot means).
+A scaling claim ("the larger the machine, the more saved") gives the change
+in the metric's unit per GiB of the machine's RAM as its value (a slope),
+judged from the boots of several machine sizes (analyze/kinds.py).
 
 Verdicts (issue 5), for an interval [L, H] of the change in percent and the
 claimed band [lo - tol, hi + tol]:
@@ -39,7 +48,6 @@ Errors name the file, the line and the claim id (`bbml2.toml:31: claim
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -47,12 +55,12 @@ from pathlib import Path
 
 from benchctl.documents import load_toml
 from benchctl.errors import InputError
-from benchctl.results.metrics import CATALOGUE, RATIOS
+from benchctl.results.metrics import CATALOGUE
 
 FORMAT = "benchctl-claims/1"
 DEFAULT_TOLERANCE_REL = 0.25  # of the claimed magnitude nearest zero, when tolerance is omitted
 EFFECT_VERDICTS = ("confirmed", "smaller-than-claimed", "larger-than-claimed", "reversed")
-VERDICTS = EFFECT_VERDICTS + ("not-reproduced", "inconclusive", "not-judged")
+VERDICTS = EFFECT_VERDICTS + ("not-reproduced", "inconclusive", "not-judged", "equivalent", "not-equivalent")
 CLAIM_KEYS = {
     "id",
     "workload",
@@ -68,7 +76,12 @@ CLAIM_KEYS = {
     "absolute",
     "setup",
     "prediction",
+    "kind",
+    "margin",
+    "against",
 }
+KINDS = ("change", "equivalence", "scaling")
+EQUIVALENCE_VERDICTS = ("equivalent", "not-equivalent")
 PREDICTIONS = ("pagetables",)  # model outputs a claim can be shown beside (analyze/predictions.py)
 TOP_KEYS = {"format", "title", "description", "claim"}
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -93,6 +106,8 @@ class Claim:
     line: int | None = None  # of the [[claim]] header, for error messages
     source_path: str = field(default="", compare=False)
     key_lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    kind: str = "change"
+    against: str = ""  # equivalence: the arm the candidate is compared with ("" = the baseline)
 
     def line_of(self, key: str) -> int | None:
         """The line of `key = ...` in this claim's table (else its header line)."""
@@ -111,8 +126,18 @@ class Claim:
         """The claimed change of smallest magnitude (what a plan must resolve)."""
         return self.lo if abs(self.lo) <= abs(self.hi) else self.hi
 
+    @property
+    def unit(self) -> str:
+        """What the claimed numbers are in: percent, or the metric's unit per GiB RAM (scaling)."""
+        if self.kind != "scaling":
+            return "%"
+        info = CATALOGUE.get(self.metric)
+        return f"{info.unit if info else 'units'}/GiB RAM"
+
     def claimed_text(self) -> str:
-        v = f"{self.lo:+g}..{self.hi:+g} %" if self.is_range else f"{self.lo:+g} %"
+        if self.kind == "equivalence":
+            return f"within +-{self.tolerance:g} % of {self.against or 'the baseline'} (equivalence)"
+        v = f"{self.lo:+g}..{self.hi:+g} {self.unit}" if self.is_range else f"{self.lo:+g} {self.unit}"
         return f"{v} +-{self.tolerance:g}"
 
     def as_dict(self) -> dict:
@@ -128,6 +153,9 @@ class Claim:
             "resolution_pct": self.resolution_pct,
             "setup": dict(self.setup) or None,
             "prediction": self.prediction or None,
+            "kind": self.kind,
+            "against": self.against or None,
+            "unit": self.unit,
         }
 
 
@@ -191,22 +219,19 @@ def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, i
         raise where.error(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CLAIM_KEYS))})", unknown[0])
     if "id" in d:
         where.id = _str(d["id"], where, "id")
-    for k in ("id", "workload", "metric", "direction"):
+    kind = _str(d.get("kind", "change"), where, "kind")
+    if kind not in KINDS:
+        raise where.error(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", "kind")
+    for k in ("id", "workload", "metric") + (("direction",) if kind != "equivalence" else ()):
         if k not in d:
             raise where.error(f"missing key {k!r}")
     cid = where.id
     if not ID_RE.match(cid):
         raise where.error("id may hold only letters, digits, '.', '_' and '-'", "id")
-    direction = _str(d["direction"], where, "direction")
-    if direction not in ("increase", "decrease"):
-        raise where.error(f"direction must be 'increase' or 'decrease', not {direction!r}", "direction")
-    lo, hi = _claimed(d, where, direction)
-    if "tolerance" in d:
-        tol = _num(d["tolerance"], where, "tolerance")
-        if tol < 0:
-            raise where.error("tolerance must be >= 0 percentage points", "tolerance")
+    if kind == "equivalence":
+        direction, lo, hi, tol = "none", 0.0, 0.0, _margin(d, where)
     else:
-        tol = round(DEFAULT_TOLERANCE_REL * min(abs(lo), abs(hi)), 6)
+        direction, lo, hi, tol = _change(d, where, kind)
     res = None
     if "resolution_pct" in d:
         res = _num(d["resolution_pct"], where, "resolution_pct")
@@ -221,6 +246,9 @@ def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, i
             f"prediction must be one of {', '.join(PREDICTIONS)}, not {texts['prediction']!r}", "prediction"
         )
     setup = _setup(d["setup"], where) if "setup" in d else ()
+    against = _str(d["against"], where, "against") if "against" in d else ""
+    if against and kind != "equivalence":
+        raise where.error('against is for kind = "equivalence" (the arm the candidate is compared with)', "against")
     return Claim(
         cid,
         texts["workload"],
@@ -239,7 +267,39 @@ def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, i
         line=header,
         source_path=path,
         key_lines=tuple((keys or {}).items()),
+        kind=kind,
+        against=against,
     )
+
+
+def _margin(d: dict, where: _Where) -> float:
+    """An equivalence claim's margin (percent): given, positive, and instead of a claimed change."""
+    for k in ("value", "range", "direction", "tolerance"):
+        if k in d:
+            raise where.error(f"an equivalence claim gives margin (percent), not {k}", k)
+    if "margin" not in d:
+        raise where.error("missing key 'margin' (percent: how close counts as on par)")
+    m = _num(d["margin"], where, "margin")
+    if m <= 0:
+        raise where.error("margin must be > 0 percent", "margin")
+    return m
+
+
+def _change(d: dict, where: _Where, kind: str) -> tuple[str, float, float, float]:
+    """(direction, lo, hi, tolerance) of a change or scaling claim."""
+    if "margin" in d:
+        raise where.error('margin is for kind = "equivalence"', "margin")
+    direction = _str(d["direction"], where, "direction")
+    if direction not in ("increase", "decrease"):
+        raise where.error(f"direction must be 'increase' or 'decrease', not {direction!r}", "direction")
+    lo, hi = _claimed(d, where, direction)
+    if "tolerance" in d:
+        tol = _num(d["tolerance"], where, "tolerance")
+        if tol < 0:
+            raise where.error("tolerance must be >= 0 (percentage points, or the slope's unit)", "tolerance")
+    else:
+        tol = round(DEFAULT_TOLERANCE_REL * min(abs(lo), abs(hi)), 6)
+    return direction, lo, hi, tol
 
 
 _HEADER = re.compile(r"^\s*\[\[\s*claim\s*\]\]")
@@ -355,47 +415,3 @@ def verdict(claim: Claim, low: float, high: float) -> str:
     if overlaps_band:
         return "inconclusive"
     return "not-reproduced"
-
-
-def _nearest(name: str, names) -> str:
-    close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
-    return f" (nearest: {', '.join(close)})" if close else ""
-
-
-def _produced(df) -> dict[str, set[str]]:
-    """workload -> metrics in the data, with the ratio metrics its raw counters allow."""
-    have: dict[str, set[str]] = {}
-    for w, m in df[["workload", "metric"]].drop_duplicates().itertuples(index=False):
-        have.setdefault(str(w), set()).add(str(m))
-    for metrics in have.values():
-        metrics |= {r.name for r in RATIOS.values() if set(r.numerators) | {r.denominator} <= metrics}
-    return have
-
-
-def validate_claims(claims: list[Claim], df) -> None:
-    """A claim naming a metric nobody produces is an error, not an inconclusive verdict.
-
-    Known metrics are those in the data for the claim's workload and those
-    of benchctl's catalogue (a run without perf has no MPKI, and the claim
-    is then "not judged: no data"); anything else is a typo, reported with
-    the nearest names. A workload missing from the data but one letter off
-    a workload in it is a typo too.
-    """
-    have = _produced(df)
-    for c in claims:
-        path = c.source_path or "claims"
-        mine = have.get(c.workload, set())
-        if c.metric not in mine | set(CATALOGUE) | set(RATIOS):
-            pool = mine or set(CATALOGUE)
-            where = f"workload {c.workload} has" if mine else "benchctl knows"
-            raise InputError(
-                f"claim {c.id!r}: {where} no metric {c.metric!r}{_nearest(c.metric, pool)}", path, c.line_of("metric")
-            )
-        if not mine:
-            near = difflib.get_close_matches(c.workload, sorted(have), n=1, cutoff=0.8)
-            if near:
-                raise InputError(
-                    f"claim {c.id!r}: no workload {c.workload!r} in the data (nearest: {near[0]})",
-                    path,
-                    c.line_of("workload"),
-                )

@@ -16,8 +16,10 @@ reasons, with its change still shown, and leaves Holm's family too.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from benchctl.analyze.claims import EFFECT_VERDICTS, Claim, verdict
+from benchctl.analyze import kinds
+from benchctl.analyze.claims import EFFECT_VERDICTS, EQUIVALENCE_VERDICTS, Claim, verdict
 from benchctl.analyze.compare import ALIASES, canonical
 from benchctl.analyze.stats import classical, power
 
@@ -119,46 +121,90 @@ def _row(c: Claim, p, padj) -> dict:
     }
 
 
+Scale = Callable[[dict, Claim], None]
+
+
+def _estimate(c: Claim, row: dict, comp: dict | None, alpha: float, arms: tuple[str, str], scale: Scale | None) -> None:
+    """The claim's estimate and raw verdict before Holm, or 'not judged' and why first in its warnings."""
+    if c.kind == "scaling":
+        if scale is None:
+            row["warnings"].insert(0, "not judged: a scaling claim needs boots with their fingerprints (RAM)")
+        else:
+            scale(row, c)
+        return
+    if c.kind == "equivalence" and c.against and c.against != arms[0]:
+        row["warnings"].insert(
+            0,
+            f"not judged: no arm {c.against} compared (the claim is {arms[1]} on par with {c.against}); "
+            f"add an arm labelled {c.against} (e.g. --candidate {arms[1]} --candidate {c.against})",
+        )
+        return
+    if comp is not None:
+        row["change_pct"], row["ci_pct"] = comp["change_pct"], comp["ci_pct"]
+        row["exact"] = comp.get("exact")
+        row["warnings"] += comp["warnings"] + _claim_setup(c, comp)[1]
+    why = refusal(c, comp)
+    if why or comp is None:
+        row["warnings"].insert(0, f"not judged: {why}")
+        return
+    if c.kind == "equivalence":
+        kinds.equivalence_row(row, c, comp, alpha)
+    else:
+        row["verdict"] = verdict(c, *comp["ci_pct"])
+
+
 def judge(
-    claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: float, reboot_cost: float, iter_cost: float
+    claims: list[Claim],
+    comps: dict[tuple[str, str], dict],
+    confidence: float,
+    reboot_cost: float,
+    iter_cost: float,
+    *,
+    arms: tuple[str, str] = ("baseline", "candidate"),
+    scale: Scale | None = None,
 ) -> list[dict]:
-    """One row per claim: verdict, interval, p and adjusted p, warnings (the reason first)."""
+    """One row per claim: verdict, interval, p and adjusted p, warnings (the reason first).
+
+    `scale(row, claim)` judges a scaling claim (kinds.scaling_row over the boots); equivalence claims
+    are judged here with TOST (kinds.equivalence_row) when `arms[0]` is the arm they name.
+    """
     alpha = 1 - confidence
-    pvals = [comps[(c.workload, c.metric)]["p_value"] if (c.workload, c.metric) in comps else None for c in claims]
+    rows = []
+    for c in claims:
+        comp = comps.get((c.workload, c.metric))
+        row = _row(c, comp["p_value"] if comp and c.kind == "change" else None, None)
+        _estimate(c, row, comp, alpha, arms, scale)
+        rows.append(row)
     # A timing from an emulated CPU is not tested at all (analyze/emulation.py): it leaves Holm's
     # family, as an exact comparison does, and keeps its raw p for the reader.
     family = [
-        None if comps.get((c.workload, c.metric), {}).get("emulated") else p for c, p in zip(claims, pvals, strict=True)
+        None if comps.get((c.workload, c.metric), {}).get("emulated") and c.kind != "scaling" else r["p_value"]
+        for c, r in zip(claims, rows, strict=True)
     ]
     adjusted = classical.holm(family)
-    out = []
-    for c, p, padj in zip(claims, pvals, adjusted, strict=True):
-        comp = comps.get((c.workload, c.metric))
-        row = _row(c, p, padj)
-        out.append(row)
-        if comp is not None:
-            row["change_pct"], row["ci_pct"] = comp["change_pct"], comp["ci_pct"]
-            row["exact"] = comp.get("exact")
-            row["warnings"] += comp["warnings"] + _claim_setup(c, comp)[1]
-        why = refusal(c, comp)
-        if why or comp is None:
-            row["warnings"].insert(0, f"not judged: {why}")
+    for c, row, padj in zip(claims, rows, adjusted, strict=True):
+        row["p_adjusted"] = padj
+        v = row["verdict"]
+        if v == "not-judged":
             continue
-        lo, hi = comp["ci_pct"]
-        v = verdict(c, lo, hi)
-        if v in EFFECT_VERDICTS and padj is not None and padj >= alpha:
+        if v in EFFECT_VERDICTS + EQUIVALENCE_VERDICTS[:1] and padj is not None and padj >= alpha:
             row["warnings"].insert(
                 0,
                 f"interval excludes zero but the Holm-adjusted p ({padj:.3g}) is not "
                 f"below {alpha:g} across {sum(x is not None for x in family)} claims: "
-                f"verdict held at inconclusive (raw verdict: {v})",
+                f"verdict held at inconclusive (raw verdict: {v})"
+                if c.kind != "equivalence"
+                else f"the TOST p Holm-adjusted ({padj:.3g}) is not below {alpha:g} across "
+                f"{sum(x is not None for x in family)} claims: verdict held at inconclusive (raw verdict: {v})",
             )
-            v = "inconclusive"
-        row["verdict"] = v
-        if v == "inconclusive" and comp.get("exact"):
+            v = row["verdict"] = "inconclusive"
+        if v != "inconclusive" or c.kind != "change":
+            continue
+        comp = comps[(c.workload, c.metric)]
+        if comp.get("exact"):
             row["decide"] = {
                 "note": "the change is exact and lies in a claimed band that includes zero: more boots cannot decide"
             }
-        elif v == "inconclusive":
+        else:
             row["decide"] = decide(comp, c.nearest_zero, reboot_cost, iter_cost, alpha / max(1, len(claims)))
-    return out
+    return rows

@@ -132,6 +132,9 @@ def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
                 "unavailable": f"the model predicts memory, not {claim.metric}",
             }
             continue
+        if env is not None and claim.kind == "scaling":
+            row["prediction"] = _scaling(row, env, sign)
+            continue
         if env is None:
             row["prediction"] = {
                 "model": claim.prediction,
@@ -157,10 +160,32 @@ def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
         row["prediction"] = pred
 
 
+def _scaling(row: dict, env: dict, sign: int) -> dict[str, Any]:
+    """The model's change at each measured machine size (the candidate's fingerprint with that RAM),
+    and the slope of the line through them, for the scaling figure and the verdict line."""
+    from benchctl.analyze.stats.slope import fit
+
+    pts = (row.get("scaling") or {}).get("points") or []
+    model = []
+    for p in pts:
+        pred = pagetables({**env, "memory": {**(env.get("memory") or {}), "ram_kb": p["ram_kb"]}})
+        model.append({"ram_gib": p["ram_gib"], "change": sign * pred["saving_bytes"] / 1024})
+    out: dict[str, Any] = {"model": "pagetables", "simulated": True, "scaling": True, "points": model}
+    if len(model) >= 3:
+        out["slope"] = fit([m["ram_gib"] for m in model], [m["change"] for m in model]).slope
+        out["basis"] = pred.get("basis")
+    else:
+        out["unavailable"] = "fewer than 3 machine sizes measured"
+    return out
+
+
 def describe(pred: dict, short: bool = False) -> str:
     """One line for the text and markdown reports; `short` for the brief (one printed line)."""
     if "unavailable" in pred:
         return f"model {pred['model']} (SIMULATED): not available: {pred['unavailable']}"
+    if pred.get("scaling"):
+        each = ", ".join(f"{m['change']:+.0f}" for m in pred["points"])
+        return f"model pagetables (SIMULATED): {pred['slope']:+.0f} kB/GiB RAM ({each} kB at the measured sizes)"
     from benchctl.human import fmt_size
 
     pct = f"{pred['change_pct']:+.3f} % " if pred.get("change_pct") is not None else ""

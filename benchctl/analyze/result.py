@@ -31,10 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchctl.analyze import checks as design_checks
-from benchctl.analyze import emulation, machine, predictions, sameness
-from benchctl.analyze.claims import Claim, validate_claims
+from benchctl.analyze import emulation, kinds, machine, predictions, sameness
+from benchctl.analyze.claimdata import validate_claims
+from benchctl.analyze.claims import Claim
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
+from benchctl.analyze.machine import MACHINE_PREFIX
 from benchctl.analyze.sameness import Evidence
 from benchctl.analyze.series import Series, boot_order, build_series
 from benchctl.analyze.stats import bootstrap
@@ -272,8 +274,11 @@ def _checks(
         checks.insert(0, "SIMULATED data present (model output): nothing here is a measurement")
     # benchstat style: every result carries the warnings that apply to it, so a
     # reader of one JSON entry sees the design problems too (reports print them once).
+    # (a machine check is attached by machine.checks to the claims naming that machine only)
     design_wide = [
-        c for c in checks if not c.startswith(tuple(f"{w}/" for w, _ in comps)) and not c.startswith(("claim ", "all "))
+        c
+        for c in checks
+        if not c.startswith(tuple(f"{w}/" for w, _ in comps)) and not c.startswith(("claim ", "all ", MACHINE_PREFIX))
     ]
     for item in list(comps.values()) + judged:
         first = item["warnings"][:1]
@@ -281,6 +286,15 @@ def _checks(
         rest = item["warnings"][len(keep) :]
         item["warnings"] = keep + [w for w in design_wide if w not in rest] + rest
     return checks
+
+
+def _costs(reboot_s: float, iteration_s: float, note: str | None, given: bool) -> dict:
+    return {
+        "reboot_s": reboot_s,
+        "iteration_s": iteration_s,
+        "note": note,
+        "iteration_from": "given" if given else ("assumed" if note else "timestamps"),
+    }
 
 
 def analyze(
@@ -322,11 +336,20 @@ def analyze(
     _block(comps, boots_sel, dup_workloads)
     emulated = emulation.summary(boots_sel)
     emulation.block(comps, boots_sel, emulated, (baseline, candidate))
-    judged = judge(claims or [], comps, confidence, reboot_cost, iter_cost)
+    pool = kinds.pooled(comps, boots_sel)
+    judged = judge(
+        claims or [],
+        comps,
+        confidence,
+        reboot_cost,
+        iter_cost,
+        arms=(baseline, candidate),
+        scale=lambda row, c: kinds.scaling_row(row, c, df, boots_sel, (baseline, candidate), confidence),
+    )
     simulated = bool(df["simulated"].any()) or any(b.simulated for b in boots_sel)
     _unsupported(judged, boots_sel)
     _other_workload(judged, comps)
-    dup_msgs += machine.checks(claims or [], judged, boots_sel)
+    dup_msgs += machine.checks(claims or [], judged, boots_sel) + ([pool] if pool else [])
     checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), dup_msgs, emulated)
     result = {
         "format": FORMAT,
@@ -337,12 +360,7 @@ def analyze(
         "confidence": confidence,
         "seed": seed,
         "resamples": resamples,
-        "costs": {
-            "reboot_s": reboot_cost,
-            "iteration_s": iter_cost,
-            "note": cost_note,
-            "iteration_from": "given" if iteration_cost is not None else ("assumed" if cost_note else "timestamps"),
-        },
+        "costs": _costs(reboot_cost, iter_cost, cost_note, iteration_cost is not None),
         "design": _design(df, boots_sel, (baseline, candidate)),
         "checks": checks,
         "notes": notes,

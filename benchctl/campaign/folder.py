@@ -45,16 +45,23 @@ def create(folder: Path, plan: dict[str, Any], hostvars: dict[str, dict[str, Any
     return folder
 
 
+def roots(paths: list[str] | tuple[str, ...]) -> list[Path]:
+    """The campaign folders these paths are, or lie in (a few levels up), in order, once each."""
+    out: list[Path] = []
+    for p in paths:
+        here = Path(p).absolute()
+        cand = next((c for c in [here, *here.parents][:5] if (c / PLAN_FILE).is_file()), None)
+        if cand is not None and cand not in out:
+            out.append(cand)
+    return out
+
+
 def find(paths: list[str] | tuple[str, ...]) -> tuple[Path | None, dict[str, Any] | None]:
     """The campaign folder (and its plan) that the first of these paths is, or lies in (a few levels up)."""
     from benchctl.campaign.plan import load_plan
 
-    for p in paths:
-        here = Path(p).absolute()
-        for cand in [here, *here.parents][:5]:
-            if (cand / PLAN_FILE).is_file():
-                return cand, load_plan(cand)
-    return None, None
+    found = roots(paths)
+    return (found[0], load_plan(found[0])) if found else (None, None)
 
 
 def boot_records(root: Path) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The campaign plan: two arms, the boot sequence per host, and what each boot must look like.
+"""The campaign plan: its arms (a baseline, one or more candidates), the boot sequence per host,
+and what each boot must look like.
 
 plan.json (format benchctl-campaign-plan/1, docs/campaign.md) is the one
 source the playbook, the runner and `status` read. It is written once by
@@ -164,16 +165,17 @@ def expect_value(item: str, key: str, value: str) -> str:
     return value
 
 
-def boot_order(order: str, a: str, b: str, n: int, seed: int, host: str) -> list[str]:
-    """n boots of each arm: ABAB..., ABBA ABBA (counterbalanced pairs) or a seeded shuffle per host."""
+def boot_order(order: str, arms: list[str], n: int, seed: int, host: str) -> list[str]:
+    """n boots of each arm: ABAB... (ABCABC... for three), ABBA ABBA (each round reversed: ABC CBA,
+    counterbalanced) or a seeded shuffle per host."""
     if order == "abab":
-        return [a, b] * n
+        return list(arms) * n
     if order == "abba":
         seq: list[str] = []
         for i in range(n):
-            seq += [a, b] if i % 2 == 0 else [b, a]
+            seq += list(arms) if i % 2 == 0 else list(reversed(arms))
         return seq
-    seq = [a] * n + [b] * n
+    seq = [a for a in arms for _ in range(n)]
     random.Random(f"{seed}:{host}").shuffle(seq)
     return seq
 
@@ -219,11 +221,14 @@ def make_plan(
     timeouts: dict[str, int],
     inventory_source: str,
 ) -> dict[str, Any]:
-    """The plan document; the first arm is the baseline, the second the candidate."""
-    if len(arms) != 2:
-        raise UsageError(f"a campaign compares two arms: give --arm twice (got {len(arms)})")
-    if arms[0].label == arms[1].label:
-        raise UsageError(f"both arms are labelled {arms[0].label!r}")
+    """The plan document; the first arm is the baseline, the others candidates ("candidate" is the
+    first of them, as plans with two arms have always said)."""
+    if len(arms) < 2:
+        raise UsageError(f"a campaign compares arms: give --arm at least twice (got {len(arms)})")
+    labels = [arm.label for arm in arms]
+    dup = next((x for x in labels if labels.count(x) > 1), None)
+    if dup:
+        raise UsageError(f"two arms are labelled {dup!r}")
     if boots < 1:
         raise UsageError("--boots must be at least 1")
     if boot_command and any("{midr}" in w for w in boot_command):
@@ -233,13 +238,14 @@ def make_plan(
                 f"--boot-command uses {{midr}} but arm {lacking[0]} has no CPU identity: "
                 f"add --expect {lacking[0]}:midr=0x..."
             )
-    a, b = arms[0].label, arms[1].label
+    a, b = labels[0], labels[1]
     return {
         "format": PLAN_FORMAT,
         "id": new_campaign_id(),
         "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "baseline": a,
         "candidate": b,
+        "candidates": labels[1:],
         "arms": {arm.label: arm.as_dict() for arm in arms},
         "boot_method": method,
         "boot_command": boot_command,
@@ -250,7 +256,7 @@ def make_plan(
         "timeouts": timeouts,
         "inventory_source": inventory_source,
         "hosts": {
-            h: [{"index": i, "arm": arm} for i, arm in enumerate(boot_order(order, a, b, boots, seed, h))]
+            h: [{"index": i, "arm": arm} for i, arm in enumerate(boot_order(order, labels, boots, seed, h))]
             for h in hosts
         },
     }
@@ -279,8 +285,8 @@ def _typed(path: Path, obj: dict, key: str, types: type | tuple[type, ...], wher
 
 
 def _validate_arms(path: Path, arms: dict) -> None:
-    if len(arms) != 2:
-        raise _bad(path, "arms", f"a campaign has exactly two arms, this plan has {len(arms)}")
+    if len(arms) < 2:
+        raise _bad(path, "arms", f"a campaign has at least two arms, this plan has {len(arms)}")
     for label, arm in arms.items():
         if not isinstance(label, str) or not _NAME.match(label):
             raise _bad(path, f"arms.{label}", "not a valid arm label")
@@ -366,6 +372,9 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
             raise _bad(path, role, f"{data[role]!r} is not an arm of this plan ({', '.join(arms)})")
     if data["baseline"] == data["candidate"]:
         raise _bad(path, "candidate", "the same arm as the baseline")
+    cands = _typed(path, data, "candidates", list, "", optional=True) or [data["candidate"]]
+    if any(c not in arms or c == data["baseline"] for c in cands) or len(set(cands)) != len(cands):
+        raise _bad(path, "candidates", f"must list other arms of this plan ({', '.join(arms)}) once each")
     method = _typed(path, data, "boot_method", str, "")
     if method not in BOOT_METHODS:
         raise _bad(path, "boot_method", f"{method!r} is not one of {', '.join(BOOT_METHODS)}")
@@ -398,12 +407,14 @@ def describe(plan: dict[str, Any]) -> str:
     run = plan["run"]
     what = f"suite {run['suite']}" if run.get("suite") else "workloads " + ", ".join(run["workloads"])
     head = (
-        f"campaign {plan['id']}: {len(hosts)} host(s) x {2 * n} boots ({n} per arm, order {plan['order']}), "
+        f"campaign {plan['id']}: {len(hosts)} host(s) x {len(plan['arms']) * n} boots ({n} per arm, "
+        f"order {plan['order']}), "
         f"boot method {plan['boot_method']}; each boot runs {what} (preset {run.get('preset')})"
     )
     lines = [head]
-    for role in ("baseline", "candidate"):
-        label = plan[role]
+    for role, label in [("baseline", plan["baseline"])] + [
+        ("candidate", c) for c in plan.get("candidates") or [plan["candidate"]]
+    ]:
         arm = plan["arms"][label]
         cmd = {
             "whole": f"command line '{arm['cmdline']}'",

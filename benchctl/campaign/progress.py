@@ -165,7 +165,11 @@ def status_report(plan: dict[str, Any], progress: dict[str, Any]) -> dict[str, A
     return {
         "format": "benchctl-campaign-status/1",
         "campaign": plan["id"],
-        "arms": {"baseline": plan["baseline"], "candidate": plan["candidate"]},
+        "arms": {
+            "baseline": plan["baseline"],
+            "candidate": plan["candidate"],
+            "candidates": plan.get("candidates") or [plan["candidate"]],
+        },
         "boots_done": sum(sum(h.done.values()) for h in hosts),
         "boots_planned": sum(sum(h.planned.values()) for h in hosts),
         "eta_s": eta_seconds(plan, progress),
@@ -179,7 +183,7 @@ def status_report(plan: dict[str, Any], progress: dict[str, Any]) -> dict[str, A
 
 def status_text(plan: dict[str, Any], progress: dict[str, Any]) -> str:
     rep = status_report(plan, progress)
-    arms = [plan["baseline"], plan["candidate"]]
+    arms = [plan["baseline"], *(plan.get("candidates") or [plan["candidate"]])]
     head = (
         f"campaign {plan['id']}: {rep['boots_done']}/{rep['boots_planned']} boots done "
         f"({plan['boot_method']}, order {plan['order']}); ETA {fmt_duration(rep['eta_s'])}"

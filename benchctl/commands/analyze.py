@@ -18,14 +18,24 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option, progress
     help="Tidy CSV file (docs/result-format.md); repeatable.",
 )
 @click.option("--baseline", help="Arm to compare against (e.g. pte); a campaign folder's plan names it.")
-@click.option("--candidate", help="Arm with the change (e.g. block); a campaign folder's plan names it.")
+@click.option(
+    "--candidate",
+    "candidates",
+    multiple=True,
+    help="Arm with the change (e.g. block); repeat (or comma-separate) for several; a campaign's plan names them.",
+)
 @click.option(
     "--claims",
     "claims_file",
     type=click.Path(dir_okay=False),
     help="Claims: a TOML file or a bundled name (bbml2); see analysis/claims/README.md.",
 )
-@format_option(FORMATS, "text", "text (mail, <= 72 columns), markdown (trackers) or json (docs/result-format.md).")
+@format_option(
+    FORMATS,
+    "text",
+    "text (<= 72 columns), mail (the brief: <= 72 columns, <= 40 lines, pasted as is), "
+    "markdown (trackers) or json (docs/result-format.md).",
+)
 @click.option("--brief", is_flag=True, help="Text sized for a mail: <= 40 lines; the claims, checks, design.")
 @click.option(
     "--plots",
@@ -44,7 +54,7 @@ def command(
     run_dirs,
     csvs,
     baseline,
-    candidate,
+    candidates,
     claims_file,
     fmt,
     brief,
@@ -55,7 +65,7 @@ def command(
     seed,
     resamples,
 ):
-    """Compare two arms over RUN_DIR... and/or --csv tables.
+    """Compare two arms (or a baseline and several candidates) over RUN_DIR... and/or --csv tables.
 
     RUN_DIR may be a campaign folder (`benchctl campaign`): its plan names the
     arms (baseline first) and its boot records say how each boot was started.
@@ -64,35 +74,39 @@ def command(
     hierarchical-bootstrap interval (a boot is the unit of replication),
     variance components, Welch and Mann-Whitney on per-boot means. With
     --claims: a verdict per claim (confirmed, smaller-than-claimed,
-    larger-than-claimed, not-reproduced, inconclusive), Holm across claims.
-    Design checks are printed before any number. Exit 3 on unusable input.
+    larger-than-claimed, not-reproduced, inconclusive), Holm across claims;
+    equivalence claims (equivalent, not-equivalent) by TOST, scaling claims
+    by the slope over machine sizes. Several candidates: every pair at a
+    Bonferroni level. Design checks are printed before any number. Exit 3
+    on unusable input.
     """
+    from benchctl.analyze.arms import analyze_arms
     from benchctl.analyze.claims import load_claims
     from benchctl.analyze.report import render
-    from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table
     from benchctl.errors import UsageError
 
-    if brief and fmt != "text":
+    if brief and fmt not in ("text", "mail"):
         raise UsageError(f"--brief is a text report; leave it out with --format {fmt}")
     root, plan = _campaign(run_dirs)
+    cands = [x.strip() for v in candidates for x in v.split(",") if x.strip()]
     if plan is not None:
         baseline = baseline or plan["baseline"]
-        candidate = candidate or plan["candidate"]
-    if not baseline or not candidate:
+        cands = cands or plan.get("candidates") or [plan["candidate"]]
+    if not baseline or not cands:
         raise UsageError("--baseline and --candidate are required (or give a campaign folder: its plan names the arms)")
     claims = load_claims(claims_file) if claims_file else None
-    tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
+    tidy = load_table(run_dirs, csvs, baseline, cands[0], skip_bad_rows)
     if root is not None:
-        from benchctl.campaign.folder import boot_records
+        from benchctl.campaign.folder import boot_records, roots
 
-        records = boot_records(root)
+        records = {k: v for r in roots(run_dirs) for k, v in boot_records(r).items()}
         for b in tidy.boots:
             b.boot_method = (records.get(b.boot) or {}).get("boot_method")
-    result = analyze(
+    result = analyze_arms(
         tidy,
         baseline,
-        candidate,
+        cands,
         claims,
         confidence=confidence,
         seed=seed,
@@ -100,12 +114,13 @@ def command(
         progress=progress_after(),
     )
     if plots_dir:
-        _plots(result, tidy, plots_dir, list(run_dirs) + list(csvs), all_plots)
+        _plots(result, tidy, plots_dir, list(run_dirs) + list(csvs), all_plots, mail=fmt == "mail")
     click.echo(render(result, fmt, brief=brief), nl=False)
 
 
-def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bool) -> None:
-    """Draw, saying what is being drawn (and how long is left) on stderr."""
+def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bool, mail: bool = False) -> None:
+    """Draw, saying what is being drawn (and how long is left) on stderr; for a mail, which figure
+    to attach and its size (lists take ~100 KB once encoded)."""
     from benchctl.analyze.report.plots import write_plots
     from benchctl.commands.common import say
     from benchctl.errors import ResourceError
@@ -113,11 +128,21 @@ def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bo
     def progress(k: int, n: int, name: str, eta: float | None) -> None:
         say(f"drawing {k}/{n}: {name}" + (f" (about {eta:.0f} s left)" if eta is not None and eta >= 1 else ""))
 
+    from pathlib import Path
+
+    written = []
+    pairs = result["pairs"] if result.get("multi") else [result]
     try:
-        written = write_plots(result, tidy, plots_dir, sources, all_plots=all_plots, progress=progress)
+        for r in pairs:
+            where = Path(plots_dir) / f"{r['candidate']}-vs-{r['baseline']}" if result.get("multi") else Path(plots_dir)
+            written += write_plots(r, tidy, where, sources, all_plots=all_plots, progress=progress)
     except OSError as e:  # read-only, full, not a directory: one line, like every other user error
         raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None
     say(f"wrote {len(written)} files to {plots_dir} (open index.md or contact-sheet.png)")
+    if mail:
+        for p in written:
+            if p.name in ("claims-forest.png", "claims-scaling.png"):
+                say(f"attach: {p} ({p.stat().st_size // 1024} KB; its caption names the design, kernels and host)")
 
 
 def _campaign(run_dirs):

@@ -112,8 +112,8 @@ def plan_command(
     suite = None if workloads else (suite or "bbml2")
     resolve_request(suite, workloads, preset, sets)
     parsed = [pl.parse_arm(a, boot_method) for a in arms]
-    if len(parsed) != 2:
-        raise UsageError(f"a campaign compares two arms: give --arm twice (got {len(parsed)})")
+    if len(parsed) < 2:
+        raise UsageError(f"a campaign compares arms: give --arm at least twice (got {len(parsed)})")
     by_label = {a.label: a for a in parsed}
     pl.apply_overrides(by_label, initrds, expects)
     argv = pl.parse_boot_command(boot_command, boot_method)

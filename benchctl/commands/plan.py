@@ -110,7 +110,7 @@ def command(
 
 def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:
     """The result a plan is made from: the pilot's analysis, or the noise as stated (no pilot)."""
-    from benchctl.analyze.claims import validate_claims
+    from benchctl.analyze.claimdata import validate_claims
     from benchctl.analyze.plan import stated_pilot
     from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table

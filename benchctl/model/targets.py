@@ -44,10 +44,15 @@ def model_kind(workload: str) -> str:
 
 
 def load_claims(path: Path | str | None = None) -> tuple[list[Claim], str]:
-    """(claims, where they came from): the file given (a path or a bundled name), else the bundled bbml2."""
+    """(claims, where they came from): the file given (a path or a bundled name), else the bundled bbml2.
+
+    Only claims of a change between two arms: the model predicts no equivalence margin, and a
+    scaling claim's model line is drawn by analyze beside the measured sizes (analyze/kinds.py)."""
     path = claims_file.resolve_claims(path or claims_file.BUNDLED_DEFAULT)
     out = [
-        Claim(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload)) for c in claims_file.load_claims(path)
+        Claim(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload))
+        for c in claims_file.load_claims(path)
+        if c.kind == "change"
     ]
     if not out:
         raise InputError("no [[claim]] entries found", path)

@@ -18,8 +18,12 @@ BBML2 line, linear map seen in /proc/kcore) before boot-memory runs:
 - before-after: the newest 6.17.x (before) vs 6.18.x (after) on the
   AmpereOne MIDR, by kexec from one cold boot. The arms differ in
   everything between the two releases, not just the change; analyze says so.
+- three-arms: same-kernel plus a third arm, noalias: the AmpereOne MIDR with
+  rodata=noalias (block-mapped without alias protection: the arm of the
+  "on par with rodata=on" claim); a campaign of three arms, ABCABC.
 
-    python3 tests/vm/arm64_campaign.py demo [--design same-kernel|before-after|both] [--boots N]
+    python3 tests/vm/arm64_campaign.py demo [--design same-kernel|before-after|three-arms|both] [--boots N]
+        [--mem-mb 1024,2048,4096,8192]     # one campaign per guest RAM size: the scaling claim
 
 prints every boot (id, arm, release, MIDR, linear map and its source,
 MemTotal, boot method) and analyze's boot-memory verdicts with the
@@ -60,7 +64,7 @@ CONTROLLER = Path(__file__).parent / "boot_controller.py"
 MIDR = {"ampereone": "0xc00fac30", "neoverse-n1": "0x414fd0c1"}
 GUEST_LIFETIME_S = 1800  # any one qemu process (boot_controller's cap)
 REBOOT_TIMEOUT_S = 300
-DESIGNS = ("same-kernel", "before-after")
+DESIGNS = ("same-kernel", "before-after", "three-arms")
 
 INIT = (
     r"""#!/bin/busybox sh
@@ -291,7 +295,7 @@ def design(guest: Guest, name: str) -> dict:
     """The arms, expectations, boot method and first cold boot of one design."""
     k18, k17 = guest.kernels["with"], guest.kernels["without"]
     source = ["--expect", "{a}:linear_map_source=kcore"]
-    if name == "same-kernel":
+    if name in ("same-kernel", "three-arms"):
         boot_command = controller_argv(
             guest,
             "boot",
@@ -306,20 +310,24 @@ def design(guest: Guest, name: str) -> dict:
             "--midr",
             "{midr}",
         )
-        arms = {"pte": (k18, "neoverse-n1", "no"), "block": (k18, "ampereone", "yes")}
+        arms = {"pte": (k18, "neoverse-n1", "no", ""), "block": (k18, "ampereone", "yes", "")}
+        if name == "three-arms":  # the "on par with rodata=on" arm: block-mapped without alias protection
+            arms["noalias"] = (k18, "ampereone", "yes", " rodata=noalias")
         method = ["--boot-method", "command", "--boot-command", shlex.join(boot_command)]
         first = (k18, "neoverse-n1")
     else:
-        arms = {"before": (k17, "ampereone", "no"), "after": (k18, "ampereone", "yes")}
+        arms = {"before": (k17, "ampereone", "no", ""), "after": (k18, "ampereone", "yes", "")}
         method = ["--boot-method", "kexec"]
         first = (k18, "ampereone")
     args: list[str] = []
-    for label, (kver, identity, bbml2) in arms.items():
-        args += ["--arm", f"{label}={kver}:{BASE_CMDLINE}"]
+    for label, (kver, identity, bbml2, extra) in arms.items():
+        args += ["--arm", f"{label}={kver}:{BASE_CMDLINE}{extra}"]
         args += ["--expect", f"{label}:midr={MIDR[identity]}", "--expect", f"{label}:bbml2={bbml2}"]
         args += [w.format(a=label) for w in source]
     if name == "before-after":
         args += ["--expect", "before:linear_map=pte", "--expect", "after:linear_map=block"]
+    if name == "three-arms":
+        args += ["--expect", "noalias:linear_map=block"]
     return {"name": name, "args": args + method, "first": first, "arms": arms}
 
 
@@ -338,11 +346,17 @@ WORKLOADS = {
 
 
 def campaign(
-    work: Path, out: Path, design_name: str = "same-kernel", boots: int = 3, workloads: str = "boot-memory"
+    work: Path,
+    out: Path,
+    design_name: str = "same-kernel",
+    boots: int = 3,
+    workloads: str = "boot-memory",
+    mem_mb: int | None = None,
 ) -> dict:
     """Build, cold-boot, plan, run one design; returns timings and the campaign folder (the guest
-    is stopped on the way out)."""
-    what, suite_timeout, mem_mb = WORKLOADS[workloads]
+    is stopped on the way out). `mem_mb` overrides the workloads' guest RAM (a scaling series)."""
+    what, suite_timeout, default_mb = WORKLOADS[workloads]
+    mem_mb = mem_mb or default_mb
     t0 = time.monotonic()
     guest = build(work)
     t_build = time.monotonic() - t0
@@ -485,9 +499,15 @@ def main() -> int:
     ap.add_argument("action", choices=["demo", "build"])
     ap.add_argument("--work", type=Path, default=None, help="the guest cache (default: arm64_guest's)")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--design", choices=[*DESIGNS, "both"], default="both")
+    ap.add_argument("--design", choices=[*DESIGNS, "both"], default="both", help="both: the first two")
     ap.add_argument("--boots", type=int, default=3, help="boots per arm")
     ap.add_argument("--workloads", choices=list(WORKLOADS), default="boot-memory", help="what every boot runs")
+    ap.add_argument(
+        "--mem-mb",
+        default="",
+        help="guest RAM in MiB, or a comma list (1024,2048,4096,8192): one campaign per size, "
+        "in DESIGN-MMMMm folders (the scaling claim's series)",
+    )
     a = ap.parse_args()
     work = a.work or arm64_guest.default_work()
     if a.action == "build":
@@ -495,18 +515,23 @@ def main() -> int:
         print(json.dumps({"root": str(g.root), "kernels": g.kernels}))
         return 0
     base = (a.out or REPO / "results" / "campaign-demo" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())).resolve()
-    for name in DESIGNS if a.design == "both" else [a.design]:
-        out = base / name
-        res = campaign(work, out, name, a.boots, a.workloads)
+    sizes = [int(x) for x in a.mem_mb.split(",") if x.strip()] or [None]
+    runs = [(name, mb) for name in (DESIGNS[:2] if a.design == "both" else [a.design]) for mb in sizes]
+    for name, mb in runs:
+        out = base / (f"{name}-{mb}m" if len(sizes) > 1 else name)
+        res = campaign(work, out, name, a.boots, a.workloads, mb)
         folder = Path(res["folder"])
         print(f"== design {name}: kernels {res['kernels']}")
         print(res["run_output"], end="")
         print(report(folder))
         doc, text = analyze(folder)
         (out / "report.txt").write_text(text)
-        print(verdict_lines(doc))
-        for w in doc["checks"]:
-            print(f"check: {w}")
+        for pair in doc["pairs"] if doc.get("multi") else [doc]:
+            if doc.get("multi"):
+                print(f"-- {pair['candidate']} vs {pair['baseline']} ({doc['correction']})")
+            print(verdict_lines(pair))
+            for w in pair["checks"]:
+                print(f"check: {w}")
         print(
             f"timings: build {res['build_s']} s, cold boot {res['cold_boot_s']} s, campaign {res['campaign_s']} s, "
             f"total {res['total_s']} s; full report: {out / 'report.txt'}"

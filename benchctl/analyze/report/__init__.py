@@ -1,16 +1,23 @@
 """Renderers of an analysis result dict (benchctl.analyze.result.analyze).
 
 text.py: a mailing-list reply (plain ASCII, <= 72 columns, no tabs);
-brief.py: the same sized for a mail (<= 40 lines).
+brief.py: the same sized for a mail (<= 40 lines); `--format mail` is the brief.
+multi.py: a baseline and several candidates (analyze/arms.py).
 markdown.py: for issue trackers. jsonout.py: the stable machine format.
 common.py: what they share (banner, warning footnotes, number formats).
 """
 
-FORMATS = ("text", "markdown", "json")
+FORMATS = ("text", "mail", "markdown", "json")
 
 
 def render(result: dict, fmt: str, brief: bool = False) -> str:
-    if fmt == "text" and brief:
+    if result.get("multi") and fmt != "json":
+        from benchctl.analyze.report import multi
+
+        if fmt == "markdown":
+            return multi.render_markdown(result)
+        return multi.render_brief(result) if brief or fmt == "mail" else multi.render_text(result)
+    if fmt == "mail" or (fmt == "text" and brief):
         from benchctl.analyze.report.brief import render as r
     elif fmt == "text":
         from benchctl.analyze.report.text import render as r

@@ -11,6 +11,7 @@ comparison. What does not fit is counted and left to the full report.
 from __future__ import annotations
 
 from benchctl.analyze.emulation import WHY
+from benchctl.analyze.kinds import POOLED_PREFIX
 from benchctl.analyze.predictions import describe as describe_prediction
 from benchctl.analyze.report.common import (
     BANNER,
@@ -79,7 +80,11 @@ def _claim(cl: dict, comps: dict, b: str, c: str, simulated: bool = False) -> li
         out += lines
         return out
     cp = comps.get((cl["workload"], cl["metric"]))
-    if cp and cp.get("exact"):
+    if cl.get("scaling"):
+        pts = cl["scaling"]["points"]
+        each = ", ".join(f"{p['ram_gib']:.3g} GiB {p['change']:+.0f}" for p in pts)
+        out += wrap(f"{len(pts)} sizes: {each} {cp['unit'] if cp else ''}".rstrip(), "    ", "  ")
+    elif cp and cp.get("exact"):
         out += wrap(exact_values(cp, b, c, cp["unit"]), "    ", "  ")
     elif cp:
         unit = cp["unit"]
@@ -137,14 +142,23 @@ def render(result: dict) -> str:
     comps = {(cp["workload"], cp["metric"]): cp for cp in result["comparisons"]}
     body: list[str] = []
     if result["claims"]:
-        empty = [cl["id"] for cl in result["claims"] if not cl["ci_pct"] and cl["verdict"] == "not-judged"]
+        empty = [
+            cl["id"]
+            for cl in result["claims"]
+            if cl["verdict"] == "not-judged" and (not cl["ci_pct"] or (reason(cl) or "").startswith(POOLED_PREFIX))
+        ]
         for cl in result["claims"]:
             if cl["id"] not in empty:
                 body += _claim(cl, comps, b, c, result["simulated"])
         if empty:
             why = {cl["id"]: reason(cl) or "" for cl in result["claims"]}
             shown = [f"{i} (unsupported here)" if "unsupported on this host" in why[i] else i for i in empty]
-            body += wrap(f"not judged, no data in both arms: {', '.join(shown)}", "  ", "")
+            pooled = [i for i in empty if why[i].startswith(POOLED_PREFIX)]
+            nodata = [s for s, i in zip(shown, empty, strict=True) if i not in pooled]
+            if pooled:
+                body += wrap(f"not judged, {POOLED_PREFIX} (one size at a time): {', '.join(pooled)}", "  ", "")
+            if nodata:
+                body += wrap(f"not judged, no data in both arms: {', '.join(nodata)}", "  ", "")
     else:
         body = ["change (candidate / baseline - 1), interval over boots:"]
         body += [_comparison(cp) for cp in result["comparisons"]]

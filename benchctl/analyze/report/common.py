@@ -24,8 +24,17 @@ def ci(c: list[float] | None, digits: int = 2) -> str:
     return f"[{pct(c[0], digits)}, {pct(c[1], digits)}]"
 
 
+def unit_of(item: dict) -> str:
+    """What a claim row's change is in: '%', or a scaling claim's slope unit ('kB/GiB RAM')."""
+    return (item.get("claimed") or {}).get("unit") or "%"
+
+
 def change(item: dict) -> str:
-    """A comparison's or claim's change and interval: '+1.23 % [+0.50, +2.00]', or '+0.200 % exact'."""
+    """A comparison's or claim's change and interval: '+1.23 % [+0.50, +2.00]', or '+0.200 % exact'
+    (a scaling claim: '+2041 kB/GiB RAM [+2010, +2072]')."""
+    unit = unit_of(item)
+    if unit != "%":
+        return f"{pct(item['change_pct'], 0)} {unit} {ci(item['ci_pct'], 0)}"
     if item.get("exact"):
         return f"{pct(item['change_pct'], 3)} % exact"
     return f"{pct(item['change_pct'])} % {ci(item['ci_pct'])}"

@@ -88,7 +88,8 @@ def forest(plt, result: dict, footer, out: Path) -> list[Path]:
     """claims-forest.png/.svg; nothing when no claim has data."""
     from benchctl.analyze.report.plotstyle import save
 
-    claims = [c for c in result["claims"] if c["ci_pct"]]
+    # a scaling claim's slope is not a percent: it has its own figure (plots.scaling)
+    claims = [c for c in result["claims"] if c["ci_pct"] and not c.get("scaling")]
     if not claims:
         return []
     width = 9.0

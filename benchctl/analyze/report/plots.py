@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from benchctl.analyze.report.common import change
 from benchctl.analyze.report.forest import contact_sheet, fit, forest, index
 from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
+from benchctl.analyze.report.scaling import scaling
 from benchctl.analyze.report.units import axis_scale
 
 if TYPE_CHECKING:
@@ -63,10 +64,38 @@ def _footer(result: dict, sources: list[str]) -> Callable:
 
 def _plain_y(ax, values, unit: str, metric: str) -> float:
     """Human units on the y axis, no offset; returns the divisor to apply to the values."""
+    from benchctl.results.metrics import CATALOGUE
+
     div, label = axis_scale(values, unit)
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-    ax.set_ylabel(f"{metric} ({label})" if label else metric)
+    info = CATALOGUE.get(metric)
+    # "mem_free_kb (GiB)" reads as a contradiction: name the quantity, then the unit drawn
+    name = info.description if info and info.description else metric
+    ax.set_ylabel(f"{name} ({label})" if label else name)
     return div
+
+
+def _claimed_band(ax, result: dict, comp: dict, div: float) -> None:
+    """The claimed band where the candidate's boot means should fall: the baseline's mean moved by
+    the claimed change (with its tolerance), beside the candidate's column."""
+    for c in result["claims"]:
+        if (c["workload"], c["metric"]) != (comp["workload"], comp["metric"]) or c["claimed"].get("unit", "%") != "%":
+            continue
+        if c["claimed"].get("kind", "change") != "change":
+            continue
+        lo, hi = c["claimed"]["band"]
+        base = comp["baseline"]["mean"] / div
+        ax.fill_between(
+            [0.6, 1.4],
+            base * (1 + lo / 100),
+            base * (1 + hi / 100),
+            color="#2e8b57",
+            alpha=0.18,
+            lw=0,
+            label=f"claimed {c['claimed_text']} (from the baseline mean)",
+        )
+        ax.legend(fontsize=8, loc="best")
+        return
 
 
 def _finish(plt, fig, ax, title: str, footer, out: Path, name: str) -> list[Path]:
@@ -105,6 +134,7 @@ def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
             if len(v):
                 ax.plot(x + rng.uniform(-0.02, 0.02, len(v)), v, ".", color=colour, ms=6, alpha=0.8)
             ax.plot([x], [comp[side]["boot_means"][j] / div], "D", color=colour, mec="black", ms=7)
+    _claimed_band(ax, result, comp, div)
     ax.set_xticks([0, 1])
     ax.set_xticklabels([f"{result[s]}\n({comp[s]['n_boots']} boots)" for s in ("baseline", "candidate")])
     ax.set_title(
@@ -262,6 +292,14 @@ def plan(result: dict, tidy, df, footer, out: Path, all_plots: bool) -> tuple[li
         if claimed
         else []
     )
+    if any((c.get("scaling") or {}).get("fit") for c in result["claims"]):
+        figs.append(
+            Figure(
+                "claims-scaling",
+                "scaling claims: the change at each machine size, fitted slope, claimed slope, model line",
+                lambda plt: scaling(plt, result, footer, out),
+            )
+        )
     skipped: list[str] = []
     for comp in result["comparisons"]:
         key = (comp["workload"], comp["metric"])

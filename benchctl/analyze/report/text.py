@@ -23,6 +23,7 @@ from benchctl.analyze.report.common import (
     header_facts,
     pval,
     reason,
+    unit_of,
     verdict_word,
 )
 from benchctl.analyze.report.units import design, human, sd_pct
@@ -38,7 +39,7 @@ def wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
     return wrap_text(text, indent, first)
 
 
-def chart(low: float, high: float, est: float, band: tuple[float, float]) -> list[str]:
+def chart(low: float, high: float, est: float, band: tuple[float, float], unit: str = "%") -> list[str]:
     """Two rows on one axis: the claimed band (=) and the interval ([-*-]); | is zero."""
     lo = min(low, band[0], 0.0)
     hi = max(high, band[1], 0.0)
@@ -64,7 +65,8 @@ def chart(low: float, high: float, est: float, band: tuple[float, float]) -> lis
             row[z] = "|"
         elif row[z] in "-=":
             row[z] = "+"
-    left, right = f"{lo:+.1f}%", f"{hi:+.1f}%"
+    u = "%" if unit == "%" else ""
+    left, right = f"{lo:+.1f}{u}", f"{hi:+.1f}{u}" + ("" if u else f" {unit}")
     scale = left + " " * max(1, CHART - len(left) - len(right)) + right
     return ["    claimed  :" + "".join(claim) + ":", "    measured :" + "".join(data) + ":", "              " + scale]
 
@@ -112,7 +114,7 @@ def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]
     refs = notes.refs(cl["warnings"][1:] if why else cl["warnings"])
     out = [f"  {cl['id']}: {cl['workload']} {cl['metric']}"]
     measured = f"measured {change(cl)}" if cl["ci_pct"] else "measured: no data"
-    out.append(f"    {measured}, claimed {cl['claimed_text']}")
+    out += wrap(f"{measured}, claimed {cl['claimed_text']}", "      ", "    ")
     if cl.get("exact"):
         out += wrap(exact_values(cl, b, c, units.get((cl["workload"], cl["metric"]), "")), "      ", "    ")
     if cl.get("prediction"):
@@ -135,7 +137,7 @@ def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]
     elif dec:
         out += wrap(f"to decide: {dec.get('note')}", "      ", "    ")
     if cl["ci_pct"]:
-        out += chart(cl["ci_pct"][0], cl["ci_pct"][1], cl["change_pct"], tuple(cl["claimed"]["band"]))
+        out += chart(cl["ci_pct"][0], cl["ci_pct"][1], cl["change_pct"], tuple(cl["claimed"]["band"]), unit_of(cl))
     return out
 
 
