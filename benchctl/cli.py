@@ -26,7 +26,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "analyze": ("benchctl.commands.analyze", "command", "Judge claims: boot-aware intervals, verdicts, report, plots."),
     "plan": ("benchctl.commands.plan", "command", "How many boots and iterations resolve each claim."),
     "model": ("benchctl.commands.model", "group", "Cost model: predict what the change should do (simulated)."),
-    "campaign": ("benchctl.commands.campaign", "group", "Two kernels x N boots per host, interleaved, via Ansible."),
+    "campaign": ("benchctl.commands.campaign", "group", "Kernels x N boots per host, interleaved, via Ansible."),
+    "bisect": ("benchctl.commands.bisect", "group", "The first kernel of a list whose boots meet a criterion."),
 }
 
 

@@ -121,3 +121,28 @@ def test_bad_arm_lists_are_one_line_errors(three):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "arms must differ" in r.stderr
     r = bench("analyze", "--csv", str(three), "--baseline", "pte", "--candidate", "block,purple")
     assert r.returncode == 3 and "arm 'purple' has no usable rows" in r.stderr
+
+
+THREE = REPO / "tests" / "fixtures" / "arm64-trixie-campaign" / "three-arms"
+
+
+def test_a_real_three_arm_campaign_is_read_with_its_plans_candidates():
+    """Debian 6.18.15 under qemu: pte (N1), block (AmpereOne), noalias (AmpereOne, rodata=noalias)."""
+    plan = json.loads((THREE / "plan.json").read_text())
+    assert plan["candidates"] == ["block", "noalias"]
+    assert [b["arm"] for b in plan["hosts"]["arm64"]] == ["pte", "block", "noalias"] * 2
+    r = bench("analyze", str(THREE), "--claims", "bbml2", "--format", "json", "--resamples", "500")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    pairs = {(p["baseline"], p["candidate"]): p for p in doc["pairs"]}
+    assert list(pairs) == [("pte", "block"), ("pte", "noalias"), ("noalias", "block")]
+    for cand in ("block", "noalias"):
+        total = next(c for c in pairs[("pte", cand)]["claims"] if c["id"] == "boot-memory-total")
+        assert total["verdict"] == "confirmed" and total["exact"]["candidate"] - total["exact"]["baseline"] == 4032
+        assert pairs[("pte", cand)]["design"][cand]["linear_map"] == ["block"]
+    par = next(c for c in pairs[("noalias", "block")]["claims"] if c["id"] == "memcached-on-par")
+    assert par["verdict"] == "not-judged" and par["warnings"][0].startswith("not judged: no ops_per_sec data")
+    mail = bench("analyze", str(THREE), "--claims", "bbml2", "--format", "mail", "--resamples", "500").stdout
+    lines = mail.splitlines()
+    assert len(lines) <= 40 and max(map(len, lines)) <= 72
+    assert "noalias (candidate): 6.18.15+deb13-arm64; CPU AmpereOne" in " ".join(mail.split())

@@ -79,3 +79,15 @@ def test_brief_and_figure(tmp_path):
     assert "boot-memory-scaling" in text and "4 sizes: 1 GiB" in text and "CONFIRMED" in text
     png = tmp_path / "p" / "claims-scaling.png"
     assert png.is_file() and png.stat().st_size < 100_000
+
+
+def test_distribution_figure_names_the_quantity_and_draws_the_claimed_band(tmp_path, monkeypatch):
+    """The y axis reads 'MemFree after boot (GiB)', not 'mem_free_kb (GiB)', and the claimed band
+    is drawn beside the candidate (SVG text kept as text to read it back)."""
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")
+    analyze(str(SIZES[1]), "--plots", str(tmp_path))
+    svg = (tmp_path / "dist-boot-memory-mem_free_kb.svg").read_text()
+    assert "MemFree after boot (GiB)" in svg and "mem_free_kb (GiB)" not in svg
+    assert "claimed +0.231 % +-0.06 (from the baseline mean)" in svg

@@ -22,7 +22,7 @@ from typing import Any
 
 from benchctl.campaign.verify import Verification, verify
 from benchctl.errors import BenchctlError, ResourceError, RunFailed
-from benchctl.results.fsutil import atomic_write_json
+from benchctl.results.fsutil import atomic_write_json, atomic_write_text
 from benchctl.results.store import make_private_dir
 
 
@@ -83,12 +83,35 @@ def pack(folder: Path) -> Path:
     return archive
 
 
+BOOT_LOG = "boot-log.txt"  # the kernel log since boot, beside verify.json
+
+
+def save_boot_log(path: Path, root: Path) -> None:
+    """The kernel log since boot beside verify.json (what `bisect --bad-if log:` searches): /dev/kmsg
+    (or dmesg) live, ROOT/dmesg.txt for a recorded tree. A log that cannot be read is left out, and
+    a log criterion then has no evidence for this boot (never "no match")."""
+    from benchctl.env.kmsg import DmesgError, read_kmsg, run_dmesg
+
+    try:
+        if Path(root) == Path("/"):
+            try:
+                text = "".join(r.message + "\n" for r in read_kmsg())
+            except OSError:
+                text = run_dmesg()
+        else:
+            text = (Path(root) / "dmesg.txt").read_text(errors="replace")
+    except (OSError, DmesgError):
+        return
+    atomic_write_text(path, text)
+
+
 def measure(arm: str, expect: dict[str, Any], folder: Path, spec: RunSpec, root: Path = Path("/")) -> Path:
     """verify -> run -> pack; returns the archive. Each step's failure is one line naming the step."""
     folder = Path(folder)
     v = check_boot(arm, expect, root, folder / "verify.json")
     if not v.ok:
         raise RunFailed(f"verify: {v.line()}")
+    save_boot_log(folder / BOOT_LOG, root)
     try:
         _run(arm, spec, folder / "runs", root)
     except BenchctlError as e:

@@ -222,9 +222,10 @@ def make_plan(
     inventory_source: str,
 ) -> dict[str, Any]:
     """The plan document; the first arm is the baseline, the others candidates ("candidate" is the
-    first of them, as plans with two arms have always said)."""
-    if len(arms) < 2:
-        raise UsageError(f"a campaign compares arms: give --arm at least twice (got {len(arms)})")
+    first of them, as plans with two arms have always said). One arm (candidate None) is a bisect
+    step: boots of one kernel, judged by the bisection's criterion, not compared."""
+    if not arms:
+        raise UsageError("a campaign needs at least one --arm")
     labels = [arm.label for arm in arms]
     dup = next((x for x in labels if labels.count(x) > 1), None)
     if dup:
@@ -238,7 +239,7 @@ def make_plan(
                 f"--boot-command uses {{midr}} but arm {lacking[0]} has no CPU identity: "
                 f"add --expect {lacking[0]}:midr=0x..."
             )
-    a, b = labels[0], labels[1]
+    a, b = labels[0], (labels[1] if len(labels) > 1 else None)
     return {
         "format": PLAN_FORMAT,
         "id": new_campaign_id(),
@@ -285,8 +286,8 @@ def _typed(path: Path, obj: dict, key: str, types: type | tuple[type, ...], wher
 
 
 def _validate_arms(path: Path, arms: dict) -> None:
-    if len(arms) < 2:
-        raise _bad(path, "arms", f"a campaign has at least two arms, this plan has {len(arms)}")
+    if not arms:
+        raise _bad(path, "arms", "a campaign has at least one arm, this plan has none")
     for label, arm in arms.items():
         if not isinstance(label, str) or not _NAME.match(label):
             raise _bad(path, f"arms.{label}", "not a valid arm label")
@@ -368,11 +369,13 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
     arms = _typed(path, data, "arms", dict, "")
     _validate_arms(path, arms)
     for role in ("baseline", "candidate"):
+        if role == "candidate" and len(arms) == 1 and data.get(role) is None:
+            continue  # a one-arm plan: a bisect step
         if _typed(path, data, role, str, "") not in arms:
             raise _bad(path, role, f"{data[role]!r} is not an arm of this plan ({', '.join(arms)})")
-    if data["baseline"] == data["candidate"]:
+    if data["baseline"] == data.get("candidate"):
         raise _bad(path, "candidate", "the same arm as the baseline")
-    cands = _typed(path, data, "candidates", list, "", optional=True) or [data["candidate"]]
+    cands = _typed(path, data, "candidates", list, "", optional=True) or [c for c in [data.get("candidate")] if c]
     if any(c not in arms or c == data["baseline"] for c in cands) or len(set(cands)) != len(cands):
         raise _bad(path, "candidates", f"must list other arms of this plan ({', '.join(arms)}) once each")
     method = _typed(path, data, "boot_method", str, "")
@@ -396,6 +399,11 @@ def load_plan(folder: Path) -> dict[str, Any]:
     return validate(load_json(path), path)
 
 
+def candidates(plan: dict[str, Any]) -> list[str]:
+    """The plan's candidate arms ([] for a one-arm bisect step; plans before "candidates": [candidate])."""
+    return list(plan.get("candidates") or [c for c in [plan.get("candidate")] if c])
+
+
 def expected_arm(plan: dict[str, Any], host: str, index: int) -> str:
     return plan["hosts"][host][index]["arm"]
 
@@ -412,8 +420,8 @@ def describe(plan: dict[str, Any]) -> str:
         f"boot method {plan['boot_method']}; each boot runs {what} (preset {run.get('preset')})"
     )
     lines = [head]
-    for role, label in [("baseline", plan["baseline"])] + [
-        ("candidate", c) for c in plan.get("candidates") or [plan["candidate"]]
+    for role, label in [("baseline" if plan.get("candidate") else "arm", plan["baseline"])] + [
+        ("candidate", c) for c in candidates(plan)
     ]:
         arm = plan["arms"][label]
         cmd = {

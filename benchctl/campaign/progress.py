@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchctl.campaign.plan import candidates
 from benchctl.documents import load_json
 from benchctl.errors import InputError
 from benchctl.human import fit
@@ -168,7 +169,7 @@ def status_report(plan: dict[str, Any], progress: dict[str, Any]) -> dict[str, A
         "arms": {
             "baseline": plan["baseline"],
             "candidate": plan["candidate"],
-            "candidates": plan.get("candidates") or [plan["candidate"]],
+            "candidates": candidates(plan),
         },
         "boots_done": sum(sum(h.done.values()) for h in hosts),
         "boots_planned": sum(sum(h.planned.values()) for h in hosts),
@@ -183,7 +184,7 @@ def status_report(plan: dict[str, Any], progress: dict[str, Any]) -> dict[str, A
 
 def status_text(plan: dict[str, Any], progress: dict[str, Any]) -> str:
     rep = status_report(plan, progress)
-    arms = [plan["baseline"], *(plan.get("candidates") or [plan["candidate"]])]
+    arms = [plan["baseline"], *candidates(plan)]
     head = (
         f"campaign {plan['id']}: {rep['boots_done']}/{rep['boots_planned']} boots done "
         f"({plan['boot_method']}, order {plan['order']}); ETA {fmt_duration(rep['eta_s'])}"

@@ -88,11 +88,13 @@ def command(
 
     if brief and fmt not in ("text", "mail"):
         raise UsageError(f"--brief is a text report; leave it out with --format {fmt}")
+    from benchctl.campaign.plan import candidates as plan_candidates
+
     root, plan = _campaign(run_dirs)
     cands = [x.strip() for v in candidates for x in v.split(",") if x.strip()]
     if plan is not None:
         baseline = baseline or plan["baseline"]
-        cands = cands or plan.get("candidates") or [plan["candidate"]]
+        cands = cands or plan_candidates(plan)
     if not baseline or not cands:
         raise UsageError("--baseline and --candidate are required (or give a campaign folder: its plan names the arms)")
     claims = load_claims(claims_file) if claims_file else None

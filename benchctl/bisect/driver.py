@@ -1,0 +1,249 @@
+"""The bisect folder and its steps: each step is a one-arm campaign folder, booted for real.
+
+    DIR/bisect.json      benchctl-bisect/1: the kernels in order (campaign arms), the criterion,
+                         boots per step, boot method, timeouts, the inventory's hosts
+    DIR/steps/NN-LABEL/  the step's campaign folder (plan, boots, each boot's runs and kernel log)
+    DIR/log.jsonl        one decision a line, appended and fsynced: kernel, good/bad/skip, the boots
+                         and each boot's evidence
+
+A killed controller resumes with `benchctl bisect run DIR`: decided steps are read from the log,
+a step under way is its campaign resumed (boots done are kept). `bisect step` is the same step for
+one kernel, for `git bisect run`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchctl.bisect import criteria, search
+from benchctl.campaign import folder as campaign_folder
+from benchctl.campaign import plan as pl
+from benchctl.documents import load_json
+from benchctl.errors import InputError, RunFailed, UsageError
+from benchctl.results.fsutil import append_json, atomic_write_json, read_jsonl
+
+FORMAT = "benchctl-bisect/1"
+BISECT_FILE = "bisect.json"
+LOG_FILE = "log.jsonl"
+HOSTVARS_FILE = "hostvars.json"
+RUN = {"suite": None, "workloads": ["boot-memory"], "preset": "quick", "set": [], "perf": False}
+EXIT = {"good": 0, "bad": 1, "skip": 125}  # git bisect run's convention
+
+
+def start(
+    output: Path,
+    arms: list[pl.Arm],
+    criterion: criteria.Criterion,
+    hostvars: dict[str, dict[str, Any]],
+    *,
+    inventory_source: str,
+    boots: int,
+    method: str,
+    boot_command: list[str] | None,
+    timeouts: dict[str, int],
+) -> dict[str, Any]:
+    """Write DIR/bisect.json (and the inventory's hosts); UsageError on a bad list."""
+    if len(arms) < 2:
+        raise UsageError("a bisection needs at least two --kernel (the first assumed good, the last bad)")
+    labels = [a.label for a in arms]
+    dup = next((x for x in labels if labels.count(x) > 1), None)
+    if dup:
+        raise UsageError(f"two kernels are labelled {dup!r}: give LABEL=KERNEL")
+    if output.exists() and any(output.iterdir()):
+        raise UsageError(f"{output} exists and is not empty: give a new folder")
+    doc = {
+        "format": FORMAT,
+        "id": pl.new_campaign_id(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "kernels": [a.as_dict() | {"label": a.label} for a in arms],
+        "criterion": criterion.as_dict(),
+        "boots_per_step": boots,
+        "boot_method": method,
+        "boot_command": boot_command,
+        "timeouts": timeouts,
+        "inventory_source": inventory_source,
+        "hosts": sorted(hostvars),
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(output / HOSTVARS_FILE, hostvars)
+    (output / HOSTVARS_FILE).chmod(0o600)  # an inventory's variables may hold secrets
+    atomic_write_json(output / BISECT_FILE, doc)
+    return doc
+
+
+def load(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / BISECT_FILE
+    if not path.is_file():
+        raise InputError("not a bisect folder: no bisect.json; make one with `benchctl bisect start`", folder)
+    doc = load_json(path)
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise InputError(f"not a {FORMAT} document", path)
+    return doc
+
+
+def decisions(folder: Path) -> list[dict[str, Any]]:
+    """The log, in order (torn lines of a killed writer are left out by read_jsonl)."""
+    path = Path(folder) / LOG_FILE
+    return read_jsonl(path)[0] if path.is_file() else []
+
+
+def states(doc: dict[str, Any], log: list[dict[str, Any]]) -> dict[int, str]:
+    """index -> the latest decision on each listed kernel."""
+    index = {k["label"]: i for i, k in enumerate(doc["kernels"])}
+    return {index[d["kernel"]]: d["decision"] for d in log if d["kernel"] in index}
+
+
+def _arm(k: dict[str, Any]) -> pl.Arm:
+    arm = pl.Arm(k["label"], k["kernel"], k.get("release"), k.get("initrd"), k["cmdline"], k["cmdline_mode"])
+    arm.expect = dict(k["expect"])
+    return arm
+
+
+def _step_folder(folder: Path, doc: dict[str, Any], arm: pl.Arm, number: int) -> Path:
+    """The step's campaign folder: planned once, resumed after a killed controller."""
+    existing = sorted((folder / "steps").glob(f"*-{arm.label}"))
+    if existing and (existing[-1] / pl.PLAN_FILE).is_file():
+        return existing[-1]
+    out = folder / "steps" / f"{number:02d}-{arm.label}"
+    hostvars = load_json(folder / HOSTVARS_FILE)
+    plan = pl.make_plan(
+        arms=[arm],
+        hosts=list(doc["hosts"]),
+        boots=doc["boots_per_step"],
+        order="abab",
+        seed=0,
+        method=doc["boot_method"],
+        boot_command=doc["boot_command"],
+        run=dict(RUN),
+        timeouts=doc["timeouts"],
+        inventory_source=doc["inventory_source"],
+    )
+    campaign_folder.create(out, plan, hostvars, doc["inventory_source"])
+    return out
+
+
+def step(folder: Path, arm: pl.Arm, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Boot one kernel (its step's campaign), judge every boot, append the decision; returns it."""
+    from benchctl.campaign.runner import RunnerOptions, run_campaign
+
+    folder = Path(folder)
+    doc = load(folder)
+    crit = criteria.from_dict(doc["criterion"])
+    log = decisions(folder)
+    sdir = _step_folder(folder, doc, arm, len({d["step"] for d in log}) + 1)
+    t0 = time.monotonic()
+    failure = None
+    try:
+        run_campaign(sdir, RunnerOptions(echo=echo))
+    except RunFailed as e:  # the kernel did not boot, verify or measure: git bisect's "skip"
+        failure = _why_failed(sdir) or str(e)
+    evidence = []
+    for rec in sorted(sdir.glob("boots/*/*/boot.json")):
+        b = load_json(rec)
+        evidence.append(criteria.judge_boot(crit, rec.parent, str(b.get("boot_id"))))
+    decision = "skip" if failure else criteria.decide(evidence)
+    entry = {
+        "kernel": arm.label,
+        "release": arm.release,
+        "decision": decision,
+        "boots": [e.boot_id for e in evidence],
+        "evidence": [e.line for e in evidence] + ([f"failed: {failure}"] if failure else []),
+        "step": str(sdir.relative_to(folder)),
+        "seconds": round(time.monotonic() - t0, 1),
+        "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    append_json(folder / LOG_FILE, entry)
+    return entry
+
+
+def _why_failed(sdir: Path) -> str | None:
+    """Each stopped host's last error (phase and message) from the step's campaign books."""
+    from benchctl.campaign import progress
+
+    plan = pl.load_plan(sdir)
+    rep = progress.status_report(plan, progress.load(sdir, plan))
+    errs = [
+        f"{host} {e.get('phase')}: {e.get('message')}" for host, h in rep["hosts"].items() if (e := h["last_error"])
+    ]
+    return "; ".join(errs) or None
+
+
+def kernel_arm(doc: dict[str, Any], spec: str) -> pl.Arm:
+    """A listed kernel by label, or a new LABEL=KERNEL[:CMDLINE] (git bisect run: one per commit)."""
+    for k in doc["kernels"]:
+        if k["label"] == spec:
+            return _arm(k)
+    if "=" not in spec:
+        names = ", ".join(k["label"] for k in doc["kernels"])
+        raise UsageError(f"no kernel {spec!r} in this bisection ({names}); or give LABEL=KERNEL[:CMDLINE]")
+    return pl.parse_arm(spec, doc["boot_method"])
+
+
+def run(folder: Path, echo: Callable[[str], None] = print) -> search.Answer:
+    """Bisect until the answer is known; every step's decision is in the log as it is made."""
+    folder = Path(folder)
+    doc = load(folder)
+    n = len(doc["kernels"])
+    while (i := search.next_index(n, states(doc, decisions(folder)))) is not None:
+        arm = _arm(doc["kernels"][i])
+        echo(f"bisect: booting {arm.label} ({i + 1} of {n})")
+        d = step(folder, arm, echo)
+        echo(f"bisect: {arm.label} is {d['decision']}: {'; '.join(d['evidence'])[:200]}")
+    return search.answer(n, states(doc, decisions(folder)))
+
+
+def result_doc(folder: Path) -> dict[str, Any]:
+    """The log and the answer as one document (`bisect log --format json`)."""
+    doc = load(folder)
+    log = decisions(folder)
+    a = search.answer(len(doc["kernels"]), states(doc, log))
+    label = [k["label"] for k in doc["kernels"]]
+    return {
+        "format": "benchctl-bisect-log/1",
+        "bisect": doc["id"],
+        "criterion": criteria.from_dict(doc["criterion"]).text(),
+        "kernels": label,
+        "steps": log,
+        "answer": {
+            "kind": a.kind,
+            "first_bad": label[a.first_bad] if a.first_bad is not None else None,
+            "last_good": label[a.last_good] if a.last_good is not None else None,
+            "candidates": [label[i] for i in a.candidates],
+        },
+        "boots": sum(len(d["boots"]) for d in log),
+        "seconds": round(sum(d.get("seconds", 0) for d in log), 1),
+    }
+
+
+def log_text(folder: Path) -> str:
+    """`git bisect log`-like: one decision a line with its evidence (<= 72 columns), then the answer."""
+    r = result_doc(folder)
+    out = [f"# bisect {r['bisect']}: bad if {r['criterion']}", "# kernels: " + " ".join(r["kernels"])]
+    for d in r["steps"]:
+        head = f"git bisect {d['decision']} {d['kernel']}"
+        ev = "; ".join(d["evidence"]) or "no boots"
+        out.append(f"{head}  # {ev}"[:72])
+    a = r["answer"]
+    last = next((d for d in reversed(r["steps"]) if d["kernel"] == a["first_bad"]), None)
+    what = {
+        "culprit": f"# first bad: {a['first_bad']} (last good {a['last_good']})",
+        "range": f"# first bad is one of: {' '.join(a['candidates'])} (skipped kernels between)",
+        "no-change": "# no change found: the last kernel is good",
+        "bad-from-start": "# bad from the start: the first kernel is already bad",
+        "ends-skipped": "# undecided: an end of the list could not be judged (skipped)",
+        "pending": "# not finished: run `benchctl bisect run` again",
+    }[a["kind"]]
+    out.append(what)
+    if last and a["kind"] == "culprit":
+        out.append(f"#   decided by {'; '.join(last['evidence'])}"[:72])
+    out.append(f"# {len(r['steps'])} steps, {r['boots']} boots, {r['seconds']:.0f} s of steps")
+    return "\n".join(out) + "\n"
+
+
+def as_json(folder: Path) -> str:
+    return json.dumps(result_doc(folder), indent=2) + "\n"
