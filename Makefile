@@ -3,7 +3,7 @@
 # about 2-3 minutes; tests/vm/README.md); `make test BENCHCTL_VM=0` leaves them out.
 BENCHCTL_VM ?= 1
 export BENCHCTL_VM
-.PHONY: setup demo lint test lowest-deps perf faults vm campaign-demo campaign-suite-demo clean
+.PHONY: bisect-demo scaling-demo setup demo lint test lowest-deps perf faults vm campaign-demo campaign-suite-demo clean
 
 setup:
 	@scripts/setup.sh
@@ -53,6 +53,20 @@ campaign-demo:
 campaign-suite-demo:
 	@BENCHCTL_VM=1 scripts/setup.sh
 	.venv/bin/python tests/vm/arm64_campaign.py demo --design same-kernel --boots 2 --workloads suite
+
+# benchctl bisect over every 6.16.x-6.18.x arm64 image in trixie-backports, by kexec in the arm64
+# guest (AmpereOne MIDR): the first block-mapped kernel, then the first with the BBML2 log line.
+bisect-demo:
+	@BENCHCTL_VM=1 scripts/setup.sh
+	.venv/bin/python tests/vm/arm64_bisect.py
+
+# The scaling claim: the same-kernel campaign at 1, 2, 4 and 8 GiB guests, then analyze over all four.
+scaling-demo:
+	@BENCHCTL_VM=1 scripts/setup.sh
+	.venv/bin/python tests/vm/arm64_campaign.py demo --design same-kernel --boots 2 --mem-mb 1024,2048,4096,8192 \
+	  --out results/scaling-demo
+	.venv/bin/benchctl analyze results/scaling-demo/same-kernel-*m/campaign --claims bbml2 --format mail \
+	  --plots results/scaling-demo/plots
 
 clean:
 	rm -rf .venv build *.egg-info

@@ -2,6 +2,8 @@
 
     fact:linear_map.state=block        bad when env-before.json says so on every boot of the step
     log:BUG: sleeping function called  bad when the boot's kernel log has a line matching the regex
+    claim:boot-memory-total            bad when the claim's change is present against the first
+                                       (good) kernel's boots (bisect/claim.py), good when absent
 
 A step is good when no boot meets the criterion, bad when every boot does, and skipped (git
 bisect's 125) when the boots disagree or a boot carries no evidence either way (the fact was not
@@ -20,31 +22,41 @@ from benchctl.campaign.measure import BOOT_LOG
 from benchctl.documents import get, load_json
 from benchctl.errors import InputError, UsageError
 
-KINDS = ("fact", "log")
+KINDS = ("fact", "log", "claim")
 
 
 @dataclass(frozen=True)
 class Criterion:
-    kind: str  # fact | log
-    key: str = ""  # fact: dotted fingerprint key
-    value: str = ""  # fact: the bad value
+    kind: str  # fact | log | claim
+    key: str = ""  # fact: dotted fingerprint key; claim: the claim id
+    value: str = ""  # fact: the bad value; claim: the claims file
     pattern: str = ""  # log: a regular expression
 
     def text(self) -> str:
+        if self.kind == "claim":
+            return f"claim {self.key} present (vs the first kernel)"
         return f"{self.key} == {self.value}" if self.kind == "fact" else f"kernel log matches /{self.pattern}/"
 
     def as_dict(self) -> dict:
         return {"kind": self.kind, "key": self.key, "value": self.value, "pattern": self.pattern}
 
 
-def parse(text: str) -> Criterion:
-    """`fact:KEY=VALUE` or `log:REGEX`; UsageError naming the fix otherwise."""
+def parse(text: str, claims_file: str | None = None) -> Criterion:
+    """`fact:KEY=VALUE`, `log:REGEX` or `claim:ID` (with a claims file); UsageError naming the fix."""
     kind, colon, rest = text.partition(":")
     if not colon or kind not in KINDS or not rest:
         raise UsageError(
-            f"--bad-if {text!r}: give fact:KEY=VALUE (e.g. fact:linear_map.state=block) or log:REGEX "
-            "(e.g. 'log:BUG: sleeping function called from invalid context')"
+            f"--bad-if {text!r}: give fact:KEY=VALUE (e.g. fact:linear_map.state=block), log:REGEX "
+            "(e.g. 'log:BUG: sleeping function called from invalid context') or claim:ID (with --claims)"
         )
+    if kind == "claim":
+        from benchctl.analyze.claims import load_claims, resolve_claims
+
+        path = str(resolve_claims(claims_file or "bbml2"))
+        ids = [c.id for c in load_claims(path)]
+        if rest not in ids:
+            raise UsageError(f"--bad-if {text!r}: no claim {rest!r} in {path} ({', '.join(ids)})")
+        return Criterion("claim", key=rest, value=path)
     if kind == "fact":
         key, eq, value = rest.partition("=")
         if not eq or not key.strip() or not value.strip() or "." not in key:

@@ -46,8 +46,10 @@ def start(
     method: str,
     boot_command: list[str] | None,
     timeouts: dict[str, int],
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write DIR/bisect.json (and the inventory's hosts); UsageError on a bad list."""
+    """Write DIR/bisect.json (and the inventory's hosts); UsageError on a bad list. `run` is what
+    each boot runs (default: boot-memory, quick: a fingerprint and the kernel log)."""
     if len(arms) < 2:
         raise UsageError("a bisection needs at least two --kernel (the first assumed good, the last bad)")
     labels = [a.label for a in arms]
@@ -66,6 +68,7 @@ def start(
         "boot_method": method,
         "boot_command": boot_command,
         "timeouts": timeouts,
+        "run": run or dict(RUN),
         "inventory_source": inventory_source,
         "hosts": sorted(hostvars),
     }
@@ -119,7 +122,7 @@ def _step_folder(folder: Path, doc: dict[str, Any], arm: pl.Arm, number: int) ->
         seed=0,
         method=doc["boot_method"],
         boot_command=doc["boot_command"],
-        run=dict(RUN),
+        run=dict(doc.get("run") or RUN),
         timeouts=doc["timeouts"],
         inventory_source=doc["inventory_source"],
     )
@@ -142,23 +145,49 @@ def step(folder: Path, arm: pl.Arm, echo: Callable[[str], None] = print) -> dict
         run_campaign(sdir, RunnerOptions(echo=echo))
     except RunFailed as e:  # the kernel did not boot, verify or measure: git bisect's "skip"
         failure = _why_failed(sdir) or str(e)
-    evidence = []
-    for rec in sorted(sdir.glob("boots/*/*/boot.json")):
-        b = load_json(rec)
-        evidence.append(criteria.judge_boot(crit, rec.parent, str(b.get("boot_id"))))
-    decision = "skip" if failure else criteria.decide(evidence)
+    if crit.kind == "claim":
+        boots, lines, decision = _claim_step(folder, doc, crit, arm, sdir, echo)
+    else:
+        evidence = [
+            criteria.judge_boot(crit, rec.parent, str(load_json(rec).get("boot_id")))
+            for rec in sorted(sdir.glob("boots/*/*/boot.json"))
+        ]
+        boots, lines, decision = [e.boot_id for e in evidence], [e.line for e in evidence], criteria.decide(evidence)
+    decision = "skip" if failure else decision
     entry = {
         "kernel": arm.label,
         "release": arm.release,
         "decision": decision,
-        "boots": [e.boot_id for e in evidence],
-        "evidence": [e.line for e in evidence] + ([f"failed: {failure}"] if failure else []),
+        "boots": boots,
+        "evidence": lines + ([f"failed: {failure}"] if failure else []),
         "step": str(sdir.relative_to(folder)),
         "seconds": round(time.monotonic() - t0, 1),
         "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
     append_json(folder / LOG_FILE, entry)
     return entry
+
+
+def _claim_step(
+    folder: Path, doc: dict[str, Any], crit: criteria.Criterion, arm: pl.Arm, sdir: Path, echo: Callable[[str], None]
+) -> tuple[list[str], list[str], str]:
+    """(boot ids, evidence, decision) of a claim step: its boots against the first kernel's."""
+    from benchctl.analyze.claims import load_claims
+    from benchctl.bisect import claim as claim_rule
+    from benchctl.results.loader import load_runs
+
+    boots = [str(load_json(r).get("boot_id")) for r in sorted(sdir.glob("boots/*/*/boot.json"))]
+    ref = _arm(doc["kernels"][0])
+    if arm.label == ref.label:
+        return boots, [f"reference for {crit.key}: {len(boots)} boot(s) {' '.join(b[:8] for b in boots)}"], "good"
+    ref_dir = next(iter(sorted((folder / "steps").glob(f"*-{ref.label}"))), None)
+    if ref_dir is None or not any(ref_dir.glob("boots/*/*/boot.json")):
+        echo(f"bisect: booting the reference {ref.label} first")
+        step(folder, ref, echo)
+        ref_dir = sorted((folder / "steps").glob(f"*-{ref.label}"))[-1]
+    claim = next(c for c in load_claims(crit.value) if c.id == crit.key)
+    decision, line = claim_rule.decide(load_runs([ref_dir, sdir]), ref.label, arm.label, claim)
+    return boots, [line], decision
 
 
 def _why_failed(sdir: Path) -> str | None:

@@ -47,9 +47,11 @@ def group() -> None:
     "bad_if",
     required=True,
     metavar="CRITERION",
-    help="fact:KEY=VALUE (a `benchctl env` key, e.g. fact:linear_map.state=block) or log:REGEX (a kernel-log "
-    "line since boot, e.g. 'log:BUG: sleeping function called').",
+    help="fact:KEY=VALUE (a `benchctl env` key, e.g. fact:linear_map.state=block), log:REGEX (a kernel-log "
+    "line since boot, e.g. 'log:BUG: sleeping function called') or claim:ID (present vs the first kernel).",
 )
+@click.option("--claims", "claims_file", help="For --bad-if claim:ID: a claims file or bundled name (default bbml2).")
+@click.option("--preset", default="quick", show_default=True, help="For claim criteria: the workload's preset.")
 @click.option("--hosts", "inventory", required=True, type=click.Path(path_type=Path), metavar="INVENTORY")
 @click.option("--boots", type=click.IntRange(1), default=1, show_default=True, help="Boots per step and host.")
 @click.option(
@@ -64,15 +66,23 @@ def group() -> None:
 @click.option("--connect-timeout", type=click.IntRange(1), default=30, show_default=True, metavar="S")
 @out_option("New bisect folder.", dest="output", required=True, type=click.Path(path_type=Path), metavar="DIR")
 def start_command(
-    kernels, bad_if, inventory, boots, boot_method, boot_command, expects, reboot_timeout, suite_timeout,
-    connect_timeout, output,
+    kernels, bad_if, claims_file, preset, inventory, boots, boot_method, boot_command, expects,
+    reboot_timeout, suite_timeout, connect_timeout, output,
 ) -> None:  # fmt: skip
     """Write DIR/bisect.json: the kernels, the criterion, how to boot them."""
     from benchctl.bisect import criteria, driver
     from benchctl.campaign import inventory as inv
     from benchctl.campaign import plan as pl
 
-    crit = criteria.parse(bad_if)
+    crit = criteria.parse(bad_if, claims_file)
+    run = None
+    if crit.kind == "claim":  # each boot runs the claim's workload (a fact or log needs only a fingerprint)
+        from benchctl.analyze.claims import load_claims
+        from benchctl.run.specs import resolve_request
+
+        c = next(x for x in load_claims(crit.value) if x.id == crit.key)
+        resolve_request(None, (c.workload,), preset, ())
+        run = {"suite": None, "workloads": [c.workload], "preset": preset, "set": [], "perf": True}
     arms = [pl.parse_arm(k if "=" in k.split(":", 1)[0] else f"{_label(k)}={k}", boot_method) for k in kernels]
     for a in arms:
         pl.apply_overrides({a.label: a}, (), tuple(f"{a.label}:{e}" for e in expects))
@@ -81,7 +91,7 @@ def start_command(
     timeouts = {"reboot_s": reboot_timeout, "suite_s": suite_timeout, "connect_s": connect_timeout}
     driver.start(
         output, arms, crit, hostvars, inventory_source=str(inventory), boots=boots, method=boot_method,
-        boot_command=argv, timeouts=timeouts,
+        boot_command=argv, timeouts=timeouts, run=run,
     )  # fmt: skip
     click.echo(
         fit(
@@ -92,8 +102,11 @@ def start_command(
 
 
 def _label(kernel: str) -> str:
-    """A kernel's label: its release, or the file name of a path."""
-    return Path(kernel.split(":", 1)[0]).name.removeprefix("vmlinuz-")
+    """A kernel's label: its release, or the file name of a path, in the characters a label takes
+    ("6.18.15+deb13-arm64" -> "6.18.15-deb13-arm64")."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]", "-", Path(kernel.split(":", 1)[0]).name.removeprefix("vmlinuz-"))
 
 
 @group.command("run")

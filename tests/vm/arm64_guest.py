@@ -158,6 +158,39 @@ def pick_kernels(index: str) -> dict[str, dict[str, str]]:
     return {side: found[side][1] for side in SIDES}
 
 
+def pick_series(index: str, series: list[tuple[int, int]]) -> list[dict[str, str]]:
+    """Every plain -arm64 image of these series in the index, oldest first (a bisection's list)."""
+    found = []
+    for st in _stanzas(index):
+        m = _IMAGE.match(st["Package"])
+        if m and "Filename" in st and (int(m[2]), int(m[3])) in series:
+            ver = (int(m[2]), int(m[3]), int(m[4]))
+            found.append(
+                (
+                    ver,
+                    {
+                        "release": m[1],
+                        "version": st.get("Version", ""),
+                        "filename": st["Filename"],
+                        "sha256": st.get("SHA256", ""),
+                    },
+                )
+            )
+    return [info for _, info in sorted(found, key=lambda x: x[0])]
+
+
+def add_kernels(work: Path, root: Path, infos: list[dict[str, str]]) -> list[str]:
+    """Unpack more image packages into the tree (cached by their files); returns their releases."""
+    out = []
+    for info in infos:
+        kver = info["release"]
+        if not (root / "boot" / f"vmlinuz-{kver}").exists() or not (root / "lib/modules" / kver).is_dir():
+            run(["dpkg-deb", "-x", str(fetch_deb(work, info)), str(root)], timeout=DEB_TIMEOUT_S)
+            run(["depmod", "-b", str(root), kver], timeout=120)
+        out.append(kver)
+    return out
+
+
 def fetch_deb(work: Path, info: dict[str, str]) -> Path:
     """The image package in WORK/debs (cached), its SHA256 checked against the index."""
     debs = work / "debs"

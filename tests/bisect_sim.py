@@ -1,0 +1,59 @@
+"""Simulated bisections on a claim (issue 19 item 6): kernels whose boots come from `benchctl model
+simulate` (the change off before a chosen kernel, on from it), each step decided by the claim rule
+of benchctl bisect (bisect/claim.py) against the first kernel, the search by bisect/search.py."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from benchctl.analyze.claims import load_claims
+from benchctl.bisect import claim as claim_rule
+from benchctl.bisect import search
+from benchctl.model.simulate import simulate
+from benchctl.results.loader import load_runs
+from benchctl.results.table import Tidy
+
+
+def kernel_runs(out: Path, label: str, change: bool, seed: int, workload: str, boots: int) -> Path:
+    """One kernel's boots: the model's PTE arm (no change) or block arm (the change), relabelled."""
+    d = out / label
+    simulate("ampereone", d, arms=["block" if change else "pte"], boots=boots, iterations=3, seed=seed,
+             workloads=[workload])  # fmt: skip
+    return d
+
+
+def pair(ref: Path, ref_label: str, other: Path, label: str) -> Tidy:
+    """The two kernels' runs as one table with the kernels as arms."""
+    a, b = load_runs([ref]), load_runs([other])
+    import pandas as pd
+
+    for t, name in ((a, ref_label), (b, label)):
+        t.df["arm"] = name
+        for m in t.boots:
+            m.arm = name
+    return Tidy(pd.concat([a.df, b.df], ignore_index=True), a.boots + b.boots, a.skipped + b.skipped)
+
+
+def trial(n: int, first_bad: int | None, seed: int, claim_id: str = "memcached-ops", boots: int = 5) -> search.Answer:
+    """One seeded bisection over n kernels; first_bad None is an A/A list (no change anywhere)."""
+    claim = next(c for c in load_claims("bbml2") if c.id == claim_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        runs: dict[int, Path] = {}
+
+        def runs_of(i: int) -> Path:
+            if i not in runs:
+                on = first_bad is not None and i >= first_bad
+                runs[i] = kernel_runs(out, f"k{i}", on, seed * 1000 + i, claim.workload, boots)
+            return runs[i]
+
+        states: dict[int, str] = {}
+        while (i := search.next_index(n, states)) is not None:
+            if i == 0:
+                runs_of(0)
+                states[0] = "good"  # the reference
+                continue
+            t = pair(runs_of(0), "k0", runs_of(i), f"k{i}")
+            states[i] = claim_rule.decide(t, "k0", f"k{i}", claim, seed=seed, resamples=1000)[0]
+        return search.answer(n, states)
