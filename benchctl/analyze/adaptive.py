@@ -1,0 +1,86 @@
+"""Claims judged on anytime-valid intervals: the verdict may be read after every pair of boots.
+
+The fixed-design judge (judge.py) reads one interval at a number of boots
+fixed in advance. Here each claim's interval is the confidence sequence of
+stats/sequential.py over the per-boot means of the two arms (in start
+order, the n-th boot of each arm paired), intersected over the pairs seen,
+at level alpha / m for m claims (Bonferroni: a confidence sequence has no
+p-value to feed Holm, and a family-wise error of alpha at any stopping time
+is what optional stopping needs). The verdict is claims.verdict on that
+interval. A claim is decided when its verdict is one of DECIDED; with
+running intersections a decided claim stays decided (the interval only
+shrinks: it cannot come back to overlap zero and the band at once).
+
+An exact metric (MemTotal: one value on every boot of each arm,
+sameness.py) keeps its exact rule: compare.py gives a zero-width interval
+once each arm has the >= 2 boots that rule asks for, and the verdict is the
+exact change against the band, decided at once.
+"""
+
+from __future__ import annotations
+
+import math
+
+from benchctl.analyze.claims import Claim, verdict
+from benchctl.analyze.judge import refusal
+from benchctl.analyze.stats import sequential
+
+DECIDED = ("confirmed", "smaller-than-claimed", "larger-than-claimed", "not-reproduced", "reversed")
+METHOD = (
+    "anytime-valid: confidence sequence over per-boot means (Lai's invariant normal mixture, two arms; "
+    "stats/sequential.py), level {level} per claim (Bonferroni over {m}), intersected over {n} pairs of boots"
+)
+
+
+def claim_alpha(confidence: float, n_claims: int) -> float:
+    """The per-claim level: alpha / m, so every claim's sequence holds at once with 1 - alpha."""
+    return (1.0 - confidence) / max(1, n_claims)
+
+
+def judge_one(claim: Claim, comp: dict | None, alpha: float, n_claims: int = 1) -> dict:
+    """The sequential state of one claim: verdict, interval in percent, pairs, decided (module doc)."""
+    row: dict = {"id": claim.id, "verdict": "not-judged", "ci_pct": None, "n_pairs": 0, "decided": False}
+    if comp is None or comp.get("not_judged"):
+        row["note"] = refusal(claim, comp)
+        return row
+    base, cand = comp["baseline"], comp["candidate"]
+    n = min(base["n_boots"], cand["n_boots"])
+    row["n_pairs"] = n
+    if comp.get("exact"):
+        change = comp["change_pct"]
+        row.update(verdict=verdict(claim, change, change), ci_pct=[change, change], decided=True)
+        row["method"] = comp["method"]
+        return row
+    if n >= 2:
+        why = refusal(claim, comp)
+        if why:
+            row["note"] = why
+            return row
+    try:
+        iv = sequential.interval(base["boot_means"], cand["boot_means"], alpha)
+    except ValueError as e:
+        row["note"] = str(e)
+        return row
+    lo, hi = iv.pct
+    v = verdict(claim, lo, hi) if iv.bounded else "inconclusive"
+    row.update(verdict=v, ci_pct=[lo, hi], decided=v in DECIDED)
+    row["method"] = METHOD.format(level=f"{alpha:.3g}", m=n_claims, n=n)
+    if not iv.bounded:
+        need = sequential.pairs_needed(alpha)
+        row["note"] = f"not bounded yet: the sequence needs >= {need} pairs of boots at level {alpha:.3g}"
+    return row
+
+
+def judge_sequential(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: float) -> list[dict]:
+    """One sequential state per claim (judge_one), all at level (1 - confidence) / len(claims)."""
+    alpha = claim_alpha(confidence, len(claims))
+    return [judge_one(c, comps.get((c.workload, c.metric)), alpha, len(claims)) for c in claims]
+
+
+def all_decided(rows: list[dict]) -> bool:
+    return bool(rows) and all(r["decided"] for r in rows)
+
+
+def pct(x: float) -> str:
+    """A percent bound for text: 'inf' while a sequence is unbounded."""
+    return "inf" if not math.isfinite(x) else f"{x:+.3g}"
