@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from benchctl.analyze.adaptive import judge_sequential
+from benchctl.analyze.adaptive import apply_sequential, expected_more, judge_sequential
 from benchctl.analyze.claims import load_claims
 from benchctl.analyze.result import analyze
 from benchctl.analyze.stats import sequential
@@ -136,3 +136,26 @@ def test_memfree_is_judged_on_the_sequence(boot_memory):
     assert four["n_pairs"] == 4 and "anytime-valid" in four["method"]
     lo, hi = four["ci_pct"]
     assert math.isfinite(lo) and math.isfinite(hi) and lo < hi
+
+
+def test_expected_more_and_apply_sequential(tmp_path):
+    """An undecided claim forecasts the pairs it still needs; analyze's claims switch to the sequence.
+
+    The model's memcached change is about +13 %, so 2 boots per arm with 1 iteration leave seed 3's
+    sequence across zero and a pair or two from a decision."""
+    paths = simulate(
+        "ampereone", tmp_path, arms=["pte", "block"], boots=2, iterations=1, seed=3, workloads=["memcached"]
+    )
+    claims = [c for c in load_claims("bbml2") if c.id == "memcached-ops"]
+    res = analyze(load_runs(paths), "pte", "block", claims, resamples=200)
+    comps = {(c["workload"], c["metric"]): c for c in res["comparisons"]}
+    (state,) = judge_sequential(claims, comps, 0.95)
+    more = expected_more(claims[0], comps[("memcached", "ops_per_sec")], 0.05, 20)
+    assert state["verdict"] == "inconclusive" and state["n_pairs"] == 2  # this seed: undecided after 2 pairs
+    assert more is not None and 1 <= more <= 18
+    fixed = res["claims"][0]["verdict"]
+    apply_sequential(res, claims, 0.95)
+    row = res["claims"][0]
+    assert row["verdict"] == state["verdict"] and row["sequential"] == state
+    assert row["warnings"][0].startswith("anytime-valid: ") and f"fixed-design verdict {fixed}" in row["warnings"][0]
+    assert any(n.startswith("adaptive campaign (plan.json)") for n in res["notes"])

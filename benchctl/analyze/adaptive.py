@@ -63,7 +63,7 @@ def judge_one(claim: Claim, comp: dict | None, alpha: float, n_claims: int = 1) 
         return row
     lo, hi = iv.pct
     v = verdict(claim, lo, hi) if iv.bounded else "inconclusive"
-    row.update(verdict=v, ci_pct=[lo, hi], decided=v in DECIDED)
+    row.update(verdict=v, ci_pct=[lo, hi] if iv.bounded else None, decided=v in DECIDED)  # JSON has no inf
     row["method"] = METHOD.format(level=f"{alpha:.3g}", m=n_claims, n=n)
     if not iv.bounded:
         need = sequential.pairs_needed(alpha)
@@ -84,3 +84,71 @@ def all_decided(rows: list[dict]) -> bool:
 def pct(x: float) -> str:
     """A percent bound for text: 'inf' while a sequence is unbounded."""
     return "inf" if not math.isfinite(x) else f"{x:+.3g}"
+
+
+def expected_more(
+    claim: Claim, comp: dict, alpha: float, max_pairs: int, sims: int = 200, seed: int = 0
+) -> float | None:
+    """Pairs of boots this undecided claim should still need (mean over `sims` continuations), or None.
+
+    The continuations extend the boots seen with boots drawn from what they
+    show (each arm's mean log and the pooled sd of the logs): a plug-in
+    forecast for the progress line, not a statistic any verdict uses. None
+    when the claim is decided, exact, or has fewer than 2 pairs to go on;
+    max_pairs minus the pairs seen when no continuation decides it.
+    """
+    import numpy as np
+
+    base, cand = (np.log(np.asarray(comp[k]["boot_means"], dtype=float)) for k in ("baseline", "candidate"))
+    n = min(len(base), len(cand))
+    if n < 2 or comp.get("exact") or n >= max_pairs or np.any(~np.isfinite(base)) or np.any(~np.isfinite(cand)):
+        return None
+    base, cand = base[:n], cand[:n]
+    sd = math.sqrt((np.var(base, ddof=1) + np.var(cand, ddof=1)) / 2)
+    rng = np.random.default_rng(seed)
+    more = max_pairs - n
+    y = np.hstack([np.tile(base, (sims, 1)), rng.normal(base.mean(), sd, (sims, more))])
+    x = np.hstack([np.tile(cand, (sims, 1)), rng.normal(cand.mean(), sd, (sims, more))])
+    lo, hi = sequential.running_intersection(*sequential.paths(y, x, alpha))
+    lo_pct, hi_pct = 100.0 * np.expm1(lo), 100.0 * np.expm1(hi)
+    if np.isfinite(hi_pct[0, n - 1]) and verdict(claim, lo_pct[0, n - 1], hi_pct[0, n - 1]) in DECIDED:
+        return None  # the boots seen decide it already
+    need = np.full(sims, float(more))
+    for i in range(sims):
+        for k in range(n, max_pairs):
+            if np.isfinite(hi_pct[i, k]) and verdict(claim, lo_pct[i, k], hi_pct[i, k]) in DECIDED:
+                need[i] = k + 1 - n
+                break
+    return float(need.mean())
+
+
+def apply_sequential(result: dict, claims: list[Claim], confidence: float) -> None:
+    """An adaptive campaign's analysis: each claim's verdict and interval from its sequence (judge_one).
+
+    The fixed-design verdict and interval stay in the claim's warnings, so a
+    reader sees both; an interval the sequence cannot bound yet keeps the
+    fixed one on display and the verdict inconclusive. A note says so once.
+    """
+    comps = {(c["workload"], c["metric"]): c for c in result["comparisons"]}
+    states = {s["id"]: s for s in judge_sequential(claims, comps, confidence)}
+    alpha = claim_alpha(confidence, len(claims))
+    result["notes"].append(
+        f"adaptive campaign (plan.json): claim verdicts come from anytime-valid confidence sequences over "
+        f"pairs of boots at {alpha:.3g} per claim (docs/analyze.md, 'Anytime-valid decisions'), valid "
+        "whenever the campaign stopped; the fixed-design interval is kept in each claim's warnings"
+    )
+    for row in result["claims"]:
+        st = states.get(row["id"])
+        if st is None or row["verdict"] == "not-judged":
+            continue
+        fixed = row["ci_pct"]
+        was = f"fixed-design interval [{pct(fixed[0])}, {pct(fixed[1])}] %, " if fixed else ""
+        row["warnings"].insert(0, f"anytime-valid: {st.get('method', '')}; {was}fixed-design verdict {row['verdict']}")
+        row["sequential"] = st
+        row["verdict"] = st["verdict"] if st["verdict"] != "not-judged" else "inconclusive"
+        if st["ci_pct"] and all(math.isfinite(x) for x in st["ci_pct"]):
+            row["ci_pct"] = st["ci_pct"]
+        elif st.get("note"):
+            row["warnings"].insert(0, st["note"])
+        if row["verdict"] != "inconclusive":
+            row["decide"] = None

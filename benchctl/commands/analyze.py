@@ -81,6 +81,8 @@ def command(
         candidate = candidate or plan["candidate"]
     if not baseline or not candidate:
         raise UsageError("--baseline and --candidate are required (or give a campaign folder: its plan names the arms)")
+    adaptive = (plan or {}).get("adaptive")  # campaign run --until-decided recorded it
+    claims_file = claims_file or (adaptive or {}).get("claims")
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_table(run_dirs, csvs, baseline, candidate, skip_bad_rows)
     if root is not None:
@@ -99,6 +101,10 @@ def command(
         resamples=resamples,
         progress=progress_after(),
     )
+    if adaptive and claims:
+        from benchctl.analyze.adaptive import apply_sequential
+
+        apply_sequential(result, claims, adaptive["confidence"])
     if plots_dir:
         _plots(result, tidy, plots_dir, list(run_dirs) + list(csvs), all_plots)
     click.echo(render(result, fmt, brief=brief), nl=False)
