@@ -384,6 +384,8 @@ def test_until_decided_stops_on_the_exact_memory_claim(fleet, tmp_path):
     assert doc["adaptive"]["max_boots"] == 4 and doc["adaptive"]["claims"] == str(claims)
     books = json.loads((folder / "progress.json").read_text())["adaptive"]
     assert books["decided"] and books["boots_done"] == 4
+    text = bc(fleet, "campaign", "status", str(folder)).stdout
+    assert "adaptive: every claim decided" in text and "boot-memory-total: not-reproduced after 2 pair(s)" in text
     # resumed: nothing left to decide, no boot
     r = bc(fleet, "campaign", "run", str(folder))
     assert r.returncode == 0 and "round" not in r.stdout, r.stdout
