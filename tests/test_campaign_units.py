@@ -572,3 +572,8 @@ def test_allowed_cuts_where_an_arm_would_exceed_max_boots(order):
     first = [b["arm"] for b in p["hosts"]["h1"][:n]]
     assert first.count("pte") <= 2 and first.count("block") <= 2
     assert p["hosts"]["h1"][n]["arm"] in {a for a in ("pte", "block") if first.count(a) == 2}
+
+
+def test_adaptive_needs_two_boots_per_arm_planned():
+    with pytest.raises(UsageError, match="the plan has 1 boot per arm; an adaptive campaign needs at least 2"):
+        campaign_adaptive.record(_plan(boots=1, hosts=["h1"]), None, None, None)

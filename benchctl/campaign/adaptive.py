@@ -64,7 +64,10 @@ def record(plan: dict[str, Any], claims: str | None, max_boots: int | None, conf
             f"(`benchctl campaign plan --boots {n}`) and stop early with --until-decided"
         )
     if n < 2:
-        raise UsageError("--max-boots must be at least 2: a sequence needs two pairs of boots")
+        raise UsageError(
+            f"the plan has {planned} boot per arm; an adaptive campaign needs at least 2 "
+            "(`benchctl campaign plan --boots N`, N the most you allow)"
+        )
     path = str(resolve_claims(claims or "bbml2"))
     load_claims(path)  # a bad claims file is exit 3 now, not after the first boot
     plan[KEY] = {"claims": path, "max_boots": n, "confidence": confidence or 0.95, "rule": RULE}

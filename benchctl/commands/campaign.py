@@ -177,7 +177,7 @@ def run_command(
 ) -> None:
     """Do every planned boot not done yet; one line per boot and host, with the ETA.
 
-    With --until-decided (docs/campaign.md): after every round, each claim's
+    With --until-decided (docs/campaign.md): after every pair of boots, each claim's
     state and the boots it still expects to need; no more boots once every
     claim is decided, or at --max-boots per arm.
     """

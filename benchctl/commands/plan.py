@@ -53,7 +53,13 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
 @click.option(
     "--max-boots", type=click.IntRange(2, 1000), default=40, show_default=True, help="With --adaptive: per arm."
 )
-@click.option("--campaigns", type=click.IntRange(100, 100_000), default=2000, show_default=True)
+@click.option(
+    "--campaigns",
+    type=click.IntRange(100, 100_000),
+    default=2000,
+    show_default=True,
+    help="With --adaptive: simulated campaigns.",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="With --adaptive: of the simulation.")
 @format_option()
 @click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
