@@ -367,6 +367,8 @@ def test_until_decided_stops_on_the_exact_memory_claim(fleet, tmp_path):
     claims.write_text(
         '[[claim]]\nid = "boot-memory-total"\nworkload = "boot-memory"\nmetric = "mem_total_kb"\n'
         'direction = "increase"\nvalue = 0.199\ntolerance = 0.05\n'
+        '[[claim]]\nid = "memcached-ops"\nworkload = "memcached"\nmetric = "ops_per_sec"\n'
+        'direction = "increase"\nvalue = 3.5\n'
     )
     folder = plan(fleet, tmp_path, ["h1"], boots=4)
     r = bc(fleet, "campaign", "run", str(folder), "--until-decided", "--claims", str(claims), timeout=300)
@@ -378,6 +380,9 @@ def test_until_decided_stops_on_the_exact_memory_claim(fleet, tmp_path):
     assert first[0].startswith("claim boot-memory-total: inconclusive after 1 pair(s)"), r.stdout
     assert first[-1].startswith("claim boot-memory-total: not-reproduced [+0, +0] % after 2 pair(s); decided")
     assert len(first) == 2, r.stdout
+    ops = [ln for ln in lines if ln.startswith("claim memcached-ops:")]  # the campaign does not run memcached
+    left_out = "not in this campaign's data: left out of the stopping rule"
+    assert ops and all(ln.endswith(left_out) for ln in ops), r.stdout
     assert any(ln.startswith("campaign: every claim decided after 4 boots (adaptive") for ln in lines), r.stdout
     assert status(fleet, folder)["boots_done"] == 4 and len(boot_records(folder)) == 4
     doc = json.loads((folder / "plan.json").read_text())
@@ -386,13 +391,15 @@ def test_until_decided_stops_on_the_exact_memory_claim(fleet, tmp_path):
     assert books["decided"] and books["boots_done"] == 4
     text = bc(fleet, "campaign", "status", str(folder)).stdout
     assert "adaptive: every claim decided" in text and "boot-memory-total: not-reproduced after 2 pair(s)" in text
+    assert "memcached-ops: not-judged after 0 pair(s)" in text
     # resumed: nothing left to decide, no boot
     r = bc(fleet, "campaign", "run", str(folder))
     assert r.returncode == 0 and "round" not in r.stdout, r.stdout
     r = bc(fleet, "analyze", str(folder), "--format", "json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    (claim,) = out["claims"]
+    claim, ops_claim = out["claims"]
+    assert ops_claim["verdict"] == "not-judged"
     assert claim["verdict"] == "not-reproduced" and claim["sequential"]["decided"]
     assert claim["ci_pct"][0] == claim["ci_pct"][1] and claim["exact"]
     assert any(n.startswith("adaptive campaign (plan.json)") for n in out["notes"])

@@ -7,7 +7,9 @@ claims file, confidence, max_boots per arm), written by the first
 stored so far (boots/, as `benchctl analyze` would) and judges each claim
 on its confidence sequence (analyze/adaptive.py, stats/sequential.py):
 valid however often it is looked at, so stopping as soon as every claim is
-decided keeps the error rates. No host does more than max_boots boots of
+decided keeps the error rates. A claim on a workload the campaign's data
+does not have (it does not run it) is shown but left out of the stopping
+rule: no boot can decide it (its level still counts in alpha / m). No host does more than max_boots boots of
 an arm (the plan's boot list is cut where an arm would exceed it).
 Interleaving and verification are the plan's, unchanged.
 """
@@ -108,11 +110,16 @@ def state(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
     comps = {(c["workload"], c["metric"]): c for c in res["comparisons"]}
     rows = judge_sequential(claims, comps, a["confidence"])
     alpha = claim_alpha(a["confidence"], len(claims))
+    measured = set(tidy.df["workload"].astype(str))
     for c, r in zip(claims, rows, strict=True):
         comp = comps.get((c.workload, c.metric))
         more = None if r["decided"] or comp is None else expected_more(c, comp, alpha, a["max_boots"])
         r["expect_more"] = more
-    return {"decided": all_decided(rows), "claims": rows}
+        if c.workload not in measured:  # more boots cannot decide it: not in the stopping rule
+            r["left_out"] = True
+            r["note"] = f"workload {c.workload} is not in this campaign's data: left out of the stopping rule"
+    judged = [r for r in rows if not r.get("left_out")]
+    return {"decided": all_decided(judged), "claims": rows}
 
 
 def lines(st: dict[str, Any]) -> list[str]:
@@ -122,7 +129,9 @@ def lines(st: dict[str, Any]) -> list[str]:
         what = r["verdict"]
         if r["ci_pct"] and all(math.isfinite(x) for x in r["ci_pct"]):
             what += f" [{r['ci_pct'][0]:+.3g}, {r['ci_pct'][1]:+.3g}] %"
-        if r["decided"]:
+        if r.get("left_out"):
+            tail = r["note"]
+        elif r["decided"]:
             tail = "decided"
         elif r.get("expect_more") is not None:
             tail = f"about {r['expect_more']:.1f} more boots per arm"
