@@ -402,4 +402,5 @@ def test_until_decided_stops_on_the_exact_memory_claim(fleet, tmp_path):
     assert ops_claim["verdict"] == "not-judged"
     assert claim["verdict"] == "not-reproduced" and claim["sequential"]["decided"]
     assert claim["ci_pct"][0] == claim["ci_pct"][1] and claim["exact"]
+    assert claim["warnings"][0].startswith("adaptive campaign: an exact metric is decided by its exact rule")
     assert any(n.startswith("adaptive campaign (plan.json)") for n in out["notes"])

@@ -143,7 +143,12 @@ def apply_sequential(result: dict, claims: list[Claim], confidence: float) -> No
             continue
         fixed = row["ci_pct"]
         was = f"fixed-design interval [{pct(fixed[0])}, {pct(fixed[1])}] %, " if fixed else ""
-        row["warnings"].insert(0, f"anytime-valid: {st.get('method', '')}; {was}fixed-design verdict {row['verdict']}")
+        how = (
+            "adaptive campaign: an exact metric is decided by its exact rule, no sequence needed"
+            if row.get("exact")
+            else f"anytime-valid: {st.get('method', '')}"
+        )
+        row["warnings"].insert(0, f"{how}; {was}fixed-design verdict {row['verdict']}")
         row["sequential"] = st
         row["verdict"] = st["verdict"] if st["verdict"] != "not-judged" else "inconclusive"
         if st["ci_pct"] and all(math.isfinite(x) for x in st["ci_pct"]):
