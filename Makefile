@@ -3,7 +3,7 @@
 # about 2-3 minutes; tests/vm/README.md); `make test BENCHCTL_VM=0` leaves them out.
 BENCHCTL_VM ?= 1
 export BENCHCTL_VM
-.PHONY: bisect-demo scaling-demo setup demo lint test lowest-deps perf faults vm campaign-demo campaign-suite-demo clean
+.PHONY: bisect-demo scaling-demo setup demo lint test lowest-deps perf stats faults vm campaign-demo campaign-suite-demo clean
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,10 @@ lowest-deps:
 
 perf: setup
 	@for s in tests/perf/*.py; do echo "== $$s"; .venv/bin/python $$s || exit 1; done
+
+# Statistical properties by seeded simulation (not timings): tests/stats/*.py print their tables.
+stats: setup
+	@for s in tests/stats/*.py; do echo "== $$s"; .venv/bin/python $$s || exit 1; done
 
 # Fault-injection matrix (the fast subset runs inside `make test`).
 faults: setup

@@ -354,3 +354,53 @@ def test_fleet_cleans_up_when_a_test_fails(tmp_path):
         assert f.hosts["x1"].sshd.poll() is None
         raise RuntimeError("a failing test")
     assert f.leftovers() == []
+
+
+def test_until_decided_stops_on_the_exact_memory_claim(fleet, tmp_path):
+    """--until-decided on MemTotal, exact for a kernel: decided after the 2 boots per arm its exact rule
+    asks for, so 4 of the 8 planned boots; the plan records it, analyze says which intervals it used.
+
+    The stand-in hosts' kexec swaps a recorded tree, not the kernel: boot-memory reads this machine's
+    /proc/meminfo, the same MemTotal in both arms. The exact change is 0, so the verdict is
+    not-reproduced, as decided as a confirmation would be."""
+    claims = tmp_path / "memtotal.toml"
+    claims.write_text(
+        '[[claim]]\nid = "boot-memory-total"\nworkload = "boot-memory"\nmetric = "mem_total_kb"\n'
+        'direction = "increase"\nvalue = 0.199\ntolerance = 0.05\n'
+        '[[claim]]\nid = "memcached-ops"\nworkload = "memcached"\nmetric = "ops_per_sec"\n'
+        'direction = "increase"\nvalue = 3.5\n'
+    )
+    folder = plan(fleet, tmp_path, ["h1"], boots=4)
+    r = bc(fleet, "campaign", "run", str(folder), "--until-decided", "--claims", str(claims), timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = unwrap(r.stdout)
+    assert "campaign: adaptive, at most 4 boots per arm (plan.json)" in lines, r.stdout
+    # after the first pair the exact rule cannot apply yet (one boot a side): undecided, one more pair
+    first = [ln for ln in lines if ln.startswith("claim boot-memory-total:")]
+    assert first[0].startswith("claim boot-memory-total: inconclusive after 1 pair(s)"), r.stdout
+    assert first[-1].startswith("claim boot-memory-total: not-reproduced [+0, +0] % after 2 pair(s); decided")
+    assert len(first) == 2, r.stdout
+    ops = [ln for ln in lines if ln.startswith("claim memcached-ops:")]  # the campaign does not run memcached
+    left_out = "not in this campaign's data: left out of the stopping rule"
+    assert ops and all(ln.endswith(left_out) for ln in ops), r.stdout
+    assert any(ln.startswith("campaign: every claim decided after 4 boots (adaptive") for ln in lines), r.stdout
+    assert status(fleet, folder)["boots_done"] == 4 and len(boot_records(folder)) == 4
+    doc = json.loads((folder / "plan.json").read_text())
+    assert doc["adaptive"]["max_boots"] == 4 and doc["adaptive"]["claims"] == str(claims)
+    books = json.loads((folder / "progress.json").read_text())["adaptive"]
+    assert books["decided"] and books["boots_done"] == 4
+    text = bc(fleet, "campaign", "status", str(folder)).stdout
+    assert "adaptive: every claim decided" in text and "boot-memory-total: not-reproduced after 2 pair(s)" in text
+    assert "memcached-ops: not-judged after 0 pair(s)" in text
+    # resumed: nothing left to decide, no boot
+    r = bc(fleet, "campaign", "run", str(folder))
+    assert r.returncode == 0 and "round" not in r.stdout, r.stdout
+    r = bc(fleet, "analyze", str(folder), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    claim, ops_claim = out["claims"]
+    assert ops_claim["verdict"] == "not-judged"
+    assert claim["verdict"] == "not-reproduced" and claim["sequential"]["decided"]
+    assert claim["ci_pct"][0] == claim["ci_pct"][1] and claim["exact"]
+    assert claim["warnings"][0].startswith("adaptive campaign: an exact metric is decided by its exact rule")
+    assert any(n.startswith("adaptive campaign (plan.json)") for n in out["notes"])

@@ -11,6 +11,7 @@ import pytest
 
 from benchctl.analyze import predictions
 from benchctl.analyze.checks import boot_method
+from benchctl.campaign import adaptive as campaign_adaptive
 from benchctl.campaign import collect, plan, progress, verify
 from benchctl.campaign.playbook import parse_log, round_deadline
 from benchctl.env.fingerprint import collect as fingerprint
@@ -557,3 +558,46 @@ def test_inventory_is_written_without_pyyaml(tmp_path, monkeypatch):
     body = "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("#"))
     assert json.loads(body) == {GROUP: {"hosts": {"h1": {"ansible_port": 2222}}}}
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+# -- campaign/adaptive.py: the plan's record, its validation, the boots it allows (the real adaptive
+# campaign is test_campaign_fleet.py::test_until_decided_stops_on_the_exact_memory_claim)
+
+
+def test_record_writes_a_valid_adaptive_plan_once():
+    p = _plan(boots=4, hosts=["h1"])
+    assert campaign_adaptive.record(p, "bbml2", 3, None)
+    assert p["adaptive"]["max_boots"] == 3 and p["adaptive"]["confidence"] == 0.95
+    assert Path(p["adaptive"]["claims"]).name == "bbml2.toml"
+    plan.validate(p, Path("plan.json"))
+    assert not campaign_adaptive.record(p, None, None, None)  # a resumed run keeps it
+    with pytest.raises(UsageError, match="already adaptive with max_boots 3"):
+        campaign_adaptive.record(p, None, 4, None)
+
+
+def test_max_boots_cannot_exceed_the_plan():
+    with pytest.raises(UsageError, match="plan at least 6"):
+        campaign_adaptive.record(_plan(boots=4, hosts=["h1"]), None, 6, None)
+
+
+def test_a_bad_record_is_exit_3_naming_the_key():
+    p = _plan(boots=4, hosts=["h1"])
+    p["adaptive"] = {"claims": "bbml2", "max_boots": 1, "confidence": 0.95}
+    with pytest.raises(InputError, match="adaptive: expected"):
+        plan.validate(p, Path("plan.json"))
+
+
+@pytest.mark.parametrize("order", ["abab", "abba", "random"])
+def test_allowed_cuts_where_an_arm_would_exceed_max_boots(order):
+    p = _plan(boots=5, order=order, seed=3, hosts=["h1"])
+    assert campaign_adaptive.allowed(p, "h1") == 10  # not adaptive: the whole plan
+    campaign_adaptive.record(p, "bbml2", 2, None)
+    n = campaign_adaptive.allowed(p, "h1")
+    first = [b["arm"] for b in p["hosts"]["h1"][:n]]
+    assert first.count("pte") <= 2 and first.count("block") <= 2
+    assert p["hosts"]["h1"][n]["arm"] in {a for a in ("pte", "block") if first.count(a) == 2}
+
+
+def test_adaptive_needs_two_boots_per_arm_planned():
+    with pytest.raises(UsageError, match="the plan has 1 boot per arm; an adaptive campaign needs at least 2"):
+        campaign_adaptive.record(_plan(boots=1, hosts=["h1"]), None, None, None)

@@ -111,8 +111,12 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
     alpha = 1 - result["confidence"]
     if claims:
         alpha /= len(claims)
+    scaling = {c.id for c in claims or [] if c.kind == "scaling"}
     if claims:
-        wanted = [(c.id, c.workload, c.metric, c.nearest_zero) for c in claims]
+        # an equivalence claim is planned to resolve its margin; a scaling claim by machine sizes (below)
+        wanted = [
+            (c.id, c.workload, c.metric, c.tolerance if c.kind == "equivalence" else c.nearest_zero) for c in claims
+        ]
     elif effect_pct is None:
         raise ValueError("make_plan needs claims or effect_pct")
     else:
@@ -129,6 +133,14 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
             "plan": None,
             "note": "",
         }
+        if cid in scaling:
+            row["effect_pct"] = None
+            row["note"] = (
+                "a scaling claim: boot both arms at >= 3 machine sizes (RAM), 2 boots each for an exact "
+                "metric such as MemTotal; the slope's interval comes from the sizes, not from more boots"
+            )
+            out.append(row)
+            continue
         if comp is None:
             row["note"] = f"no {metric} data for {workload} in both arms of the pilot"
             out.append(row)
@@ -192,7 +204,8 @@ def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0
         lines += textwrap.wrap(f"warning: {w}", WIDTH, subsequent_indent="    ")
     lines.append("")
     for r in rows:
-        lines.append(f"{r['id']}: {r['workload']} {r['metric']}, effect {r['effect_pct']:+g} %")
+        eff = f"effect {r['effect_pct']:+g} %" if r["effect_pct"] is not None else "a slope (sizes)"
+        lines.append(f"{r['id']}: {r['workload']} {r['metric']}, {eff}")
         pl, pi = r["plan"], r["pilot"]
         if pi and result.get("stated"):
             s = result["stated"]

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchctl.campaign import adaptive
 from benchctl.documents import format_version, load_json
 from benchctl.env.arm64 import expected
 from benchctl.errors import InputError, UsageError
@@ -386,6 +387,7 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
         raise _bad(path, "boot_command", "boot method 'command' needs a list of strings")
     _validate_run(path, data)
     _validate_hosts(path, _typed(path, data, "hosts", dict, ""), arms)
+    adaptive.validate(path, data)
     return data
 
 

@@ -201,4 +201,8 @@ def status_text(plan: dict[str, Any], progress: dict[str, Any]) -> str:
                 f"  {'':<{width}}  last error (boot {err.get('index')}, {err.get('phase')}, {err.get('at')}): "
                 f"{err.get('message')}"
             )
+    a = progress.get("adaptive")  # campaign/adaptive.py: the claims' states at the last complete pair
+    if a:
+        lines.append(f"  adaptive: {'every claim decided' if a.get('decided') else 'claims undecided'}")
+        lines += [f"    {c['id']}: {c['verdict']} after {c['n_pairs']} pair(s)" for c in a.get("claims", [])]
     return fit("\n".join(lines))

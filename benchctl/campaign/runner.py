@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchctl.campaign import collect, progress
+from benchctl.campaign import adaptive, collect, progress
 from benchctl.campaign.inventory import CONFIG_FILE, INVENTORY_FILE, ansible_program
-from benchctl.campaign.plan import load_plan
+from benchctl.campaign.plan import PLAN_FILE, load_plan, validate
 from benchctl.campaign.playbook import PLAYBOOK_FILE, first_error, parse_log, phase_of, play_round, reap_leftovers
 from benchctl.errors import InputError, Interrupted, ResourceError, RunFailed, UsageError
 from benchctl.results.fsutil import atomic_write_json
@@ -48,6 +48,10 @@ class RunnerOptions:
     min_free: int = DEFAULT_MIN_FREE
     echo: Callable[[str], None] = print
     ansible_args: list[str] = field(default_factory=list)
+    until_decided: bool = False  # with claims, max_boots, confidence: recorded in the plan (campaign/adaptive.py)
+    claims: str | None = None
+    max_boots: int | None = None
+    confidence: float | None = None
 
 
 @dataclass
@@ -132,6 +136,7 @@ class Controller:
         self.prog = progress.load(folder, plan)
         self.stopped: dict[str, Outcome] = {}
         self.biggest = 0  # largest fetched archive so far: the next one needs about as much room
+        self.decided = False  # adaptive campaigns: every claim decided, no more boots
 
     def done_total(self) -> int:
         return sum(len(self.prog["hosts"][h]["done"]) for h in self.plan["hosts"])
@@ -140,15 +145,35 @@ class Controller:
         out = {}
         for h in self.hosts:
             i = progress.next_boot(self.plan, self.prog, h)
-            if h not in self.stopped and i is not None:
+            if h not in self.stopped and i is not None and i < adaptive.allowed(self.plan, h):
                 out[h] = i
         return out
 
     def run(self) -> None:
+        if self.plan.get(adaptive.KEY) and self.judge():
+            return
         while todo := self.todo():
             _check_space(self.folder, max(self.opts.min_free, 2 * self.biggest), self.done_total())
             self.round(todo)
             shutil.rmtree(self.folder / "incoming", ignore_errors=True)
+            if self.plan.get(adaptive.KEY) and self.judge():
+                return
+
+    def judge(self) -> bool:
+        """Adaptive: every claim's state on the boots stored so far, in the books and on screen; only
+        after complete pairs (as many boots of each arm), the unit the sequences count in."""
+        arms = [r["arm"] for h in self.plan["hosts"] for r in self.prog["hosts"][h]["done"].values()]
+        if arms.count(self.plan["baseline"]) != arms.count(self.plan["candidate"]):
+            return False
+        st = adaptive.state(self.folder, self.plan)
+        if not st["claims"] and not st.get("note"):
+            return False
+        for line in adaptive.lines(st):
+            self.opts.echo(line)
+        self.prog[adaptive.KEY] = st | {"at": progress.now(), "boots_done": self.done_total()}
+        progress.save(self.folder, self.prog)
+        self.decided = bool(st["decided"])
+        return self.decided
 
     def round(self, todo: dict[str, int]) -> None:
         folder, plan = self.folder, self.plan
@@ -286,6 +311,9 @@ def run_campaign(folder: Path, opts: RunnerOptions) -> dict[str, Any]:
     hosts = _hosts(plan, opts.limit)
     ansible_program("ansible-playbook")
     with controller_lock(folder), _signals_as_interrupt():
+        if opts.until_decided and adaptive.record(plan, opts.claims, opts.max_boots, opts.confidence):
+            atomic_write_json(folder / PLAN_FILE, validate(plan, folder / PLAN_FILE))
+            opts.echo(f"campaign: adaptive, at most {plan[adaptive.KEY]['max_boots']} boots per arm (plan.json)")
         reap_leftovers(plan["id"], opts.echo)
         ctl = Controller(folder, plan, hosts, opts)
         _set_aside_incoming(folder, opts.echo)
@@ -305,7 +333,7 @@ def run_campaign(folder: Path, opts: RunnerOptions) -> dict[str, Any]:
             f"{len(ctl.stopped)} host(s) stopped: {names}; their finished boots are kept; "
             f"see `benchctl campaign status {folder}`, fix, and run `benchctl campaign run {folder}` again"
         )
-    return progress.status_report(plan, ctl.prog)
+    return progress.status_report(plan, ctl.prog) | {"decided": ctl.decided, "adaptive": plan.get(adaptive.KEY)}
 
 
 def _store(

@@ -97,6 +97,8 @@ def command(
         cands = cands or plan_candidates(plan)
     if not baseline or not cands:
         raise UsageError("--baseline and --candidate are required (or give a campaign folder: its plan names the arms)")
+    adaptive = (plan or {}).get("adaptive")  # campaign run --until-decided recorded it
+    claims_file = claims_file or (adaptive or {}).get("claims")
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_table(run_dirs, csvs, baseline, cands[0], skip_bad_rows)
     if root is not None:
@@ -115,6 +117,10 @@ def command(
         resamples=resamples,
         progress=progress_after(),
     )
+    if adaptive and claims and not result.get("multi"):
+        from benchctl.analyze.adaptive import apply_sequential
+
+        apply_sequential(result, claims, adaptive["confidence"])
     if plots_dir:
         _plots(result, tidy, plots_dir, list(run_dirs) + list(csvs), all_plots, mail=fmt == "mail")
     click.echo(render(result, fmt, brief=brief), nl=False)

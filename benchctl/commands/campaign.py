@@ -157,24 +157,54 @@ def plan_command(
     help="Refuse to start a boot with less free space than this in DIR.",
 )
 @click.option("-v", "--verbose", count=True, help="Pass -v to ansible-playbook (its output goes to DIR/logs/).")
-def run_command(folder: Path, limit: str | None, min_free: str, verbose: int) -> None:
-    """Do every planned boot not done yet; one line per boot and host, with the ETA."""
+@click.option(
+    "--until-decided",
+    is_flag=True,
+    help="Stop when every claim is decided (anytime-valid sequences; recorded in plan.json).",
+)
+@click.option("--max-boots", type=click.IntRange(2), help="With --until-decided: per arm (default: the plan's).")
+@click.option("--claims", "claims_file", help="With --until-decided: claims to decide (default bbml2).")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), help="With --until-decided (default 0.95).")
+def run_command(
+    folder: Path,
+    limit: str | None,
+    min_free: str,
+    verbose: int,
+    until_decided: bool,
+    max_boots: int | None,
+    claims_file: str | None,
+    confidence: float | None,
+) -> None:
+    """Do every planned boot not done yet; one line per boot and host, with the ETA.
+
+    With --until-decided (docs/campaign.md): after every pair of boots, each claim's
+    state and the boots it still expects to need; no more boots once every
+    claim is decided, or at --max-boots per arm.
+    """
     from benchctl.campaign.runner import RunnerOptions, run_campaign
     from benchctl.human import parse_size
 
+    if not until_decided and (max_boots or claims_file or confidence):
+        raise UsageError("--max-boots, --claims and --confidence belong to --until-decided")
     opts = RunnerOptions(
         limit=[h.strip() for h in limit.split(",") if h.strip()] if limit else None,
         min_free=parse_size(min_free, "--min-free", error=UsageError),
         echo=lambda s: click.echo(fit(s), err=False),
         ansible_args=["-" + "v" * verbose] if verbose else [],
+        until_decided=until_decided,
+        claims=claims_file,
+        max_boots=max_boots,
+        confidence=confidence,
     )
     rep = run_campaign(folder, opts)
-    click.echo(
-        fit(
-            f"campaign: all {rep['boots_planned']} planned boots done; analyze with:\n"
-            f"  benchctl analyze {folder} --claims {claims_hint()}"
-        )
-    )
+    a = rep["adaptive"]
+    if rep["decided"]:
+        head = f"campaign: every claim decided after {rep['boots_done']} boots (adaptive, plan.json); analyze with:"
+    elif a:
+        head = f"campaign: {a['max_boots']} boots per arm reached with claims undecided (adaptive); analyze with:"
+    else:
+        head = f"campaign: all {rep['boots_planned']} planned boots done; analyze with:"
+    click.echo(fit(f"{head}\n  benchctl analyze {folder}" + ("" if a else f" --claims {claims_hint()}")))
 
 
 @group.command("status")

@@ -47,6 +47,20 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
 )
 @click.option("--power", "target", type=click.FloatRange(0.5, 0.99), default=0.8, show_default=True)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@click.option(
+    "--adaptive", is_flag=True, help="Also: boots until every claim is decided, by simulated adaptive campaigns."
+)
+@click.option(
+    "--max-boots", type=click.IntRange(2, 1000), default=40, show_default=True, help="With --adaptive: per arm."
+)
+@click.option(
+    "--campaigns",
+    type=click.IntRange(100, 100_000),
+    default=2000,
+    show_default=True,
+    help="With --adaptive: simulated campaigns.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="With --adaptive: of the simulation.")
 @format_option()
 @click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 def command(
@@ -62,6 +76,10 @@ def command(
     noise_iter,
     target,
     confidence,
+    adaptive,
+    max_boots,
+    campaigns,
+    seed,
     fmt,
     skip_bad_rows,
 ):
@@ -72,7 +90,10 @@ def command(
     Estimates between-boot and within-boot variance per arm and the cost of
     an iteration and of a reboot, then searches boots x iterations for the
     given power at the lowest total time (K&J optimal repetitions extended
-    with the effect size; see benchctl/analyze/stats/power.py).
+    with the effect size; see benchctl/analyze/stats/power.py). With
+    --adaptive (needs --claims), also the mean and 90th percentile of the
+    boots per arm an adaptive campaign (--until-decided) needs, by seeded
+    simulation from the same noise (benchctl/analyze/adaptive_plan.py).
     """
     import json
 
@@ -85,11 +106,18 @@ def command(
         raise UsageError("give --claims FILE or --effect PCT (the change to resolve)")
     if effect_pct is not None and effect_pct == 0:
         raise UsageError("--effect must be non-zero")
+    if adaptive and not claims_file:
+        raise UsageError("--adaptive decides claims: give --claims FILE (a bundled name such as bbml2 works)")
     claims = load_claims(claims_file) if claims_file else None
     pilot = (run_dirs, csvs, skip_bad_rows)
     costs = (reboot_cost, iteration_cost)
     result = _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter)
     rows = make_plan(result, claims, effect_pct, target)
+    extra = None
+    if adaptive and claims:
+        from benchctl.analyze.adaptive_plan import adaptive_plan
+
+        extra = adaptive_plan(result, claims, rows, campaigns=campaigns, max_pairs=max_boots, seed=seed)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -99,6 +127,7 @@ def command(
                     "simulated": result["simulated"],
                     "warnings": pilot_warnings(result),
                     "plans": rows,
+                    "adaptive": extra,
                 },
                 indent=2,
                 default=str,
@@ -106,6 +135,10 @@ def command(
         )
     else:
         click.echo(render_text(result, rows, target, len(claims) if claims else 0))
+        if extra is not None:
+            from benchctl.analyze.adaptive_plan import render_adaptive
+
+            click.echo(render_adaptive(extra))
 
 
 def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:

@@ -6,6 +6,7 @@ Modules, one job each:
 - classical: Welch t-test on per-boot means, Mann-Whitney U, Holm.
 - trend: drift over run order.
 - power: design planning (boots x iterations for 80 % power at lowest cost).
+- sequential: anytime-valid confidence sequences over pairs of boots (adaptive campaigns).
 
 Nothing here imports pandas: functions take numpy arrays and return plain data.
 """
