@@ -35,8 +35,12 @@ def pair(ref: Path, ref_label: str, other: Path, label: str) -> Tidy:
     return Tidy(pd.concat([a.df, b.df], ignore_index=True), a.boots + b.boots, a.skipped + b.skipped)
 
 
-def trial(n: int, first_bad: int | None, seed: int, claim_id: str = "memcached-ops", boots: int = 5) -> search.Answer:
-    """One seeded bisection over n kernels; first_bad None is an A/A list (no change anywhere)."""
+def trial(n: int, first_bad: int | None, seed: int, claim_id: str = "memcached-ops", boots: int = 8) -> search.Answer:
+    """One seeded bisection over n kernels; first_bad None is an A/A list (no change anywhere).
+
+    8 boots per step: `benchctl plan --power 0.99` for memcached-ops at the model's noise (boot 1 %,
+    iteration 0.5 %); a bisection makes log2(n) + 2 decisions and every one must be right, so a
+    step is planned for more power than one comparison (0.8 would name the right kernel in ~87 %)."""
     claim = next(c for c in load_claims("bbml2") if c.id == claim_id)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

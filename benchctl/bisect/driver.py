@@ -252,7 +252,10 @@ def result_doc(folder: Path) -> dict[str, Any]:
 def log_text(folder: Path) -> str:
     """`git bisect log`-like: one decision a line with its evidence (<= 72 columns), then the answer."""
     r = result_doc(folder)
-    out = [f"# bisect {r['bisect']}: bad if {r['criterion']}", "# kernels: " + " ".join(r["kernels"])]
+    from benchctl.human import wrap
+
+    out = wrap(f"bisect {r['bisect']}: bad if {r['criterion']}", "#   ", "# ")
+    out += wrap(" ".join(r["kernels"]), "#   ", "# kernels: ")
     for d in r["steps"]:
         head = f"git bisect {d['decision']} {d['kernel']}"
         ev = "; ".join(d["evidence"]) or "no boots"

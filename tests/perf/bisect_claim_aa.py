@@ -2,8 +2,8 @@
 
     .venv/bin/python tests/perf/bisect_claim_aa.py [--trials 100] [--check]
 
-Eight kernels per list, each with 5 simulated boots (`benchctl model simulate`, AmpereOne, 1 %
-boot-to-boot noise) of memcached; the change (the model's block arm) turned on at a seeded
+Eight kernels per list, each with 8 simulated boots of memcached (`benchctl plan --power 0.99`;
+`benchctl model simulate`, AmpereOne, 1 % boot-to-boot noise); the change (the model's block arm) turned on at a seeded
 kernel of the list, or nowhere (A/A). Prints how often the bisection names the right kernel, and
 how often an A/A list gives "no change found" rather than a culprit (target >= 95 of 100).
 """
