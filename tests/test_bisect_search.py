@@ -82,3 +82,26 @@ def test_a_log_criterion(tmp_path):
     )
     e = criteria.judge_boot(c, boot, "abcdef0123")
     assert e.bad is True and e.line.startswith("abcdef01: [   12.3] BUG: sleeping")
+
+
+BISECTS = REPO / "tests" / "fixtures" / "arm64-bisect"
+
+
+@pytest.mark.parametrize("name", ["linear-map", "bbml2-line"])
+def test_recorded_bisections_name_the_first_618_and_their_boots(name):
+    """`make bisect-demo`'s folders: the log names 6.18.5 with every step's boot, and the recorded
+    boots judged again by the criterion give the same decisions."""
+    from benchctl.bisect import driver
+
+    folder = BISECTS / name
+    doc = driver.result_doc(folder)
+    assert doc["answer"] == {"kind": "culprit", "first_bad": "6.18.5", "last_good": "6.17.13", "candidates": []}
+    text = driver.log_text(folder)
+    assert max(map(len, text.splitlines())) <= 72
+    for step in doc["steps"]:
+        assert step["boots"][0][:8] in text
+    crit = criteria.from_dict(json.loads((folder / "bisect.json").read_text())["criterion"])
+    for step in doc["steps"]:
+        boots = list((folder / step["step"]).glob("boots/*/*/boot.json"))
+        ev = [criteria.judge_boot(crit, b.parent, json.loads(b.read_text())["boot_id"]) for b in boots]
+        assert criteria.decide(ev) == step["decision"], step
