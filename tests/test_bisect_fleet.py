@@ -125,3 +125,49 @@ def test_git_bisect_run_drives_the_step_with_a_skip(fleet, tmp_path):
 def test_step_errors_stop_git_bisect(fleet, tmp_path):
     r = bc(fleet, "bisect", "step", str(tmp_path / "nope"), "--kernel", "k1")
     assert r.returncode == 128 and r.stderr.startswith("benchctl: error: ") and "not a bisect folder" in r.stderr
+
+
+def test_a_git_range_built_installed_and_booted_by_benchctl(fleet, tmp_path):
+    """--git: benchctl drives git bisect itself; each commit's --build and --install run here under
+    their deadlines (logs kept), the commit's kernel is booted and judged. The stand-in host takes
+    the installed kernel's command line from its current one (kexec --reuse-cmdline), so --install
+    writes what the commit's kernel would boot with; a commit that does not build is skipped."""
+    repo = tmp_path / "linux"
+    repo.mkdir()
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, check=True, timeout=60).stdout
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    for i in range(1, 8):
+        (repo / "version").write_text(f"{i}\n")
+        (repo / "cmdline").write_text(f"{BASE} rodata={'on' if i >= 5 else 'full'}\n")
+        if i == 6:
+            (repo / "broken").write_text("does not build\n")
+        elif (repo / "broken").exists():
+            (repo / "broken").unlink()
+        git("add", "-A")
+        git("commit", "-q", "-m", f"c{i}")
+    commits = git("rev-list", "--reverse", "HEAD").split()
+    host_cmdline = fleet.hosts["b1"].dir / "root" / "proc" / "cmdline"
+    inv = fleet.inventory(tmp_path / "lab.ini", ["b1"])
+    out = tmp_path / "bisect"
+    r = bc(
+        fleet, "bisect", "start", "--git", str(repo), "--good", commits[0], "--bad", commits[-1],
+        "--build", "sh -c 'test ! -e broken'", "--install", f"cp cmdline {host_cmdline}",
+        "--kernel-of", "{rev}=6.1.192", "--bad-if", "fact:linear_map.state=block", "--hosts", str(inv),
+        *TIMEOUTS, "-o", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = bc(fleet, "bisect", "run", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(bc(fleet, "bisect", "log", str(out), "--format", "json").stdout)
+    assert doc["answer"]["kind"] == "culprit" and commits[4].startswith(doc["answer"]["first_bad"]), doc["answer"]
+    assert (out / "git-answer.txt").read_text().startswith(commits[4])
+    skipped = [d for d in doc["steps"] if d["decision"] == "skip"]
+    assert skipped and all(d["kernel"] == commits[5][:12] and "build exited 1" in d["evidence"][0] for d in skipped)
+    assert (out / "builds" / f"{commits[5][:12]}.build.log").is_file()
+    assert all(d["boots"] for d in doc["steps"] if d["decision"] != "skip")
+    assert "# first bad: " + commits[4][:12] in bc(fleet, "bisect", "log", str(out)).stdout

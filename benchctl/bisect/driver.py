@@ -47,11 +47,14 @@ def start(
     boot_command: list[str] | None,
     timeouts: dict[str, int],
     run: dict[str, Any] | None = None,
+    git: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write DIR/bisect.json (and the inventory's hosts); UsageError on a bad list. `run` is what
     each boot runs (default: boot-memory, quick: a fingerprint and the kernel log)."""
-    if len(arms) < 2:
+    if len(arms) < 2 and not git:
         raise UsageError("a bisection needs at least two --kernel (the first assumed good, the last bad)")
+    if arms and git:
+        raise UsageError("give --kernel (a list) or --git (a range), not both")
     labels = [a.label for a in arms]
     dup = next((x for x in labels if labels.count(x) > 1), None)
     if dup:
@@ -69,6 +72,7 @@ def start(
         "boot_command": boot_command,
         "timeouts": timeouts,
         "run": run or dict(RUN),
+        "git": git,
         "inventory_source": inventory_source,
         "hosts": sorted(hostvars),
     }
@@ -230,6 +234,8 @@ def result_doc(folder: Path) -> dict[str, Any]:
     """The log and the answer as one document (`bisect log --format json`)."""
     doc = load(folder)
     log = decisions(folder)
+    if doc.get("git"):
+        return _git_doc(folder, doc, log)
     a = search.answer(len(doc["kernels"]), states(doc, log))
     label = [k["label"] for k in doc["kernels"]]
     return {
@@ -243,6 +249,31 @@ def result_doc(folder: Path) -> dict[str, Any]:
             "first_bad": label[a.first_bad] if a.first_bad is not None else None,
             "last_good": label[a.last_good] if a.last_good is not None else None,
             "candidates": [label[i] for i in a.candidates],
+        },
+        "boots": sum(len(d["boots"]) for d in log),
+        "seconds": round(sum(d.get("seconds", 0) for d in log), 1),
+    }
+
+
+def _git_doc(folder: Path, doc: dict[str, Any], log: list[dict[str, Any]]) -> dict[str, Any]:
+    """result_doc of a git-range bisection: the commits tested, git's own answer."""
+    import re
+
+    said = (folder / "git-answer.txt").read_text() if (folder / "git-answer.txt").is_file() else ""
+    first = re.search(r"^([0-9a-f]{7,40}) is the first bad commit", said, re.M)
+    maybe = re.findall(r"^([0-9a-f]{40})$", said.split("could be any of:", 1)[1], re.M) if "any of:" in said else []
+    kind = "culprit" if first else "range" if maybe else "pending"
+    return {
+        "format": "benchctl-bisect-log/1",
+        "bisect": doc["id"],
+        "criterion": criteria.from_dict(doc["criterion"]).text(),
+        "kernels": [d["kernel"] for d in log],
+        "steps": log,
+        "answer": {
+            "kind": kind,
+            "first_bad": first.group(1)[:12] if first else None,
+            "last_good": None,
+            "candidates": [m[:12] for m in maybe],
         },
         "boots": sum(len(d["boots"]) for d in log),
         "seconds": round(sum(d.get("seconds", 0) for d in log), 1),
@@ -263,7 +294,7 @@ def log_text(folder: Path) -> str:
     a = r["answer"]
     last = next((d for d in reversed(r["steps"]) if d["kernel"] == a["first_bad"]), None)
     what = {
-        "culprit": f"# first bad: {a['first_bad']} (last good {a['last_good']})",
+        "culprit": f"# first bad: {a['first_bad']}" + (f" (last good {a['last_good']})" if a["last_good"] else ""),
         "range": f"# first bad is one of: {' '.join(a['candidates'])} (skipped kernels between)",
         "no-change": "# no change found: the last kernel is good",
         "bad-from-start": "# bad from the start: the first kernel is already bad",

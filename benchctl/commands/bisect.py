@@ -37,7 +37,6 @@ def group() -> None:
     "--kernel",
     "kernels",
     multiple=True,
-    required=True,
     metavar="[LABEL=]KERNEL[:CMDLINE]",
     help="In order, oldest first: the first is assumed good, the last bad. KERNEL: a release or path on the "
     "host (as campaign plan --arm); LABEL defaults to the release.",
@@ -50,6 +49,19 @@ def group() -> None:
     help="fact:KEY=VALUE (a `benchctl env` key, e.g. fact:linear_map.state=block), log:REGEX (a kernel-log "
     "line since boot, e.g. 'log:BUG: sleeping function called') or claim:ID (present vs the first kernel).",
 )
+@click.option("--git", "repo", type=click.Path(file_okay=False), help="A git range instead of a list: the repository.")
+@click.option("--good", help="With --git: a good commit.")
+@click.option("--bad", help="With --git: a bad commit.")
+@click.option("--build", "build", help="With --git: build command, run in the repository ({rev} {repo}).")
+@click.option("--install", "install", help="With --git: install command, run in the repository ({rev} {repo}).")
+@click.option(
+    "--kernel-of",
+    "kernel_of",
+    metavar="TEMPLATE",
+    help="With --git: the kernel a commit boots, e.g. '{rev}=/boot/vmlinuz-{rev}:+rodata=full'.",
+)
+@click.option("--build-timeout", type=click.IntRange(1), default=7200, show_default=True, metavar="S")
+@click.option("--install-timeout", type=click.IntRange(1), default=1800, show_default=True, metavar="S")
 @click.option("--claims", "claims_file", help="For --bad-if claim:ID: a claims file or bundled name (default bbml2).")
 @click.option("--preset", default="quick", show_default=True, help="For claim criteria: the workload's preset.")
 @click.option("--hosts", "inventory", required=True, type=click.Path(path_type=Path), metavar="INVENTORY")
@@ -65,40 +77,64 @@ def group() -> None:
 @click.option("--suite-timeout", type=click.IntRange(1), default=600, show_default=True, metavar="S")
 @click.option("--connect-timeout", type=click.IntRange(1), default=30, show_default=True, metavar="S")
 @out_option("New bisect folder.", dest="output", required=True, type=click.Path(path_type=Path), metavar="DIR")
-def start_command(
-    kernels, bad_if, claims_file, preset, inventory, boots, boot_method, boot_command, expects,
-    reboot_timeout, suite_timeout, connect_timeout, output,
-) -> None:  # fmt: skip
-    """Write DIR/bisect.json: the kernels, the criterion, how to boot them."""
+def start_command(**o) -> None:
+    """Write DIR/bisect.json: the kernels (or the git range), the criterion, how to boot them."""
     from benchctl.bisect import criteria, driver
     from benchctl.campaign import inventory as inv
     from benchctl.campaign import plan as pl
 
-    crit = criteria.parse(bad_if, claims_file)
+    crit = criteria.parse(o["bad_if"], o["claims_file"])
     run = None
     if crit.kind == "claim":  # each boot runs the claim's workload (a fact or log needs only a fingerprint)
         from benchctl.analyze.claims import load_claims
         from benchctl.run.specs import resolve_request
 
         c = next(x for x in load_claims(crit.value) if x.id == crit.key)
-        resolve_request(None, (c.workload,), preset, ())
-        run = {"suite": None, "workloads": [c.workload], "preset": preset, "set": [], "perf": True}
-    arms = [pl.parse_arm(k if "=" in k.split(":", 1)[0] else f"{_label(k)}={k}", boot_method) for k in kernels]
+        resolve_request(None, (c.workload,), o["preset"], ())
+        run = {"suite": None, "workloads": [c.workload], "preset": o["preset"], "set": [], "perf": True}
+    method = o["boot_method"]
+    arms = [pl.parse_arm(k if "=" in k.split(":", 1)[0] else f"{_label(k)}={k}", method) for k in o["kernels"]]
     for a in arms:
-        pl.apply_overrides({a.label: a}, (), tuple(f"{a.label}:{e}" for e in expects))
-    argv = pl.parse_boot_command(boot_command, boot_method)
-    hostvars = inv.read_inventory(inventory)
-    timeouts = {"reboot_s": reboot_timeout, "suite_s": suite_timeout, "connect_s": connect_timeout}
+        pl.apply_overrides({a.label: a}, (), tuple(f"{a.label}:{e}" for e in o["expects"]))
+    argv = pl.parse_boot_command(o["boot_command"], method)
+    git = _git(o) if o["repo"] else None
+    hostvars = inv.read_inventory(o["inventory"])
+    timeouts = {"reboot_s": o["reboot_timeout"], "suite_s": o["suite_timeout"], "connect_s": o["connect_timeout"]}
     driver.start(
-        output, arms, crit, hostvars, inventory_source=str(inventory), boots=boots, method=boot_method,
-        boot_command=argv, timeouts=timeouts, run=run,
+        o["output"], arms, crit, hostvars, inventory_source=str(o["inventory"]), boots=o["boots"], method=method,
+        boot_command=argv, timeouts=timeouts, run=run, git=git,
     )  # fmt: skip
+    what = (
+        f"{o['good']}..{o['bad']} in {o['repo']}"
+        if git
+        else f"{len(arms)} kernels ({arms[0].label} .. {arms[-1].label})"
+    )
     click.echo(
         fit(
-            f"bisect over {len(arms)} kernels ({arms[0].label} .. {arms[-1].label}), bad if {crit.text()}, "
-            f"{boots} boot(s) per step on {len(hostvars)} host(s)\n  run it: benchctl bisect run {output}"
+            f"bisect over {what}, bad if {crit.text()}, {o['boots']} boot(s) per step on "
+            f"{len(hostvars)} host(s)\n  run it: benchctl bisect run {o['output']}"
         )
     )
+
+
+def _git(o: dict) -> dict:
+    """The git-range section, every piece checked (one-line UsageError naming what is missing)."""
+    import shlex
+
+    from benchctl.bisect import gitrange
+    from benchctl.errors import UsageError
+
+    missing = [f"--{k.replace('_', '-')}" for k in ("good", "bad", "kernel_of") if not o[k]]
+    if missing:
+        raise UsageError(f"--git needs {', '.join(missing)}")
+    try:
+        argvs = [shlex.split(o[k]) if o[k] else [] for k in ("build", "install")]
+    except ValueError as e:
+        raise UsageError(f"--build/--install do not parse: {e}") from None
+    return gitrange.config(
+        str(Path(o["repo"]).absolute()), o["good"], o["bad"], argvs[0], argvs[1], o["kernel_of"],
+        build_timeout_s=o["build_timeout"], install_timeout_s=o["install_timeout"],
+    )  # fmt: skip
 
 
 def _label(kernel: str) -> str:
@@ -112,10 +148,14 @@ def _label(kernel: str) -> str:
 @group.command("run")
 @click.argument("folder", type=click.Path(path_type=Path))
 def run_command(folder: Path) -> None:
-    """Bisect until the first bad kernel is known; then print the log."""
-    from benchctl.bisect import driver
+    """Bisect until the first bad kernel (or commit) is known; then print the log."""
+    from benchctl.bisect import driver, gitrange
 
-    driver.run(folder, echo=lambda s: click.echo(fit(s)))
+    echo = lambda s: click.echo(fit(s))  # noqa: E731
+    if driver.load(folder).get("git"):
+        gitrange.run(folder, echo=echo)
+    else:
+        driver.run(folder, echo=echo)
     click.echo(driver.log_text(folder), nl=False)
 
 

@@ -52,6 +52,7 @@ def run(
     timeout: float | None = None,
     text: bool = True,
     env: dict[str, str] | None = None,
+    cwd: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Like subprocess.run(capture_output=True), but the command and all its descendants die with it."""
     proc = subprocess.Popen(
@@ -62,6 +63,7 @@ def run(
         text=text,
         start_new_session=True,
         env=env,
+        cwd=cwd,
     )
     try:
         out, err = proc.communicate(input=input, timeout=timeout)
