@@ -51,6 +51,19 @@ def start(fleet: Fleet, tmp: Path, bad_if: str, kernels: list[str] = KERNELS) ->
     return out
 
 
+def new_repo(path: Path):
+    """An empty git repository and a `git(*args)` for it (a deadline on every call)."""
+    path.mkdir()
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=path, capture_output=True, text=True, check=True, timeout=60).stdout
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    return git
+
+
 def test_bisect_finds_the_first_block_mapped_kernel(fleet, tmp_path):
     out = start(fleet, tmp_path, "fact:linear_map.state=block")
     r = bc(fleet, "bisect", "run", str(out))
@@ -86,14 +99,7 @@ def test_a_kernel_log_criterion_and_no_change(fleet, tmp_path):
 def test_git_bisect_run_drives_the_step_with_a_skip(fleet, tmp_path):
     out = start(fleet, tmp_path, "fact:linear_map.state=block", KERNELS[:2])
     repo = tmp_path / "linux"
-    repo.mkdir()
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, check=True, timeout=60).stdout
-
-    git("init", "-q")
-    git("config", "user.email", "t@example.org")
-    git("config", "user.name", "t")
+    git = new_repo(repo)
     # commit c4 builds a kernel kexec refuses (not a vmlinuz image): its step is a skip
     specs = [f"c{i}=6.1.192:{BASE} rodata={'on' if i >= 4 else 'full'}" for i in range(1, 7)]
     specs[3] = f"c4=/boot/bzImage-broken:{BASE} rodata=on"
@@ -133,14 +139,7 @@ def test_a_git_range_built_installed_and_booted_by_benchctl(fleet, tmp_path):
     the installed kernel's command line from its current one (kexec --reuse-cmdline), so --install
     writes what the commit's kernel would boot with; a commit that does not build is skipped."""
     repo = tmp_path / "linux"
-    repo.mkdir()
-
-    def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, check=True, timeout=60).stdout
-
-    git("init", "-q")
-    git("config", "user.email", "t@example.org")
-    git("config", "user.name", "t")
+    git = new_repo(repo)
     for i in range(1, 8):
         (repo / "version").write_text(f"{i}\n")
         (repo / "cmdline").write_text(f"{BASE} rodata={'on' if i >= 5 else 'full'}\n")
