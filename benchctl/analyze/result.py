@@ -60,9 +60,9 @@ def _iteration_cost(df) -> float | None:
     """Median seconds between consecutive iterations of a run, from record timestamps."""
     if "t" not in df or not df["t"].notna().any():
         return None
-    firsts = df.dropna(subset=["t"]).groupby(["run", "iteration"])["t"].min().reset_index()
+    firsts = df.dropna(subset=["t"]).groupby(["run", "iteration"], observed=True)["t"].min().reset_index()
     firsts = firsts.sort_values(["run", "iteration"])
-    d = firsts.groupby("run")["t"].diff().dropna()
+    d = firsts.groupby("run", observed=True)["t"].diff().dropna()
     d = d[d > 0]
     return float(d.median()) if len(d) else None
 
@@ -92,7 +92,7 @@ def _all_series(
     """(baseline, candidate, is_ratio) per comparable (workload, metric); why others are not compared goes to notes."""
     order = boot_order(tidy, df)
     series: dict[tuple[str, str], tuple[Series, Series, bool]] = {}
-    groups = {k: g for k, g in df.groupby(["workload", "metric"], sort=True)}
+    groups = {k: g for k, g in df.groupby(["workload", "metric"], sort=True, observed=True)}
     ratio_keys: dict[tuple[str, str], RatioMetric] = {}
     for workload in sorted({w for w, _ in groups}):
         for ratio in RATIOS.values():
@@ -162,7 +162,7 @@ def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str]) -> dict:
     design = {}
     for arm in arms:
         sub = df[df["arm"] == arm]
-        per_boot = sub.groupby(["boot", "workload", "metric"]).size()
+        per_boot = sub.groupby(["boot", "workload", "metric"], observed=True).size()
         mine = [b for b in boots_sel if b.arm == arm]
         design[arm] = {
             "hosts": sorted(set(sub["host"].unique())),

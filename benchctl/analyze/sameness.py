@@ -64,8 +64,10 @@ def evidence(df, boots: list[BootMeta], dup_workloads: set[str]) -> dict[tuple[s
         all_boots.setdefault((b.workload, b.arm), set()).add(b.boot)
         if next(raw_files(b), None) is not None:
             with_raw.setdefault((b.workload, b.arm), set()).add(b.boot)
-    per_boot = df.groupby(["workload", "arm", "metric", "boot"], sort=False)["value"].mean()
-    spread = per_boot.groupby(level=[0, 1, 2], sort=False).agg(lambda x: len(x) >= 2 and np.ptp(x.to_numpy()) > 0)
+    per_boot = df.groupby(["workload", "arm", "metric", "boot"], sort=False, observed=True)["value"].mean()
+    spread = per_boot.groupby(level=[0, 1, 2], sort=False, observed=True).agg(
+        lambda x: len(x) >= 2 and np.ptp(x.to_numpy()) > 0
+    )
     varying: dict[tuple[str, str], set[str]] = {}
     for (workload, arm, metric), differs in spread.items():
         if differs:
