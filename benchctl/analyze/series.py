@@ -51,8 +51,9 @@ def boot_order(tidy: Tidy, df) -> dict[tuple[str, str], float]:
     return order
 
 
-def _codes(col) -> tuple[np.ndarray, list]:
-    """(integer codes, values): codes ordered as the values sort, from a sorted categorical for free."""
+def codes(col) -> tuple[np.ndarray, list]:
+    """(integer codes, values): codes ordered as the values sort; free from a sorted categorical
+    (results/table.category), else one factorize."""
     import pandas as pd
 
     if isinstance(col.dtype, pd.CategoricalDtype) and col.cat.categories.is_monotonic_increasing:
@@ -61,14 +62,32 @@ def _codes(col) -> tuple[np.ndarray, list]:
     return codes, list(values)
 
 
+def split(df, cols: list[str]) -> dict[tuple[str, str], dict[str, object]]:
+    """(workload, metric) -> arm -> its rows, in one pass: a stable sort on the integer codes, then slices.
+
+    Each slice keeps the table's row order (as groupby and a mask would) and
+    is a view of one sorted copy of the needed columns, not a copy per group.
+    """
+    (w, wn), (m, mn), (a, an) = codes(df["workload"]), codes(df["metric"]), codes(df["arm"])
+    perm = np.lexsort((a, m, w))
+    key = ((w.astype(np.int64) * len(mn) + m) * len(an) + a)[perm]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+    rows = df[[c for c in cols if c in df.columns]].take(perm)
+    out: dict[tuple[str, str], dict[str, object]] = {}
+    for s, e in zip(starts, np.append(starts[1:], len(key)), strict=True):
+        i = perm[s]
+        out.setdefault((wn[w[i]], mn[m[i]]), {})[an[a[i]]] = rows.iloc[s:e]
+    return out
+
+
 def build_series(sub, order: dict[tuple[str, str], float], ratio: RatioMetric | None = None) -> Series:
     """Build an Arm from rows of one arm: sorted by boot start, then t/iteration."""
     arm = str(sub["arm"].iloc[0]) if len(sub) else ""
     by_boot = {b: t for (a, b), t in order.items() if a == arm}
     if ratio is None:
-        boot, names = _codes(sub["boot"])
+        boot, names = codes(sub["boot"])
         start = np.array([by_boot.get(b, math.inf) for b in names], dtype=float)[boot]
-        run, _ = _codes(sub["run"])
+        run, _ = codes(sub["run"])
         # the stable sort by (start, boot, run, iteration) that pandas' sort_values does, on integer codes
         perm = np.lexsort((sub["iteration"].to_numpy(), run, boot, start))
         boot = boot[perm]

@@ -121,8 +121,8 @@ def _boots_from_frame(df, source: str) -> list[BootMeta]:
     if df.empty:
         return []
     return [
-        BootMeta(*key, source, started=None if math.isnan(t0) else t0, simulated=sim)
-        for key, (t0, sim) in _per_run(df).items()
+        BootMeta(arm, host, boot, run, workload, source, started=None if math.isnan(t0) else t0, simulated=sim)
+        for (arm, host, boot, run, workload), (t0, sim) in _per_run(df).items()
     ]
 
 
@@ -140,11 +140,11 @@ def _per_run(df) -> dict[tuple, tuple[float, bool]]:
     """
     import numpy as np
 
-    codes = [df[c].cat.codes.to_numpy() if hasattr(df[c], "cat") else None for c in KEY]
-    if all(c is not None for c in codes):
+    if all(hasattr(df[c], "cat") for c in KEY):
         change = np.zeros(len(df) - 1, dtype=bool)
-        for c in codes:
-            change |= c[1:] != c[:-1]
+        for c in KEY:
+            k = df[c].cat.codes.to_numpy()
+            change |= k[1:] != k[:-1]
         starts = np.flatnonzero(np.r_[True, change])
         if len(starts) <= MAX_STRETCHES:
             t = df["t"].to_numpy(dtype=float)

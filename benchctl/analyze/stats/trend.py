@@ -50,8 +50,8 @@ class Trend:
 
 
 def _ranks(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ordinal ranks with ties broken by position, dense ranks, size of each group of equal values)."""
-    order = np.argsort(v, kind="stable")
+    """(ordinal ranks with ties broken somehow, dense ranks, size of each group of equal values)."""
+    order = np.argsort(v)  # any order of ties does: Daniels' bound holds for every tie-break
     s = v[order]
     new = np.empty(len(v), dtype=bool)
     new[0] = True
