@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: deadline.py
+from deadline import Console  # noqa: E402
+
 TIME_TARGET, MEM_TARGET, ETA_TARGET = 2.0, 1.5, 1.5
 METRICS = [f"m{i}" for i in range(10)]
 ETA_METRICS, ETA_ROWS_PER_CELL, ETA_RESAMPLES = [f"m{i}" for i in range(60)], 800, 300_000
@@ -82,18 +85,21 @@ def analyze_code(path: Path, resamples: int) -> str:
     return f"import sys; sys.argv = {argv!r}; from benchctl.cli import main; main()"
 
 
-def estimates(code: str) -> list[tuple[str, float, float]]:
-    """(line, seconds it said were left, seconds that were left) for each estimate the child printed."""
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    seen = []
-    assert p.stderr is not None
-    for line in p.stderr:  # each line as it arrives
-        seen.append((time.perf_counter(), line.strip()))
-    if p.wait(timeout=900) != 0:
-        raise SystemExit(f"analyze failed: {seen[-3:]}")
+def estimates(code: str, log: Path) -> list[tuple[str, float, float]]:
+    """(line, seconds it said were left, seconds that were left) for each estimate the child printed.
+
+    The lines are timed as they arrive (tests/deadline.py's reader thread); the child's stdout (the
+    JSON report) goes to /dev/null so that only its stderr lines are read.
+    """
+    arrived: list[tuple[float, str]] = []
+    quiet = "import os, sys; sys.stdout = open(os.devnull, 'w'); " + code
+    with Console([sys.executable, "-c", quiet], log=log, timeout=900, name="analyze",
+                 on_line=lambda line: arrived.append((time.perf_counter(), line))) as con:  # fmt: skip
+        if con.wait(timeout=900) != 0:
+            con.fail("analyze failed")
     end = time.perf_counter()
     out = []
-    for t, line in seen:
+    for t, line in arrived:
         m = re.search(r"about (\d+) s left", line)
         if m:
             out.append((line, float(m.group(1)), end - t))
@@ -127,7 +133,7 @@ def eta(tmp: Path, runs: int) -> float | None:
     print(f"estimates: {rows:,} rows, {len(ETA_METRICS)} metrics, --resamples {ETA_RESAMPLES}, {runs} runs")
     worst = None
     for _ in range(runs):
-        for line, said, left in estimates(analyze_code(path, ETA_RESAMPLES)):
+        for line, said, left in estimates(analyze_code(path, ETA_RESAMPLES), tmp / "eta.log"):
             factor = max(said / left, left / said)
             worst = factor if worst is None else max(worst, factor)
             print(f"  {line.removeprefix('benchctl: ')}: {left:.1f} s were left ({factor:.2f}x)")
