@@ -413,3 +413,24 @@ def test_plan_refuses_a_claims_typo_as_analyze_does(tmp_path, csv_path):
     for cmd in ("plan", "analyze"):
         r = bench(cmd, "--csv", csv_path, "--baseline", "pte", "--candidate", "block", "--claims", c)
         one_line_error(r, "ops_per_secc")
+
+
+def test_progress_estimate_leaves_out_what_came_before_the_first_step(monkeypatch, capsys):
+    # issue 21: 5 s of loading, then 10 steps of 1 s each; the loading must not be taken for steps
+    import time
+
+    from benchctl.commands.common import progress_after
+
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    progress = progress_after()
+    clock[0] = 5.0
+    said = {}
+    for k in range(1, 11):
+        progress(k, 10, f"w/m{k}")
+        for line in capsys.readouterr().err.splitlines():
+            said[k] = line
+        clock[0] += 1.0
+    assert said[3].endswith("(about 8 s left)")  # steps 3..10 at 1 s, not 5 + 2 s over 2 steps
+    assert all(f"about {10 - k + 1} s left" in said[k] for k in said if 10 - k + 1 >= 3)
+    assert "left" not in said[9]  # 2 s left: whole seconds are too coarse to print

@@ -17,6 +17,73 @@ def test_welch_matches_scipy():
     assert r.statistic == pytest.approx(ref.statistic, rel=1e-12)
 
 
+def _samples(rng, n1, n2, kind):
+    a = rng.normal(100, rng.uniform(0.01, 10), n1)
+    b = rng.normal(100 + rng.normal(), rng.uniform(0.01, 10), n2)
+    if kind == "ties":
+        a, b = np.round(a), np.round(b)
+    elif kind == "large":
+        a, b = a * 1e6, b * 1e6
+    return a, b
+
+
+@pytest.mark.parametrize("kind", ["float", "ties", "large"])
+def test_welch_and_mann_whitney_are_scipys_numbers_to_the_bit(kind):
+    # classical computes both on scipy.special (no scipy.stats import): the same numbers, every path:
+    # Welch; Mann-Whitney exact (<= 8 a side, no ties) and normal (ties, or > 8 a side)
+    rng = np.random.default_rng(5)
+    for n1, n2 in [(2, 2), (2, 7), (4, 4), (5, 8), (8, 8), (9, 9), (4, 13), (12, 10)]:
+        a, b = _samples(rng, n1, n2, kind)
+        w, ref = classical.welch(b, a), stats.ttest_ind(a, b, equal_var=False)
+        assert (w.p_value, w.statistic) == (float(ref.pvalue), float(ref.statistic))
+        if min(n1, n2) >= classical.MWU_MIN_BOOTS:
+            u, ref = classical.mann_whitney(b, a), stats.mannwhitneyu(a, b, alternative="two-sided")
+            assert (u.p_value, u.statistic) == (float(ref.pvalue), float(ref.statistic))
+
+
+def test_welch_warns_of_lost_precision_where_scipy_does():
+    a, b = np.array([1e9, 1e9 + 1e-6, 1e9]), np.array([2.0, 3.0, 4.0])
+    with pytest.warns(RuntimeWarning):
+        stats.ttest_ind(a, b, equal_var=False)
+    with pytest.warns(RuntimeWarning):
+        classical.welch(b, a)
+
+
+@pytest.mark.parametrize("n", [3, 8, 20, 33, 34, 200, 3000])
+def test_kendall_is_scipys_tau_and_p_to_the_bit(n):
+    # trend computes tau-b on scipy.special alone: exact p (n <= 33, no ties), normal with ties
+    rng = np.random.default_rng(n)
+    for v in (
+        rng.normal(size=n),
+        rng.normal(size=n) + np.arange(n) / n,
+        np.round(rng.normal(size=n), 1),
+        rng.integers(0, 3, n).astype(float),
+        np.arange(n, 0, -1.0),
+    ):
+        t, ref = trend.kendall(v), stats.kendalltau(np.arange(n), v)
+        assert t is not None and (t.tau, t.p_value) == (float(ref[0]), float(ref[1]))
+
+
+def test_kendall_bound_never_hides_a_flagged_boot():
+    # Daniels' inequality may only skip boots whose exact |tau| is below the flag
+    rng = np.random.default_rng(3)
+    for _ in range(400):
+        n = int(rng.integers(8, 400))
+        v = rng.normal(size=n) + rng.uniform(-4, 4) * np.arange(n) / n
+        if rng.random() < 0.5:
+            v = np.round(v, 1)
+        t = trend.kendall(v)
+        if trend.below(v, trend.WITHIN_TAU):
+            assert t is None or abs(t.tau) < trend.WITHIN_TAU
+    assert not trend.below(np.arange(50.0), trend.WITHIN_TAU)
+
+
+def test_inversions_by_hand():
+    assert trend.inversions(np.array([3, 1, 2])) == 2
+    assert trend.inversions(np.array([0, 0, 1, 1])) == 0
+    assert trend.inversions(np.array([2, 2, 1, 0])) == 5
+
+
 def test_welch_needs_two_boots_per_side():
     r = classical.welch(A[:1], B)
     assert r.p_value is None and "2 boots" in r.note

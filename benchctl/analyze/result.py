@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from benchctl.analyze import checks as design_checks
 from benchctl.analyze import emulation, kinds, machine, predictions, sameness
 from benchctl.analyze.claimdata import validate_claims
@@ -38,7 +40,7 @@ from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
 from benchctl.analyze.machine import MACHINE_PREFIX
 from benchctl.analyze.sameness import Evidence
-from benchctl.analyze.series import Series, boot_order, build_series
+from benchctl.analyze.series import Series, boot_order, build_series, codes, split
 from benchctl.analyze.stats import bootstrap
 from benchctl.errors import InputError, UsageError
 from benchctl.results.metrics import RATIOS, RatioMetric
@@ -62,9 +64,9 @@ def _iteration_cost(df) -> float | None:
     """Median seconds between consecutive iterations of a run, from record timestamps."""
     if "t" not in df or not df["t"].notna().any():
         return None
-    firsts = df.dropna(subset=["t"]).groupby(["run", "iteration"])["t"].min().reset_index()
+    firsts = df.dropna(subset=["t"]).groupby(["run", "iteration"], observed=True)["t"].min().reset_index()
     firsts = firsts.sort_values(["run", "iteration"])
-    d = firsts.groupby("run")["t"].diff().dropna()
+    d = firsts.groupby("run", observed=True)["t"].diff().dropna()
     d = d[d > 0]
     return float(d.median()) if len(d) else None
 
@@ -94,7 +96,7 @@ def _all_series(
     """(baseline, candidate, is_ratio) per comparable (workload, metric); why others are not compared goes to notes."""
     order = boot_order(tidy, df)
     series: dict[tuple[str, str], tuple[Series, Series, bool]] = {}
-    groups = {k: g for k, g in df.groupby(["workload", "metric"], sort=True)}
+    groups = split(df, ["arm", "boot", "run", "iteration", "value", "note", "unit"])
     ratio_keys: dict[tuple[str, str], RatioMetric] = {}
     for workload in sorted({w for w, _ in groups}):
         for ratio in RATIOS.values():
@@ -111,9 +113,9 @@ def _all_series(
                     f"{workload}/{metric}: recomputed from raw counters as a ratio of sums "
                     "per boot (the per-iteration ratios in the data are not averaged)"
                 )
+            per_arm = {a: sub[sub["arm"] == a] for a in (baseline, candidate)}
         else:
-            sub = groups[(workload, metric)]
-        per_arm = {a: sub[sub["arm"] == a] for a in (baseline, candidate)}
+            per_arm = {a: groups[(workload, metric)].get(a, df.iloc[:0]) for a in (baseline, candidate)}
         if any(len(x) == 0 for x in per_arm.values()):
             only = [a for a in per_arm if len(per_arm[a])]
             notes.append(f"{workload}/{metric}: only in arm {only[0]}; not compared")
@@ -160,16 +162,19 @@ def _compare_all(
     return comps
 
 
-def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str]) -> dict:
+def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str], per_cell) -> dict:
+    """Each arm's hosts, kernels, boots x iterations and setup; per_cell is sameness.cells(df)."""
     design = {}
+    (a, an), (h, hn) = codes(df["arm"]), codes(df["host"])
+    pairs = np.flatnonzero(np.bincount(a.astype(np.int64) * len(hn) + h, minlength=len(an) * len(hn)))
+    hosts = [(an[k // len(hn)], hn[k % len(hn)]) for k in pairs]  # the (arm, host) pairs with rows
     for arm in arms:
-        sub = df[df["arm"] == arm]
-        per_boot = sub.groupby(["boot", "workload", "metric"]).size()
+        per_boot = per_cell["size"][per_cell.index.get_level_values("arm") == arm]
         mine = [b for b in boots_sel if b.arm == arm]
         design[arm] = {
-            "hosts": sorted(set(sub["host"].unique())),
+            "hosts": sorted(str(h) for a, h in hosts if a == arm),
             "kernels": sorted({b.kernel_release for b in mine if b.kernel_release}),
-            "boots": int(sub["boot"].nunique()),
+            "boots": int(per_boot.index.get_level_values("boot").nunique()),
             "iterations_per_boot": int(per_boot.median()) if len(per_boot) else 0,
             "linear_map": sorted({b.linear_map_before for b in mine if b.linear_map_before}),
             "linear_map_source": sorted({b.linear_map_source for b in mine if b.linear_map_source}),
@@ -318,9 +323,10 @@ def analyze(
     series = _all_series(tidy, df, baseline, candidate, notes)
     boots_sel = [b for b in tidy.boots if b.arm in (baseline, candidate)]
     dup_msgs, dup_workloads = design_checks.duplicate_raw(boots_sel)
+    per_cell = sameness.cells(df)
     comps = _compare_all(
         series,
-        sameness.evidence(df, boots_sel, dup_workloads),
+        sameness.evidence(df, boots_sel, dup_workloads, per_cell),
         progress,
         confidence=confidence,
         seed=seed,
@@ -361,7 +367,7 @@ def analyze(
         "seed": seed,
         "resamples": resamples,
         "costs": _costs(reboot_cost, iter_cost, cost_note, iteration_cost is not None),
-        "design": _design(df, boots_sel, (baseline, candidate)),
+        "design": _design(df, boots_sel, (baseline, candidate), per_cell),
         "checks": checks,
         "notes": notes,
         "skipped": summarize_skipped(tidy.skipped),

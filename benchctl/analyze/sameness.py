@@ -56,16 +56,24 @@ class Evidence:
         return f"{others[0]} differs between them" if others else ""
 
 
-def evidence(df, boots: list[BootMeta], dup_workloads: set[str]) -> dict[tuple[str, str], Evidence]:
-    """(workload, arm) -> Evidence, from the rows (any source) and the run folders' raw/ files."""
+def cells(df):
+    """Rows and mean value per (workload, arm, metric, boot): one grouping for the evidence and the design."""
+    return df.groupby(["workload", "arm", "metric", "boot"], sort=False, observed=True)["value"].agg(["size", "mean"])
+
+
+def evidence(df, boots: list[BootMeta], dup_workloads: set[str], per_cell=None) -> dict[tuple[str, str], Evidence]:
+    """(workload, arm) -> Evidence, from the rows (any source) and the run folders' raw/ files;
+    per_cell is cells(df) when the caller has it."""
     with_raw: dict[tuple[str, str], set[str]] = {}
     all_boots: dict[tuple[str, str], set[str]] = {}
     for b in boots:
         all_boots.setdefault((b.workload, b.arm), set()).add(b.boot)
         if next(raw_files(b), None) is not None:
             with_raw.setdefault((b.workload, b.arm), set()).add(b.boot)
-    per_boot = df.groupby(["workload", "arm", "metric", "boot"], sort=False)["value"].mean()
-    spread = per_boot.groupby(level=[0, 1, 2], sort=False).agg(lambda x: len(x) >= 2 and np.ptp(x.to_numpy()) > 0)
+    per_boot = (cells(df) if per_cell is None else per_cell)["mean"]
+    spread = per_boot.groupby(level=[0, 1, 2], sort=False, observed=True).agg(
+        lambda x: len(x) >= 2 and np.ptp(x.to_numpy()) > 0
+    )
     varying: dict[tuple[str, str], set[str]] = {}
     for (workload, arm, metric), differs in spread.items():
         if differs:

@@ -48,13 +48,13 @@ def pyperf_suites(tidy: Tidy) -> tuple[dict[str, dict], int]:
     kernels = _kernels(tidy)
     dropped = 0
     suites: dict[str, dict] = {}
-    for arm, a in df.groupby("arm", sort=True):
+    for arm, a in df.groupby("arm", sort=True, observed=True):
         benches = []
-        for (workload, metric), m in a.groupby(["workload", "metric"], sort=True):
+        for (workload, metric), m in a.groupby(["workload", "metric"], sort=True, observed=True):
             unit = str(m["unit"].iloc[0])
             punit, scale = _pyperf_unit(unit)
             runs = []
-            for (host, boot, run), r in m.groupby(["host", "boot", "run"], sort=False):
+            for (host, boot, run), r in m.groupby(["host", "boot", "run"], sort=False, observed=True):
                 values = [float(v) * scale for v in r.sort_values("iteration")["value"]]
                 kept = [v for v in values if v > 0 and math.isfinite(v)]
                 dropped += len(values) - len(kept)
@@ -93,7 +93,7 @@ def benchstat_text(tidy: Tidy) -> str:
         out.append("# SIMULATED DATA - model output, not a measurement")
     config: dict[str, str] = {}
     for (arm, host, boot, run, workload, _it), g in df.groupby(
-        ["arm", "host", "boot", "run", "workload", "iteration"], sort=False
+        ["arm", "host", "boot", "run", "workload", "iteration"], sort=False, observed=True
     ):
         want = {"arm": _field(arm), "host": _field(host), "boot": _field(boot), "run": _field(run)}
         if kernels.get((arm, boot)):

@@ -21,7 +21,7 @@ from typing import Any
 
 from benchctl.documents import format_version, get
 from benchctl.errors import InputError, UsageError
-from benchctl.results.table import COLUMNS, OPTIONAL, BootMeta, Skipped, Tidy, empty_frame
+from benchctl.results.table import COLUMNS, OPTIONAL, TEXT, BootMeta, Skipped, Tidy, categorical, category, empty_frame
 
 RUN_FORMAT_MAJOR = 1
 ENV_FORMAT_MAJOR = 1
@@ -48,7 +48,7 @@ def _finish(df, skipped: list[Skipped], lines, path: str, user_table: bool = Fal
 
     def skip(mask, reason):
         for ln, arm in zip(lines[mask][:10_000], arms[mask][:10_000], strict=True):
-            arm_ = None if arm is None or arm is pd.NA else str(arm)
+            arm_ = None if pd.isna(arm) else str(arm)
             skipped.append(Skipped(path, int(ln), reason, arm_, user_row=user_table))
 
     nonnum = value.isna().to_numpy()
@@ -67,11 +67,12 @@ def _finish(df, skipped: list[Skipped], lines, path: str, user_table: bool = Fal
     out = df.loc[keep, [c for c in COLUMNS + OPTIONAL if c in df.columns]].copy()
     out["value"] = value[keep].astype(float)
     out["iteration"] = iteration[keep].astype(np.int64)
-    for c in ("arm", "host", "boot", "run", "workload", "metric", "unit"):
-        out[c] = out[c].fillna("").astype(str)
+    if "note" not in out.columns:
+        out["note"] = pd.Categorical.from_codes(np.zeros(len(out), dtype=np.int8), [""])
+    for c in TEXT:
+        out[c] = category(out[c])
     out["t"] = pd.to_numeric(out["t"], errors="coerce") if "t" in out.columns else np.nan
     out["simulated"] = _parse_bool(out["simulated"]) if "simulated" in out.columns else False
-    out["note"] = out["note"].fillna("").astype(str) if "note" in out.columns else ""
     return out.reset_index(drop=True)
 
 
@@ -87,7 +88,7 @@ def load_csv(paths: Iterable[str | Path]) -> Tidy:
         try:
             df = pd.read_csv(
                 path,
-                dtype={c: "string" for c in ("arm", "host", "boot", "run", "workload", "metric", "unit", "note")},
+                dtype={c: "category" for c in TEXT},  # parsed straight into codes: no string column
                 keep_default_na=False,
                 na_values={"value": ["", "nan", "NaN"]},
                 low_memory=False,
@@ -103,10 +104,15 @@ def load_csv(paths: Iterable[str | Path]) -> Tidy:
                 f"missing column(s) {', '.join(missing)}; a tidy table needs {', '.join(COLUMNS)}", path, 1
             )
         for c in ("arm", "boot", "workload", "metric"):
-            df[c] = df[c].replace("", pd.NA)
+            if "" in df[c].cat.categories:  # an empty key is missing
+                df[c] = df[c].cat.remove_categories([""])
         lines = np.arange(len(df)) + 2  # header is line 1
         frames.append(_finish(df, skipped, lines, path, user_table=True))
-    df = pd.concat(frames, ignore_index=True) if frames else empty_frame()
+    df = (
+        (categorical(pd.concat(frames, ignore_index=True)) if len(frames) > 1 else frames[0])
+        if frames
+        else empty_frame()
+    )
     return Tidy(df, _boots_from_frame(df, "csv"), skipped)
 
 
@@ -114,25 +120,45 @@ def _boots_from_frame(df, source: str) -> list[BootMeta]:
     """Per-boot metadata a CSV can give: identity, first timestamp, simulated."""
     if df.empty:
         return []
-    g = df.groupby(["arm", "host", "boot", "run", "workload"], sort=False)
-    first_t = g["t"].min()
-    sim = g["simulated"].any()
-    out = []
-    for key, t0 in first_t.items():
-        arm, host, boot, run, workload = key
-        out.append(
-            BootMeta(
-                arm,
-                host,
-                boot,
-                run,
-                workload,
-                source,
-                started=None if (t0 is None or (isinstance(t0, float) and math.isnan(t0))) else float(t0),
-                simulated=bool(sim[key]),
-            )
-        )
-    return out
+    return [
+        BootMeta(arm, host, boot, run, workload, source, started=None if math.isnan(t0) else t0, simulated=sim)
+        for (arm, host, boot, run, workload), (t0, sim) in _per_run(df).items()
+    ]
+
+
+KEY = ["arm", "host", "boot", "run", "workload"]
+MAX_STRETCHES = 10_000
+
+
+def _per_run(df) -> dict[tuple, tuple[float, bool]]:
+    """(arm, host, boot, run, workload) -> (first t, any simulated), in order of first appearance.
+
+    A table holds each run's rows in a few unbroken stretches (exports and
+    run folders do): the key is compared row to row once, and only the
+    stretches are grouped. Rows shuffled into many stretches go to pandas'
+    groupby, which gives the same.
+    """
+    import numpy as np
+
+    if all(hasattr(df[c], "cat") for c in KEY):
+        change = np.zeros(len(df) - 1, dtype=bool)
+        for c in KEY:
+            k = df[c].cat.codes.to_numpy()
+            change |= k[1:] != k[:-1]
+        starts = np.flatnonzero(np.r_[True, change])
+        if len(starts) <= MAX_STRETCHES:
+            t = df["t"].to_numpy(dtype=float)
+            t_min = np.fmin.reduceat(t, starts)  # fmin: NaN only where every t is NaN, as groupby's min
+            sim = np.logical_or.reduceat(df["simulated"].to_numpy(dtype=bool), starts)
+            keys = zip(*(df[c].iloc[starts].astype(str) for c in KEY), strict=True)
+            out: dict[tuple, tuple[float, bool]] = {}
+            for key, t0, s in zip(keys, t_min, sim, strict=True):
+                prev = out.get(key)
+                out[key] = (float(np.fmin(prev[0], t0)), prev[1] or bool(s)) if prev else (float(t0), bool(s))
+            return out
+    g = df.groupby(KEY, sort=False, observed=True)
+    first_t, any_sim = g["t"].min(), g["simulated"].any()
+    return {key: (float(t0), bool(any_sim[key])) for key, t0 in first_t.items()}
 
 
 # ------------------------------------------------------------- run folders
@@ -375,7 +401,7 @@ def load_runs(dirs: Iterable[str | Path]) -> Tidy:
             if frame is not None:
                 frames.append(frame)
             boots += _boot_metas(rd, frame, m, before, after)
-    df = pd.concat(frames, ignore_index=True) if frames else empty_frame()
+    df = categorical(pd.concat(frames, ignore_index=True)) if frames else empty_frame()
     if not df.empty and boots:
         sim_runs = {b.run for b in boots if b.simulated}
         if sim_runs:
@@ -383,7 +409,7 @@ def load_runs(dirs: Iterable[str | Path]) -> Tidy:
         df["simulated"] = df["simulated"].astype(bool)
     # Start time from the first record when run.json has none.
     if not df.empty:
-        first_t = df.groupby("run")["t"].min()
+        first_t = df.groupby("run", observed=True)["t"].min()
         for b in boots:
             if b.started is None and b.run in first_t.index and not np.isnan(first_t[b.run]):
                 b.started = float(first_t[b.run])
@@ -403,7 +429,7 @@ def load_inputs(run_dirs: tuple[str, ...], csvs: tuple[str, ...]) -> Tidy:
         parts.append(load_csv(csvs))
     if len(parts) == 1:
         return parts[0]
-    df = pd.concat([p.df for p in parts], ignore_index=True)
+    df = categorical(pd.concat([p.df for p in parts], ignore_index=True))
     return Tidy(df, [b for p in parts for b in p.boots], [s for p in parts for s in p.skipped])
 
 

@@ -187,7 +187,7 @@ def latency(plt, df, result, w: str, footer, out: Path) -> list[Path]:
     for ax, m in zip(axes[0], present, strict=True):
         for k, arm in enumerate((result["baseline"], result["candidate"])):
             f = df[(df["workload"] == w) & (df["metric"] == m) & (df["arm"] == arm)]
-            per_boot = f.groupby("boot")["value"].agg(["median", "min", "max"])
+            per_boot = f.groupby("boot", observed=True)["value"].agg(["median", "min", "max"])
             nbt = len(per_boot)
             xs = [k + (j - (nbt - 1) / 2) * (0.6 / max(nbt, 1)) for j in range(nbt)]
             err = [per_boot["median"] - per_boot["min"], per_boot["max"] - per_boot["median"]]
