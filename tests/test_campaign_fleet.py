@@ -334,7 +334,7 @@ def test_plan_edited_into_nonsense(fleet, tmp_path):
         (lambda p: p["hosts"]["h1"][1].update(arm="purple"), "hosts.h1[1].arm: 'purple' is not an arm"),
         (lambda p: p.update(boot_method="prayer"), "boot_method: 'prayer' is not one of"),
         (lambda p: p["timeouts"].update(reboot_s=-5), "timeouts.reboot_s: -5 is not a positive"),
-        (lambda p: p["arms"].pop("block"), "arms: a campaign has at least two arms"),
+        (lambda p: p["arms"].pop("block"), "candidate: 'block' is not an arm of this plan"),
     ]:
         doc = json.loads(json.dumps(good))
         edit(doc)

@@ -41,7 +41,7 @@ class Slope:
 
 def fit(x, y, confidence: float = 0.95) -> Slope:
     """OLS slope of y on x with its t interval; needs >= 3 points at >= 2 distinct x."""
-    from scipy import stats
+    from scipy import special  # stdtrit: scipy.stats' t.ppf
 
     xs, ys = np.asarray(x, float), np.asarray(y, float)
     n = len(xs)
@@ -52,5 +52,5 @@ def fit(x, y, confidence: float = 0.95) -> Slope:
     a = float(ys.mean()) - b * float(xs.mean())
     s = math.sqrt(float(((ys - a - b * xs) ** 2).sum()) / (n - 2))
     se = s / math.sqrt(sxx)
-    h = float(stats.t.ppf(1 - (1 - confidence) / 2, n - 2)) * se
+    h = float(special.stdtrit(n - 2, 1 - (1 - confidence) / 2)) * se
     return Slope(b, a, (b - h, b + h), se, n, s)
