@@ -352,9 +352,11 @@ def campaign(
     boots: int = 3,
     workloads: str = "boot-memory",
     mem_mb: int | None = None,
+    until: Path | None = None,
 ) -> dict:
     """Build, cold-boot, plan, run one design; returns timings and the campaign folder (the guest
-    is stopped on the way out). `mem_mb` overrides the workloads' guest RAM (a scaling series)."""
+    is stopped on the way out). `mem_mb` overrides the workloads' guest RAM (a scaling series);
+    `until` (a claims file) runs the campaign adaptively: `campaign run --until-decided`."""
     what, suite_timeout, default_mb = WORKLOADS[workloads]
     mem_mb = mem_mb or default_mb
     t0 = time.monotonic()
@@ -397,7 +399,8 @@ def campaign(
             raise deadline.Failed(f"campaign plan failed: {r.stderr}")
         t_run0 = time.monotonic()
         budget = 2 * boots * (REBOOT_TIMEOUT_S + suite_timeout) + 120
-        r = benchctl("campaign", "run", str(folder), timeout=budget, env=env)
+        adaptive = ["--until-decided", "--max-boots", str(boots), "--claims", str(until)] if until else []
+        r = benchctl("campaign", "run", str(folder), *adaptive, timeout=budget, env=env)
         t_run = time.monotonic() - t_run0
         (out / "campaign-run.txt").write_text(r.stdout + r.stderr)
         if r.returncode != 0:
@@ -420,6 +423,22 @@ def campaign(
         "run_output": r.stdout if r else "",
         "ups": up_marks(out),
     }
+
+
+def claims_subset(out: Path, ids: list[str]) -> Path:
+    """OUT/claims.toml: these claims of the bundled bbml2 file, as published (the [[claim]] tables
+    copied, not rewritten), for an adaptive campaign that decides on them alone."""
+    text = (REPO / "analysis/claims/bbml2.toml").read_text()
+    tables = [t for t in text.split("[[claim]]")[1:] if any(f'id = "{i}"' in t for i in ids)]
+    if len(tables) != len(ids):
+        raise deadline.Failed(f"--until-decided {','.join(ids)}: not all are bbml2 claim ids")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "claims.toml"
+    path.write_text(
+        'format = "benchctl-claims/1"\n\n'
+        + "".join("[[claim]]" + t.split("\n\n# ")[0].rstrip() + "\n\n" for t in tables)
+    )
+    return path
 
 
 def up_marks(out: Path) -> list[str]:
@@ -508,6 +527,12 @@ def main() -> int:
         help="guest RAM in MiB, or a comma list (1024,2048,4096,8192): one campaign per size, "
         "in DESIGN-MMMMm folders (the scaling claim's series)",
     )
+    ap.add_argument(
+        "--until-decided",
+        metavar="ID[,ID]",
+        default="",
+        help="run adaptively (campaign run --until-decided) on these bbml2 claims; --boots is the maximum per arm",
+    )
     a = ap.parse_args()
     work = a.work or arm64_guest.default_work()
     if a.action == "build":
@@ -519,7 +544,8 @@ def main() -> int:
     runs = [(name, mb) for name in (DESIGNS[:2] if a.design == "both" else [a.design]) for mb in sizes]
     for name, mb in runs:
         out = base / (f"{name}-{mb}m" if len(sizes) > 1 else name)
-        res = campaign(work, out, name, a.boots, a.workloads, mb)
+        until = claims_subset(out, a.until_decided.split(",")) if a.until_decided else None
+        res = campaign(work, out, name, a.boots, a.workloads, mb, until)
         folder = Path(res["folder"])
         print(f"== design {name}: kernels {res['kernels']}")
         print(res["run_output"], end="")
