@@ -229,6 +229,16 @@ class BlockStack:
         self.info["mountpoint"] = str(target)
         return target
 
+    def missing(self) -> list[str]:
+        """What this stack built and no longer finds (an unmounted filesystem, a detached loop device, a
+        removed mapping): a pass on what remains would not measure the stack as built (benchctl.run.quiesce)."""
+        gone = []
+        for kind, _rid, attrs in self.undo:
+            h = handler(kind)
+            if h is not None and h.present is not None and not h.present(attrs):
+                gone.append(f"{kind} {attrs.get('path') or attrs.get('name') or attrs.get('backing') or ''}".rstrip())
+        return gone
+
     # -- teardown --------------------------------------------------------------
     def teardown(self) -> list[str]:
         """Remove everything in reverse order; returns what could not be removed (also warned)."""
