@@ -4,9 +4,10 @@
 What it prints: for fio-dmcrypt (crypt=none here), seqread-xfs and
 memcached, the coefficient of variation of the headline metric over the
 measured iterations of one run (CV = sd(ddof=1) / mean, what `benchctl
-run` prints and keeps in run.json `variance`), for runs whose spec has its
-`[quiesce]` rule removed ("before", the engine as it was before issue 21)
-and runs as shipped ("after"). Runs go through the public engine path
+run` prints and keeps in run.json `variance`), for runs as the engine was
+before issue 21 ("before": the spec's `[quiesce]` rule removed, and, inside
+this script only, the loop image not preallocated and mkfs with its
+default discard, as blockstack did before) and runs as shipped ("after"). Runs go through the public engine path
 (`engine.run_workload`, perf on); the two sides alternate round by round
 (off-on, on-off, ...) so drift on the host hits both; each side's figure is
 the median CV over the rounds, all rounds shown. memcached declares no rule
@@ -29,6 +30,7 @@ the claim stand-in, 1 otherwise (the target of issue 21).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -43,6 +45,7 @@ from benchctl.run import engine  # noqa: E402
 from benchctl.run.drivers import load_driver  # noqa: E402
 from benchctl.run.drivers.base import RunContext  # noqa: E402
 from benchctl.run.specs import load_workload, parse_size  # noqa: E402
+from benchctl.run.storage import blockstack  # noqa: E402
 
 TARGET_PCT = 10.0
 CASES = [  # (label, workload, preset, overrides, headline metric)
@@ -52,13 +55,29 @@ CASES = [  # (label, workload, preset, overrides, headline metric)
 ]
 
 
+@contextlib.contextmanager
+def as_before_issue21():
+    """The block stack as it was built before issue 21: a sparse loop image, mkfs discarding it."""
+    saved = dict(blockstack.MKFS_OPTIONS), blockstack.os.posix_fallocate
+    blockstack.MKFS_OPTIONS.update(
+        ext4=["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"], xfs=["mkfs.xfs", "-q", "-f"]
+    )
+    blockstack.os.posix_fallocate = lambda fd, offset, length: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        blockstack.MKFS_OPTIONS.update(saved[0])
+        blockstack.os.posix_fallocate = saved[1]  # type: ignore[assignment]
+
+
 def one_cv(workload: str, preset: str, overrides: dict, metric: str, iterations: int | None, quiet: bool, root: Path):
     """CV (%) of `metric` over one real run; quiet=False runs the spec with its [quiesce] rule removed."""
     spec = load_workload(workload).resolve(preset, overrides, iterations=iterations)
     if not quiet:
         spec = dataclasses.replace(spec, quiesce=None)
     opts = engine.RunOptions(arm="cv", results=root, echo=lambda m: None)
-    folder = engine.run_workload(workload, opts, spec=spec)
+    with contextlib.nullcontext() if quiet else as_before_issue21():
+        folder = engine.run_workload(workload, opts, spec=spec)
     v = folder.manifest["variance"]["metrics"][metric]
     missed = len((folder.manifest.get("quiesce") or {}).get("not_quiesced", []))
     return v["cv_pct"], v["n"], missed
@@ -83,9 +102,9 @@ def side_by_side(label, workload, preset, overrides, metric, args, root) -> dict
         for quiet in order if has_rule else [False]:
             cv, n, missed = one_cv(workload, preset, overrides, metric, args.iterations, quiet, root)
             cvs[quiet].append(cv)
-            side = ("after (quiesced)" if quiet else "before (no quiesce)") if has_rule else "no rule"
+            side = ("after" if quiet else "before") if has_rule else "no rule"
             print(
-                f"{label:26s} round {r + 1} {side:20s} {metric} CV {cv:6.2f} % over {n} iterations"
+                f"{label:24s} round {r + 1} {side:7s} {metric} CV {cv:6.2f} % over {n} iterations"
                 + (f"  ({missed} not_quiesced)" if quiet else ""),
                 flush=True,
             )
@@ -114,6 +133,7 @@ def main() -> int:
                 "iops",
             )
         )
+    print("before = the engine before issue 21 (no quiesce, sparse loop image); after = as shipped", flush=True)
     table = []
     with tempfile.TemporaryDirectory(prefix="benchctl-cv-") as tmp:
         os.environ.setdefault("BENCHCTL_STATE_DIR", str(Path(tmp) / "state"))
@@ -127,11 +147,11 @@ def main() -> int:
     for label, metric, cvs in table:
         before = statistics.median(cvs[False]) if cvs[False] else None
         after = statistics.median(cvs[True]) if cvs[True] else None
-        line = f"{label:26s} {metric:18s} CV before quiesce {before:6.2f} %"
+        line = f"{label:24s} {metric:17s} CV before {before:6.2f} %"
         if after is None:
             print(line + "   (no [quiesce] rule: nothing to write back)")
             continue
-        line += f"   after {after:6.2f} %"
+        line += f", after {after:6.2f} %"
         if label.startswith("fio-dmcrypt"):
             good = after <= TARGET_PCT
             ok &= good
