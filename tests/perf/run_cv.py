@@ -6,7 +6,7 @@ memcached, the coefficient of variation of the headline metric over the
 measured iterations of one run (CV = sd(ddof=1) / mean, what `benchctl
 run` prints and keeps in run.json `variance`), for runs as the engine was
 before issue 21 ("before": the spec's `[quiesce]` rule removed, and, inside
-this script only, the loop image not preallocated and mkfs with its
+this script only, the loop image not written once at build and mkfs with its
 default discard, as blockstack did before) and runs as shipped ("after"). Runs go through the public engine path
 (`engine.run_workload`, perf on); the two sides alternate round by round
 (off-on, on-off, ...) so drift on the host hits both; each side's figure is
@@ -58,16 +58,16 @@ CASES = [  # (label, workload, preset, overrides, headline metric)
 @contextlib.contextmanager
 def as_before_issue21():
     """The block stack as it was built before issue 21: a sparse loop image, mkfs discarding it."""
-    saved = dict(blockstack.MKFS_OPTIONS), blockstack.os.posix_fallocate
+    saved = dict(blockstack.MKFS_OPTIONS), blockstack.write_once
     blockstack.MKFS_OPTIONS.update(
         ext4=["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"], xfs=["mkfs.xfs", "-q", "-f"]
     )
-    blockstack.os.posix_fallocate = lambda fd, offset, length: None  # type: ignore[assignment]
+    blockstack.write_once = lambda fd, size: None  # type: ignore[assignment]
     try:
         yield
     finally:
         blockstack.MKFS_OPTIONS.update(saved[0])
-        blockstack.os.posix_fallocate = saved[1]  # type: ignore[assignment]
+        blockstack.write_once = saved[1]  # type: ignore[assignment]
 
 
 def one_cv(workload: str, preset: str, overrides: dict, metric: str, iterations: int | None, quiet: bool, root: Path):

@@ -40,7 +40,7 @@ from benchctl.run.storage import blockdev, dmcrypt
 LOOP_DETACH_S = 10.0  # a busy loop device detaches when its last user closes it
 TMPFS_SLACK = 64 << 20  # tmpfs holds the sparse image plus nothing else
 # No lazy init (no background writes during passes) and no discard: mkfs's discard would punch the
-# preallocated loop image (below) full of holes again, and every pass must find the backing as built.
+# written-once loop image (BlockStack._loop) full of holes again; every pass must find the backing as built.
 MKFS_OPTIONS = {
     "ext4": ["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard"],
     "xfs": ["mkfs.xfs", "-q", "-f", "-K"],
@@ -196,10 +196,12 @@ class BlockStack:
         fd = os.open(image, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
         try:
             os.ftruncate(fd, size)
-            # Every page of the image allocated now: else the first passes that reach a block allocate
-            # tmpfs pages and later ones overwrite them (measured: 73k vs 100k+ IOPS for fio's 128M
-            # passes), a difference between passes that is the stack's, not the kernel's under test.
-            os.posix_fallocate(fd, 0, size)
+            # Every page of the image written once now: else the first passes that reach a block
+            # allocate tmpfs pages and later ones overwrite them (fio's 128M passes: 73k-85k IOPS while
+            # the image grew, 100k+ after; 2G passes on a 4G image: the first measured pass 136k, the
+            # next five 258k-285k). fallocate is not enough: its pages still pay on first write (the
+            # same 2G run, one run each, with a fallocated image kept the slow first pass).
+            write_once(fd, size)
             st = os.fstat(fd)
         finally:
             os.close(fd)
@@ -266,6 +268,14 @@ class BlockStack:
 
 
 # -- resource kinds: present / owned / remove from ledger attributes alone ---------
+
+
+def write_once(fd: int, size: int) -> None:
+    """Write zeros over the whole file, so each of its tmpfs pages exists and has been written once."""
+    chunk = bytes(1 << 20)
+    done = 0
+    while done < size:
+        done += os.pwrite(fd, chunk[: min(len(chunk), size - done)], done)
 
 
 def _mount_present(a: dict) -> bool:
