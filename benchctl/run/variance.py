@@ -85,7 +85,7 @@ def lines(variance: dict[str, dict[str, Any]], quiesce: dict[str, Any] | None) -
     out: list[str] = []
     if variance:
         n = max(v["n"] for v in variance.values())
-        parts = [f"{m} {v['cv_pct']:.1f} %" if v["cv_pct"] is not None else f"{m} n/a" for m, v in variance.items()]
+        parts = [f"{m}={v['cv_pct']:.1f}%" if v["cv_pct"] is not None else f"{m}=n/a" for m, v in variance.items()]
         out += wrap(f"within-boot CV (sd ddof=1 / mean) over {n} iterations: {', '.join(parts)}", "  ", "benchctl: ")
     if quiesce is not None and quiesce["iterations"]:
         r = quiesce["rule"]

@@ -197,10 +197,10 @@ class BlockStack:
         try:
             os.ftruncate(fd, size)
             # Every page of the image written once now: else the first passes that reach a block
-            # allocate tmpfs pages and later ones overwrite them (fio's 128M passes: 73k-85k IOPS while
-            # the image grew, 100k+ after; 2G passes on a 4G image: the first measured pass 136k, the
-            # next five 258k-285k). fallocate is not enough: its pages still pay on first write (the
-            # same 2G run, one run each, with a fallocated image kept the slow first pass).
+            # allocate tmpfs pages and later ones overwrite them (fio's 128M passes: 73k and 85k IOPS for
+            # the two that allocated most, 99k-130k once the image stopped growing; 2G passes on a 4G
+            # image, fallocated: the first measured pass 136k, the next five 258k-285k; written once, two
+            # runs: first passes 282k and 211k, the others 176k-296k): fallocated pages pay on first write.
             write_once(fd, size)
             st = os.fstat(fd)
         finally:
