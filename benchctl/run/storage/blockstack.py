@@ -38,6 +38,7 @@ from benchctl.run.kinds import handler, register_kind, same_inode
 from benchctl.run.storage import blockdev, dmcrypt
 
 LOOP_DETACH_S = 10.0  # a busy loop device detaches when its last user closes it
+UMOUNT_BUSY_S = 10.0  # a tmpfs stays busy until the detached loop device's release drops its image
 TMPFS_SLACK = 64 << 20  # tmpfs holds the sparse image plus nothing else
 # No lazy init (no background writes during passes) and no discard: mkfs's discard would punch the
 # written-once loop image (BlockStack._loop) full of holes again; every pass must find the backing as built.
@@ -299,10 +300,20 @@ def _mount_owned(a: dict) -> bool:
 
 
 def _mount_remove(a: dict) -> None:
+    """umount; "busy" is retried until UMOUNT_BUSY_S: the loop device's backing_file is gone from sysfs
+    before the kernel drops its last reference to the image (and frees its pages, seconds for GiBs),
+    and until then the tmpfs under it is busy (seen twice in one `make perf`, 4G images)."""
     subprocess.run(["sync", "-f", a["path"]], capture_output=True, timeout=600)
-    p = subprocess.run(["umount", a["path"]], capture_output=True, text=True, timeout=600)
-    if p.returncode != 0 and mounted(a["path"]):
-        raise RunFailed(f"umount {a['path']}: {p.stderr.strip()}")
+    deadline = time.monotonic() + UMOUNT_BUSY_S
+    while True:
+        p = subprocess.run(
+            ["umount", a["path"]], capture_output=True, text=True, timeout=600, env={**os.environ, "LC_ALL": "C"}
+        )
+        if p.returncode == 0 or not mounted(a["path"]):
+            return
+        if "busy" not in p.stderr or time.monotonic() >= deadline:
+            raise RunFailed(f"umount {a['path']}: {p.stderr.strip()}")
+        time.sleep(0.1)
 
 
 def _loops_of(backing: str) -> list[str]:
