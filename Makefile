@@ -27,8 +27,18 @@ test: lint
 lowest-deps:
 	scripts/lowest-deps.sh
 
+# Every script in tests/perf (docs/perf.md: what each checks, its command, its last numbers), each
+# with its default (>= 15 alternating pairs for the overhead ones); the total time at the end.
 perf: setup
-	@for s in tests/perf/*.py; do echo "== $$s"; .venv/bin/python $$s || exit 1; done
+	@t0=$$(date +%s); failed=""; \
+	for s in tests/perf/*.py; do \
+		[ "$$s" = tests/perf/driven_run.py ] && continue; \
+		echo "== $$s"; s0=$$(date +%s); \
+		.venv/bin/python $$s || failed="$$failed $$s"; \
+		echo "== $$s: $$(( $$(date +%s) - s0 )) s"; \
+	done; \
+	echo "== make perf: $$(( $$(date +%s) - t0 )) s in all$${failed:+; FAILED:$$failed}"; \
+	[ -z "$$failed" ]
 
 # Statistical properties by seeded simulation (not timings): tests/stats/*.py print their tables.
 stats: setup

@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchctl.run import specs  # noqa: E402
+from benchctl.run import quiesce, specs  # noqa: E402
 from benchctl.run.drivers.base import RunContext  # noqa: E402
 from benchctl.run.ledger import Ledger  # noqa: E402
 
@@ -67,9 +67,15 @@ def drive(
             drv.warmup(ctx, i)
         for i in range(iterations or r.iterations):
             hook("measure", ctx)
+            state = quiesce.prepare(drv, ctx, i, r.quiesce)  # as the engine does before each measured pass
             res = drv.measure(ctx, i, lambda argv: argv)
             out["iterations"].append(
-                {"measurements": {m.metric: m.value for m in res.measurements}, "note": res.note, "argv": res.argv}
+                {
+                    "measurements": {m.metric: m.value for m in res.measurements},
+                    "note": res.note,
+                    "argv": res.argv,
+                    "quiesce": state.note() if state else None,
+                }
             )
     except BaseException as e:  # report, then tear down like the engine does
         out["error"] = f"{type(e).__name__}: {e}"

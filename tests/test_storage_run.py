@@ -60,6 +60,27 @@ def test_run_seqread_xfs_quick(env, tmp_path: Path) -> None:
     bw = [r for r in records(d) if r["metric"] == "bandwidth_bytes_s" and not r["warmup"]]
     assert len(bw) == 5 and all(r["value"] > 1e6 and r["note"]["resident_fraction"] >= 0.99 for r in bw)
     assert (d / "raw/iter-0001/xfs_io.txt").read_text().startswith("read 1073741824/1073741824 bytes")
+    assert_quiesced(d, p.stderr, "bandwidth_bytes_s")
+
+
+def assert_quiesced(d: Path, stderr: str, metric: str) -> None:
+    """Issue 21: every measured record says how its pass started; run.json and stderr sum it up."""
+    run = json.loads((d / "run.json").read_text())
+    rule = run["spec"]["quiesce"]
+    recs = [r for r in records(d) if r["metric"] == metric and not r["warmup"]]
+    for r in recs:
+        n = r["note"]
+        assert n["quiesce_s"] >= 0 and n["dirty_kb"] >= 0 and n["writeback_kb"] >= 0
+        inside = n["dirty_kb"] <= rule["max_dirty_kb"] and n["writeback_kb"] <= rule["max_dirty_kb"]
+        assert n.get("not_quiesced", False) is not inside, "flagged exactly when the state at start missed the rule"
+    q = run["quiesce"]
+    assert q["iterations"] == len(recs) and q["not_quiesced"] == [
+        r["iteration"] for r in recs if "not_quiesced" in r["note"]
+    ]
+    cv = run["variance"]["metrics"][metric]
+    assert cv["n"] == len(recs) and cv["cv_pct"] is not None and cv["cv_pct"] >= 0
+    assert f"within-boot CV (sd ddof=1 / mean) over {len(recs)} iterations" in stderr
+    assert f"of {len(recs)} iterations started outside it" in " ".join(stderr.split())
 
 
 def test_run_fio_crypt_none_is_recorded_everywhere(env, tmp_path: Path) -> None:
@@ -97,6 +118,7 @@ def test_run_fio_crypt_none_is_recorded_everywhere(env, tmp_path: Path) -> None:
     }
     fio_recs = [r for r in recs if r["metric"] in ("iops", "bandwidth_kib_s", "clat_mean_us", "clat_p99_us")]
     assert fio_recs and all(r["note"]["crypt"] == "none" for r in fio_recs)
+    assert_quiesced(d, p.stderr, "iops")
 
 
 def test_run_fio_dmcrypt_refused_without_device_mapper(env, tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 Order of work (docs/result-format.md has the folder layout):
 fingerprint -> requirements (refuse, naming the package) -> hygiene
 warnings -> host lock -> run folder + resource ledger -> kernel-log mark ->
-driver setup -> warm-up -> iterations (perf around the measured window,
-records appended as produced) -> teardown -> ledger release -> fingerprint
-after -> kernel-log scan (taint) -> status.
+driver setup -> warm-up -> iterations (quiesce before each, perf around the
+measured window, records appended as produced) -> teardown -> ledger
+release -> fingerprint after -> kernel-log scan (taint) -> CV summary -> status.
 
 SIGINT/SIGTERM stop the run between two instructions: the driver tears
 down, the run is marked interrupted, the user is told where the results
@@ -33,7 +33,7 @@ from benchctl.errors import BenchctlError, Interrupted, ResourceError
 from benchctl.parsers import Measurement
 from benchctl.results.fsutil import atomic_write_text
 from benchctl.results.store import RunFolder, new_run_id, utc_now
-from benchctl.run import counters, hygiene, kernel_log
+from benchctl.run import counters, hygiene, kernel_log, quiesce, variance
 from benchctl.run.cleanup import dead_run_warnings
 from benchctl.run.drivers import check_requirements, load_driver
 from benchctl.run.drivers.base import RunContext
@@ -103,6 +103,7 @@ class Run:
         self.lock = lock
         self.own_lock = lock is None
         self.driver = load_driver(spec_json["driver"])
+        self.rule = quiesce.rule_of(spec_json)  # the stated state before each measured pass, or None
         self.ledger: Ledger | None = None
         self._ctx: RunContext | None = None
         self._counters: counters.CounterSetup | None = None
@@ -113,9 +114,7 @@ class Run:
         self.completed: set[int] = set()
         self.passes = Passes()
         self.env_before = ""
-        # set by from_spec / resume
-        self.iterations = 0
-        self.warmups = 0
+        self.iterations = self.warmups = 0  # set by from_spec / resume
         self.overrides: dict[str, Any] = {}
         self.pre_warnings: list[str] = []
 
@@ -273,10 +272,9 @@ class Run:
 
     def _restore_env(self) -> None:
         if self.children_rid is not None:
+            os.environ.pop(ENV_TOKEN, None)
             if self.env_before:
                 os.environ[ENV_TOKEN] = self.env_before
-            else:
-                os.environ.pop(ENV_TOKEN, None)
             self.children_rid = None
 
     def _abandon_start(self) -> None:
@@ -354,6 +352,7 @@ class Run:
 
         self._phase("measure", it)
         t0 = time.monotonic()
+        state = quiesce.prepare(self.driver, ctx, it, self.rule)  # after our own writes, before the window
         res = self.driver.measure(ctx, it, wrap)
         for name, content in (res.raw or {}).items():
             p = raw / Path(name).name
@@ -361,7 +360,7 @@ class Run:
                 p.write_bytes(content)
             else:
                 p.write_text(content)
-        note = {**ctx.state.get("note", {}), **(res.note or {})}
+        note = {**ctx.state.get("note", {}), **(res.note or {}), **(state.note() if state else {})}
         ms: list[Measurement] = []
         warns: list[str] = []
         if wrapped and self.counters.enabled:
@@ -424,6 +423,8 @@ class Run:
                     self.opts.echo("benchctl: the kernel logged problems during the run (run marked tainted):")
                     for ln in bad:
                         self.opts.echo(f"  {ln}")
+            if folder.manifest["iterations_done"]:
+                variance.finish(folder, self.opts.echo)  # within-boot CV per metric, quiesce count
             fields: dict[str, Any] = {"status": status, "finished": utc_now(), "phase": "done", "phase_index": None}
             if error is not None and status == "failed":
                 fields["error"] = str(error)

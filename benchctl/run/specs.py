@@ -18,6 +18,7 @@ from typing import Any
 from benchctl import human
 from benchctl.documents import load_toml
 from benchctl.errors import InputError, UsageError
+from benchctl.run.quiesce import Rule
 
 WORKLOAD_FORMAT = "benchctl-workload/1"
 SUITE_FORMAT = "benchctl-suite/1"
@@ -135,6 +136,7 @@ class Workload:
     root: bool
     default_preset: str
     path: Path
+    quiesce: Rule | None = None  # [quiesce]: the state before each measured pass (benchctl.run.quiesce)
 
     def resolve(
         self,
@@ -170,6 +172,7 @@ class Workload:
             iterations=iterations if iterations is not None else p.iterations,
             warmup=warmup if warmup is not None else p.warmup,
             min_memory_mb=p.min_memory_mb if p.min_memory_mb is not None else self.min_memory_mb,
+            quiesce=self.quiesce,
         )
 
 
@@ -182,6 +185,7 @@ class ResolvedSpec:
     iterations: int
     warmup: int
     min_memory_mb: int
+    quiesce: Rule | None = None  # the workload's, or None (tests/perf compares runs without it)
 
     def to_json(self) -> dict[str, Any]:
         w = self.workload
@@ -196,6 +200,7 @@ class ResolvedSpec:
             "warmup": self.warmup,
             "min_memory_mb": self.min_memory_mb,
             "needs": {"programs": w.programs, "one_of": w.one_of, "root": w.root},
+            "quiesce": self.quiesce.to_json() if self.quiesce else None,
         }
 
 
@@ -295,7 +300,10 @@ def load_workload(name_or_path: str | Path) -> Workload:
         raise InputError(f"no such workload (known: {known})", path)
     doc = load_toml(path, "workload file")
     _check_keys(
-        doc, {"format", "name", "driver", "description", "default_preset", "needs", "params", "presets"}, path, ""
+        doc,
+        {"format", "name", "driver", "description", "default_preset", "needs", "params", "presets", "quiesce"},
+        path,
+        "",
     )
     fmt = _typed(doc, "format", str, path, "")
     if fmt != WORKLOAD_FORMAT:
@@ -334,6 +342,7 @@ def load_workload(name_or_path: str | Path) -> Workload:
         root=root,
         default_preset=default_preset,
         path=path,
+        quiesce=Rule.from_table(doc.get("quiesce"), path),
     )
 
 

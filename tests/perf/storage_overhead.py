@@ -8,10 +8,14 @@ workload through the public engine path (perf on as by default, the
 run's fingerprints, kernel-log mark and phase records), its block stack
 built once by the driver; between its measured iterations (a
 RunOptions.between hook, outside every measured window) the same command is run
-by hand on that same stack (plain subprocess, no perf; for fio the same
-per-pass preparation: delete the previous file, sync), parsed by the same
-parser. Pairs alternate which side goes first, so drift hits both sides
-equally; the statistic is the median of the per-pair ratios.
+by hand on that same stack (plain subprocess, no perf), parsed by the same
+parser. Before each hand run the script calls the engine's own
+`benchctl.run.quiesce.prepare` with the workload's `[quiesce]` rule: the
+driver's per-pass preparation (fio: delete the previous file, sync), the
+stack checked as built, writeback drained -- so both sides start from the
+same stated state. Pairs alternate which side goes first, so drift hits
+both sides equally; the statistic is the median of the per-pair ratios,
+shown with the pair ratios' interquartile range.
 
 Here (no device-mapper) fio-dmcrypt runs with crypt=none; in the nested VM
 or on a lab host it runs with dm-crypt (`--crypt dm-crypt`).
@@ -38,16 +42,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from driven_run import Alternating, driven_run, recorded  # noqa: E402  (tests/perf is on sys.path when run as a script)
 
 from benchctl.parsers import parse  # noqa: E402
+from benchctl.run import quiesce  # noqa: E402
 from benchctl.run.drivers import fio_dmcrypt, seqread_xfs  # noqa: E402
+from benchctl.run.specs import load_workload  # noqa: E402
 
 THRESHOLD = 0.97
 
 
+HAND_MISSED: list[str] = []  # hand passes that started outside the rule (the engine's warnings, for the hand side)
+
+
+def settle_by_hand(workload: str, driver, ctx) -> None:
+    """The engine's quiesce before a benchctl pass, before a hand pass: one code path for both sides."""
+    quiesce.prepare(driver, ctx, 0, load_workload(workload).quiesce, warn=HAND_MISSED.append)
+
+
 def hand_fio(ctx) -> dict[str, float]:
+    settle_by_hand("fio-dmcrypt", fio_dmcrypt.DRIVER, ctx)
     d = ctx.state["dir"]
-    for f in Path(d).glob(f"{fio_dmcrypt.JOB_NAME}*"):
-        f.unlink()
-    os.sync()
     p = subprocess.run(fio_dmcrypt.fio_argv(d, ctx.params["size"]), capture_output=True, text=True, timeout=900)
     if p.returncode != 0:
         raise SystemExit(f"hand fio failed (rc {p.returncode}): {p.stderr[-300:]}")
@@ -56,6 +68,7 @@ def hand_fio(ctx) -> dict[str, float]:
 
 
 def hand_xfs_io(ctx) -> dict[str, float]:
+    settle_by_hand("seqread-xfs", seqread_xfs.DRIVER, ctx)
     argv = seqread_xfs.read_argv(ctx.state["file"], str(ctx.params["bs"]), str(ctx.params["size"]))
     p = subprocess.run(argv, capture_output=True, text=True, timeout=900)
     if p.returncode != 0:
@@ -78,7 +91,14 @@ def compare(
         )
 
     hook = Alternating(pairs, hand, warm_hand=True, on_pair=show)  # the hand side gets its warm-up pass too
-    driven_run(workload, overrides, perf_on, tmp / "results", hook)
+    missed0 = len(HAND_MISSED)
+    folder = driven_run(workload, overrides, perf_on, tmp / "results", hook)
+    qz = folder.manifest.get("quiesce") or {}
+    print(
+        f"{workload}: passes started outside the quiesce rule: benchctl {len(qz.get('not_quiesced', []))} of "
+        f"{qz.get('iterations', 0)}, by hand {len(HAND_MISSED) - missed0} of {pairs + 1}",
+        flush=True,
+    )
     out = {}
     for m in metrics:
         ratios = sorted(b[m] / h[m] for b, h in rows)

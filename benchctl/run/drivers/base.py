@@ -47,6 +47,9 @@ class Driver(Protocol):
 
     # Optional: `host_limits(params) -> list[str]`, kernel features this host lacks for these
     # params (e.g. device-mapper), shown by `benchctl workloads`; `check` still refuses at run time.
+    # Optional: `prepare(ctx, iteration)`, the driver's part of bringing the host back to the stated
+    # state before each measured pass (fio deletes the previous file); the engine calls it through
+    # benchctl.run.quiesce.prepare, then checks the block stack and settles writeback.
 
     def check(self, ctx: RunContext) -> list[str]:
         """Preconditions beyond programs (memory, device-mapper, ...): raise BenchctlError to refuse; warnings."""

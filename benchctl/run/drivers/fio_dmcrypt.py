@@ -3,8 +3,9 @@
 The measured command is the one in the commit message of a166563e7ec3
 (../shared/domain.md), changed only where it must be: --directory points at
 benchctl's private mount, --size comes from the preset, and
---output-format=json+ keeps fio's latency histogram. Before every pass the
-previous pass's file is deleted and the filesystem synced, so each pass
+--output-format=json+ keeps fio's latency histogram. Before every pass
+(`prepare`, called by the engine before its quiesce, benchctl.run.quiesce)
+the previous pass's file is deleted and the filesystem synced, so each pass
 writes a fresh file into the same state of the stack (the first pass of a
 reused file would allocate blocks, later ones would not).
 
@@ -142,6 +143,10 @@ class FioDmcrypt:
         ctx.state["run_info"] = {"stack": stack.info}
         atomic_write_json(Path(ctx.run_dir) / "stack.json", stack.info)
 
+    def prepare(self, ctx: RunContext, iteration: int) -> None:
+        """Before a measured pass (the engine, then its quiesce): no file of the previous pass."""
+        self._fresh(ctx)
+
     def _fresh(self, ctx: RunContext) -> None:
         d: Path = ctx.state["dir"]
         for f in d.glob(f"{JOB_NAME}*"):
@@ -160,7 +165,6 @@ class FioDmcrypt:
             raise RunFailed(f"fio failed in warm-up (rc {rc}): {(err.strip().splitlines() or [''])[-1]}")
 
     def measure(self, ctx: RunContext, iteration: int, perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
-        self._fresh(ctx)
         argv = fio_argv(ctx.state["dir"], ctx.params["size"])
         out, err, rc = self._run_fio(ctx, perf_wrap(argv))
         raw: dict[str, str | bytes] = {"fio.json": out, "fio.stderr": err}

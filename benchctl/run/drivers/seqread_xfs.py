@@ -160,6 +160,11 @@ class SeqreadXfs:
     def warmup(self, ctx: RunContext, index: int) -> None:
         self._read(ctx, quiet=True)
 
+    def prepare(self, ctx: RunContext, iteration: int) -> None:
+        """Before a measured pass: the test file is still there (its residency is checked in measure)."""
+        if not os.path.isfile(ctx.state["file"]):
+            raise RunFailed(f"the test file {ctx.state['file']} is gone; nothing more is measured")
+
     def measure(self, ctx: RunContext, iteration: int, perf_wrap: Callable[[list[str]], list[str]]) -> IterationResult:
         frac = pagecache.resident_fraction(ctx.state["file"])
         threshold = float(ctx.params.get("resident_threshold", 0.99))
