@@ -109,3 +109,20 @@ def test_the_suite_campaign_judges_memory_and_says_why_not_the_rest():
     tlb = by_id["memcached-tlb"]
     assert tlb["verdict"] == "not-judged" and tlb["change_pct"] is None
     assert tlb["warnings"][0].startswith("not judged: kernel_tlb_walk_mpki unsupported on this host: DTLB_WALK")
+
+
+def test_a_real_adaptive_campaign_stopped_on_the_exact_claim_after_two_boots_per_arm():
+    """`arm64_campaign.py demo --design same-kernel --boots 4 --until-decided boot-memory-total`
+    (README of the fixtures): planned 4 per arm, stopped by itself after 2 per arm, the fewest the
+    exact rule allows; analyze on the folder judges on the sequence and says so."""
+    folder = CAMPAIGNS / "adaptive"
+    plan = json.loads((folder / "plan.json").read_text())
+    assert plan["adaptive"]["max_boots"] == 4 and plan["boots_per_arm"] == 4
+    bs = boots(folder)
+    assert [b["arm"] for b in bs] == ["pte", "block", "pte", "block"]
+    prog = json.loads((folder / "progress.json").read_text())["adaptive"]
+    assert prog["decided"] and prog["claims"][0]["n_pairs"] == 2 and prog["claims"][0]["verdict"] == "confirmed"
+    r = CliRunner().invoke(cli, ["analyze", str(folder), "--claims", str(folder / "claims.toml"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["claims"][0]["verdict"] == "confirmed" and any("anytime-valid" in n for n in doc["notes"])
