@@ -73,7 +73,20 @@ def test_one_size_alone_cannot_judge_a_slope():
 
 
 def test_brief_and_figure(tmp_path):
-    brief = analyze(*map(str, SIZES), "--format", "mail", "--plots", str(tmp_path / "p")).splitlines()
+    # a real process: --plots says what it draws on stderr, which click 8.1's CliRunner mixes into stdout
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "benchctl", "analyze", *map(str, SIZES), "--claims", "bbml2", "--resamples", "500"]
+    r = subprocess.run(
+        [*argv, "--format", "mail", "--plots", str(tmp_path / "p")], capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr
+    import re
+
+    attach = re.search(r"attach: \S+claims-scaling\.png \((\d+) KB", " ".join(r.stderr.split()))
+    assert attach and int(attach.group(1)) < 100, r.stderr
+    brief = r.stdout.splitlines()
     assert len(brief) <= 40 and max(map(len, brief)) <= 72
     text = "\n".join(brief)
     assert "boot-memory-scaling" in text and "4 sizes: 1 GiB" in text and "CONFIRMED" in text
