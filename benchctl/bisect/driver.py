@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchctl.bisect import criteria, search
 from benchctl.campaign import folder as campaign_folder
 from benchctl.campaign import plan as pl
+from benchctl.campaign.progress import now
 from benchctl.documents import load_json
 from benchctl.errors import InputError, RunFailed, UsageError
 from benchctl.results.fsutil import append_json, atomic_write_json, read_jsonl
@@ -64,7 +64,7 @@ def start(
     doc = {
         "format": FORMAT,
         "id": pl.new_campaign_id(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created": now(),
         "kernels": [a.as_dict() | {"label": a.label} for a in arms],
         "criterion": criterion.as_dict(),
         "boots_per_step": boots,
@@ -158,18 +158,33 @@ def step(folder: Path, arm: pl.Arm, echo: Callable[[str], None] = print) -> dict
         ]
         boots, lines, decision = [e.boot_id for e in evidence], [e.line for e in evidence], criteria.decide(evidence)
     decision = "skip" if failure else decision
-    entry = {
-        "kernel": arm.label,
-        "release": arm.release,
-        "decision": decision,
-        "boots": boots,
-        "evidence": lines + ([f"failed: {failure}"] if failure else []),
-        "step": str(sdir.relative_to(folder)),
-        "seconds": round(time.monotonic() - t0, 1),
-        "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
+    entry = log_entry(
+        arm.label,
+        arm.release,
+        decision,
+        boots,
+        lines + ([f"failed: {failure}"] if failure else []),
+        str(sdir.relative_to(folder)),
+        round(time.monotonic() - t0, 1),
+    )
     append_json(folder / LOG_FILE, entry)
     return entry
+
+
+def log_entry(
+    kernel: str, release: str | None, decision: str, boots: list[str], evidence: list[str], step: str, seconds: float
+) -> dict[str, Any]:
+    """One line of log.jsonl (a booted step, or a git commit that did not build)."""
+    return {
+        "kernel": kernel,
+        "release": release,
+        "decision": decision,
+        "boots": boots,
+        "evidence": evidence,
+        "step": step,
+        "seconds": seconds,
+        "at": now(),
+    }
 
 
 def _claim_step(

@@ -97,7 +97,7 @@ def run(folder: Path, echo: Callable[[str], None] = print) -> str:
         why = _command(folder, g, rev, "build") or _command(folder, g, rev, "install")
         if why:
             decision = "skip"
-            append_json(folder / driver.LOG_FILE, _entry(rev, why))
+            append_json(folder / driver.LOG_FILE, driver.log_entry(rev, None, "skip", [], [why], f"builds/{rev}", 0))
         else:
             arm = pl.parse_arm(g["kernel"].replace("{rev}", rev).replace("{repo}", repo), doc["boot_method"])
             decision = driver.step(folder, arm, echo)["decision"]
@@ -109,18 +109,3 @@ def run(folder: Path, echo: Callable[[str], None] = print) -> str:
             return out
         if r.returncode != 0:
             raise RunFailed(f"git bisect {decision}: {out.strip()[:300]}")
-
-
-def _entry(rev: str, why: str) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    return {
-        "kernel": rev,
-        "release": None,
-        "decision": "skip",
-        "boots": [],
-        "evidence": [why],
-        "step": f"builds/{rev}",
-        "seconds": 0,
-        "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
