@@ -7,9 +7,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from benchctl.analyze.claims import load_claims
 from benchctl.bisect import claim as claim_rule
 from benchctl.bisect import search
+from benchctl.claims import load_claims
 from benchctl.model.simulate import simulate
 from benchctl.results.loader import load_runs
 from benchctl.results.table import Tidy

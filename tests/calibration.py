@@ -24,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchctl.analyze.claims import EFFECT_VERDICTS, Claim  # noqa: E402
 from benchctl.analyze.compare import compare  # noqa: E402
 from benchctl.analyze.judge import judge  # noqa: E402
 from benchctl.analyze.series import Series  # noqa: E402
 from benchctl.analyze.stats import bootstrap  # noqa: E402
+from benchctl.claims import EFFECT_VERDICTS, Claim  # noqa: E402
 
 CLAIM = Claim("sim", "w", "m", "increase", 3.5, 3.5, 1.0)
 
@@ -77,7 +77,7 @@ def pooled(base, cand, seed, resamples):
         expand=False,
     )
     p = stats.ttest_ind(b, a, equal_var=False).pvalue
-    from benchctl.analyze.claims import verdict
+    from benchctl.claims import verdict
 
     v = verdict(CLAIM, *bs.ci_pct)
     if v in EFFECT_VERDICTS and p >= 0.05:

@@ -90,7 +90,7 @@ def _zombie(pid: int) -> bool:
 
 def live_processes_of(run_dir: Path) -> list[int]:
     """Processes recorded in the run's ledger mirror that are still running (zombies are dead)."""
-    from benchctl.run.processes import proc_start_time
+    from benchctl.osutil.processes import proc_start_time
 
     led = json.loads((run_dir / "resources.json").read_text())
     out = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from benchctl.analyze.adaptive_sim import mc_error, model_noises, simulate, with_plan_iterations
-from benchctl.analyze.claims import load_claims
+from benchctl.claims import load_claims
 
 CAMPAIGNS = 1000
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchctl.analyze.claims import Claim, load_claims, verdict
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
 from benchctl.analyze.series import Series
 from benchctl.analyze.stats import bootstrap
+from benchctl.claims import Claim, load_claims, verdict
 from benchctl.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -250,7 +250,7 @@ def test_a_fully_cached_file_on_every_pass_is_exact_not_a_copy():
 
 
 def test_bundled_claims_by_name_and_by_the_hinted_path_from_anywhere(tmp_path, monkeypatch):
-    from benchctl.analyze.claims import bundled_names, resolve_claims
+    from benchctl.claims import bundled_names, resolve_claims
 
     monkeypatch.chdir(tmp_path)  # outside the checkout: the relative path does not exist here
     assert "bbml2" in bundled_names()

@@ -204,7 +204,7 @@ def test_bare_metal_x86_stays_judged(tmp_path: Path):
     ad.write_runs(tmp_path, ad.rows(rng, arms=(("pte", 100.0), ("block", 103.5))), env_before=fp)
     tidy = load_runs([tmp_path])
     assert {b.emulated for b in tidy.boots} == {False}
-    from benchctl.analyze.claims import load_claims
+    from benchctl.claims import load_claims
 
     claims = [c for c in load_claims(CLAIMS) if c.id == "memcached-ops"]
     result = analyze(tidy, "pte", "block", claims, resamples=500)

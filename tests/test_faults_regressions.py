@@ -69,7 +69,7 @@ def test_meminfo_parser_rejects_unicode_digits():
 
 def test_binary_claims_file_is_input_error(tmp_path):
     """'claims files with wrong types': a non-UTF-8 claims file was a UnicodeDecodeError traceback."""
-    from benchctl.analyze.claims import load_claims
+    from benchctl.claims import load_claims
 
     p = tmp_path / "c.toml"
     p.write_bytes(b"\xaf\x00\xff garbage")

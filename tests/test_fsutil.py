@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from benchctl.results.fsutil import append_json, atomic_write_json, read_jsonl
+from benchctl.osutil.fsutil import append_json, atomic_write_json, read_jsonl
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
@@ -44,7 +44,7 @@ def test_appends_survive_sigkill_of_writer(tmp_path):
     """A writer killed at a random moment leaves only whole lines, except possibly the last."""
     p = tmp_path / "r.jsonl"
     code = textwrap.dedent(f"""
-        from benchctl.results.fsutil import append_json
+        from benchctl.osutil.fsutil import append_json
         i = 0
         while True:
             append_json({str(p)!r}, {{"i": i, "pad": "x" * 200}})

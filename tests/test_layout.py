@@ -1,5 +1,5 @@
-"""The layout rules of issue 11, checked on every test run: a small top level, small modules and
-functions, and tests that use public names only."""
+"""The layout rules of issues 11 and 22, checked on every test run: a small top level, small modules
+and functions, a one-way import order between packages, and tests that use public names only."""
 
 from __future__ import annotations
 
@@ -15,6 +15,24 @@ PACKAGE = ROOT / "benchctl"
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "documents.py", "errors.py", "human.py"}
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 80
+# The import order of ARCHITECTURE.md, lowest layer first: a module imports its own package and the
+# packages of lower layers only, never one beside or above it. "benchctl" is the package's own
+# __init__ (the version).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("benchctl", "errors"),
+    ("documents", "human", "osutil"),
+    ("env", "parsers"),
+    ("results",),
+    ("claims", "plotstyle"),
+    ("run", "model"),
+    ("analyze",),
+    ("campaign",),
+    ("bisect",),
+    ("commands",),
+    ("cli",),
+    ("__main__",),
+)
+LAYER = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
 
 def _modules(base: Path) -> list[Path]:
@@ -38,6 +56,108 @@ def test_module_and_function_sizes(path: Path):
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long, long
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _unit(module: str) -> str:
+    """The layer unit a dotted benchctl name belongs to: its subpackage or top-level module."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYER else "benchctl"
+
+
+def imports(source: str, module: str, is_package: bool = False) -> list[tuple[int, str]]:
+    """(line, dotted name) of every benchctl name a module imports, at any depth (inside functions
+    too), relative imports resolved; `from a import b` gives a.b, which may be a module or a name."""
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+            found += [(node.lineno, f"{base}.{a.name}") for a in node.names]
+    return [(line, name) for line, name in found if name.split(".")[0] == "benchctl"]
+
+
+def upward_imports(source: str, module: str, is_package: bool = False) -> list[str]:
+    """The imports of a module that break the order of LAYERS: into a package beside or above its own."""
+    own = _unit(module)
+    return [
+        f"{module}:{line} imports {name} ({_unit(name)} is not below {own})"
+        for line, name in imports(source, module, is_package)
+        if _unit(name) != own and LAYER[_unit(name)] >= LAYER[own]
+    ]
+
+
+def _module_graph() -> dict[str, set[str]]:
+    paths = {_module_name(p): p for p in _modules(PACKAGE)}
+    graph: dict[str, set[str]] = {m: set() for m in paths}
+    for module, path in paths.items():
+        for _, name in imports(path.read_text(), module, path.name == "__init__.py"):
+            while name not in paths and "." in name:
+                name = name.rsplit(".", 1)[0]
+            if name in paths and name != module:
+                graph[module].add(name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One import path for every cycle found by a depth-first walk (empty: the graph is one-way)."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def walk(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append(path[path.index(nxt) :] + [node, nxt])
+            elif nxt not in state:
+                walk(nxt, path + [node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            walk(node, [])
+    return found
+
+
+def test_every_package_has_a_place_in_the_import_order():
+    units = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if p.suffix == ".py" or (p / "__init__.py").is_file()
+    }
+    units = {"benchctl" if u == "__init__" else u for u in units}
+    assert units == set(LAYER), f"add to LAYERS (and ARCHITECTURE.md): {sorted(units - set(LAYER))}"
+
+
+@pytest.mark.parametrize("path", _modules(PACKAGE), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_go_down_the_layers_only(path: Path):
+    assert not upward_imports(path.read_text(), _module_name(path), path.name == "__init__.py")
+
+
+def test_the_import_order_check_finds_upward_and_sideways_imports():
+    # the cycles of issue 22, as they were: model -> analyze, and results -> run inside a function
+    assert upward_imports("from benchctl.analyze import claims\n", "benchctl.model.targets")
+    source = "def effective_status():\n    from benchctl.run.processes import identity_alive\n"
+    assert upward_imports(source, "benchctl.results.store") == [
+        "benchctl.results.store:2 imports benchctl.run.processes.identity_alive (run is not below results)"
+    ]
+    assert upward_imports("from ..model import arms\n", "benchctl.run.engine")  # relative, same layer
+    assert upward_imports("from benchctl import cli\n", "benchctl.errors")
+    assert not upward_imports("from . import series\nfrom benchctl.model import arms\n", "benchctl.analyze.result")
+    assert not upward_imports("from benchctl import __version__\n", "benchctl.results.store")
+
+
+def test_no_import_cycles_between_modules():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert not cycles(_module_graph())
 
 
 def private_uses(tree: ast.AST) -> list[str]:

@@ -17,7 +17,7 @@ from benchctl.model.predict import Model
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.simulate import nominal, simulate
 from benchctl.model.simvalues import MEMORY_NOISE
-from benchctl.results.fsutil import read_jsonl
+from benchctl.osutil.fsutil import read_jsonl
 from benchctl.results.store import RunFolder
 
 

@@ -9,8 +9,8 @@ import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
 from benchctl.analyze.adaptive_plan import claim_noises
-from benchctl.analyze.claims import load_claims
 from benchctl.analyze.plan import make_plan, stated_pilot
+from benchctl.claims import load_claims
 from benchctl.cli import cli
 from benchctl.model.simulate import simulate
 

@@ -6,10 +6,10 @@ import analysis_data as ad
 import numpy as np
 import pytest
 
-from benchctl.analyze.claims import Claim
 from benchctl.analyze.report import render
 from benchctl.analyze.report.text import chart
 from benchctl.analyze.result import analyze
+from benchctl.claims import Claim
 from benchctl.results.loader import load_runs
 
 CLAIMS = [

@@ -86,8 +86,8 @@ def test_a_claim_without_data_names_the_workload_that_has_its_metric(tmp_path):
     import analysis_data as ad
     import numpy as np
 
-    from benchctl.analyze.claims import load_claims
     from benchctl.analyze.result import analyze
+    from benchctl.claims import load_claims
     from benchctl.results.loader import load_runs
 
     recs = ad.rows(np.random.default_rng(1), boots=3, iters=3, workload="fio", metric="iops", unit="IOPS")

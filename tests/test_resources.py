@@ -13,10 +13,10 @@ import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
 from benchctl.env.mounts import mounts_under
+from benchctl.osutil.processes import ENV_TOKEN, boot_id, is_zombie, proc_start_time, process_identity
 from benchctl.run.cleanup import cleanup
 from benchctl.run.kinds import removal_order
 from benchctl.run.ledger import Ledger
-from benchctl.run.processes import ENV_TOKEN, boot_id, is_zombie, proc_start_time, process_identity
 
 
 def _dead_owner(ledger: Ledger) -> None:

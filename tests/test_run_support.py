@@ -113,7 +113,7 @@ def test_perf_read_of_real_output(tmp_path):
 def test_effective_status():
     assert effective_status({"status": "complete"}) == "complete"
     assert effective_status({"status": "running", "owner": {"pid": 2**22 + 7, "start_time": 1}}) == "interrupted"
-    from benchctl.run.processes import process_identity
+    from benchctl.osutil.processes import process_identity
 
     assert effective_status({"status": "running", "owner": process_identity()}) == "running"
 

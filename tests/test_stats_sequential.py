@@ -16,9 +16,9 @@ import pytest
 from scipy import integrate, stats
 
 from benchctl.analyze.adaptive import apply_sequential, expected_more, judge_sequential
-from benchctl.analyze.claims import load_claims
 from benchctl.analyze.result import analyze
 from benchctl.analyze.stats import sequential
+from benchctl.claims import load_claims
 from benchctl.model.simulate import simulate
 from benchctl.results.loader import load_runs
 from benchctl.results.store import RunFolder

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 
-from benchctl.analyze.claims import Claim, verdict
 from benchctl.analyze.judge import refusal
 from benchctl.analyze.stats import sequential
+from benchctl.claims import Claim, verdict
 
 DECIDED = ("confirmed", "smaller-than-claimed", "larger-than-claimed", "not-reproduced", "reversed")
 METHOD = (

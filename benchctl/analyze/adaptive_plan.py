@@ -20,8 +20,8 @@ import textwrap
 import numpy as np
 
 from benchctl.analyze.adaptive_sim import ClaimNoise, percentile, simulate
-from benchctl.analyze.claims import Claim
 from benchctl.analyze.sameness import EXACT_TEXT
+from benchctl.claims import Claim
 from benchctl.human import WIDTH
 from benchctl.results.metrics import info
 

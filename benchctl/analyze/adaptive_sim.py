@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchctl.analyze.adaptive import DECIDED, change_claims, claim_alpha
-from benchctl.analyze.claims import EFFECT_VERDICTS, Claim, verdict
 from benchctl.analyze.stats import power, sequential
+from benchctl.claims import EFFECT_VERDICTS, Claim, verdict
 
 EXACT_BOOTS = 2  # sameness.exact_values: an exact metric is compared exactly from 2 boots per arm
 

@@ -14,8 +14,8 @@ a `benchctl-analysis/2` document with "multi": true and the pair results under "
 
 from __future__ import annotations
 
-from benchctl.analyze.claims import Claim
 from benchctl.analyze.result import FORMAT, analyze
+from benchctl.claims import Claim
 from benchctl.errors import UsageError
 from benchctl.results.table import Tidy
 

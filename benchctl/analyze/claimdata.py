@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 
-from benchctl.analyze.claims import Claim
+from benchctl.claims import Claim
 from benchctl.errors import InputError
 from benchctl.results.metrics import CATALOGUE, RATIOS
 

@@ -19,9 +19,9 @@ import math
 from collections.abc import Callable
 
 from benchctl.analyze import kinds
-from benchctl.analyze.claims import EFFECT_VERDICTS, EQUIVALENCE_VERDICTS, Claim, verdict
 from benchctl.analyze.compare import ALIASES, canonical
 from benchctl.analyze.stats import classical, power
+from benchctl.claims import EFFECT_VERDICTS, EQUIVALENCE_VERDICTS, Claim, verdict
 
 
 def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, alpha: float = 0.05) -> dict:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 
-from benchctl.analyze.claims import Claim, verdict
 from benchctl.analyze.stats import equivalence, slope
+from benchctl.claims import Claim, verdict
 from benchctl.results.table import BootMeta
 
 GIB_KB = 1024 * 1024

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from benchctl.analyze.claims import Claim
+from benchctl.claims import Claim
 from benchctl.results.table import BootMeta
 
 MACHINE_PREFIX = "other machine:"

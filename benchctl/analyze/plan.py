@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 
-from benchctl.analyze.claims import Claim
 from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.stats import power
+from benchctl.claims import Claim
 from benchctl.human import WIDTH
 
 FORMAT = "benchctl-plan/1"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchctl.analyze.claims import Claim
+from benchctl.claims import Claim
 from benchctl.documents import get, load_json
 from benchctl.errors import InputError
 from benchctl.results.table import Tidy

@@ -35,13 +35,13 @@ import numpy as np
 from benchctl.analyze import checks as design_checks
 from benchctl.analyze import emulation, kinds, machine, predictions, sameness
 from benchctl.analyze.claimdata import validate_claims
-from benchctl.analyze.claims import Claim
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
 from benchctl.analyze.machine import MACHINE_PREFIX
 from benchctl.analyze.sameness import Evidence
 from benchctl.analyze.series import Series, boot_order, build_series, codes, split
 from benchctl.analyze.stats import bootstrap
+from benchctl.claims import Claim
 from benchctl.errors import InputError, UsageError
 from benchctl.results.metrics import RATIOS, RatioMetric
 from benchctl.results.table import BootMeta, Tidy, summarize_skipped

@@ -13,7 +13,7 @@ plan` for the claim (or are given); an exact metric (MemTotal) is decided by two
 
 from __future__ import annotations
 
-from benchctl.analyze.claims import Claim
+from benchctl.claims import Claim
 from benchctl.results.table import Tidy
 
 PRESENT = ("confirmed", "smaller-than-claimed", "larger-than-claimed")

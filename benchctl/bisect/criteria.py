@@ -50,7 +50,7 @@ def parse(text: str, claims_file: str | None = None) -> Criterion:
             "(e.g. 'log:BUG: sleeping function called from invalid context') or claim:ID (with --claims)"
         )
     if kind == "claim":
-        from benchctl.analyze.claims import load_claims, resolve_claims
+        from benchctl.claims import load_claims, resolve_claims
 
         path = str(resolve_claims(claims_file or "bbml2"))
         ids = [c.id for c in load_claims(path)]

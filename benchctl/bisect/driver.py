@@ -25,7 +25,7 @@ from benchctl.campaign import plan as pl
 from benchctl.campaign.progress import now
 from benchctl.documents import load_json
 from benchctl.errors import InputError, RunFailed, UsageError
-from benchctl.results.fsutil import append_json, atomic_write_json, read_jsonl
+from benchctl.osutil.fsutil import append_json, atomic_write_json, read_jsonl
 
 FORMAT = "benchctl-bisect/1"
 BISECT_FILE = "bisect.json"
@@ -191,8 +191,8 @@ def _claim_step(
     folder: Path, doc: dict[str, Any], crit: criteria.Criterion, arm: pl.Arm, sdir: Path, echo: Callable[[str], None]
 ) -> tuple[list[str], list[str], str]:
     """(boot ids, evidence, decision) of a claim step: its boots against the first kernel's."""
-    from benchctl.analyze.claims import load_claims
     from benchctl.bisect import claim as claim_rule
+    from benchctl.claims import load_claims
     from benchctl.results.loader import load_runs
 
     boots = [str(load_json(r).get("boot_id")) for r in sorted(sdir.glob("boots/*/*/boot.json"))]

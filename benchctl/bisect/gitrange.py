@@ -23,7 +23,7 @@ from typing import Any
 from benchctl.bisect import driver
 from benchctl.campaign import plan as pl
 from benchctl.errors import InputError, RunFailed, UsageError
-from benchctl.results.fsutil import append_json, atomic_write_text
+from benchctl.osutil.fsutil import append_json, atomic_write_text
 
 GIT_TIMEOUT_S = 120
 PLACEHOLDERS = ("rev", "repo")

@@ -46,7 +46,7 @@ def validate(path: Path, data: dict) -> None:
 
 def record(plan: dict[str, Any], claims: str | None, max_boots: int | None, confidence: float | None) -> bool:
     """Make `plan` adaptive (or check a resumed run agrees with it); True when the plan changed."""
-    from benchctl.analyze.claims import load_claims, resolve_claims
+    from benchctl.claims import load_claims, resolve_claims
 
     planned = plan["boots_per_arm"]
     old = plan.get(KEY)
@@ -93,8 +93,8 @@ def allowed(plan: dict[str, Any], host: str) -> int:
 def state(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
     """Each claim's sequential state over the boots stored so far, and whether all are decided."""
     from benchctl.analyze.adaptive import all_decided, change_claims, claim_alpha, expected_more, judge_sequential
-    from benchctl.analyze.claims import load_claims
     from benchctl.analyze.result import analyze
+    from benchctl.claims import load_claims
     from benchctl.errors import BenchctlError
     from benchctl.results.loader import load_runs
 

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from benchctl.campaign.verify import VERIFY_FORMAT
-from benchctl.results.fsutil import atomic_write_json
+from benchctl.osutil.fsutil import atomic_write_json
 
 BOOT_FORMAT = "benchctl-campaign-boot/1"
 BOOT_FILE = "boot.json"

@@ -11,7 +11,7 @@ from benchctl.campaign.inventory import write_config, write_inventory
 from benchctl.campaign.plan import PLAN_FILE, validate
 from benchctl.campaign.playbook import write_playbook
 from benchctl.errors import ResourceError, UsageError
-from benchctl.results.fsutil import atomic_write_json
+from benchctl.osutil.fsutil import atomic_write_json
 
 
 def create(folder: Path, plan: dict[str, Any], hostvars: dict[str, dict[str, Any]], source: str) -> Path:

@@ -21,7 +21,7 @@ from typing import Any
 
 from benchctl.campaign.plan import check_name
 from benchctl.errors import InputError, ToolMissingError, UsageError
-from benchctl.results.fsutil import atomic_write_text
+from benchctl.osutil.fsutil import atomic_write_text
 from benchctl.run.proctree import run as run_bounded
 
 GROUP = "benchctl_campaign"

@@ -22,7 +22,7 @@ from typing import Any
 
 from benchctl.campaign.verify import Verification, verify
 from benchctl.errors import BenchctlError, ResourceError, RunFailed
-from benchctl.results.fsutil import atomic_write_json, atomic_write_text
+from benchctl.osutil.fsutil import atomic_write_json, atomic_write_text
 from benchctl.results.store import make_private_dir
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from benchctl.campaign.inventory import CONFIG_FILE, INVENTORY_FILE, ansible_program
 from benchctl.errors import ResourceError
-from benchctl.results.fsutil import atomic_write_json, atomic_write_text
+from benchctl.osutil.fsutil import atomic_write_json, atomic_write_text
 from benchctl.run.proctree import kill_group
 
 PLAYBOOK_FILE = "campaign.yml"

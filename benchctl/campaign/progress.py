@@ -20,7 +20,7 @@ from benchctl.campaign.plan import candidates
 from benchctl.documents import load_json
 from benchctl.errors import InputError
 from benchctl.human import fit
-from benchctl.results.fsutil import append_json, atomic_write_json
+from benchctl.osutil.fsutil import append_json, atomic_write_json
 
 PROGRESS_FORMAT = "benchctl-campaign-progress/1"
 PROGRESS_FILE = "progress.json"

@@ -35,7 +35,7 @@ from benchctl.campaign.inventory import CONFIG_FILE, INVENTORY_FILE, ansible_pro
 from benchctl.campaign.plan import PLAN_FILE, load_plan, validate
 from benchctl.campaign.playbook import PLAYBOOK_FILE, first_error, parse_log, phase_of, play_round, reap_leftovers
 from benchctl.errors import InputError, Interrupted, ResourceError, RunFailed, UsageError
-from benchctl.results.fsutil import atomic_write_json
+from benchctl.osutil.fsutil import atomic_write_json
 
 LOCK_FILE = ".controller.lock"
 CONTROLLER_FILE = "controller.json"

@@ -81,8 +81,8 @@ def command(
     on unusable input.
     """
     from benchctl.analyze.arms import analyze_arms
-    from benchctl.analyze.claims import load_claims
     from benchctl.analyze.report import render
+    from benchctl.claims import load_claims
     from benchctl.commands.common import load_table
     from benchctl.errors import UsageError
 

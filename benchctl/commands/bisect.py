@@ -86,7 +86,7 @@ def start_command(**o) -> None:
     crit = criteria.parse(o["bad_if"], o["claims_file"])
     run = None
     if crit.kind == "claim":  # each boot runs the claim's workload (a fact or log needs only a fingerprint)
-        from benchctl.analyze.claims import load_claims
+        from benchctl.claims import load_claims
         from benchctl.run.specs import resolve_request
 
         c = next(x for x in load_claims(crit.value) if x.id == crit.key)

@@ -92,7 +92,7 @@ def out_option(
 
 def claims_hint() -> str:
     """The claims to name in a hint: the bundled file by name, which works in any directory."""
-    from benchctl.analyze.claims import BUNDLED_DEFAULT
+    from benchctl.claims import BUNDLED_DEFAULT
 
     return BUNDLED_DEFAULT
 

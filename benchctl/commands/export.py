@@ -79,7 +79,7 @@ def _notes(tidy) -> None:
 def _to_file(tidy, fmt: str, output: Path) -> None:
     from benchctl.commands.common import say
     from benchctl.errors import ResourceError
-    from benchctl.results.fsutil import atomic_write_text
+    from benchctl.osutil.fsutil import atomic_write_text
     from benchctl.results.table import write_tidy
 
     try:
@@ -97,7 +97,7 @@ def _to_file(tidy, fmt: str, output: Path) -> None:
 def _pyperf(tidy, out_dir: Path) -> None:
     from benchctl.commands.common import say
     from benchctl.errors import ResourceError
-    from benchctl.results.fsutil import atomic_write_text
+    from benchctl.osutil.fsutil import atomic_write_text
     from benchctl.results.interop import pyperf_suites
     from benchctl.results.store import slug
 

@@ -24,7 +24,7 @@ CPU_HELP = (
     "CPU profile: " + ", ".join(CPUS) + " (benchctl/model/data/cpus.toml; "
     "N1/V1/V2 are off the BBML2_NOABORT allow-list)."
 )
-CLAIMS_FILE = "bbml2"  # bundled claims by name (benchctl.analyze.claims.resolve_claims)
+CLAIMS_FILE = "bbml2"  # bundled claims by name (benchctl.claims.resolve_claims)
 
 
 def _echo_json(obj) -> None:

@@ -97,9 +97,9 @@ def command(
     """
     import json
 
-    from benchctl.analyze.claims import load_claims
     from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
     from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
+    from benchctl.claims import load_claims
     from benchctl.errors import UsageError
 
     if not claims_file and effect_pct is None:

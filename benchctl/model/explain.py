@@ -359,7 +359,7 @@ def _position(fig: Figure, x: float) -> float:
 
 def _mark(ax: Any, i: int, pos: float | None, marker: str, a: dict[str, Any]) -> None:
     """The needed value on row i (an arrow at the edge when far outside; a note when none reaches it)."""
-    from benchctl.analyze.report.plotstyle import LOW_HIGH
+    from benchctl.plotstyle import LOW_HIGH
 
     if pos is None:
         ax.annotate("no value alone", (1.05, i), va="center", fontsize=8)
@@ -375,8 +375,8 @@ def plot(result: dict[str, Any], out_dir: Any, figures: dict[str, Figure]) -> An
     shared plot style with the SIMULATED stamp; the PNG's path."""
     from pathlib import Path
 
-    from benchctl.analyze.report.plotstyle import LOW_HIGH, pyplot
     from benchctl.model.sensitivity import finish
+    from benchctl.plotstyle import LOW_HIGH, pyplot
 
     claims = [c for c in result["claims"] if c["inside"] is False]
     out = Path(out_dir)

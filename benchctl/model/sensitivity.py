@@ -63,7 +63,7 @@ def render(result: dict[str, Any], top: int = 6) -> str:
 
 def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
     """One bar chart per claim in one figure (PNG + SVG, shared plot style, SIMULATED stamp); the PNG's path."""
-    from benchctl.analyze.report.plotstyle import LOW_HIGH, pyplot
+    from benchctl.plotstyle import LOW_HIGH, pyplot
 
     claims = result["claims"]
     out_dir = Path(out_dir)
@@ -86,7 +86,7 @@ def plot(result: dict[str, Any], out_dir: Path, top: int = 8) -> Path:
 def finish(plt: Any, fig: Any, title: str, footer: str, out_dir: Path, name: str) -> Path:
     """The end every model figure shares: the SIMULATED title and stamp, PNG + SVG in the shared plot
     style (plotstyle.save); the PNG's path."""
-    from benchctl.analyze.report.plotstyle import save, stamp
+    from benchctl.plotstyle import save, stamp
 
     fig.suptitle(f"SIMULATED {title} - not a measurement")
     fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -1,6 +1,6 @@
 """The claims the model predicts: the same claims files analyze judges.
 
-Parsing and validation live in benchctl.analyze.claims (one loader for the whole
+Parsing and validation live in benchctl.claims (one loader for the whole
 tool); this module only adds what the model needs on top: the claimed change
 as a (low, high) pair and which workload access profile predicts it.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchctl.analyze import claims as claims_file
+from benchctl import claims as claims_file
 from benchctl.errors import InputError
 
 

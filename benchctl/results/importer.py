@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchctl.errors import InputError, UsageError
+from benchctl.osutil.fsutil import atomic_write_text
 from benchctl.parsers import PARSERS, TOOL_FORMATS, ParseError, ParseResult, detect
-from benchctl.results.fsutil import atomic_write_text
 from benchctl.results.store import RunFolder, new_run_id, utc_now
 
 FALLBACK_MAX_CHARS = 8 << 20  # undetected text larger than this is not tried with every parser

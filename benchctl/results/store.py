@@ -1,6 +1,6 @@
 """The result store: one folder per run, written as produced (docs/result-format.md).
 
-Every writer here is crash-safe (benchctl.results.fsutil): the manifest and
+Every writer here is crash-safe (benchctl.osutil.fsutil): the manifest and
 fingerprints are replaced atomically, records and commands are appended and
 fsync'd one line at a time. A run killed at any point leaves a folder that
 readers (export, analyze, --resume) can use as it is.
@@ -20,7 +20,8 @@ from typing import Any
 from benchctl import __version__
 from benchctl.documents import format_version, load_json
 from benchctl.errors import InputError, ResourceError
-from benchctl.results.fsutil import append_json, append_line, atomic_write_bytes, atomic_write_json, read_jsonl
+from benchctl.osutil.fsutil import append_json, append_line, atomic_write_bytes, atomic_write_json, read_jsonl
+from benchctl.osutil.processes import identity_alive
 
 RUN_FORMAT = "benchctl-run/1"
 RUN_FORMAT_MAJOR = 1
@@ -268,8 +269,6 @@ def effective_status(manifest: dict[str, Any]) -> str:
     """The status readers should show: "running" whose benchctl process is gone was interrupted (SIGKILL)."""
     status = str(manifest.get("status", "unknown"))
     if status == "running":
-        from benchctl.run.processes import identity_alive
-
         owner = manifest.get("owner")
         if not isinstance(owner, dict) or not identity_alive(owner):
             return "interrupted"

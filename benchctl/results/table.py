@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchctl.results.fsutil import atomic_open
+from benchctl.osutil.fsutil import atomic_open
 
 COLUMNS = ["arm", "host", "boot", "run", "workload", "iteration", "metric", "value", "unit"]
 OPTIONAL = ["t", "simulated", "note"]

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import InputError
+from benchctl.osutil.processes import identity_alive
 from benchctl.run.kinds import removal_order, remove_entry
 from benchctl.run.ledger import Ledger, ledgers
-from benchctl.run.processes import identity_alive
 
 # Modules that register the storage and server kinds (imported so cleanup knows every kind).
 KIND_MODULES = ("benchctl.run.storage.blockstack", "benchctl.run.drivers.memcached")

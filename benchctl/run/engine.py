@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import BenchctlError, Interrupted, ResourceError
+from benchctl.osutil.fsutil import atomic_write_text
+from benchctl.osutil.processes import ENV_TOKEN, process_identity
 from benchctl.parsers import Measurement
-from benchctl.results.fsutil import atomic_write_text
 from benchctl.results.store import RunFolder, new_run_id, utc_now
 from benchctl.run import counters, hygiene, kernel_log, quiesce, variance
 from benchctl.run.cleanup import dead_run_warnings
@@ -39,7 +40,6 @@ from benchctl.run.drivers import check_requirements, load_driver
 from benchctl.run.drivers.base import RunContext
 from benchctl.run.hostlock import HostLock
 from benchctl.run.ledger import Ledger
-from benchctl.run.processes import ENV_TOKEN, process_identity
 from benchctl.run.progress import Passes
 from benchctl.run.signals import SignalGuard, Stop
 from benchctl.run.specs import ResolvedSpec, load_workload

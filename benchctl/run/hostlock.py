@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import ResourceError
-from benchctl.results.fsutil import atomic_write_json
-from benchctl.run.processes import process_identity
+from benchctl.osutil.fsutil import atomic_write_json
+from benchctl.osutil.processes import process_identity
 from benchctl.run.state import private_dir, state_dir
 
 LOCK_FILE = "host.lock"

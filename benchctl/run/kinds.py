@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from benchctl.env.mounts import mounts_under
 from benchctl.errors import ResourceError
-from benchctl.run.processes import carries_token, is_zombie, proc_start_time, terminate_process, token_processes
+from benchctl.osutil.processes import carries_token, is_zombie, proc_start_time, terminate_process, token_processes
 
 TEMPDIR_MARKER = ".benchctl-owner"
 

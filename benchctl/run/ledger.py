@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import InputError, ResourceError
-from benchctl.results.fsutil import atomic_write_json
+from benchctl.osutil.fsutil import atomic_write_json
+from benchctl.osutil.processes import ENV_TOKEN, proc_start_time, process_identity
 from benchctl.run.kinds import TEMPDIR_MARKER, knob_read, removal_order, remove_entry
-from benchctl.run.processes import ENV_TOKEN, proc_start_time, process_identity
 from benchctl.run.state import private_dir, state_dir
 
 LEDGER_FORMAT = "benchctl-ledger/1"

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 
-from benchctl.run.processes import group_alive
+from benchctl.osutil.processes import group_alive
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = 2.0) -> None:

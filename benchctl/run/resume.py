@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchctl.errors import InputError, ResourceError
+from benchctl.osutil.processes import identity_alive
 from benchctl.results.store import RunFolder
 from benchctl.run import hygiene
 from benchctl.run.cleanup import cleanup
 from benchctl.run.engine import Run, RunOptions, take_fingerprint
-from benchctl.run.processes import identity_alive
 
 
 def resume(run_dir: Path, opts: RunOptions) -> RunFolder:

@@ -38,7 +38,7 @@ def _killed_run(s: probe.Scope, workload: list[str], pause: str):
 
 
 def pid_reuse() -> Outcome:
-    from benchctl.run.processes import proc_start_time
+    from benchctl.osutil.processes import proc_start_time
 
     with scope("pidreuse") as s:
         before = probe.snapshot()

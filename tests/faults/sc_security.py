@@ -244,7 +244,7 @@ if sys.argv[1:2] == ["table"]:
 
 
 def crypt_key_on_pipe() -> Outcome:
-    from benchctl.results.fsutil import atomic_write_json
+    from benchctl.osutil.fsutil import atomic_write_json
     from benchctl.results.store import RunFolder
     from benchctl.run.drivers.fio_dmcrypt import record_note
     from benchctl.run.ledger import Ledger

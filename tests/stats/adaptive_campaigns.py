@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from benchctl.analyze.adaptive_sim import mc_error, model_noises, percentile, simulate, with_plan_iterations
-from benchctl.analyze.claims import load_claims
+from benchctl.claims import load_claims
 
 
 def main() -> int:

@@ -86,7 +86,7 @@ def _row(plt, ax, c: dict) -> None:
 
 def forest(plt, result: dict, footer, out: Path) -> list[Path]:
     """claims-forest.png/.svg; nothing when no claim has data."""
-    from benchctl.analyze.report.plotstyle import save
+    from benchctl.plotstyle import save
 
     # a scaling claim's slope is not a percent: it has its own figure (plots.scaling)
     claims = [c for c in result["claims"] if c["ci_pct"] and not c.get("scaling")]

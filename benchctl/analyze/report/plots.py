@@ -1,7 +1,7 @@
 """`analyze --plots DIR`: PNG and SVG figures for mails and reviews.
 
 The look (sizes, lettering, footer, SIMULATED stamp, PNG + SVG) is
-plotstyle.py's, shared with `benchctl model sensitivity --plots`.
+benchctl.plotstyle's, shared with `benchctl model sensitivity --plots`.
 
 By default: the claims figure (forest.py), one distribution figure per
 claimed metric, a contact sheet and index.md. With --all-plots also:
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 from benchctl.analyze.report.common import change
 from benchctl.analyze.report.forest import contact_sheet, fit, forest, index
-from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
 from benchctl.analyze.report.scaling import scaling
 from benchctl.analyze.report.units import axis_scale
+from benchctl.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
 
 if TYPE_CHECKING:
     from benchctl.parsers.hdr import PercentileCurve

@@ -10,7 +10,7 @@ from benchctl.analyze.report.forest import caption, fit
 
 def scaling(plt, result: dict, footer, out: Path) -> list[Path]:
     """One panel per judged scaling claim; nothing when none has >= 3 sizes."""
-    from benchctl.analyze.report.plotstyle import save
+    from benchctl.plotstyle import save
 
     rows = [c for c in result["claims"] if (c.get("scaling") or {}).get("fit")]
     if not rows:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.errors import ResourceError, RunFailed
+from benchctl.osutil.fsutil import atomic_write_json
 from benchctl.parsers import ParseError, parse
-from benchctl.results.fsutil import atomic_write_json
 from benchctl.run import proctree
 from benchctl.run.drivers.base import IterationResult, RunContext
 from benchctl.run.storage import blockdev

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from benchctl.errors import InputError, ResourceError, RunFailed
+from benchctl.osutil.processes import proc_start_time, terminate_process
 from benchctl.run.drivers.base import RunContext
-from benchctl.run.processes import proc_start_time, terminate_process
 from benchctl.run.proctree import kill_group
 from benchctl.run.specs import parse_cpus
 
