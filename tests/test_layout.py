@@ -160,10 +160,45 @@ def test_no_import_cycles_between_modules():
     assert not cycles(_module_graph())
 
 
-def private_uses(tree: ast.AST) -> list[str]:
-    """Underscore names a test takes from benchctl modules: imported, read as attributes, or monkeypatched."""
-    modules: set[str] = set()
+def declared_public(package: Path) -> set[str]:
+    """The names a package's __init__ lists in __all__: its public entry points (read, not imported)."""
+    for node in ast.parse((package / "__init__.py").read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def undeclared_uses(tree: ast.AST, importer: str = "tests") -> list[str]:
+    """Imports that reach inside a benchctl subpackage past what its __init__ declares public
+    (`importer`, a top-level package, may use its own insides)."""
     found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [f"{node.module}.{a.name}" for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] != "benchctl" or len(parts) < 3 or parts[1] == importer:
+                continue
+            for depth in range(2, len(parts)):
+                package = PACKAGE.joinpath(*parts[1:depth])
+                if not (package / "__init__.py").is_file():
+                    break
+                if parts[depth] not in declared_public(package):
+                    found.append(
+                        f"line {node.lineno}: {name} ({parts[depth]} not in {'.'.join(parts[:depth])}.__all__)"
+                    )
+                    break
+    return found
+
+
+def private_uses(tree: ast.AST) -> list[str]:
+    """Names a test takes from benchctl that are not public: underscore names (imported, read as
+    attributes, or monkeypatched) and modules a package's __init__ does not declare."""
+    modules: set[str] = set()
+    found = undeclared_uses(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "benchctl":
             for a in node.names:
@@ -198,6 +233,45 @@ def test_the_private_name_scan_finds_what_it_should():
         "from benchctl.x import y\nself._private = 1\n"
     )
     assert len(private_uses(tree)) == 4
+    inside = ast.parse("from benchctl.analyze.kinds import judge_kind\nimport benchctl.run.signals\n")
+    assert [f.split(" (")[0] for f in private_uses(inside)] == [
+        "line 1: benchctl.analyze.kinds.judge_kind",
+        "line 2: benchctl.run.signals",
+    ]
+    assert [f.split(" (")[0] for f in undeclared_uses(inside, importer="analyze")] == ["line 2: benchctl.run.signals"]
+
+
+@pytest.mark.parametrize("path", sorted(p.parent for p in PACKAGE.rglob("__init__.py")), ids=str)
+def test_every_package_says_what_it_is_and_names_its_public_entry_points(path: Path):
+    tree = ast.parse((path / "__init__.py").read_text())
+    assert (ast.get_docstring(tree) or "").split("\n")[0].endswith("."), "a first line that says what it is"
+    if path == PACKAGE:
+        return
+    defined = _defined(tree)
+    public = declared_public(path)
+    missing = sorted(
+        n for n in public if n not in defined and not (path / f"{n}.py").is_file() and not (path / n).is_dir()
+    )
+    assert public and not missing, f"__all__ empty or naming what is not there: {missing}"
+
+
+def _defined(tree: ast.Module) -> set[str]:
+    """Top-level names an __init__ binds: definitions, assignments and imports."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ImportFrom):
+            names.update(a.asname or a.name for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+@pytest.mark.parametrize("path", _modules(PACKAGE), ids=lambda p: str(p.relative_to(ROOT)))
+def test_packages_import_each_other_through_public_entry_points(path: Path):
+    assert not undeclared_uses(ast.parse(path.read_text()), _unit(_module_name(path))), path
 
 
 @pytest.mark.parametrize("path", _modules(ROOT / "tests"), ids=lambda p: str(p.relative_to(ROOT)))

@@ -1,5 +1,26 @@
-"""From the tidy table to verdicts: per-metric comparisons (result, series,
-compare), claims and verdicts (claims, judge), design checks (checks), the
-`benchctl plan` design (plan); statistics in analyze/stats/, reports and
-figures in analyze/report/.
+"""From the tidy table to verdicts: comparisons, claims judged, design checks, reports.
+
+Per-metric comparisons (result, series, compare), claims and verdicts (judge), design checks
+(checks), the `benchctl plan` design (plan); statistics in analyze/stats/, reports and figures in
+analyze/report/.
 """
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = [
+    "adaptive",
+    "adaptive_plan",
+    "adaptive_sim",
+    "arms",
+    "checks",
+    "claimdata",
+    "compare",
+    "emulation",
+    "judge",
+    "machine",
+    "plan",
+    "predictions",
+    "report",
+    "result",
+    "series",
+    "stats",
+]

@@ -13,3 +13,6 @@ Ansible does what it is good at (ssh to many hosts in parallel, reboot and
 wait for a new boot id, copy files); benchctl decides what to boot, checks
 what came up and keeps the books. docs/campaign.md describes the formats.
 """
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = ["adaptive", "collect", "folder", "inventory", "measure", "plan", "playbook", "progress", "runner", "verify"]

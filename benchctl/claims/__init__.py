@@ -415,3 +415,16 @@ def verdict(claim: Claim, low: float, high: float) -> str:
     if overlaps_band:
         return "inconclusive"
     return "not-reproduced"
+
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = [
+    "Claim",
+    "BUNDLED_DEFAULT",
+    "EFFECT_VERDICTS",
+    "EQUIVALENCE_VERDICTS",
+    "bundled_names",
+    "load_claims",
+    "resolve_claims",
+    "verdict",
+]

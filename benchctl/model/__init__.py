@@ -5,3 +5,23 @@ exact arithmetic over the documented table layout; TLB walks and throughput
 are a parametric model whose assumed inputs are data (data/cpus.toml,
 data/workloads.toml) and are listed next to every number it prints.
 """
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = [
+    "arms",
+    "calibrate",
+    "costmodel",
+    "explain",
+    "montecarlo",
+    "pagetables",
+    "predict",
+    "profiles",
+    "releases",
+    "render",
+    "sensitivity",
+    "simulate",
+    "simvalues",
+    "targets",
+    "tlbsim",
+    "traces",
+]

@@ -2,3 +2,6 @@
 
 fsutil: crash-safe files (atomic replace, fsync'd appends); processes: a process named across pid reuse.
 """
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = ["fsutil", "processes"]

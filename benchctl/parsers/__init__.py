@@ -191,6 +191,7 @@ def detect(text: str) -> str | None:
     return None
 
 
+# The public entry points: what a command, another package or a test may import from here.
 __all__ = [
     "ParseError",
     "Measurement",
@@ -200,4 +201,14 @@ __all__ = [
     "LATENCY_RESOLUTION",
     "detect",
     "parse",
+    "fio",
+    "hdr",
+    "memaslap",
+    "memtier",
+    "mutilate",
+    "perf_events",
+    "perf_stat",
+    "tlbprobe",
+    "versions",
+    "xfs_io",
 ]

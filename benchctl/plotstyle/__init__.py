@@ -101,3 +101,7 @@ def save_png(fig: Any, path: Path) -> None:
     buf.seek(0)
     with Image.open(buf) as im:
         im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = ["ARM_COLOURS", "BOOT_CMAPS", "LOW_HIGH", "pyplot", "save", "shorten", "slug", "stamp"]

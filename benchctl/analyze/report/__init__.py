@@ -28,3 +28,7 @@ def render(result: dict, fmt: str, brief: bool = False) -> str:
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return r(result)
+
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = ["FORMATS", "render", "common", "forest", "plots", "text", "units"]

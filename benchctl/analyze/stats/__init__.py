@@ -10,3 +10,6 @@ Modules, one job each:
 
 Nothing here imports pandas: functions take numpy arrays and return plain data.
 """
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = ["bootstrap", "classical", "components", "equivalence", "power", "sequential", "slope", "trend"]

@@ -48,3 +48,7 @@ def check_requirements(spec_json: dict[str, Any], driver: Any, params: dict[str,
             )
     if needs.get("root") and os.geteuid() != 0:
         raise ResourceError(f"workload {spec_json.get('name')} must run as root (it builds block devices)")
+
+
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = ["load_driver", "check_requirements", "base", "boot_memory", "fio_dmcrypt", "memcached", "seqread_xfs"]

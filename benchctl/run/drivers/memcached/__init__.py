@@ -15,4 +15,5 @@ from __future__ import annotations
 
 from benchctl.run.drivers.memcached.driver import DRIVER
 
-__all__ = ["DRIVER"]
+# The public entry points: what a command, another package or a test may import from here.
+__all__ = ["DRIVER", "children", "loadgen"]
