@@ -8,7 +8,7 @@ import pytest
 from benchctl.errors import InputError, UsageError
 from benchctl.model.arms import derived_mapping
 from benchctl.model.profiles import Figure, apply_overrides, cpu_names, load_cpu, load_machine, load_workloads
-from benchctl.model.targets import load_claims, model_kind
+from benchctl.model.targets import load_targets, model_kind
 
 PROFILES = ["neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "ampereone", "cortex-x4", "generic"]
 # domain.md "Which CPUs get block mappings": (implementer, part, on the allow-list)
@@ -189,7 +189,7 @@ def test_model_reads_claims_through_the_one_claims_loader(tmp_path):
         '[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\ndirection = "increase"\nvalue = 3.5\n'
         '[[claim]]\nid = "b"\nworkload = "fio-dmcrypt"\nmetric = "iops"\ndirection = "increase"\nrange = [90, 150]\n'
     )
-    claims, src = load_claims(f)
+    claims, src = load_targets(f)
     assert [(c.id, c.kind, c.published) for c in claims] == [
         ("a", "memcached", (3.5, 3.5)),
         ("b", "dmcrypt", (90.0, 150.0)),
@@ -198,7 +198,7 @@ def test_model_reads_claims_through_the_one_claims_loader(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[claim]]\nid = "a"\nworkload = "memcached"\nmetric = "ops_per_sec"\nvalue = 3.5\n')
     with pytest.raises(InputError, match="direction"):
-        load_claims(bad)
+        load_targets(bad)
 
 
 def test_docs_list_every_number_with_its_source():

@@ -35,7 +35,7 @@ import numpy as np
 from benchctl.model import montecarlo
 from benchctl.model.predict import Prepared, claim_change, prepare, summarise
 from benchctl.model.profiles import SIZE_FIGURES, Figure
-from benchctl.model.targets import Claim
+from benchctl.model.targets import Target
 
 FORMAT = "benchctl-model-explain/1"
 Z_MAX = 4.0
@@ -88,14 +88,14 @@ def explain(
     return result
 
 
-def target_of(claim: Claim, median: float) -> float:
+def target_of(claim: Target, median: float) -> float:
     """The published value to reach: a single number, or the end of a published range nearest the median."""
     assert claim.published
     a, b = sorted(claim.published)
     return min((a, b), key=lambda t: abs(t - median))
 
 
-def explain_claim(p: Prepared, c: Claim, q: dict[str, Any], y: np.ndarray, top: int) -> dict[str, Any]:
+def explain_claim(p: Prepared, c: Target, q: dict[str, Any], y: np.ndarray, top: int) -> dict[str, Any]:
     """(a), (b) and (c) for one claim outside its interval."""
     model, v = p.model, p.v
     target = target_of(c, q["median_pct"])

@@ -37,7 +37,7 @@ from benchctl.model import montecarlo
 from benchctl.model.arms import BASELINE_KERNEL, CANDIDATE_KERNEL, Model, evaluate, merge_details
 from benchctl.model.pagetables import GiB
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
-from benchctl.model.targets import Claim, load_claims
+from benchctl.model.targets import Target, load_targets
 
 __all__ = [
     "Model",
@@ -60,7 +60,7 @@ def _pct(x: np.ndarray) -> np.ndarray:
 
 
 def claim_change(
-    model: Model, claim: Claim, v: dict[str, np.ndarray], done: dict[str, Any] | None = None
+    model: Model, claim: Target, v: dict[str, np.ndarray], done: dict[str, Any] | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-draw change (percent) of one claim's metric, and per-draw details for the mechanism line."""
     m = claim.metric.lower()
@@ -87,7 +87,7 @@ def claim_change(
     return _pct(b.throughput / p.throughput - 1.0), details
 
 
-def mechanism(model: Model, claim: Claim, details: dict[str, Any], w: np.ndarray | None) -> tuple[str, dict[str, Any]]:
+def mechanism(model: Model, claim: Target, details: dict[str, Any], w: np.ndarray | None) -> tuple[str, dict[str, Any]]:
     """One sentence naming what moves the number, with the medians behind it."""
 
     def med(x: Any) -> float:
@@ -177,7 +177,7 @@ class Prepared:
     """A model with its joint draws and the claims it predicts: what predict summarises and explain inverts."""
 
     model: Model
-    claims: list[Claim]
+    claims: list[Target]
     claims_source: str
     v: dict[str, np.ndarray]
     weights: np.ndarray | None
@@ -277,9 +277,9 @@ def summarise(
     }, changes
 
 
-def _claims(model: Model, claims_file, workloads: list[str] | None) -> tuple[list[Claim], str]:
+def _claims(model: Model, claims_file, workloads: list[str] | None) -> tuple[list[Target], str]:
     """The claims the model can predict (of the given workloads only, when some are named)."""
-    claims, source = load_claims(claims_file)
+    claims, source = load_targets(claims_file)
     if workloads:
         wanted = {w.lower() for w in workloads}
         known = set(model.workloads) | {"boot"}
@@ -291,7 +291,7 @@ def _claims(model: Model, claims_file, workloads: list[str] | None) -> tuple[lis
 
 
 def _changes(
-    model: Model, claims: list[Claim], v: dict[str, np.ndarray], progress: Callable[[int, int], None] | None
+    model: Model, claims: list[Target], v: dict[str, np.ndarray], progress: Callable[[int, int], None] | None
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     """Per claim: the change of every draw, and the per-draw details behind it (evaluated in chunks)."""
     draws = len(next(iter(v.values())))
@@ -312,7 +312,7 @@ def _changes(
 
 def _prediction(
     model: Model,
-    c: Claim,
+    c: Target,
     y: np.ndarray,
     details: dict[str, Any],
     v: dict[str, np.ndarray],

@@ -25,7 +25,7 @@ from benchctl.model.arms import Model
 from benchctl.model.pagetables import GiB, compare
 from benchctl.model.profiles import load_cpu, load_machine, load_workloads
 from benchctl.model.simvalues import MEMORY_NOISE, Noise, arm_metrics, nominal
-from benchctl.model.targets import load_claims
+from benchctl.model.targets import load_targets
 from benchctl.results.metrics import info
 from benchctl.results.store import RunFolder
 
@@ -35,7 +35,7 @@ DEFAULT_NAMES = {"memcached": "memcached", "dmcrypt": "fio-dmcrypt", "seqread": 
 def _workload_names(claims_file) -> dict[str, str]:
     """Model kind -> workload name as the claims file spells it (so analyze can match)."""
     names = dict(DEFAULT_NAMES)
-    claims, _ = load_claims(claims_file)
+    claims, _ = load_targets(claims_file)
     for c in claims:
         if c.kind:
             names[c.kind] = c.workload

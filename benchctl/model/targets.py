@@ -1,8 +1,8 @@
-"""The claims the model predicts: the same claims files analyze judges.
+"""The claims the model predicts, as targets: the same claims files analyze judges.
 
 Parsing and validation live in benchctl.claims (one loader for the whole
-tool); this module only adds what the model needs on top: the claimed change
-as a (low, high) pair and which workload access profile predicts it.
+tool); a Target is what the model needs from a change claim: the claimed
+change as a (low, high) pair and which workload access profile predicts it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from benchctl.errors import InputError
 
 
 @dataclass(frozen=True)
-class Claim:
+class Target:
+    """A change claim as the model predicts it (not a second claim type: built from benchctl.claims.Claim)."""
+
     id: str
     workload: str  # as written in the claims file
     metric: str
@@ -43,14 +45,14 @@ def model_kind(workload: str) -> str:
     return ""
 
 
-def load_claims(path: Path | str | None = None) -> tuple[list[Claim], str]:
-    """(claims, where they came from): the file given (a path or a bundled name), else the bundled bbml2.
+def load_targets(path: Path | str | None = None) -> tuple[list[Target], str]:
+    """(targets, where their claims came from): the file given (a path or a bundled name), else the bundled bbml2.
 
     Only claims of a change between two arms: the model predicts no equivalence margin, and a
     scaling claim's model line is drawn by analyze beside the measured sizes (analyze/kinds.py)."""
     path = claims_file.resolve_claims(path or claims_file.BUNDLED_DEFAULT)
     out = [
-        Claim(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload))
+        Target(c.id, c.workload, c.metric, (c.lo, c.hi), model_kind(c.workload))
         for c in claims_file.load_claims(path)
         if c.kind == "change"
     ]
