@@ -4,6 +4,7 @@ and functions, a one-way import order between packages, and tests that use publi
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -15,23 +16,22 @@ PACKAGE = ROOT / "benchctl"
 TOP_LEVEL_MODULES = {"__init__.py", "__main__.py", "cli.py", "documents.py", "errors.py", "human.py"}
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 80
-# The import order of ARCHITECTURE.md, lowest layer first: a module imports its own package and the
-# packages of lower layers only, never one beside or above it. "benchctl" is the package's own
-# __init__ (the version).
-LAYERS: tuple[tuple[str, ...], ...] = (
-    ("benchctl", "errors"),
-    ("documents", "human", "osutil"),
-    ("env", "parsers"),
-    ("results",),
-    ("claims", "plotstyle"),
-    ("run", "model"),
-    ("analyze",),
-    ("campaign",),
-    ("bisect",),
-    ("commands",),
-    ("cli",),
-    ("__main__",),
-)
+
+
+def documented_layers(text: str) -> tuple[tuple[str, ...], ...]:
+    """The import order as ARCHITECTURE.md's table writes it, lowest layer first, so the table is the
+    rule and cannot drift from it. A row `| 2 | `a` > `b/` | why |` is two layers (b below a), a row
+    `| 1 | `a`, `b` | why |` one; `benchctl/__init__` is the package's own __init__ (the version)."""
+    layers = []
+    for row in reversed(re.findall(r"^\| \d+ \| (.+?) \| .*\|$", text, re.M)):
+        for layer in reversed(row.split(" > ")):
+            names = (n.removesuffix("/__init__").rstrip("/") for n in re.findall(r"`([^`]+)`", layer))
+            layers.append(tuple(names))
+    return tuple(layers)
+
+
+# A module imports its own package and the packages of lower layers only, never one beside or above it.
+LAYERS = documented_layers((ROOT / "ARCHITECTURE.md").read_text())
 LAYER = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 
 
@@ -125,6 +125,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in state:
             walk(node, [])
     return found
+
+
+def test_the_documented_order_reads_as_layers():
+    table = "| row | packages | why |\n|---|---|---|\n| 2 | `cli` > `commands/` | x |\n"
+    table += "| 1 | `errors`, `benchctl/__init__` | y |\n"
+    assert documented_layers(table) == (("errors", "benchctl"), ("commands",), ("cli",))
+    assert LAYERS[0] == ("errors", "benchctl") and LAYERS[-1] == ("__main__",)
 
 
 def test_every_package_has_a_place_in_the_import_order():
