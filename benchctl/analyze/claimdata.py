@@ -1,6 +1,6 @@
 """Claims against the data: a claim naming a metric or workload nobody measured is a typo (exit 3).
 
-Separate from claims.py (the file format) because it needs the loaded table.
+Separate from benchctl.claims (the file format) because it needs the loaded table.
 """
 
 from __future__ import annotations

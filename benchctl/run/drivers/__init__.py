@@ -51,4 +51,4 @@ def check_requirements(spec_json: dict[str, Any], driver: Any, params: dict[str,
 
 
 # The public entry points: what a command, another package or a test may import from here.
-__all__ = ["load_driver", "check_requirements", "base", "boot_memory", "fio_dmcrypt", "memcached", "seqread_xfs"]
+__all__ = ["load_driver", "base", "boot_memory", "fio_dmcrypt", "memcached", "seqread_xfs"]
