@@ -34,7 +34,7 @@ def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, a
     within = (_nz(vc["baseline"]["within_boot_var"]), _nz(vc["candidate"]["within_boot_var"]))
     between = (_nz(vc["baseline"]["between_boot_var"]), _nz(vc["candidate"]["between_boot_var"]))
     delta = abs(claim_pct) / 100.0 * comp["baseline"]["mean"]
-    p = power.plan(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
+    p = power.cheapest_design(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
     if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
         p["note"] = (
             p["note"] + "; " if p["note"] else ""

@@ -2,7 +2,7 @@
 
 The data flow, one module each:
 
-    plan.py       arms (KERNEL[:CMDLINE]), boot order, plan.json (benchctl-campaign-plan/1)
+    schedule.py   arms (KERNEL[:CMDLINE]), boot order, plan.json (benchctl-campaign-plan/1)
     inventory.py  the user's inventory read by ansible-inventory -> DIR/inventory.yml, ansible.cfg
     playbook.py   DIR/campaign.yml: select, reboot, verify, run, fetch one planned boot per host
     verify.py     is this boot the planned arm? (host side: `benchctl campaign verify`)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.campaign.inventory import write_config, write_inventory
-from benchctl.campaign.plan import PLAN_FILE, validate
 from benchctl.campaign.playbook import write_playbook
+from benchctl.campaign.schedule import PLAN_FILE, validate
 from benchctl.errors import ResourceError, UsageError
 from benchctl.results.fsutil import atomic_write_json
 
@@ -58,10 +58,10 @@ def roots(paths: list[str] | tuple[str, ...]) -> list[Path]:
 
 def find(paths: list[str] | tuple[str, ...]) -> tuple[Path | None, dict[str, Any] | None]:
     """The campaign folder (and its plan) that the first of these paths is, or lies in (a few levels up)."""
-    from benchctl.campaign.plan import load_plan
+    from benchctl.campaign.schedule import load_schedule
 
     found = roots(paths)
-    return (found[0], load_plan(found[0])) if found else (None, None)
+    return (found[0], load_schedule(found[0])) if found else (None, None)
 
 
 def boot_records(root: Path) -> dict[str, dict[str, Any]]:

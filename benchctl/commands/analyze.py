@@ -88,7 +88,7 @@ def command(
 
     if brief and fmt not in ("text", "mail"):
         raise UsageError(f"--brief is a text report; leave it out with --format {fmt}")
-    from benchctl.campaign.plan import candidates as plan_candidates
+    from benchctl.campaign.schedule import candidates as plan_candidates
 
     root, plan = _campaign(run_dirs)
     cands = [x.strip() for v in candidates for x in v.split(",") if x.strip()]

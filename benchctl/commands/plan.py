@@ -93,13 +93,13 @@ def command(
     with the effect size; see benchctl/analyze/stats/power.py). With
     --adaptive (needs --claims), also the mean and 90th percentile of the
     boots per arm an adaptive campaign (--until-decided) needs, by seeded
-    simulation from the same noise (benchctl/analyze/adaptive_plan.py).
+    simulation from the same noise (benchctl/analyze/adaptive_design.py).
     """
     import json
 
     from benchctl.analyze.claims import load_claims
-    from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
-    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
+    from benchctl.analyze.design import FORMAT as PLAN_FORMAT
+    from benchctl.analyze.design import cheapest_designs, pilot_warnings, render_text
     from benchctl.errors import UsageError
 
     if not claims_file and effect_pct is None:
@@ -112,12 +112,12 @@ def command(
     pilot = (run_dirs, csvs, skip_bad_rows)
     costs = (reboot_cost, iteration_cost)
     result = _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter)
-    rows = make_plan(result, claims, effect_pct, target)
+    rows = cheapest_designs(result, claims, effect_pct, target)
     extra = None
     if adaptive and claims:
-        from benchctl.analyze.adaptive_plan import adaptive_plan
+        from benchctl.analyze.adaptive_design import adaptive_design
 
-        extra = adaptive_plan(result, claims, rows, campaigns=campaigns, max_pairs=max_boots, seed=seed)
+        extra = adaptive_design(result, claims, rows, campaigns=campaigns, max_pairs=max_boots, seed=seed)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -136,7 +136,7 @@ def command(
     else:
         click.echo(render_text(result, rows, target, len(claims) if claims else 0))
         if extra is not None:
-            from benchctl.analyze.adaptive_plan import render_adaptive
+            from benchctl.analyze.adaptive_design import render_adaptive
 
             click.echo(render_adaptive(extra))
 
@@ -144,7 +144,7 @@ def command(
 def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:
     """The result a plan is made from: the pilot's analysis, or the noise as stated (no pilot)."""
     from benchctl.analyze.claimdata import validate_claims
-    from benchctl.analyze.plan import stated_pilot
+    from benchctl.analyze.design import stated_pilot
     from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table
     from benchctl.errors import UsageError

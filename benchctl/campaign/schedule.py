@@ -209,7 +209,7 @@ def new_campaign_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def make_plan(
+def make_schedule(
     *,
     arms: list[Arm],
     hosts: list[str],
@@ -391,7 +391,7 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
     return data
 
 
-def load_plan(folder: Path) -> dict[str, Any]:
+def load_schedule(folder: Path) -> dict[str, Any]:
     """Read and validate DIR/plan.json."""
     path = Path(folder) / PLAN_FILE
     if not Path(folder).is_dir():
