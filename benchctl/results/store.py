@@ -20,6 +20,7 @@ from typing import Any
 from benchctl import __version__
 from benchctl.documents import format_version, load_json
 from benchctl.errors import InputError, ResourceError
+from benchctl.human import slug
 from benchctl.results.fsutil import append_json, append_line, atomic_write_bytes, atomic_write_json, read_jsonl
 
 RUN_FORMAT = "benchctl-run/1"
@@ -44,10 +45,6 @@ def new_run_id(workload: str, arm: str) -> str:
     """Sortable by start time, unique without coordination between hosts."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{slug(workload)}-{slug(arm)}-{secrets.token_hex(3)}"
-
-
-def slug(s: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)[:40] or "x"
 
 
 def make_private_dir(path: Path) -> Path:

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 
 from benchctl.analyze.report.common import change
 from benchctl.analyze.report.forest import contact_sheet, fit_title, forest, index
-from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
+from benchctl.analyze.report.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, stamp
 from benchctl.analyze.report.scaling import scaling
 from benchctl.analyze.report.units import axis_scale
+from benchctl.human import slug
 
 if TYPE_CHECKING:
     from benchctl.parsers.hdr import PercentileCurve
