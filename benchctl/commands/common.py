@@ -105,6 +105,38 @@ def next_analyze(results: Path | str, arm: str, other: str = "OTHER") -> str:
 SKIP_BAD_ROWS_HELP = "Leave out CSV rows benchctl cannot read (bad values), counted on stderr; default: an error."
 
 
+def input_options(several: bool = True):
+    """RUN_DIR..., --csv, --baseline, --candidate and --skip-bad-rows: the inputs of analyze and plan,
+    declared once so both read the same things the same way; the command gets run_dirs, csvs,
+    baseline, candidates (a tuple) and skip_bad_rows. RUN_DIR may be a campaign folder
+    (campaign/inputs.py)."""
+    candidate_help = "Arm with the change (e.g. block)" + (
+        "; repeat (or comma-separate) for several; a campaign's plan names them."
+        if several
+        else "; a campaign folder's plan names it (choose one if it names several)."
+    )
+    options = [
+        click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False)),
+        click.option(
+            "--csv",
+            "csvs",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="Tidy CSV file (docs/result-format.md); repeatable.",
+        ),
+        click.option("--baseline", help="Arm to compare against (e.g. pte); a campaign folder's plan names it."),
+        click.option("--candidate", "candidates", multiple=True, help=candidate_help),
+        click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP),
+    ]
+
+    def deco(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return deco
+
+
 def load_table(run_dirs, csvs, baseline: str, candidate: str, skip_bad_rows: bool):
     """The tidy table analyze and plan read; bad CSV rows are an error unless skipped on request."""
     from benchctl.errors import UsageError

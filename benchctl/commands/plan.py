@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import click
 
-from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
+from benchctl.commands.common import format_option, input_options
 
 
 @click.command("plan")
-@click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False))
-@click.option("--csv", "csvs", multiple=True, type=click.Path(dir_okay=False), help="Pilot as a tidy CSV; repeatable.")
-@click.option("--baseline", required=True)
-@click.option("--candidate", required=True)
+@input_options(several=False)
 @click.option(
     "--claims",
     "claims_file",
@@ -62,12 +59,12 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="With --adaptive: of the simulation.")
 @format_option()
-@click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 def command(
     run_dirs,
     csvs,
     baseline,
-    candidate,
+    candidates,
+    skip_bad_rows,
     claims_file,
     effect_pct,
     reboot_cost,
@@ -81,11 +78,13 @@ def command(
     campaigns,
     seed,
     fmt,
-    skip_bad_rows,
 ):
     """From a pilot (RUN_DIR... or --csv), or from stated noise before any
     pilot exists (--noise-boot, --noise-iter, --iteration-cost), print the
     cheapest design per claim.
+
+    RUN_DIR may be a campaign folder (`benchctl campaign`): its plan names
+    the arms, as for `benchctl analyze`.
 
     Estimates between-boot and within-boot variance per arm and the cost of
     an iteration and of a reboot, then searches boots x iterations for the
@@ -108,6 +107,7 @@ def command(
         raise UsageError("--effect must be non-zero")
     if adaptive and not claims_file:
         raise UsageError("--adaptive decides claims: give --claims FILE (a bundled name such as bbml2 works)")
+    baseline, candidate = _pair(run_dirs, baseline, candidates)
     claims = load_claims(claims_file) if claims_file else None
     pilot = (run_dirs, csvs, skip_bad_rows)
     costs = (reboot_cost, iteration_cost)
@@ -139,6 +139,17 @@ def command(
             from benchctl.analyze.adaptive_design import render_adaptive
 
             click.echo(render_adaptive(extra))
+
+
+def _pair(run_dirs, baseline: str | None, candidates: tuple[str, ...]) -> tuple[str, str]:
+    """The one pair a design is for: as given, or as the campaign folder's plan names it."""
+    from benchctl.campaign.inputs import resolve_arms
+    from benchctl.errors import UsageError
+
+    arms = resolve_arms(run_dirs, baseline, candidates)
+    if len(arms.candidates) > 1:
+        raise UsageError(f"a design is for one pair: choose one --candidate of {', '.join(arms.candidates)}")
+    return arms.baseline, arms.candidates[0]
 
 
 def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:
