@@ -10,6 +10,7 @@ stdout, -o/--out for where files go.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -17,7 +18,6 @@ from pathlib import Path
 import click
 
 from benchctl.commands.common import format_option, out_option
-from benchctl.errors import UsageError
 
 CPUS = ("ampereone", "neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "cortex-x4", "generic")
 CPU_HELP = (
@@ -29,15 +29,6 @@ CLAIMS_FILE = "bbml2"  # bundled claims by name (benchctl.analyze.claims.resolve
 
 def _echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
-
-
-def _ram(text: str):
-    from benchctl.human import parse_size
-
-    ram = parse_size(text, what="--ram", error=UsageError)
-    if ram <= 0:
-        raise UsageError("--ram must be positive")
-    return ram
 
 
 class Progress:
@@ -108,63 +99,18 @@ def pagetables(
     kernel image alias lies and how long it is, KFENCE at boot; the RAM is
     wholly mapped unless --unmapped says otherwise (as in a qemu guest).
     """
-    if release:
-        from benchctl.human import parse_size
-        from benchctl.model.releases import release_report
-        from benchctl.model.render import render_pagetables
-
-        if not ram_text:
-            raise UsageError("--release needs --ram")
-        unm = 0 if unmapped == "auto" else parse_size(unmapped, what="--unmapped", error=UsageError)
-        kimg = None if kernel_image == "0" else parse_size(kernel_image, what="--kernel-image", error=UsageError)
-        r = release_report(_ram(ram_text), release, cpu, rodata, unmapped=unm, kernel_image=kimg)
-        if fmt == "json":
-            _echo_json(r)
-        else:
-            click.echo(render_pagetables(r))
-        return
-    from benchctl.documents import load_json
-    from benchctl.human import parse_size
-    from benchctl.model.pagetables import boot_memory_report, from_fingerprint, parse_granule
-    from benchctl.model.profiles import load_machine
+    from benchctl.model.ram import pagetables_report
     from benchctl.model.render import render_pagetables
 
-    g = parse_granule(granule) if granule else None
-    notes = []
-    unm_range: tuple[int, int] | None = None
-    if env_file:
-        if ram_text:
-            raise UsageError("give --ram or --from-env, not both")
-        doc = load_json(Path(env_file))
-        installed, env_g = from_fingerprint(doc, env_file)
-        arch = (doc.get("host") or {}).get("arch")
-        if arch and arch not in ("aarch64", "arm64"):
-            notes.append(f"the fingerprint is from a {arch} host; the arithmetic is arm64's linear map for its RAM")
-        g, unm, source = g or env_g, 0, f"{env_file}: MemTotal plus memmap"
-    elif ram_text:
-        installed = _ram(ram_text)
-        if unmapped == "auto":
-            from benchctl.model.arms import mapped_ram
-
-            figs = load_machine()
-            res = figs["machine.reserved_in_map"]
-            unm, lo_u, hi_u = (installed - int(mapped_ram(figs, installed, res.quantile(q))) for q in (0.5, 1.0, 0.0))
-            unm_range = (lo_u, hi_u)
-            source = "command line; unmapped memory assumed (data/machine.toml)"
-        else:
-            unm, source = parse_size(unmapped, what="--unmapped", error=UsageError), "command line"
-    else:
-        raise UsageError("give --ram SIZE or --from-env FILE")
-    r = boot_memory_report(
-        installed,
-        g or 4096,
-        unmapped=unm,
-        unmapped_range=unm_range,
-        kernel_image=parse_size(kernel_image, what="--kernel-image", error=UsageError),
-        kfence_pool=parse_size(kfence, what="--kfence", error=UsageError),
+    r, unm_range = pagetables_report(
+        ram=ram_text,
+        unmapped=unmapped,
+        granule=granule,
+        env_file=env_file,
+        kernel_image=kernel_image,
+        kfence=kfence,
         perm_changes=perm_changes,
-        source=source,
-        notes=notes,
+        release=(release, cpu, rodata),
     )
     if fmt == "json":
         _echo_json(r)
@@ -182,7 +128,23 @@ CALIBRATION = click.option(
 )
 
 
-def _common(f):
+_MODEL_OPTIONS = ("overrides", "cpu_file", "workload_file", "machine_file", "claims_file", "ram_text", "draws", "seed")
+
+
+def _common(command):
+    """The model's inputs, shared by predict, sensitivity, explain and simulate; the command gets them
+    as one `model` dict of the keyword arguments every model entry point takes (ram in bytes)."""
+
+    @functools.wraps(command)
+    def folded(*args, **kwargs):
+        given = {k: kwargs.pop(k) for k in _MODEL_OPTIONS}
+        from benchctl.model.ram import parse_ram
+
+        given["ram"] = parse_ram(given.pop("ram_text"))
+        given["overrides"] = list(given["overrides"])
+        return command(*args, model=given, **kwargs)
+
+    f = folded
     f = click.option(
         "--set",
         "overrides",
@@ -225,14 +187,7 @@ def predict(
     workloads,
     calibration,
     fmt,
-    overrides,
-    cpu_file,
-    workload_file,
-    machine_file,
-    claims_file,
-    ram_text,
-    draws,
-    seed,
+    model,
 ) -> None:
     """Each claim's predicted change: median, 90 % interval, mechanism."""
     from benchctl.model.predict import predict as run
@@ -240,17 +195,10 @@ def predict(
 
     r = run(
         cpu,
-        ram=_ram(ram_text),
         workloads=list(workloads),
-        overrides=list(overrides),
-        cpu_file=cpu_file,
-        workload_file=workload_file,
-        machine_file=machine_file,
-        claims_file=claims_file,
-        seed=seed,
-        draws=draws,
         calibration=[Path(c) for c in calibration] or None,
         progress=Progress("predict"),
+        **model,
     )
     if fmt == "json":
         _echo_json(r)
@@ -273,14 +221,7 @@ def sensitivity(
     top,
     workloads,
     fmt,
-    overrides,
-    cpu_file,
-    workload_file,
-    machine_file,
-    claims_file,
-    ram_text,
-    draws,
-    seed,
+    model,
 ) -> None:
     """Which assumptions move each prediction (shares of its variance)."""
     from benchctl.model.sensitivity import plot, render
@@ -289,16 +230,9 @@ def sensitivity(
     r = run(
         cpu,
         top=max(top, 8),
-        ram=_ram(ram_text),
         workloads=list(workloads),
-        overrides=list(overrides),
-        cpu_file=cpu_file,
-        workload_file=workload_file,
-        machine_file=machine_file,
-        claims_file=claims_file,
-        draws=draws,
-        seed=seed,
         progress=Progress("sensitivity"),
+        **model,
     )
     path = plot(r, Path(plots_dir), top=top) if plots_dir else None
     if fmt == "json":
@@ -319,7 +253,7 @@ def sensitivity(
 @CALIBRATION
 @format_option(help="text for people (<= 72 columns), json for programs (benchctl-model-explain/1).", json_alias=True)
 @_common
-def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, ram_text, **kw) -> None:
+def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, model) -> None:
     """What each published value outside its interval would need.
 
     For each claim (CLAIM_IDS, default all) whose published value lies
@@ -335,11 +269,9 @@ def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, ram_text, **kw) ->
         claim_ids=list(claim_ids),
         top=top,
         plots_dir=Path(plots_dir) if plots_dir else None,
-        ram=_ram(ram_text),
-        overrides=list(kw.pop("overrides")),
         calibration=[Path(c) for c in calibration] or None,
-        **kw,
         progress=Progress("explain"),
+        **model,
     )
     if fmt == "json":
         _echo_json(r)
@@ -401,14 +333,7 @@ def simulate(
     workloads,
     boot_noise,
     iteration_noise,
-    overrides,
-    cpu_file,
-    workload_file,
-    machine_file,
-    claims_file,
-    ram_text,
-    draws,
-    seed,
+    model,
 ) -> None:
     """Write simulated run folders (marked simulated) for analyze to read."""
     from benchctl.model.render import render_simulated
@@ -420,15 +345,9 @@ def simulate(
         arms=[a.strip() for a in arms.split(",") if a.strip()],
         boots=boots,
         iterations=iterations,
-        seed=seed,
-        ram=_ram(ram_text),
         workloads=list(workloads),
         boot_cv=boot_noise,
         iter_cv=iteration_noise,
-        overrides=list(overrides),
-        cpu_file=cpu_file,
-        workload_file=workload_file,
-        machine_file=machine_file,
-        claims_file=claims_file,
+        **{k: v for k, v in model.items() if k != "draws"},  # --draws: accepted, simulate() takes none
     )
-    click.echo(render_simulated(paths, out_dir, claims_file or CLAIMS_FILE))
+    click.echo(render_simulated(paths, out_dir, model["claims_file"] or CLAIMS_FILE))
