@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from benchctl.analyze import kinds
 from benchctl.analyze.claims import EFFECT_VERDICTS, EQUIVALENCE_VERDICTS, Claim, verdict
-from benchctl.analyze.compare import ALIASES, canonical
 from benchctl.analyze.stats import classical, power
+from benchctl.results.metrics import SETUP_ALIASES, setup_value
 
 
 def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, alpha: float = 0.05) -> dict:
@@ -51,11 +51,11 @@ def _claim_setup(c: Claim, comp: dict) -> tuple[str | None, list[str]]:
     have = comp.get("setup") or {}
     unrecorded = []
     for key, want in c.setup:
-        key = ALIASES.get(key, key)
+        key = SETUP_ALIASES.get(key, key)
         got = have.get(key)
         if not got:
             unrecorded.append(f"{key}={want}")
-        elif got != [canonical(key, want)]:
+        elif got != [setup_value(key, want)]:
             return f"the claim is about {key}={want} but the data measured {key}={', '.join(got)}", []
     if unrecorded:
         return None, [
