@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import re
 import secrets
@@ -34,6 +33,7 @@ from benchctl.campaign import adaptive, collect, progress
 from benchctl.campaign.inventory import CONFIG_FILE, INVENTORY_FILE, ansible_program
 from benchctl.campaign.playbook import PLAYBOOK_FILE, first_error, parse_log, phase_of, play_round, reap_leftovers
 from benchctl.campaign.schedule import PLAN_FILE, load_schedule, validate
+from benchctl.documents import load_json
 from benchctl.errors import InputError, Interrupted, ResourceError, RunFailed, UsageError
 from benchctl.results.fsutil import atomic_write_json
 
@@ -93,8 +93,8 @@ def controller_lock(folder: Path) -> Iterator[None]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return load_json(path)
+    except InputError:
         return None
 
 

@@ -256,9 +256,14 @@ class RunFolder:
         return len(aside)
 
     def fingerprint(self, which: str) -> dict[str, Any] | None:
-        name = {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
-        p = self.path / name
-        return load_json(p) if p.exists() else None
+        return read_fingerprint(self.path, which)
+
+
+def read_fingerprint(folder: Path | str, which: str) -> dict[str, Any] | None:
+    """A run folder's fingerprint taken "before" or "after" the run (None if it has none); InputError
+    if unreadable. For readers that hold only the folder's path, such as analyze's boots."""
+    p = Path(folder) / {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
+    return load_json(p) if p.exists() else None
 
 
 def effective_status(manifest: dict[str, Any]) -> str:
