@@ -83,7 +83,8 @@ def _release_rules(env: dict, ram: int, granule: int) -> dict[str, Any] | None:
     alias, KFENCE and the allow-list of that release, not the release-blind arithmetic. None otherwise."""
     from benchctl.env.arm64.expected import parse_release
     from benchctl.env.arm64.midr import Midr
-    from benchctl.model.profiles import cpu_names, load_cpu
+    from benchctl.model.datafiles import cpu_names
+    from benchctl.model.profiles import load_cpu
     from benchctl.model.releases import release_report, releases
 
     rel, midrs = parse_release(get(env, "kernel.release") or ""), get(env, "cpu.midr")

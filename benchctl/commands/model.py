@@ -18,10 +18,10 @@ from pathlib import Path
 import click
 
 from benchctl.commands.common import format_option, out_option
+from benchctl.model.datafiles import cpu_names
 
-CPUS = ("ampereone", "neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "cortex-x4", "generic")
-CPU_HELP = (
-    "CPU profile: " + ", ".join(CPUS) + " (benchctl/model/data/cpus.toml; "
+CPU_HELP = (  # the profiles are named once, in the data file
+    "CPU profile: " + ", ".join(cpu_names()) + " (benchctl/model/data/cpus.toml; "
     "N1/V1/V2 are off the BBML2_NOABORT allow-list)."
 )
 CLAIMS_FILE = "bbml2"  # bundled claims by name (benchctl.analyze.claims.resolve_claims)
