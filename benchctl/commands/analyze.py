@@ -105,11 +105,10 @@ def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bo
     """Draw, saying what is being drawn (and how long is left) on stderr; for a mail, which figure
     to attach and its size (lists take ~100 KB once encoded)."""
     from benchctl.analyze.report.plots import write_plots
-    from benchctl.commands.common import say
+    from benchctl.commands.common import Progress, say
     from benchctl.errors import ResourceError
 
-    def progress(k: int, n: int, name: str, eta: float | None) -> None:
-        say(f"drawing {k}/{n}: {name}" + (f" (about {eta:.0f} s left)" if eta is not None and eta >= 1 else ""))
+    progress = Progress("drawing", after_s=0.0, every_s=0.0, each=True)
 
     from pathlib import Path
 

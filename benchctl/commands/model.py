@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from pathlib import Path
 
 import click
 
-from benchctl.commands.common import format_option, out_option
+from benchctl.commands.common import Progress, format_option, out_option
 from benchctl.model.datafiles import cpu_names
 
 CPU_HELP = (  # the profiles are named once, in the data file
@@ -29,25 +28,6 @@ CLAIMS_FILE = "bbml2"  # bundled claims by name (benchctl.analyze.claims.resolve
 
 def _echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
-
-
-class Progress:
-    """Progress with an ETA on stderr, once a run has taken more than `after_s` seconds."""
-
-    def __init__(self, what: str, after_s: float = 3.0):
-        self.what, self.after_s = what, after_s
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic() - self.t0
-        if now < self.after_s or now - self.last < 1.0 or done <= 0:
-            return
-        self.last = now
-        eta = now * (total - done) / done
-        click.echo(f"{self.what}: {100 * done / total:3.0f} %, about {eta:.0f} s left", err=True)
-        self.shown = True
 
 
 @click.group(name="model")
@@ -197,7 +177,7 @@ def predict(
         cpu,
         workloads=list(workloads),
         calibration=[Path(c) for c in calibration] or None,
-        progress=Progress("predict"),
+        progress=Progress("predict", after_s=3.0, percent=True),
         **model,
     )
     if fmt == "json":
@@ -231,7 +211,7 @@ def sensitivity(
         cpu,
         top=max(top, 8),
         workloads=list(workloads),
-        progress=Progress("sensitivity"),
+        progress=Progress("sensitivity", after_s=3.0, percent=True),
         **model,
     )
     path = plot(r, Path(plots_dir), top=top) if plots_dir else None
@@ -270,7 +250,7 @@ def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, model) -> None:
         top=top,
         plots_dir=Path(plots_dir) if plots_dir else None,
         calibration=[Path(c) for c in calibration] or None,
-        progress=Progress("explain"),
+        progress=Progress("explain", after_s=3.0, percent=True),
         **model,
     )
     if fmt == "json":

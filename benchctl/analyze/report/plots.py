@@ -20,7 +20,6 @@ Axes are in human units (GiB/s, k ops/s), never with a 1e8 offset.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,7 +349,7 @@ def choose_figures(result: dict, tidy, df, footer, out: Path, all_plots: bool) -
     return figs, skipped
 
 
-Progress = Callable[[int, int, str, float | None], None]
+Progress = Callable[[int, int, str], None]  # (step k, of n, its name): commands/common.Progress
 
 
 def write_plots(
@@ -361,7 +360,7 @@ def write_plots(
     all_plots: bool = False,
     progress: Progress | None = None,
 ) -> list[Path]:
-    """Draw the planned figures (progress(k, n, name, eta_s) before each), a contact sheet and index.md."""
+    """Draw the planned figures (progress(k, n, name) before each), a contact sheet and index.md."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = tidy.df[tidy.df["arm"].isin([result["baseline"], result["candidate"]])]
@@ -371,16 +370,14 @@ def write_plots(
     with pyplot() as plt:
         figs, skipped = choose_figures(result, tidy, df, footer, out, all_plots)
         n = len(figs) + 1
-        start = time.monotonic()
         for k, f in enumerate(figs, 1):
-            eta = (time.monotonic() - start) / (k - 1) * (n - k + 1) if k > 1 else None
             if progress:
-                progress(k, n, f.name, eta)
+                progress(k, n, f.name)
             paths = f.draw(plt)
             written += paths
             described += [(p, f.what) for p in paths if p.suffix == ".png"]
         if progress:
-            progress(n, n, "contact-sheet", None)
+            progress(n, n, "contact-sheet")
         sheet = contact_sheet(plt, [p for p, _ in described], result, footer, out)
         written += sheet
     described[:0] = [(p, "all figures as thumbnails") for p in sheet if p.suffix == ".png"]
