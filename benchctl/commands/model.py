@@ -30,6 +30,19 @@ def _echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
+def _show(r: dict, fmt: str, text) -> None:
+    """A model result as JSON, or as the text `text(r)` renders."""
+    if fmt == "json":
+        _echo_json(r)
+    else:
+        click.echo(text(r))
+
+
+def _progress(what: str) -> Progress:
+    """The model's progress line: its draws in percent, once a run has taken 3 s."""
+    return Progress(what, after_s=3.0, percent=True)
+
+
 @click.group(name="model")
 def group() -> None:
     """Cost model of the block-mapped linear map (all output SIMULATED).
@@ -92,10 +105,7 @@ def pagetables(
         perm_changes=perm_changes,
         release=(release, cpu, rodata),
     )
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_pagetables(r, unm_range))
+    _show(r, fmt, lambda r: render_pagetables(r, unm_range))
 
 
 # predict and explain: tlb-probe runs that weight the joint draws (model/calibrate.py)
@@ -177,13 +187,10 @@ def predict(
         cpu,
         workloads=list(workloads),
         calibration=[Path(c) for c in calibration] or None,
-        progress=Progress("predict", after_s=3.0, percent=True),
+        progress=_progress("predict"),
         **model,
     )
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_predictions(r))
+    _show(r, fmt, render_predictions)
 
 
 @group.command()
@@ -211,7 +218,7 @@ def sensitivity(
         cpu,
         top=max(top, 8),
         workloads=list(workloads),
-        progress=Progress("sensitivity", after_s=3.0, percent=True),
+        progress=_progress("sensitivity"),
         **model,
     )
     path = plot(r, Path(plots_dir), top=top) if plots_dir else None
@@ -250,14 +257,11 @@ def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, model) -> None:
         top=top,
         plots_dir=Path(plots_dir) if plots_dir else None,
         calibration=[Path(c) for c in calibration] or None,
-        progress=Progress("explain", after_s=3.0, percent=True),
+        progress=_progress("explain"),
         **model,
     )
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_explain(r))
-    if r.get("plot"):
+    _show(r, fmt, render_explain)
+    if fmt != "json" and r.get("plot"):
         click.echo(f"\nfigure (SIMULATED): {r['plot']}")
 
 
@@ -284,10 +288,7 @@ def calibrate(run_dirs, baseline, candidate, fmt) -> None:
     from benchctl.model.render import render_calibration
 
     r = run([Path(d) for d in run_dirs], baseline=baseline, candidate=candidate)
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_calibration(r))
+    _show(r, fmt, render_calibration)
 
 
 @group.command()
