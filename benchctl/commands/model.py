@@ -83,9 +83,7 @@ def group() -> None:
 @click.option("--cpu", "cpu", default="ampereone", show_default=True, help="With --release: the CPU identity.")
 @click.option("--rodata", help="With --release: the rodata= parameter (default: the release's default).")
 @format_option(help="text for people (<= 72 columns), json for programs.", json_alias=True)
-def pagetables(
-    ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, release, cpu, rodata, fmt
-) -> None:
+def pagetables(fmt, **options) -> None:
     """Linear-map page tables and the MemTotal/MemFree change (exact).
 
     With --release, that kernel's rules: which arm the CPU gets, where the
@@ -95,16 +93,7 @@ def pagetables(
     from benchctl.model.ram import pagetables_report
     from benchctl.model.render import render_pagetables
 
-    r, unm_range = pagetables_report(
-        ram=ram_text,
-        unmapped=unmapped,
-        granule=granule,
-        env_file=env_file,
-        kernel_image=kernel_image,
-        kfence=kfence,
-        perm_changes=perm_changes,
-        release=(release, cpu, rodata),
-    )
+    r, unm_range = pagetables_report(**options)
     _show(r, fmt, lambda r: render_pagetables(r, unm_range))
 
 

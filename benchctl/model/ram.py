@@ -74,23 +74,25 @@ def _installed(ram_text: str | None, unmapped: str, env_file: str | None) -> tup
 
 def pagetables_report(
     *,
-    ram: str | None,
+    ram_text: str | None,
     unmapped: str,
     granule: str | None,
     env_file: str | None,
     kernel_image: str,
     kfence: str,
     perm_changes: int,
-    release: tuple[str | None, str, str | None],
+    release: str | None,
+    cpu: str,
+    rodata: str | None,
 ) -> tuple[dict[str, Any], tuple[int, int] | None]:
-    """(the report, the unmapped range when it was assumed) from the options as typed (sizes as text)."""
+    """(the report, the unmapped range when it was assumed) from `model pagetables`' options as typed
+    (sizes as text; cpu and rodata count with a release only)."""
     from benchctl.model.pagetables import boot_memory_report, parse_granule
 
-    name, cpu, rodata = release
-    if name:
-        return _from_release(ram, unmapped, kernel_image, (name, cpu, rodata)), None
+    if release:
+        return _from_release(ram_text, unmapped, kernel_image, (release, cpu, rodata)), None
     g = parse_granule(granule) if granule else None
-    installed, env_g, unm, unm_range, source, notes = _installed(ram, unmapped, env_file)
+    installed, env_g, unm, unm_range, source, notes = _installed(ram_text, unmapped, env_file)
     r = boot_memory_report(
         installed,
         g or env_g or 4096,
