@@ -51,6 +51,18 @@ def load_json(path: str | Path) -> Any:
         raise InputError(f"cannot read: {e.strerror or e}", path) from None
 
 
+def wrong_type(value: Any, types: type | tuple[type, ...]) -> str | None:
+    """The expected type names ("int/float") when `value` is none of `types`, else None.
+
+    The one type rule of every document benchctl reads (workload specs,
+    campaign plans): a bool is not a number, though Python's True is an int.
+    """
+    tt = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, tt) and (bool in tt or not isinstance(value, bool)):
+        return None
+    return "/".join(t.__name__ for t in tt)
+
+
 def format_version(fmt: object, prefix: str) -> int | None:
     """Major version N of a format tag "<prefix>/N" (or "<prefix>/N.M"); None if `fmt` is no tag of `prefix`.
 

@@ -44,6 +44,7 @@ class InputError(BenchctlError):
                 where += f":{line}"
             where += ": "
         super().__init__(where + message)
+        self.reason = message  # without the file:line, for a caller that says where itself
         self.path = path
         self.line = line
 

@@ -49,15 +49,38 @@ def count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
+BINARY_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi")
+
+
+def binary_prefix(n: float, largest: str = "Pi") -> tuple[float, str]:
+    """(n scaled, its binary prefix): the largest prefix, up to `largest`, that leaves |n| >= 1.
+
+    The one ladder for bytes: sizes people type back (`fmt_size`) and the
+    rounded figures of the reports and their axes (analyze/report/units.py).
+    """
+    i, top = 0, BINARY_PREFIXES.index(largest)
+    while abs(n) >= 1024 and i < top:
+        n /= 1024
+        i += 1
+    return n, BINARY_PREFIXES[i]
+
+
 def fmt_size(n: int | float) -> str:
     """Shortest exact binary rendering ("512 MiB", "8 KiB", "1.5 GiB")."""
-    n = float(n)
-    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= scale:
-            v = n / scale
-            num = f"{v:.0f}" if v == int(v) else f"{v:.3f}".rstrip("0").rstrip(".")
-            return f"{num} {unit}"
-    return f"{n:.0f} B"
+    v, prefix = binary_prefix(float(n), largest="Ti")
+    if not prefix:
+        return f"{v:.0f} B"
+    num = f"{v:.0f}" if v == int(v) else f"{v:.3f}".rstrip("0").rstrip(".")
+    return f"{num} {prefix}B"
+
+
+def slug(s: str) -> str:
+    """A file-name-safe form of a name (run ids, result folders, figure and export files).
+
+    ASCII only, a run of anything else one "_", at most 40 characters: the
+    name must also be safe to type and to pass through a shell unquoted.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s)[:40] or "x"
 
 
 WIDTH = 72

@@ -282,6 +282,18 @@ def test_plan_needs_claims_or_effect(csv_path):
     assert r.returncode == 2 and "--effect" in r.stderr
 
 
+def test_plan_reads_the_arms_from_a_campaign_folder_as_analyze_does():
+    """`benchctl plan camp/` takes the arms from the campaign's plan.json, like `benchctl analyze camp/`;
+    a campaign with several candidates asks which one the design is for."""
+    camp = REPO / "tests/fixtures/arm64-trixie-campaign"
+    r = bench("plan", camp / "before-after", "--claims", "bbml2", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert all(p["id"] for p in json.loads(r.stdout)["plans"])
+    r = bench("plan", camp / "three-arms", "--claims", "bbml2")
+    assert r.returncode == 2 and "choose one --candidate of block, noalias" in r.stderr
+    assert bench("plan", camp / "three-arms", "--candidate", "block", "--claims", "bbml2").returncode == 0
+
+
 def test_precomputed_mpki_without_counters_is_flagged(tmp_path):
     recs = ad.rows(
         np.random.default_rng(0),

@@ -12,7 +12,7 @@ import pytest
 from benchctl.analyze import predictions
 from benchctl.analyze.checks import boot_method
 from benchctl.campaign import adaptive as campaign_adaptive
-from benchctl.campaign import collect, plan, progress, verify
+from benchctl.campaign import collect, progress, schedule, verify
 from benchctl.campaign.playbook import parse_log, round_deadline
 from benchctl.env.fingerprint import collect as fingerprint
 from benchctl.errors import InputError, UsageError
@@ -23,8 +23,8 @@ ARM64 = Path(__file__).parent / "fixtures" / "arm64"
 
 def _plan(**kw) -> dict:
     arms = [
-        plan.parse_arm("pte=6.1.0-57-arm64:console=ttyAMA0 rodata=full", "kexec"),
-        plan.parse_arm("block=6.1.0-57-arm64:console=ttyAMA0 rodata=on", "kexec"),
+        schedule.parse_arm("pte=6.1.0-57-arm64:console=ttyAMA0 rodata=full", "kexec"),
+        schedule.parse_arm("block=6.1.0-57-arm64:console=ttyAMA0 rodata=on", "kexec"),
     ]
     args = dict(
         arms=arms,
@@ -35,18 +35,18 @@ def _plan(**kw) -> dict:
         method="kexec",
         boot_command=None,
         run={"suite": None, "workloads": ["boot-memory"], "preset": "quick", "set": [], "perf": False},
-        timeouts=dict(plan.DEFAULT_TIMEOUTS),
+        timeouts=dict(schedule.DEFAULT_TIMEOUTS),
         inventory_source="lab.ini",
     )
     args.update(kw)
-    return plan.make_plan(**args)
+    return schedule.make_schedule(**args)
 
 
 # -- arms --------------------------------------------------------------------------------------
 
 
 def test_arm_from_a_release_is_debians_kernel_and_initrd():
-    a = plan.parse_arm("pte=6.1.0-57-arm64:console=ttyAMA0 rodata=full", "kexec")
+    a = schedule.parse_arm("pte=6.1.0-57-arm64:console=ttyAMA0 rodata=full", "kexec")
     assert (a.kernel, a.initrd, a.release) == (
         "/boot/vmlinuz-6.1.0-57-arm64",
         "/boot/initrd.img-6.1.0-57-arm64",
@@ -61,17 +61,19 @@ def test_arm_from_a_release_is_debians_kernel_and_initrd():
 
 
 def test_arm_extra_parameters_and_rodata_meaning_by_release():
-    a = plan.parse_arm("block=/boot/vmlinuz-6.1.0-57-arm64:+rodata=on", "kexec")
+    a = schedule.parse_arm("block=/boot/vmlinuz-6.1.0-57-arm64:+rodata=on", "kexec")
     assert a.cmdline_mode == "extra" and a.cmdline == "rodata=on" and a.expect["rodata"] == "noalias"
-    b = plan.parse_arm("block=/boot/vmlinuz-6.18.0:+rodata=on", "kexec")
+    b = schedule.parse_arm("block=/boot/vmlinuz-6.18.0:+rodata=on", "kexec")
     assert b.expect["rodata"] == "full"  # from 6.18, rodata=on is full protection
-    c = plan.parse_arm("new=/srv/k/Image", "kexec")
+    c = schedule.parse_arm("new=/srv/k/Image", "kexec")
     assert c.cmdline_mode == "keep" and c.release is None and c.initrd is None
     assert c.expect == {"release": None, "cmdline": [], "rodata": None, "linear_map": None}
 
 
 def test_grub_entry_kernel_release_from_the_title():
-    a = plan.parse_arm("pte=Advanced options>Debian GNU/Linux, with Linux 6.1.0-57-arm64:rodata=full", "grub-reboot")
+    a = schedule.parse_arm(
+        "pte=Advanced options>Debian GNU/Linux, with Linux 6.1.0-57-arm64:rodata=full", "grub-reboot"
+    )
     assert a.release == "6.1.0-57-arm64" and a.initrd is None
 
 
@@ -80,31 +82,31 @@ def test_grub_entry_kernel_release_from_the_title():
 )
 def test_bad_arm_is_a_usage_error(text):
     with pytest.raises(UsageError):
-        plan.parse_arm(text, "kexec")
+        schedule.parse_arm(text, "kexec")
 
 
 def test_overrides():
     arms = {
-        "pte": plan.parse_arm("pte=6.1.0:rodata=full", "kexec"),
-        "block": plan.parse_arm("block=6.1.0:rodata=on", "kexec"),
+        "pte": schedule.parse_arm("pte=6.1.0:rodata=full", "kexec"),
+        "block": schedule.parse_arm("block=6.1.0:rodata=on", "kexec"),
     }
-    plan.apply_overrides(arms, ("pte=none",), ("block:linear_map=any", "pte:release=6.1.0-57-arm64"))
+    schedule.apply_overrides(arms, ("pte=none",), ("block:linear_map=any", "pte:release=6.1.0-57-arm64"))
     assert arms["pte"].initrd is None and arms["block"].expect["linear_map"] is None
     assert arms["pte"].expect["release"] == "6.1.0-57-arm64"
     for bad in (("pte:color=red",), ("x:release=1",), ("pte:linear_map=huge",)):
         with pytest.raises(UsageError):
-            plan.apply_overrides(arms, (), bad)
+            schedule.apply_overrides(arms, (), bad)
 
 
 def test_boot_orders():
-    assert plan.boot_order("abab", ["a", "b"], 2, 0, "h") == ["a", "b", "a", "b"]
-    assert plan.boot_order("abba", ["a", "b"], 3, 0, "h") == ["a", "b", "b", "a", "a", "b"]
-    r1 = plan.boot_order("random", ["a", "b"], 5, 7, "h1")
-    assert sorted(r1) == ["a"] * 5 + ["b"] * 5 and r1 == plan.boot_order("random", ["a", "b"], 5, 7, "h1")
+    assert schedule.boot_order("abab", ["a", "b"], 2, 0, "h") == ["a", "b", "a", "b"]
+    assert schedule.boot_order("abba", ["a", "b"], 3, 0, "h") == ["a", "b", "b", "a", "a", "b"]
+    r1 = schedule.boot_order("random", ["a", "b"], 5, 7, "h1")
+    assert sorted(r1) == ["a"] * 5 + ["b"] * 5 and r1 == schedule.boot_order("random", ["a", "b"], 5, 7, "h1")
 
 
 def test_boot_command_placeholders():
-    assert plan.parse_boot_command("labctl boot {host} --cmdline {cmdline}", "command") == [
+    assert schedule.parse_boot_command("labctl boot {host} --cmdline {cmdline}", "command") == [
         "labctl",
         "boot",
         "{host}",
@@ -112,19 +114,19 @@ def test_boot_command_placeholders():
         "{cmdline}",
     ]
     with pytest.raises(UsageError):
-        plan.parse_boot_command("labctl {hots}", "command")
+        schedule.parse_boot_command("labctl {hots}", "command")
     with pytest.raises(UsageError):
-        plan.parse_boot_command(None, "command")
+        schedule.parse_boot_command(None, "command")
     with pytest.raises(UsageError):
-        plan.parse_boot_command("x", "kexec")
+        schedule.parse_boot_command("x", "kexec")
 
 
-def test_make_plan_and_describe():
+def test_make_schedule_and_describe():
     p = _plan()
     assert p["baseline"] == "pte" and p["candidate"] == "block"
     assert [b["arm"] for b in p["hosts"]["h2"]] == ["pte", "block", "pte", "block"]
-    assert plan.validate(json.loads(json.dumps(p)), Path("plan.json")) == p
-    text = plan.describe(p)
+    assert schedule.validate(json.loads(json.dumps(p)), Path("plan.json")) == p
+    text = schedule.describe(p)
     assert all(len(line) <= 72 for line in text.splitlines()), text
     text = " ".join(text.split())
     assert "2 host(s) x 4 boots" in text and "rodata noalias" in text and "h1: pte block pte block" in text
@@ -134,22 +136,22 @@ def test_three_arms_interleaved_and_described():
     """A baseline and two candidates (6.18 trusted CPU, untrusted, rodata=noalias): every round
     boots each arm once, ABBA reverses whole rounds, and the plan lists the candidates."""
     arms = [
-        plan.parse_arm("pte=6.18.15+deb13-arm64:console=ttyAMA0", "kexec"),
-        plan.parse_arm("block=6.18.15+deb13-arm64:console=ttyAMA0", "kexec"),
-        plan.parse_arm("noalias=6.18.15+deb13-arm64:console=ttyAMA0 rodata=noalias", "kexec"),
+        schedule.parse_arm("pte=6.18.15+deb13-arm64:console=ttyAMA0", "kexec"),
+        schedule.parse_arm("block=6.18.15+deb13-arm64:console=ttyAMA0", "kexec"),
+        schedule.parse_arm("noalias=6.18.15+deb13-arm64:console=ttyAMA0 rodata=noalias", "kexec"),
     ]
     p = _plan(arms=arms, boots=2)
     assert p["baseline"] == "pte" and p["candidates"] == ["block", "noalias"] and p["candidate"] == "block"
     assert [b["arm"] for b in p["hosts"]["h1"]] == ["pte", "block", "noalias"] * 2
-    assert plan.boot_order("abba", ["a", "b", "c"], 2, 0, "h") == ["a", "b", "c", "c", "b", "a"]
-    assert sorted(plan.boot_order("random", ["a", "b", "c"], 2, 1, "h")) == ["a", "a", "b", "b", "c", "c"]
-    assert plan.validate(json.loads(json.dumps(p)), Path("plan.json")) == p
-    text = " ".join(plan.describe(p).split())
+    assert schedule.boot_order("abba", ["a", "b", "c"], 2, 0, "h") == ["a", "b", "c", "c", "b", "a"]
+    assert sorted(schedule.boot_order("random", ["a", "b", "c"], 2, 1, "h")) == ["a", "a", "b", "b", "c", "c"]
+    assert schedule.validate(json.loads(json.dumps(p)), Path("plan.json")) == p
+    text = " ".join(schedule.describe(p).split())
     assert "2 host(s) x 6 boots" in text and "candidate noalias" in text and "candidate block" in text
     bad = json.loads(json.dumps(p))
     bad["candidates"] = ["block", "purple"]
     with pytest.raises(InputError, match="candidates"):
-        plan.validate(bad, Path("plan.json"))
+        schedule.validate(bad, Path("plan.json"))
     with pytest.raises(UsageError, match="labelled 'pte'"):
         _plan(arms=[arms[0], arms[1], arms[0]])
 
@@ -179,15 +181,15 @@ def test_nonsense_plans_name_the_key(edit, words):
     p = _plan()
     edit(p)
     with pytest.raises(InputError) as e:
-        plan.validate(p, Path("DIR/plan.json"))
+        schedule.validate(p, Path("DIR/plan.json"))
     assert words in str(e.value) and "DIR/plan.json" in str(e.value)
 
 
 def test_load_plan_of_a_folder_without_one(tmp_path):
     with pytest.raises(InputError, match="no plan.json"):
-        plan.load_plan(tmp_path)
+        schedule.load_schedule(tmp_path)
     with pytest.raises(InputError, match="no such directory"):
-        plan.load_plan(tmp_path / "missing")
+        schedule.load_schedule(tmp_path / "missing")
 
 
 # -- verification --------------------------------------------------------------------------------
@@ -195,11 +197,11 @@ def test_load_plan_of_a_folder_without_one(tmp_path):
 
 def test_recorded_pte_boot_is_the_pte_arm_and_not_the_block_arm():
     fp = fingerprint(ARM64 / "qemu-n1-6.1-4k-rodatafull")
-    pte = plan.parse_arm("pte=6.1.192:console=ttyAMA0 panic=-1", "kexec").expect
+    pte = schedule.parse_arm("pte=6.1.192:console=ttyAMA0 panic=-1", "kexec").expect
     pte["rodata"], pte["linear_map"] = "full", "pte"
     v = verify.verify(fp, "pte", pte)
     assert v.ok and v.observed["linear_map_source"] == "ptdump", v.mismatches
-    block = plan.parse_arm("block=6.1.192:console=ttyAMA0 panic=-1 rodata=on", "kexec").expect
+    block = schedule.parse_arm("block=6.1.192:console=ttyAMA0 panic=-1 rodata=on", "kexec").expect
     w = verify.verify(fp, "block", block)
     assert not w.ok
     assert "command line lacks rodata=on" in w.mismatches
@@ -440,12 +442,12 @@ TRIXIE = Path(__file__).parent / "fixtures" / "arm64-trixie"
 K18 = "6.18.15+deb13-arm64"
 
 
-def _identity_arms(*expects: str) -> dict[str, plan.Arm]:
+def _identity_arms(*expects: str) -> dict[str, schedule.Arm]:
     arms = {
-        "pte": plan.parse_arm(f"pte={K18}:console=ttyAMA0", "command"),
-        "block": plan.parse_arm(f"block={K18}:console=ttyAMA0", "command"),
+        "pte": schedule.parse_arm(f"pte={K18}:console=ttyAMA0", "command"),
+        "block": schedule.parse_arm(f"block={K18}:console=ttyAMA0", "command"),
     }
-    plan.apply_overrides(arms, (), expects)
+    schedule.apply_overrides(arms, (), expects)
     return arms
 
 
@@ -471,16 +473,16 @@ def test_bad_identity_expectations_are_usage_errors(item, words):
 
 def test_boot_command_midr_placeholder_needs_every_arms_identity():
     arms = _identity_arms("block:midr=0xc00fac30")
-    cmd = plan.parse_boot_command("labctl boot {host} --midr {midr}", "command")
+    cmd = schedule.parse_boot_command("labctl boot {host} --midr {midr}", "command")
     with pytest.raises(UsageError, match="arm pte has no CPU identity: add --expect pte:midr="):
         _plan(arms=list(arms.values()), method="command", boot_command=cmd)
-    plan.apply_overrides(arms, (), ("pte:midr=0x414fd0c1",))
+    schedule.apply_overrides(arms, (), ("pte:midr=0x414fd0c1",))
     p = _plan(arms=list(arms.values()), method="command", boot_command=cmd)
     assert p["arms"]["pte"]["expect"]["midr"] == "0x414fd0c1"
     edited = json.loads(json.dumps(p))
     edited["arms"]["pte"]["expect"]["bbml2"] = "perhaps"
     with pytest.raises(InputError, match="arms.pte.expect.bbml2"):
-        plan.validate(edited, Path("plan.json"))
+        schedule.validate(edited, Path("plan.json"))
 
 
 @pytest.mark.parametrize(
@@ -569,7 +571,7 @@ def test_record_writes_a_valid_adaptive_plan_once():
     assert campaign_adaptive.record(p, "bbml2", 3, None)
     assert p["adaptive"]["max_boots"] == 3 and p["adaptive"]["confidence"] == 0.95
     assert Path(p["adaptive"]["claims"]).name == "bbml2.toml"
-    plan.validate(p, Path("plan.json"))
+    schedule.validate(p, Path("plan.json"))
     assert not campaign_adaptive.record(p, None, None, None)  # a resumed run keeps it
     with pytest.raises(UsageError, match="already adaptive with max_boots 3"):
         campaign_adaptive.record(p, None, 4, None)
@@ -584,7 +586,7 @@ def test_a_bad_record_is_exit_3_naming_the_key():
     p = _plan(boots=4, hosts=["h1"])
     p["adaptive"] = {"claims": "bbml2", "max_boots": 1, "confidence": 0.95}
     with pytest.raises(InputError, match="adaptive: expected"):
-        plan.validate(p, Path("plan.json"))
+        schedule.validate(p, Path("plan.json"))
 
 
 @pytest.mark.parametrize("order", ["abab", "abba", "random"])

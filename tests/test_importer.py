@@ -130,3 +130,13 @@ def test_every_latency_resolution_label_is_documented():
 def test_tool_aliases():
     assert import_file("memcaslap", TOOLS / "memcaslap-default-5s.txt").get("ops_per_sec").value == 78989
     assert import_file("memtier_benchmark", TOOLS / "memtier-memcache_text.json").get("ops_per_sec")
+
+
+def test_a_block_size_is_one_size_in_any_spelling():
+    """import and analyze compare setups by one rule (results/metrics.setup_value): --set bs=4096 agrees
+    with an output that shows bs=4k; 8k contradicts it."""
+    from benchctl.results.measured import ImportSetup, apply_sets
+
+    assert apply_sets(ImportSetup(setup={"bs": "4k"}), {"bs": "4096"})["bs"] == "4096"
+    with pytest.raises(UsageError, match="contradicts"):
+        apply_sets(ImportSetup(setup={"bs": "4k"}), {"bs": "8k"})

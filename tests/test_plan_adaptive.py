@@ -8,8 +8,8 @@ import sys
 import deadline  # tests/deadline.py: waits with a deadline
 import pytest
 
-from benchctl.analyze.adaptive_plan import claim_noises
-from benchctl.analyze.plan import make_plan, stated_pilot
+from benchctl.analyze.adaptive_design import claim_noises
+from benchctl.analyze.design import cheapest_designs, stated_pilot
 from benchctl.claims import load_claims
 from benchctl.cli import cli
 from benchctl.model.simulate import simulate
@@ -41,7 +41,7 @@ def test_noise_is_the_pilots():
     result = stated_pilot(
         claims, 2.0, 1.0, baseline="pte", candidate="block", confidence=0.95, reboot_s=300.0, iteration_s=10.0
     )
-    rows = make_plan(result, claims, None)
+    rows = cheapest_designs(result, claims, None)
     noises, left = claim_noises(result, claims, rows)
     assert not left
     by_id = {n.claim.id: n for n in noises}

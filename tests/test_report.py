@@ -210,7 +210,7 @@ def test_forest_draws_every_claim_on_its_own_scale_with_its_verdict(result, tmp_
 
 
 def test_titles_are_wrapped_to_the_figure():
-    from benchctl.analyze.report.forest import fit
+    from benchctl.analyze.report.forest import fit_title
 
-    lines = fit("x " * 200, 7.5).splitlines()
+    lines = fit_title("x " * 200, 7.5).splitlines()
     assert len(lines) > 1 and max(len(x) for x in lines) <= int(0.85 * 7.5 * 72 / (0.62 * 11))

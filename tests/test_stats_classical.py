@@ -135,7 +135,7 @@ def test_power_matches_noncentral_t_and_simulation():
 
 def test_plan_is_cheapest_feasible_design():
     within, between = (9.0, 9.0), (1.0, 1.0)
-    pl = power.plan(3.0, within, between, boot_cost=300, iter_cost=10)
+    pl = power.cheapest_design(3.0, within, between, boot_cost=300, iter_cost=10)
     assert pl.power >= 0.8
     best = min(
         (2 * b * (300 + n * 10), b, n)
@@ -145,10 +145,10 @@ def test_plan_is_cheapest_feasible_design():
     )
     assert pl.cost_s == best[0]
     # Expensive reboots push towards more iterations per boot.
-    cheap = power.plan(3.0, within, between, boot_cost=1, iter_cost=10)
+    cheap = power.cheapest_design(3.0, within, between, boot_cost=1, iter_cost=10)
     assert cheap.iterations <= pl.iterations
 
 
 def test_plan_unreachable_says_so():
-    pl = power.plan(0.001, (1.0, 1.0), (100.0, 100.0), 300, 10, max_boots=5)
+    pl = power.cheapest_design(0.001, (1.0, 1.0), (100.0, 100.0), 300, 10, max_boots=5)
     assert pl.boots is None and "not reachable" in pl.note

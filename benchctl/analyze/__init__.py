@@ -1,14 +1,14 @@
 """From the tidy table to verdicts: comparisons, claims judged, design checks, reports.
 
 Per-metric comparisons (result, series, compare), claims and verdicts (judge), design checks
-(checks), the `benchctl plan` design (plan); statistics in analyze/stats/, reports and figures in
+(checks), the `benchctl plan` boots x iterations design (design); statistics in analyze/stats/, reports and figures in
 analyze/report/.
 """
 
 # The public entry points: what a command, another package or a test may import from here.
 __all__ = [
     "adaptive",
-    "adaptive_plan",
+    "adaptive_design",
     "adaptive_sim",
     "arms",
     "checks",
@@ -17,7 +17,7 @@ __all__ = [
     "emulation",
     "judge",
     "machine",
-    "plan",
+    "design",
     "predictions",
     "report",
     "result",

@@ -122,13 +122,15 @@ def simulate(
     return Outcome([cn.claim for cn in noises], truths, stop, decided_at, verdicts, covered)
 
 
-def fixed_boots(cn: ClaimNoise, alpha: float, target: float, reboot_s: float, iteration_s: float) -> power.Plan:
+def fixed_boots(cn: ClaimNoise, alpha: float, target: float, reboot_s: float, iteration_s: float) -> power.Design:
     """The design `benchctl plan` picks for this claim at this noise (stats/power.py), per-claim alpha."""
     if cn.exact:
-        return power.Plan(EXACT_BOOTS, 1, 1.0, None, None, "exact: decided at 2 boots per arm")
+        return power.Design(EXACT_BOOTS, 1, 1.0, None, None, "exact: decided at 2 boots per arm")
     within = (cn.within_cv**2,) * 2
     between = (cn.between_cv**2,) * 2
-    return power.plan(abs(cn.claim.nearest_zero) / 100.0, within, between, reboot_s, iteration_s, target, alpha)
+    return power.cheapest_design(
+        abs(cn.claim.nearest_zero) / 100.0, within, between, reboot_s, iteration_s, target, alpha
+    )
 
 
 def percentile(x: np.ndarray, q: float) -> float:
@@ -175,7 +177,7 @@ def model_noises(claims: list[Claim], boot_cv: float, iter_cv: float, cpu: str =
 
 def with_plan_iterations(
     noises: list[ClaimNoise], alpha: float, target: float, reboot_s: float, iteration_s: float
-) -> list[tuple[ClaimNoise, power.Plan]]:
+) -> list[tuple[ClaimNoise, power.Design]]:
     """Each claim with the iterations per boot of its fixed plan (the adaptive campaign runs the same)."""
     out = []
     for cn in noises:

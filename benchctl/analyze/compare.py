@@ -24,7 +24,7 @@ from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.series import Series
 from benchctl.analyze.stats import bootstrap, classical, components, trend
 from benchctl.parsers import LATENCY_RESOLUTION
-from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS, STRICT_SETUP, MetricInfo, info
+from benchctl.results.metrics import SETUP_KEYS, STRICT_SETUP, MetricInfo, info, setup_items, setup_value
 
 # latency_resolution label -> step in % (the parsers' table; bracket-only labels have no fixed step)
 RESOLUTION_PCT = {k: 100.0 * v for k, v in LATENCY_RESOLUTION.items() if v is not None}
@@ -33,8 +33,6 @@ ONE_BOOT_WARNING = (
     "fewer than 2 boots on a side ({sides}): the interval resamples iterations only and "
     "does not cover boot-to-boot variation; it describes this boot, not the kernel"
 )
-
-ALIASES = SETUP_ALIASES
 
 
 def _summary(s: Series) -> dict:
@@ -87,26 +85,12 @@ def resolution(notes: set[str]) -> tuple[float | None, str | None]:
     return worst, name
 
 
-def canonical(key: str, value) -> str:
-    """A setup value as compared: block sizes in bytes, everything else as text."""
-    if key == "bs":
-        from benchctl.human import parse_size
-
-        try:
-            return str(parse_size(value, error=ValueError))
-        except ValueError:
-            return str(value)
-    return str(value)
-
-
 def setup_of(notes: set[str]) -> dict[str, set[str]]:
     """Setup key -> the values the records carry (bs in bytes, fio's direction as op)."""
     out: dict[str, set[str]] = {}
     for d in _notes(notes):
-        for k, v in d.items():
-            k = ALIASES.get(k, k)
-            if k in SETUP_KEYS and v is not None:
-                out.setdefault(k, set()).add(canonical(k, v))
+        for k, v in setup_items(d):
+            out.setdefault(k, set()).add(setup_value(k, v))
     return out
 
 

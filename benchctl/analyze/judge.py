@@ -19,9 +19,9 @@ import math
 from collections.abc import Callable
 
 from benchctl.analyze import kinds
-from benchctl.analyze.compare import ALIASES, canonical
 from benchctl.analyze.stats import classical, power
 from benchctl.claims import EFFECT_VERDICTS, EQUIVALENCE_VERDICTS, Claim, verdict
+from benchctl.results.metrics import SETUP_ALIASES, setup_value
 
 
 def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, alpha: float = 0.05) -> dict:
@@ -34,7 +34,7 @@ def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, a
     within = (_nz(vc["baseline"]["within_boot_var"]), _nz(vc["candidate"]["within_boot_var"]))
     between = (_nz(vc["baseline"]["between_boot_var"]), _nz(vc["candidate"]["between_boot_var"]))
     delta = abs(claim_pct) / 100.0 * comp["baseline"]["mean"]
-    p = power.plan(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
+    p = power.cheapest_design(delta, within, between, reboot_cost, iter_cost, alpha=alpha).as_dict()
     if min(vc["baseline"]["n_boots"], vc["candidate"]["n_boots"]) < 2:
         p["note"] = (
             p["note"] + "; " if p["note"] else ""
@@ -51,11 +51,11 @@ def _claim_setup(c: Claim, comp: dict) -> tuple[str | None, list[str]]:
     have = comp.get("setup") or {}
     unrecorded = []
     for key, want in c.setup:
-        key = ALIASES.get(key, key)
+        key = SETUP_ALIASES.get(key, key)
         got = have.get(key)
         if not got:
             unrecorded.append(f"{key}={want}")
-        elif got != [canonical(key, want)]:
+        elif got != [setup_value(key, want)]:
             return f"the claim is about {key}={want} but the data measured {key}={', '.join(got)}", []
     if unrecorded:
         return None, [

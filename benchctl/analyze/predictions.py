@@ -15,12 +15,12 @@ is what the arithmetic expects.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from benchctl.claims import Claim
-from benchctl.documents import get, load_json
+from benchctl.documents import get
 from benchctl.errors import InputError
+from benchctl.results.store import read_fingerprint
 from benchctl.results.table import Tidy
 
 MEMORY_METRICS = ("mem_total_kb", "mem_free_kb", "mem_available_kb")
@@ -31,14 +31,11 @@ def _fingerprint(tidy: Tidy, arm: str) -> dict | None:
     for b in tidy.boots:
         if b.arm != arm or b.source == "csv":
             continue
-        path = Path(b.source) / "env-before.json"
-        if not path.is_file():
-            continue
         try:
-            doc = load_json(path)
+            doc = read_fingerprint(b.source, "before")
         except InputError:
             continue
-        if get(doc, "memory.ram_kb") or get(doc, "memory.total_kb"):
+        if doc is not None and (get(doc, "memory.ram_kb") or get(doc, "memory.total_kb")):
             return doc
     return None
 
@@ -86,7 +83,8 @@ def _release_rules(env: dict, ram: int, granule: int) -> dict[str, Any] | None:
     alias, KFENCE and the allow-list of that release, not the release-blind arithmetic. None otherwise."""
     from benchctl.env.arm64.expected import parse_release
     from benchctl.env.arm64.midr import Midr
-    from benchctl.model.profiles import cpu_names, load_cpu
+    from benchctl.model.datafiles import cpu_names
+    from benchctl.model.profiles import load_cpu
     from benchctl.model.releases import release_report, releases
 
     rel, midrs = parse_release(get(env, "kernel.release") or ""), get(env, "cpu.midr")

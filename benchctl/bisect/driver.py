@@ -21,7 +21,7 @@ from typing import Any
 
 from benchctl.bisect import criteria, search
 from benchctl.campaign import folder as campaign_folder
-from benchctl.campaign import plan as pl
+from benchctl.campaign import schedule
 from benchctl.campaign.progress import now
 from benchctl.documents import load_json
 from benchctl.errors import InputError, RunFailed, UsageError
@@ -37,7 +37,7 @@ EXIT = {"good": 0, "bad": 1, "skip": 125}  # git bisect run's convention
 
 def start(
     output: Path,
-    arms: list[pl.Arm],
+    arms: list[schedule.Arm],
     criterion: criteria.Criterion,
     hostvars: dict[str, dict[str, Any]],
     *,
@@ -63,7 +63,7 @@ def start(
         raise UsageError(f"{output} exists and is not empty: give a new folder")
     doc = {
         "format": FORMAT,
-        "id": pl.new_campaign_id(),
+        "id": schedule.new_campaign_id(),
         "created": now(),
         "kernels": [a.as_dict() | {"label": a.label} for a in arms],
         "criterion": criterion.as_dict(),
@@ -105,20 +105,20 @@ def states(doc: dict[str, Any], log: list[dict[str, Any]]) -> dict[int, str]:
     return {index[d["kernel"]]: d["decision"] for d in log if d["kernel"] in index}
 
 
-def _arm(k: dict[str, Any]) -> pl.Arm:
-    arm = pl.Arm(k["label"], k["kernel"], k.get("release"), k.get("initrd"), k["cmdline"], k["cmdline_mode"])
+def _arm(k: dict[str, Any]) -> schedule.Arm:
+    arm = schedule.Arm(k["label"], k["kernel"], k.get("release"), k.get("initrd"), k["cmdline"], k["cmdline_mode"])
     arm.expect = dict(k["expect"])
     return arm
 
 
-def _step_folder(folder: Path, doc: dict[str, Any], arm: pl.Arm, number: int) -> Path:
+def _step_folder(folder: Path, doc: dict[str, Any], arm: schedule.Arm, number: int) -> Path:
     """The step's campaign folder: planned once, resumed after a killed controller."""
     existing = sorted((folder / "steps").glob(f"*-{arm.label}"))
-    if existing and (existing[-1] / pl.PLAN_FILE).is_file():
+    if existing and (existing[-1] / schedule.PLAN_FILE).is_file():
         return existing[-1]
     out = folder / "steps" / f"{number:02d}-{arm.label}"
     hostvars = load_json(folder / HOSTVARS_FILE)
-    plan = pl.make_plan(
+    plan = schedule.make_schedule(
         arms=[arm],
         hosts=list(doc["hosts"]),
         boots=doc["boots_per_step"],
@@ -134,7 +134,7 @@ def _step_folder(folder: Path, doc: dict[str, Any], arm: pl.Arm, number: int) ->
     return out
 
 
-def step(folder: Path, arm: pl.Arm, echo: Callable[[str], None] = print) -> dict[str, Any]:
+def step(folder: Path, arm: schedule.Arm, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Boot one kernel (its step's campaign), judge every boot, append the decision; returns it."""
     from benchctl.campaign.runner import RunnerOptions, run_campaign
 
@@ -188,7 +188,12 @@ def log_entry(
 
 
 def _claim_step(
-    folder: Path, doc: dict[str, Any], crit: criteria.Criterion, arm: pl.Arm, sdir: Path, echo: Callable[[str], None]
+    folder: Path,
+    doc: dict[str, Any],
+    crit: criteria.Criterion,
+    arm: schedule.Arm,
+    sdir: Path,
+    echo: Callable[[str], None],
 ) -> tuple[list[str], list[str], str]:
     """(boot ids, evidence, decision) of a claim step: its boots against the first kernel's."""
     from benchctl.bisect import claim as claim_rule
@@ -213,7 +218,7 @@ def _why_failed(sdir: Path) -> str | None:
     """Each stopped host's last error (phase and message) from the step's campaign books."""
     from benchctl.campaign import progress
 
-    plan = pl.load_plan(sdir)
+    plan = schedule.load_schedule(sdir)
     rep = progress.status_report(plan, progress.load(sdir, plan))
     errs = [
         f"{host} {e.get('phase')}: {e.get('message')}" for host, h in rep["hosts"].items() if (e := h["last_error"])
@@ -221,7 +226,7 @@ def _why_failed(sdir: Path) -> str | None:
     return "; ".join(errs) or None
 
 
-def kernel_arm(doc: dict[str, Any], spec: str) -> pl.Arm:
+def kernel_arm(doc: dict[str, Any], spec: str) -> schedule.Arm:
     """A listed kernel by label, or a new LABEL=KERNEL[:CMDLINE] (git bisect run: one per commit)."""
     for k in doc["kernels"]:
         if k["label"] == spec:
@@ -229,7 +234,7 @@ def kernel_arm(doc: dict[str, Any], spec: str) -> pl.Arm:
     if "=" not in spec:
         names = ", ".join(k["label"] for k in doc["kernels"])
         raise UsageError(f"no kernel {spec!r} in this bisection ({names}); or give LABEL=KERNEL[:CMDLINE]")
-    return pl.parse_arm(spec, doc["boot_method"])
+    return schedule.parse_arm(spec, doc["boot_method"])
 
 
 def run(folder: Path, echo: Callable[[str], None] = print) -> search.Answer:

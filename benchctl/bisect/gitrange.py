@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.bisect import driver
-from benchctl.campaign import plan as pl
+from benchctl.campaign import schedule
 from benchctl.errors import InputError, RunFailed, UsageError
 from benchctl.osutil.fsutil import append_json, atomic_write_text
 
@@ -99,7 +99,7 @@ def run(folder: Path, echo: Callable[[str], None] = print) -> str:
             decision = "skip"
             append_json(folder / driver.LOG_FILE, driver.log_entry(rev, None, "skip", [], [why], f"builds/{rev}", 0))
         else:
-            arm = pl.parse_arm(g["kernel"].replace("{rev}", rev).replace("{repo}", repo), doc["boot_method"])
+            arm = schedule.parse_arm(g["kernel"].replace("{rev}", rev).replace("{repo}", repo), doc["boot_method"])
             decision = driver.step(folder, arm, echo)["decision"]
         echo(f"bisect: {rev} is {decision}")
         r = git(repo, "bisect", decision)

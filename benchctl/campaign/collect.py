@@ -15,13 +15,14 @@ Whatever is refused or interrupted is moved to aborted/, never deleted.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from benchctl.campaign.verify import VERIFY_FORMAT
+from benchctl.documents import load_json
+from benchctl.errors import InputError
 from benchctl.osutil.fsutil import atomic_write_json
 
 BOOT_FORMAT = "benchctl-campaign-boot/1"
@@ -81,12 +82,12 @@ def unpack(archive: Path, top: str, staging: Path) -> None:
 
 
 def _json(path: Path) -> Any:
+    if not path.exists():
+        raise Refused(f"{path.name} is missing from the fetched results")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise Refused(f"{path.name} is missing from the fetched results") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise Refused(f"{path.name} in the fetched results is not JSON ({e})") from None
+        return load_json(path)
+    except InputError as e:
+        raise Refused(f"{path.name} in the fetched results is not JSON ({e.reason})") from None
 
 
 def check(staging: Path, arm: str) -> tuple[dict[str, Any], list[Path]]:

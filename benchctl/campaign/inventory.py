@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchctl.campaign.plan import check_name
+from benchctl.campaign.schedule import check_name
 from benchctl.errors import InputError, ToolMissingError, UsageError
 from benchctl.osutil.fsutil import atomic_write_text
 from benchctl.run.proctree import run as run_bounded

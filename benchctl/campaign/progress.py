@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchctl.campaign.plan import candidates
+from benchctl.campaign.schedule import candidates
 from benchctl.documents import load_json
 from benchctl.errors import InputError
 from benchctl.human import fit

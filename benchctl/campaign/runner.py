@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import re
 import secrets
@@ -32,8 +31,9 @@ from typing import Any
 
 from benchctl.campaign import adaptive, collect, progress
 from benchctl.campaign.inventory import CONFIG_FILE, INVENTORY_FILE, ansible_program
-from benchctl.campaign.plan import PLAN_FILE, load_plan, validate
 from benchctl.campaign.playbook import PLAYBOOK_FILE, first_error, parse_log, phase_of, play_round, reap_leftovers
+from benchctl.campaign.schedule import PLAN_FILE, load_schedule, validate
+from benchctl.documents import load_json
 from benchctl.errors import InputError, Interrupted, ResourceError, RunFailed, UsageError
 from benchctl.osutil.fsutil import atomic_write_json
 
@@ -93,8 +93,8 @@ def controller_lock(folder: Path) -> Iterator[None]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return load_json(path)
+    except InputError:
         return None
 
 
@@ -302,7 +302,7 @@ def _hosts(plan: dict[str, Any], limit: list[str] | None) -> list[str]:
 def run_campaign(folder: Path, opts: RunnerOptions) -> dict[str, Any]:
     """Do every planned boot not done yet; returns the status report. RunFailed if a host stopped."""
     folder = Path(folder)
-    plan = load_plan(folder)
+    plan = load_schedule(folder)
     for f in (INVENTORY_FILE, PLAYBOOK_FILE, CONFIG_FILE):
         if not (folder / f).is_file():
             raise InputError(

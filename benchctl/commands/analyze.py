@@ -5,25 +5,11 @@ from __future__ import annotations
 import click
 
 from benchctl.analyze.report import FORMATS
-from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option, progress_after
+from benchctl.commands.common import format_option, input_options, progress_after
 
 
 @click.command("analyze")
-@click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False))
-@click.option(
-    "--csv",
-    "csvs",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Tidy CSV file (docs/result-format.md); repeatable.",
-)
-@click.option("--baseline", help="Arm to compare against (e.g. pte); a campaign folder's plan names it.")
-@click.option(
-    "--candidate",
-    "candidates",
-    multiple=True,
-    help="Arm with the change (e.g. block); repeat (or comma-separate) for several; a campaign's plan names them.",
-)
+@input_options()
 @click.option(
     "--claims",
     "claims_file",
@@ -44,7 +30,6 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option, progress
     help="Draw the claims figures, a contact sheet and index.md into this folder.",
 )
 @click.option("--all-plots", is_flag=True, help="With --plots: every figure (all metrics, drift, latency).")
-@click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed: same seed, same numbers.")
 @click.option(
@@ -55,12 +40,12 @@ def command(
     csvs,
     baseline,
     candidates,
+    skip_bad_rows,
     claims_file,
     fmt,
     brief,
     plots_dir,
     all_plots,
-    skip_bad_rows,
     confidence,
     seed,
     resamples,
@@ -88,25 +73,15 @@ def command(
 
     if brief and fmt not in ("text", "mail"):
         raise UsageError(f"--brief is a text report; leave it out with --format {fmt}")
-    from benchctl.campaign.plan import candidates as plan_candidates
+    from benchctl.campaign.inputs import resolve_arms, stamp_boot_methods
 
-    root, plan = _campaign(run_dirs)
-    cands = [x.strip() for v in candidates for x in v.split(",") if x.strip()]
-    if plan is not None:
-        baseline = baseline or plan["baseline"]
-        cands = cands or plan_candidates(plan)
-    if not baseline or not cands:
-        raise UsageError("--baseline and --candidate are required (or give a campaign folder: its plan names the arms)")
-    adaptive = (plan or {}).get("adaptive")  # campaign run --until-decided recorded it
-    claims_file = claims_file or (adaptive or {}).get("claims")
+    arms = resolve_arms(run_dirs, baseline, candidates)
+    baseline, cands, adaptive = arms.baseline, arms.candidates, arms.adaptive
+    claims_file = arms.claims_file(claims_file)
     claims = load_claims(claims_file) if claims_file else None
     tidy = load_table(run_dirs, csvs, baseline, cands[0], skip_bad_rows)
-    if root is not None:
-        from benchctl.campaign.folder import boot_records, roots
-
-        records = {k: v for r in roots(run_dirs) for k, v in boot_records(r).items()}
-        for b in tidy.boots:
-            b.boot_method = (records.get(b.boot) or {}).get("boot_method")
+    if arms.campaign is not None:
+        stamp_boot_methods(tidy.boots, run_dirs)
     result = analyze_arms(
         tidy,
         baseline,
@@ -130,11 +105,10 @@ def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bo
     """Draw, saying what is being drawn (and how long is left) on stderr; for a mail, which figure
     to attach and its size (lists take ~100 KB once encoded)."""
     from benchctl.analyze.report.plots import write_plots
-    from benchctl.commands.common import say
+    from benchctl.commands.common import Progress, say
     from benchctl.errors import ResourceError
 
-    def progress(k: int, n: int, name: str, eta: float | None) -> None:
-        say(f"drawing {k}/{n}: {name}" + (f" (about {eta:.0f} s left)" if eta is not None and eta >= 1 else ""))
+    progress = Progress("drawing", after_s=0.0, every_s=0.0, each=True)
 
     from pathlib import Path
 
@@ -151,12 +125,3 @@ def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bo
         for p in written:
             if p.name in ("claims-forest.png", "claims-scaling.png"):
                 say(f"attach: {p} ({p.stat().st_size // 1024} KB; its caption names the design, kernels and host)")
-
-
-def _campaign(run_dirs):
-    """(folder, plan) when the first RUN_DIR is or lies in a campaign folder, else (None, None)."""
-    if not run_dirs:
-        return None, None
-    from benchctl.campaign.folder import find
-
-    return find(run_dirs)

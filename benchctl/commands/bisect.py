@@ -81,7 +81,7 @@ def start_command(**o) -> None:
     """Write DIR/bisect.json: the kernels (or the git range), the criterion, how to boot them."""
     from benchctl.bisect import criteria, driver
     from benchctl.campaign import inventory as inv
-    from benchctl.campaign import plan as pl
+    from benchctl.campaign import schedule
 
     crit = criteria.parse(o["bad_if"], o["claims_file"])
     run = None
@@ -93,10 +93,10 @@ def start_command(**o) -> None:
         resolve_request(None, (c.workload,), o["preset"], ())
         run = {"suite": None, "workloads": [c.workload], "preset": o["preset"], "set": [], "perf": True}
     method = o["boot_method"]
-    arms = [pl.parse_arm(k if "=" in k.split(":", 1)[0] else f"{_label(k)}={k}", method) for k in o["kernels"]]
+    arms = [schedule.parse_arm(k if "=" in k.split(":", 1)[0] else f"{_label(k)}={k}", method) for k in o["kernels"]]
     for a in arms:
-        pl.apply_overrides({a.label: a}, (), tuple(f"{a.label}:{e}" for e in o["expects"]))
-    argv = pl.parse_boot_command(o["boot_command"], method)
+        schedule.apply_overrides({a.label: a}, (), tuple(f"{a.label}:{e}" for e in o["expects"]))
+    argv = schedule.parse_boot_command(o["boot_command"], method)
     git = _git(o) if o["repo"] else None
     hostvars = inv.read_inventory(o["inventory"])
     timeouts = {"reboot_s": o["reboot_timeout"], "suite_s": o["suite_timeout"], "connect_s": o["connect_timeout"]}

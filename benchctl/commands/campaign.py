@@ -102,42 +102,19 @@ def plan_command(
 
     The playbook runs unchanged by hand: cd DIR && ansible-playbook campaign.yml -e boot=0.
     """
-    from benchctl.campaign import folder
-    from benchctl.campaign import inventory as inv
-    from benchctl.campaign import plan as pl
-    from benchctl.run.specs import resolve_request
+    from benchctl.campaign.folder import plan_campaign
+    from benchctl.campaign.schedule import describe
 
-    if suite and workloads:
-        raise UsageError("give --suite or --workload, not both")
-    suite = None if workloads else (suite or "bbml2")
-    resolve_request(suite, workloads, preset, sets)
-    parsed = [pl.parse_arm(a, boot_method) for a in arms]
-    if len(parsed) < 2:
-        raise UsageError(f"a campaign compares arms: give --arm at least twice (got {len(parsed)})")
-    by_label = {a.label: a for a in parsed}
-    pl.apply_overrides(by_label, initrds, expects)
-    argv = pl.parse_boot_command(boot_command, boot_method)
-    hostvars = inv.read_inventory(inventory)
-    doc = pl.make_plan(
-        arms=parsed,
-        hosts=list(hostvars),
-        boots=boots,
-        order=order,
-        seed=seed,
-        method=boot_method,
-        boot_command=argv,
-        run={
-            "suite": suite,
-            "workloads": list(workloads) or None,
-            "preset": preset,
-            "set": list(sets),
-            "perf": not no_perf,
-        },
+    doc = plan_campaign(
+        output,
+        inventory,
+        arms=arms,
+        boot=(boot_method, boot_command, initrds, expects),
+        order=(boots, order, seed),
+        run=(suite, workloads, preset, sets, not no_perf),
         timeouts={"reboot_s": reboot_timeout, "suite_s": suite_timeout, "connect_s": connect_timeout},
-        inventory_source=str(inventory),
     )
-    folder.create(output, doc, hostvars, str(inventory))
-    click.echo(pl.describe(doc))
+    click.echo(describe(doc))
     click.echo(
         fit(
             f"campaign folder: {output}\n  run it:  benchctl campaign run {output}\n"
@@ -213,9 +190,9 @@ def run_command(
 def status_command(folder: Path, fmt: str) -> None:
     """Boots done / planned per host and arm, the last error per host, the ETA."""
     from benchctl.campaign import progress
-    from benchctl.campaign.plan import load_plan
+    from benchctl.campaign.schedule import load_schedule
 
-    plan = load_plan(folder)
+    plan = load_schedule(folder)
     prog = progress.load(folder, plan)
     if fmt == "json":
         click.echo(json.dumps(progress.status_report(plan, prog), indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import textwrap
 from pathlib import Path
 
@@ -105,6 +106,38 @@ def next_analyze(results: Path | str, arm: str, other: str = "OTHER") -> str:
 SKIP_BAD_ROWS_HELP = "Leave out CSV rows benchctl cannot read (bad values), counted on stderr; default: an error."
 
 
+def input_options(several: bool = True):
+    """RUN_DIR..., --csv, --baseline, --candidate and --skip-bad-rows: the inputs of analyze and plan,
+    declared once so both read the same things the same way; the command gets run_dirs, csvs,
+    baseline, candidates (a tuple) and skip_bad_rows. RUN_DIR may be a campaign folder
+    (campaign/inputs.py)."""
+    candidate_help = "Arm with the change (e.g. block)" + (
+        "; repeat (or comma-separate) for several; a campaign's plan names them."
+        if several
+        else "; a campaign folder's plan names it (choose one if it names several)."
+    )
+    options = [
+        click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False)),
+        click.option(
+            "--csv",
+            "csvs",
+            multiple=True,
+            type=click.Path(dir_okay=False),
+            help="Tidy CSV file (docs/result-format.md); repeatable.",
+        ),
+        click.option("--baseline", help="Arm to compare against (e.g. pte); a campaign folder's plan names it."),
+        click.option("--candidate", "candidates", multiple=True, help=candidate_help),
+        click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP),
+    ]
+
+    def deco(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return deco
+
+
 def load_table(run_dirs, csvs, baseline: str, candidate: str, skip_bad_rows: bool):
     """The tidy table analyze and plan read; bad CSV rows are an error unless skipped on request."""
     from benchctl.errors import UsageError
@@ -128,32 +161,60 @@ def load_table(run_dirs, csvs, baseline: str, candidate: str, skip_bad_rows: boo
 SHOW_ETA_FROM = 3.0  # seconds
 
 
-def progress_after(seconds: float = 2.0, what: str = "analyzing"):
-    """A progress callback (k, n, name), called before step k of n, that speaks up only once the work
-    has taken `seconds`, then says where it is and, while SHOW_ETA_FROM s or more are left, how long.
+class Progress:
+    """The one progress line on stderr, for every long command: called as progress(k, n, name) at
+    step k of n (name may be left out), it speaks once the work has taken `after_s`, at most once
+    every `every_s`, and says how long is left while SHOW_ETA_FROM s or more are.
 
-    The estimate is linear in the steps, timed from the end of the first
-    step: what came before (loading, the first step's lazy imports) is not
-    a step, and counting it made the first estimate of a 3.4 s analyze say
-    8 s (issue 21; tests/perf/analyze_speed.py measures each estimate
-    against the time that was actually left). Below 3 s the whole seconds
-    of "about 2 s" and the work after the last step (judging, the report)
-    are too large a share of what is left to be worth printing.
+    The estimate is linear in the steps, timed from the second call (the
+    end of the first step): what came before (loading, the first step's
+    lazy imports) is not a step, and counting it made the first estimate
+    of a 3.4 s analyze say 8 s (issue 21; tests/perf/analyze_speed.py
+    measures each estimate against the time that was actually left). Below
+    3 s the whole seconds of "about 2 s" and the work after the last step
+    (judging, the report) are too large a share of what is left to be
+    worth printing. `percent` says "WHAT: 40 %" (the model's draws, which
+    have no names) instead of "WHAT k/n: NAME"; `each` says every step,
+    timed or not (a few slow steps: the figures).
     """
-    import time
 
-    start = time.monotonic()
-    first_done: list[float] = []  # when step 2 began, i.e. step 1 ended
-    last = [0.0]
+    def __init__(
+        self, what: str, after_s: float = 2.0, every_s: float = 1.0, percent: bool = False, each: bool = False
+    ):
+        import time
 
-    def progress(k: int, n: int, name: str) -> None:
+        self.what, self.after_s, self.every_s, self.percent, self.each = what, after_s, every_s, percent, each
+        self.start = time.monotonic()
+        self.first_k: int | None = None
+        self.origin: tuple[int, float] | None = None  # (k, when) of the second call: the first step's end
+        self.last = -math.inf
+
+    def left(self, k: int, n: int, now: float) -> float | None:
+        """Seconds left at step k of n, once a step has been timed."""
+        if self.origin is None or k <= self.origin[0]:
+            return None
+        k0, t0 = self.origin
+        return (now - t0) / (k - k0) * (n - k + 1)
+
+    def __call__(self, k: int, n: int, name: str = "") -> None:
+        import time
+
         now = time.monotonic()
-        if k == 2:
-            first_done.append(now)
-        if now - start < seconds or now - last[0] < 1.0 or k < 3 or not first_done:
+        if self.first_k is None:
+            self.first_k = k
+        elif self.origin is None and k > self.first_k:
+            self.origin = (k, now)
+        left = self.left(k, n, now)
+        if now - self.start < self.after_s or now - self.last < self.every_s or (left is None and not self.each):
             return
-        last[0] = now
-        left = (now - first_done[0]) / (k - 2) * (n - k + 1)
-        say(f"{what} {k}/{n}: {name}" + (f" (about {left:.0f} s left)" if left >= SHOW_ETA_FROM else ""))
+        self.last = now
+        eta = f"about {left:.0f} s left" if left is not None and left >= SHOW_ETA_FROM else ""
+        if self.percent:
+            say(f"{self.what}: {100 * k / n:3.0f} %" + (f", {eta}" if eta else ""), prefix="")
+        else:
+            say(f"{self.what} {k}/{n}: {name}" + (f" ({eta})" if eta else ""))
 
-    return progress
+
+def progress_after(seconds: float = 2.0, what: str = "analyzing") -> Progress:
+    """analyze's progress: silent for the first `seconds`, then "analyzing k/n: WORKLOAD/METRIC"."""
+    return Progress(what, after_s=seconds)

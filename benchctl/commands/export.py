@@ -97,9 +97,9 @@ def _to_file(tidy, fmt: str, output: Path) -> None:
 def _pyperf(tidy, out_dir: Path) -> None:
     from benchctl.commands.common import say
     from benchctl.errors import ResourceError
+    from benchctl.human import slug
     from benchctl.osutil.fsutil import atomic_write_text
     from benchctl.results.interop import pyperf_suites
-    from benchctl.results.store import slug
 
     suites, dropped = pyperf_suites(tidy)
     try:

@@ -10,18 +10,17 @@ stdout, -o/--out for where files go.
 
 from __future__ import annotations
 
+import functools
 import json
-import time
 from pathlib import Path
 
 import click
 
-from benchctl.commands.common import format_option, out_option
-from benchctl.errors import UsageError
+from benchctl.commands.common import Progress, format_option, out_option
+from benchctl.model.datafiles import cpu_names
 
-CPUS = ("ampereone", "neoverse-n1", "neoverse-v1", "neoverse-v2", "neoverse-v3", "cortex-x4", "generic")
-CPU_HELP = (
-    "CPU profile: " + ", ".join(CPUS) + " (benchctl/model/data/cpus.toml; "
+CPU_HELP = (  # the profiles are named once, in the data file
+    "CPU profile: " + ", ".join(cpu_names()) + " (benchctl/model/data/cpus.toml; "
     "N1/V1/V2 are off the BBML2_NOABORT allow-list)."
 )
 CLAIMS_FILE = "bbml2"  # bundled claims by name (benchctl.claims.resolve_claims)
@@ -31,32 +30,17 @@ def _echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2))
 
 
-def _ram(text: str):
-    from benchctl.human import parse_size
+def _show(r: dict, fmt: str, text) -> None:
+    """A model result as JSON, or as the text `text(r)` renders."""
+    if fmt == "json":
+        _echo_json(r)
+    else:
+        click.echo(text(r))
 
-    ram = parse_size(text, what="--ram", error=UsageError)
-    if ram <= 0:
-        raise UsageError("--ram must be positive")
-    return ram
 
-
-class Progress:
-    """Progress with an ETA on stderr, once a run has taken more than `after_s` seconds."""
-
-    def __init__(self, what: str, after_s: float = 3.0):
-        self.what, self.after_s = what, after_s
-        self.t0 = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic() - self.t0
-        if now < self.after_s or now - self.last < 1.0 or done <= 0:
-            return
-        self.last = now
-        eta = now * (total - done) / done
-        click.echo(f"{self.what}: {100 * done / total:3.0f} %, about {eta:.0f} s left", err=True)
-        self.shown = True
+def _progress(what: str) -> Progress:
+    """The model's progress line: its draws in percent, once a run has taken 3 s."""
+    return Progress(what, after_s=3.0, percent=True)
 
 
 @click.group(name="model")
@@ -99,77 +83,18 @@ def group() -> None:
 @click.option("--cpu", "cpu", default="ampereone", show_default=True, help="With --release: the CPU identity.")
 @click.option("--rodata", help="With --release: the rodata= parameter (default: the release's default).")
 @format_option(help="text for people (<= 72 columns), json for programs.", json_alias=True)
-def pagetables(
-    ram_text, unmapped, granule, env_file, kernel_image, kfence, perm_changes, release, cpu, rodata, fmt
-) -> None:
+def pagetables(fmt, **options) -> None:
     """Linear-map page tables and the MemTotal/MemFree change (exact).
 
     With --release, that kernel's rules: which arm the CPU gets, where the
     kernel image alias lies and how long it is, KFENCE at boot; the RAM is
     wholly mapped unless --unmapped says otherwise (as in a qemu guest).
     """
-    if release:
-        from benchctl.human import parse_size
-        from benchctl.model.releases import release_report
-        from benchctl.model.render import render_pagetables
-
-        if not ram_text:
-            raise UsageError("--release needs --ram")
-        unm = 0 if unmapped == "auto" else parse_size(unmapped, what="--unmapped", error=UsageError)
-        kimg = None if kernel_image == "0" else parse_size(kernel_image, what="--kernel-image", error=UsageError)
-        r = release_report(_ram(ram_text), release, cpu, rodata, unmapped=unm, kernel_image=kimg)
-        if fmt == "json":
-            _echo_json(r)
-        else:
-            click.echo(render_pagetables(r))
-        return
-    from benchctl.documents import load_json
-    from benchctl.human import parse_size
-    from benchctl.model.pagetables import boot_memory_report, from_fingerprint, parse_granule
-    from benchctl.model.profiles import load_machine
+    from benchctl.model.ram import pagetables_report
     from benchctl.model.render import render_pagetables
 
-    g = parse_granule(granule) if granule else None
-    notes = []
-    unm_range: tuple[int, int] | None = None
-    if env_file:
-        if ram_text:
-            raise UsageError("give --ram or --from-env, not both")
-        doc = load_json(Path(env_file))
-        installed, env_g = from_fingerprint(doc, env_file)
-        arch = (doc.get("host") or {}).get("arch")
-        if arch and arch not in ("aarch64", "arm64"):
-            notes.append(f"the fingerprint is from a {arch} host; the arithmetic is arm64's linear map for its RAM")
-        g, unm, source = g or env_g, 0, f"{env_file}: MemTotal plus memmap"
-    elif ram_text:
-        installed = _ram(ram_text)
-        if unmapped == "auto":
-            from benchctl.model.arms import mapped_ram
-
-            figs = load_machine()
-            res = figs["machine.reserved_in_map"]
-            unm, lo_u, hi_u = (installed - int(mapped_ram(figs, installed, res.quantile(q))) for q in (0.5, 1.0, 0.0))
-            unm_range = (lo_u, hi_u)
-            source = "command line; unmapped memory assumed (data/machine.toml)"
-        else:
-            unm, source = parse_size(unmapped, what="--unmapped", error=UsageError), "command line"
-    else:
-        raise UsageError("give --ram SIZE or --from-env FILE")
-    r = boot_memory_report(
-        installed,
-        g or 4096,
-        unmapped=unm,
-        unmapped_range=unm_range,
-        kernel_image=parse_size(kernel_image, what="--kernel-image", error=UsageError),
-        kfence_pool=parse_size(kfence, what="--kfence", error=UsageError),
-        perm_changes=perm_changes,
-        source=source,
-        notes=notes,
-    )
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_pagetables(r, unm_range))
+    r, unm_range = pagetables_report(**options)
+    _show(r, fmt, lambda r: render_pagetables(r, unm_range))
 
 
 # predict and explain: tlb-probe runs that weight the joint draws (model/calibrate.py)
@@ -182,7 +107,23 @@ CALIBRATION = click.option(
 )
 
 
-def _common(f):
+_MODEL_OPTIONS = ("overrides", "cpu_file", "workload_file", "machine_file", "claims_file", "ram_text", "draws", "seed")
+
+
+def _common(command):
+    """The model's inputs, shared by predict, sensitivity, explain and simulate; the command gets them
+    as one `model` dict of the keyword arguments every model entry point takes (ram in bytes)."""
+
+    @functools.wraps(command)
+    def folded(*args, **kwargs):
+        given = {k: kwargs.pop(k) for k in _MODEL_OPTIONS}
+        from benchctl.model.ram import parse_ram
+
+        given["ram"] = parse_ram(given.pop("ram_text"))
+        given["overrides"] = list(given["overrides"])
+        return command(*args, model=given, **kwargs)
+
+    f = folded
     f = click.option(
         "--set",
         "overrides",
@@ -225,14 +166,7 @@ def predict(
     workloads,
     calibration,
     fmt,
-    overrides,
-    cpu_file,
-    workload_file,
-    machine_file,
-    claims_file,
-    ram_text,
-    draws,
-    seed,
+    model,
 ) -> None:
     """Each claim's predicted change: median, 90 % interval, mechanism."""
     from benchctl.model.predict import predict as run
@@ -240,22 +174,12 @@ def predict(
 
     r = run(
         cpu,
-        ram=_ram(ram_text),
         workloads=list(workloads),
-        overrides=list(overrides),
-        cpu_file=cpu_file,
-        workload_file=workload_file,
-        machine_file=machine_file,
-        claims_file=claims_file,
-        seed=seed,
-        draws=draws,
         calibration=[Path(c) for c in calibration] or None,
-        progress=Progress("predict"),
+        progress=_progress("predict"),
+        **model,
     )
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_predictions(r))
+    _show(r, fmt, render_predictions)
 
 
 @group.command()
@@ -273,14 +197,7 @@ def sensitivity(
     top,
     workloads,
     fmt,
-    overrides,
-    cpu_file,
-    workload_file,
-    machine_file,
-    claims_file,
-    ram_text,
-    draws,
-    seed,
+    model,
 ) -> None:
     """Which assumptions move each prediction (shares of its variance)."""
     from benchctl.model.sensitivity import plot, render
@@ -289,16 +206,9 @@ def sensitivity(
     r = run(
         cpu,
         top=max(top, 8),
-        ram=_ram(ram_text),
         workloads=list(workloads),
-        overrides=list(overrides),
-        cpu_file=cpu_file,
-        workload_file=workload_file,
-        machine_file=machine_file,
-        claims_file=claims_file,
-        draws=draws,
-        seed=seed,
-        progress=Progress("sensitivity"),
+        progress=_progress("sensitivity"),
+        **model,
     )
     path = plot(r, Path(plots_dir), top=top) if plots_dir else None
     if fmt == "json":
@@ -319,7 +229,7 @@ def sensitivity(
 @CALIBRATION
 @format_option(help="text for people (<= 72 columns), json for programs (benchctl-model-explain/1).", json_alias=True)
 @_common
-def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, ram_text, **kw) -> None:
+def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, model) -> None:
     """What each published value outside its interval would need.
 
     For each claim (CLAIM_IDS, default all) whose published value lies
@@ -335,17 +245,12 @@ def explain(claim_ids, cpu, top, plots_dir, calibration, fmt, ram_text, **kw) ->
         claim_ids=list(claim_ids),
         top=top,
         plots_dir=Path(plots_dir) if plots_dir else None,
-        ram=_ram(ram_text),
-        overrides=list(kw.pop("overrides")),
         calibration=[Path(c) for c in calibration] or None,
-        **kw,
-        progress=Progress("explain"),
+        progress=_progress("explain"),
+        **model,
     )
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_explain(r))
-    if r.get("plot"):
+    _show(r, fmt, render_explain)
+    if fmt != "json" and r.get("plot"):
         click.echo(f"\nfigure (SIMULATED): {r['plot']}")
 
 
@@ -372,10 +277,7 @@ def calibrate(run_dirs, baseline, candidate, fmt) -> None:
     from benchctl.model.render import render_calibration
 
     r = run([Path(d) for d in run_dirs], baseline=baseline, candidate=candidate)
-    if fmt == "json":
-        _echo_json(r)
-        return
-    click.echo(render_calibration(r))
+    _show(r, fmt, render_calibration)
 
 
 @group.command()
@@ -401,14 +303,7 @@ def simulate(
     workloads,
     boot_noise,
     iteration_noise,
-    overrides,
-    cpu_file,
-    workload_file,
-    machine_file,
-    claims_file,
-    ram_text,
-    draws,
-    seed,
+    model,
 ) -> None:
     """Write simulated run folders (marked simulated) for analyze to read."""
     from benchctl.model.render import render_simulated
@@ -420,15 +315,9 @@ def simulate(
         arms=[a.strip() for a in arms.split(",") if a.strip()],
         boots=boots,
         iterations=iterations,
-        seed=seed,
-        ram=_ram(ram_text),
         workloads=list(workloads),
         boot_cv=boot_noise,
         iter_cv=iteration_noise,
-        overrides=list(overrides),
-        cpu_file=cpu_file,
-        workload_file=workload_file,
-        machine_file=machine_file,
-        claims_file=claims_file,
+        **{k: v for k, v in model.items() if k != "draws"},  # --draws: accepted, simulate() takes none
     )
-    click.echo(render_simulated(paths, out_dir, claims_file or CLAIMS_FILE))
+    click.echo(render_simulated(paths, out_dir, model["claims_file"] or CLAIMS_FILE))

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import click
 
-from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
+from benchctl.commands.common import format_option, input_options
 
 
 @click.command("plan")
-@click.argument("run_dirs", nargs=-1, type=click.Path(file_okay=False))
-@click.option("--csv", "csvs", multiple=True, type=click.Path(dir_okay=False), help="Pilot as a tidy CSV; repeatable.")
-@click.option("--baseline", required=True)
-@click.option("--candidate", required=True)
+@input_options(several=False)
 @click.option(
     "--claims",
     "claims_file",
@@ -62,12 +59,12 @@ from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="With --adaptive: of the simulation.")
 @format_option()
-@click.option("--skip-bad-rows", is_flag=True, help=SKIP_BAD_ROWS_HELP)
 def command(
     run_dirs,
     csvs,
     baseline,
-    candidate,
+    candidates,
+    skip_bad_rows,
     claims_file,
     effect_pct,
     reboot_cost,
@@ -81,11 +78,13 @@ def command(
     campaigns,
     seed,
     fmt,
-    skip_bad_rows,
 ):
     """From a pilot (RUN_DIR... or --csv), or from stated noise before any
     pilot exists (--noise-boot, --noise-iter, --iteration-cost), print the
     cheapest design per claim.
+
+    RUN_DIR may be a campaign folder (`benchctl campaign`): its plan names
+    the arms, as for `benchctl analyze`.
 
     Estimates between-boot and within-boot variance per arm and the cost of
     an iteration and of a reboot, then searches boots x iterations for the
@@ -93,12 +92,12 @@ def command(
     with the effect size; see benchctl/analyze/stats/power.py). With
     --adaptive (needs --claims), also the mean and 90th percentile of the
     boots per arm an adaptive campaign (--until-decided) needs, by seeded
-    simulation from the same noise (benchctl/analyze/adaptive_plan.py).
+    simulation from the same noise (benchctl/analyze/adaptive_design.py).
     """
     import json
 
-    from benchctl.analyze.plan import FORMAT as PLAN_FORMAT
-    from benchctl.analyze.plan import make_plan, pilot_warnings, render_text
+    from benchctl.analyze.design import FORMAT as PLAN_FORMAT
+    from benchctl.analyze.design import cheapest_designs, pilot_warnings, render_text
     from benchctl.claims import load_claims
     from benchctl.errors import UsageError
 
@@ -108,16 +107,17 @@ def command(
         raise UsageError("--effect must be non-zero")
     if adaptive and not claims_file:
         raise UsageError("--adaptive decides claims: give --claims FILE (a bundled name such as bbml2 works)")
+    baseline, candidate = _pair(run_dirs, baseline, candidates)
     claims = load_claims(claims_file) if claims_file else None
     pilot = (run_dirs, csvs, skip_bad_rows)
     costs = (reboot_cost, iteration_cost)
     result = _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter)
-    rows = make_plan(result, claims, effect_pct, target)
+    rows = cheapest_designs(result, claims, effect_pct, target)
     extra = None
     if adaptive and claims:
-        from benchctl.analyze.adaptive_plan import adaptive_plan
+        from benchctl.analyze.adaptive_design import adaptive_design
 
-        extra = adaptive_plan(result, claims, rows, campaigns=campaigns, max_pairs=max_boots, seed=seed)
+        extra = adaptive_design(result, claims, rows, campaigns=campaigns, max_pairs=max_boots, seed=seed)
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -136,15 +136,26 @@ def command(
     else:
         click.echo(render_text(result, rows, target, len(claims) if claims else 0))
         if extra is not None:
-            from benchctl.analyze.adaptive_plan import render_adaptive
+            from benchctl.analyze.adaptive_design import render_adaptive
 
             click.echo(render_adaptive(extra))
+
+
+def _pair(run_dirs, baseline: str | None, candidates: tuple[str, ...]) -> tuple[str, str]:
+    """The one pair a design is for: as given, or as the campaign folder's plan names it."""
+    from benchctl.campaign.inputs import resolve_arms
+    from benchctl.errors import UsageError
+
+    arms = resolve_arms(run_dirs, baseline, candidates)
+    if len(arms.candidates) > 1:
+        raise UsageError(f"a design is for one pair: choose one --candidate of {', '.join(arms.candidates)}")
+    return arms.baseline, arms.candidates[0]
 
 
 def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:
     """The result a plan is made from: the pilot's analysis, or the noise as stated (no pilot)."""
     from benchctl.analyze.claimdata import validate_claims
-    from benchctl.analyze.plan import stated_pilot
+    from benchctl.analyze.design import stated_pilot
     from benchctl.analyze.result import analyze
     from benchctl.commands.common import load_table
     from benchctl.errors import UsageError

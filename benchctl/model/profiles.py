@@ -11,7 +11,6 @@ and the tlb-probe calibration change.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 from benchctl.documents import load_toml
 from benchctl.errors import InputError, UsageError
 from benchctl.human import parse_size
+from benchctl.model.datafiles import cpu_names, data_path
 
 STATUSES = ("published", "measured", "assumed")
 # fixed: one value; uniform/loguniform: low..high; triangular: low, mode = value, high;
@@ -143,10 +143,6 @@ class Figure:
         return f"{self.dist} {fmt(self.low)}..{fmt(self.high)}{mode}"
 
 
-def data_path(name: str) -> Path:
-    return Path(str(resources.files("benchctl.model") / "data" / name))
-
-
 def figure(raw: Any, where: str, path: Path | None, *, size: bool = False, descriptive: bool = False) -> Figure:
     """A Figure from its TOML table, checked: every assumed number the model uses needs a distribution
     (`descriptive` figures, such as TLB associativity, are recorded but not used)."""
@@ -218,10 +214,6 @@ class CpuProfile:
     @property
     def midr_value(self) -> int:
         return int(str(self.midr.value), 16)
-
-
-def cpu_names(path: Path | None = None) -> list[str]:
-    return sorted(load_toml(Path(path) if path else data_path("cpus.toml")))
 
 
 def load_cpu(key: str, path: Path | None = None) -> CpuProfile:

@@ -20,8 +20,9 @@ from typing import Any
 
 from benchctl.documents import load_toml
 from benchctl.errors import UsageError
+from benchctl.model.datafiles import data_path
 from benchctl.model.pagetables import MiB, boot_memory_report
-from benchctl.model.profiles import data_path, figure, load_cpu
+from benchctl.model.profiles import figure, load_cpu
 
 
 def releases() -> dict[str, dict[str, Any]]:

@@ -10,7 +10,6 @@ large SIMULATED stamp.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,11 +45,6 @@ def pyplot() -> Iterator[Any]:
 def shorten(text: str, limit: int = 110) -> str:
     """Cut from the middle, keeping the end (a path's last folders are the ones that say what it is)."""
     return text if len(text) <= limit else text[:10] + "..." + text[len(text) - limit + 13 :]
-
-
-def slug(s: str) -> str:
-    """A file-name-safe form of a workload or metric name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", s)
 
 
 def stamp(fig: Any, footer: str, simulated: bool) -> None:
@@ -104,4 +98,4 @@ def save_png(fig: Any, path: Path) -> None:
 
 
 # The public entry points: what a command, another package or a test may import from here.
-__all__ = ["ARM_COLOURS", "BOOT_CMAPS", "LOW_HIGH", "pyplot", "save", "shorten", "slug", "stamp"]
+__all__ = ["ARM_COLOURS", "BOOT_CMAPS", "LOW_HIGH", "pyplot", "save", "shorten", "stamp"]

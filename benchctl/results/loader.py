@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from benchctl.documents import format_version, get
+from benchctl.documents import format_version, get, load_json
 from benchctl.errors import InputError, UsageError
 from benchctl.results.table import COLUMNS, OPTIONAL, TEXT, BootMeta, Skipped, Tidy, categorical, category, empty_frame
 
@@ -172,14 +172,12 @@ def _find_run_dirs(d: Path) -> list[Path]:
 
 
 def _read_json(path: Path, skipped: list[Skipped], major: int, prefix: str) -> dict | None:
-    try:
-        j = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        skipped.append(
-            Skipped(str(path), getattr(e, "lineno", None), f"not valid JSON ({e.__class__.__name__}); ignored")
-        )
+    try:
+        j = load_json(path)
+    except InputError as e:
+        skipped.append(Skipped(str(path), e.line, f"{e.reason}; ignored"))
         return None
     if not isinstance(j, dict):
         skipped.append(Skipped(str(path), None, "not a JSON object; ignored"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from benchctl.errors import InputError, UsageError
 from benchctl.parsers import LATENCY_RESOLUTION, TOOL_FORMATS, ParseResult, detect
 from benchctl.results.importer import read_text
-from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS
+from benchctl.results.metrics import SETUP_ALIASES, SETUP_KEYS, setup_items, setup_value
 
 
 def detect_tool(path: Path) -> tuple[str, str]:
@@ -52,10 +52,8 @@ class ImportSetup:
 def _from_notes(res: ParseResult) -> dict[str, str]:
     out: dict[str, str] = {}
     for m in res.measurements:
-        for k, v in (m.note or {}).items():
-            k = SETUP_ALIASES.get(k, k)
-            if k in SETUP_KEYS and v is not None:
-                out.setdefault(k, str(v))
+        for k, v in setup_items(m.note or {}):
+            out.setdefault(k, str(v))
     return out
 
 
@@ -85,7 +83,7 @@ def describe(tool: str, parsed: list[tuple[Path, ParseResult]]) -> ImportSetup:
             if said not in out.said:
                 out.said.append(said)
         for k, v in seen.items():
-            if k in first and first[k][0] != v:
+            if k in first and setup_value(k, first[k][0]) != setup_value(k, v):
                 raise InputError(
                     f"{k}={v} here but {k}={first[k][0]} in {first[k][1].name}: these outputs "
                     "measured different things; import them as separate runs",
@@ -106,7 +104,7 @@ def apply_sets(found: ImportSetup, sets: dict[str, str]) -> dict[str, str]:
             near = difflib.get_close_matches(k, SETUP_KEYS, n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
             raise UsageError(f"--set {k}: not a setup key{hint}; one of {', '.join(SETUP_KEYS)}")
-        if k in found.setup and found.setup[k] != v:
+        if k in found.setup and setup_value(k, found.setup[k]) != setup_value(k, v):
             raise UsageError(f"--set {k}={v} contradicts the output, which shows {k}={found.setup[k]}")
         setup[k] = v
     return setup

@@ -10,7 +10,11 @@ of per-iteration ratios).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from benchctl.human import parse_size
 
 
 @dataclass(frozen=True)
@@ -123,3 +127,22 @@ def info(name: str) -> MetricInfo:
 STRICT_SETUP = ("op", "crypt", "fs")
 SETUP_KEYS = STRICT_SETUP + ("rw", "bs", "ioengine", "backing", "generator")
 SETUP_ALIASES = {"direction": "op"}  # fio's parser says direction, xfs_io's op
+
+
+def setup_items(note: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(key, value as recorded) of the setup keys in one record's note, aliases folded."""
+    for k, v in note.items():
+        k = SETUP_ALIASES.get(k, k)
+        if k in SETUP_KEYS and v is not None:
+            yield k, v
+
+
+def setup_value(key: str, value: Any) -> str:
+    """A setup value as compared, wherever setups are compared (analyze, a claim's setup, import):
+    block sizes in bytes ("4k" and "4096" are one size), everything else as text."""
+    if key == "bs":
+        try:
+            return str(parse_size(value, error=ValueError))
+        except ValueError:
+            return str(value)
+    return str(value)

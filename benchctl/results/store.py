@@ -20,6 +20,7 @@ from typing import Any
 from benchctl import __version__
 from benchctl.documents import format_version, load_json
 from benchctl.errors import InputError, ResourceError
+from benchctl.human import slug
 from benchctl.osutil.fsutil import append_json, append_line, atomic_write_bytes, atomic_write_json, read_jsonl
 from benchctl.osutil.processes import identity_alive
 
@@ -45,10 +46,6 @@ def new_run_id(workload: str, arm: str) -> str:
     """Sortable by start time, unique without coordination between hosts."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{slug(workload)}-{slug(arm)}-{secrets.token_hex(3)}"
-
-
-def slug(s: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)[:40] or "x"
 
 
 def make_private_dir(path: Path) -> Path:
@@ -260,9 +257,14 @@ class RunFolder:
         return len(aside)
 
     def fingerprint(self, which: str) -> dict[str, Any] | None:
-        name = {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
-        p = self.path / name
-        return load_json(p) if p.exists() else None
+        return read_fingerprint(self.path, which)
+
+
+def read_fingerprint(folder: Path | str, which: str) -> dict[str, Any] | None:
+    """A run folder's fingerprint taken "before" or "after" the run (None if it has none); InputError
+    if unreadable. For readers that hold only the folder's path, such as analyze's boots."""
+    p = Path(folder) / {"before": ENV_BEFORE, "after": ENV_AFTER}[which]
+    return load_json(p) if p.exists() else None
 
 
 def effective_status(manifest: dict[str, Any]) -> str:

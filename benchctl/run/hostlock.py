@@ -7,12 +7,12 @@ second run can say who holds it.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from benchctl.errors import ResourceError
+from benchctl.documents import load_json
+from benchctl.errors import InputError, ResourceError
 from benchctl.osutil.fsutil import atomic_write_json
 from benchctl.osutil.processes import process_identity
 from benchctl.run.state import private_dir, state_dir
@@ -63,8 +63,8 @@ class HostLock:
 
     def holder(self) -> dict[str, Any] | None:
         try:
-            return json.loads((self.dir / LOCK_INFO).read_text())
-        except (OSError, json.JSONDecodeError):
+            return load_json(self.dir / LOCK_INFO)
+        except InputError:
             return None
 
     def holder_text(self) -> str:

@@ -27,7 +27,6 @@ run/cleanup.py; the state directory: run/state.py.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import tempfile
@@ -35,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchctl.documents import load_json
 from benchctl.errors import InputError, ResourceError
 from benchctl.osutil.fsutil import atomic_write_json
 from benchctl.osutil.processes import ENV_TOKEN, proc_start_time, process_identity
@@ -80,9 +80,9 @@ class Ledger:
     @classmethod
     def load(cls, path: Path) -> Ledger:
         try:
-            data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise InputError(f"unreadable ledger: {e}", path) from None
+            data = load_json(path)
+        except InputError as e:
+            raise InputError(f"unreadable ledger: {e.reason}", path) from None
         if not isinstance(data, dict) or not str(data.get("format", "")).startswith("benchctl-ledger/"):
             raise InputError("not a benchctl ledger", path)
         return cls(path, data)

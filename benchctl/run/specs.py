@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl import human
-from benchctl.documents import load_toml
+from benchctl.documents import load_toml, wrong_type
 from benchctl.errors import InputError, UsageError
 from benchctl.run.quiesce import Rule
 
@@ -224,8 +224,8 @@ def _typed(table: dict, key: str, typ: type | tuple, path: Path, where: str, def
             raise InputError(f"{where + '.' if where else ''}{key}: missing", path)
         return default
     v = table[key]
-    if not isinstance(v, typ) or (isinstance(v, bool) and typ in (int, (int, float))):
-        tname = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+    tname = wrong_type(v, typ)
+    if tname:
         raise InputError(f"{where + '.' if where else ''}{key}: expected {tname}, got {v!r}", path)
     return v
 

@@ -397,7 +397,7 @@ def symlinks() -> Outcome:
         res.mkdir()
         import socket as _s
 
-        from benchctl.results.store import slug
+        from benchctl.human import slug
 
         for host in {_s.gethostname(), "vm"}:
             (res / slug(host)).symlink_to(victim)

@@ -18,7 +18,7 @@ from benchctl.analyze.report.common import (
     change,
     decide_design,
     emulation_line,
-    exact_values,
+    exact_values_line,
     header_facts,
     is_emulation_check,
     reason,
@@ -85,7 +85,7 @@ def _claim(cl: dict, comps: dict, b: str, c: str, simulated: bool = False) -> li
         each = ", ".join(f"{p['ram_gib']:.3g} GiB {p['change']:+.0f}" for p in pts)
         out += wrap(f"{len(pts)} sizes: {each} {cp['unit'] if cp else ''}".rstrip(), "    ", "  ")
     elif cp and cp.get("exact"):
-        out += wrap(exact_values(cp, b, c, cp["unit"]), "    ", "  ")
+        out += wrap(exact_values_line(cp, b, c, cp["unit"]), "    ", "  ")
     elif cp:
         unit = cp["unit"]
         out += wrap(

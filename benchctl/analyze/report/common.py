@@ -40,7 +40,7 @@ def change(item: dict) -> str:
     return f"{pct(item['change_pct'])} % {ci(item['ci_pct'])}"
 
 
-def exact_values(item: dict, baseline: str, candidate: str, unit: str) -> str:
+def exact_values_line(item: dict, baseline: str, candidate: str, unit: str) -> str:
     """What an exact change rests on, in the data's own unit (the values are exact: no rounding)."""
     e = item["exact"]
     b, c = e["baseline"], e["candidate"]

@@ -46,7 +46,7 @@ def pct_tick(x: float) -> str:
     return "0%" if abs(x) < 1e-12 else f"{x:+.3g}%"
 
 
-def fit(text: str, width_in: float, fontsize: float = 11) -> str:
+def fit_title(text: str, width_in: float, fontsize: float = 11) -> str:
     """Wrap a title so it fits the axes of a figure width_in wide (DejaVu Sans: ~0.62 em a character)."""
     chars = max(20, int(0.85 * width_in * 72 / (0.62 * fontsize)))
     return "\n".join(textwrap.wrap(text, chars))
@@ -101,11 +101,13 @@ def forest(plt, result: dict, footer, out: Path) -> list[Path]:
         + f"Claims: change {result['candidate']} vs {result['baseline']}, {result['confidence']:.0%} interval "
         "(bar), claimed band (green), each on its own scale"
     )
-    fig.suptitle(fit(title, width * 0.95) + "\n" + fit(caption(result), width * 0.95), fontsize=11)
+    fig.suptitle(fit_title(title, width * 0.95) + "\n" + fit_title(caption(result), width * 0.95), fontsize=11)
     missing = [c["id"] for c in result["claims"] if not c["ci_pct"]]
     bottom = 0.05
     if missing:
-        fig.text(0.02, 0.04, fit(f"no data (not drawn): {', '.join(missing)}", width, 8), fontsize=8, color="#555555")
+        fig.text(
+            0.02, 0.04, fit_title(f"no data (not drawn): {', '.join(missing)}", width, 8), fontsize=8, color="#555555"
+        )
         bottom = 0.08
     fig.tight_layout(rect=(0.02, bottom, 0.98, 0.95 if len(claims) > 2 else 0.9), h_pad=1.2)
     footer(fig)

@@ -20,17 +20,17 @@ Axes are in human units (GiB/s, k ops/s), never with a 1e8 offset.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchctl.analyze.report.common import change
-from benchctl.analyze.report.forest import contact_sheet, fit, forest, index
+from benchctl.analyze.report.forest import contact_sheet, fit_title, forest, index
 from benchctl.analyze.report.scaling import scaling
 from benchctl.analyze.report.units import axis_scale
-from benchctl.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, slug, stamp
+from benchctl.human import slug
+from benchctl.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, stamp
 
 if TYPE_CHECKING:
     from benchctl.parsers.hdr import PercentileCurve
@@ -100,7 +100,7 @@ def _claimed_band(ax, result: dict, comp: dict, div: float) -> None:
 
 def _finish(plt, fig, ax, title: str, footer, out: Path, name: str) -> list[Path]:
     """Title (wrapped), legend, layout, footer, PNG + SVG: the end of every line figure."""
-    ax.set_title(fit(title, 7.5))
+    ax.set_title(fit_title(title, 7.5))
     ax.legend()
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     footer(fig)
@@ -138,7 +138,7 @@ def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
     ax.set_xticks([0, 1])
     ax.set_xticklabels([f"{result[s]}\n({comp[s]['n_boots']} boots)" for s in ("baseline", "candidate")])
     ax.set_title(
-        fit(
+        fit_title(
             f"{w} {m}: one column per boot, diamond = boot mean; change {change(comp)}",
             7.5,
         )
@@ -197,7 +197,7 @@ def latency(plt, df, result, w: str, footer, out: Path) -> list[Path]:
         ax.set_xlim(-0.6, 1.6)
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
         ax.set_title(m.replace("_latency_us", "").upper() + " (us), per boot")
-    fig.suptitle(fit(f"{w} latency: one point per boot (median, min-max of iterations)", width))
+    fig.suptitle(fit_title(f"{w} latency: one point per boot (median, min-max of iterations)", width))
     fig.tight_layout(rect=(0, 0.05, 1, 0.92))
     footer(fig)
     return save(plt, fig, out, f"latency-{slug(w)}")
@@ -278,7 +278,7 @@ def latency_hdr(plt, result, workload: str, curves, footer, out: Path) -> list[P
     )
 
 
-def plan(result: dict, tidy, df, footer, out: Path, all_plots: bool) -> tuple[list[Figure], list[str]]:
+def choose_figures(result: dict, tidy, df, footer, out: Path, all_plots: bool) -> tuple[list[Figure], list[str]]:
     """The figures to draw, in order, and what is left out and why."""
     claimed = {(c["workload"], c["metric"]) for c in result["claims"] if c["ci_pct"]}
     figs = (
@@ -349,7 +349,7 @@ def plan(result: dict, tidy, df, footer, out: Path, all_plots: bool) -> tuple[li
     return figs, skipped
 
 
-Progress = Callable[[int, int, str, float | None], None]
+Progress = Callable[[int, int, str], None]  # (step k, of n, its name): commands/common.Progress
 
 
 def write_plots(
@@ -360,7 +360,7 @@ def write_plots(
     all_plots: bool = False,
     progress: Progress | None = None,
 ) -> list[Path]:
-    """Draw the planned figures (progress(k, n, name, eta_s) before each), a contact sheet and index.md."""
+    """Draw the planned figures (progress(k, n, name) before each), a contact sheet and index.md."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     df = tidy.df[tidy.df["arm"].isin([result["baseline"], result["candidate"]])]
@@ -368,18 +368,16 @@ def write_plots(
     written: list[Path] = []
     described: list[tuple[Path, str]] = []
     with pyplot() as plt:
-        figs, skipped = plan(result, tidy, df, footer, out, all_plots)
+        figs, skipped = choose_figures(result, tidy, df, footer, out, all_plots)
         n = len(figs) + 1
-        start = time.monotonic()
         for k, f in enumerate(figs, 1):
-            eta = (time.monotonic() - start) / (k - 1) * (n - k + 1) if k > 1 else None
             if progress:
-                progress(k, n, f.name, eta)
+                progress(k, n, f.name)
             paths = f.draw(plt)
             written += paths
             described += [(p, f.what) for p in paths if p.suffix == ".png"]
         if progress:
-            progress(n, n, "contact-sheet", None)
+            progress(n, n, "contact-sheet")
         sheet = contact_sheet(plt, [p for p, _ in described], result, footer, out)
         written += sheet
     described[:0] = [(p, "all figures as thumbnails") for p in sheet if p.suffix == ".png"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchctl.analyze.report.forest import caption, fit
+from benchctl.analyze.report.forest import caption, fit_title
 
 
 def scaling(plt, result: dict, footer, out: Path) -> list[Path]:
@@ -23,7 +23,7 @@ def scaling(plt, result: dict, footer, out: Path) -> list[Path]:
         f"Change {result['candidate']} - {result['baseline']} by machine size (RAM): "
         f"slope with its {result['confidence']:.0%} interval"
     )
-    fig.suptitle(fit(title, width * 0.95) + "\n" + fit(caption(result), width * 0.95, 9), fontsize=10)
+    fig.suptitle(fit_title(title, width * 0.95) + "\n" + fit_title(caption(result), width * 0.95, 9), fontsize=10)
     fig.tight_layout(rect=(0.02, 0.05, 0.98, 0.9))
     footer(fig)
     return save(plt, fig, out, "claims-scaling")

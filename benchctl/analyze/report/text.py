@@ -19,7 +19,7 @@ from benchctl.analyze.report.common import (
     change,
     decide_design,
     emulation_line,
-    exact_values,
+    exact_values_line,
     header_facts,
     pval,
     reason,
@@ -116,7 +116,7 @@ def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]
     measured = f"measured {change(cl)}" if cl["ci_pct"] else "measured: no data"
     out += wrap(f"{measured}, claimed {cl['claimed_text']}", "      ", "    ")
     if cl.get("exact"):
-        out += wrap(exact_values(cl, b, c, units.get((cl["workload"], cl["metric"]), "")), "      ", "    ")
+        out += wrap(exact_values_line(cl, b, c, units.get((cl["workload"], cl["metric"]), "")), "      ", "    ")
     if cl.get("prediction"):
         out += wrap(describe_prediction(cl["prediction"]), "      ", "    ")
     out += wrap(

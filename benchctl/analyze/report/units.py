@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 
-_BIN = ("", "Ki", "Mi", "Gi", "Ti", "Pi")
+from benchctl.human import BINARY_PREFIXES, binary_prefix
+
 _SI = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 # unit in the data -> (bytes per unit, suffix after the binary prefix)
 _BYTES = {
@@ -33,11 +34,8 @@ def _sig(x: float, digits: int = 4) -> str:
 
 
 def _binary(x: float, suffix: str) -> str:
-    i = 0
-    while abs(x) >= 1024 and i < len(_BIN) - 1:
-        x /= 1024
-        i += 1
-    return f"{_sig(x)} {_BIN[i]}{suffix}"
+    v, prefix = binary_prefix(x)
+    return f"{_sig(v)} {prefix}{suffix}"
 
 
 def human(x: float | None, unit: str) -> str:
@@ -85,11 +83,8 @@ def axis_scale(values, unit: str) -> tuple[float, str]:
     top = max(finite) if finite else 0.0
     if unit in _BYTES:
         scale, suffix = _BYTES[unit]
-        i, x = 0, top * scale
-        while x >= 1024 and i < len(_BIN) - 1:
-            x /= 1024
-            i += 1
-        return 1024**i / scale, f"{_BIN[i]}{suffix}"
+        prefix = binary_prefix(top * scale)[1]
+        return 1024 ** BINARY_PREFIXES.index(prefix) / scale, f"{prefix}{suffix}"
     if unit == "us":
         return (1e6, "s") if top >= 1e6 else (1e3, "ms") if top >= 1e4 else (1.0, "us")
     for size, prefix in _SI:

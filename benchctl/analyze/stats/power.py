@@ -28,7 +28,7 @@ MAX_ITERS = 10_000
 
 
 @dataclass
-class Plan:
+class Design:
     boots: int | None
     iterations: int | None
     power: float | None
@@ -74,7 +74,7 @@ def kj_iterations(within: float, between: float, boot_cost: float, iter_cost: fl
     return math.sqrt(boot_cost / iter_cost * within / between)
 
 
-def plan(
+def cheapest_design(
     delta: float,
     within: tuple[float, float],
     between: tuple[float, float],
@@ -84,12 +84,12 @@ def plan(
     alpha: float = 0.05,
     max_boots: int = MAX_BOOTS,
     max_iters: int = MAX_ITERS,
-) -> Plan:
+) -> Design:
     """Cheapest (boots, iterations) per arm with power >= target (module doc)."""
     kj = kj_iterations((within[0] + within[1]) / 2, (between[0] + between[1]) / 2, boot_cost, iter_cost)
     if delta == 0:
-        return Plan(None, None, None, None, kj, "a zero effect cannot be resolved")
-    best: Plan | None = None
+        return Design(None, None, None, None, kj, "a zero effect cannot be resolved")
+    best: Design | None = None
     best_cost = math.inf
     for b in range(2, max_boots + 1):
         if 2 * b * (boot_cost + iter_cost) >= best_cost:
@@ -106,9 +106,9 @@ def plan(
         cost = 2 * b * (boot_cost + lo * iter_cost)
         if cost < best_cost:
             best_cost = cost
-            best = Plan(b, lo, power(delta, within, between, b, lo, alpha), cost, kj)
+            best = Design(b, lo, power(delta, within, between, b, lo, alpha), cost, kj)
     if best is None:
-        return Plan(
+        return Design(
             None, None, None, None, kj, f"not reachable with <= {max_boots} boots x {max_iters} iterations per arm"
         )
     return best

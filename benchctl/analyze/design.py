@@ -104,7 +104,9 @@ def _row_notes(comp: dict, within, between, p) -> list[str]:
     return notes
 
 
-def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None, target: float = 0.8) -> list[dict]:
+def cheapest_designs(
+    result: dict, claims: list[Claim] | None, effect_pct: float | None, target: float = 0.8
+) -> list[dict]:
     """One entry per claim (or per comparison with --effect)."""
     comps = {(c["workload"], c["metric"]): c for c in result["comparisons"]}
     reboot, it = result["costs"]["reboot_s"], result["costs"]["iteration_s"]
@@ -118,7 +120,7 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
             (c.id, c.workload, c.metric, c.tolerance if c.kind == "equivalence" else c.nearest_zero) for c in claims
         ]
     elif effect_pct is None:
-        raise ValueError("make_plan needs claims or effect_pct")
+        raise ValueError("cheapest_designs needs claims or effect_pct")
     else:
         wanted = [(f"{w}/{m}", w, m, effect_pct) for (w, m) in sorted(comps)]
     out = []
@@ -164,7 +166,7 @@ def make_plan(result: dict, claims: list[Claim] | None, effect_pct: float | None
             )
             out.append(row)
             continue
-        p = power.plan(abs(eff) / 100 * mean, within, between, reboot, it, target=target, alpha=alpha)
+        p = power.cheapest_design(abs(eff) / 100 * mean, within, between, reboot, it, target=target, alpha=alpha)
         row["plan"] = p.as_dict()
         row["note"] = "; ".join(_row_notes(comp, within, between, p))
         out.append(row)

@@ -1,7 +1,7 @@
 """`benchctl plan --adaptive`: how many boots an adaptive campaign should expect to need.
 
 From the same pilot (analysed or stated noise) and the same per-claim rows
-as the fixed plan (plan.make_plan), each claim's noise is taken as the
+as the fixed plan (design.cheapest_designs), each claim's noise is taken as the
 root mean square of the arms' between-boot and within-boot sd (in % of
 the mean) and its iterations per boot as the fixed plan's; an exact metric
 (the pilot compared it exactly, or, with stated noise, the catalogue marks
@@ -31,7 +31,7 @@ def _rms(pair) -> float:
 
 
 def claim_noises(result: dict, claims: list[Claim], rows: list[dict]) -> tuple[list[ClaimNoise], list[str]]:
-    """(noise per claim that has a pilot, the ids left out and why) from plan.make_plan's rows."""
+    """(noise per claim that has a pilot, the ids left out and why) from design.cheapest_designs's rows."""
     noises, left = [], []
     for c, r in zip(claims, rows, strict=True):
         if c.kind != "change":
@@ -51,7 +51,7 @@ def _summary(stop: np.ndarray) -> dict:
     return {"mean": float(stop.mean()), "p90": percentile(stop, 90)}
 
 
-def adaptive_plan(
+def adaptive_design(
     result: dict, claims: list[Claim], rows: list[dict], *, campaigns: int, max_pairs: int, seed: int
 ) -> dict:
     """Boots per arm until every claim is decided, claims true and A/A (module doc)."""

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.campaign import adaptive
-from benchctl.documents import format_version, load_json
+from benchctl.documents import format_version, load_json, wrong_type
 from benchctl.env.arm64 import expected
 from benchctl.errors import InputError, UsageError
 from benchctl.human import fit
@@ -209,7 +209,7 @@ def new_campaign_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
-def make_plan(
+def make_schedule(
     *,
     arms: list[Arm],
     hosts: list[str],
@@ -279,9 +279,8 @@ def _typed(path: Path, obj: dict, key: str, types: type | tuple[type, ...], wher
     value = obj[key]
     if value is None and optional:
         return None
-    tt = types if isinstance(types, tuple) else (types,)
-    if not isinstance(value, tt) or (isinstance(value, bool) and bool not in tt):  # True is an int too
-        names = "/".join(t.__name__ for t in tt)
+    names = wrong_type(value, types)
+    if names:
         raise _bad(path, f"{where}{key}", f"{value!r} is not a {names}")
     return value
 
@@ -391,7 +390,7 @@ def validate(data: Any, path: Path) -> dict[str, Any]:
     return data
 
 
-def load_plan(folder: Path) -> dict[str, Any]:
+def load_schedule(folder: Path) -> dict[str, Any]:
     """Read and validate DIR/plan.json."""
     path = Path(folder) / PLAN_FILE
     if not Path(folder).is_dir():
