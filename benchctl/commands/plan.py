@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
 from benchctl.commands.common import SKIP_BAD_ROWS_HELP, format_option
@@ -141,7 +144,7 @@ def command(
             click.echo(render_adaptive(extra))
 
 
-def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:
+def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> Mapping[str, Any]:
     """The result a plan is made from: the pilot's analysis, or the noise as stated (no pilot)."""
     from benchctl.analyze.claimdata import validate_claims
     from benchctl.analyze.plan import stated_pilot
