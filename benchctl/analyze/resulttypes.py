@@ -7,10 +7,10 @@ their order stay exactly what they were, while a misspelt or renamed key
 (`row["ci_pct"]`) is a mypy error at its reader instead of a KeyError in a
 report. Keys written only in some results (a claim's `equivalence`,
 `scaling`, `prediction`, `sequential`; a comparison's `emulated`) are
-`NotRequired`.
+`NotRequired`. (No `from __future__ import annotations` here: Python 3.11
+reads NotRequired from evaluated annotations only, and tests/test_result_types.py
+checks the real documents against __required_keys__.)
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING, NotRequired, TypedDict, final
 
@@ -324,6 +324,6 @@ def fitted(row: ClaimResult) -> tuple[Scaling, SlopeFit] | None:
     return (sc, sc["fit"]) if sc is not None and sc["fit"] is not None else None
 
 
-def is_multi(result: Analysis | MultiAnalysis) -> TypeIs[MultiAnalysis]:
+def is_multi(result: Analysis | MultiAnalysis) -> "TypeIs[MultiAnalysis]":
     """Whether analyze_arms compared several candidates (then every pair is an Analysis)."""
     return "multi" in result
