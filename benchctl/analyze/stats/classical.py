@@ -58,7 +58,8 @@ def _var(x: np.ndarray) -> float:
     if lost:
         warnings.warn("precision loss in the variance: the values are nearly identical", RuntimeWarning, stacklevel=2)
     n = np.asarray(len(x), dtype=float)
-    return float(np.mean(dev**2) * (n / (n - 1)))
+    var: float = np.mean(dev**2) * (n / (n - 1))  # a numpy float: / 0 stays inf, as in scipy
+    return var
 
 
 def welch(baseline_means: np.ndarray, candidate_means: np.ndarray) -> TestResult:
