@@ -21,6 +21,7 @@ __all__ = [
     "predictions",
     "report",
     "result",
+    "resulttypes",
     "series",
     "stats",
 ]

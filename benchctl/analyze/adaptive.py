@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from benchctl.analyze.judge import refusal
+from benchctl.analyze.resulttypes import Analysis, Comparison, Sequential, sides
 from benchctl.analyze.stats import sequential
 from benchctl.claims import Claim, verdict
 
@@ -37,9 +38,9 @@ def claim_alpha(confidence: float, n_claims: int) -> float:
     return (1.0 - confidence) / max(1, n_claims)
 
 
-def judge_one(claim: Claim, comp: dict | None, alpha: float, n_claims: int = 1) -> dict:
+def judge_one(claim: Claim, comp: Comparison | None, alpha: float, n_claims: int = 1) -> Sequential:
     """The sequential state of one claim: verdict, interval in percent, pairs, decided (module doc)."""
-    row: dict = {"id": claim.id, "verdict": "not-judged", "ci_pct": None, "n_pairs": 0, "decided": False}
+    row: Sequential = {"id": claim.id, "verdict": "not-judged", "ci_pct": None, "n_pairs": 0, "decided": False}
     if comp is None or comp.get("not_judged"):
         row["note"] = refusal(claim, comp)
         return row
@@ -48,7 +49,7 @@ def judge_one(claim: Claim, comp: dict | None, alpha: float, n_claims: int = 1) 
     row["n_pairs"] = n
     if comp.get("exact"):
         change = comp["change_pct"]
-        row.update(verdict=verdict(claim, change, change), ci_pct=[change, change], decided=True)
+        row["verdict"], row["ci_pct"], row["decided"] = verdict(claim, change, change), [change, change], True
         row["method"] = comp["method"]
         return row
     if n >= 2:
@@ -63,7 +64,7 @@ def judge_one(claim: Claim, comp: dict | None, alpha: float, n_claims: int = 1) 
         return row
     lo, hi = iv.pct
     v = verdict(claim, lo, hi) if iv.bounded else "inconclusive"
-    row.update(verdict=v, ci_pct=[lo, hi] if iv.bounded else None, decided=v in DECIDED)  # JSON has no inf
+    row["verdict"], row["ci_pct"], row["decided"] = v, [lo, hi] if iv.bounded else None, v in DECIDED  # JSON: no inf
     row["method"] = METHOD.format(level=f"{alpha:.3g}", m=n_claims, n=n)
     if not iv.bounded:
         need = sequential.pairs_needed(alpha)
@@ -77,14 +78,16 @@ def change_claims(claims: list[Claim]) -> list[Claim]:
     return [c for c in claims if c.kind == "change"]
 
 
-def judge_sequential(claims: list[Claim], comps: dict[tuple[str, str], dict], confidence: float) -> list[dict]:
+def judge_sequential(
+    claims: list[Claim], comps: dict[tuple[str, str], Comparison], confidence: float
+) -> list[Sequential]:
     """One sequential state per change claim (judge_one), all at level (1 - confidence) / their number."""
     claims = change_claims(claims)
     alpha = claim_alpha(confidence, len(claims))
     return [judge_one(c, comps.get((c.workload, c.metric)), alpha, len(claims)) for c in claims]
 
 
-def all_decided(rows: list[dict]) -> bool:
+def all_decided(rows: list[Sequential]) -> bool:
     return bool(rows) and all(r["decided"] for r in rows)
 
 
@@ -94,7 +97,7 @@ def pct(x: float) -> str:
 
 
 def expected_more(
-    claim: Claim, comp: dict, alpha: float, max_pairs: int, sims: int = 200, seed: int = 0
+    claim: Claim, comp: Comparison, alpha: float, max_pairs: int, sims: int = 200, seed: int = 0
 ) -> float | None:
     """Pairs of boots this undecided claim should still need (mean over `sims` continuations), or None.
 
@@ -106,7 +109,7 @@ def expected_more(
     """
     import numpy as np
 
-    base, cand = (np.log(np.asarray(comp[k]["boot_means"], dtype=float)) for k in ("baseline", "candidate"))
+    base, cand = (np.log(np.asarray(side["boot_means"], dtype=float)) for _, side in sides(comp))
     n = min(len(base), len(cand))
     if n < 2 or comp.get("exact") or n >= max_pairs or np.any(~np.isfinite(base)) or np.any(~np.isfinite(cand)):
         return None
@@ -129,7 +132,7 @@ def expected_more(
     return float(need.mean())
 
 
-def apply_sequential(result: dict, claims: list[Claim], confidence: float) -> None:
+def apply_sequential(result: Analysis, claims: list[Claim], confidence: float) -> None:
     """An adaptive campaign's analysis: each claim's verdict and interval from its sequence (judge_one).
 
     The fixed-design verdict and interval stay in the claim's warnings, so a
@@ -160,7 +163,7 @@ def apply_sequential(result: dict, claims: list[Claim], confidence: float) -> No
         row["verdict"] = st["verdict"] if st["verdict"] != "not-judged" else "inconclusive"
         if st["ci_pct"] and all(math.isfinite(x) for x in st["ci_pct"]):
             row["ci_pct"] = st["ci_pct"]
-        elif st.get("note"):
-            row["warnings"].insert(0, st["note"])
+        elif note := st.get("note"):
+            row["warnings"].insert(0, note)
         if row["verdict"] != "inconclusive":
             row["decide"] = None

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -26,11 +28,13 @@ from benchctl.human import WIDTH
 from benchctl.results.metrics import info
 
 
-def _rms(pair) -> float:
+def _rms(pair: tuple[float, float]) -> float:
     return math.sqrt((pair[0] ** 2 + pair[1] ** 2) / 2) / 100.0
 
 
-def claim_noises(result: dict, claims: list[Claim], rows: list[dict]) -> tuple[list[ClaimNoise], list[str]]:
+def claim_noises(
+    result: Mapping[str, Any], claims: list[Claim], rows: list[dict[str, Any]]
+) -> tuple[list[ClaimNoise], list[str]]:
     """(noise per claim that has a pilot, the ids left out and why) from design.cheapest_designs's rows."""
     noises, left = [], []
     for c, r in zip(claims, rows, strict=True):
@@ -47,16 +51,22 @@ def claim_noises(result: dict, claims: list[Claim], rows: list[dict]) -> tuple[l
     return noises, left
 
 
-def _summary(stop: np.ndarray) -> dict:
+def _summary(stop: np.ndarray) -> dict[str, Any]:
     return {"mean": float(stop.mean()), "p90": percentile(stop, 90)}
 
 
 def adaptive_design(
-    result: dict, claims: list[Claim], rows: list[dict], *, campaigns: int, max_pairs: int, seed: int
-) -> dict:
+    result: Mapping[str, Any],
+    claims: list[Claim],
+    rows: list[dict[str, Any]],
+    *,
+    campaigns: int,
+    max_pairs: int,
+    seed: int,
+) -> dict[str, Any]:
     """Boots per arm until every claim is decided, claims true and A/A (module doc)."""
     noises, left = claim_noises(result, claims, rows)
-    out: dict = {"campaigns": campaigns, "max_boots": max_pairs, "seed": seed, "left_out": left}
+    out: dict[str, Any] = {"campaigns": campaigns, "max_boots": max_pairs, "seed": seed, "left_out": left}
     if not noises:
         out.update(claims=[], true=None, null=None)
         return out
@@ -82,7 +92,7 @@ def adaptive_design(
     return out
 
 
-def render_adaptive(a: dict) -> str:
+def render_adaptive(a: dict[str, Any]) -> str:
     """The adaptive section of `benchctl plan` text (72 columns)."""
     lines = textwrap.wrap(
         f"adaptive (--until-decided): boots per arm until every claim is decided, from {a['campaigns']} "

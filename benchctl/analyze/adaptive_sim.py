@@ -65,14 +65,17 @@ def true_change(claim: Claim, null: bool, scale: float = 1.0) -> float:
     return 0.0 if null else scale * claim.nearest_zero
 
 
-def _values(rng, cn: ClaimNoise, change_pct: float, shape) -> np.ndarray:
+def _values(rng: np.random.Generator, cn: ClaimNoise, change_pct: float, shape: tuple[int, ...]) -> np.ndarray:
     """Log per-boot values of one arm (module doc), mean 1 before the change."""
     boot = rng.normal(1.0, cn.between_cv, shape)
     it = rng.normal(1.0, cn.within_cv / math.sqrt(max(1, cn.iterations)), shape)
-    return math.log1p(change_pct / 100.0) + np.log(np.maximum(boot * it, 1e-9))
+    out: np.ndarray = math.log1p(change_pct / 100.0) + np.log(np.maximum(boot * it, 1e-9))
+    return out
 
 
-def _claim_paths(rng, cn: ClaimNoise, change: float, alpha: float, shape):
+def _claim_paths(
+    rng: np.random.Generator, cn: ClaimNoise, change: float, alpha: float, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(low, high, decided_at, verdict-at-n function) for one claim over all campaigns."""
     campaigns, pairs = shape
     if cn.exact:

@@ -14,7 +14,10 @@ a `benchctl-analysis/2` document with "multi": true and the pair results under "
 
 from __future__ import annotations
 
+from typing import Any
+
 from benchctl.analyze.result import FORMAT, analyze
+from benchctl.analyze.resulttypes import Analysis, MultiAnalysis
 from benchctl.claims import Claim
 from benchctl.errors import UsageError
 from benchctl.results.table import Tidy
@@ -29,7 +32,9 @@ def pairs(baseline: str, candidates: list[str], claims: list[Claim], arms_in_dat
     return out
 
 
-def analyze_arms(tidy: Tidy, baseline: str, candidates: list[str], claims: list[Claim] | None = None, **kw) -> dict:
+def analyze_arms(
+    tidy: Tidy, baseline: str, candidates: list[str], claims: list[Claim] | None = None, **kw: Any
+) -> Analysis | MultiAnalysis:
     """result.analyze for two arms; for more, every pair at the Bonferroni level (module doc)."""
     if not candidates:
         raise UsageError("give at least one --candidate arm")

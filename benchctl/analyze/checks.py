@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -138,7 +139,7 @@ MIN_DUP_BYTES = 64  # shorter raw files (an empty stderr, "0\n") match by chance
 MAX_DUP_BYTES = 64 << 20
 
 
-def raw_files(b: BootMeta):
+def raw_files(b: BootMeta) -> Iterator[tuple[Path, int]]:
     """The measured outputs of one run (raw/iter-*/*) that are worth comparing byte for byte, with sizes."""
     raw = Path(b.source) / "raw"
     if b.source == "csv" or not raw.is_dir():

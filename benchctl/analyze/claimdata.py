@@ -6,18 +6,20 @@ Separate from benchctl.claims (the file format) because it needs the loaded tabl
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 
 from benchctl.claims import Claim
 from benchctl.errors import InputError
 from benchctl.results.metrics import CATALOGUE, RATIOS
+from benchctl.results.table import Frame
 
 
-def _nearest(name: str, names) -> str:
+def _nearest(name: str, names: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
     return f" (nearest: {', '.join(close)})" if close else ""
 
 
-def _produced(df) -> dict[str, set[str]]:
+def _produced(df: Frame) -> dict[str, set[str]]:
     """workload -> metrics in the data, with the ratio metrics its raw counters allow."""
     have: dict[str, set[str]] = {}
     for w, m in df[["workload", "metric"]].drop_duplicates().itertuples(index=False):
@@ -27,7 +29,7 @@ def _produced(df) -> dict[str, set[str]]:
     return have
 
 
-def validate_claims(claims: list[Claim], df) -> None:
+def validate_claims(claims: list[Claim], df: Frame) -> None:
     """A claim naming a metric nobody produces is an error, not an inconclusive verdict.
 
     Known metrics are those in the data for the claim's workload and those

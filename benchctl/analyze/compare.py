@@ -16,10 +16,13 @@ import math
 import re
 import warnings as pywarnings
 import zlib
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from benchctl.analyze import sameness
+from benchctl.analyze.resulttypes import ArmSummary, Comparison, VarianceComponents
 from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.series import Series
 from benchctl.analyze.stats import bootstrap, classical, components, trend
@@ -35,7 +38,7 @@ ONE_BOOT_WARNING = (
 )
 
 
-def _summary(s: Series) -> dict:
+def _summary(s: Series) -> ArmSummary:
     stats = s.arm.boot_stats()
     mean = float(stats.mean())
     sd = float(np.std(stats, ddof=1)) if len(stats) > 1 else None
@@ -55,7 +58,7 @@ def _seed_for(seed: int, workload: str, metric: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, zlib.crc32(f"{workload}\0{metric}".encode())])
 
 
-def _notes(notes: set[str]):
+def _notes(notes: set[str]) -> Iterator[dict[str, Any]]:
     for n in notes:
         if not n:
             continue
@@ -139,7 +142,13 @@ def _tests(mb: np.ndarray, mc: np.ndarray) -> tuple[classical.TestResult, classi
 
 
 def _interval(
-    base: Series, cand: Series, *, confidence: float, seed_seq, resamples: int, exact: bool | None
+    base: Series,
+    cand: Series,
+    *,
+    confidence: float,
+    seed_seq: np.random.SeedSequence,
+    resamples: int,
+    exact: bool | None,
 ) -> tuple[bootstrap.BootstrapResult, list[float], str]:
     bs = bootstrap.bootstrap_ratio(
         base.arm, cand.arm, resamples=resamples, level=confidence, seed_seq=seed_seq, exact=exact
@@ -155,7 +164,15 @@ def _interval(
     return bs, ci_pct, method
 
 
-def _sampling(base: Series, cand: Series, *, confidence, seed_seq, resamples, exact_resampling) -> dict:
+def _sampling(
+    base: Series,
+    cand: Series,
+    *,
+    confidence: float,
+    seed_seq: np.random.SeedSequence,
+    resamples: int,
+    exact_resampling: bool | None,
+) -> dict[str, Any]:
     """Change, interval, tests and their warnings from the hierarchical bootstrap and Welch (module doc)."""
     with np.errstate(all="ignore"):
         bs, ci_pct, method = _interval(
@@ -175,7 +192,7 @@ def _sampling(base: Series, cand: Series, *, confidence, seed_seq, resamples, ex
     }
 
 
-def _fixed(values: tuple[float, float], m: MetricInfo, base: Series, cand: Series) -> dict:
+def _fixed(values: tuple[float, float], m: MetricInfo, base: Series, cand: Series) -> dict[str, Any]:
     """The exact comparison of an exact metric (sameness.py): one value per arm, no sampling."""
     b, c = values
     change = (c / b - 1.0) * 100.0
@@ -200,7 +217,9 @@ def _fixed(values: tuple[float, float], m: MetricInfo, base: Series, cand: Serie
     }
 
 
-def _noise(base: Series, cand: Series, baseline: str, candidate: str, sampled: bool) -> tuple[dict, list[str]]:
+def _noise(
+    base: Series, cand: Series, baseline: str, candidate: str, sampled: bool
+) -> tuple[dict[str, VarianceComponents], list[str]]:
     """Variance components per arm, and their and the drift checks' warnings (none for exact values)."""
     vc, warnings = {}, []
     for role, s in (("baseline", base), ("candidate", cand)):
@@ -238,7 +257,7 @@ def compare(
     is_ratio: bool,
     exact_resampling: bool | None = None,
     evidence: dict[str, str] | None = None,
-) -> dict:
+) -> Comparison:
     """The comparison dict (module doc) of one metric between two arms.
 
     evidence: arm -> what shows its boots are distinct measurements ('' or

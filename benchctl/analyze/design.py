@@ -13,6 +13,8 @@ planned design still resolves its claim after the family-wise correction.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.analyze.stats import power
@@ -22,7 +24,7 @@ from benchctl.human import WIDTH
 FORMAT = "benchctl-plan/1"
 
 
-def pilot_warnings(result: dict) -> list[str]:
+def pilot_warnings(result: Mapping[str, Any]) -> list[str]:
     """What makes the whole pilot a poor basis for a plan: simulated noise and costs."""
     out = []
     if result["simulated"]:
@@ -45,7 +47,7 @@ def stated_pilot(
     confidence: float,
     reboot_s: float,
     iteration_s: float,
-) -> dict:
+) -> dict[str, Any]:
     """A result-shaped pilot from stated noise (sd in % of the mean, the same in both arms), for a plan
     before any pilot exists: one comparison per claim (or one for --effect), mean 1, variances as given."""
     keys = sorted({(c.workload, c.metric) for c in claims}) if claims else [("all", "metrics")]
@@ -78,7 +80,7 @@ def stated_pilot(
     }
 
 
-def _row_notes(comp: dict, within, between, p) -> list[str]:
+def _row_notes(comp: dict[str, Any], within: tuple[float, float], between: tuple[float, float], p: Any) -> list[str]:
     vc = comp["variance_components"]
     notes = []
     if comp.get("stated"):  # no pilot to criticise; the plan's own limits print with it
@@ -105,8 +107,8 @@ def _row_notes(comp: dict, within, between, p) -> list[str]:
 
 
 def cheapest_designs(
-    result: dict, claims: list[Claim] | None, effect_pct: float | None, target: float = 0.8
-) -> list[dict]:
+    result: Mapping[str, Any], claims: list[Claim] | None, effect_pct: float | None, target: float = 0.8
+) -> list[dict[str, Any]]:
     """One entry per claim (or per comparison with --effect)."""
     comps = {(c["workload"], c["metric"]): c for c in result["comparisons"]}
     reboot, it = result["costs"]["reboot_s"], result["costs"]["iteration_s"]
@@ -173,7 +175,7 @@ def cheapest_designs(
     return out
 
 
-def _z(x) -> float:
+def _z(x: float | None) -> float:
     return 0.0 if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
@@ -181,7 +183,7 @@ def _hours(s: float | None) -> str:
     return "n/a" if s is None else f"{s / 3600:.1f} h"
 
 
-def render_text(result: dict, rows: list[dict], target: float, n_claims: int = 0) -> str:
+def render_text(result: Mapping[str, Any], rows: list[dict[str, Any]], target: float, n_claims: int = 0) -> str:
     import textwrap
 
     c = result["costs"]

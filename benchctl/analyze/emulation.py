@@ -25,6 +25,7 @@ in BootMeta. A CSV has no fingerprint: nothing is known, nothing said.
 
 from __future__ import annotations
 
+from benchctl.analyze.resulttypes import Comparison, Emulated, sides
 from benchctl.results.metrics import CATALOGUE
 from benchctl.results.table import BootMeta
 
@@ -52,7 +53,7 @@ def emulated_boots(boots: list[BootMeta]) -> dict[tuple[str, str], BootMeta]:
     return out
 
 
-def summary(boots: list[BootMeta]) -> dict | None:
+def summary(boots: list[BootMeta]) -> Emulated | None:
     """The result's `emulated` field: how many boots ran on an emulated CPU, how, and why.
 
     None when no fingerprint calls any boot emulated (bare metal, a KVM
@@ -75,12 +76,14 @@ def summary(boots: list[BootMeta]) -> dict | None:
     }
 
 
-def reason(em: dict) -> str:
+def reason(em: Emulated) -> str:
     """The not-judged reason of a timing claim on emulated boots."""
     return f"emulated CPU ({em['how']}): {WHY}"
 
 
-def block(comps: dict[tuple[str, str], dict], boots: list[BootMeta], em: dict | None, arms: tuple[str, str]) -> None:
+def block(
+    comps: dict[tuple[str, str], Comparison], boots: list[BootMeta], em: Emulated | None, arms: tuple[str, str]
+) -> None:
     """Put the emulation first among the reasons a timing comparison gets no verdict.
 
     Only comparisons holding an emulated boot are blocked: a timing of
@@ -93,18 +96,14 @@ def block(comps: dict[tuple[str, str], dict], boots: list[BootMeta], em: dict | 
     for (workload, metric), comp in sorted(comps.items()):
         if not is_timing(metric, comp.get("unit", "")):
             continue
-        mine = {
-            (arm, str(x))
-            for arm, side in zip(arms, ("baseline", "candidate"), strict=True)
-            for x in comp[side]["boots"]
-        }
+        mine = {(arm, str(x)) for arm, (_, side) in zip(arms, sides(comp), strict=True) for x in side["boots"]}
         if mine & emulated:
             comp["not_judged"].insert(0, reason(em))
             comp["emulated"] = True
             em["not_judged"].append(f"{workload}/{metric}")
 
 
-def where(em: dict) -> str:
+def where(em: Emulated) -> str:
     """'on every boot' or 'on 2 of 4 boots (1 unknown)'."""
     if em["boots"] == em["of"]:
         return "on every boot"
@@ -112,12 +111,12 @@ def where(em: dict) -> str:
     return f"on {em['boots']} of {em['of']} boots{unknown}"
 
 
-def headline(em: dict) -> str:
+def headline(em: Emulated) -> str:
     """The line under a report's header: the host was emulated, and what that means for the claims."""
     return f"emulated CPU ({em['how']}) {where(em)}: timing claims not judged"
 
 
-def check(em: dict) -> str:
+def check(em: Emulated) -> str:
     """The design check, listed once before the numbers."""
     why = f" (fingerprint: {em['reason']})" if em.get("reason") else ""
     return (

@@ -19,12 +19,13 @@ import math
 from collections.abc import Callable
 
 from benchctl.analyze import kinds
+from benchctl.analyze.resulttypes import ClaimResult, Comparison, Decide, sides
 from benchctl.analyze.stats import classical, power
 from benchctl.claims import EFFECT_VERDICTS, EQUIVALENCE_VERDICTS, Claim, verdict
 from benchctl.results.metrics import SETUP_ALIASES, setup_value
 
 
-def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, alpha: float = 0.05) -> dict:
+def decide(comp: Comparison, claim_pct: float, reboot_cost: float, iter_cost: float, alpha: float = 0.05) -> Decide:
     """Boots x iterations per arm resolving a change of claim_pct (stats/power.py).
 
     alpha is the per-claim level: callers pass alpha / number of claims, the
@@ -42,11 +43,15 @@ def decide(comp: dict, claim_pct: float, reboot_cost: float, iter_cost: float, a
     return p
 
 
-def _nz(x) -> float:
+def _emulated(comp: Comparison | None) -> bool:
+    return comp is not None and comp.get("emulated", False)
+
+
+def _nz(x: float | None) -> float:
     return 0.0 if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-def _claim_setup(c: Claim, comp: dict) -> tuple[str | None, list[str]]:
+def _claim_setup(c: Claim, comp: Comparison) -> tuple[str | None, list[str]]:
     """(why the data measured another setup than the claim's, warnings for what it does not record)."""
     have = comp.get("setup") or {}
     unrecorded = []
@@ -65,7 +70,7 @@ def _claim_setup(c: Claim, comp: dict) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def refusal(c: Claim, comp: dict | None) -> str | None:
+def refusal(c: Claim, comp: Comparison | None) -> str | None:
     """The first reason no verdict can be given on this claim, or None."""
     if comp is None:
         return f"no {c.metric} data for workload {c.workload} in both arms"
@@ -74,11 +79,7 @@ def refusal(c: Claim, comp: dict | None) -> str | None:
     other_setup, _ = _claim_setup(c, comp)
     if other_setup:
         return other_setup
-    few = [
-        f"{a} {comp[k]['n_boots']}"
-        for a, k in (("baseline", "baseline"), ("candidate", "candidate"))
-        if comp[k]["n_boots"] < 2
-    ]
+    few = [f"{a} {side['n_boots']}" for a, side in sides(comp) if side["n_boots"] < 2]
     if few:
         return (
             f"one boot per arm ({', '.join(few)} boot): iterations of one boot describe that boot, "
@@ -92,7 +93,7 @@ def refusal(c: Claim, comp: dict | None) -> str | None:
             f"{res['resolution_pct']:g} %), coarser than the claimed {needed:g} %; measure latency with a "
             "finer histogram (exact samples, or HDR buckets narrower than the claim)"
         )
-    thin = [a for a in ("baseline", "candidate") if comp[a]["n_samples"] < 2]
+    thin = [a for a, side in sides(comp) if side["n_samples"] < 2]
     if thin:
         return (
             f"one measurement on the {' and '.join(thin)} side; an interval needs at least 2 per arm "
@@ -101,7 +102,7 @@ def refusal(c: Claim, comp: dict | None) -> str | None:
     return None
 
 
-def _row(c: Claim, p, padj) -> dict:
+def _row(c: Claim, p: float | None, padj: float | None) -> ClaimResult:
     return {
         "id": c.id,
         "workload": c.workload,
@@ -121,10 +122,12 @@ def _row(c: Claim, p, padj) -> dict:
     }
 
 
-Scale = Callable[[dict, Claim], None]
+Scale = Callable[[ClaimResult, Claim], None]
 
 
-def _estimate(c: Claim, row: dict, comp: dict | None, alpha: float, arms: tuple[str, str], scale: Scale | None) -> None:
+def _estimate(
+    c: Claim, row: ClaimResult, comp: Comparison | None, alpha: float, arms: tuple[str, str], scale: Scale | None
+) -> None:
     """The claim's estimate and raw verdict before Holm, or 'not judged' and why first in its warnings."""
     if c.kind == "scaling":
         if scale is None:
@@ -155,14 +158,14 @@ def _estimate(c: Claim, row: dict, comp: dict | None, alpha: float, arms: tuple[
 
 def judge(
     claims: list[Claim],
-    comps: dict[tuple[str, str], dict],
+    comps: dict[tuple[str, str], Comparison],
     confidence: float,
     reboot_cost: float,
     iter_cost: float,
     *,
     arms: tuple[str, str] = ("baseline", "candidate"),
     scale: Scale | None = None,
-) -> list[dict]:
+) -> list[ClaimResult]:
     """One row per claim: verdict, interval, p and adjusted p, warnings (the reason first).
 
     `scale(row, claim)` judges a scaling claim (kinds.scaling_row over the boots); equivalence claims
@@ -178,7 +181,7 @@ def judge(
     # A timing from an emulated CPU is not tested at all (analyze/emulation.py): it leaves Holm's
     # family, as an exact comparison does, and keeps its raw p for the reader.
     family = [
-        None if comps.get((c.workload, c.metric), {}).get("emulated") and c.kind != "scaling" else r["p_value"]
+        None if _emulated(comps.get((c.workload, c.metric))) and c.kind != "scaling" else r["p_value"]
         for c, r in zip(claims, rows, strict=True)
     ]
     adjusted = classical.holm(family)

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 
+from benchctl.analyze.resulttypes import ClaimResult, Comparison, ScalingPoint
 from benchctl.analyze.stats import equivalence, slope
 from benchctl.claims import Claim, verdict
-from benchctl.results.table import BootMeta
+from benchctl.results.table import BootMeta, Frame
 
 GIB_KB = 1024 * 1024
 POOLED_PREFIX = "machines of several sizes pooled"
@@ -46,7 +47,7 @@ def _gib(kb: int) -> str:
     return f"{kb / GIB_KB:.3g}"
 
 
-def pooled(comps: dict[tuple[str, str], dict], boots: list[BootMeta]) -> str | None:
+def pooled(comps: dict[tuple[str, str], Comparison], boots: list[BootMeta]) -> str | None:
     """When an arm's boots come from machines of different RAM sizes: the check, added to every
     comparison's reasons for no verdict (a scaling claim uses the sizes instead)."""
     sizes = sorted({kb for per in ram_sizes(boots).values() for kb in per.values()})
@@ -61,7 +62,7 @@ def pooled(comps: dict[tuple[str, str], dict], boots: list[BootMeta]) -> str | N
     return why
 
 
-def equivalence_row(row: dict, c: Claim, comp: dict, alpha: float) -> None:
+def equivalence_row(row: ClaimResult, c: Claim, comp: Comparison, alpha: float) -> None:
     """Fill a claim row with the TOST verdict on the comparison (the caller checked it can be judged)."""
     if comp.get("exact"):
         x = comp["change_pct"]
@@ -71,19 +72,19 @@ def equivalence_row(row: dict, c: Claim, comp: dict, alpha: float) -> None:
     t = equivalence.tost(comp["baseline"]["boot_means"], comp["candidate"]["boot_means"], c.tolerance, alpha)
     row["change_pct"], row["ci_pct"], row["p_value"] = t.change_pct, list(t.ci_pct), t.p_value
     row["verdict"] = t.verdict
-    row["equivalence"] = t.as_dict() | {"margin_pct": c.tolerance, "level": 1 - 2 * alpha}
+    row["equivalence"] = t.as_dict(c.tolerance, 1 - 2 * alpha)
 
 
-def _boot_means(df, workload: str, metric: str, arm: str) -> dict[str, float]:
+def _boot_means(df: Frame, workload: str, metric: str, arm: str) -> dict[str, float]:
     sub = df[(df["workload"] == workload) & (df["metric"] == metric) & (df["arm"] == arm)]
     return {str(k): float(v) for k, v in sub.groupby("boot", observed=True)["value"].mean().items()}
 
 
-def points(df, boots: list[BootMeta], c: Claim, arms: tuple[str, str]) -> list[dict]:
+def points(df: Frame, boots: list[BootMeta], c: Claim, arms: tuple[str, str]) -> list[ScalingPoint]:
     """Per RAM size with boots in both arms: the arms' means and the change (candidate - baseline)."""
     sizes = ram_sizes(boots)
     per_arm = {a: _boot_means(df, c.workload, c.metric, a) for a in arms}
-    out = []
+    out: list[ScalingPoint] = []
     for kb in sorted({kb for a in arms for kb in sizes.get(a, {}).values()}):
         vals = {a: [v for bt, v in per_arm[a].items() if sizes.get(a, {}).get(bt) == kb] for a in arms}
         if all(vals.values()):
@@ -102,7 +103,9 @@ def points(df, boots: list[BootMeta], c: Claim, arms: tuple[str, str]) -> list[d
     return out
 
 
-def scaling_row(row: dict, c: Claim, df, boots: list[BootMeta], arms: tuple[str, str], confidence: float) -> None:
+def scaling_row(
+    row: ClaimResult, c: Claim, df: Frame, boots: list[BootMeta], arms: tuple[str, str], confidence: float
+) -> None:
     """Fill a claim row with the slope of the change on RAM and its verdict, or the reason there is none."""
     from scipy import special  # stdtr: scipy.stats' t.cdf
 

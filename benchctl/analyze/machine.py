@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from benchctl.analyze.resulttypes import ClaimResult
 from benchctl.claims import Claim
 from benchctl.results.table import BootMeta
 
@@ -89,7 +90,7 @@ def differences(claimed: Machine, boots: list[BootMeta]) -> list[str]:
     return out
 
 
-def checks(claims: list[Claim], judged: list[dict], boots: list[BootMeta]) -> list[str]:
+def checks(claims: list[Claim], judged: list[ClaimResult], boots: list[BootMeta]) -> list[str]:
     """One check per claimed machine the data differs from; each claim on it carries the same
     warning (read by report.common.verdict_word)."""
     if not boots or all(b.source == "csv" for b in boots):

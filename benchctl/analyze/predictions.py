@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchctl.analyze.resulttypes import Analysis, ClaimResult, ModelPoint, Prediction
 from benchctl.claims import Claim
 from benchctl.documents import get
 from benchctl.errors import InputError
@@ -26,7 +27,7 @@ from benchctl.results.table import Tidy
 MEMORY_METRICS = ("mem_total_kb", "mem_free_kb", "mem_available_kb")
 
 
-def _fingerprint(tidy: Tidy, arm: str) -> dict | None:
+def _fingerprint(tidy: Tidy, arm: str) -> dict[str, Any] | None:
     """The first env-before.json of a run of this arm that says how much memory there is."""
     for b in tidy.boots:
         if b.arm != arm or b.source == "csv":
@@ -50,7 +51,7 @@ def _sign(tidy: Tidy, baseline: str, candidate: str) -> tuple[int, str]:
     return 1, f"linear-map states not both known; assumed {baseline} = PTE arm, {candidate} = block arm"
 
 
-def pagetables(env: dict) -> dict[str, Any]:
+def pagetables(env: dict[str, Any]) -> Prediction:
     """`benchctl model pagetables` for the machine a fingerprint describes."""
     from benchctl.model.pagetables import compare, from_fingerprint, parse_granule
 
@@ -62,7 +63,7 @@ def pagetables(env: dict) -> dict[str, Any]:
         ram, granule = from_fingerprint(env)
         ram_from = "MemTotal (no 'Memory:' boot line; RAM is a little larger)"
     c = compare(ram, granule)
-    out = {
+    out: Prediction = {
         "model": "pagetables",
         "simulated": True,
         "basis": c["basis"],
@@ -77,7 +78,7 @@ def pagetables(env: dict) -> dict[str, Any]:
     return out
 
 
-def _release_rules(env: dict, ram: int, granule: int) -> dict[str, Any] | None:
+def _release_rules(env: dict[str, Any], ram: int, granule: int) -> Prediction | None:
     """`model pagetables --release` for a block-mapped fingerprint whose release the model has rules for
     (Debian's 6.1, 6.17, 6.18) and whose CPU has a profile (same implementer and part): the kernel image
     alias, KFENCE and the allow-list of that release, not the release-blind arithmetic. None otherwise."""
@@ -111,7 +112,7 @@ def _release_rules(env: dict, ram: int, granule: int) -> dict[str, Any] | None:
     }
 
 
-def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
+def attach(result: Analysis, tidy: Tidy, claims: list[Claim]) -> None:
     """Add `prediction` to every judged claim whose claim asks for one."""
     wanted = {c.id: c for c in claims if c.prediction}
     if not wanted:
@@ -158,17 +159,17 @@ def attach(result: dict, tidy: Tidy, claims: list[Claim]) -> None:
         row["prediction"] = pred
 
 
-def _scaling(row: dict, env: dict, sign: int) -> dict[str, Any]:
+def _scaling(row: ClaimResult, env: dict[str, Any], sign: int) -> Prediction:
     """The model's change at each measured machine size (the candidate's fingerprint with that RAM),
     and the slope of the line through them, for the scaling figure and the verdict line."""
     from benchctl.analyze.stats.slope import fit
 
-    pts = (row.get("scaling") or {}).get("points") or []
-    model = []
+    pts = row["scaling"]["points"] if "scaling" in row else []
+    model: list[ModelPoint] = []
     for p in pts:
         pred = pagetables({**env, "memory": {**(env.get("memory") or {}), "ram_kb": p["ram_kb"]}})
         model.append({"ram_gib": p["ram_gib"], "change": sign * pred["saving_bytes"] / 1024})
-    out: dict[str, Any] = {"model": "pagetables", "simulated": True, "scaling": True, "points": model}
+    out: Prediction = {"model": "pagetables", "simulated": True, "scaling": True, "points": model}
     if len(model) >= 3:
         out["slope"] = fit([m["ram_gib"] for m in model], [m["change"] for m in model]).slope
         out["basis"] = pred.get("basis")
@@ -177,7 +178,7 @@ def _scaling(row: dict, env: dict, sign: int) -> dict[str, Any]:
     return out
 
 
-def describe(pred: dict, short: bool = False) -> str:
+def describe(pred: Prediction, short: bool = False) -> str:
     """One line for the text and markdown reports; `short` for the brief (one printed line)."""
     if "unavailable" in pred:
         return f"model {pred['model']} (SIMULATED): not available: {pred['unavailable']}"

@@ -29,6 +29,7 @@ Choices a reader of the numbers should know (docs/analyze.md has more):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,13 +39,14 @@ from benchctl.analyze.claimdata import validate_claims
 from benchctl.analyze.compare import compare
 from benchctl.analyze.judge import judge
 from benchctl.analyze.machine import MACHINE_PREFIX
+from benchctl.analyze.resulttypes import Analysis, ArmDesign, ClaimResult, Comparison, Costs, Emulated
 from benchctl.analyze.sameness import Evidence
 from benchctl.analyze.series import Series, boot_order, build_series, codes, split
 from benchctl.analyze.stats import bootstrap
 from benchctl.claims import Claim
 from benchctl.errors import InputError, UsageError
 from benchctl.results.metrics import RATIOS, RatioMetric
-from benchctl.results.table import BootMeta, Tidy, summarize_skipped
+from benchctl.results.table import BootMeta, Frame, Tidy, summarize_skipped
 
 FORMAT = "benchctl-analysis/2"
 DEFAULT_REBOOT_COST = 300.0
@@ -60,7 +62,7 @@ PROMOTED = (
 )
 
 
-def _iteration_cost(df) -> float | None:
+def _iteration_cost(df: Frame) -> float | None:
     """Median seconds between consecutive iterations of a run, from record timestamps."""
     if "t" not in df or not df["t"].notna().any():
         return None
@@ -91,7 +93,7 @@ def _check_arms(tidy: Tidy, baseline: str, candidate: str, confidence: float) ->
 
 
 def _all_series(
-    tidy: Tidy, df, baseline: str, candidate: str, notes: list[str]
+    tidy: Tidy, df: Frame, baseline: str, candidate: str, notes: list[str]
 ) -> dict[tuple[str, str], tuple[Series, Series, bool]]:
     """(baseline, candidate, is_ratio) per comparable (workload, metric); why others are not compared goes to notes."""
     order = boot_order(tidy, df)
@@ -139,14 +141,14 @@ def _compare_all(
     series: dict[tuple[str, str], tuple[Series, Series, bool]],
     shown: dict[tuple[str, str], Evidence],
     progress: Progress | None = None,
-    **kw,
-) -> dict[tuple[str, str], dict]:
+    **kw: Any,
+) -> dict[tuple[str, str], Comparison]:
     # One budget for the whole table: past it every comparison uses the normal limit, so
     # which metrics get exact resampling never depends on their order.
     work = sum(bootstrap.exact_work(s.arm, kw["resamples"]) for b, c, _ in series.values() for s in (b, c))
     exact = None if work <= bootstrap.TOTAL_EXACT_BUDGET else False
     arms = (kw["baseline"], kw["candidate"])
-    comps: dict[tuple[str, str], dict] = {}
+    comps: dict[tuple[str, str], Comparison] = {}
     for k, ((workload, metric), (base, cand, is_ratio)) in enumerate(series.items(), 1):
         if progress:
             progress(k, len(series), f"{workload}/{metric}")
@@ -162,9 +164,9 @@ def _compare_all(
     return comps
 
 
-def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str], per_cell) -> dict:
+def _design(df: Frame, boots_sel: list[BootMeta], arms: tuple[str, str], per_cell: Frame) -> dict[str, ArmDesign]:
     """Each arm's hosts, kernels, boots x iterations and setup; per_cell is sameness.cells(df)."""
-    design = {}
+    design: dict[str, ArmDesign] = {}
     (a, an), (h, hn) = codes(df["arm"]), codes(df["host"])
     pairs = np.flatnonzero(np.bincount(a.astype(np.int64) * len(hn) + h, minlength=len(an) * len(hn)))
     hosts = [(an[k // len(hn)], hn[k % len(hn)]) for k in pairs]  # the (arm, host) pairs with rows
@@ -189,7 +191,7 @@ def _design(df, boots_sel: list[BootMeta], arms: tuple[str, str], per_cell) -> d
     return design
 
 
-def _unsupported(judged: list[dict], boots_sel: list[BootMeta]) -> None:
+def _unsupported(judged: list[ClaimResult], boots_sel: list[BootMeta]) -> None:
     """A claim on a counter the runs could not count (an event the CPU's PMU does not implement, as
     under qemu) says so, with the run's reason, instead of only 'no data'."""
     for row in judged:
@@ -209,7 +211,7 @@ def _unsupported(judged: list[dict], boots_sel: list[BootMeta]) -> None:
             row["warnings"][0] = f"not judged: {row['metric']} unsupported on this host: {why}"
 
 
-def _other_workload(judged: list[dict], comps: dict[tuple[str, str], dict]) -> None:
+def _other_workload(judged: list[ClaimResult], comps: dict[tuple[str, str], Comparison]) -> None:
     """A claim with no data whose metric the data has under another workload name (an imported fio
     file is workload "fio", the claim's is "fio-dmcrypt") says which, and how to name it."""
     for row in judged:
@@ -223,7 +225,7 @@ def _other_workload(judged: list[dict], comps: dict[tuple[str, str], dict]) -> N
             )
 
 
-def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta], dup_workloads: set[str]) -> None:
+def _block(comps: dict[tuple[str, str], Comparison], boots_sel: list[BootMeta], dup_workloads: set[str]) -> None:
     """Design-level reasons that void some comparisons' verdicts (a boot in both arms, copied raw files).
 
     Added to each comparison's not_judged before judge() reads them.
@@ -245,12 +247,12 @@ def _block(comps: dict[tuple[str, str], dict], boots_sel: list[BootMeta], dup_wo
 
 def _checks(
     boots_sel: list[BootMeta],
-    comps: dict[tuple[str, str], dict],
-    judged: list[dict],
+    comps: dict[tuple[str, str], Comparison],
+    judged: list[ClaimResult],
     simulated: bool,
     arms: tuple[str, str],
     blocked: list[str],
-    emulated: dict | None = None,
+    emulated: Emulated | None = None,
 ) -> list[str]:
     """Design checks, then per-result problems that can void a verdict, listed up front; spread back to results."""
     checks = design_checks.all_checks(boots_sel, *arms) + blocked
@@ -293,7 +295,7 @@ def _checks(
     return checks
 
 
-def _costs(reboot_s: float, iteration_s: float, note: str | None, given: bool) -> dict:
+def _costs(reboot_s: float, iteration_s: float, note: str | None, given: bool) -> Costs:
     return {
         "reboot_s": reboot_s,
         "iteration_s": iteration_s,
@@ -314,7 +316,7 @@ def analyze(
     reboot_cost: float = DEFAULT_REBOOT_COST,
     iteration_cost: float | None = None,
     progress: Progress | None = None,
-) -> dict:
+) -> Analysis:
     """The result dict every report renders (module doc): comparisons, verdicts, checks, design."""
     _check_arms(tidy, baseline, candidate, confidence)
     df = tidy.df[tidy.df["arm"].isin([baseline, candidate])]
@@ -357,7 +359,7 @@ def analyze(
     _other_workload(judged, comps)
     dup_msgs += machine.checks(claims or [], judged, boots_sel) + ([pool] if pool else [])
     checks = _checks(boots_sel, comps, judged, simulated, (baseline, candidate), dup_msgs, emulated)
-    result = {
+    result: Analysis = {
         "format": FORMAT,
         "simulated": simulated,
         "emulated": emulated,

@@ -34,7 +34,7 @@ import numpy as np
 from benchctl.analyze.checks import raw_files
 from benchctl.analyze.series import Series
 from benchctl.results.metrics import MetricInfo
-from benchctl.results.table import BootMeta
+from benchctl.results.table import BootMeta, Frame
 
 EXACT_TEXT = "exact: the same value on every boot of an arm"
 VARIES_PREFIX = "exact metric varies"
@@ -56,12 +56,14 @@ class Evidence:
         return f"{others[0]} differs between them" if others else ""
 
 
-def cells(df):
+def cells(df: Frame) -> Frame:
     """Rows and mean value per (workload, arm, metric, boot): one grouping for the evidence and the design."""
     return df.groupby(["workload", "arm", "metric", "boot"], sort=False, observed=True)["value"].agg(["size", "mean"])
 
 
-def evidence(df, boots: list[BootMeta], dup_workloads: set[str], per_cell=None) -> dict[tuple[str, str], Evidence]:
+def evidence(
+    df: Frame, boots: list[BootMeta], dup_workloads: set[str], per_cell: Frame | None = None
+) -> dict[tuple[str, str], Evidence]:
     """(workload, arm) -> Evidence, from the rows (any source) and the run folders' raw/ files;
     per_cell is cells(df) when the caller has it."""
     with_raw: dict[tuple[str, str], set[str]] = {}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from benchctl.analyze.stats import bootstrap
 from benchctl.results.metrics import RatioMetric
-from benchctl.results.table import Tidy
+from benchctl.results.table import Frame, Tidy
 
 
 @dataclass
@@ -33,7 +34,7 @@ class Series:
         return [self.values[o[i] : o[i + 1]] for i in range(len(o) - 1)]
 
 
-def boot_order(tidy: Tidy, df) -> dict[tuple[str, str], float]:
+def boot_order(tidy: Tidy, df: Frame) -> dict[tuple[str, str], float]:
     """(arm, boot) -> first start time, for ordering and drift (records' t, else run.json).
 
     Keyed by arm too: CSVs from other harnesses often number boots 1, 2, ...
@@ -51,7 +52,7 @@ def boot_order(tidy: Tidy, df) -> dict[tuple[str, str], float]:
     return order
 
 
-def codes(col) -> tuple[np.ndarray, list]:
+def codes(col: Frame) -> tuple[np.ndarray, list[Any]]:
     """(integer codes, values): codes ordered as the values sort; free from a sorted categorical
     (results/table.category), else one factorize."""
     import pandas as pd
@@ -62,7 +63,7 @@ def codes(col) -> tuple[np.ndarray, list]:
     return codes, list(values)
 
 
-def split(df, cols: list[str]) -> dict[tuple[str, str], dict[str, object]]:
+def split(df: Frame, cols: list[str]) -> dict[tuple[str, str], dict[str, object]]:
     """(workload, metric) -> arm -> its rows, in one pass: a stable sort on the integer codes, then slices.
 
     Each slice keeps the table's row order (as groupby and a mask would) and
@@ -80,7 +81,7 @@ def split(df, cols: list[str]) -> dict[tuple[str, str], dict[str, object]]:
     return out
 
 
-def build_series(sub, order: dict[tuple[str, str], float], ratio: RatioMetric | None = None) -> Series:
+def build_series(sub: Frame, order: dict[tuple[str, str], float], ratio: RatioMetric | None = None) -> Series:
     """Build an Arm from rows of one arm: sorted by boot start, then t/iteration."""
     arm = str(sub["arm"].iloc[0]) if len(sub) else ""
     by_boot = {b: t for (a, b), t in order.items() if a == arm}

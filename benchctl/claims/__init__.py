@@ -42,8 +42,7 @@ when a p-value exists; otherwise the verdict is inconclusive with a warning
 saying so.
 
 Errors name the file, the line and the claim id (`bbml2.toml:31: claim
-'memcached-ops': ...`), so a reviewer can fix the file without counting
-[[claim]] tables.
+'memcached-ops': ...`), so a reviewer need not count [[claim]] tables.
 """
 
 from __future__ import annotations
@@ -52,6 +51,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 from benchctl.documents import load_toml
 from benchctl.errors import InputError
@@ -85,6 +85,25 @@ EQUIVALENCE_VERDICTS = ("equivalent", "not-equivalent")
 PREDICTIONS = ("pagetables",)  # model outputs a claim can be shown beside (analyze/predictions.py)
 TOP_KEYS = {"format", "title", "description", "claim"}
 ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class Claimed(TypedDict):
+    """The claim as judged (Claim.as_dict, in analyze's ClaimResult): what was claimed, the band."""
+
+    value: float | None
+    range: list[float] | None
+    direction: str
+    band: list[float]
+    source: str
+    machine: str
+    description: str
+    absolute: str | None
+    resolution_pct: float | None
+    setup: dict[str, str] | None
+    prediction: str | None
+    kind: str
+    against: str | None
+    unit: str
 
 
 @dataclass(frozen=True)
@@ -140,7 +159,7 @@ class Claim:
         v = f"{self.lo:+g}..{self.hi:+g} {self.unit}" if self.is_range else f"{self.lo:+g} {self.unit}"
         return f"{v} +-{self.tolerance:g}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Claimed:
         return {
             "value": None if self.is_range else self.lo,
             "range": [self.lo, self.hi] if self.is_range else None,
@@ -171,19 +190,19 @@ class _Where:
         return InputError(who + message, self.path, line)
 
 
-def _num(v, where: _Where, key: str) -> float:
+def _num(v: object, where: _Where, key: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise where.error(f"{key} must be a finite number, not {v!r}", key.split(".")[0])
     return float(v)
 
 
-def _str(v, where: _Where, key: str) -> str:
+def _str(v: object, where: _Where, key: str) -> str:
     if not isinstance(v, str):
         raise where.error(f"{key} must be a string, not {type(v).__name__}", key)
     return v
 
 
-def _setup(v, where: _Where) -> tuple[tuple[str, str], ...]:
+def _setup(v: object, where: _Where) -> tuple[tuple[str, str], ...]:
     if not isinstance(v, dict) or not all(
         isinstance(x, (str, int, float)) and not isinstance(x, bool) for x in v.values()
     ):
@@ -191,7 +210,7 @@ def _setup(v, where: _Where) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(x)) for k, x in v.items()))
 
 
-def _claimed(d: dict, where: _Where, direction: str) -> tuple[float, float]:
+def _claimed(d: dict[str, Any], where: _Where, direction: str) -> tuple[float, float]:
     if ("value" in d) == ("range" in d):
         raise where.error("give exactly one of 'value' or 'range'", "value" if "value" in d else None)
     if "value" in d:
@@ -211,7 +230,7 @@ def _claimed(d: dict, where: _Where, direction: str) -> tuple[float, float]:
     return lo, hi
 
 
-def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, int] | None = None) -> Claim:
+def parse_claim(d: dict[str, Any], path: str, header: int | None = None, keys: dict[str, int] | None = None) -> Claim:
     """One [[claim]] table; header/keys are its line numbers (see claim_lines)."""
     where = _Where(path, header, keys or {})
     unknown = sorted(set(d) - CLAIM_KEYS)
@@ -272,7 +291,7 @@ def parse_claim(d: dict, path: str, header: int | None = None, keys: dict[str, i
     )
 
 
-def _margin(d: dict, where: _Where) -> float:
+def _margin(d: dict[str, Any], where: _Where) -> float:
     """An equivalence claim's margin (percent): given, positive, and instead of a claimed change."""
     for k in ("value", "range", "direction", "tolerance"):
         if k in d:
@@ -285,7 +304,7 @@ def _margin(d: dict, where: _Where) -> float:
     return m
 
 
-def _change(d: dict, where: _Where, kind: str) -> tuple[str, float, float, float]:
+def _change(d: dict[str, Any], where: _Where, kind: str) -> tuple[str, float, float, float]:
     """(direction, lo, hi, tolerance) of a change or scaling claim."""
     if "margin" in d:
         raise where.error('margin is for kind = "equivalence"', "margin")
@@ -329,7 +348,7 @@ def claim_lines(text: str) -> list[tuple[int, dict[str, int]]]:
     return out
 
 
-def _read(path: str) -> tuple[dict, str]:
+def _read(path: str) -> tuple[dict[str, Any], str]:
     """The document and its text (tomllib keeps no positions; claim_lines scans the text)."""
     doc = load_toml(path, "claims file")
     return doc, Path(path).read_text(encoding="utf-8", errors="replace")
@@ -419,6 +438,7 @@ def verdict(claim: Claim, low: float, high: float) -> str:
 
 # The public entry points: what a command, another package or a test may import from here.
 __all__ = [
+    "Claimed",
     "Claim",
     "BUNDLED_DEFAULT",
     "EFFECT_VERDICTS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from benchctl.analyze.report import FORMATS
+from benchctl.analyze.resulttypes import Analysis, MultiAnalysis, is_multi
 from benchctl.commands.common import format_option, input_options, progress_after
 
 
@@ -92,7 +93,7 @@ def command(
         resamples=resamples,
         progress=progress_after(),
     )
-    if adaptive and claims and not result.get("multi"):
+    if adaptive and claims and not is_multi(result):
         from benchctl.analyze.adaptive import apply_sequential
 
         apply_sequential(result, claims, adaptive["confidence"])
@@ -101,7 +102,9 @@ def command(
     click.echo(render(result, fmt, brief=brief), nl=False)
 
 
-def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bool, mail: bool = False) -> None:
+def _plots(
+    result: Analysis | MultiAnalysis, tidy, plots_dir: str, sources: list[str], all_plots: bool, mail: bool = False
+) -> None:
     """Draw, saying what is being drawn (and how long is left) on stderr; for a mail, which figure
     to attach and its size (lists take ~100 KB once encoded)."""
     from benchctl.analyze.report.plots import write_plots
@@ -113,10 +116,11 @@ def _plots(result: dict, tidy, plots_dir: str, sources: list[str], all_plots: bo
     from pathlib import Path
 
     written = []
-    pairs = result["pairs"] if result.get("multi") else [result]
+    multi = is_multi(result)
+    pairs = result["pairs"] if is_multi(result) else [result]
     try:
         for r in pairs:
-            where = Path(plots_dir) / f"{r['candidate']}-vs-{r['baseline']}" if result.get("multi") else Path(plots_dir)
+            where = Path(plots_dir) / f"{r['candidate']}-vs-{r['baseline']}" if multi else Path(plots_dir)
             written += write_plots(r, tidy, where, sources, all_plots=all_plots, progress=progress)
     except OSError as e:  # read-only, full, not a directory: one line, like every other user error
         raise ResourceError(f"cannot write plots to {plots_dir}: {e.strerror or e}") from None

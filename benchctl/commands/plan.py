@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import click
 
 from benchctl.commands.common import format_option, input_options
@@ -152,7 +155,7 @@ def _pair(run_dirs, baseline: str | None, candidates: tuple[str, ...]) -> tuple[
     return arms.baseline, arms.candidates[0]
 
 
-def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> dict:
+def _pilot(pilot, claims, baseline, candidate, confidence, costs, noise_boot, noise_iter) -> Mapping[str, Any]:
     """The result a plan is made from: the pilot's analysis, or the noise as stated (no pilot)."""
     from benchctl.analyze.claimdata import validate_claims
     from benchctl.analyze.design import stated_pilot

@@ -27,7 +27,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO]:
+def atomic_open(path: Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a private temporary file next to `path`; on success fsync it and rename it over `path`.
 
     Readers see the old file or the whole new one, never a mix; on any error
@@ -83,13 +83,13 @@ def append_json(path: Path, obj: Any) -> None:
     append_line(path, json.dumps(obj, separators=(",", ":"), allow_nan=False))
 
 
-def read_jsonl(path: Path) -> tuple[list[dict], list[tuple[int, str]]]:
+def read_jsonl(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
     """Read a JSON-lines file; return (records, [(line number, reason), ...] for lines skipped).
 
     A killed writer can leave a partial last line; corrupted lines anywhere are
     skipped with their line number rather than aborting the whole read.
     """
-    records: list[dict] = []
+    records: list[dict[str, Any]] = []
     skipped: list[tuple[int, str]] = []
     with open(path, "rb") as f:
         for n, raw in enumerate(f, start=1):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from benchctl.results.table import Tidy
 
@@ -42,12 +43,12 @@ def _kernels(tidy: Tidy) -> dict[tuple[str, str], str]:
     return {(b.arm, b.boot): b.kernel_release for b in tidy.boots if b.kernel_release}
 
 
-def pyperf_suites(tidy: Tidy) -> tuple[dict[str, dict], int]:
+def pyperf_suites(tidy: Tidy) -> tuple[dict[str, dict[str, Any]], int]:
     """arm -> a pyperf BenchmarkSuite as JSON, and the number of values <= 0 left out."""
     df = tidy.df
     kernels = _kernels(tidy)
     dropped = 0
-    suites: dict[str, dict] = {}
+    suites: dict[str, dict[str, Any]] = {}
     for arm, a in df.groupby("arm", sort=True, observed=True):
         benches = []
         for (workload, metric), m in a.groupby(["workload", "metric"], sort=True, observed=True):

@@ -23,6 +23,7 @@ from benchctl.documents import format_version, get, load_json
 from benchctl.errors import InputError, UsageError
 from benchctl.results.table import COLUMNS, OPTIONAL, TEXT, BootMeta, Skipped, Tidy, categorical, category, empty_frame
 
+Doc = dict[str, Any]  # a JSON document: run.json, env-before.json, a record
 RUN_FORMAT_MAJOR = 1
 ENV_FORMAT_MAJOR = 1
 
@@ -30,14 +31,14 @@ ENV_FORMAT_MAJOR = 1
 # --------------------------------------------------------------------- CSV
 
 
-def _parse_bool(series):
+def _parse_bool(series: Any) -> Any:
     import pandas as pd
 
     s = series.astype(str).str.strip().str.lower()
     return s.isin(["true", "1", "yes"]) & series.notna() if len(s) else pd.Series([], dtype=bool)
 
 
-def _finish(df, skipped: list[Skipped], lines, path: str, user_table: bool = False):
+def _finish(df: Any, skipped: list[Skipped], lines: Any, path: str, user_table: bool = False) -> Any:
     """Common clean-up for a freshly read frame: types, bad values, warm-ups."""
     import numpy as np
     import pandas as pd
@@ -46,7 +47,7 @@ def _finish(df, skipped: list[Skipped], lines, path: str, user_table: bool = Fal
     finite = np.isfinite(value.to_numpy(dtype=float, na_value=np.nan))
     arms = df["arm"].to_numpy()
 
-    def skip(mask, reason):
+    def skip(mask: Any, reason: str) -> None:
         for ln, arm in zip(lines[mask][:10_000], arms[mask][:10_000], strict=True):
             arm_ = None if pd.isna(arm) else str(arm)
             skipped.append(Skipped(path, int(ln), reason, arm_, user_row=user_table))
@@ -116,7 +117,7 @@ def load_csv(paths: Iterable[str | Path]) -> Tidy:
     return Tidy(df, _boots_from_frame(df, "csv"), skipped)
 
 
-def _boots_from_frame(df, source: str) -> list[BootMeta]:
+def _boots_from_frame(df: Any, source: str) -> list[BootMeta]:
     """Per-boot metadata a CSV can give: identity, first timestamp, simulated."""
     if df.empty:
         return []
@@ -130,7 +131,7 @@ KEY = ["arm", "host", "boot", "run", "workload"]
 MAX_STRETCHES = 10_000
 
 
-def _per_run(df) -> dict[tuple, tuple[float, bool]]:
+def _per_run(df: Any) -> dict[tuple[str, ...], tuple[float, bool]]:
     """(arm, host, boot, run, workload) -> (first t, any simulated), in order of first appearance.
 
     A table holds each run's rows in a few unbroken stretches (exports and
@@ -151,7 +152,7 @@ def _per_run(df) -> dict[tuple, tuple[float, bool]]:
             t_min = np.fmin.reduceat(t, starts)  # fmin: NaN only where every t is NaN, as groupby's min
             sim = np.logical_or.reduceat(df["simulated"].to_numpy(dtype=bool), starts)
             keys = zip(*(df[c].iloc[starts].astype(str) for c in KEY), strict=True)
-            out: dict[tuple, tuple[float, bool]] = {}
+            out: dict[tuple[str, ...], tuple[float, bool]] = {}
             for key, t0, s in zip(keys, t_min, sim, strict=True):
                 prev = out.get(key)
                 out[key] = (float(np.fmin(prev[0], t0)), prev[1] or bool(s)) if prev else (float(t0), bool(s))
@@ -171,7 +172,7 @@ def _find_run_dirs(d: Path) -> list[Path]:
     return found
 
 
-def _read_json(path: Path, skipped: list[Skipped], major: int, prefix: str) -> dict | None:
+def _read_json(path: Path, skipped: list[Skipped], major: int, prefix: str) -> Doc | None:
     if not path.exists():
         return None
     try:
@@ -203,7 +204,7 @@ def _read_json(path: Path, skipped: list[Skipped], major: int, prefix: str) -> d
     return j
 
 
-def _governor(v) -> str | None:
+def _governor(v: object) -> str | None:
     if v is None:
         return None
     if isinstance(v, dict):
@@ -212,7 +213,7 @@ def _governor(v) -> str | None:
     return str(v)
 
 
-def _epoch(v) -> float | None:
+def _epoch(v: object) -> float | None:
     if v is None:
         return None
     if isinstance(v, (int, float)):
@@ -228,9 +229,9 @@ def _epoch(v) -> float | None:
 MAX_SKIPPED_LINES = 10_000  # per file: a garbage file is reported, not listed line by line into memory
 
 
-def read_records(path: Path, skipped: list[Skipped]) -> list[dict]:
+def read_records(path: Path, skipped: list[Skipped]) -> list[Doc]:
     """Records of one records.jsonl, read line by line (memory follows the valid records, not the file)."""
-    rows: list[dict] = []
+    rows: list[Doc] = []
     bad = 0
     try:
         f = open(path, "rb")
@@ -270,7 +271,7 @@ def read_records(path: Path, skipped: list[Skipped]) -> list[dict]:
     return rows
 
 
-def _records_frame(recs: list[dict], m: dict, rd: Path, skipped: list[Skipped]) -> Any:
+def _records_frame(recs: list[Doc], m: Doc, rd: Path, skipped: list[Skipped]) -> Any:
     """One run folder's records as tidy rows; identity columns the records lack come from run.json."""
     import pandas as pd
 
@@ -305,7 +306,7 @@ def _records_frame(recs: list[dict], m: dict, rd: Path, skipped: list[Skipped]) 
     return _finish(df, skipped, lines, str(rd / "records.jsonl"))
 
 
-def _emulation(before: dict | None, after: dict | None) -> tuple[bool | None, str | None, str | None]:
+def _emulation(before: Doc | None, after: Doc | None) -> tuple[bool | None, str | None, str | None]:
     """(emulated, how, reason) from a fingerprint's host.emulation (a boot's fact: either
     fingerprint of the run tells it); all None when neither records it."""
     for fp in (before, after):
@@ -325,7 +326,7 @@ def _int(v: object) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
 
-def _cpu_identity(fp: dict | None) -> str | None:
+def _cpu_identity(fp: Doc | None) -> str | None:
     """The CPUs as the kernel identifies them: each distinct MIDR with its name, else the model."""
     midrs, model = get(fp, "cpu.midr"), get(fp, "cpu.model")
     if isinstance(midrs, list) and midrs:
@@ -334,9 +335,9 @@ def _cpu_identity(fp: dict | None) -> str | None:
     return str(model) if model else None
 
 
-def _boot_metas(rd: Path, frame: Any, m: dict, before: dict | None, after: dict | None) -> list[BootMeta]:
+def _boot_metas(rd: Path, frame: Any, m: Doc, before: Doc | None, after: Doc | None) -> list[BootMeta]:
     """What analyze needs to know about each (arm, host, boot, run, workload) of one run folder."""
-    ids: set[tuple] = set()
+    ids: set[tuple[Any, ...]] = set()  # (arm, host, boot, run, workload); str() below
     if frame is not None:
         ids = set(map(tuple, frame[["arm", "host", "boot", "run", "workload"]].drop_duplicates().to_numpy()))
     if not ids and m:

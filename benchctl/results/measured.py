@@ -110,7 +110,7 @@ def apply_sets(found: ImportSetup, sets: dict[str, str]) -> dict[str, str]:
     return setup
 
 
-def _step(note: dict) -> tuple[float | None, str]:
+def _step(note: dict[str, object]) -> tuple[float | None, str]:
     """Bucket width in % of a percentile (its own resolution_pct, else its label's), and the label."""
     label = note.get("latency_resolution")
     step = note.get("resolution_pct")

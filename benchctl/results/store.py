@@ -203,7 +203,7 @@ class RunFolder:
         return d
 
     # -- readers --------------------------------------------------------------
-    def records(self) -> tuple[list[dict], list[tuple[int, str]]]:
+    def records(self) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
         path = self.path / RECORDS
         if not path.exists():
             return [], []

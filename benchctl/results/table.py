@@ -12,11 +12,15 @@ its reason (Skipped). Loading from run folders or CSV is results/loader.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchctl.osutil.fsutil import atomic_open
+
+# A pandas DataFrame or Series: pandas ships no types (pyproject.toml [tool.mypy]), so this is Any with a name.
+Frame = Any
 
 COLUMNS = ["arm", "host", "boot", "run", "workload", "iteration", "metric", "value", "unit"]
 OPTIONAL = ["t", "simulated", "note"]
@@ -74,7 +78,7 @@ class BootMeta:
     # counter -> why the run could not count it (run.json perf.unsupported: an event the PMU lacks)
     unsupported: dict[str, str] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -82,11 +86,11 @@ class BootMeta:
 class Tidy:
     """The loaded table: `df, boots, skipped = load_runs(dirs)` also works."""
 
-    df: Any  # pandas.DataFrame, COLUMNS + t, simulated, note
+    df: Frame  # COLUMNS + t, simulated, note
     boots: list[BootMeta]
     skipped: list[Skipped]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.df, self.boots, self.skipped))
 
 
@@ -108,7 +112,7 @@ def summarize_skipped(skipped: list[Skipped]) -> list[str]:
     return out
 
 
-def category(s):
+def category(s: Frame) -> Frame:
     """A text column as a pandas categorical with its categories in sorted order, missing as "".
 
     Why: a million rows hold a few dozen distinct boots, runs and metrics;
@@ -132,7 +136,7 @@ def category(s):
     return s if cats.is_monotonic_increasing else s.cat.reorder_categories(cats.sort_values())
 
 
-def categorical(df):
+def categorical(df: Frame) -> Frame:
     """The text columns of a concatenated table as sorted categories again (concat of differing ones gives
     strings)."""
     for c in TEXT:
@@ -141,14 +145,14 @@ def categorical(df):
     return df
 
 
-def empty_frame() -> Any:
+def empty_frame() -> Frame:
     """A table with the tidy columns and no rows."""
     import pandas as pd
 
     return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS + OPTIONAL})
 
 
-def write_tidy(df, path: str | Path, fmt: str = "csv") -> None:
+def write_tidy(df: Frame, path: str | Path, fmt: str = "csv") -> None:
     """Write the tidy table atomically: csv (COLUMNS first) or json (a list of records)."""
     if fmt not in ("csv", "json"):
         raise ValueError(f"fmt must be csv or json, not {fmt!r}")

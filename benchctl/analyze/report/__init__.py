@@ -7,11 +7,17 @@ markdown.py: for issue trackers. jsonout.py: the stable machine format.
 common.py: what they share (banner, warning footnotes, number formats).
 """
 
+from benchctl.analyze.resulttypes import Analysis, MultiAnalysis, is_multi
+
 FORMATS = ("text", "mail", "markdown", "json")
 
 
-def render(result: dict, fmt: str, brief: bool = False) -> str:
-    if result.get("multi") and fmt != "json":
+def render(result: Analysis | MultiAnalysis, fmt: str, brief: bool = False) -> str:
+    if fmt == "json":
+        from benchctl.analyze.report.jsonout import render as as_json
+
+        return as_json(result)
+    if is_multi(result):
         from benchctl.analyze.report import multi
 
         if fmt == "markdown":
@@ -23,8 +29,6 @@ def render(result: dict, fmt: str, brief: bool = False) -> str:
         from benchctl.analyze.report.text import render as r
     elif fmt == "markdown":
         from benchctl.analyze.report.markdown import render as r
-    elif fmt == "json":
-        from benchctl.analyze.report.jsonout import render as r
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return r(result)

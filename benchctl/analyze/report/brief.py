@@ -26,24 +26,25 @@ from benchctl.analyze.report.common import (
 )
 from benchctl.analyze.report.text import finish, wrap
 from benchctl.analyze.report.units import human, sd_pct
+from benchctl.analyze.resulttypes import Analysis, ClaimResult, Comparison, sides
 
 MAX_LINES = 40
 MAX_CHECK_LINES = 3  # a check longer than this is cut (the full report has it whole)
 MAX_WHY_LINES = 3
 
 
-def _noise(cp: dict, b: str, c: str) -> str:
+def _noise(cp: Comparison, b: str, c: str) -> str:
     """The between-boot sd of each arm, as the full report gives it: the variance component (not the
     sd of the boot means, which also holds the within-boot noise of each mean)."""
-    vc = cp.get("variance_components") or {}
+    vc = cp["variance_components"]
     parts = [
-        f"{arm} {sd_pct((vc.get(side) or {}).get('between_boot_var'), cp[side]['mean'])}"
-        for arm, side in ((b, "baseline"), (c, "candidate"))
+        f"{arm} {sd_pct(v['between_boot_var'] if (v := vc.get(role)) else None, side['mean'])}"
+        for arm, (role, side) in zip((b, c), sides(cp), strict=True)
     ]
     return "sd between boots " + ", ".join(parts)
 
 
-def _decide(cl: dict) -> str | None:
+def _decide(cl: ClaimResult) -> str | None:
     dec = cl.get("decide")
     if not dec:
         return None
@@ -52,7 +53,9 @@ def _decide(cl: dict) -> str | None:
     return f"to decide: {dec['note']}" if dec.get("note") else None
 
 
-def _claim(cl: dict, comps: dict, b: str, c: str, simulated: bool = False) -> list[str]:
+def _claim(
+    cl: ClaimResult, comps: dict[tuple[str, str], Comparison], b: str, c: str, simulated: bool = False
+) -> list[str]:
     tag = "  SIMULATED" if simulated else ""
     out = wrap(f"{cl['id']} ({cl['workload']} {cl['metric']}), claimed {cl['claimed_text']}", "  ", "")
     why = reason(cl)
@@ -97,12 +100,12 @@ def _claim(cl: dict, comps: dict, b: str, c: str, simulated: bool = False) -> li
     return out
 
 
-def _comparison(cp: dict) -> str:
+def _comparison(cp: Comparison) -> str:
     line = f"  {cp['workload']} {cp['metric']}  {change(cp)}"
     return line + ("  (not judged)" if cp.get("not_judged") else "")
 
 
-def _checks(result: dict, budget: int) -> list[str]:
+def _checks(result: Analysis, budget: int) -> list[str]:
     # the emulation is the second line of the brief already: not again among the checks
     items = [w for w in result["checks"] if not is_emulation_check(w)] + result["skipped"]
     if not items:
@@ -120,7 +123,7 @@ def _checks(result: dict, budget: int) -> list[str]:
     return out
 
 
-def render(result: dict) -> str:
+def render(result: Analysis) -> str:
     b, c = result["baseline"], result["candidate"]
     facts = header_facts(result)
     head = [f"*** {BANNER} ***"] if result["simulated"] else []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from benchctl.analyze.checks import CONFOUND_PREFIX
 from benchctl.analyze.emulation import CHECK_PREFIX, headline
 from benchctl.analyze.machine import MACHINE_PREFIX
+from benchctl.analyze.resulttypes import Analysis, ArmDesign, ClaimResult, Decide, Row
 from benchctl.analyze.sameness import EXACT_TEXT
 
 BANNER = "SIMULATED DATA - model output, not a measurement"
@@ -24,12 +26,12 @@ def ci(c: list[float] | None, digits: int = 2) -> str:
     return f"[{pct(c[0], digits)}, {pct(c[1], digits)}]"
 
 
-def unit_of(item: dict) -> str:
+def unit_of(item: Row) -> str:
     """What a claim row's change is in: '%', or a scaling claim's slope unit ('kB/GiB RAM')."""
-    return (item.get("claimed") or {}).get("unit") or "%"
+    return (item["claimed"]["unit"] or "%") if "claimed" in item else "%"
 
 
-def change(item: dict) -> str:
+def change(item: Row) -> str:
     """A comparison's or claim's change and interval: '+1.23 % [+0.50, +2.00]', or '+0.200 % exact'
     (a scaling claim: '+2041 kB/GiB RAM [+2010, +2072]')."""
     unit = unit_of(item)
@@ -40,9 +42,10 @@ def change(item: dict) -> str:
     return f"{pct(item['change_pct'])} % {ci(item['ci_pct'])}"
 
 
-def exact_values_line(item: dict, baseline: str, candidate: str, unit: str) -> str:
+def exact_values_line(item: Row, baseline: str, candidate: str, unit: str) -> str:
     """What an exact change rests on, in the data's own unit (the values are exact: no rounding)."""
     e = item["exact"]
+    assert e is not None, "only an exact change has exact values"
     b, c = e["baseline"], e["candidate"]
 
     def v(x: float) -> str:
@@ -90,7 +93,7 @@ class Footnotes:
 _BOOT_NOISE = ("BOOT_IMAGE=", "initrd=", "root=", "console=")
 
 
-def arm_line(d: dict, kernel: str, say_emulated: bool = True) -> str:
+def arm_line(d: ArmDesign, kernel: str, say_emulated: bool = True) -> str:
     """What one arm was: release, CPU identity (emulated or not: left to the header when it says
     so for every boot), linear map and how it was seen, boot method. Unknown facts are left out."""
     parts = [kernel]
@@ -122,19 +125,19 @@ def cmdline_diff(base: list[str], cand: list[str], b: str, c: str) -> str | None
     return text or "the same on both arms"
 
 
-def decide_design(dec: dict) -> str:
+def decide_design(dec: Decide) -> str:
     """A claim's deciding design in words: "12 boots x 1 iteration"."""
     from benchctl.human import count
 
-    return f"{count(dec['boots_per_arm'], 'boot')} x {count(dec['iterations_per_boot'], 'iteration')}"
+    return f"{count(dec.get('boots_per_arm') or 0, 'boot')} x {count(dec.get('iterations_per_boot') or 0, 'iteration')}"
 
 
-def _every_boot_emulated(result: dict) -> bool:
-    em = result.get("emulated") or {}
-    return bool(em) and em["boots"] == em["of"]
+def _every_boot_emulated(result: Analysis) -> bool:
+    em = result["emulated"]
+    return em is not None and em["boots"] == em["of"]
 
 
-def header_facts(result: dict) -> dict:
+def header_facts(result: Analysis) -> dict[str, Any]:
     """Hosts, kernels and the design (boots x iterations per arm, one notation) for a report header."""
     from benchctl.analyze.report.units import design as notation
 
@@ -159,7 +162,7 @@ def header_facts(result: dict) -> dict:
     }
 
 
-def emulation_line(result: dict) -> str | None:
+def emulation_line(result: Analysis) -> str | None:
     """'emulated CPU (qemu TCG) on every boot: timing claims not judged', for the
     first lines of every report; None when no fingerprint says a boot was emulated."""
     em = result.get("emulated")
@@ -171,7 +174,7 @@ def is_emulation_check(check: str) -> bool:
     return check.startswith(CHECK_PREFIX)
 
 
-def verdict_word(claim: dict) -> str:
+def verdict_word(claim: ClaimResult) -> str:
     """The verdict as printed: upper case; 'not-judged' reads NOT JUDGED. A verdict between two
     kernel releases carries "(release confound)" wherever it is quoted: it judges the releases,
     not only the change (checks.releases); one from another machine than the claim's carries
@@ -187,7 +190,7 @@ def verdict_word(claim: dict) -> str:
     return word
 
 
-def reason(claim: dict) -> str | None:
+def reason(claim: ClaimResult) -> str | None:
     """Why a claim was not judged (its first warning), without the prefix."""
     w = claim["warnings"][:1]
     if claim["verdict"] == "not-judged" and w and w[0].startswith("not judged: "):

@@ -14,9 +14,12 @@ guessing.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchctl.analyze.report.common import verdict_word
+from benchctl.analyze.resulttypes import Analysis, ClaimResult
 
 VERDICT_COLOURS = {
     "confirmed": "#1a9850",
@@ -30,7 +33,7 @@ VERDICT_COLOURS = {
 BAND = "#2ca02c"
 
 
-def caption(result: dict) -> str:
+def caption(result: Analysis) -> str:
     """What was compared, under the title: each arm's kernel and CPU, boots x iterations, host(s)."""
     from benchctl.analyze.report.common import header_facts
 
@@ -52,19 +55,21 @@ def fit_title(text: str, width_in: float, fontsize: float = 11) -> str:
     return "\n".join(textwrap.wrap(text, chars))
 
 
-def _span(c: dict) -> tuple[float, float]:
+def _span(c: ClaimResult) -> tuple[float, float]:
     lo, hi = c["claimed"]["band"]
+    assert c["ci_pct"] is not None, "the forest shows claims with an interval only"
     a, b = c["ci_pct"]
     left, right = min(lo, a, 0.0), max(hi, b, 0.0)
     pad = 0.08 * ((right - left) or 1.0)
     return left - pad, right + pad
 
 
-def _row(plt, ax, c: dict) -> None:
+def _row(plt: Any, ax: Any, c: ClaimResult) -> None:
     colour = VERDICT_COLOURS.get(c["verdict"], "#555555")
     lo, hi = c["claimed"]["band"]
     ax.axvspan(lo, hi, color=BAND, alpha=0.22, lw=0)
     ax.axvline(0, color="#777777", lw=1, ls="--")
+    assert c["ci_pct"] is not None and c["change_pct"] is not None, "the forest shows claims with an interval only"
     a, b = c["ci_pct"]
     est = c["change_pct"]
     ax.errorbar([est], [0], xerr=[[est - a], [b - est]], fmt="o", color=colour, ms=8, lw=3.5, capsize=7, capthick=2)
@@ -84,7 +89,7 @@ def _row(plt, ax, c: dict) -> None:
         ax.spines[side].set_visible(False)
 
 
-def forest(plt, result: dict, footer, out: Path) -> list[Path]:
+def forest(plt: Any, result: Analysis, footer: Callable[[Any], None], out: Path) -> list[Path]:
     """claims-forest.png/.svg; nothing when no claim has data."""
     from benchctl.plotstyle import save
 
@@ -114,7 +119,7 @@ def forest(plt, result: dict, footer, out: Path) -> list[Path]:
     return save(plt, fig, out, "claims-forest")
 
 
-def contact_sheet(plt, pngs: list[Path], result: dict, footer, out: Path) -> list[Path]:
+def contact_sheet(plt: Any, pngs: list[Path], result: Analysis, footer: Callable[[Any], None], out: Path) -> list[Path]:
     """All PNGs of this run of --plots as thumbnails, three across (PNG only: an SVG of pictures
     would only be bigger)."""
     if len(pngs) < 2:
@@ -136,7 +141,7 @@ def contact_sheet(plt, pngs: list[Path], result: dict, footer, out: Path) -> lis
     return [path]
 
 
-def index(out: Path, described: list[tuple[Path, str]], result: dict, skipped: list[str]) -> Path:
+def index(out: Path, described: list[tuple[Path, str]], result: Analysis, skipped: list[str]) -> Path:
     """index.md: each figure with what it shows (and why some were not drawn)."""
     lines = [f"# benchctl analyze --plots: {result['candidate']} vs {result['baseline']}", ""]
     if result["simulated"]:

@@ -1,16 +1,26 @@
-"""The stable JSON output of `benchctl analyze --format json`.
+"""The one writer of the analysis result as JSON: `benchctl analyze --format json`.
 
-Top level (issue 5): `comparisons` and `claims`, plus context keys
-(`format`, `simulated`, `banner`, `emulated` (null, or {boots, of, unknown,
-how, reason, not_judged}: analyze/emulation.py), `baseline`, `candidate`, `confidence`,
-`seed`, `resamples`, `design`, `checks`, `notes`, `skipped` (one line per
-file and reason), `skipped_items` (file, line, reason; first 1000), `costs`).
-Comparison: workload, metric, unit, baseline/candidate {n_boots, n_samples,
-mean, median, boot_means, boots, samples_per_boot}, change_pct, ci_pct [low, high], p_value, method,
-variance_components {baseline, candidate}, warnings (+ ci_level_used, tests,
-resolution, emulated: true on a timing of an emulated boot). Claim: id, workload, metric, claimed, tolerance, verdict,
-change_pct, ci_pct, p_value, p_adjusted, warnings (+ claimed_text, decide).
-Non-finite numbers become null so any JSON reader accepts the file.
+The document is the result itself (analyze/resulttypes.py names every key
+and its type; docs/result-format.md "Analysis" describes them), with
+`banner` after `simulated` when the data is simulated. Non-finite numbers
+become null so any JSON reader accepts the file. A reader refuses a major
+version newer than it knows; a new key keeps the version, a changed or
+removed one bumps it (and adds a line here).
+
+Format history (`format` key):
+- benchctl-analysis/1: the first: comparisons and claims with the checks
+  before them; no `not-judged` or `reversed` verdict (not-judged claims
+  were `inconclusive`, reversed ones `not-reproduced`), no `setup`,
+  `not_judged`, `boot_sd_pct`, `line`.
+- benchctl-analysis/2: verdicts `not-judged` (the first warning says why)
+  and `reversed`; a comparison's `setup`, `not_judged`,
+  `boot_sd_pct`; a claim's `line`.
+  Added later in /2 (new keys; older readers ignore them, `ci_pct` keeps
+  its shape): `exact` on comparisons and claims; `emulated` (top level, and
+  true on a timing comparison of an emulated boot); a claim's
+  `equivalence`, `scaling`, `sequential`; `multi` with `pairs` for more
+  than two arms (analyze/arms.py). A claim's `prediction` (the model's
+  figure, when the claim asks for one) is optional in the same way.
 """
 
 from __future__ import annotations
@@ -19,9 +29,10 @@ import json
 import math
 
 from benchctl.analyze.report.common import BANNER
+from benchctl.analyze.resulttypes import Analysis, MultiAnalysis
 
 
-def _clean(x):
+def _clean(x: object) -> object:
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, dict):
@@ -31,13 +42,15 @@ def _clean(x):
     return x
 
 
-def to_dict(result: dict) -> dict:
+def to_dict(result: Analysis | MultiAnalysis) -> dict[str, object]:
     out = {"format": result["format"], "simulated": result["simulated"]}
     if result["simulated"]:
         out["banner"] = BANNER
     out.update({k: v for k, v in result.items() if k not in out})
-    return _clean(out)
+    clean = _clean(out)
+    assert isinstance(clean, dict)
+    return clean
 
 
-def render(result: dict) -> str:
+def render(result: Analysis | MultiAnalysis) -> str:
     return json.dumps(to_dict(result), indent=2, allow_nan=False) + "\n"

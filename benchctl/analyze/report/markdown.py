@@ -15,9 +15,10 @@ from benchctl.analyze.report.common import (
     verdict_word,
 )
 from benchctl.analyze.report.units import design, human, sd_pct
+from benchctl.analyze.resulttypes import Analysis, Row
 
 
-def interval(item: dict) -> str:
+def interval(item: Row) -> str:
     return "exact (the same value on every boot of an arm)" if item.get("exact") else ci(item["ci_pct"])
 
 
@@ -25,7 +26,7 @@ def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def render(result: dict) -> str:
+def render(result: Analysis) -> str:
     out: list[str] = []
     notes = Footnotes(result["checks"])
     if result["simulated"]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from benchctl.analyze.report.common import BANNER, change, header_facts, reason, verdict_word
 from benchctl.analyze.report.text import finish, wrap
+from benchctl.analyze.resulttypes import MultiAnalysis
 
 MAX_LINES = 40
 
 
-def _arms(result: dict) -> list[str]:
+def _arms(result: MultiAnalysis) -> list[str]:
     """Each arm once, described by the first pair that has it."""
     out, seen = [], set()
     for r in result["pairs"]:
@@ -23,7 +24,7 @@ def _arms(result: dict) -> list[str]:
     return out
 
 
-def verdict_lines(result: dict) -> list[str]:
+def verdict_lines(result: MultiAnalysis) -> list[str]:
     """Per pair: '  id: +3.10 % [+1.0, +5.2] CONFIRMED' for each claim it judged, the claims it
     could not judge with their reason, and those without data in one line."""
     out = []
@@ -43,7 +44,7 @@ def verdict_lines(result: dict) -> list[str]:
     return out
 
 
-def _header(result: dict) -> list[str]:
+def _header(result: MultiAnalysis) -> list[str]:
     head = [f"*** {BANNER} ***"] if result["simulated"] else []
     head += wrap(
         f"benchctl: {len(result['arms'])} arms, baseline {result['baseline']}, candidates "
@@ -54,14 +55,14 @@ def _header(result: dict) -> list[str]:
     return head + _arms(result)
 
 
-def _checks(result: dict) -> list[str]:
+def _checks(result: MultiAnalysis) -> list[str]:
     seen: list[str] = []
     for r in result["pairs"]:
         seen += [w for w in r["checks"] if w not in seen]
     return seen
 
 
-def render_text(result: dict) -> str:
+def render_text(result: MultiAnalysis) -> str:
     from benchctl.analyze.report.text import render as pair_text
 
     out = _header(result) + ["", "verdicts (pair; claim: change, interval, verdict):"] + verdict_lines(result)
@@ -73,7 +74,7 @@ def render_text(result: dict) -> str:
     return finish(out)
 
 
-def render_brief(result: dict) -> str:
+def render_brief(result: MultiAnalysis) -> str:
     """<= 40 lines: arms, verdicts (cut with a count), the checks that fit."""
     head = _header(result)
     foot = ["Each pair: Welch on per-boot means, Holm across its claims;", "full report: without --brief."]
@@ -95,7 +96,7 @@ def render_brief(result: dict) -> str:
     return finish(head + [""] + body + check_lines + [""] + foot)
 
 
-def render_markdown(result: dict) -> str:
+def render_markdown(result: MultiAnalysis) -> str:
     from benchctl.analyze.report.markdown import render as pair_md
 
     out = [f"> **{BANNER}**", ""] if result["simulated"] else []

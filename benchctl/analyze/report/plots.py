@@ -23,17 +23,23 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from benchctl.analyze.report.common import change
 from benchctl.analyze.report.forest import contact_sheet, fit_title, forest, index
 from benchctl.analyze.report.scaling import scaling
 from benchctl.analyze.report.units import axis_scale
+from benchctl.analyze.resulttypes import Analysis, Comparison, fitted, sides
 from benchctl.human import slug
 from benchctl.plotstyle import ARM_COLOURS, BOOT_CMAPS, pyplot, save, shorten, stamp
+from benchctl.results.table import Frame, Tidy
 
 if TYPE_CHECKING:
     from benchctl.parsers.hdr import PercentileCurve
+
+
+# stamps a figure with its data sources and seed (and SIMULATED): _footer
+Footer = Callable[[Any], None]
 
 
 @dataclass
@@ -56,13 +62,13 @@ def data_text(sources: list[str]) -> str:
     return f"data: {len(sources)} folders under {parent}" if parent else f"data: {len(sources)} folders"
 
 
-def _footer(result: dict, sources: list[str]) -> Callable:
+def _footer(result: Analysis, sources: list[str]) -> Footer:
     # The red SIMULATED label sits at the bottom right: a simulated footer stops well before it.
     text = shorten(data_text(sources) + f"  |  seed {result['seed']}", 80 if result["simulated"] else 120)
     return lambda fig: stamp(fig, text, result["simulated"])
 
 
-def _plain_y(ax, values, unit: str, metric: str) -> float:
+def _plain_y(ax: Any, values: Any, unit: str, metric: str) -> float:
     """Human units on the y axis, no offset; returns the divisor to apply to the values."""
     from benchctl.results.metrics import CATALOGUE
 
@@ -75,7 +81,7 @@ def _plain_y(ax, values, unit: str, metric: str) -> float:
     return div
 
 
-def _claimed_band(ax, result: dict, comp: dict, div: float) -> None:
+def _claimed_band(ax: Any, result: Analysis, comp: Comparison, div: float) -> None:
     """The claimed band where the candidate's boot means should fall: the baseline's mean moved by
     the claimed change (with its tolerance), beside the candidate's column."""
     for c in result["claims"]:
@@ -98,7 +104,7 @@ def _claimed_band(ax, result: dict, comp: dict, div: float) -> None:
         return
 
 
-def _finish(plt, fig, ax, title: str, footer, out: Path, name: str) -> list[Path]:
+def _finish(plt: Any, fig: Any, ax: Any, title: str, footer: Footer, out: Path, name: str) -> list[Path]:
     """Title (wrapped), legend, layout, footer, PNG + SVG: the end of every line figure."""
     ax.set_title(fit_title(title, 7.5))
     ax.legend()
@@ -107,12 +113,12 @@ def _finish(plt, fig, ax, title: str, footer, out: Path, name: str) -> list[Path
     return save(plt, fig, out, name)
 
 
-def _arm_frames(df, result, workload, metric):
+def _arm_frames(df: Frame, result: Analysis, workload: str, metric: str) -> list[tuple[str, Frame]]:
     sub = df[(df["workload"] == workload) & (df["metric"] == metric)]
     return [(arm, sub[sub["arm"] == arm]) for arm in (result["baseline"], result["candidate"])]
 
 
-def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
+def distribution(plt: Any, df: Frame, result: Analysis, comp: Comparison, footer: Footer, out: Path) -> list[Path]:
     """dist-<workload>-<metric>: iterations per boot as columns, boot means as diamonds."""
     import numpy as np
 
@@ -124,8 +130,8 @@ def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
         "boot_means"
     ]
     div = _plain_y(ax, allv, comp["unit"], m)
-    for k, (side, (_, f)) in enumerate(zip(("baseline", "candidate"), frames, strict=True)):
-        boots = comp[side]["boots"]
+    for k, ((_, side), (_, f)) in enumerate(zip(sides(comp), frames, strict=True)):
+        boots = side["boots"]
         cmap = plt.get_cmap(BOOT_CMAPS[k])
         for j, boot in enumerate(boots):
             v = f.loc[f["boot"] == boot, "value"].to_numpy() / div if len(f) else np.array([])
@@ -133,10 +139,11 @@ def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
             colour = cmap(0.5 + 0.45 * j / (len(boots) - 1) if len(boots) > 1 else 0.75)
             if len(v):
                 ax.plot(x + rng.uniform(-0.02, 0.02, len(v)), v, ".", color=colour, ms=6, alpha=0.8)
-            ax.plot([x], [comp[side]["boot_means"][j] / div], "D", color=colour, mec="black", ms=7)
+            ax.plot([x], [side["boot_means"][j] / div], "D", color=colour, mec="black", ms=7)
     _claimed_band(ax, result, comp, div)
     ax.set_xticks([0, 1])
-    ax.set_xticklabels([f"{result[s]}\n({comp[s]['n_boots']} boots)" for s in ("baseline", "candidate")])
+    arms = (result["baseline"], result["candidate"])
+    ax.set_xticklabels([f"{arm}\n({s['n_boots']} boots)" for arm, (_, s) in zip(arms, sides(comp), strict=True)])
     ax.set_title(
         fit_title(
             f"{w} {m}: one column per boot, diamond = boot mean; change {change(comp)}",
@@ -148,13 +155,13 @@ def distribution(plt, df, result, comp, footer, out: Path) -> list[Path]:
     return save(plt, fig, out, f"dist-{slug(w)}-{slug(m)}")
 
 
-def real_times(tidy, result) -> bool:
+def real_times(tidy: Tidy, result: Analysis) -> bool:
     """Records carry measurement times only from benchctl's own runs (not imports, not simulations)."""
     mine = [b for b in tidy.boots if b.arm in (result["baseline"], result["candidate"])]
     return bool(mine) and not any(b.simulated or b.status == "imported" or b.source == "csv" for b in mine)
 
 
-def run_order(plt, df, result, comp, footer, out: Path) -> list[Path]:
+def run_order(plt: Any, df: Frame, result: Analysis, comp: Comparison, footer: Footer, out: Path) -> list[Path]:
     """order-<workload>-<metric>: value against hours since the first record, per arm."""
     w, m = comp["workload"], comp["metric"]
     sub = df[(df["workload"] == w) & (df["metric"] == m)].sort_values("t")
@@ -179,7 +186,7 @@ def run_order(plt, df, result, comp, footer, out: Path) -> list[Path]:
 LATENCY = ("p50_latency_us", "p99_latency_us", "p999_latency_us")
 
 
-def latency(plt, df, result, w: str, footer, out: Path) -> list[Path]:
+def latency(plt: Any, df: Frame, result: Analysis, w: str, footer: Footer, out: Path) -> list[Path]:
     """latency-<workload>: per-boot P50/P99/P99.9 (median, min-max of iterations) per arm."""
     present = [m for m in LATENCY if ((df["workload"] == w) & (df["metric"] == m)).any()]
     width = max(6.5, 3.2 * len(present) + 1)  # room for the footer and the SIMULATED label side by side
@@ -206,7 +213,7 @@ def latency(plt, df, result, w: str, footer, out: Path) -> list[Path]:
 MAX_CURVES = 400
 
 
-def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, PercentileCurve]]]:
+def _hdr_curves(tidy: Tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, PercentileCurve]]]:
     """workload -> [(arm, boot index, PercentileCurve)] from run folders' raw outputs.
 
     Per iteration: the .hgrm beside a percentile table (memtier's full-resolution
@@ -216,7 +223,7 @@ def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, P
     from benchctl.parsers import ParseError
     from benchctl.parsers.hdr import curve_from_histogram, is_percentile_text, parse_percentile_text, read_log
 
-    out: dict[str, list] = {}
+    out: dict[str, list[tuple[str, int, PercentileCurve]]] = {}
     boot_index: dict[tuple[str, str], int] = {}
     for b in tidy.boots:
         if b.arm not in arms or b.source == "csv":
@@ -245,7 +252,14 @@ def _hdr_curves(tidy, arms: tuple[str, str]) -> dict[str, list[tuple[str, int, P
     return out
 
 
-def latency_hdr(plt, result, workload: str, curves, footer, out: Path) -> list[Path]:
+def latency_hdr(
+    plt: Any,
+    result: Analysis,
+    workload: str,
+    curves: list[tuple[str, int, PercentileCurve]],
+    footer: Footer,
+    out: Path,
+) -> list[Path]:
     """latency-hdr-<workload>: latency by percentile from the runs' HdrHistogram files."""
     import numpy as np
 
@@ -278,7 +292,9 @@ def latency_hdr(plt, result, workload: str, curves, footer, out: Path) -> list[P
     )
 
 
-def choose_figures(result: dict, tidy, df, footer, out: Path, all_plots: bool) -> tuple[list[Figure], list[str]]:
+def choose_figures(
+    result: Analysis, tidy: Tidy, df: Frame, footer: Footer, out: Path, all_plots: bool
+) -> tuple[list[Figure], list[str]]:
     """The figures to draw, in order, and what is left out and why."""
     claimed = {(c["workload"], c["metric"]) for c in result["claims"] if c["ci_pct"]}
     figs = (
@@ -292,7 +308,7 @@ def choose_figures(result: dict, tidy, df, footer, out: Path, all_plots: bool) -
         if claimed
         else []
     )
-    if any((c.get("scaling") or {}).get("fit") for c in result["claims"]):
+    if any(fitted(c) for c in result["claims"]):
         figs.append(
             Figure(
                 "claims-scaling",
@@ -353,8 +369,8 @@ Progress = Callable[[int, int, str], None]  # (step k, of n, its name): commands
 
 
 def write_plots(
-    result: dict,
-    tidy,
+    result: Analysis,
+    tidy: Tidy,
     out_dir: str | Path,
     sources: list[str],
     all_plots: bool = False,

@@ -3,16 +3,19 @@ with its slope interval, the claimed slope and the model's line (SIMULATED) besi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchctl.analyze.report.forest import caption, fit_title
+from benchctl.analyze.resulttypes import Analysis, ClaimResult, fitted
 
 
-def scaling(plt, result: dict, footer, out: Path) -> list[Path]:
+def scaling(plt: Any, result: Analysis, footer: Callable[[Any], None], out: Path) -> list[Path]:
     """One panel per judged scaling claim; nothing when none has >= 3 sizes."""
     from benchctl.plotstyle import save
 
-    rows = [c for c in result["claims"] if (c.get("scaling") or {}).get("fit")]
+    rows = [c for c in result["claims"] if fitted(c)]
     if not rows:
         return []
     width = 8.0
@@ -29,9 +32,11 @@ def scaling(plt, result: dict, footer, out: Path) -> list[Path]:
     return save(plt, fig, out, "claims-scaling")
 
 
-def _panel(ax, c: dict) -> None:
-    sc, unit = c["scaling"], c["claimed"]["unit"]
-    pts, f = sc["points"], sc["fit"]
+def _panel(ax: Any, c: ClaimResult) -> None:
+    sc_fit = fitted(c)
+    assert sc_fit is not None, "only fitted scaling claims get a panel"
+    (sc, f), unit = sc_fit, c["claimed"]["unit"]
+    pts = sc["points"]
     xs = [p["ram_gib"] for p in pts]
     ys = [p["change"] for p in pts]
     metric_unit = unit.split("/")[0]
@@ -59,7 +64,7 @@ def _panel(ax, c: dict) -> None:
         lw=0,
         label=f"claimed {c['claimed_text']}",
     )
-    model = (c.get("prediction") or {}).get("points")
+    model = c["prediction"].get("points") if "prediction" in c else None
     if model:
         ax.plot(
             [m["ram_gib"] for m in model],

@@ -27,6 +27,7 @@ from benchctl.analyze.report.common import (
     verdict_word,
 )
 from benchctl.analyze.report.units import design, human, sd_pct
+from benchctl.analyze.resulttypes import Analysis, ClaimResult, Comparison
 from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.human import WIDTH
 from benchctl.human import wrap as wrap_text
@@ -71,14 +72,14 @@ def chart(low: float, high: float, est: float, band: tuple[float, float], unit: 
     return ["    claimed  :" + "".join(claim) + ":", "    measured :" + "".join(data) + ":", "              " + scale]
 
 
-def banner(result: dict) -> list[str]:
+def banner(result: Analysis) -> list[str]:
     if not result["simulated"]:
         return []
     bar = "*" * WIDTH
     return [bar, f"*** {BANNER} ***".center(WIDTH)[:WIDTH].rstrip(), bar]
 
 
-def header(result: dict) -> list[str]:
+def header(result: Analysis) -> list[str]:
     b, c = result["baseline"], result["candidate"]
     facts = header_facts(result)
     out = [f"benchctl analyze: {c} (candidate) vs {b} (baseline)"]
@@ -103,13 +104,13 @@ def header(result: dict) -> list[str]:
     return out
 
 
-def _p(cl: dict) -> str:
+def _p(cl: ClaimResult) -> str:
     if cl.get("exact"):
         return "p: no test (exact values)"
     return f"p={pval(cl['p_value'])} (Holm {pval(cl['p_adjusted'])})"
 
 
-def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]:
+def _claim(cl: ClaimResult, notes: Footnotes, b: str, c: str, units: dict[tuple[str, str], str]) -> list[str]:
     why = reason(cl)
     refs = notes.refs(cl["warnings"][1:] if why else cl["warnings"])
     out = [f"  {cl['id']}: {cl['workload']} {cl['metric']}"]
@@ -136,12 +137,13 @@ def _claim(cl: dict, notes: Footnotes, b: str, c: str, units: dict) -> list[str]
         )
     elif dec:
         out += wrap(f"to decide: {dec.get('note')}", "      ", "    ")
-    if cl["ci_pct"]:
-        out += chart(cl["ci_pct"][0], cl["ci_pct"][1], cl["change_pct"], tuple(cl["claimed"]["band"]), unit_of(cl))
+    if cl["ci_pct"] and cl["change_pct"] is not None:
+        lo, hi = cl["claimed"]["band"]
+        out += chart(cl["ci_pct"][0], cl["ci_pct"][1], cl["change_pct"], (lo, hi), unit_of(cl))
     return out
 
 
-def _comparison(cp: dict, b: str, c: str, notes: Footnotes) -> list[str]:
+def _comparison(cp: Comparison, b: str, c: str, notes: Footnotes) -> list[str]:
     refs = notes.refs(cp["warnings"])
     unit = cp["unit"]
     out = wrap(f"{cp['workload']} {cp['metric']} {refs}".rstrip(), "    ", "  ")
@@ -186,7 +188,7 @@ def finish(out: list[str]) -> str:
     return text.encode("ascii", "replace").decode("ascii").replace("\t", " ")
 
 
-def render(result: dict) -> str:
+def render(result: Analysis) -> str:
     notes = Footnotes(result["checks"])
     b, c = result["baseline"], result["candidate"]
     out = banner(result) + header(result) + ["", "Checks (read these before the numbers)"]

@@ -10,6 +10,7 @@ an interval in percent.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from benchctl.human import BINARY_PREFIXES, binary_prefix
 
@@ -77,7 +78,7 @@ def design(boots: int, per_boot: list[int] | None = None, iterations: int | None
     return f"{boots}x{its}"
 
 
-def axis_scale(values, unit: str) -> tuple[float, str]:
+def axis_scale(values: Iterable[float | None], unit: str) -> tuple[float, str]:
     """(divisor, unit label) so an axis reads 6.5 GiB/s or 287k ops/s instead of 1e8 offsets."""
     finite = [abs(float(v)) for v in values if v is not None and math.isfinite(float(v))]
     top = max(finite) if finite else 0.0

@@ -172,7 +172,8 @@ def _exact_chunk(arm: Arm, boot_rng: np.random.Generator, it_rng: np.random.Gene
         if not balanced:
             dv *= mask
         dens = dv.sum(axis=-1)
-    return (arm.scale * sums / dens).mean(axis=-1)
+    means: np.ndarray = (arm.scale * sums / dens).mean(axis=-1)
+    return means
 
 
 def _normal_limit(arm: Arm, rng: np.random.Generator, b: int) -> np.ndarray:

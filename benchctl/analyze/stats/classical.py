@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchctl.analyze.resulttypes import TestOutcome
+
 MWU_MIN_BOOTS = 4
 
 
@@ -42,7 +44,7 @@ class TestResult:
     statistic: float | None
     note: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> TestOutcome:
         return {"test": self.name, "p_value": self.p_value, "statistic": self.statistic, "note": self.note}
 
 
@@ -56,7 +58,8 @@ def _var(x: np.ndarray) -> float:
     if lost:
         warnings.warn("precision loss in the variance: the values are nearly identical", RuntimeWarning, stacklevel=2)
     n = np.asarray(len(x), dtype=float)
-    return np.mean(dev**2) * (n / (n - 1))
+    var: float = np.mean(dev**2) * (n / (n - 1))  # a numpy float: / 0 stays inf, as in scipy
+    return var
 
 
 def welch(baseline_means: np.ndarray, candidate_means: np.ndarray) -> TestResult:

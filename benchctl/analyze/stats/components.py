@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchctl.analyze.resulttypes import VarianceComponents
+
 
 def level_variances(y: np.ndarray) -> list[float]:
     """Biased S_i^2 for a balanced array shaped (r_n, ..., r_1), i = 1..n.
@@ -83,7 +85,7 @@ class TwoLevel:
     iters_per_boot: float
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> VarianceComponents:
         return {
             "within_boot_var": self.within,
             "between_boot_var": self.between,

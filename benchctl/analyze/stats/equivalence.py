@@ -25,6 +25,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from benchctl.analyze.resulttypes import Equivalence
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class Tost:
     verdict: str  # equivalent | not-equivalent | inconclusive
     df: float | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self, margin_pct: float, level: float) -> Equivalence:
+        """The claim result's `equivalence` field: this test at its margin and level."""
         return {
             "change_pct": self.change_pct,
             "ci_pct": list(self.ci_pct),
@@ -44,6 +48,8 @@ class Tost:
             "p_value": self.p_value,
             "verdict": self.verdict,
             "df": self.df,
+            "margin_pct": margin_pct,
+            "level": level,
         }
 
 
@@ -63,7 +69,7 @@ def verdict_of(low: float, high: float, outer: tuple[float, float], margin: floa
     return "inconclusive"
 
 
-def tost(baseline_means, candidate_means, margin_pct: float, alpha: float = 0.05) -> Tost:
+def tost(baseline_means: ArrayLike, candidate_means: ArrayLike, margin_pct: float, alpha: float = 0.05) -> Tost:
     """TOST of candidate vs baseline per-boot means within +-margin_pct % of the baseline mean."""
     from scipy import special  # stdtr / stdtrit: what scipy.stats' t.cdf and t.ppf call
 

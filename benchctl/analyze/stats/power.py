@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from benchctl.analyze.resulttypes import Decide
+
 MAX_BOOTS = 200
 MAX_ITERS = 10_000
 
@@ -36,7 +38,7 @@ class Design:
     kj_iterations: float | None
     note: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> Decide:
         return {
             "boots_per_arm": self.boots,
             "iterations_per_boot": self.iterations,

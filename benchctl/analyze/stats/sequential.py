@@ -73,6 +73,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 TAUS = (1.0, 4.0, 16.0, 64.0)  # prior sd of the standardised effect theta, equal weights
 
@@ -104,14 +105,14 @@ def _pct(x: float) -> float:
     return 100.0 * math.expm1(x)
 
 
-def log_mixture(t: float, s: float, n: int, dims: int, taus=TAUS) -> float:
+def log_mixture(t: float, s: float, n: int, dims: int, taus: tuple[float, ...] = TAUS) -> float:
     """log of (1/K) sum_k M_n(tau_k) (module doc) for T = t, S = s over `dims` numbers, n of them u."""
     if s <= 0:
         return 0.0 if t == 0 else math.inf
     return _log_mix(t * t / s, n, dims, taus)
 
 
-def _log_mix(q: float, n: int, dims: int, taus) -> float:
+def _log_mix(q: float, n: int, dims: int, taus: tuple[float, ...]) -> float:
     """log_mixture as a function of q = T^2 / S, which lies in [0, n] (Cauchy-Schwarz)."""
     terms = []
     for tau in taus:
@@ -123,7 +124,7 @@ def _log_mix(q: float, n: int, dims: int, taus) -> float:
 
 
 @functools.lru_cache(maxsize=4096)
-def boundary(n: int, alpha: float, taus=TAUS) -> float | None:
+def boundary(n: int, alpha: float, taus: tuple[float, ...] = TAUS) -> float | None:
     """r* in [0, 1): the CS after n pairs is {delta : n D^2 / (ss + n D^2) < r*}, or None (unbounded).
 
     With D = mean(u) - delta/sqrt 2, T = n D and S = ss + n D^2, so T^2/S = n r
@@ -143,7 +144,9 @@ def boundary(n: int, alpha: float, taus=TAUS) -> float | None:
     return hi
 
 
-def half_width(n, ss, alpha: float, taus=TAUS):
+def half_width(
+    n: int | np.ndarray, ss: float | np.ndarray, alpha: float, taus: tuple[float, ...] = TAUS
+) -> float | np.ndarray:
     """Half-width of the CS for delta after n pairs with pooled within-arm sum of squares ss (of logs).
 
     ss = sum (x_i - mean x)^2 + sum (y_i - mean y)^2, the same as
@@ -156,7 +159,9 @@ def half_width(n, ss, alpha: float, taus=TAUS):
     return math.sqrt(2.0) * np.sqrt(r * np.asarray(ss, dtype=float) / ((1.0 - r) * n))
 
 
-def paths(base_logs: np.ndarray, cand_logs: np.ndarray, alpha: float, taus=TAUS) -> tuple[np.ndarray, np.ndarray]:
+def paths(
+    base_logs: np.ndarray, cand_logs: np.ndarray, alpha: float, taus: tuple[float, ...] = TAUS
+) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) of the CS after 1..N pairs, for many campaigns at once (rows), on log values.
 
     Arrays of shape (campaigns, N); column n - 1 is the interval after n
@@ -177,7 +182,7 @@ def running_intersection(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray,
     return np.maximum.accumulate(low, axis=-1), np.minimum.accumulate(high, axis=-1)
 
 
-def interval(base, cand, alpha: float, taus=TAUS) -> Interval:
+def interval(base: ArrayLike, cand: ArrayLike, alpha: float, taus: tuple[float, ...] = TAUS) -> Interval:
     """The CS for delta = log(mean cand / mean base) from per-boot values in start order, after the
     last pair, intersected with the earlier ones (module doc).
 
@@ -195,7 +200,7 @@ def interval(base, cand, alpha: float, taus=TAUS) -> Interval:
     return Interval(float(low[0, -1]), float(high[0, -1]), centre, n)
 
 
-def pairs_needed(alpha: float, taus=TAUS, max_pairs: int = 1000) -> int:
+def pairs_needed(alpha: float, taus: tuple[float, ...] = TAUS, max_pairs: int = 1000) -> int:
     """The fewest pairs after which the CS can be bounded at all (module doc)."""
     for n in range(2, max_pairs + 1):
         if boundary(n, alpha, taus) is not None:

@@ -17,6 +17,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from benchctl.analyze.resulttypes import SlopeFit
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class Slope:
     n: int
     residual_sd: float
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> SlopeFit:
         return {
             "slope": self.slope,
             "intercept": self.intercept,
@@ -39,7 +42,7 @@ class Slope:
         }
 
 
-def fit(x, y, confidence: float = 0.95) -> Slope:
+def fit(x: ArrayLike, y: ArrayLike, confidence: float = 0.95) -> Slope:
     """OLS slope of y on x with its t interval; needs >= 3 points at >= 2 distinct x."""
     from scipy import special  # stdtrit: scipy.stats' t.ppf
 
