@@ -1,4 +1,4 @@
-"""The deadline mechanism itself (tests/deadline.py), with real children and no qemu.
+"""The deadline mechanism itself (tests/support/deadline.py), with real children and no qemu.
 
 Each child would sleep 30 s after going silent: if a deadline did not fire
 by itself, the wait would return after the sleep without Stalled and the

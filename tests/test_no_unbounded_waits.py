@@ -10,7 +10,7 @@ that can block without a bound:
 - reading a child's pipe directly: X.stdout.readline(), `for line in X.stdout`
   (blocks until the child writes: use deadline.Console, which reads in a thread)
 
-tests/deadline.py itself is the one place allowed to read pipes. Sleep-polling
+tests/support/deadline.py itself is the one place allowed to read pipes. Sleep-polling
 loops cannot be told apart statically; they use deadline.poll_until or a
 `while time.monotonic() < end` condition (checked by review).
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 SUBPROCESS_BLOCKING = {"run", "call", "check_call", "check_output"}
 PIPES = {"stdout", "stderr"}
-ALLOWED = {TESTS / "deadline.py"}
+ALLOWED = {TESTS / "support" / "deadline.py"}
 
 
 def _has_kw(call: ast.Call, name: str) -> bool:
@@ -39,7 +39,7 @@ def _unbounded(tree: ast.AST) -> list[tuple[int, str]]:
             continue
         f, attr = node.func, node.func.attr
         owner = ast.unparse(f.value)
-        if owner == "deadline":  # tests/deadline.py: every wait there takes its deadline (positionally too)
+        if owner == "deadline":  # tests/support/deadline.py: every wait there takes its deadline (positionally too)
             continue
         if owner == "subprocess" and attr in SUBPROCESS_BLOCKING and not _has_kw(node, "timeout"):
             found.append((node.lineno, f"subprocess.{attr}() without timeout="))
@@ -86,4 +86,4 @@ def test_no_unbounded_wait_in_the_tests() -> None:
             continue
         for line, what in _unbounded(ast.parse(path.read_text(), str(path))):
             problems.append(f"{path.relative_to(TESTS.parent)}:{line}: {what}")
-    assert not problems, "waits without a deadline (use tests/deadline.py):\n" + "\n".join(problems)
+    assert not problems, "waits without a deadline (use tests/support/deadline.py):\n" + "\n".join(problems)

@@ -1,6 +1,6 @@
 """Every parser of tool or kernel output raises only its own error on garbage.
 
-benchctl/parsers/* are fuzzed by tests/test_parsers_fuzz.py; this checks
+benchctl/parsers/* are fuzzed by tests/parsers/test_fuzz.py; this checks
 that it covers every registered format (random text AND mutated real
 samples), and fuzzes the parsers that live outside benchctl/parsers --
 dm-crypt table/status, meminfo, uptime, mountinfo, MIDR, ptdump, DirectMap,

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: deadline.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))  # tests/support/: deadline.py
 from deadline import Console  # noqa: E402
 
 TIME_TARGET, MEM_TARGET, ETA_TARGET = 2.0, 1.5, 1.5
@@ -88,7 +88,7 @@ def analyze_code(path: Path, resamples: int) -> str:
 def estimates(code: str, log: Path) -> list[tuple[str, float, float]]:
     """(line, seconds it said were left, seconds that were left) for each estimate the child printed.
 
-    The lines are timed as they arrive (tests/deadline.py's reader thread); the child's stdout (the
+    The lines are timed as they arrive (tests/support/deadline.py's reader thread); the child's stdout (the
     JSON report) goes to /dev/null so that only its stderr lines are read.
     """
     arrived: list[tuple[float, str]] = []

@@ -11,9 +11,9 @@ import time
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
 
-from test_model_tlbsim import AMPERE_LIKE, N1, irm_trace  # noqa: E402
+from test_tlbsim import AMPERE_LIKE, N1, irm_trace  # noqa: E402
 
 from benchctl.model.tlbsim import simulate_fast, simulate_reference  # noqa: E402
 

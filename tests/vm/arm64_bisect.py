@@ -13,7 +13,7 @@ over the kernels in version order, every step a kexec reboot verified before it 
     python3 tests/vm/arm64_bisect.py [--out DIR]      # make bisect-demo
 
 prints each bisection's log (`benchctl bisect log`: every step's boot id and evidence) and
-the timings. Every wait has a deadline (tests/deadline.py, boot_controller.py).
+the timings. Every wait has a deadline (tests/support/deadline.py, boot_controller.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import arm64_campaign as camp  # noqa: E402
 import arm64_guest  # noqa: E402
 import deadline  # noqa: E402

@@ -29,7 +29,7 @@ prints every boot (id, arm, release, MIDR, linear map and its source,
 MemTotal, boot method) and analyze's boot-memory verdicts with the
 prediction of `benchctl model pagetables` beside them.
 
-Every wait has a deadline (tests/deadline.py, boot_controller.py); qemu runs
+Every wait has a deadline (tests/support/deadline.py, boot_controller.py); qemu runs
 under a lifetime cap and is stopped on the way out.
 """
 
@@ -48,10 +48,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import arm64_guest  # noqa: E402
 import boot_controller  # noqa: E402
-import deadline  # noqa: E402  (tests/deadline.py)
+import deadline  # noqa: E402  (tests/support/deadline.py)
 from arm64_env import initramfs  # noqa: E402
 from campaign_fleet import kill_control_masters  # noqa: E402
 from harness import REPO  # noqa: E402

@@ -28,8 +28,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import deadline  # noqa: E402  (tests/deadline.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+import deadline  # noqa: E402  (tests/support/deadline.py)
 from harness import REPO, load_order, log, module_paths, run, stall_dump  # noqa: E402
 
 MIRRORS = [

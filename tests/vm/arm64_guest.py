@@ -19,7 +19,7 @@ qemu process (a cold boot).
 
     python3 tests/vm/arm64_guest.py build [--work DIR]   # prints the kernels chosen
 
-Standard library only (plus tests/deadline.py), like the other VM harnesses.
+Standard library only (plus tests/support/deadline.py), like the other VM harnesses.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import arm64_memtier  # noqa: E402
-import deadline  # noqa: E402  (tests/deadline.py)
+import deadline  # noqa: E402  (tests/support/deadline.py)
 from arm64_env import initramfs  # noqa: E402
 from harness import REPO, log, run, stall_dump  # noqa: E402
 

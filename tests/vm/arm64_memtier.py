@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from harness import REPO, log, run  # noqa: E402
 
 # Debian's name for qemu-aarch64-static in preserve-argv0 mode (binfmt flag P): busybox's sh, the tree's

@@ -45,8 +45,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import deadline  # noqa: E402  (tests/deadline.py: the shared wait-with-deadline mechanism)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+import deadline  # noqa: E402  (tests/support/deadline.py: the shared wait-with-deadline mechanism)
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_META = "linux-image-amd64"
@@ -135,9 +135,9 @@ snapshot() {{ {{ echo "## mounts"; grep -E 'benchctl|/dev/(loop|ram|mapper)' /pr
   echo "## dm"; ls /sys/block | grep '^dm-'; echo "## brd"; ls -d /sys/module/brd 2>/dev/null;
   echo "## tmp"; ls /run/tmp | grep benchctl; }} > $OUT/leftovers-$1.txt 2>&1; }}
 snapshot before
-for w in {drive}; do   # the drivers without the engine (tests/storage_drive.py), when asked for
+for w in {drive}; do   # the drivers without the engine (tests/support/storage_drive.py), when asked for
   echo "MARK drive $w $(up)"
-  "{python}" tests/storage_drive.py $w --preset quick > $OUT/drive-$w.json 2> $OUT/drive-$w.err
+  "{python}" tests/support/storage_drive.py $w --preset quick > $OUT/drive-$w.json 2> $OUT/drive-$w.err
   echo "MARK rc drive-$w $? $(up)"
   snapshot after-drive-$w
 done
@@ -561,7 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workloads", default="fio-dmcrypt seqread-xfs", help="run with `benchctl run`")
     ap.add_argument("--no-signals", action="store_true", help="skip the SIGINT / SIGKILL+cleanup steps")
     ap.add_argument("--overhead", action="store_true", help="also run tests/perf/storage_overhead.py with dm-crypt")
-    ap.add_argument("--drive", default="", help="also drive these without the engine (tests/storage_drive.py)")
+    ap.add_argument("--drive", default="", help="also drive these without the engine (tests/support/storage_drive.py)")
     ap.add_argument(
         "--tcg-thread",
         default=TCG_THREAD,

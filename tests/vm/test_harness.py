@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import harness  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import deadline  # noqa: E402
 
 META = {"vmlinuz": "/nonexistent/vmlinuz", "initrd": "/nonexistent/initrd.gz", "kver": "6.1.0-0-amd64"}
