@@ -22,7 +22,7 @@ Choices a reader of the numbers should know (docs/analyze.md has more):
   zero-width interval; any other metric gets no verdict from them.
 - The interval is the hull of the expanded hierarchical-bootstrap interval
   and a Welch t interval of log per-boot means: with few boots the
-  percentile bootstrap cannot reach past the boots it saw (tests/calibration.py).
+  percentile bootstrap cannot reach past the boots it saw (tests/support/calibration.py).
 - A verdict asserting an effect also needs the Holm-adjusted p < 1 - confidence.
 """
 

@@ -8,7 +8,7 @@ their order stay exactly what they were, while a misspelt or renamed key
 report. Keys written only in some results (a claim's `equivalence`,
 `scaling`, `prediction`, `sequential`; a comparison's `emulated`) are
 `NotRequired`. (No `from __future__ import annotations` here: Python 3.11
-reads NotRequired from evaluated annotations only, and tests/test_result_types.py
+reads NotRequired from evaluated annotations only, and tests/analyze/test_result_types.py
 checks the real documents against __required_keys__.)
 """
 

@@ -19,7 +19,7 @@ the steps:
    entries solves sum_g n_g (1 - exp(-r_g T)) + s T = C (a one-shot entry
    occupies the level for T). A reference walks if it misses every level:
    P = min_k exp(-r T_k) (levels treated as fully associative: the reference
-   simulator checks the error, tests/test_model_tlbmodel.py).
+   simulator checks the error, tests/model/test_costmodel.py).
 3. Walk cost from descriptor residency: the leaf descriptor's cache line
    covers 8 pages. Its reference rate decides, by Che's approximation again,
    whether it is in the L2, the SLC or DRAM: a cache of L lines that receives

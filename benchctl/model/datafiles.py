@@ -1,7 +1,7 @@
 """Where the model's data files are, and the CPU profiles they name: light enough for `--help`.
 
 `benchctl model --help` lists the CPU profiles of data/cpus.toml and must
-not import numpy (tests/test_model_cli.py); profiles.py, which does, reads
+not import numpy (tests/model/test_model_command.py); profiles.py, which does, reads
 the same files through these two functions.
 """
 

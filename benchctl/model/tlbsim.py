@@ -6,7 +6,7 @@ Che's approximation of LRU (Che, Tung, Wang, IEEE JSAC 20(7), 2002; Fricker,
 Robert, Roberts, ITC 2012 for its accuracy), applied per set and per level,
 which is what makes sweeping parameters affordable. The model's traces are
 independent draws per operation (the independent reference model Che assumes),
-and tests/test_model_tlbsim.py checks the two agree within 2 % on such traces.
+and tests/model/test_tlbsim.py checks the two agree within 2 % on such traces.
 
 Policy, the same in both: a level is looked up only if the levels above it
 missed (so its LRU order moves only on their misses); a hit at level i fills
@@ -152,7 +152,7 @@ def simulate_fast(addrs, sizes, levels: list[TLBLevel], *, cold: bool = True, wa
     missed every level so far, so P(walk) = min_k exp(-rate_k * T_k) (an
     age above the largest T misses everywhere). Solving the lower level on the
     filtered miss stream instead was measured to be 2.3 % off the reference on
-    a small uniform footprint (tests/test_model_tlbsim.py); this form stays
+    a small uniform footprint (tests/model/test_tlbsim.py); this form stays
     within 0.5 % on the test traces.
 
     `cold=True` counts the first reference to each entry as a miss (what a

@@ -21,7 +21,7 @@ rather than t quantiles). Following Hesterberg's "expanded percentile
 interval" the level fed to K&J's indices is raised so that
     z_{(1+level')/2} = sqrt(n/(n-1)) * t_{(1+level)/2, nu},
 with n the harmonic mean of the two arms' boot counts and nu the Welch
-degrees of freedom of the per-boot means. tests/calibration.py shows the
+degrees of freedom of the per-boot means. tests/support/calibration.py shows the
 effect on coverage. With fewer than 2 boots on a side no expansion is
 possible and the caller attaches a warning.
 
@@ -327,7 +327,7 @@ def t_interval_ratio(base_means: np.ndarray, cand_means: np.ndarray, level: floa
     log(mean_c / mean_b) +- t_{(1+level)/2, nu} * sqrt(s_c^2/(n_c m_c^2) + s_b^2/(n_b m_b^2)).
     With few boots a percentile bootstrap cannot reach beyond the boots it
     has seen while the t interval can, so analyze reports the hull of both
-    (tests/calibration.py: coverage at 3 boots per arm).
+    (tests/support/calibration.py: coverage at 3 boots per arm).
     """
     from scipy import special  # stdtrit: scipy.stats' t.ppf
 

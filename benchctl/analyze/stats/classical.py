@@ -12,7 +12,7 @@ invocation; for us a boot), so both tests take one number per boot.
   (m - j + 1) p_(j)). Controls the family-wise error across claims.
 
 Both tests are computed here on scipy.special, step for step as
-scipy.stats computes them (tests/test_stats_classical.py holds them to
+scipy.stats computes them (tests/analyze/stats/test_classical.py holds them to
 scipy's numbers): importing scipy.stats costs analyze more than reading a
 million rows.
 - Welch: t = (m1 - m2) / sqrt(v1/n1 + v2/n2), v with ddof 1, df =

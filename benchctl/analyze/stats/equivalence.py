@@ -16,7 +16,7 @@ lying inside [-m, +m]. Not equivalent is the converse claim: the ordinary
 (1 - alpha) interval lies wholly outside the margin (the change is beyond it,
 significantly). Anything else is inconclusive. The one-sided tests are
 scipy.stats.ttest_ind(equal_var=False, alternative=...) on shifted data,
-which tests/test_stats_equivalence.py uses as the independent check.
+which tests/analyze/stats/test_equivalence.py uses as the independent check.
 """
 
 from __future__ import annotations

@@ -51,11 +51,11 @@ pooled estimate; it is the whole line until sum_k w_k (1 + n tau_k^2)^((N-1)/2)
 exceeds 1/alpha, which with TAUS and alpha = 0.05 happens at n = 2 pairs.
 
 Equal variances: the rotation needs Var x = Var y (else u and s are
-correlated). Monte Carlo (tests/test_stats_sequential.py) finds the
+correlated). Monte Carlo (tests/analyze/stats/test_sequential.py) finds the
 time-uniform error over 50 pairs at alpha = 0.05 is 1.7 % with equal sds,
 2.1 % at a 2:1 ratio, 3.8 % at 4:1 and 6.1 % at 10:1.
 
-Checks (tests/test_stats_sequential.py): M_n against scipy's numerical
+Checks (tests/analyze/stats/test_sequential.py): M_n against scipy's numerical
 integration of its defining integrals; for large n the interval against the
 known-variance two-sided normal-mixture boundary |sum| <= sigma
 sqrt((n + rho) log((n + rho) / (rho alpha^2))), rho = 1/tau^2 (Robbins

@@ -8,7 +8,7 @@ s^2 = sum (y - a - b x)^2 / (n - 2), se(b) = s / sqrt(Sxx), and the
 interval b +- t_{1-alpha/2, n-2} se(b). The residual s measures how far the
 points are from a line: with exact per-size values (MemTotal) it is the
 line's misfit, not noise. scipy.stats.linregress gives the same b and
-se(b) (tests/test_stats_slope.py checks it).
+se(b) (tests/analyze/stats/test_equivalence.py checks it).
 """
 
 from __future__ import annotations

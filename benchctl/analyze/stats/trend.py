@@ -12,7 +12,7 @@ Two checks, because boots and iterations are different units:
 
 Kendall's tau-b against order, as scipy.stats.kendalltau computes it
 (Kendall 1970, "Rank Correlation Methods", 4th ed.; checked against scipy in
-tests/test_stats_classical.py), on scipy.special alone: importing scipy.stats
+tests/analyze/stats/test_classical.py), on scipy.special alone: importing scipy.stats
 costs analyze more than reading a million rows. The order has no ties, so
 tau_b = (C - D) / sqrt(n0 (n0 - T)), n0 = n(n-1)/2, T the tied value pairs,
 C - D = n0 - T - 2D with D the strict inversions of the values. p: exact
