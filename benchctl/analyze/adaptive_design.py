@@ -8,8 +8,10 @@ the mean) and its iterations per boot as the fixed plan's; an exact metric
 it exact: MemTotal) has none. adaptive_sim then runs seeded campaigns with
 every claim true as claimed (a range's end nearest zero) and with no change
 at all (A/A): boots per arm until every claim is decided, mean and 90th
-percentile, and per claim. The level is the adaptive rule's, alpha / m
-per claim (analyze/adaptive.py).
+percentile, and per claim, under the adaptive rule (analyze/adaptive.py).
+Without --max-boots the campaigns are planned for the fewest pairs that
+give every claim at least its fixed plan's power (the horizon to pass as
+`campaign run --until-decided --max-boots`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchctl.analyze.adaptive_sim import ClaimNoise, percentile, simulate
+from benchctl.analyze.adaptive_sim import ClaimNoise, horizon_for_power, percentile, simulate
 from benchctl.analyze.sameness import EXACT_TEXT
 from benchctl.claims import Claim
 from benchctl.human import WIDTH
@@ -61,16 +63,27 @@ def adaptive_design(
     rows: list[dict[str, Any]],
     *,
     campaigns: int,
-    max_pairs: int,
+    max_pairs: int | None,
     seed: int,
 ) -> dict[str, Any]:
     """Boots per arm until every claim is decided, claims true and A/A (module doc)."""
     noises, left = claim_noises(result, claims, rows)
-    out: dict[str, Any] = {"campaigns": campaigns, "max_boots": max_pairs, "seed": seed, "left_out": left}
+    out: dict[str, Any] = {
+        "campaigns": campaigns,
+        "max_boots": max_pairs,
+        "seed": seed,
+        "left_out": left,
+        "chosen": False,
+    }
     if not noises:
         out.update(claims=[], true=None, null=None)
         return out
     conf = result["confidence"]
+    if max_pairs is None:
+        powers = {r["id"]: (r["plan"] or {}).get("power") or 0.0 for r in rows}
+        targets = [0.0 if cn.exact else powers.get(cn.claim.id, 0.0) for cn in noises]
+        max_pairs, _ = horizon_for_power(noises, targets, campaigns=campaigns, seed=seed + 2, confidence=conf)
+        out.update(max_boots=max_pairs, chosen=True)
     runs = {
         "true": simulate(noises, campaigns=campaigns, max_pairs=max_pairs, seed=seed, confidence=conf),
         "null": simulate(noises, campaigns=campaigns, max_pairs=max_pairs, seed=seed + 1, null=True, confidence=conf),
@@ -96,8 +109,9 @@ def render_adaptive(a: dict[str, Any]) -> str:
     """The adaptive section of `benchctl plan` text (72 columns)."""
     lines = textwrap.wrap(
         f"adaptive (--until-decided): boots per arm until every claim is decided, from {a['campaigns']} "
-        f"simulated campaigns (seed {a['seed']}, at most {a['max_boots']} boots per arm), the pilot's "
-        "noise and the fixed plan's iterations per boot",
+        f"simulated campaigns (seed {a['seed']}, at most {a['max_boots']} boots per arm"
+        + (": the fewest that give each claim its fixed plan's power" if a.get("chosen") else "")
+        + "), the pilot's noise and the fixed plan's iterations per boot",
         WIDTH,
     )
     if a["true"] is None:
@@ -110,6 +124,8 @@ def render_adaptive(a: dict[str, Any]) -> str:
     )
     if a.get("fixed_unreachable"):
         lines.append(f"  (no fixed plan reaches the power for {', '.join(a['fixed_unreachable'])})")
+    if a.get("chosen"):
+        lines.append(f"  run it with: campaign run --until-decided --max-boots {a['max_boots']}")
     lines.append(f"  no change at all (A/A): mean {n['mean']:.1f}, 90th percentile {n['p90']:g}")
     for key, what in (("true", "claims true"), ("null", "A/A")):
         if a[key]["reached_max"] > 0:

@@ -7,14 +7,17 @@ boot and m_iter ~ N(1, within_cv / sqrt(iterations)), the mean of the
 iterations' N(1, within_cv) factors. An exact claim (MemTotal) has no
 noise and is decided by its exact rule at 2 boots per arm. Campaigns add
 one pair of boots (ABAB) at a time; each claim's confidence sequence
-(stats/sequential.py, running intersection, level alpha / m) gives its
-verdict through claims.verdict; the campaign stops when every claim is
-decided (adaptive.DECIDED) or at max_pairs. Everything is vectorised over
-campaigns; the seed fixes every draw.
+(stats/sequential.py, running intersection, spent over max_pairs planned
+pairs) gives its verdict through claims.verdict, Holm-gated on the
+anytime-valid p* as analyze/adaptive.py does; the campaign stops when
+every claim is decided (adaptive.DECIDED) or at max_pairs. The sequences
+are vectorised over campaigns; the seed fixes every draw.
 
 The fixed design is `benchctl plan`'s (stats/power.py at the same noise,
-alpha / m per claim, the target power), so the boots saved compare like
-with like: the same noise, the same level, the same claims.
+alpha / m per claim, the target power); horizon_for_power finds the
+fewest planned pairs that give every claim at least that power, so the
+boots saved compare like with like: the same noise, the same claims, the
+same power.
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchctl.analyze.adaptive import DECIDED, change_claims, claim_alpha
+from benchctl.analyze.adaptive import DECIDED, change_claims, holm_gate
+from benchctl.analyze.resulttypes import Sequential
 from benchctl.analyze.stats import power, sequential
 from benchctl.claims import EFFECT_VERDICTS, Claim, verdict
 
+Paths = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # one claim: low %, high %, p* (None: exact)
+CLAIMED_SIDE = ("confirmed", "smaller-than-claimed", "larger-than-claimed")
 EXACT_BOOTS = 2  # sameness.exact_values: an exact metric is compared exactly from 2 boots per arm
 
 
@@ -58,6 +64,11 @@ class Outcome:
         """Share of campaigns with at least one verdict that asserts an effect (EFFECT_VERDICTS)."""
         return float(np.mean([any(v in EFFECT_VERDICTS for v in row) for row in self.verdicts]))
 
+    def power(self, j: int) -> float:
+        """Share of campaigns whose claim j ends with an effect in the claimed direction: what a fixed
+        plan's power (stats/power.py) is the chance of."""
+        return float(np.mean([row[j] in CLAIMED_SIDE for row in self.verdicts]))
+
 
 def true_change(claim: Claim, null: bool, scale: float = 1.0) -> float:
     """The change the simulation makes true: 0 under A/A, else scale x the claimed value (a range's end
@@ -74,25 +85,38 @@ def _values(rng: np.random.Generator, cn: ClaimNoise, change_pct: float, shape: 
 
 
 def _claim_paths(
-    rng: np.random.Generator, cn: ClaimNoise, change: float, alpha: float, shape: tuple[int, ...]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(low, high, decided_at, verdict-at-n function) for one claim over all campaigns."""
-    campaigns, pairs = shape
+    rng: np.random.Generator, cn: ClaimNoise, change: float, alpha: float, shape: tuple[int, int], horizon: int
+) -> Paths:
+    """(low %, high %, p*) of one claim over all campaigns (p* None for an exact claim: no p)."""
     if cn.exact:
         low = np.full(shape, -math.inf)
         high = np.full(shape, math.inf)
         low[:, EXACT_BOOTS - 1 :] = high[:, EXACT_BOOTS - 1 :] = math.log1p(change / 100.0)
+        p = None
     else:
-        low, high = sequential.paths(_values(rng, cn, 0.0, shape), _values(rng, cn, change, shape), alpha)
-        low, high = sequential.running_intersection(low, high)
-    lo_pct, hi_pct = 100.0 * np.expm1(low), 100.0 * np.expm1(high)
-    decided_at = np.zeros(campaigns, dtype=int)
-    for i in range(campaigns):
-        for n in range(2, pairs + 1):
-            if np.isfinite(hi_pct[i, n - 1]) and verdict(cn.claim, lo_pct[i, n - 1], hi_pct[i, n - 1]) in DECIDED:
-                decided_at[i] = n
-                break
-    return lo_pct, hi_pct, decided_at
+        y, x = _values(rng, cn, 0.0, shape), _values(rng, cn, change, shape)
+        low, high = sequential.running_intersection(*sequential.paths(y, x, alpha, horizon))
+        p = sequential.p_paths(y, x, horizon)
+    return 100.0 * np.expm1(low), 100.0 * np.expm1(high), p
+
+
+def _states(noises: list[ClaimNoise], paths: list[Paths], i: int, k: int, alpha: float) -> list[str]:
+    """The claims' verdicts in campaign i after k + 1 pairs, Holm-gated as analyze/adaptive.py gates them."""
+    rows: list[Sequential] = []
+    for cn, (lo, hi, p) in zip(noises, paths, strict=True):
+        bounded = bool(np.isfinite(hi[i, k]))
+        v = verdict(cn.claim, lo[i, k], hi[i, k]) if bounded else "inconclusive"
+        rows.append(
+            {
+                "id": cn.claim.id,
+                "verdict": v,
+                "ci_pct": None,
+                "n_pairs": k + 1,
+                "decided": False,
+                "p_value": None if p is None else float(p[i, k]),
+            }
+        )
+    return [r["verdict"] for r in holm_gate(rows, alpha)]
 
 
 def simulate(
@@ -105,23 +129,27 @@ def simulate(
     confidence: float = 0.95,
     scale: float = 1.0,
 ) -> Outcome:
-    """Seeded adaptive campaigns over all claims at once (module doc)."""
+    """Seeded adaptive campaigns over all claims at once, planned for max_pairs pairs (module doc)."""
     rng = np.random.default_rng(seed)
-    alpha = claim_alpha(confidence, len(noises))
+    alpha = 1.0 - confidence
     shape = (campaigns, max_pairs)
     truths = [true_change(cn.claim, null, scale) for cn in noises]
-    paths = [_claim_paths(rng, cn, t, alpha, shape) for cn, t in zip(noises, truths, strict=True)]
-    decided_at = np.column_stack([p[2] for p in paths])
-    stop = np.where((decided_at > 0).all(axis=1), decided_at.max(axis=1), max_pairs)
+    paths = [_claim_paths(rng, cn, t, alpha, shape, max_pairs) for cn, t in zip(noises, truths, strict=True)]
+    decided_at = np.zeros((campaigns, len(noises)), dtype=int)
+    stop = np.full(campaigns, max_pairs)
     verdicts, covered = [], np.zeros(decided_at.shape, bool)
     for i in range(campaigns):
+        for k in range(1, max_pairs):
+            row = _states(noises, paths, i, k, alpha)
+            done = np.array([v in DECIDED for v in row])
+            decided_at[i] = np.where((decided_at[i] == 0) & done, k + 1, decided_at[i])
+            if done.all():
+                stop[i] = k + 1
+                break
         k = stop[i] - 1
-        row = []
-        for j, (cn, (lo, hi, _), t) in enumerate(zip(noises, paths, truths, strict=True)):
-            bounded = np.isfinite(hi[i, k])
-            row.append(verdict(cn.claim, lo[i, k], hi[i, k]) if bounded else "inconclusive")
+        verdicts.append(_states(noises, paths, i, k, alpha))
+        for j, ((lo, hi, _), t) in enumerate(zip(paths, truths, strict=True)):
             covered[i, j] = lo[i, k] <= t + 1e-9 and t - 1e-9 <= hi[i, k]
-        verdicts.append(row)
     return Outcome([cn.claim for cn in noises], truths, stop, decided_at, verdicts, covered)
 
 
@@ -134,6 +162,27 @@ def fixed_boots(cn: ClaimNoise, alpha: float, target: float, reboot_s: float, it
     return power.cheapest_design(
         abs(cn.claim.nearest_zero) / 100.0, within, between, reboot_s, iteration_s, target, alpha
     )
+
+
+def horizon_for_power(
+    noises: list[ClaimNoise],
+    targets: list[float],
+    *,
+    campaigns: int,
+    seed: int,
+    limit: int = 40,
+    confidence: float = 0.95,
+) -> tuple[int, Outcome]:
+    """The fewest planned pairs H (--max-boots) whose adaptive campaigns, claims true, give every claim
+    at least its target power (Outcome.power; a fixed plan's power: the like-for-like adaptive
+    design). (limit, its outcome) when none up to limit does."""
+    out = None
+    for h in range(2, limit + 1):
+        out = simulate(noises, campaigns=campaigns, max_pairs=h, seed=seed, confidence=confidence)
+        if all(out.power(j) >= t for j, t in enumerate(targets)):
+            return h, out
+    assert out is not None
+    return limit, out
 
 
 def percentile(x: np.ndarray, q: float) -> float:

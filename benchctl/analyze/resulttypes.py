@@ -99,7 +99,7 @@ class Comparison(TypedDict):
 
 
 class Decide(TypedDict, total=False):
-    """Boots x iterations per arm that would decide an inconclusive claim (stats/power.Plan), or only
+    """Boots x iterations per arm that would decide an inconclusive claim (stats/power.Design), or only
     a note saying why none can."""
 
     boots_per_arm: int | None
@@ -158,6 +158,8 @@ class Sequential(TypedDict):
     ci_pct: list[float] | None
     n_pairs: int
     decided: bool
+    p_value: float | None  # anytime-valid p* for a zero change (stats/sequential); None: exact or not judged
+    p_adjusted: NotRequired[float | None]  # Holm over the claims' p* (adaptive.holm_gate)
     note: NotRequired[str | None]
     method: NotRequired[str]
     expect_more: NotRequired[float | None]  # campaign/adaptive: pairs of boots still expected

@@ -24,7 +24,7 @@ from benchctl.campaign import folder as campaign_folder
 from benchctl.campaign import schedule
 from benchctl.campaign.progress import now
 from benchctl.documents import load_json
-from benchctl.errors import InputError, RunFailed, UsageError
+from benchctl.errors import BenchctlError, InputError, RunFailed, UsageError
 from benchctl.osutil.fsutil import append_json, atomic_write_json, read_jsonl
 
 FORMAT = "benchctl-bisect/1"
@@ -135,22 +135,26 @@ def _step_folder(folder: Path, doc: dict[str, Any], arm: schedule.Arm, number: i
 
 
 def step(folder: Path, arm: schedule.Arm, echo: Callable[[str], None] = print) -> dict[str, Any]:
-    """Boot one kernel (its step's campaign), judge every boot, append the decision; returns it."""
+    """Boot one kernel (its step's campaign), judge every boot, append the decision; returns it.
+
+    On a claim the reference is booted first, and the step stops booting once the claim is decided
+    on its sequence (bisect/claim.py): the boots per step are then its most, not its number."""
     from benchctl.campaign.runner import RunnerOptions, run_campaign
 
     folder = Path(folder)
     doc = load(folder)
     crit = criteria.from_dict(doc["criterion"])
+    stop_when = _claim_stop(folder, doc, crit, arm, echo) if crit.kind == "claim" else None
     log = decisions(folder)
     sdir = _step_folder(folder, doc, arm, len({d["step"] for d in log}) + 1)
     t0 = time.monotonic()
     failure = None
     try:
-        run_campaign(sdir, RunnerOptions(echo=echo))
+        run_campaign(sdir, RunnerOptions(echo=echo, stop_when=stop_when))
     except RunFailed as e:  # the kernel did not boot, verify or measure: git bisect's "skip"
         failure = _why_failed(sdir) or str(e)
     if crit.kind == "claim":
-        boots, lines, decision = _claim_step(folder, doc, crit, arm, sdir, echo)
+        boots, lines, decision = _claim_step(folder, doc, crit, arm, sdir)
     else:
         evidence = [
             criteria.judge_boot(crit, rec.parent, str(load_json(rec).get("boot_id")))
@@ -187,30 +191,63 @@ def log_entry(
     }
 
 
-def _claim_step(
-    folder: Path,
-    doc: dict[str, Any],
-    crit: criteria.Criterion,
-    arm: schedule.Arm,
-    sdir: Path,
-    echo: Callable[[str], None],
-) -> tuple[list[str], list[str], str]:
-    """(boot ids, evidence, decision) of a claim step: its boots against the first kernel's."""
-    from benchctl.bisect import claim as claim_rule
-    from benchctl.claims import load_claims
-    from benchctl.results.loader import load_runs
-
-    boots = [str(load_json(r).get("boot_id")) for r in sorted(sdir.glob("boots/*/*/boot.json"))]
+def _reference_dir(folder: Path, doc: dict[str, Any], echo: Callable[[str], None]) -> Path:
+    """The first kernel's step folder, booting it first when it has no boots yet."""
     ref = _arm(doc["kernels"][0])
-    if arm.label == ref.label:
-        return boots, [f"reference for {crit.key}: {len(boots)} boot(s) {' '.join(b[:8] for b in boots)}"], "good"
     ref_dir = next(iter(sorted((folder / "steps").glob(f"*-{ref.label}"))), None)
     if ref_dir is None or not any(ref_dir.glob("boots/*/*/boot.json")):
         echo(f"bisect: booting the reference {ref.label} first")
         step(folder, ref, echo)
         ref_dir = sorted((folder / "steps").glob(f"*-{ref.label}"))[-1]
+    return ref_dir
+
+
+def _judge_claim(
+    folder: Path, doc: dict[str, Any], crit: criteria.Criterion, label: str, sdir: Path
+) -> tuple[str, str]:
+    """(decision, evidence line) of a claim step's boots so far against the reference's."""
+    from benchctl.bisect import claim as claim_rule
+    from benchctl.claims import load_claims
+    from benchctl.results.loader import load_runs
+
+    ref = _arm(doc["kernels"][0])
+    ref_dir = next(iter(sorted((folder / "steps").glob(f"*-{ref.label}"))))
     claim = next(c for c in load_claims(crit.value) if c.id == crit.key)
-    decision, line = claim_rule.decide(load_runs([ref_dir, sdir]), ref.label, arm.label, claim)
+    tidy = load_runs([ref_dir, sdir])
+    return claim_rule.decide(tidy, ref.label, label, claim, horizon=doc["boots_per_step"])
+
+
+def _claim_stop(
+    folder: Path, doc: dict[str, Any], crit: criteria.Criterion, arm: schedule.Arm, echo: Callable[[str], None]
+) -> Callable[[Path], bool] | None:
+    """For a claim step other than the reference's: the reference booted, and a check after every
+    boot that stops the step once the claim is decided (good or bad) on its sequence."""
+    if arm.label == _arm(doc["kernels"][0]).label:
+        return None
+    _reference_dir(folder, doc, echo)
+
+    def decided(sdir: Path) -> bool:
+        if not any(sdir.glob("boots/*/*/runs/*/*/records.jsonl")):
+            return False
+        try:
+            decision, line = _judge_claim(folder, doc, crit, arm.label, sdir)
+        except BenchctlError as e:  # e.g. no usable rows yet: keep booting
+            echo(f"bisect: {arm.label}: not judged yet ({e})")
+            return False
+        echo(f"bisect: {arm.label}: {line} -> {decision}")
+        return decision != "skip"
+
+    return decided
+
+
+def _claim_step(
+    folder: Path, doc: dict[str, Any], crit: criteria.Criterion, arm: schedule.Arm, sdir: Path
+) -> tuple[list[str], list[str], str]:
+    """(boot ids, evidence, decision) of a claim step: its boots against the first kernel's."""
+    boots = [str(load_json(r).get("boot_id")) for r in sorted(sdir.glob("boots/*/*/boot.json"))]
+    if arm.label == _arm(doc["kernels"][0]).label:
+        return boots, [f"reference for {crit.key}: {len(boots)} boot(s) {' '.join(b[:8] for b in boots)}"], "good"
+    decision, line = _judge_claim(folder, doc, crit, arm.label, sdir)
     return boots, [line], decision
 
 

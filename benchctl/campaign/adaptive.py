@@ -9,8 +9,9 @@ on its confidence sequence (analyze/adaptive.py, stats/sequential.py):
 valid however often it is looked at, so stopping as soon as every claim is
 decided keeps the error rates. A claim on a workload the campaign's data
 does not have (it does not run it) is shown but left out of the stopping
-rule: no boot can decide it (its level still counts in alpha / m). No host does more than max_boots boots of
-an arm (the plan's boot list is cut where an arm would exceed it).
+rule: no boot can decide it (with no data it has no p, so it is outside
+Holm's family). No host does more than max_boots boots of an arm (the
+plan's boot list is cut where an arm would exceed it).
 Interleaving and verification are the plan's, unchanged.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from benchctl.errors import InputError, UsageError
 
 KEY = "adaptive"
-RULE = "anytime-valid confidence sequences per claim (docs/analyze.md)"
+RULE = "anytime-valid confidence sequences per claim, spent over max_boots pairs, Holm on p* (docs/analyze.md)"
 
 
 def validate(path: Path, data: dict) -> None:
@@ -92,7 +93,7 @@ def allowed(plan: dict[str, Any], host: str) -> int:
 
 def state(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
     """Each claim's sequential state over the boots stored so far, and whether all are decided."""
-    from benchctl.analyze.adaptive import all_decided, change_claims, claim_alpha, expected_more, judge_sequential
+    from benchctl.analyze.adaptive import all_decided, change_claims, expected_more, judge_sequential
     from benchctl.analyze.result import analyze
     from benchctl.claims import load_claims
     from benchctl.errors import BenchctlError
@@ -108,12 +109,12 @@ def state(folder: Path, plan: dict[str, Any]) -> dict[str, Any]:
     except BenchctlError as e:  # e.g. one arm has no boot yet
         return {"decided": False, "claims": [], "note": str(e)}
     comps = {(c["workload"], c["metric"]): c for c in res["comparisons"]}
-    rows = judge_sequential(claims, comps, a["confidence"])
-    alpha = claim_alpha(a["confidence"], len(claims))
+    rows = judge_sequential(claims, comps, a["confidence"], a["max_boots"])
+    alpha, family = 1.0 - a["confidence"], sum(r["p_value"] is not None for r in rows)
     measured = set(tidy.df["workload"].astype(str))
     for c, r in zip(claims, rows, strict=True):
         comp = comps.get((c.workload, c.metric))
-        more = None if r["decided"] or comp is None else expected_more(c, comp, alpha, a["max_boots"])
+        more = None if r["decided"] or comp is None else expected_more(c, comp, alpha, a["max_boots"], family)
         r["expect_more"] = more
         if c.workload not in measured:  # more boots cannot decide it: not in the stopping rule
             r["left_out"] = True

@@ -52,6 +52,7 @@ class RunnerOptions:
     claims: str | None = None
     max_boots: int | None = None
     confidence: float | None = None
+    stop_when: Callable[[Path], bool] | None = None  # asked after every round: True stops the campaign (bisect)
 
 
 @dataclass
@@ -157,6 +158,9 @@ class Controller:
             self.round(todo)
             shutil.rmtree(self.folder / "incoming", ignore_errors=True)
             if self.plan.get(adaptive.KEY) and self.judge():
+                return
+            if self.opts.stop_when is not None and self.opts.stop_when(self.folder):
+                self.decided = True
                 return
 
     def judge(self) -> bool:

@@ -96,7 +96,7 @@ def command(
     if adaptive and claims and not is_multi(result):
         from benchctl.analyze.adaptive import apply_sequential
 
-        apply_sequential(result, claims, adaptive["confidence"])
+        apply_sequential(result, claims, adaptive["confidence"], adaptive["max_boots"])
     if plots_dir:
         _plots(result, tidy, plots_dir, list(run_dirs) + list(csvs), all_plots, mail=fmt == "mail")
     click.echo(render(result, fmt, brief=brief), nl=False)

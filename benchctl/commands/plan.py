@@ -51,7 +51,9 @@ from benchctl.commands.common import format_option, input_options
     "--adaptive", is_flag=True, help="Also: boots until every claim is decided, by simulated adaptive campaigns."
 )
 @click.option(
-    "--max-boots", type=click.IntRange(2, 1000), default=40, show_default=True, help="With --adaptive: per arm."
+    "--max-boots",
+    type=click.IntRange(2, 1000),
+    help="With --adaptive: the campaign's maximum per arm (default: the fewest giving each claim the plan's power).",
 )
 @click.option(
     "--campaigns",

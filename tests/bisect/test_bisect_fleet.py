@@ -40,10 +40,10 @@ def bc(fleet: Fleet, *args: str, cwd: Path | None = None) -> subprocess.Complete
     )
 
 
-def start(fleet: Fleet, tmp: Path, bad_if: str, kernels: list[str] = KERNELS) -> Path:
+def start(fleet: Fleet, tmp: Path, bad_if: str, kernels: list[str] = KERNELS, extra: tuple[str, ...] = ()) -> Path:
     inv = fleet.inventory(tmp / "lab.ini", ["b1"])
     out = tmp / "bisect"
-    args = [a for k in kernels for a in ("--kernel", k)]
+    args = [a for k in kernels for a in ("--kernel", k)] + list(extra)
     r = bc(fleet, "bisect", "start", *args, "--bad-if", bad_if, "--hosts", str(inv), *TIMEOUTS, "-o", str(out))
     assert r.returncode == 0, r.stderr
     return out
@@ -168,3 +168,19 @@ def test_a_git_range_built_installed_and_booted_by_benchctl(fleet, tmp_path):
     assert (out / "builds" / f"{commits[5][:12]}.build.log").is_file()
     assert all(d["boots"] for d in doc["steps"] if d["decision"] != "skip")
     assert "# first bad: " + commits[4][:12] in bc(fleet, "bisect", "log", str(out)).stdout
+
+
+def test_a_claim_step_stops_booting_once_its_sequence_decides(fleet, tmp_path):
+    """A claim criterion: the reference boots its --boots; a later step is judged after every boot on
+    the anytime-valid rule and stops once decided. MemTotal is exact (decided at 2 boots), and the
+    stand-in hosts' kexec does not change this machine's MemTotal: no change, after 2 of 4 boots."""
+    out = start(fleet, tmp_path, "claim:boot-memory-total", KERNELS[:2], ("--boots", "4"))
+    r = bc(fleet, "bisect", "run", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads(bc(fleet, "bisect", "log", str(out), "--format", "json").stdout)
+    assert doc["answer"]["kind"] == "no-change"
+    boots = {d["kernel"]: len(d["boots"]) for d in doc["steps"]}
+    assert boots == {"k1": 4, "k2": 2}, doc["steps"]
+    (k2,) = [d for d in doc["steps"] if d["kernel"] == "k2"]
+    assert k2["decision"] == "good" and "not-reproduced after 2 pair(s)" in k2["evidence"][0], k2
+    assert "bisect: k2: boot-memory-total vs k1: " in r.stdout and "-> skip" in r.stdout  # judged after boot 1

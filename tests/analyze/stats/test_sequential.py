@@ -1,10 +1,11 @@
 """The confidence sequence of stats/sequential.py and the sequential claim states of analyze/adaptive.py.
 
-Checks: the closed-form mixture against scipy's numerical integration of its
-defining integrals; the large-n width against the known-variance normal
-mixture boundary (Robbins 1970); time-uniform coverage by Monte Carlo with a
-fixed seed, and the same Monte Carlo showing that a fixed-design t interval
-looked at after every pair does not keep its level (so the check can fail).
+Checks: each look's interval and p-value against scipy.stats.ttest_ind
+(pooled, equal_var=True) at the look's spent level, an independent
+implementation; the spending sums to 1; time-uniform coverage by Monte
+Carlo with a fixed seed, and the same Monte Carlo showing that a
+fixed-design t interval looked at after every pair does not keep its level
+(so the check can fail).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import stats
 
 from benchctl.analyze.adaptive import apply_sequential, expected_more, judge_sequential
 from benchctl.analyze.result import analyze
@@ -23,51 +24,39 @@ from benchctl.model.simulate import simulate
 from benchctl.results.loader import load_runs
 from benchctl.results.store import RunFolder
 
-
-def _numeric_mixture(u: np.ndarray, e: np.ndarray, tau: float) -> float:
-    """M_n by integrating the densities over scale c and effect theta (the module doc's definition)."""
-    big_n = len(u) + len(e)
-
-    def log_density(c: float, theta: float) -> float:
-        return -0.5 * (np.sum((c * u - theta) ** 2) + np.sum((c * e) ** 2)) + (big_n - 1) * math.log(c)
-
-    def inner(c: float) -> float:
-        f = lambda th: math.exp(log_density(c, th)) * stats.norm.pdf(th, 0, tau)  # noqa: E731
-        return integrate.quad(f, -12 * tau, 12 * tau, limit=200, epsabs=0)[0]
-
-    num = integrate.quad(inner, 0, np.inf, limit=200, epsabs=0)[0]
-    den = integrate.quad(lambda c: math.exp(log_density(c, 0.0)), 0, np.inf, epsabs=0)[0]
-    return num / den
+H = 8  # planned pairs in these checks
 
 
-@pytest.mark.parametrize("tau", [0.5, 1.0, 3.0])
-def test_closed_form_matches_numerical_integration(tau):
+def test_each_look_is_scipys_pooled_t_interval_at_its_spent_level():
     rng = np.random.default_rng(3)
-    u, e = rng.normal(0.8, 1.0, 3), rng.normal(0.0, 1.0, 2)
-    t, s = float(u.sum()), float((u * u).sum() + (e * e).sum())
-    closed = math.exp(sequential.log_mixture(t, s, len(u), len(u) + len(e), taus=(tau,)))
-    assert closed == pytest.approx(_numeric_mixture(u, e, tau), rel=1e-6)
+    y, x = rng.normal(0.0, 0.01, 12), rng.normal(0.03, 0.01, 12)
+    low, high = sequential.paths(y, x, 0.05, H)
+    p = sequential.p_paths(y, x, H)
+    assert np.isinf(low[0, 0]) and np.isinf(high[0, 0]) and p[0, 0] == 1.0
+    best = 1.0
+    for n in range(2, 13):
+        r = stats.ttest_ind(x[:n], y[:n], equal_var=True)
+        w = sequential.weight(n, H)
+        ci = r.confidence_interval(1 - 0.05 * w)
+        assert (low[0, n - 1], high[0, n - 1]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+        best = min(best, min(1.0, r.pvalue / w))
+        assert p[0, n - 1] == pytest.approx(best, rel=1e-9)
 
 
-def test_large_n_approaches_known_variance_normal_mixture():
-    """With many pairs the variance is as good as known: the half-width tends to Robbins' boundary."""
-    n, tau, alpha, sigma = 200_000, 1.0, 0.05, 1.0
-    ss = (2 * n - 2) * sigma**2  # the pooled sum of squares its expectation
-    ours = float(sequential.half_width(n, ss, alpha, taus=(tau,)))
-    rho = 1 / tau**2
-    robbins = math.sqrt(2) * sigma * math.sqrt((n + rho) * math.log((n + rho) / (rho * alpha**2))) / n
-    assert ours == pytest.approx(robbins, rel=2e-3)
-    assert ours > robbins  # an unknown variance costs width, never buys it
+def test_spending_sums_to_one_and_is_equal_over_the_planned_looks():
+    assert sum(sequential.weight(n, H) for n in range(0, 200_000)) == pytest.approx(1.0, abs=1e-5)
+    inside = {sequential.weight(n, H) for n in range(2, H + 1)}
+    assert len(inside) == 1 and sequential.weight(H + 1, H) < min(inside)
 
 
-def _miss_rate(y, x, truth, alpha, taus=sequential.TAUS) -> float:
-    lo, hi = sequential.running_intersection(*sequential.paths(y, x, alpha, taus))
+def _miss_rate(y, x, truth, alpha, horizon=H) -> float:
+    lo, hi = sequential.running_intersection(*sequential.paths(y, x, alpha, horizon))
     return float(((lo > truth) | (hi < truth)).any(axis=1).mean())
 
 
 @pytest.mark.parametrize("alpha", [0.05, 0.05 / 7])
 def test_time_uniform_coverage_monte_carlo(alpha):
-    """P(the truth leaves the sequence at any of 50 pairs) <= alpha, within 3 MC standard errors."""
+    """P(the truth leaves the sequence at any of 50 pairs, past the horizon too) <= alpha, within 3 MC se."""
     rng = np.random.default_rng(20)
     reps, pairs, truth = 20_000, 50, 0.03
     y, x = rng.normal(0, 0.01, (reps, pairs)), rng.normal(truth, 0.01, (reps, pairs))
@@ -97,15 +86,15 @@ def test_fixed_t_interval_looked_at_every_pair_does_not_keep_its_level():
 
 
 def test_interval_shape_and_errors():
-    one = sequential.interval([100.0], [103.0], 0.05)
+    one = sequential.interval([100.0], [103.0], 0.05, H)
     assert not one.bounded and one.n_pairs == 1
-    iv = sequential.interval([100.0, 101.0, 99.5, 100.2], [103.1, 104.0, 102.9, 103.3], 0.05)
+    iv = sequential.interval([100.0, 101.0, 99.5, 100.2], [103.1, 104.0, 102.9, 103.3], 0.05, H)
     lo, hi = iv.pct
     assert iv.bounded and lo < 100 * math.expm1(iv.estimate) < hi and lo > 0
-    assert sequential.interval([100.0, 101.0, 99.0], [103.0, 104.0], 0.05).n_pairs == 2  # pairs in order
-    assert sequential.pairs_needed(0.05) == 2
+    assert iv.p_value < 0.05
+    assert sequential.interval([100.0, 101.0, 99.0], [103.0, 104.0], 0.05, H).n_pairs == 2  # pairs in order
     with pytest.raises(ValueError):
-        sequential.interval([1.0, -1.0], [1.0, 1.0], 0.05)
+        sequential.interval([1.0, -1.0], [1.0, 1.0], 0.05, H)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +108,7 @@ def _states(paths, boots: int) -> dict[str, dict]:
     claims = [c for c in load_claims("bbml2") if c.workload == "boot-memory"]
     res = analyze(load_runs(dirs), "pte", "block", claims, resamples=200)
     comps = {(c["workload"], c["metric"]): c for c in res["comparisons"]}
-    return {r["id"]: r for r in judge_sequential(claims, comps, 0.95)}
+    return {r["id"]: r for r in judge_sequential(claims, comps, 0.95, H)}
 
 
 def test_exact_memtotal_keeps_its_exact_rule(boot_memory):
@@ -149,12 +138,12 @@ def test_expected_more_and_apply_sequential(tmp_path):
     claims = [c for c in load_claims("bbml2") if c.id == "memcached-ops"]
     res = analyze(load_runs(paths), "pte", "block", claims, resamples=200)
     comps = {(c["workload"], c["metric"]): c for c in res["comparisons"]}
-    (state,) = judge_sequential(claims, comps, 0.95)
+    (state,) = judge_sequential(claims, comps, 0.95, H)
     more = expected_more(claims[0], comps[("memcached", "ops_per_sec")], 0.05, 20)
     assert state["verdict"] == "inconclusive" and state["n_pairs"] == 2  # this seed: undecided after 2 pairs
     assert more is not None and 1 <= more <= 18
     fixed = res["claims"][0]["verdict"]
-    apply_sequential(res, claims, 0.95)
+    apply_sequential(res, claims, 0.95, H)
     row = res["claims"][0]
     assert row["verdict"] == state["verdict"] and row["sequential"] == state
     assert row["warnings"][0].startswith("anytime-valid: ") and f"fixed-design verdict {fixed}" in row["warnings"][0]
