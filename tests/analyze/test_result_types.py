@@ -19,7 +19,7 @@ import pytest
 
 from benchctl.analyze.resulttypes import Analysis, MultiAnalysis
 
-CAMPAIGNS = Path(__file__).parent / "fixtures" / "arm64-trixie-campaign"
+CAMPAIGNS = Path(__file__).parents[1] / "fixtures" / "arm64-trixie-campaign"
 
 
 def _typeddicts(hint: object) -> list[type]:
