@@ -112,12 +112,7 @@ def generator_argv(
             str(conns),
             "-t",
             str(t),
-            "-K",
-            str(params["key_size"]),
-            "-V",
-            str(params["value_size"]),
-            "-r",
-            str(params["keys"]),
+            *_mutilate_keys(params),
             "-u",
             str(params["set_ratio"]),
             "-d",
@@ -168,12 +163,7 @@ def preload_argv(gen: str, prog: str, params: dict[str, Any], port: int) -> list
             "-s",
             f"127.0.0.1:{port}",
             "--loadonly",
-            "-K",
-            str(params["key_size"]),
-            "-V",
-            str(params["value_size"]),
-            "-r",
-            str(params["keys"]),
+            *_mutilate_keys(params),
         ]
     return None
 
@@ -200,3 +190,8 @@ def generator_version(gen: str, prog: str) -> str | None:
         return None
     text = (p.stdout + p.stderr).strip()
     return text.splitlines()[0][:120] if text else None
+
+
+def _mutilate_keys(params: dict[str, Any]) -> list[str]:
+    """The key space mutilate loads and then measures: the same in both runs, or every get misses."""
+    return ["-K", str(params["key_size"]), "-V", str(params["value_size"]), "-r", str(params["keys"])]
