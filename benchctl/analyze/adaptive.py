@@ -188,7 +188,7 @@ def apply_sequential(result: Analysis, claims: list[Claim], confidence: float, h
         how = (
             "adaptive campaign: an exact metric is decided by its exact rule, no sequence needed"
             if row.get("exact")
-            else f"anytime-valid: {st.get('method', '')}"
+            else st.get("method", "anytime-valid")
         )
         row["warnings"].insert(0, f"{how}; {was}fixed-design verdict {row['verdict']}")
         row["sequential"] = st

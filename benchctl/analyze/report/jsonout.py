@@ -21,6 +21,9 @@ Format history (`format` key):
   `equivalence`, `scaling`, `sequential`; `multi` with `pairs` for more
   than two arms (analyze/arms.py). A claim's `prediction` (the model's
   figure, when the claim asks for one) is optional in the same way.
+  `sequential` gained `p_value` (the anytime-valid p* for a zero change)
+  and `p_adjusted` (Holm over the claims' p*) when the adaptive rule
+  became the horizon-spent sequence with Holm (issue 20).
 """
 
 from __future__ import annotations
