@@ -191,15 +191,10 @@ def log_entry(
     }
 
 
-def _reference_dir(folder: Path, doc: dict[str, Any], echo: Callable[[str], None]) -> Path:
-    """The first kernel's step folder, booting it first when it has no boots yet."""
-    ref = _arm(doc["kernels"][0])
-    ref_dir = next(iter(sorted((folder / "steps").glob(f"*-{ref.label}"))), None)
-    if ref_dir is None or not any(ref_dir.glob("boots/*/*/boot.json")):
-        echo(f"bisect: booting the reference {ref.label} first")
-        step(folder, ref, echo)
-        ref_dir = sorted((folder / "steps").glob(f"*-{ref.label}"))[-1]
-    return ref_dir
+def _reference_dir(folder: Path, doc: dict[str, Any]) -> Path | None:
+    """The first kernel's step folder (the last one, should it have been planned again), or None."""
+    dirs = sorted((folder / "steps").glob(f"*-{_arm(doc['kernels'][0]).label}"))
+    return dirs[-1] if dirs else None
 
 
 def _judge_claim(
@@ -210,11 +205,9 @@ def _judge_claim(
     from benchctl.claims import load_claims
     from benchctl.results.loader import load_runs
 
-    ref = _arm(doc["kernels"][0])
-    ref_dir = next(iter(sorted((folder / "steps").glob(f"*-{ref.label}"))))
     claim = next(c for c in load_claims(crit.value) if c.id == crit.key)
-    tidy = load_runs([ref_dir, sdir])
-    return claim_rule.decide(tidy, ref.label, label, claim, horizon=doc["boots_per_step"])
+    tidy = load_runs([d for d in (_reference_dir(folder, doc), sdir) if d is not None])
+    return claim_rule.decide(tidy, doc["kernels"][0]["label"], label, claim, horizon=doc["boots_per_step"])
 
 
 def _claim_stop(
@@ -222,9 +215,13 @@ def _claim_stop(
 ) -> Callable[[Path], bool] | None:
     """For a claim step other than the reference's: the reference booted, and a check after every
     boot that stops the step once the claim is decided (good or bad) on its sequence."""
-    if arm.label == _arm(doc["kernels"][0]).label:
+    ref = _arm(doc["kernels"][0])
+    if arm.label == ref.label:
         return None
-    _reference_dir(folder, doc, echo)
+    ref_dir = _reference_dir(folder, doc)
+    if ref_dir is None or not any(ref_dir.glob("boots/*/*/boot.json")):
+        echo(f"bisect: booting the reference {ref.label} first")
+        step(folder, ref, echo)
 
     def decided(sdir: Path) -> bool:
         if not any(sdir.glob("boots/*/*/runs/*/*/records.jsonl")):
@@ -245,7 +242,7 @@ def _claim_step(
 ) -> tuple[list[str], list[str], str]:
     """(boot ids, evidence, decision) of a claim step: its boots against the first kernel's."""
     boots = [str(load_json(r).get("boot_id")) for r in sorted(sdir.glob("boots/*/*/boot.json"))]
-    if arm.label == _arm(doc["kernels"][0]).label:
+    if arm.label == doc["kernels"][0]["label"]:
         return boots, [f"reference for {crit.key}: {len(boots)} boot(s) {' '.join(b[:8] for b in boots)}"], "good"
     decision, line = _judge_claim(folder, doc, crit, arm.label, sdir)
     return boots, [line], decision

@@ -145,10 +145,8 @@ def p_paths(base_logs: np.ndarray, cand_logs: np.ndarray, horizon: int) -> np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.abs(d) / se
         p = np.where(se > 0, 2.0 * special.stdtr(df, -t), np.where(d == 0, 1.0, 0.0))
-    w = np.array([weight(int(k), horizon) for k in n])
-    with np.errstate(divide="ignore"):
-        scaled = np.where(w > 0, np.minimum(1.0, p / np.where(w > 0, w, 1.0)), 1.0)
-    scaled = np.where(np.isnan(se), 1.0, scaled)
+        scaled = np.minimum(1.0, p / np.array([weight(int(k), horizon) for k in n]))
+    scaled[:, n < 2] = 1.0  # no look yet: w = 0 and se undefined
     return np.minimum.accumulate(scaled, axis=-1)
 
 
